@@ -1,0 +1,326 @@
+"""The campaign file: read a TOML file into a checked, frozen `Campaign`.
+
+Every path in the file is relative to the file itself, so a cron job started from any folder finds
+the same recipients and the same report folder. An unknown key, a wrong type or an impossible value
+raises `CampaignError` naming the key and the file.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from rcsbatch import phones
+from rcsbatch.errors import CampaignError
+from rcsbatch.template import Template
+
+NAME_RE = re.compile(r"[A-Za-z0-9._\-@]{1,64}")
+FALLBACKS = ("sms", "webview")
+DEFAULT_TTL = 2880
+DEFAULT_CONCURRENCY = 16
+DEFAULT_MAX_ATTEMPTS = 5
+
+
+@dataclass(frozen=True)
+class MessageSpec:
+    """The `[message]` table: what every row's request carries, as templates and options."""
+
+    text: Template
+    sender: str | None = None
+    label: Template | None = None
+    foreign_id: Template | None = None
+    ttl: int = DEFAULT_TTL
+    delay: dt.datetime | None = None  # aware, in UTC
+    timezone: dt.tzinfo | None = None  # None: the machine's zone
+    performance_tracking: bool = False
+    fallback: str | None = None
+    defaults: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def columns(self) -> frozenset[str]:
+        """Every column a template of this message names."""
+        found: set[str] = set(self.text.fields)
+        for t in (self.label, self.foreign_id):
+            if t is not None:
+                found.update(t.fields)
+        return frozenset(found)
+
+
+@dataclass(frozen=True)
+class SendSpec:
+    """The `[send]` table: how fast and how persistently to send."""
+
+    concurrency: int = DEFAULT_CONCURRENCY
+    rate: float = 0.0
+    max_attempts: int = DEFAULT_MAX_ATTEMPTS
+    price_estimate: Decimal | None = None
+
+
+@dataclass(frozen=True)
+class Campaign:
+    """A checked campaign file; paths are absolute."""
+
+    path: Path
+    name: str
+    recipients: Path
+    message: MessageSpec
+    phone_column: str = "phone"
+    default_region: str = "DE"
+    suppress: Path | None = None
+    sheet: str | None = None
+    encoding: str = "utf-8"
+    report_dir: Path = Path("reports")
+    send: SendSpec = field(default_factory=SendSpec)
+
+
+_TOP_KEYS = {
+    "name", "recipients", "phone_column", "default_region", "suppress", "sheet", "encoding",
+    "report_dir", "message", "send",
+}
+_MESSAGE_KEYS = {
+    "from", "text", "label", "foreign_id", "ttl", "delay", "timezone", "performance_tracking",
+    "fallback", "defaults",
+}
+_SEND_KEYS = {"concurrency", "rate", "max_attempts", "price_estimate"}
+
+
+class _Reader:
+    """Typed access to one TOML table, raising errors that name the key and the file."""
+
+    def __init__(self, table: Mapping[str, Any], prefix: str, path: Path) -> None:
+        self.table = table
+        self.prefix = prefix
+        self.path = path
+
+    def fail(self, key: str, problem: str) -> CampaignError:
+        return CampaignError(f"{self.path}: `{self.prefix}{key}` {problem}")
+
+    def check_keys(self, allowed: set[str]) -> None:
+        for key in self.table:
+            if key not in allowed:
+                known = ", ".join(sorted(allowed))
+                raise self.fail(key, f"is not a campaign setting (known here: {known})")
+
+    def get(self, key: str, kind: type | tuple[type, ...], default: Any = None) -> Any:
+        if key not in self.table:
+            return default
+        value = self.table[key]
+        kinds = kind if isinstance(kind, tuple) else (kind,)
+        # TOML booleans are ints to Python; never accept one where a number is meant.
+        if isinstance(value, bool) and bool not in kinds:
+            raise self.fail(key, f"must be {_kind_name(kinds)}, not a boolean")
+        if not isinstance(value, kinds):
+            raise self.fail(key, f"must be {_kind_name(kinds)}, not {type(value).__name__}")
+        return value
+
+    def text(self, key: str, default: str | None = None, *, required: bool = False) -> Any:
+        if required and key not in self.table:
+            raise self.fail(key, "is required")
+        value = self.get(key, str, default)
+        if isinstance(value, str) and not value.strip():
+            raise self.fail(key, "must not be empty")
+        return value
+
+
+def _kind_name(kinds: tuple[type, ...]) -> str:
+    names = {str: "a string", int: "a whole number", float: "a number", bool: "true or false",
+             dict: "a table", dt.datetime: "a date-time"}
+    return " or ".join(names.get(k, k.__name__) for k in kinds)
+
+
+def load_campaign(path: str | Path) -> Campaign:
+    """Read and check the campaign file at `path`; raise `CampaignError` saying what to fix."""
+    path = Path(path).expanduser().resolve()
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise CampaignError(f"{path}: no such campaign file") from None
+    except OSError as exc:
+        raise CampaignError(f"{path}: cannot read the campaign file ({exc.strerror})") from None
+    try:
+        data = tomllib.loads(raw.decode("utf-8-sig"))
+    except UnicodeDecodeError:
+        raise CampaignError(f"{path}: the campaign file must be UTF-8 text") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise CampaignError(f"{path}: not valid TOML: {exc}") from None
+    return parse_campaign(data, path)
+
+
+def parse_campaign(data: Mapping[str, Any], path: Path) -> Campaign:
+    """Check the parsed TOML `data` of the campaign file at `path` (absolute)."""
+    base = path.parent
+    top = _Reader(data, "", path)
+    top.check_keys(_TOP_KEYS)
+
+    name = top.text("name", required=True)
+    if not NAME_RE.fullmatch(name):
+        raise top.fail("name", "may hold only A-Z a-z 0-9 . _ - @, at most 64 characters")
+    if name in (".", ".."):
+        # The name is a folder under the report folder; these two would point outside it.
+        raise top.fail("name", "must not be `.` or `..`; it names the campaign's report folder")
+
+    recipients = base / top.text("recipients", required=True)
+    if recipients.suffix.lower() not in (".csv", ".parquet", ".xlsx", ".txt", ".tsv"):
+        raise top.fail("recipients", "must be a .csv, .parquet or .xlsx file")
+    suppress_name = top.text("suppress")
+    region = top.text("default_region", "DE").upper()
+    if not phones.is_known_region(region):
+        raise top.fail("default_region", f"is not a known country code ({region!r}); use e.g. \"DE\"")
+    encoding = top.text("encoding", "utf-8")
+    try:
+        "".encode(encoding)
+    except LookupError:
+        raise top.fail("encoding", f"names an unknown encoding ({encoding!r})") from None
+
+    message = _parse_message(data.get("message"), path)
+    send = _parse_send(data.get("send"), path)
+    return Campaign(
+        path=path,
+        name=name,
+        recipients=recipients,
+        phone_column=top.text("phone_column", "phone"),
+        default_region=region,
+        suppress=base / suppress_name if suppress_name else None,
+        sheet=top.text("sheet"),
+        encoding=encoding,
+        report_dir=base / top.text("report_dir", "reports"),
+        message=message,
+        send=send,
+    )
+
+
+def _parse_message(table: Any, path: Path) -> MessageSpec:
+    if not isinstance(table, dict):
+        raise CampaignError(f"{path}: a `[message]` table with at least `text` is required")
+    msg = _Reader(table, "message.", path)
+    msg.check_keys(_MESSAGE_KEYS)
+
+    def template(key: str, limit: int | None = None) -> Template | None:
+        value = msg.text(key, required=key == "text")
+        if value is None:
+            return None
+        try:
+            return Template.parse(value)
+        except ValueError as exc:
+            raise msg.fail(key, str(exc)) from None
+
+    text = template("text")
+    assert text is not None
+    ttl = msg.get("ttl", int, DEFAULT_TTL)
+    if ttl < 1:
+        raise msg.fail("ttl", "must be at least 1 (minutes)")
+    fallback = msg.text("fallback")
+    if fallback is not None and fallback not in FALLBACKS:
+        raise msg.fail("fallback", f"must be one of {', '.join(FALLBACKS)} (got {fallback!r})")
+    tz_name = msg.text("timezone")
+    timezone: dt.tzinfo | None = None
+    if tz_name is not None:
+        try:
+            timezone = ZoneInfo(tz_name)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise msg.fail("timezone", f"is not a known time zone ({tz_name!r}); "
+                                       "use a name such as \"Europe/Berlin\"") from None
+    delay_value = msg.get("delay", (str, int, dt.datetime))
+    delay = None
+    if delay_value is not None:
+        try:
+            delay = parse_moment(delay_value, timezone)
+        except (ValueError, OverflowError) as exc:  # Overflow: a local time near year 1 or 9999
+            raise msg.fail("delay", str(exc)) from None
+    defaults_table = msg.get("defaults", dict, {})
+    defaults: dict[str, str] = {}
+    for key, value in defaults_table.items():
+        if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+            raise msg.fail(f"defaults.{key}", "must be a string or a number")
+        defaults[key] = str(value)
+    sender = msg.text("from")
+    return MessageSpec(
+        text=text,
+        sender=sender,
+        label=template("label"),
+        foreign_id=template("foreign_id"),
+        ttl=ttl,
+        delay=delay,
+        timezone=timezone,
+        performance_tracking=msg.get("performance_tracking", bool, False),
+        fallback=fallback,
+        defaults=defaults,
+    )
+
+
+def _parse_send(table: Any, path: Path) -> SendSpec:
+    if table is None:
+        return SendSpec()
+    if not isinstance(table, dict):
+        raise CampaignError(f"{path}: `send` must be a table (`[send]`)")
+    send = _Reader(table, "send.", path)
+    send.check_keys(_SEND_KEYS)
+    concurrency = send.get("concurrency", int, DEFAULT_CONCURRENCY)
+    if not 1 <= concurrency <= 1000:
+        raise send.fail("concurrency", "must be between 1 and 1000")
+    rate = float(send.get("rate", (int, float), 0))
+    if rate < 0 or rate != rate:
+        raise send.fail("rate", "must be 0 (no cap) or a positive number of messages per second")
+    max_attempts = send.get("max_attempts", int, DEFAULT_MAX_ATTEMPTS)
+    if not 1 <= max_attempts <= 100:
+        raise send.fail("max_attempts", "must be between 1 and 100")
+    estimate_value = send.get("price_estimate", (int, float, str))
+    estimate = None
+    if estimate_value is not None:
+        try:
+            # str() first: a TOML float such as 0.05 must become Decimal("0.05"), not its binary twin.
+            estimate = Decimal(str(estimate_value))
+        except InvalidOperation:
+            raise send.fail("price_estimate", "must be a number such as 0.05") from None
+        if not estimate.is_finite() or estimate < 0:
+            raise send.fail("price_estimate", "must be a number of at least 0")
+    return SendSpec(concurrency=concurrency, rate=rate, max_attempts=max_attempts,
+                    price_estimate=estimate)
+
+
+_LOCAL_FORMS = ("%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S")
+
+
+def parse_moment(value: str | int | dt.datetime, timezone: dt.tzinfo | None) -> dt.datetime:
+    """Read a moment given as "YYYY-MM-DD HH:MM[:SS]", ISO 8601, Unix seconds or a TOML date-time.
+
+    A moment without an offset is read in `timezone` (None: the machine's zone). Returns UTC.
+    """
+    if isinstance(value, dt.datetime):
+        moment = value
+    elif isinstance(value, int) or (isinstance(value, str) and value.strip().isdecimal()):
+        seconds = int(value)
+        if seconds < 1_000_000_000:
+            raise ValueError("as Unix seconds, must be a moment after 2001 (got %d)" % seconds)
+        if seconds > 253_402_300_799:  # 9999-12-31 23:59:59 UTC; beyond it fromtimestamp fails
+            raise ValueError(f"as Unix seconds, must be before the year 10000 (got {seconds})")
+        return dt.datetime.fromtimestamp(seconds, dt.UTC)
+    else:
+        text = value.strip()
+        moment = None
+        for form in _LOCAL_FORMS:
+            try:
+                moment = dt.datetime.strptime(text, form)
+                break
+            except ValueError:
+                pass
+        if moment is None:
+            try:
+                moment = dt.datetime.fromisoformat(text)
+            except ValueError:
+                raise ValueError(
+                    f"cannot read {value!r}: write \"YYYY-MM-DD HH:MM\", an ISO 8601 time with "
+                    "offset such as \"2026-12-01T09:00:00+01:00\", or Unix seconds"
+                ) from None
+    assert moment is not None
+    if moment.tzinfo is None:
+        # astimezone() on a naive time reads it in the machine's zone, DST included.
+        moment = moment.replace(tzinfo=timezone) if timezone else moment.astimezone()
+    return moment.astimezone(dt.UTC)

@@ -1,0 +1,266 @@
+"""The command line: each command parses its options, calls the library, and maps its errors.
+
+Exit codes:
+
+\b
+  0    every row that could be sent was accepted (invalid, duplicate and
+       suppressed rows are reported, not failures)
+  1    some rows are failed, unknown, expired or not_sent; for validate and
+       --dry-run: some rows are invalid
+  2    usage or input error: nothing was sent
+  3    the gateway stopped the run (key, credit, permissions, sender)
+  130  interrupted (Ctrl-C); 143 terminated (SIGTERM): journal and report written
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from rcsbatch import __version__, runner
+from rcsbatch.campaign import Campaign, load_campaign
+from rcsbatch.client import DEFAULT_BASE_URL
+from rcsbatch.errors import InputError
+from rcsbatch.prepare import Plan, open_plan
+from rcsbatch.progress import Progress
+from rcsbatch.report import EXIT_INPUT
+from rcsbatch.request import request_params
+
+API_KEY_ENV = "SEVEN_API_KEY"
+BASE_URL_ENV = "SEVEN_BASE_URL"
+
+EXIT_CODES = __doc__.split("Exit codes:", 1)[1] if __doc__ else ""
+
+
+class InputProblem(click.ClickException):
+    """A campaign or recipient problem: exit code 2, nothing sent."""
+
+    exit_code = EXIT_INPUT
+
+
+def _stderr(quiet: bool = False) -> Console:
+    return Console(stderr=True, quiet=quiet, highlight=False, soft_wrap=True)
+
+
+def _load(path: str) -> tuple[Campaign, Plan]:
+    try:
+        campaign = load_campaign(path)
+        return campaign, open_plan(campaign)
+    except InputError as exc:
+        raise InputProblem(str(exc)) from None
+
+
+@contextlib.contextmanager
+def _input_errors() -> Iterator[None]:
+    try:
+        yield
+    except InputError as exc:
+        raise InputProblem(str(exc)) from None
+
+
+report_dir_option = click.option(
+    "--report-dir", type=click.Path(file_okay=False, path_type=Path),
+    help=f"Report folder (default: ${runner.REPORT_DIR_ENV}, else the campaign's report_dir).")
+
+
+@click.group(epilog="Exit codes:\n" + EXIT_CODES, context_settings={"help_option_names":
+                                                                      ["-h", "--help"]})
+@click.version_option(__version__, prog_name="rcsbatch")
+def cli() -> None:
+    """Run bulk RCS campaigns through seven's RCS API.
+
+    A campaign file (TOML) names a recipient file (CSV, Excel or Parquet) and a message template;
+    rcsbatch checks every row, sends concurrently with safe retries, and writes a per-recipient
+    report with costs. Try it with no account: rcsbatch run campaigns/example.toml --simulate
+    """
+
+
+@cli.command(epilog="Exit codes:\n" + EXIT_CODES)
+@click.argument("campaign_file", type=click.Path(dir_okay=False))
+@report_dir_option
+@click.option("--dry-run", is_flag=True, help="Check and merge every row; send nothing.")
+@click.option("--simulate", is_flag=True,
+              help="Send through the built-in gateway simulator instead of seven (no account).")
+@click.option("--limit", type=click.IntRange(min=0), help="Send at most N messages in this run.")
+@click.option("-q", "--quiet", is_flag=True, help="Print only the run folder (on stdout).")
+@click.option("-v", "--verbose", is_flag=True, help="Log each retry on stderr.")
+def run(campaign_file: str, report_dir: Path | None, dry_run: bool, simulate: bool,
+        limit: int | None, quiet: bool, verbose: bool) -> None:
+    """Send a campaign and write its report; prints the run folder on stdout.
+
+    The key comes from $SEVEN_API_KEY, the gateway from $SEVEN_BASE_URL
+    (default https://gateway.seven.io/api).
+    """
+    _logging(verbose, quiet)
+    err = _stderr(quiet)
+    campaign, plan = _load(campaign_file)
+    root = runner.report_root(campaign, report_dir)
+    if dry_run:
+        with _input_errors():
+            result = runner.dry_run(campaign, root, plan)
+        _finish(err, result)
+    api_key = os.environ.get(API_KEY_ENV, "").strip()
+    if simulate:
+        from rcsbatch.simulator import SimulatorServer
+
+        state = root / campaign.name / "simulator.json"
+        with SimulatorServer(state_path=state) as server:
+            gateway = runner.Gateway(server.base_url, "simulated", simulated=True)
+            err.print(f"sending through the built-in simulator at {server.base_url} "
+                      "(nothing leaves this machine; costs are simulated)")
+            result = _send(campaign, root, plan, gateway, limit, err, quiet)
+        _finish(err, result)
+    if not api_key:
+        raise InputProblem(
+            f"no API key: set {API_KEY_ENV} to your seven API key (seven's dashboard → "
+            "Developer → API keys), or try the campaign first with --dry-run or --simulate")
+    base_url = os.environ.get(BASE_URL_ENV, "").strip() or DEFAULT_BASE_URL
+    result = _send(campaign, root, plan, runner.Gateway(base_url, api_key), limit, err, quiet)
+    _finish(err, result)
+
+
+def _send(campaign: Campaign, root: Path, plan: Plan, gateway: runner.Gateway,
+          limit: int | None, err: Console, quiet: bool) -> runner.RunResult:
+    progress = Progress(err, enabled=not quiet and err.is_terminal)
+    with progress, _input_errors():
+        return runner.run(campaign, root, gateway, limit=limit, plan=plan,
+                          on_start=progress.start, on_outcome=progress.advance)
+
+
+def _finish(err: Console, result: runner.RunResult) -> None:
+    report = result.report
+    for line in report.lines():
+        err.print(line)
+    if report.interrupted is not None:
+        err.print("stopped before the end: run the same command again to send the rest")
+    click.echo(str(result.folder))
+    sys.exit(report.exit_code)
+
+
+@cli.command(epilog="Exit codes:\n" + EXIT_CODES)
+@click.argument("campaign_file", type=click.Path(dir_okay=False))
+@click.option("--show", default=20, show_default=True, type=click.IntRange(min=0),
+              help="List at most this many problem rows.")
+def validate(campaign_file: str, show: int) -> None:
+    """Check a campaign and every row, up to the first request; list the problems."""
+    campaign, plan = _load(campaign_file)
+    err = _stderr()
+    counts: dict[str, int] = {}
+    problems = Table("row", "status", "input", "reason", title="Rows that will not be sent")
+    listed = 0
+    with _input_errors():
+        for chunk in plan.chunks():
+            for status, n in chunk["status"].value_counts().items():
+                counts[str(status)] = counts.get(str(status), 0) + int(n)
+            bad = chunk[chunk["status"] != "ready"]
+            for row, item in bad.head(max(show - listed, 0)).iterrows():
+                problems.add_row(str(row), item["status"], str(item["input_phone"] or ""),
+                                 str(item["reason"]))
+                listed += 1
+    total = sum(counts.values())
+    err.print(f"{campaign.path.name}: the campaign file is valid; {total} rows: " +
+              ", ".join(f"{n} {s}" for s, n in sorted(counts.items())))
+    if listed:
+        Console(highlight=False).print(problems)
+    sys.exit(1 if counts.get("invalid") else 0)
+
+
+@cli.command()
+@click.argument("campaign_file", type=click.Path(dir_okay=False))
+@click.option("-n", "count", default=5, show_default=True, type=click.IntRange(min=1),
+              help="How many messages to show.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+def preview(campaign_file: str, count: int, as_json: bool) -> None:
+    """Show the first N merged messages exactly as the gateway would get them."""
+    campaign, plan = _load(campaign_file)
+    shown = 0
+    out = Console(highlight=False, soft_wrap=True)
+    with _input_errors():
+        for chunk in plan.chunks():
+            for row, item in chunk[chunk["status"] == "ready"].iterrows():
+                params = request_params(campaign, item)
+                if as_json:
+                    click.echo(json.dumps({"row": row, **params}, ensure_ascii=False))
+                else:
+                    _print_params(out, int(row), params)
+                shown += 1
+                if shown >= count:
+                    return
+    if not shown:
+        _stderr().print("no row would be sent: run `rcsbatch validate` to see why")
+
+
+def _print_params(out: Console, row: int, params: dict[str, Any]) -> None:
+    table = Table(title=f"row {row}", show_header=False, title_justify="left")
+    table.add_column(style="bold")
+    table.add_column()
+    for key, value in params.items():
+        table.add_row(key, json.dumps(value, ensure_ascii=False) if not isinstance(value, str)
+                      else value)
+    out.print(table)
+
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8089, show_default=True, type=int)
+@click.option("--state", type=click.Path(dir_okay=False, path_type=Path),
+              help="Keep what the simulator accepted in this file across restarts.")
+@click.option("--latency-ms", default=0.0, show_default=True, type=float,
+              help="Delay added to every request.")
+@click.option("--api-key", help="Accept only this key (default: any key).")
+@click.option("--price", help="Price per message, e.g. 0.0475.")
+@click.option("--balance", help="Starting balance, e.g. 500.00.")
+def simulator(host: str, port: int, state: Path | None, latency_ms: float, api_key: str | None,
+              price: str | None, balance: str | None) -> None:
+    """Run the gateway simulator on its own, until Ctrl-C.
+
+    Point rcsbatch (or any client) at it with SEVEN_BASE_URL=http://HOST:PORT/api.
+    More fault knobs can be set while it runs through POST /_sim/faults.
+    """
+    from rcsbatch.simulator import Faults, serve
+
+    faults = Faults(latency_ms=latency_ms)
+    if price is not None:
+        faults.price = _decimal_option("--price", price)
+    if balance is not None:
+        faults.balance = _decimal_option("--balance", balance)
+    err = _stderr()
+
+    def ready(base_url: str) -> None:
+        err.print(f"simulating seven's gateway at {base_url} (Ctrl-C stops)")
+
+    serve(host, port, faults, state, api_key=api_key, ready=ready)
+
+
+def _decimal_option(name: str, value: str) -> Any:
+    from decimal import Decimal, InvalidOperation
+
+    try:
+        return Decimal(value)
+    except InvalidOperation:
+        raise click.BadParameter(f"{value!r} is not a number", param_hint=name) from None
+
+
+def _logging(verbose: bool, quiet: bool) -> None:
+    level = logging.INFO if verbose else logging.ERROR if quiet else logging.WARNING
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    logger = logging.getLogger("rcsbatch")
+    logger.handlers[:] = [handler]
+    logger.setLevel(level)
+    logger.propagate = False
+
+
+def main() -> None:
+    """Entry point of the `rcsbatch` console script."""
+    cli(prog_name="rcsbatch")

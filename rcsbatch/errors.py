@@ -1,0 +1,63 @@
+"""Every error rcsbatch raises on purpose, as one tree.
+
+    RcsbatchError
+    ├── InputError                 bad campaign or recipient input; nothing is sent (exit 2)
+    │   ├── CampaignError          the campaign file: missing, unreadable, wrong key or value
+    │   └── RecipientsError        the recipient or suppress file: unreadable, missing column, …
+    └── GatewayError               something the gateway said or did not say
+        ├── RetriableError         surely not accepted; safe to send again (429, 503, connect error)
+        ├── RecipientError         refused for this recipient only: the row is ``failed``
+        ├── AnswerLostError        the request may have been accepted; the row is ``unknown``
+        └── AccountError           the whole run must stop: key, credit, rights, sender (exit 3)
+
+Anything else that escapes is a bug.
+"""
+
+from __future__ import annotations
+
+
+class RcsbatchError(Exception):
+    """Base of every error rcsbatch raises on purpose."""
+
+
+class InputError(RcsbatchError):
+    """The input cannot be trusted, so nothing is sent; the message says how to fix it."""
+
+
+class CampaignError(InputError):
+    """The campaign file is missing, unreadable, or holds a wrong key or value."""
+
+
+class RecipientsError(InputError):
+    """The recipient or suppress file cannot be read or lacks what the campaign needs."""
+
+
+class GatewayError(RcsbatchError):
+    """The gateway refused a request, or its answer was lost or unreadable."""
+
+    def __init__(self, message: str, *, code: str | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.trace_id: str | None = None  # the gateway's X-sms77-trace-id, for support requests
+
+
+class RetriableError(GatewayError):
+    """The request surely did not reach the gateway's queue; it may be sent again."""
+
+    def __init__(
+        self, message: str, *, code: str | None = None, retry_after: float | None = None
+    ) -> None:
+        super().__init__(message, code=code)
+        self.retry_after = retry_after
+
+
+class RecipientError(GatewayError):
+    """The gateway refused this one recipient; the others are unaffected."""
+
+
+class AccountError(GatewayError):
+    """The gateway refused the account (key, credit, rights, sender): the run must stop."""
+
+
+class AnswerLostError(GatewayError):
+    """The request may have been accepted, but no readable answer came: never resend blindly."""

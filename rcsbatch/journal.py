@@ -1,0 +1,249 @@
+"""The journal: one SQLite database per campaign that holds the truth about every row.
+
+A row is recorded as in flight, and that record is on disk (WAL with ``synchronous=FULL``: fsync'd
+at every commit), before its request leaves; its outcome is recorded when the answer comes. Writes
+are grouped: a batch is marked in flight in one transaction, outcomes are committed in groups, so
+durability costs one fsync per batch instead of one per row.
+
+Statuses kept here (what the report shows for each is decided by `report_status`):
+
+    pending    never attempted            in_flight  a request may be on its way
+    sent       accepted by the gateway     failed     refused for this recipient
+    unknown    the answer was lost         expired    validity passed before it could go
+    not_sent   the run stopped before it
+
+Rows our own checks refuse (invalid, duplicate, suppressed) are re-decided from the recipient file
+at each run and kept in ``rejects``.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+
+SCHEMA_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS runs (
+    run_id TEXT PRIMARY KEY, started_at REAL NOT NULL, finished_at REAL,
+    exit_code INTEGER, summary TEXT
+);
+CREATE TABLE IF NOT EXISTS messages (
+    recipient INTEGER PRIMARY KEY,      -- E.164 digits: a row's identity
+    row INTEGER,                        -- 1-based row in the latest read of the file
+    text TEXT NOT NULL, label TEXT, foreign_id TEXT,
+    status TEXT NOT NULL DEFAULT 'pending',
+    message_ids TEXT, price TEXT, price_known INTEGER,
+    error_code TEXT, error_text TEXT,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    first_attempt_at REAL, last_attempt_at REAL, sent_at REAL,
+    run_id TEXT, trace_id TEXT
+);
+CREATE INDEX IF NOT EXISTS messages_by_row ON messages(row);
+CREATE TABLE IF NOT EXISTS rejects (
+    row INTEGER PRIMARY KEY, recipient INTEGER, status TEXT NOT NULL, reason TEXT NOT NULL,
+    input_phone TEXT
+);
+"""
+
+SENDABLE = ("pending", "not_sent")
+RESULT_COLUMNS = (
+    "row", "recipient", "status", "message_ids", "price", "price_known", "foreign_id", "label",
+    "error_code", "error_text", "attempts", "sent_at", "run_id", "input_phone",
+)
+
+
+@dataclass(frozen=True)
+class Pending:
+    """A row ready to go: what the request carries, and what earlier attempts left behind."""
+
+    recipient: int
+    row: int
+    text: str
+    label: str | None
+    foreign_id: str | None
+    attempts: int
+    first_attempt_at: float | None
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What happened to one row's message in this run."""
+
+    recipient: int
+    status: str
+    attempts: int
+    first_attempt_at: float | None
+    last_attempt_at: float | None
+    message_ids: tuple[str, ...] = ()
+    price: Decimal | None = None
+    error_code: str | None = None
+    error_text: str | None = None
+    trace_id: str | None = None
+
+
+class Journal:
+    """One campaign's journal database; not shared between threads."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self.db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=FULL")
+        self.db.executescript(_SCHEMA)
+        self.db.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)",
+                        (str(SCHEMA_VERSION),))
+
+    def close(self) -> None:
+        self.db.close()
+
+    def __enter__(self) -> Journal:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- runs -------------------------------------------------------------------------------
+
+    def start_run(self, run_id: str) -> None:
+        self.db.execute("INSERT INTO runs (run_id, started_at) VALUES (?, ?)", (run_id, time.time()))
+
+    def finish_run(self, run_id: str, exit_code: int, summary: str) -> None:
+        self.db.execute("UPDATE runs SET finished_at=?, exit_code=?, summary=? WHERE run_id=?",
+                        (time.time(), exit_code, summary, run_id))
+
+    # -- loading the file's rows ------------------------------------------------------------
+
+    def begin_load(self) -> None:
+        """Forget which rows the file had; `add_rows` and `add_rejects` then record it anew."""
+        self.db.execute("BEGIN")
+        self.db.execute("UPDATE messages SET row = NULL")
+        self.db.execute("DELETE FROM rejects")
+
+    def add_rows(self, rows: Iterable[tuple[int, int, str, str | None, str | None]]) -> None:
+        """Record sendable rows (recipient, row, text, label, foreign_id).
+
+        A recipient seen before keeps its state; one never attempted takes the new text.
+        """
+        self.db.executemany(
+            """INSERT INTO messages (recipient, row, text, label, foreign_id) VALUES (?,?,?,?,?)
+               ON CONFLICT(recipient) DO UPDATE SET row=excluded.row,
+                 text=CASE WHEN status IN ('pending','not_sent') THEN excluded.text ELSE text END,
+                 label=CASE WHEN status IN ('pending','not_sent') THEN excluded.label ELSE label END,
+                 foreign_id=CASE WHEN status IN ('pending','not_sent')
+                                 THEN excluded.foreign_id ELSE foreign_id END""",
+            rows,
+        )
+
+    def add_rejects(self, rows: Iterable[tuple[int, int | None, str, str, str | None]]) -> None:
+        """Record rows our own checks refused: (row, recipient or None, status, reason, input)."""
+        self.db.executemany("INSERT INTO rejects VALUES (?,?,?,?,?)", rows)
+
+    def end_load(self) -> None:
+        self.db.execute("COMMIT")
+
+    def rollback(self) -> None:
+        if self.db.in_transaction:
+            self.db.execute("ROLLBACK")
+
+    # -- sending ------------------------------------------------------------------------------
+
+    def count_sendable(self) -> int:
+        (count,) = self.db.execute(
+            f"SELECT count(*) FROM messages WHERE row IS NOT NULL AND status IN {SENDABLE}"
+        ).fetchone()
+        return int(count)
+
+    def take_batch(self, run_id: str, size: int) -> list[Pending]:
+        """Mark the next `size` sendable rows (file order) in flight, durably, and return them."""
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            rows = self.db.execute(
+                f"""SELECT recipient, row, text, label, foreign_id, attempts, first_attempt_at
+                    FROM messages WHERE row IS NOT NULL AND status IN {SENDABLE}
+                    ORDER BY row LIMIT ?""",
+                (size,),
+            ).fetchall()
+            self.db.executemany(
+                "UPDATE messages SET status='in_flight', run_id=? WHERE recipient=?",
+                [(run_id, r[0]) for r in rows],
+            )
+            self.db.execute("COMMIT")
+        except BaseException:
+            self.rollback()
+            raise
+        return [Pending(*r) for r in rows]
+
+    def record(self, run_id: str, outcomes: Sequence[Outcome]) -> None:
+        """Store the outcomes of one group of rows in one transaction."""
+        if not outcomes:
+            return
+        params = []
+        for o in outcomes:
+            price_known = None if o.status != "sent" else int(o.price is not None)
+            params.append((
+                o.status, " ".join(o.message_ids) or None,
+                None if o.price is None else str(o.price), price_known,
+                o.error_code, o.error_text, o.attempts, o.first_attempt_at, o.last_attempt_at,
+                o.last_attempt_at if o.status == "sent" else None, run_id, o.trace_id, o.recipient,
+            ))
+        self.db.execute("BEGIN")
+        try:
+            self.db.executemany(
+                """UPDATE messages SET status=?, message_ids=?, price=?, price_known=?,
+                       error_code=?, error_text=?, attempts=?, first_attempt_at=?,
+                       last_attempt_at=?, sent_at=?, run_id=?, trace_id=?
+                   WHERE recipient=?""",
+                params,
+            )
+            self.db.execute("COMMIT")
+        except BaseException:
+            self.rollback()
+            raise
+
+    def release(self, recipients: Iterable[int]) -> None:
+        """Mark rows taken in flight but never attempted as `not_sent` again."""
+        self.db.execute("BEGIN")
+        self.db.executemany(
+            "UPDATE messages SET status='not_sent' WHERE recipient=? AND status='in_flight'",
+            [(r,) for r in recipients],
+        )
+        self.db.execute("COMMIT")
+
+    # -- reading back -------------------------------------------------------------------------
+
+    def result_rows(self) -> Iterator[tuple[object, ...]]:
+        """Every row of the file in order, then rows no longer in the file, as report tuples.
+
+        Columns: RESULT_COLUMNS. Statuses are the journal's; `pending` and `in_flight` are for
+        the report to name.
+        """
+        query = """
+            SELECT * FROM (
+              SELECT row, recipient, status, message_ids, price, price_known, foreign_id, label,
+                     error_code, error_text, attempts, sent_at, run_id, NULL AS input_phone
+                FROM messages WHERE row IS NOT NULL OR status NOT IN ('pending', 'not_sent')
+              UNION ALL
+              SELECT row, recipient, status, NULL, NULL, NULL, NULL, NULL, NULL, reason, 0,
+                     NULL, NULL, input_phone FROM rejects)
+            ORDER BY row IS NULL, row, recipient"""
+        cursor = self.db.execute(query)
+        while True:
+            chunk = cursor.fetchmany(10_000)
+            if not chunk:
+                return
+            yield from chunk
+
+    def average_price(self) -> Decimal | None:
+        """The mean known price of sent messages, or None when no price is known yet."""
+        prices = [Decimal(p) for (p,) in self.db.execute(
+            "SELECT price FROM messages WHERE status='sent' AND price_known=1 LIMIT 10000")]
+        if not prices:
+            return None
+        return sum(prices, Decimal(0)) / len(prices)

@@ -1,0 +1,196 @@
+"""Check and merge the rows of a recipient file, chunk by chunk, before anything is sent.
+
+For each row: normalise the number (invalid when it cannot be), drop it when it is in the suppress
+list, merge the text, label and foreign_id (invalid when a needed cell is empty with no default, or
+the result breaks the gateway's rules), and mark later rows of a recipient already seen `duplicate`.
+Rows that pass are `ready`. All of it is vectorised per chunk; memory grows only by 16 bytes per
+distinct recipient (for finding duplicates).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from rcsbatch import phones
+from rcsbatch.campaign import Campaign
+from rcsbatch.recipients import RecipientFile, open_recipients, read_numbers_column
+from rcsbatch.template import Template
+
+LABEL_RE = r"[A-Za-z0-9.\-_@]{1,100}"
+FOREIGN_ID_RE = r"[A-Za-z0-9.\-_@]{1,64}"
+COLUMNS = ["recipient", "status", "reason", "text", "label", "foreign_id", "input_phone"]
+
+
+@dataclass(frozen=True)
+class Plan:
+    """An opened campaign input: the recipient file, its checked columns, the suppress list."""
+
+    campaign: Campaign
+    file: RecipientFile
+    suppress: np.ndarray  # sorted unique int64 recipients
+
+    def chunks(self) -> Iterator[pd.DataFrame]:
+        """Yield checked chunks: COLUMNS, indexed by row, `status` one of ready/invalid/…"""
+        seen = SeenNumbers()
+        c = self.campaign
+        wanted = [c.phone_column, *sorted(c.message.columns)]
+        for chunk in self.file.chunks(wanted):
+            yield check_chunk(chunk, c, self.suppress, seen)
+
+
+def open_plan(campaign: Campaign) -> Plan:
+    """Open the recipient file and suppress list, and check that every named column exists."""
+    file = open_recipients(campaign.recipients, sheet=campaign.sheet, encoding=campaign.encoding)
+    file.require([campaign.phone_column], "`phone_column`")
+    m = campaign.message
+    for key, template in (("text", m.text), ("label", m.label), ("foreign_id", m.foreign_id)):
+        if template is not None:
+            file.require(template.fields, f"a placeholder in `message.{key}`")
+    suppress = load_suppress(campaign) if campaign.suppress else np.empty(0, np.int64)
+    return Plan(campaign, file, suppress)
+
+
+def load_suppress(campaign: Campaign) -> np.ndarray:
+    """The suppress list's valid numbers, normalised, sorted and unique."""
+    assert campaign.suppress is not None
+    file = open_recipients(campaign.suppress, encoding=campaign.encoding)
+    found = [np.empty(0, np.int64)]
+    if len(file.columns) == 1:
+        # A list without a header: its first line is a number, not a column name.
+        first, _ = phones.normalise_many(pd.Series([file.columns[0]], dtype="str"),
+                                         campaign.default_region)
+        found.append(first[first != 0])
+    for column in read_numbers_column(file):
+        numbers, _ = phones.normalise_many(column, campaign.default_region)
+        found.append(numbers[numbers != 0])
+    return np.unique(np.concatenate(found))
+
+
+class SeenNumbers:
+    """Recipients seen so far with the row that first had them, as sorted int64 runs.
+
+    Runs are merged when they grow alike in size, so lookups touch O(log n) runs and the memory is
+    16 bytes per distinct recipient: a set of Python ints would take several times that.
+    """
+
+    def __init__(self) -> None:
+        self.runs: list[tuple[np.ndarray, np.ndarray]] = []
+
+    def first_rows(self, numbers: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        """For each number, the row that had it first (0 where this is the first), and remember."""
+        first = np.zeros(len(numbers), np.int64)
+        if not len(numbers):
+            return first
+        for known, known_rows in self.runs:
+            at = np.searchsorted(known, numbers)
+            at[at == len(known)] = 0
+            hit = (known[at] == numbers) & (first == 0)
+            first[hit] = known_rows[at[hit]]
+        order = np.argsort(numbers, kind="stable")
+        ordered = numbers[order]
+        starts = np.r_[True, ordered[1:] != ordered[:-1]]
+        group_start = np.maximum.accumulate(np.where(starts, np.arange(len(ordered)), 0))
+        earlier_row = rows[order][group_start]
+        repeat = order[~starts]
+        first[repeat] = np.where(first[repeat] == 0, earlier_row[~starts], first[repeat])
+        new = starts & (first[order] == 0)
+        self._add(ordered[new], rows[order][new])
+        return first
+
+    def _add(self, numbers: np.ndarray, rows: np.ndarray) -> None:
+        if not len(numbers):
+            return
+        self.runs.append((numbers, rows))
+        while len(self.runs) > 1 and len(self.runs[-2][0]) <= 2 * len(self.runs[-1][0]):
+            (a, ar), (b, br) = self.runs[-2], self.runs[-1]
+            merged = np.concatenate([a, b])
+            order = np.argsort(merged, kind="stable")
+            self.runs[-2:] = [(merged[order], np.concatenate([ar, br])[order])]
+
+
+def _empty_cell_reason(frame: pd.DataFrame, fields: set[str], ok: np.ndarray,
+                       reason: np.ndarray, where: dict[str, str]) -> np.ndarray:
+    """Mark rows whose needed cell is empty; returns the mask of rows that are still fine."""
+    for name in sorted(fields):
+        empty = frame[name].isna().to_numpy() & ok
+        if empty.any():
+            reason[empty] = f"empty cell in column `{name}` (needed by {where[name]})"
+            ok = ok & ~empty
+    return ok
+
+
+def check_chunk(chunk: pd.DataFrame, campaign: Campaign, suppress: np.ndarray,
+                seen: SeenNumbers) -> pd.DataFrame:
+    """Decide every row of one chunk; see the module docstring for the order of the checks."""
+    m = campaign.message
+    n = len(chunk)
+    rows = chunk.index.to_numpy(np.int64)
+    raw = chunk[campaign.phone_column]
+    numbers, reasons = phones.normalise_many(raw, campaign.default_region)
+    status = np.full(n, "ready", dtype=object)
+    reason = np.asarray(reasons, dtype=object).copy()
+
+    invalid = numbers == 0
+    status[invalid] = "invalid"
+    suppressed = ~invalid & np.isin(numbers, suppress)
+    status[suppressed] = "suppressed"
+    reason[suppressed] = "in the suppress list"
+    ok = ~invalid & ~suppressed
+
+    templates: dict[str, Template] = {"text": m.text}
+    if m.label is not None:
+        templates["label"] = m.label
+    if m.foreign_id is not None:
+        templates["foreign_id"] = m.foreign_id
+    where: dict[str, str] = {}
+    for key, template in templates.items():
+        for name in template.fields:
+            where.setdefault(name, f"`message.{key}`")
+    filled = chunk[list(where)].copy() if where else pd.DataFrame(index=chunk.index)
+    for name, value in m.defaults.items():
+        if name in filled:
+            filled[name] = filled[name].fillna(value)
+    before = ok
+    ok = _empty_cell_reason(filled, set(where), ok, reason, where)
+    status[before & ~ok] = "invalid"
+
+    merged: dict[str, pd.Series] = {}
+    for key, template in templates.items():
+        merged[key] = template.render_frame(filled.fillna("")).astype("str")
+    text_empty = (merged["text"].str.strip() == "").to_numpy() & ok
+    reason[text_empty] = "the merged text is empty"
+    ok &= ~text_empty
+    for key, pattern, rule in (("label", LABEL_RE, "at most 100 of A-Z a-z 0-9 . - _ @"),
+                               ("foreign_id", FOREIGN_ID_RE, "at most 64 of A-Z a-z 0-9 . - _ @")):
+        if key in merged:
+            bad = ~merged[key].str.fullmatch(pattern).to_numpy(dtype=bool, na_value=False) & ok
+            if bad.any():
+                reason[bad] = f"the merged {key} breaks the gateway's rule ({rule})"
+                ok &= ~bad
+    status[(status == "ready") & ~ok] = "invalid"
+
+    first = seen.first_rows(numbers[ok], rows[ok])
+    dup_rows = np.flatnonzero(ok)[first != 0]
+    status[dup_rows] = "duplicate"
+    reason[dup_rows] = np.array([f"same recipient as row {r}" for r in first[first != 0]],
+                                dtype=object)
+
+    out = pd.DataFrame(
+        {
+            "recipient": numbers,
+            "status": status,
+            "reason": reason,
+            "text": merged["text"].to_numpy(dtype=object),
+            "label": merged["label"].to_numpy(dtype=object) if "label" in merged else None,
+            "foreign_id": (merged["foreign_id"].to_numpy(dtype=object)
+                           if "foreign_id" in merged else None),
+            "input_phone": raw.to_numpy(dtype=object),
+        },
+        index=chunk.index,
+    )
+    return out
+

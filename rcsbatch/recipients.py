@@ -1,0 +1,278 @@
+"""Recipient files: stream the rows of a CSV, Parquet or xlsx file as text, in chunks.
+
+Every cell is read as text (no lost leading zeros or `+`), stripped of surrounding white space, and
+an empty cell is NA. Rows are numbered from 1 in file order, the header excluded.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+from rcsbatch.errors import RecipientsError
+
+CHUNK_ROWS = 100_000
+_DELIMITERS = (",", ";", "\t")
+
+
+@dataclass(frozen=True)
+class RecipientFile:
+    """An opened recipient file: its columns, and a way to stream the wanted ones."""
+
+    path: Path
+    columns: tuple[str, ...]
+    sheet: str | None = None
+    encoding: str = "utf-8"
+    delimiter: str = ","
+
+    def require(self, names: Iterable[str], what: str) -> None:
+        """Raise RecipientsError naming each of `names` that is not a column, listing the columns."""
+        missing = [n for n in names if n not in self.columns]
+        if missing:
+            listed = ", ".join(f"`{c}`" for c in self.columns) or "(none)"
+            names_text = ", ".join(f"`{n}`" for n in missing)
+            raise RecipientsError(
+                f"{self.path.name}: no column {names_text} (needed by {what}); "
+                f"the columns are: {listed}"
+            )
+
+    def chunks(self, columns: Iterable[str], chunk_rows: int = CHUNK_ROWS) -> Iterator[pd.DataFrame]:
+        """Yield DataFrames of `columns` (text, NA for empty), indexed by 1-based row number."""
+        wanted = list(dict.fromkeys(columns))
+        self.require(wanted, "the campaign")
+        suffix = self.path.suffix.lower()
+        if suffix == ".parquet":
+            batches = _parquet_batches(self.path, wanted, chunk_rows)
+        elif suffix == ".xlsx":
+            batches = _xlsx_batches(self.path, self.sheet, wanted, chunk_rows)
+        else:
+            batches = _csv_batches(self, wanted, chunk_rows)
+        start = 1
+        for batch in batches:
+            if batch.num_rows == 0:
+                continue
+            frame = _clean(batch)
+            frame.index = pd.RangeIndex(start, start + len(frame), name="row")
+            start += len(frame)
+            yield frame
+
+
+def open_recipients(path: Path, *, sheet: str | None = None, encoding: str = "utf-8") -> RecipientFile:
+    """Open `path` (.csv/.tsv/.txt, .parquet or .xlsx) and read its header; nothing else yet."""
+    if not path.exists():
+        raise RecipientsError(f"{path}: no such recipient file")
+    if path.is_dir():
+        raise RecipientsError(f"{path}: is a folder, not a recipient file")
+    suffix = path.suffix.lower()
+    try:
+        if suffix == ".parquet":
+            schema = pq.read_schema(path)
+            return RecipientFile(path, tuple(schema.names))
+        if suffix == ".xlsx":
+            return RecipientFile(path, _xlsx_columns(path, sheet), sheet=sheet)
+    except RecipientsError:
+        raise
+    except Exception as exc:  # pyarrow and calamine raise many kinds; all mean "unreadable"
+        kind = "Parquet" if suffix == ".parquet" else "Excel (.xlsx)"
+        raise RecipientsError(f"{path.name}: not a readable {kind} file ({_short(exc)})") from None
+    return _open_csv(path, encoding)
+
+
+def _open_csv(path: Path, encoding: str) -> RecipientFile:
+    codec = codecs.lookup(encoding).name
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(1 << 16)
+    except OSError as exc:
+        raise RecipientsError(f"{path}: cannot read ({exc.strerror})") from None
+    if codec == "utf-8" and head.startswith(codecs.BOM_UTF8):
+        head = head[len(codecs.BOM_UTF8):]
+    # A lone "\r" ends a line too (old Mac exports); pyarrow reads such files, so must we.
+    first_line = head.split(b"\n", 1)[0].split(b"\r", 1)[0]
+    try:
+        header_text = first_line.decode(codec)
+    except UnicodeDecodeError:
+        raise _encoding_error(path, encoding) from None
+    if not header_text.strip():
+        raise RecipientsError(f"{path.name}: the file is empty; it needs a header row naming "
+                              "the columns, then one row per recipient")
+    delimiter = max(_DELIMITERS, key=header_text.count)
+    header = next(csv.reader([header_text], delimiter=delimiter))
+    columns = tuple(name.strip() for name in header)
+    _check_header(path, columns)
+    return RecipientFile(path, columns, encoding=codec, delimiter=delimiter)
+
+
+def _check_header(path: Path, columns: tuple[str, ...]) -> None:
+    seen: set[str] = set()
+    for i, name in enumerate(columns, 1):
+        if not name:
+            raise RecipientsError(f"{path.name}: column {i} of the header has no name; "
+                                  "give every column a name in the first row")
+        if name in seen:
+            raise RecipientsError(f"{path.name}: two columns are named `{name}`; "
+                                  "rename one in the header")
+        seen.add(name)
+
+
+def _encoding_error(path: Path, encoding: str) -> RecipientsError:
+    return RecipientsError(
+        f"{path.name}: the file is not {encoding} text; save it as UTF-8, or set "
+        f'`encoding = "cp1252"` (Excel on Windows) or `encoding = "latin-1"` in the campaign file'
+    )
+
+
+def _short(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0][:200] if text else type(exc).__name__
+
+
+def _csv_batches(file: RecipientFile, wanted: list[str], chunk_rows: int) -> Iterator[pa.RecordBatch]:
+    if _header_only(file.path):
+        # pyarrow cannot skip a header line that has no line break after it.
+        return
+    # Our own cleaned header names replace the file's; the file's header line is skipped.
+    read = pacsv.ReadOptions(
+        column_names=list(file.columns), skip_rows=1, encoding=file.encoding,
+        block_size=1 << 22,
+    )
+    parse = pacsv.ParseOptions(delimiter=file.delimiter, newlines_in_values=True)
+    convert = pacsv.ConvertOptions(
+        column_types={name: pa.string() for name in file.columns},
+        include_columns=wanted,
+        strings_can_be_null=False,
+        quoted_strings_can_be_null=False,
+    )
+    try:
+        reader = pacsv.open_csv(file.path, read_options=read, parse_options=parse,
+                                convert_options=convert)
+        for batch in reader:
+            yield from _split(batch, chunk_rows)
+    except pa.ArrowInvalid as exc:
+        message = str(exc)
+        if "UTF8" in message or "utf8" in message or "decode" in message.lower():
+            raise _encoding_error(file.path, file.encoding) from None
+        raise RecipientsError(
+            f"{file.path.name}: cannot read as CSV with `{_show(file.delimiter)}` between cells "
+            f"({_short(exc)}); every row needs as many cells as the header, and a cell holding "
+            "the delimiter or a line break must be quoted"
+        ) from None
+    except UnicodeDecodeError:
+        raise _encoding_error(file.path, file.encoding) from None
+
+
+def _header_only(path: Path) -> bool:
+    """True when the file is one line (the header) without a line break after it."""
+    with path.open("rb") as handle:
+        head = handle.read(1 << 16)
+    return len(head) < 1 << 16 and not any(end in head for end in (b"\n", b"\r"))
+
+
+def _show(delimiter: str) -> str:
+    return "tab" if delimiter == "\t" else delimiter
+
+
+def _split(batch: pa.RecordBatch, rows: int) -> Iterator[pa.RecordBatch]:
+    for offset in range(0, batch.num_rows, rows):
+        yield batch.slice(offset, rows)
+
+
+def _parquet_batches(path: Path, wanted: list[str], chunk_rows: int) -> Iterator[pa.RecordBatch]:
+    try:
+        parquet = pq.ParquetFile(path)
+        for batch in parquet.iter_batches(batch_size=chunk_rows, columns=wanted):
+            yield pa.record_batch([_as_text(col) for col in batch.columns], names=batch.schema.names)
+    except (pa.ArrowException, OSError) as exc:
+        raise RecipientsError(f"{path.name}: not a readable Parquet file ({_short(exc)})") from None
+
+
+def _as_text(column: pa.Array) -> pa.Array:
+    """Cast a column to text; integral floats (a phone column stored as float) lose their `.0`."""
+    if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
+        return column
+    if pa.types.is_floating(column.type):
+        # Cell by cell: one stray fraction must not turn the chunk's other numbers into
+        # "4.917612345678e+12". NaN is an empty cell (some writers store it instead of null).
+        column = pc.if_else(pc.is_nan(column), pa.scalar(None, column.type), column)
+        whole = pc.and_(pc.equal(pc.floor(column), column), pc.less(pc.abs(column), 2.0**53))
+        digits = pc.cast(pc.cast(pc.if_else(whole, column, 0.0), pa.int64()), pa.string())
+        return pc.if_else(whole, digits, pc.cast(column, pa.string()))
+    if pa.types.is_dictionary(column.type):
+        column = column.dictionary_decode()
+    return pc.cast(column, pa.string())
+
+
+def _xlsx_columns(path: Path, sheet: str | None) -> tuple[str, ...]:
+    # The first row as plain cells: pandas' own header would rename a duplicate to "phone.1" and
+    # an empty name to "Unnamed: 1", hiding both from the check.
+    frame = _read_xlsx(path, sheet, nrows=1, header=None)
+    if frame.empty:
+        raise RecipientsError(f"{path.name}: the sheet is empty; it needs a header row naming "
+                              "the columns, then one row per recipient")
+    columns = tuple("" if pd.isna(c) else str(c).strip() for c in frame.iloc[0])
+    _check_header(path, columns)
+    return columns
+
+
+def _read_xlsx(path: Path, sheet: str | None, nrows: int | None = None,
+               header: int | None = 0) -> pd.DataFrame:
+    try:
+        return pd.read_excel(path, sheet_name=sheet if sheet is not None else 0, dtype=str,
+                             engine="calamine", nrows=nrows, keep_default_na=False, header=header)
+    except ValueError as exc:
+        if sheet is not None and "not found" in str(exc).lower():
+            from python_calamine import CalamineWorkbook
+
+            names = ", ".join(f'"{n}"' for n in CalamineWorkbook.from_path(str(path)).sheet_names)
+            raise RecipientsError(f"{path.name}: no sheet named \"{sheet}\"; "
+                                  f"its sheets are: {names}") from None
+        raise
+
+
+def _xlsx_batches(path: Path, sheet: str | None, wanted: list[str],
+                  chunk_rows: int) -> Iterator[pa.RecordBatch]:
+    # xlsx holds at most ~1M rows and calamine reads it whole; chunking keeps later stages streaming.
+    try:
+        frame = _read_xlsx(path, sheet)
+    except RecipientsError:
+        raise
+    except Exception as exc:
+        raise RecipientsError(f"{path.name}: not a readable Excel file ({_short(exc)})") from None
+    frame.columns = [str(c).strip() for c in frame.columns]
+    table = pa.Table.from_pandas(frame[wanted].astype("str"), preserve_index=False)
+    for batch in table.to_batches(max_chunksize=chunk_rows):
+        yield batch
+
+
+def _clean(batch: pa.RecordBatch) -> pd.DataFrame:
+    """Strip each cell and turn empty cells into NA, as a DataFrame of pandas text columns."""
+    columns = {}
+    for name, column in zip(batch.schema.names, batch.columns, strict=True):
+        text = pc.utf8_trim_whitespace(_as_text(column))
+        text = pc.if_else(pc.equal(text, ""), pa.scalar(None, pa.string()), text)
+        columns[name] = text
+    frame: pd.DataFrame = pa.table(columns).to_pandas()
+    return frame
+
+
+def read_numbers_column(file: RecipientFile) -> Iterator[pd.Series]:
+    """Yield the only (or the `phone`) column of a suppress list, chunk by chunk."""
+    if len(file.columns) == 1:
+        column = file.columns[0]
+    elif "phone" in file.columns:
+        column = "phone"
+    else:
+        listed = ", ".join(f"`{c}`" for c in file.columns)
+        raise RecipientsError(f"{file.path.name}: a suppress list needs one column of numbers "
+                              f"(or a `phone` column); it has: {listed}")
+    for chunk in file.chunks([column]):
+        yield chunk[column]

@@ -1,0 +1,129 @@
+"""The report: counts each row's final status and cost, and decides the exit code.
+
+Exit codes (the highest that applies is returned):
+
+    0    every row that could be sent was accepted (invalid, duplicate and suppressed rows are
+         reported, not failures)
+    1    some rows are failed, unknown, expired or not_sent; for a dry run or `validate`, some
+         rows are invalid
+    2    usage or input error: nothing was sent (raised before a report exists)
+    3    the gateway stopped the run (key, credit, permissions, sender)
+    130  interrupted by Ctrl-C (SIGINT); 143 stopped by SIGTERM: the journal and report are written
+"""
+
+from __future__ import annotations
+
+import signal
+from collections import Counter
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+EXIT_OK = 0
+EXIT_ROWS = 1
+EXIT_INPUT = 2
+EXIT_GATEWAY = 3
+
+# What the report calls the journal's own working states.
+REPORT_STATUS = {"pending": "not_sent", "in_flight": "unknown"}
+PROBLEMS = ("failed", "unknown", "expired", "not_sent")
+ORDER = ("sent", "ready", "failed", "unknown", "expired", "not_sent", "invalid", "duplicate",
+         "suppressed")
+
+CENT = Decimal("0.01")
+
+
+@dataclass
+class Report:
+    """The outcome of one run (or dry run) over every row of a campaign."""
+
+    dry_run: bool = False
+    counts: Counter[str] = field(default_factory=Counter)
+    cost: Decimal = Decimal(0)
+    price_unknown: int = 0
+    currency: str = "EUR"
+    balance_after: Decimal | None = None
+    stop_reason: str | None = None
+    stop_code: str | None = None
+    interrupted: int | None = None
+    estimate: Decimal | None = None
+    estimate_source: str | None = None
+    simulated: bool = False
+
+    def add(self, counts: dict[str, int], cost: Decimal, price_unknown: int) -> None:
+        """Count a batch of rows: statuses, the sum of known prices, rows sent without a price."""
+        self.counts.update(counts)
+        self.cost += cost
+        self.price_unknown += price_unknown
+
+    @property
+    def rows(self) -> int:
+        return sum(self.counts.values())
+
+    @property
+    def cost_complete(self) -> bool:
+        """True when every sent row's price is known."""
+        return self.price_unknown == 0
+
+    @property
+    def exit_code(self) -> int:
+        """See the module docstring."""
+        if self.interrupted is not None:
+            return 128 + self.interrupted
+        if self.stop_reason is not None:
+            return EXIT_GATEWAY
+        bad = ("invalid",) if self.dry_run else PROBLEMS
+        if any(self.counts.get(status) for status in bad):
+            return EXIT_ROWS
+        return EXIT_OK
+
+    def summary(self) -> dict[str, Any]:
+        """The JSON-ready summary: counts per status, money as decimal strings."""
+        return {
+            "rows": self.rows,
+            "counts": {s: self.counts[s] for s in _ordered(self.counts)},
+            "total_cost": plain(self.cost),
+            "cost_complete": self.cost_complete,
+            "sent_without_price": self.price_unknown,
+            "currency": self.currency,
+            "simulated": self.simulated,
+            "balance_after": None if self.balance_after is None else plain(self.balance_after),
+            "estimated_cost": None if self.estimate is None else plain(self.estimate),
+            "estimate_source": self.estimate_source,
+            "stopped_by_gateway": self.stop_reason,
+            "stop_code": self.stop_code,
+            "interrupted_by": None if self.interrupted is None
+            else signal.Signals(self.interrupted).name,
+            "exit_code": self.exit_code,
+        }
+
+    def lines(self) -> list[str]:
+        """A short human summary, one fact per line."""
+        parts = ", ".join(f"{self.counts[s]} {s}" for s in _ordered(self.counts)) or "no rows"
+        out = [f"{self.rows} rows: {parts}"]
+        sim = " (simulated)" if self.simulated else ""
+        if not self.dry_run:
+            cost = f"cost {self.cost.quantize(CENT)} {self.currency}{sim}"
+            if self.price_unknown:
+                cost += (f", incomplete: {self.price_unknown} sent rows have no price yet "
+                         "(seven settles some RCS prices later)")
+            out.append(cost)
+            if self.balance_after is not None:
+                out.append(f"balance after: {self.balance_after} {self.currency}{sim}")
+        if self.estimate is not None:
+            out.append(f"estimated cost: {self.estimate.quantize(CENT)} {self.currency} "
+                       f"({self.estimate_source})")
+        if self.stop_reason:
+            out.append(f"stopped by the gateway: {self.stop_reason}")
+        return out
+
+
+def plain(number: Decimal) -> str:
+    """A decimal as plain text without trailing zeros: 0.047500 → "0.0475", 10.00 → "10"."""
+    text = format(number, "f")
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+def _ordered(counts: Counter[str]) -> list[str]:
+    known = [s for s in ORDER if counts.get(s)]
+    return known + sorted(s for s in counts if s not in ORDER and counts[s])

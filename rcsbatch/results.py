@@ -1,0 +1,182 @@
+"""Result files: `results.csv`, `results.parquet` and `summary.json` in a run's own folder.
+
+Rows are written in batches as they are read (from the journal, or from the checks of a dry run),
+so a campaign of millions never sits in memory. CSV cells that a spreadsheet would take for a
+formula (starting with `=`, `+`, `-`, `@`, tab or carriage return) are written with a leading `'`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+from collections.abc import Iterable, Iterator, Sequence
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+from rcsbatch.report import REPORT_STATUS, Report
+
+PRICE = pa.decimal128(38, 12)
+SCHEMA = pa.schema([
+    ("row", pa.int64()),
+    ("recipient", pa.string()),
+    ("status", pa.string()),
+    ("message_id", pa.string()),
+    ("price", PRICE),
+    ("price_status", pa.string()),
+    ("foreign_id", pa.string()),
+    ("label", pa.string()),
+    ("error_code", pa.string()),
+    ("error_text", pa.string()),
+    ("attempts", pa.int32()),
+    ("sent_at", pa.timestamp("s", tz="UTC")),
+    ("run_id", pa.string()),
+    ("input_phone", pa.string()),
+])
+TEXT_COLUMNS = ("message_id", "foreign_id", "label", "error_text", "input_phone")
+_FORMULA = r"^[=+\-@\t\r]"
+
+
+def new_run_folder(root: Path, campaign: str, *, dry_run: bool = False,
+                   now: dt.datetime | None = None) -> tuple[str, Path]:
+    """Create `root/campaign/<run id>/`; the run id is a UTC timestamp that sorts by time."""
+    moment = now or dt.datetime.now(dt.UTC)
+    base = moment.strftime("%Y%m%dT%H%M%SZ") + ("-dry-run" if dry_run else "")
+    parent = root / campaign
+    parent.mkdir(parents=True, exist_ok=True)
+    for n in range(1000):
+        run_id = base if n == 0 else f"{base}-{n}"
+        try:
+            (parent / run_id).mkdir()
+        except FileExistsError:
+            continue
+        return run_id, parent / run_id
+    raise RuntimeError("too many runs in the same second")  # pragma: no cover
+
+
+def journal_batches(rows: Iterable[Sequence[Any]], size: int = 50_000) -> Iterator[pa.Table]:
+    """Turn the journal's result tuples (journal.RESULT_COLUMNS) into SCHEMA tables."""
+    batch: list[Sequence[Any]] = []
+    for r in rows:
+        batch.append(r)
+        if len(batch) >= size:
+            yield _journal_table(batch)
+            batch = []
+    if batch:
+        yield _journal_table(batch)
+
+
+def _journal_table(batch: list[Sequence[Any]]) -> pa.Table:
+    (row, recipient, status, ids, price, known, foreign_id, label, code, text, attempts, sent_at,
+     run_id, raw) = zip(*batch, strict=True)
+    statuses = [REPORT_STATUS.get(s, s) for s in status]
+    price_status = [None if s != "sent" else ("known" if k else "unknown")
+                    for s, k in zip(status, known, strict=True)]
+    return pa.table({
+        "row": pa.array(row, pa.int64()),
+        "recipient": pa.array([None if r is None else str(r) for r in recipient], pa.string()),
+        "status": pa.array(statuses, pa.string()),
+        "message_id": pa.array(ids, pa.string()),
+        "price": pa.array([None if p is None else Decimal(p) for p in price], PRICE),
+        "price_status": pa.array(price_status, pa.string()),
+        "foreign_id": pa.array(foreign_id, pa.string()),
+        "label": pa.array(label, pa.string()),
+        "error_code": pa.array(code, pa.string()),
+        "error_text": pa.array(text, pa.string()),
+        "attempts": pa.array(attempts, pa.int32()),
+        "sent_at": pa.array([None if t is None else int(t) for t in sent_at],
+                            pa.int64()).cast(pa.timestamp("s", tz="UTC")),
+        "run_id": pa.array(run_id, pa.string()),
+        "input_phone": pa.array(raw, pa.string()),
+    }, schema=SCHEMA)
+
+
+def plan_table(chunk: pd.DataFrame) -> pa.Table:
+    """A dry run's checked chunk (prepare.COLUMNS) as a SCHEMA table."""
+    n = len(chunk)
+    recipient = chunk["recipient"].to_numpy()
+    none = pa.nulls(n, pa.string())
+    ready = (chunk["status"] == "ready").to_numpy()
+    return pa.table({
+        "row": pa.array(chunk.index.to_numpy(), pa.int64()),
+        "recipient": pc.if_else(pa.array(recipient != 0), pa.array(recipient).cast(pa.string()),
+                                none),
+        "status": pa.array(chunk["status"].to_numpy(dtype=object), pa.string()),
+        "message_id": none,
+        "price": pa.nulls(n, PRICE),
+        "price_status": none,
+        "foreign_id": _where(ready, chunk["foreign_id"]),
+        "label": _where(ready, chunk["label"]),
+        "error_code": none,
+        "error_text": _text(chunk["reason"]),
+        "attempts": pa.array([0] * n, pa.int32()),
+        "sent_at": pa.nulls(n, pa.timestamp("s", tz="UTC")),
+        "run_id": none,
+        "input_phone": _text(chunk["input_phone"]),
+    }, schema=SCHEMA)
+
+
+def _text(column: pd.Series) -> pa.Array:
+    # pandas' str columns hold a missing cell (an empty phone cell, a row without a reason) as
+    # NaN, a float: from_pandas makes it null instead of failing the whole dry run.
+    return pa.array(column.to_numpy(dtype=object), pa.string(), from_pandas=True)
+
+
+def _where(mask: Any, column: pd.Series) -> pa.Array:
+    values = _text(column)
+    return pc.if_else(pa.array(mask), values, pa.nulls(len(values), pa.string()))
+
+
+class ResultsWriter:
+    """Writes SCHEMA tables to `results.csv` and `results.parquet`, counting them into a Report."""
+
+    def __init__(self, folder: Path, report: Report) -> None:
+        self.folder = folder
+        self.report = report
+        self._csv_path = folder / "results.csv"
+        self._parquet_path = folder / "results.parquet"
+        self._csv = pacsv.CSVWriter(self._csv_path, SCHEMA)
+        self._parquet = pq.ParquetWriter(self._parquet_path, SCHEMA)
+
+    def write(self, table: pa.Table) -> None:
+        counts = pc.value_counts(table["status"]).to_pylist()
+        sent = pc.equal(table["status"], "sent")
+        cost = pc.sum(pc.filter(table["price"], sent)).as_py() or Decimal(0)
+        unknown = pc.sum(pc.and_(sent, pc.is_null(table["price"]))).as_py() or 0
+        self.report.add({c["values"]: c["counts"] for c in counts}, Decimal(cost), int(unknown))
+        self._parquet.write_table(table)
+        self._csv.write_table(_neutralise(table))
+
+    def close(self) -> None:
+        self._csv.close()
+        self._parquet.close()
+
+
+def _neutralise(table: pa.Table) -> pa.Table:
+    """Prepare a table for CSV: prices without trailing zeros, formula-like cells quoted."""
+    price = pc.cast(table["price"], pa.string())
+    price = pc.replace_substring_regex(price, r"(\.\d*?)0+$", r"\1")
+    price = pc.replace_substring_regex(price, r"\.$", "")
+    table = table.set_column(table.schema.get_field_index("price"), "price", price)
+    for name in TEXT_COLUMNS:
+        column = table[name]
+        risky = pc.fill_null(pc.match_substring_regex(column, _FORMULA), False)
+        safe = pc.if_else(risky, pc.binary_join_element_wise("'", column, ""), column)
+        table = table.set_column(table.schema.get_field_index(name), name, safe)
+    return table
+
+
+def write_summary(folder: Path, summary: dict[str, Any]) -> Path:
+    """Write `summary.json` atomically (a reader never sees half a file)."""
+    path = folder / "summary.json"
+    temp = path.with_suffix(".json.tmp")
+    temp.write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    os.replace(temp, path)
+    return path

@@ -1,0 +1,202 @@
+"""One campaign run, from the campaign file to the report folder.
+
+`dry_run` checks and merges every row and writes what would be sent. `run` records every row in the
+campaign's journal, sends what is sendable (the sender owns the event loop), then writes the report
+from the journal: the journal is the truth, the files are its picture.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+
+from rcsbatch.campaign import Campaign
+from rcsbatch.client import GatewayClient
+from rcsbatch.errors import GatewayError
+from rcsbatch.journal import Journal, Outcome
+from rcsbatch.prepare import Plan, open_plan
+from rcsbatch.report import Report
+from rcsbatch.results import (
+    ResultsWriter,
+    journal_batches,
+    new_run_folder,
+    plan_table,
+    write_summary,
+)
+from rcsbatch.request import SendSettings
+from rcsbatch.sender import Sender, SendStats
+
+REPORT_DIR_ENV = "RCSBATCH_REPORT_DIR"
+
+
+@dataclass(frozen=True)
+class Gateway:
+    """Where to send: the base URL and the key (never printed)."""
+
+    base_url: str
+    api_key: str
+    simulated: bool = False
+
+    def __repr__(self) -> str:
+        return f"Gateway({self.base_url!r}, simulated={self.simulated})"
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """A finished run: its id, its folder and its report."""
+
+    run_id: str
+    folder: Path
+    report: Report
+
+
+def report_root(campaign: Campaign, override: Path | None = None) -> Path:
+    """The report folder: `override` (--report-dir), else $RCSBATCH_REPORT_DIR, else the campaign's."""
+    if override is not None:
+        return override.expanduser().resolve()
+    env = os.environ.get(REPORT_DIR_ENV)
+    if env:
+        return Path(env).expanduser().resolve()
+    return campaign.report_dir
+
+
+def journal_path(campaign: Campaign, root: Path) -> Path:
+    """Where the campaign's journal lives inside its report folder."""
+    return root / campaign.name / "journal.sqlite"
+
+
+def estimate(campaign: Campaign, root: Path, messages: int) -> tuple[Decimal | None, str | None]:
+    """Estimated cost of `messages` and where the price came from (None when nothing is known)."""
+    price = campaign.send.price_estimate
+    source = "price_estimate in the campaign file"
+    if price is None:
+        path = journal_path(campaign, root)
+        if path.exists():
+            with Journal(path) as journal:
+                price = journal.average_price()
+            source = "average price of earlier runs"
+    if price is None:
+        return None, None
+    return price * messages, f"estimate: {messages} × {price}, {source}"
+
+
+def dry_run(campaign: Campaign, root: Path, plan: Plan | None = None) -> RunResult:
+    """Check and merge every row, send nothing, and write the results to a dry-run folder."""
+    plan = plan or open_plan(campaign)
+    started = time.time()
+    report = Report(dry_run=True)
+    run_id, folder = new_run_folder(root, campaign.name, dry_run=True)
+    writer = ResultsWriter(folder, report)
+    try:
+        for chunk in plan.chunks():
+            writer.write(plan_table(chunk))
+    finally:
+        writer.close()
+    report.estimate, report.estimate_source = estimate(campaign, root, report.counts["ready"])
+    _summarise(folder, campaign, run_id, report, started, dry_run=True)
+    return RunResult(run_id, folder, report)
+
+
+def load_journal(journal: Journal, plan: Plan) -> None:
+    """Record every row of the recipient file in the journal, in one transaction."""
+    journal.begin_load()
+    try:
+        for chunk in plan.chunks():
+            ready = chunk[chunk["status"] == "ready"]
+            journal.add_rows(zip(
+                ready["recipient"].tolist(), ready.index.tolist(), ready["text"].tolist(),
+                ready["label"].tolist(), ready["foreign_id"].tolist(), strict=True))
+            other = chunk[chunk["status"] != "ready"]
+            journal.add_rejects(zip(
+                other.index.tolist(),
+                [r or None for r in other["recipient"].tolist()],
+                other["status"].tolist(), other["reason"].tolist(),
+                other["input_phone"].tolist(), strict=True))
+    except BaseException:
+        journal.rollback()
+        raise
+    journal.end_load()
+
+
+def run(campaign: Campaign, root: Path, gateway: Gateway, *, limit: int | None = None,
+        plan: Plan | None = None, on_start: Callable[[int], None] | None = None,
+        on_outcome: Callable[[Outcome], None] | None = None) -> RunResult:
+    """Send the campaign's sendable rows and write the report; see the module docstring."""
+    plan = plan or open_plan(campaign)
+    started = time.time()
+    with Journal(journal_path(campaign, root)) as journal:
+        load_journal(journal, plan)
+        run_id, folder = new_run_folder(root, campaign.name)
+        journal.start_run(run_id)
+        report = Report(simulated=gateway.simulated)
+        sendable = journal.count_sendable()
+        if limit is not None:
+            sendable = min(sendable, limit)
+        report.estimate, report.estimate_source = estimate(campaign, root, sendable)
+        if on_start is not None:
+            on_start(sendable)
+        settings = SendSettings.of(campaign)
+        stats = asyncio.run(_send(journal, gateway, settings, run_id, limit, report, on_outcome))
+        report.stop_reason, report.stop_code = stats.stop_reason, stats.stop_code
+        report.interrupted = stats.interrupted
+        writer = ResultsWriter(folder, report)
+        try:
+            for table in journal_batches(journal.result_rows()):
+                writer.write(table)
+        finally:
+            writer.close()
+        summary = _summarise(folder, campaign, run_id, report, started,
+                             send_seconds=stats.finished - stats.started,
+                             attempted=stats.attempted, retries=stats.retries)
+        journal.finish_run(run_id, report.exit_code, json.dumps(summary))
+    return RunResult(run_id, folder, report)
+
+
+async def _send(journal: Journal, gateway: Gateway, settings: SendSettings, run_id: str,
+                limit: int | None, report: Report,
+                on_outcome: Callable[[Outcome], None] | None) -> SendStats:
+    async with GatewayClient(gateway.base_url, gateway.api_key,
+                             max_connections=settings.concurrency) as client:
+        sender = Sender(journal, client, settings, run_id, limit=limit, on_outcome=on_outcome)
+        stats = await sender.run()
+        report.balance_after = stats.balance
+        try:
+            balance = await client.balance()
+            report.balance_after, report.currency = balance.amount, balance.currency
+        except GatewayError:
+            pass  # the answers' own balance (if any) stands
+        return stats
+
+
+def _summarise(folder: Path, campaign: Campaign, run_id: str, report: Report, started: float,
+               *, dry_run: bool = False, send_seconds: float | None = None,
+               attempted: int | None = None, retries: int | None = None) -> dict[str, object]:
+    finished = time.time()
+    summary: dict[str, object] = {
+        "campaign": campaign.name,
+        "run_id": run_id,
+        "dry_run": dry_run,
+        **report.summary(),
+        "started_at": _iso(started),
+        "finished_at": _iso(finished),
+        "duration_seconds": round(finished - started, 3),
+    }
+    if send_seconds is not None:
+        summary["send_seconds"] = round(send_seconds, 3)
+        summary["requests_accepted"] = attempted
+        summary["retries"] = retries
+        summary["messages_per_second"] = (round((attempted or 0) / send_seconds, 1)
+                                          if send_seconds > 0 else None)
+    write_summary(folder, summary)
+    return summary
+
+
+def _iso(seconds: float) -> str:
+    return dt.datetime.fromtimestamp(seconds, dt.UTC).isoformat(timespec="seconds")

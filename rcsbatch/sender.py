@@ -1,0 +1,271 @@
+"""The sender: the one place with an event loop, the HTTP client and the workers.
+
+A producer takes rows from the journal in batches (each batch marked in flight, durably, before any
+of its requests leave) and feeds a fixed set of `concurrency` workers through a bounded queue, so
+memory does not grow with the campaign. One rate limiter paces the whole run. Outcomes are written
+back to the journal in groups.
+
+Retries (tenacity, in `_send_one` only) cover what surely did not reach the gateway: connect errors,
+pool time-outs, 429 and 503 with Retry-After. Backoff is exponential with jitter, Retry-After is
+honoured and clamped, and both are bounded by `max_attempts` and by the message's validity. A lost
+answer is never retried here: the row is `unknown`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    retry_if_exception_type,
+    stop_after_attempt,
+    stop_any,
+    wait_random_exponential,
+)
+
+from rcsbatch.answers import Accepted
+from rcsbatch.client import GatewayClient
+from rcsbatch.errors import (
+    AccountError,
+    AnswerLostError,
+    GatewayError,
+    RecipientError,
+    RetriableError,
+)
+from rcsbatch.journal import Journal, Outcome, Pending
+from rcsbatch.request import Expired, SendSettings, message_params
+
+log = logging.getLogger("rcsbatch.sender")
+
+BATCH_SIZE = 256
+FLUSH_EVERY = 256
+FLUSH_SECONDS = 0.25
+
+
+@dataclass
+class SendStats:
+    """What the send phase saw; the report reads the rows themselves from the journal."""
+
+    attempted: int = 0
+    stop_reason: str | None = None  # set when the gateway stopped the run
+    stop_code: str | None = None
+    interrupted: int | None = None  # the signal number that stopped the run
+    balance: Decimal | None = None
+    started: float = 0.0
+    finished: float = 0.0
+    retries: int = 0
+    codes: dict[str, int] = field(default_factory=dict)
+
+
+class RateLimiter:
+    """At most `rate` acquisitions per second across every worker (0: no limit)."""
+
+    def __init__(self, rate: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self.interval = 1.0 / rate if rate > 0 else 0.0
+        self.clock = clock
+        self.next_slot = 0.0
+
+    async def acquire(self) -> None:
+        if not self.interval:
+            return
+        now = self.clock()
+        slot = max(now, self.next_slot)
+        self.next_slot = slot + self.interval
+        if slot > now:
+            await asyncio.sleep(slot - now)
+
+
+class Sender:
+    """Sends every sendable row of a journal through one client; call `run` once."""
+
+    def __init__(self, journal: Journal, client: GatewayClient, settings: SendSettings,
+                 run_id: str, *, limit: int | None = None,
+                 on_outcome: Callable[[Outcome], None] | None = None) -> None:
+        self.journal = journal
+        self.client = client
+        self.settings = settings
+        self.run_id = run_id
+        self.limit = limit
+        self.on_outcome = on_outcome
+        self.limiter = RateLimiter(settings.rate)
+        self.stats = SendStats()
+        self._stop = asyncio.Event()
+        self._pending_outcomes: list[Outcome] = []
+        self._unsent: list[int] = []
+        self._last_flush = 0.0
+
+    def stop(self, signum: int | None = None) -> None:
+        """Send no new request; those in flight finish."""
+        if signum is not None and self.stats.interrupted is None:
+            self.stats.interrupted = signum
+        self._stop.set()
+
+    async def run(self) -> SendStats:
+        """Send until every row is done, the limit is reached, or the run is stopped."""
+        self.stats.started = time.time()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            try:
+                loop.add_signal_handler(signum, self.stop, signum)
+            except (NotImplementedError, RuntimeError, ValueError):
+                pass  # not the main thread, or no signals here: Ctrl-C then stops the process
+        queue: asyncio.Queue[Pending | None] = asyncio.Queue(maxsize=BATCH_SIZE * 2)
+        workers = [asyncio.create_task(self._worker(queue))
+                   for _ in range(self.settings.concurrency)]
+        try:
+            await self._produce(queue)
+            for _ in workers:
+                await queue.put(None)
+            await asyncio.gather(*workers)
+        finally:
+            for w in workers:
+                w.cancel()
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                try:
+                    loop.remove_signal_handler(signum)
+                except (NotImplementedError, RuntimeError, ValueError):
+                    pass
+            self._flush()
+            # Rows taken in flight but never attempted go back to `not_sent`.
+            while not queue.empty():
+                item = queue.get_nowait()
+                if item is not None:
+                    self._unsent.append(item.recipient)
+            if self._unsent:
+                self.journal.release(self._unsent)
+            self.stats.finished = time.time()
+        return self.stats
+
+    async def _produce(self, queue: asyncio.Queue[Pending | None]) -> None:
+        remaining = self.limit
+        while not self._stop.is_set():
+            size = BATCH_SIZE if remaining is None else min(BATCH_SIZE, remaining)
+            if size <= 0:
+                return
+            batch = self.journal.take_batch(self.run_id, size)
+            if not batch:
+                return
+            if remaining is not None:
+                remaining -= len(batch)
+            for item in batch:
+                await queue.put(item)
+
+    async def _worker(self, queue: asyncio.Queue[Pending | None]) -> None:
+        while True:
+            item = await queue.get()
+            if item is None:
+                return
+            if self._stop.is_set():
+                self._unsent.append(item.recipient)
+                continue
+            outcome = await self._send_one(item)
+            self._pending_outcomes.append(outcome)
+            if self.on_outcome is not None:
+                self.on_outcome(outcome)
+            now = time.monotonic()
+            if (len(self._pending_outcomes) >= FLUSH_EVERY
+                    or now - self._last_flush >= FLUSH_SECONDS):
+                self._flush()
+                self._last_flush = now
+
+    def _flush(self) -> None:
+        if self._pending_outcomes:
+            outcomes, self._pending_outcomes = self._pending_outcomes, []
+            self.journal.record(self.run_id, outcomes)
+
+    async def _send_one(self, item: Pending) -> Outcome:
+        s = self.settings
+        clock = s.clock
+        first = item.first_attempt_at
+        attempts = item.attempts
+        last: float | None = None
+        deadline = s.deadline(first or clock())
+
+        def outcome(status: str, **kw: Any) -> Outcome:
+            return Outcome(item.recipient, status, attempts, first, last, **kw)
+
+        def stop_at_deadline(state: RetryCallState) -> bool:
+            # tenacity computes the wait before it asks whether to stop: give up when the next
+            # attempt would leave with less than a minute of validity.
+            return self._stop.is_set() or clock() + state.upcoming_sleep >= deadline - 60
+
+        retrying = AsyncRetrying(
+            retry=retry_if_exception_type(RetriableError),
+            stop=stop_any(stop_after_attempt(s.max_attempts), stop_at_deadline),
+            wait=_Wait(s.backoff_max),
+            before_sleep=self._log_retry,
+            reraise=True,
+        )
+        try:
+            async for attempt in retrying:
+                with attempt:
+                    now = clock()
+                    params = message_params(
+                        s, recipient=item.recipient, text=item.text, label=item.label,
+                        foreign_id=item.foreign_id, now=now, deadline=deadline)
+                    await self.limiter.acquire()
+                    now = clock()
+                    first = first or now
+                    last = now
+                    attempts += 1
+                    accepted: Accepted = await self.client.send(params, params["to"])
+        except Expired:
+            return outcome("expired", error_text="its validity passed before it could be sent")
+        except RetriableError as exc:
+            status = "expired" if clock() >= deadline - 60 else "failed"
+            text = f"gave up after {attempts} attempts: {exc}"
+            return outcome(status, error_code=exc.code, error_text=text, trace_id=exc.trace_id)
+        except RecipientError as exc:
+            self._count(exc.code)
+            return outcome("failed", error_code=exc.code, error_text=str(exc),
+                           trace_id=exc.trace_id)
+        except AnswerLostError as exc:
+            self._count(exc.code)
+            return outcome("unknown", error_code=exc.code, error_text=str(exc),
+                           trace_id=exc.trace_id)
+        except AccountError as exc:
+            self._count(exc.code)
+            if self.stats.stop_reason is None:
+                self.stats.stop_reason = str(exc)
+                self.stats.stop_code = exc.code
+            self._stop.set()
+            return outcome("not_sent", error_code=exc.code, error_text=str(exc),
+                           trace_id=exc.trace_id)
+        except GatewayError as exc:  # pragma: no cover - every kind is handled above
+            return outcome("unknown", error_code=exc.code, error_text=str(exc))
+        self.stats.attempted += 1
+        if accepted.balance is not None:
+            self.stats.balance = accepted.balance
+        return outcome("sent", message_ids=accepted.message_ids, price=accepted.price)
+
+    def _count(self, code: str | None) -> None:
+        key = code or "-"
+        self.stats.codes[key] = self.stats.codes.get(key, 0) + 1
+
+    def _log_retry(self, state: RetryCallState) -> None:
+        self.stats.retries += 1
+        exc = state.outcome.exception() if state.outcome else None
+        wait = state.next_action.sleep if state.next_action else 0.0
+        log.info("retrying after %s (attempt %d, waiting %.2fs)", exc, state.attempt_number, wait)
+
+
+class _Wait:
+    """Retry-After when the gateway gave one, else exponential backoff with full jitter."""
+
+    def __init__(self, maximum: float) -> None:
+        self.backoff = wait_random_exponential(multiplier=0.5, max=maximum)
+
+    def __call__(self, state: RetryCallState) -> float:
+        exc = state.outcome.exception() if state.outcome else None
+        if isinstance(exc, RetriableError) and exc.retry_after is not None:
+            return exc.retry_after
+        return float(self.backoff(state))
+

@@ -1,0 +1,1079 @@
+"""The simulated gateway's state and rules, without HTTP.
+
+:class:`Backend` is the one fake seven account both faces use (in-process tests and the standalone
+server): balance, the messages it accepted (the ground truth tests compare against), the logbook
+shown as a view of those messages, agents, lookups, hooks and events. Its methods take request
+parameters as plain mappings and return plain values; ``server.py`` turns them into HTTP.
+
+Every public method holds one lock, so a test thread may read or change the backend while the
+server thread serves requests. Money is :class:`decimal.Decimal` throughout.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import random
+import re
+import tempfile
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from datetime import date, datetime
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from . import numbers, rich
+from .faults import Faults
+
+FIRST_MESSAGE_ID = 77233319353
+#: What one number in ``GET /lookup/rcs`` costs (seven bills lookups; the amount is made up).
+DEFAULT_LOOKUP_PRICE = Decimal("0.0050")
+DEFAULT_TTL_MINUTES = 2880
+#: seven's gateway runs on German time; the logbook's timestamps and date filters use it
+#: (unconfirmed upstream), and so does a ``delay`` written as ``YYYY-MM-DD hh:mm[:ss]``.
+GATEWAY_TZ = ZoneInfo("Europe/Berlin")
+JOURNAL_MAX_LIMIT = 100
+STATE_VERSION = 1
+
+DEFAULT_AGENTS: tuple[dict[str, Any], ...] = (
+    {
+        "id": "myfancyagent",
+        "display_name": "My Fancy Agent",
+        "status": "launched",
+        "logo_url": "https://static.seven.io/rcs/myfancyagent.png",
+        "created": "2024-05-02 10:15:00",
+        "is_generic": False,
+    },
+    {
+        "id": "testagent",
+        "display_name": "Test Agent",
+        "status": "test",
+        "logo_url": "https://static.seven.io/rcs/testagent.png",
+        "created": "2024-06-11 08:00:00",
+        "is_generic": False,
+    },
+)
+
+ERROR_TEXTS = {
+    "201": "Sender invalid",
+    "202": "Recipient number invalid",
+    "301": "Variable to not set",
+    "305": "Variable text not set or invalid",
+    "401": "Text too long",
+    "402": "Reload lock: same text to this number within 180 seconds",
+    "403": "Daily limit for this recipient reached",
+    "500": "Insufficient credit",
+    "600": "Carrier error while sending",
+    "700": "Unknown error",
+    "802": "Label invalid",
+    "900": "Invalid API key",
+}
+
+_LABEL = re.compile(r"[A-Za-z0-9.\-_@]{1,100}")
+_FOREIGN_ID = re.compile(r"[A-Za-z0-9.\-_@]{1,64}")
+_DELAY_DATE = re.compile(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}(:\d{2})?")
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_TRUE = frozenset({"1", "true", "yes", "on"})
+_FALSE = frozenset({"0", "false", "no", "off", ""})
+EVENTS = frozenset({"IS_TYPING", "READ"})
+HOOK_EVENTS = frozenset(
+    {
+        "all",
+        "dlr",
+        "sms_mo",
+        "rcs",
+        "tracking",
+        "voice_status",
+        "voice_call",
+        "voice_dtmf",
+        "newsletter_subscribe",
+        "newsletter_unsubscribe",
+    }
+)
+HOOK_METHODS = frozenset({"POST", "GET", "JSON"})
+ANALYTICS_GROUPS = {"date": "date", "label": "label", "country": "country", "subaccount": "account"}
+FAULT_PAGES = frozenset({"500", "502", "503", "429"})
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorCode:
+    """A bare gateway code (``900``, ``500``, ...) answered instead of the endpoint's shape."""
+
+    code: str
+
+
+@dataclass(frozen=True, slots=True)
+class SendOutcome:
+    """What the gateway does with one send request; the server turns it into HTTP.
+
+    Exactly one of ``answer`` and ``code`` is set unless ``fault`` is an HTTP error page
+    (``"500"``, ``"502"``, ``"503"``, ``"429"``: nothing accepted). With ``fault`` ``"drop"`` or
+    ``"garbled"`` the messages in ``answer`` were accepted, but the client never reads it.
+    """
+
+    answer: dict[str, Any] | None = None
+    code: str | None = None
+    fault: str | None = None
+
+
+@dataclass(slots=True)
+class Message:
+    """One message the gateway accepted: what the client sent, what it cost, how it ends."""
+
+    id: str
+    to: str
+    sender: str
+    text: str
+    rich: bool
+    label: str | None
+    foreign_id: str | None
+    ttl: int
+    delay: str | None
+    send_at: float
+    performance_tracking: bool
+    fallback: str | None
+    price: Decimal
+    accepted_at: float
+    request_no: int
+    extra_entry: bool
+    dlr: str
+    dlr_at: float
+    revoked_at: float | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """The message for ``/_sim/state`` (``from`` spelled as in the API; price a Decimal)."""
+        d = asdict(self)
+        d["from"] = d.pop("sender")
+        return d
+
+    def to_state(self) -> dict[str, Any]:
+        """The message for the state file (price as an exact string)."""
+        d = asdict(self)
+        d["price"] = str(self.price)
+        return d
+
+    @classmethod
+    def from_state(cls, d: Mapping[str, Any]) -> Message:
+        """Read a message written by :meth:`to_state`."""
+        values = dict(d)
+        values["price"] = Decimal(values["price"])
+        return cls(**values)
+
+
+@dataclass(slots=True)
+class _Hook:
+    id: int
+    target_url: str
+    event_type: str
+    request_method: str
+    created: str
+
+
+@dataclass(slots=True)
+class _Counters:
+    requests: dict[str, int] = field(default_factory=dict)
+    send_requests: int = 0
+    accepted: int = 0
+    lookups: int = 0
+    started: float = field(default_factory=time.time)
+
+
+def _berlin(ts: float) -> datetime:
+    return datetime.fromtimestamp(ts, GATEWAY_TZ)
+
+
+def _stamp(ts: float) -> str:
+    return _berlin(ts).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _blank(value: Any) -> bool:
+    return value is None or value == ""
+
+
+class Backend:
+    """The fake gateway account: state, validation and fault decisions, no HTTP.
+
+    ``api_key`` fixes the one key accepted (any other answers 900); without it any key is
+    accepted except ``faults.refuse_key``. ``faults.price`` is charged per accepted RCS message,
+    ``lookup_price`` per looked-up number; the account starts with ``faults.balance``.
+    :meth:`reset` brings back the knobs as they were when the backend was made.
+    """
+
+    def __init__(
+        self,
+        faults: Faults | None = None,
+        *,
+        lookup_price: Decimal = DEFAULT_LOOKUP_PRICE,
+        agents: list[dict[str, Any]] | None = None,
+        api_key: str | None = None,
+    ) -> None:
+        self.faults = faults if faults is not None else Faults()
+        self._initial_faults = copy.deepcopy(self.faults)
+        self._initial_account = (
+            Decimal(lookup_price),
+            [dict(a) for a in (agents if agents is not None else DEFAULT_AGENTS)],
+        )
+        self.api_key = api_key
+        self._lock = threading.RLock()
+        self._rng = random.Random(self.faults.seed)
+        self._rng_seed = self.faults.seed
+        self._clear()
+
+    # ---- state ---------------------------------------------------------------------------
+
+    def _clear(self) -> None:
+        lookup_price, agents = self._initial_account
+        self.lookup_price = lookup_price
+        self.agents: list[dict[str, Any]] = [dict(a) for a in agents]
+        self.balance = Decimal(self.faults.balance)
+        self.next_id = FIRST_MESSAGE_ID
+        self.messages: list[Message] = []
+        self._by_id: dict[str, Message] = {}
+        self._by_to: dict[str, list[Message]] = {}
+        self.revocations: list[dict[str, Any]] = []
+        self.events: list[dict[str, Any]] = []
+        self.hooks: list[_Hook] = []
+        self.next_hook_id = 1
+        self.counters = _Counters()
+        # Accepted count at the last top-up: ``credit_after`` counts from here.
+        self._credit_floor = 0
+        self._garble_toggle = False
+
+    def _index(self, m: Message) -> None:
+        self.messages.append(m)
+        self._by_id[m.id] = m
+        self._by_to.setdefault(m.to, []).append(m)
+
+    def reset(self, *, keep_faults: bool = False) -> None:
+        """Forget everything: no messages, the starting account, ids from 77233319353 again.
+
+        The fault knobs go back to what they were when the backend was made, unless
+        ``keep_faults``; the balance restarts at ``faults.balance``.
+        """
+        with self._lock:
+            if not keep_faults:
+                self.faults.reset(self._initial_faults)
+            self._clear()
+            self._rng = random.Random(self.faults.seed)
+            self._rng_seed = self.faults.seed
+
+    @property
+    def price(self) -> Decimal:
+        """The price of one accepted RCS message (the ``price`` knob)."""
+        return self.faults.price
+
+    def topup(self, amount: Decimal) -> Decimal:
+        """Add credit and lift a ``credit_after`` stop; return the new balance."""
+        amount = Decimal(amount)
+        if not amount.is_finite() or amount <= 0:
+            raise ValueError("the top-up amount must be a positive number")
+        with self._lock:
+            self.balance += amount
+            self._credit_floor = self.counters.accepted
+            return self.balance
+
+    def accepted(self) -> list[Message]:
+        """A copy of the accepted messages, oldest first."""
+        with self._lock:
+            return list(self.messages)
+
+    def message(self, msg_id: str) -> Message | None:
+        """The accepted message with this id, if any."""
+        with self._lock:
+            return self._by_id.get(msg_id)
+
+    def snapshot(self, *, offset: int = 0, limit: int | None = None) -> dict[str, Any]:
+        """Everything a test compares against (``GET /_sim/state``); money as Decimal.
+
+        ``offset`` / ``limit`` page the (oldest-first) message list of a long benchmark run.
+        """
+        with self._lock:
+            end = None if limit is None else offset + limit
+            return {
+                "balance": self.balance,
+                "price": self.price,
+                "next_id": str(self.next_id),
+                "send_requests": self.counters.send_requests,
+                "accepted_count": len(self.messages),
+                "requests": dict(self.counters.requests),
+                "messages": [m.to_json() for m in self.messages[offset:end]],
+                "revocations": list(self.revocations),
+                "events": list(self.events),
+                "hooks": [asdict(h) for h in self.hooks],
+                "lookups": self.counters.lookups,
+            }
+
+    def stats(self) -> dict[str, Any]:
+        """Cheap counters for the benchmark (``GET /_sim/stats``)."""
+        with self._lock:
+            c = self.counters
+            return {
+                "requests": sum(c.requests.values()),
+                "by_endpoint": dict(c.requests),
+                "send_requests": c.send_requests,
+                "accepted": c.accepted,
+                "accepted_total": len(self.messages),
+                "balance": self.balance,
+                "cpu_time": time.process_time(),
+                "uptime": time.time() - c.started,
+            }
+
+    def account(self) -> dict[str, Any]:
+        """The account settings (``GET /_sim/account``)."""
+        with self._lock:
+            return {
+                "price": self.price,
+                "lookup_price": self.lookup_price,
+                "balance": self.balance,
+                "api_key_fixed": self.api_key is not None,
+                "agents": [dict(a) for a in self.agents],
+            }
+
+    def update_account(self, changes: Mapping[str, Any]) -> None:
+        """Change ``price``, ``lookup_price``, ``balance`` or ``agents``; ValueError if bad."""
+        allowed = {"price", "lookup_price", "balance", "agents"}
+        unknown = set(changes) - allowed
+        if unknown:
+            raise ValueError(
+                f"unknown account settings {sorted(unknown)}; known: {sorted(allowed)}"
+            )
+        parsed: dict[str, Any] = {}
+        for key in ("price", "lookup_price", "balance"):
+            if key in changes:
+                parsed[key] = _money(changes[key], key)
+        if "agents" in changes:
+            agents = changes["agents"]
+            if not isinstance(agents, list) or not all(
+                isinstance(a, dict) and isinstance(a.get("id"), str) for a in agents
+            ):
+                raise ValueError("agents must be a list of objects with an id")
+            parsed["agents"] = [dict(a) for a in agents]
+        with self._lock:
+            for key, value in parsed.items():
+                setattr(self.faults if key == "price" else self, key, value)
+
+    # ---- state file ----------------------------------------------------------------------
+
+    def to_state(self) -> dict[str, Any]:
+        """The persistent state as JSON-ready values (money as exact strings)."""
+        with self._lock:
+            return {
+                "version": STATE_VERSION,
+                "balance": str(self.balance),
+                "next_id": self.next_id,
+                "credit_floor_offset": self.counters.accepted - self._credit_floor,
+                "messages": [m.to_state() for m in self.messages],
+                "revocations": list(self.revocations),
+                "events": list(self.events),
+                "hooks": [asdict(h) for h in self.hooks],
+                "next_hook_id": self.next_hook_id,
+            }
+
+    def load_state(self, state: Mapping[str, Any]) -> None:
+        """Replace the state with one written by :meth:`to_state`; raise ValueError if bad."""
+        if state.get("version") != STATE_VERSION:
+            raise ValueError(f"unsupported simulator state version {state.get('version')!r}")
+        try:
+            messages = [Message.from_state(m) for m in state["messages"]]
+            balance = Decimal(state["balance"])
+            next_id = int(state["next_id"])
+            hooks = [_Hook(**h) for h in state.get("hooks", [])]
+        except (KeyError, TypeError, ValueError, InvalidOperation) as exc:
+            raise ValueError(f"malformed simulator state: {exc}") from None
+        with self._lock:
+            self._clear()
+            for m in messages:
+                self._index(m)
+            self.balance = balance
+            self.next_id = next_id
+            self.revocations = list(state.get("revocations", []))
+            self.events = list(state.get("events", []))
+            self.hooks = hooks
+            self.next_hook_id = int(state.get("next_hook_id", len(hooks) + 1))
+            # A credit stop in force when saved stays in force.
+            self._credit_floor = -int(state.get("credit_floor_offset", 0))
+
+    def save(self, path: Path) -> None:
+        """Write the state file atomically (temp file in the same folder, then rename)."""
+        data = json.dumps(self.to_state(), indent=1)
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                fh.write(data)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+    def load(self, path: Path) -> bool:
+        """Load the state file if it exists; return whether it did."""
+        path = Path(path)
+        if not path.exists():
+            return False
+        self.load_state(json.loads(path.read_text(encoding="utf-8")))
+        return True
+
+    # ---- auth and faults -----------------------------------------------------------------
+
+    def _count(self, endpoint: str) -> None:
+        r = self.counters.requests
+        r[endpoint] = r.get(endpoint, 0) + 1
+
+    def authorize(self, key: str | None) -> str | None:
+        """The code refusing this API key (``"900"``), or None when it is accepted."""
+        if not key:
+            return "900"
+        f = self.faults
+        if f.refuse_key is not None and key == f.refuse_key:
+            return "900"
+        if self.api_key is not None and key != self.api_key:
+            return "900"
+        return None
+
+    def _random(self) -> float:
+        f = self.faults
+        if f.seed != self._rng_seed:
+            self._rng = random.Random(f.seed)
+            self._rng_seed = f.seed
+        return self._rng.random()
+
+    def _plan(self, request_no: int) -> str | None:
+        """Pick this send request's fault: script, then fail_first_n, then the random rates."""
+        f = self.faults
+        if f.script:
+            planned = f.script.pop(0)
+            return None if planned == "ok" else planned
+        if request_no <= f.fail_first_n:
+            return "500"
+        pre = f.error_500_rate + f.error_502_rate + f.error_503_rate + f.rate_429
+        if pre > 0:
+            r = self._random()
+            for rate, fault in (
+                (f.error_500_rate, "500"),
+                (f.error_502_rate, "502"),
+                (f.error_503_rate, "503"),
+                (f.rate_429, "429"),
+            ):
+                if r < rate:
+                    return fault
+                r -= rate
+        post = f.drop_after_accept_rate + f.garbled_after_accept_rate
+        if post > 0:
+            r = self._random()
+            if r < f.drop_after_accept_rate:
+                return "drop"
+            if r < post:
+                return "garbled"
+        return None
+
+    def garbled_body(self) -> str:
+        """A 200 body that is not JSON; alternates between an HTML page and a bare ``OK``."""
+        with self._lock:
+            self._garble_toggle = not self._garble_toggle
+            return "<html><body>OK</body></html>" if self._garble_toggle else "OK"
+
+    # ---- POST /rcs/messages --------------------------------------------------------------
+
+    def send(
+        self, params: Mapping[str, Any], key: str | None, *, now: float | None = None
+    ) -> SendOutcome:
+        """Handle one send request as seven would, with the fault knobs applied."""
+        with self._lock:
+            now = time.time() if now is None else now
+            self._count("send")
+            c = self.counters
+            c.send_requests += 1
+            planned = self._plan(c.send_requests)
+            # HTTP error pages come from the infrastructure in front of the gateway, so they win
+            # over everything, authentication included.
+            if planned in FAULT_PAGES:
+                return SendOutcome(fault=planned)
+            code = self.authorize(key)
+            if code is not None:
+                return SendOutcome(code=code)
+            result = self._send(params, now, c.send_requests, force_extra=planned == "extra")
+            if isinstance(result, ErrorCode):
+                return SendOutcome(code=result.code)
+            if planned in ("drop", "garbled"):
+                return SendOutcome(answer=result, fault=planned)
+            return SendOutcome(answer=result)
+
+    def _send(
+        self, p: Mapping[str, Any], now: float, request_no: int, *, force_extra: bool
+    ) -> dict[str, Any] | ErrorCode:
+        f = self.faults
+        to_raw = p.get("to")
+        if isinstance(to_raw, list):
+            to_raw = ",".join(str(t) for t in to_raw)
+        if _blank(to_raw):
+            return ErrorCode("301")
+        # Text: plain, or an RCS object in one of three (unconfirmed) places.
+        try:
+            form, obj = rich.extract(p)
+            if obj is not None:
+                if form != f.rich_form:
+                    return ErrorCode("305")
+                rich.validate(obj)
+        except rich.RichError as exc:
+            return ErrorCode(exc.code)
+        if obj is not None:
+            text = json.dumps(obj, separators=(",", ":"), ensure_ascii=False)
+        else:
+            raw_text = p.get("text")
+            if not isinstance(raw_text, str) or raw_text == "":
+                return ErrorCode("305")
+            if len(raw_text) > rich.MAX_TEXT:
+                return ErrorCode("401")
+            text = raw_text
+        from_raw = p.get("from")
+        if _blank(from_raw):
+            default = self._default_agent()
+            if default is None:
+                return ErrorCode("201")
+            sender = default
+        elif isinstance(from_raw, str) and any(a.get("id") == from_raw for a in self.agents):
+            sender = from_raw
+        else:
+            return ErrorCode("201")
+        label = p.get("label")
+        if _blank(label):
+            label = None
+        elif not isinstance(label, str) or not _LABEL.fullmatch(label):
+            return ErrorCode("802")
+        foreign_id = p.get("foreign_id")
+        if isinstance(foreign_id, int) and not isinstance(foreign_id, bool):
+            foreign_id = str(foreign_id)
+        if _blank(foreign_id):
+            foreign_id = None
+        elif not isinstance(foreign_id, str) or not _FOREIGN_ID.fullmatch(foreign_id):
+            # No code is documented for a bad foreign_id. It is label's twin (same charset), so
+            # the simulator answers label's 802: a campaign error, not a per-recipient one.
+            return ErrorCode("802")
+        # delay, ttl, performance_tracking and fallback answer 305 when invalid: seven documents
+        # no code for them, and 305 is its "parameter missing or invalid".
+        delay = p.get("delay")
+        if _blank(delay):
+            delay, send_at = None, now
+        else:
+            parsed_delay = _parse_delay(delay)
+            if parsed_delay is None:
+                return ErrorCode("305")
+            delay, send_at = str(delay), max(now, parsed_delay)
+        ttl = _parse_ttl(p.get("ttl"))
+        if ttl is None:
+            return ErrorCode("305")
+        tracking = _parse_bool(p.get("performance_tracking"))
+        if tracking is None:
+            return ErrorCode("305")
+        fallback = p.get("fallback")
+        if _blank(fallback):
+            fallback = None
+        elif fallback not in ("sms", "webview"):
+            return ErrorCode("305")
+
+        # Recipients: one per request is documented; a comma list (unconfirmed for RCS) gets one
+        # entry each. A lone bad number is a bare 202; in a list it is that entry's error.
+        raw_list = [t for t in str(to_raw).split(",") if t.strip()]
+        if not raw_list:
+            return ErrorCode("301")
+        recipients = [(raw, numbers.normalize(raw)) for raw in raw_list]
+        single = len(recipients) == 1
+        if all(d is None for _, d in recipients):
+            return ErrorCode("202")
+        plan: list[tuple[str, str | None, int]] = []  # (digits, error, entries)
+        for raw, digits in recipients:
+            if digits is None:
+                plan.append((raw.strip(), "202", 0))
+                continue
+            if f.reload_lock and self._locked(digits, text, now):
+                if single:
+                    return ErrorCode("402")
+                plan.append((digits, "402", 0))
+                continue
+            refused = f.refuse.get(digits)
+            if refused is not None:
+                plan.append((digits, str(refused), 0))
+                continue
+            extra = force_extra or (f.extra_entry_rate > 0 and self._random() < f.extra_entry_rate)
+            plan.append((digits, None, 2 if extra else 1))
+
+        n = sum(entries for _, _, entries in plan)
+        c = self.counters
+        if f.credit_after is not None and c.accepted - self._credit_floor + n > f.credit_after:
+            return ErrorCode("500")
+        price = f.price
+        if n and price * n > self.balance:
+            return ErrorCode("500")
+
+        entries: list[dict[str, Any]] = []
+        total = Decimal(0)
+        refused_any = False
+        show_price = f.price_in_answer
+        for digits, error, count in plan:
+            if error is not None:
+                refused_any = True
+                entries.append(self._entry(None, sender, digits, text, label, error, 0, 0))
+                continue
+            dlr = self._dlr_for(digits, fallback)
+            for i in range(count):
+                msg_id = str(self.next_id)
+                self.next_id += 1
+                self._index(
+                    Message(
+                        id=msg_id,
+                        to=digits,
+                        sender=sender,
+                        text=text,
+                        rich=obj is not None,
+                        label=label,
+                        foreign_id=foreign_id,
+                        ttl=ttl,
+                        delay=delay,
+                        send_at=send_at,
+                        performance_tracking=tracking,
+                        fallback=fallback,
+                        price=price,
+                        accepted_at=now,
+                        request_no=request_no,
+                        extra_entry=i > 0,
+                        dlr=dlr,
+                        dlr_at=send_at + f.delivery_after_s,
+                    )
+                )
+                total += price
+                entries.append(
+                    self._entry(
+                        msg_id,
+                        sender,
+                        digits,
+                        text,
+                        label,
+                        None,
+                        price if show_price else 0,
+                        1 if show_price else 0,
+                    )
+                )
+        c.accepted += n
+        self.balance -= total
+        return {
+            "success": "101" if refused_any and not f.hide_refusals_in_100 else "100",
+            "total_price": total if show_price else None,
+            "balance": self.balance,
+            "debug": "false",
+            "sms_type": "direct",
+            "messages": entries,
+        }
+
+    @staticmethod
+    def _entry(
+        msg_id: str | None,
+        sender: str,
+        recipient: str,
+        text: str,
+        label: str | None,
+        error: str | None,
+        price: Decimal | int,
+        parts: int,
+    ) -> dict[str, Any]:
+        return {
+            "id": msg_id,
+            "sender": sender,
+            "recipient": recipient,
+            "text": text,
+            # seven's example says "gsm" for RCS, where the encoding means nothing; kept as is.
+            "encoding": "gsm",
+            "label": label,
+            "parts": parts,
+            "udh": None,
+            "is_binary": False,
+            "price": price,
+            "channel": "RCS",
+            "success": error is None,
+            "error": error,
+            "error_text": None if error is None else ERROR_TEXTS.get(error, "Error"),
+        }
+
+    def _locked(self, digits: str, text: str, now: float) -> bool:
+        """Whether the same text went to this number within ``reload_lock_s`` (newest first)."""
+        horizon = now - self.faults.reload_lock_s
+        for m in reversed(self._by_to.get(digits, ())):
+            if m.accepted_at < horizon:
+                return False
+            if m.text == text:
+                return True
+        return False
+
+    def _default_agent(self) -> str | None:
+        for a in self.agents:
+            if a.get("status") == "launched":
+                return str(a["id"])
+        return str(self.agents[0]["id"]) if self.agents else None
+
+    def _dlr_for(self, digits: str, fallback: str | None) -> str:
+        f = self.faults
+        state = f.delivery_for.get(digits)
+        if state is not None:
+            return state
+        if f.undeliverable_without_rcs and fallback is None and not numbers.capabilities(digits):
+            return "NOTDELIVERED"
+        return f.delivery
+
+    # ---- DELETE /rcs/messages/{id} -------------------------------------------------------
+
+    def revoke(self, msg_id: str, key: str | None, *, now: float | None = None) -> Any:
+        """Record a revoke request; revoke the message if still scheduled or not yet delivered.
+
+        Answers ``{"success": true}`` whatever happened, as seven does. A sent message is only
+        revoked when the recipient's handset has the REVOCATION capability.
+        """
+        with self._lock:
+            self._count("revoke")
+            code = self.authorize(key)
+            if code is not None:
+                return ErrorCode(code)
+            now = time.time() if now is None else now
+            m = self._by_id.get(msg_id)
+            revoked = False
+            if m is not None and m.revoked_at is None and now < m.dlr_at:
+                scheduled = now < m.send_at
+                if scheduled or "REVOCATION" in numbers.capabilities(m.to):
+                    m.revoked_at = now
+                    revoked = True
+            self.revocations.append({"id": msg_id, "at": now, "revoked": revoked})
+            return {"success": True}
+
+    # ---- POST /rcs/events ----------------------------------------------------------------
+
+    def event(self, params: Mapping[str, Any], key: str | None) -> Any:
+        """Record an IS_TYPING / READ event to ``to`` or ``msg_id``; ``success`` false if bad."""
+        with self._lock:
+            self._count("event")
+            code = self.authorize(key)
+            if code is not None:
+                return ErrorCode(code)
+            event = params.get("event")
+            to = params.get("to")
+            msg_id = params.get("msg_id")
+            sender = params.get("from")
+            ok = (
+                event in EVENTS
+                and (not _blank(to) or not _blank(msg_id))
+                and (_blank(to) or numbers.normalize(to) is not None)
+                and (_blank(sender) or any(a.get("id") == sender for a in self.agents))
+            )
+            if ok:
+                self.events.append(
+                    {
+                        "event": event,
+                        "to": None if _blank(to) else numbers.normalize(to),
+                        "msg_id": None if _blank(msg_id) else str(msg_id),
+                        "from": None if _blank(sender) else sender,
+                        "at": time.time(),
+                    }
+                )
+            return {"success": ok}
+
+    # ---- GET /rcs/agents, /balance, /lookup/rcs ------------------------------------------
+
+    def list_agents(self, key: str | None) -> Any:
+        """``{"agents": [...]}``."""
+        with self._lock:
+            self._count("agents")
+            code = self.authorize(key)
+            if code is not None:
+                return ErrorCode(code)
+            return {"agents": [dict(a) for a in self.agents]}
+
+    def get_balance(self, key: str | None) -> Decimal | ErrorCode:
+        """The balance in EUR."""
+        with self._lock:
+            self._count("balance")
+            code = self.authorize(key)
+            if code is not None:
+                return ErrorCode(code)
+            return self.balance
+
+    def lookup(self, number: str | None, key: str | None) -> Any:
+        """One row per comma-separated number; each valid number costs ``lookup_price``."""
+        with self._lock:
+            self._count("lookup")
+            code = self.authorize(key)
+            if code is not None:
+                return ErrorCode(code)
+            raw = [n.strip() for n in (number or "").split(",") if n.strip()]
+            if not raw:
+                # seven's HLR-style lookups answer 202 without a number.
+                return ErrorCode("202")
+            rows = [numbers.formats(n) for n in raw]
+            cost = self.lookup_price * sum(1 for r in rows if r["success"])
+            if cost > self.balance:
+                return ErrorCode("500")
+            self.balance -= cost
+            self.counters.lookups += len(rows)
+            return rows
+
+    # ---- GET /journal/outbound -----------------------------------------------------------
+
+    def journal(
+        self, query: Mapping[str, str], key: str | None, *, now: float | None = None
+    ) -> Any:
+        """The logbook: newest first, filtered, paged (limit <= 100), lagging ``logbook_lag_s``.
+
+        Invalid filters answer 305. A ``limit`` above 100 is clamped to 100.
+        """
+        with self._lock:
+            self._count("journal")
+            code = self.authorize(key)
+            if code is not None:
+                return ErrorCode(code)
+            now = time.time() if now is None else now
+            f = self.faults
+            try:
+                limit = int(query.get("limit") or JOURNAL_MAX_LIMIT)
+                offset = int(query.get("offset") or 0)
+                date_from = _parse_date(query.get("date_from"))
+                date_to = _parse_date(query.get("date_to"))
+            except ValueError:
+                return ErrorCode("305")
+            if limit < 1 or offset < 0:
+                return ErrorCode("305")
+            limit = min(limit, JOURNAL_MAX_LIMIT)
+            msg_id = query.get("id") or None
+            to = query.get("to") or None
+            state = (query.get("state") or "").upper() or None
+            candidates: list[Message]
+            if msg_id is not None:
+                m = self._by_id.get(msg_id)
+                candidates = [m] if m is not None else []
+            elif to is not None:
+                digits = numbers.normalize(to)
+                candidates = self._by_to.get(digits, []) if digits else []
+            else:
+                candidates = self.messages
+            cutoff = now - f.logbook_lag_s
+            rows: list[dict[str, Any]] = []
+            skipped = 0
+            for m in reversed(candidates):
+                if m.accepted_at > cutoff:
+                    continue
+                if not f.scheduled_in_logbook and m.send_at > now:
+                    continue
+                if date_from or date_to:
+                    day = _berlin(m.send_at).date()
+                    if (date_from and day < date_from) or (date_to and day > date_to):
+                        continue
+                row = self._row(m, now)
+                if state is not None and (row["dlr"] or "").upper() != state:
+                    continue
+                if skipped < offset:
+                    skipped += 1
+                    continue
+                rows.append(row)
+                if len(rows) >= limit:
+                    break
+            return rows
+
+    def _row(self, m: Message, now: float) -> dict[str, Any]:
+        f = self.faults
+        dlr: str | None
+        dlr_at: float | None
+        if m.revoked_at is not None:
+            dlr = f.revoked_dlr
+            dlr_at = m.revoked_at if dlr is not None else None
+        elif now >= m.dlr_at:
+            dlr, dlr_at = m.dlr, m.dlr_at
+        else:
+            dlr, dlr_at = None, None
+        _, mccmnc = numbers.carrier_of(m.to)
+        return {
+            "id": m.id,
+            "to": m.to,
+            "from": m.sender,
+            "text": m.text,
+            # The time it goes (or went) out: the delay for a scheduled message.
+            "timestamp": _stamp(m.send_at),
+            # seven's journal writes prices as strings ("0.075"); the knob offers numbers too.
+            "price": str(m.price) if f.journal_price_form == "string" else m.price,
+            "dlr": dlr,
+            "dlr_timestamp": _stamp(dlr_at) if dlr_at is not None else None,
+            "mccmnc": mccmnc or None,
+            "latency": f"{dlr_at - m.send_at:.3f}" if dlr_at is not None and dlr else None,
+            "type": "direct",
+            "channel": "RCS",
+            "connection": "http",
+            "label": m.label,
+            "foreign_id": m.foreign_id,
+        }
+
+    # ---- GET /analytics/{group} ----------------------------------------------------------
+
+    def analytics(self, group: str, query: Mapping[str, str], key: str | None) -> Any:
+        """Counts per channel and ``usage_eur`` grouped by date, label, country or subaccount."""
+        with self._lock:
+            self._count("analytics")
+            code = self.authorize(key)
+            if code is not None:
+                return ErrorCode(code)
+            field_name = ANALYTICS_GROUPS.get(group)
+            if field_name is None:
+                return ErrorCode("305")
+            try:
+                start = _parse_date(query.get("start"))
+                end = _parse_date(query.get("end"))
+            except ValueError:
+                return ErrorCode("305")
+            label = query.get("label") or None
+            groups: dict[Any, dict[str, Any]] = {}
+            for m in self.messages:
+                day = _berlin(m.send_at).date()
+                if (start and day < start) or (end and day > end):
+                    continue
+                if label is not None and m.label != label:
+                    continue
+                if group == "date":
+                    value: Any = day.isoformat()
+                elif group == "label":
+                    value = m.label
+                elif group == "country":
+                    country = numbers.country_of(m.to)
+                    value = country.iso if country else None
+                else:
+                    value = "main"
+                row = groups.get(value)
+                if row is None:
+                    row = groups[value] = {
+                        field_name: value,
+                        "hlr": 0,
+                        "inbound": 0,
+                        "mnp": 0,
+                        "rcs": 0,
+                        "sms": 0,
+                        "voice": 0,
+                        "usage_eur": Decimal(0),
+                    }
+                row["rcs"] += 1
+                row["usage_eur"] += m.price
+            return [groups[k] for k in sorted(groups, key=lambda v: (v is None, str(v)))]
+
+    # ---- /hooks --------------------------------------------------------------------------
+
+    def add_hook(self, params: Mapping[str, Any], key: str | None) -> Any:
+        """Register a webhook; ``{"success": true, "id": N}`` or ``{"success": false}`` if bad."""
+        with self._lock:
+            self._count("hooks")
+            code = self.authorize(key)
+            if code is not None:
+                return ErrorCode(code)
+            url = params.get("target_url")
+            event_type = params.get("event_type")
+            method = params.get("request_method") or "POST"
+            if (
+                not isinstance(url, str)
+                or not url.startswith(("http://", "https://"))
+                or event_type not in HOOK_EVENTS
+                or method not in HOOK_METHODS
+            ):
+                return {"success": False}
+            hook = _Hook(self.next_hook_id, url, str(event_type), str(method), _stamp(time.time()))
+            self.next_hook_id += 1
+            self.hooks.append(hook)
+            return {"success": True, "id": hook.id}
+
+    def list_hooks(self, key: str | None) -> Any:
+        """``{"code": null, "hooks": [...]}``."""
+        with self._lock:
+            self._count("hooks")
+            code = self.authorize(key)
+            if code is not None:
+                return ErrorCode(code)
+            return {"code": None, "hooks": [asdict(h) for h in self.hooks]}
+
+    def delete_hook(self, hook_id: str | None, key: str | None) -> Any:
+        """Remove a webhook; ``success`` false when no hook has that id."""
+        with self._lock:
+            self._count("hooks")
+            code = self.authorize(key)
+            if code is not None:
+                return ErrorCode(code)
+            before = len(self.hooks)
+            self.hooks = [h for h in self.hooks if str(h.id) != str(hook_id)]
+            return {"success": len(self.hooks) < before}
+
+
+def _money(value: Any, name: str) -> Decimal:
+    if isinstance(value, bool) or not isinstance(value, str | int | Decimal):
+        raise ValueError(f"{name}: write money as a string or exact number, got {value!r}")
+    try:
+        d = Decimal(value)
+    except InvalidOperation:
+        raise ValueError(f"{name}: not a number: {value!r}") from None
+    if not d.is_finite() or d < 0:
+        raise ValueError(f"{name}: must be a non-negative number")
+    return d
+
+
+def _parse_delay(value: Any) -> float | None:
+    """Unix seconds, or ``YYYY-MM-DD hh:mm[:ss]`` read as gateway-local (Berlin) time."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        return float(value) if value >= 0 else None
+    if not isinstance(value, str):
+        return None
+    s = value.strip()
+    if s.isdigit():
+        return float(s)
+    if _DELAY_DATE.fullmatch(s):
+        fmt = "%Y-%m-%d %H:%M:%S" if s.count(":") == 2 else "%Y-%m-%d %H:%M"
+        try:
+            return datetime.strptime(s, fmt).replace(tzinfo=GATEWAY_TZ).timestamp()
+        except ValueError:
+            return None
+    return None
+
+
+def _parse_ttl(value: Any) -> int | None:
+    """Minutes as a positive integer (default 2880); None when invalid."""
+    if _blank(value):
+        return DEFAULT_TTL_MINUTES
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value if value > 0 else None
+    if isinstance(value, str) and value.strip().isdigit():
+        n = int(value)
+        return n if n > 0 else None
+    return None
+
+
+def _parse_bool(value: Any) -> bool | None:
+    if value is None:
+        return False
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int):
+        return value != 0 if value in (0, 1) else None
+    if isinstance(value, str):
+        s = value.strip().lower()
+        if s in _TRUE:
+            return True
+        if s in _FALSE:
+            return False
+    return None
+
+
+def _parse_date(value: str | None) -> date | None:
+    if not value:
+        return None
+    if not _DATE.fullmatch(value):
+        raise ValueError(value)
+    return date.fromisoformat(value)

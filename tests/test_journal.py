@@ -1,0 +1,303 @@
+"""The SQLite journal: durable in-flight marks, outcomes, release, re-loads and result order."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from contextlib import closing
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from rcsbatch.journal import RESULT_COLUMNS, Journal, Outcome, Pending
+
+A, B, C, D, E = 4917610000001, 4917610000002, 4917610000003, 4917610000004, 4917610000005
+RUN = "20260301T120000Z"
+
+
+@pytest.fixture
+def path(tmp_path: Path) -> Path:
+    return tmp_path / "campaign" / "journal.sqlite"
+
+
+@pytest.fixture
+def journal(path: Path) -> Iterator[Journal]:
+    with Journal(path) as j:
+        yield j
+
+
+Row = tuple[int, int, str, str | None, str | None]
+Reject = tuple[int, int | None, str, str, str | None]
+
+
+def load(journal: Journal, rows: list[Row], rejects: list[Reject] | None = None) -> None:
+    """Record one read of the recipient file, as the runner does."""
+    journal.begin_load()
+    journal.add_rows(rows)
+    journal.add_rejects(rejects or [])
+    journal.end_load()
+
+
+def row(recipient: int, n: int, text: str = "Hi", label: str | None = "spring",
+        foreign_id: str | None = None) -> Row:
+    return (recipient, n, text, label, foreign_id or f"c{n}")
+
+
+def status_of(path: Path) -> dict[int, str]:
+    """The statuses as another connection sees them (what is on disk, committed)."""
+    with closing(sqlite3.connect(path)) as db:
+        return dict(db.execute("SELECT recipient, status FROM messages").fetchall())
+
+
+def sent(recipient: int, price: Decimal | None = Decimal("0.05"), ids: tuple[str, ...] = ("m1",),
+         at: float = 1_772_366_400.0) -> Outcome:
+    return Outcome(recipient, "sent", 1, at, at, message_ids=ids, price=price, trace_id="t1")
+
+
+def results(journal: Journal) -> list[dict[str, Any]]:
+    return [dict(zip(RESULT_COLUMNS, r, strict=True)) for r in journal.result_rows()]
+
+
+def test_wal_mode_and_full_sync_are_on(journal: Journal, path: Path) -> None:
+    """The journal runs in WAL mode with synchronous=FULL (fsync at every commit)."""
+    assert journal.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert journal.db.execute("PRAGMA synchronous").fetchone()[0] == 2
+    with closing(sqlite3.connect(path)) as other:
+        assert other.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_take_batch_marks_rows_in_flight_durably(journal: Journal, path: Path) -> None:
+    """take_batch commits its in-flight marks before returning: another connection sees them."""
+    load(journal, [row(A, 1), row(B, 2)])
+    taken = journal.take_batch(RUN, 10)
+    assert [p.recipient for p in taken] == [A, B]
+    assert status_of(path) == {A: "in_flight", B: "in_flight"}
+
+
+def test_in_flight_survives_reopening_the_file(path: Path) -> None:
+    """After closing and reopening the journal file, rows taken stay in flight (not resent)."""
+    with Journal(path) as j:
+        load(j, [row(A, 1), row(B, 2), row(C, 3)])
+        j.take_batch(RUN, 2)
+    with Journal(path) as j:
+        assert j.count_sendable() == 1
+        assert [p.recipient for p in j.take_batch("next", 10)] == [C]
+        assert status_of(path) == {A: "in_flight", B: "in_flight", C: "in_flight"}
+
+
+def test_take_batch_follows_file_order_and_limit(journal: Journal) -> None:
+    """Rows are taken in file order (not recipient order), at most `size` at a time."""
+    load(journal, [row(C, 1), row(A, 3), row(B, 2), row(E, 5), row(D, 4)])
+    first = journal.take_batch(RUN, 2)
+    second = journal.take_batch(RUN, 2)
+    third = journal.take_batch(RUN, 2)
+    assert [p.row for p in first] == [1, 2]
+    assert [p.recipient for p in first] == [C, B]
+    assert [p.row for p in second] == [3, 4]
+    assert [p.row for p in third] == [5]
+    assert journal.take_batch(RUN, 2) == []
+
+
+def test_pending_carries_what_the_request_needs(journal: Journal) -> None:
+    """A taken row carries its text, label, foreign_id and earlier attempts."""
+    load(journal, [(A, 1, "Hi Ann", "spring", "c-17")])
+    assert journal.take_batch(RUN, 1) == [Pending(A, 1, "Hi Ann", "spring", "c-17", 0, None)]
+
+
+def test_take_batch_marks_the_run(journal: Journal) -> None:
+    """Rows taken carry the run id that took them."""
+    load(journal, [row(A, 1)])
+    journal.take_batch(RUN, 1)
+    assert journal.db.execute("SELECT run_id FROM messages").fetchone()[0] == RUN
+
+
+@pytest.mark.parametrize("status", ["sent", "failed", "unknown", "expired"])
+def test_finished_rows_are_not_taken_again(journal: Journal, status: str) -> None:
+    """A row with an outcome other than not_sent is never taken again."""
+    load(journal, [row(A, 1), row(B, 2)])
+    journal.take_batch(RUN, 2)
+    journal.record(RUN, [Outcome(A, status, 1, 1.0, 1.0), Outcome(B, "not_sent", 0, None, None)])
+    assert journal.count_sendable() == 1
+    assert [p.recipient for p in journal.take_batch(RUN, 10)] == [B]
+
+
+def test_record_stores_outcomes_with_exact_price_text(journal: Journal) -> None:
+    """record() stores status, ids, exact decimal price text, codes, attempts and times."""
+    load(journal, [row(A, 1), row(B, 2), row(C, 3)])
+    journal.take_batch(RUN, 3)
+    journal.record(RUN, [
+        sent(A, Decimal("0.0475") + Decimal("0.0475"), ids=("m1", "m2"), at=100.0),
+        Outcome(B, "failed", 1, 50.0, 60.0, error_code="202", error_text="invalid number"),
+        Outcome(C, "unknown", 2, 40.0, 70.0, error_code="502", trace_id="t9"),
+    ])
+    rows = {r[0]: r for r in journal.db.execute(
+        """SELECT recipient, status, message_ids, price, price_known, error_code, error_text,
+                  attempts, first_attempt_at, last_attempt_at, sent_at, run_id, trace_id
+           FROM messages""")}
+    assert rows[A] == (A, "sent", "m1 m2", "0.0950", 1, None, None, 1, 100.0, 100.0, 100.0, RUN,
+                       "t1")
+    assert rows[B] == (B, "failed", None, None, None, "202", "invalid number", 1, 50.0, 60.0,
+                       None, RUN, None)
+    assert rows[C][1:4] == ("unknown", None, None)
+    assert rows[C][10] is None  # sent_at only for sent rows
+    assert rows[C][12] == "t9"
+
+
+@pytest.mark.parametrize(("price", "text"), [
+    (Decimal("0.1") + Decimal("0.2"), "0.3"),
+    (Decimal("0.047500"), "0.047500"),
+    (Decimal("123456789.123456789"), "123456789.123456789"),
+])
+def test_price_round_trips_exactly(journal: Journal, price: Decimal, text: str) -> None:
+    """A price is stored as its exact decimal text and reads back as the same Decimal."""
+    load(journal, [row(A, 1)])
+    journal.take_batch(RUN, 1)
+    journal.record(RUN, [sent(A, price)])
+    stored = journal.db.execute("SELECT price FROM messages").fetchone()[0]
+    assert stored == text
+    assert Decimal(stored) == price
+
+
+def test_sent_without_price_is_marked_unknown_price(journal: Journal) -> None:
+    """A sent row without a price is stored with price NULL and price_known 0."""
+    load(journal, [row(A, 1)])
+    journal.take_batch(RUN, 1)
+    journal.record(RUN, [sent(A, None)])
+    assert journal.db.execute("SELECT price, price_known FROM messages").fetchone() == (None, 0)
+
+
+def test_record_nothing_is_a_no_op(journal: Journal) -> None:
+    """Recording an empty group changes nothing and opens no transaction."""
+    journal.record(RUN, [])
+    assert not journal.db.in_transaction
+
+
+def test_outcomes_survive_reopening(path: Path) -> None:
+    """Recorded outcomes are on disk: a reopened journal reads them back."""
+    with Journal(path) as j:
+        load(j, [row(A, 1)])
+        j.take_batch(RUN, 1)
+        j.record(RUN, [sent(A, Decimal("0.05"))])
+    with Journal(path) as j:
+        (r,) = results(j)
+        assert (r["status"], r["price"], r["message_ids"]) == ("sent", "0.05", "m1")
+
+
+def test_release_returns_unattempted_rows_to_not_sent(journal: Journal) -> None:
+    """release() puts rows still in flight back to not_sent; rows with an outcome keep it."""
+    load(journal, [row(A, 1), row(B, 2), row(C, 3)])
+    journal.take_batch(RUN, 3)
+    journal.record(RUN, [sent(A)])
+    journal.release([A, B])
+    assert status_of(journal.path) == {A: "sent", B: "not_sent", C: "in_flight"}
+    assert [p.recipient for p in journal.take_batch(RUN, 10)] == [B]
+
+
+def test_release_is_durable(path: Path) -> None:
+    """Released rows are not_sent after reopening the file."""
+    with Journal(path) as j:
+        load(j, [row(A, 1)])
+        j.take_batch(RUN, 1)
+        j.release([A])
+    assert status_of(path) == {A: "not_sent"}
+
+
+@pytest.mark.parametrize("status", ["sent", "failed", "unknown", "in_flight", "expired"])
+def test_row_with_a_state_keeps_its_text_when_seen_again(journal: Journal, status: str) -> None:
+    """A recipient already attempted keeps its text, label, foreign_id and state on a new load."""
+    load(journal, [(A, 1, "old text", "old", "f-old")])
+    journal.take_batch(RUN, 1)
+    if status != "in_flight":
+        journal.record(RUN, [Outcome(A, status, 1, 1.0, 1.0)])
+    load(journal, [(B, 1, "other", None, None), (A, 7, "new text", "new", "f-new")])
+    assert journal.db.execute(
+        "SELECT row, text, label, foreign_id, status FROM messages WHERE recipient=?", (A,)
+    ).fetchone() == (7, "old text", "old", "f-old", status)
+
+
+@pytest.mark.parametrize("release", [False, True])
+def test_row_never_attempted_takes_the_new_text(journal: Journal, release: bool) -> None:
+    """A pending or not_sent recipient takes the text of the latest read of the file."""
+    load(journal, [(A, 1, "old text", "old", "f-old")])
+    if release:
+        journal.take_batch(RUN, 1)
+        journal.release([A])
+    load(journal, [(A, 2, "new text", "new", "f-new")])
+    assert journal.take_batch(RUN, 1) == [Pending(A, 2, "new text", "new", "f-new", 0, None)]
+
+
+def test_rows_dropped_from_the_file_are_not_sent(journal: Journal) -> None:
+    """A recipient no longer in the file is not taken, even if never attempted."""
+    load(journal, [row(A, 1), row(B, 2)])
+    load(journal, [row(B, 1)])
+    assert journal.count_sendable() == 1
+    assert [p.recipient for p in journal.take_batch(RUN, 10)] == [B]
+
+
+def test_result_rows_order(journal: Journal) -> None:
+    """Rows in file order with rejects interleaved; rows sent but no longer in the file last."""
+    load(journal, [row(D, 1), row(E, 2)])
+    journal.take_batch(RUN, 2)
+    journal.record(RUN, [sent(D), sent(E)])
+    load(journal,
+         [row(A, 4), row(B, 1), row(C, 5)],
+         [(2, None, "invalid", "not a phone number", "=cmd"), (3, B, "duplicate", "dup of row 1",
+                                                               "+49 176 10000002")])
+    journal.take_batch(RUN, 1)  # B in flight
+    got = results(journal)
+    assert [(r["row"], r["recipient"], r["status"]) for r in got] == [
+        (1, B, "in_flight"), (2, None, "invalid"), (3, B, "duplicate"), (4, A, "pending"),
+        (5, C, "pending"), (None, D, "sent"), (None, E, "sent"),
+    ]
+    assert got[1]["error_text"] == "not a phone number"
+    assert got[1]["input_phone"] == "=cmd"
+    assert got[1]["attempts"] == 0
+
+
+def test_result_rows_leave_out_unsent_rows_no_longer_in_the_file(journal: Journal) -> None:
+    """A row dropped from the file and never sent does not appear in the results."""
+    load(journal, [row(A, 1), row(B, 2)])
+    journal.take_batch(RUN, 2)
+    journal.release([A, B])
+    load(journal, [row(B, 1)])
+    assert [r["recipient"] for r in results(journal)] == [B]
+
+
+def test_result_rows_carry_the_recorded_fields(journal: Journal) -> None:
+    """result_rows gives each column of RESULT_COLUMNS for a sent row."""
+    load(journal, [(A, 1, "Hi", "spring", "c-1")])
+    journal.take_batch(RUN, 1)
+    journal.record(RUN, [sent(A, Decimal("0.0475"), ids=("m1", "m2"), at=1000.0)])
+    (r,) = results(journal)
+    assert r == {"row": 1, "recipient": A, "status": "sent", "message_ids": "m1 m2",
+                 "price": "0.0475", "price_known": 1, "foreign_id": "c-1", "label": "spring",
+                 "error_code": None, "error_text": None, "attempts": 1, "sent_at": 1000.0,
+                 "run_id": RUN, "input_phone": None}
+
+
+def test_load_is_one_transaction_that_rolls_back(journal: Journal) -> None:
+    """A failed load rolls back: the earlier read of the file stays as it was."""
+    load(journal, [row(A, 1)])
+    journal.begin_load()
+    journal.add_rows([row(B, 1)])
+    journal.rollback()
+    assert [p.recipient for p in journal.take_batch(RUN, 10)] == [A]
+
+
+def test_average_price_counts_only_known_prices(journal: Journal) -> None:
+    """average_price is the exact mean of known sent prices; None when none is known."""
+    load(journal, [row(A, 1), row(B, 2), row(C, 3)])
+    assert journal.average_price() is None
+    journal.take_batch(RUN, 3)
+    journal.record(RUN, [sent(A, Decimal("0.04")), sent(B, Decimal("0.06")), sent(C, None)])
+    assert journal.average_price() == Decimal("0.05")
+
+
+def test_runs_are_recorded(journal: Journal) -> None:
+    """start_run/finish_run keep each run's exit code and summary."""
+    journal.start_run(RUN)
+    journal.finish_run(RUN, 1, '{"rows": 3}')
+    assert journal.db.execute("SELECT exit_code, summary FROM runs").fetchone() == (1,
+                                                                                     '{"rows": 3}')

@@ -1,0 +1,359 @@
+"""Tests for rcsbatch.recipients: every cell read as text, NA for empty, rows numbered from 1."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import openpyxl
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from rcsbatch.errors import RecipientsError
+from rcsbatch.recipients import RecipientFile, open_recipients
+
+DATA = Path(__file__).resolve().parent / "data"
+
+
+def write(tmp_path: Path, content: bytes, name: str = "people.csv") -> Path:
+    path = tmp_path / name
+    path.write_bytes(content)
+    return path
+
+
+def read_all(file: RecipientFile, chunk_rows: int = 1000) -> pd.DataFrame:
+    """Every column of `file`, all chunks joined."""
+    chunks = list(file.chunks(file.columns, chunk_rows))
+    assert chunks, "expected at least one chunk"
+    return pd.concat(chunks)
+
+
+def cells(frame: pd.DataFrame, column: str) -> list[str | None]:
+    """One column as plain values, None where the cell is NA."""
+    return [None if pd.isna(v) else v for v in frame[column]]
+
+
+# --- CSV ------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("delimiter", [",", ";", "\t"], ids=["comma", "semicolon", "tab"])
+def test_csv_delimiter_is_detected(tmp_path: Path, delimiter: str) -> None:
+    """A CSV file with `,`, `;` or tab between cells is split on that delimiter."""
+    rows = [["phone", "first_name", "code"], ["+49 176 1234 5678", "Anna", "A1"],
+            ["0176 2222", "Ben", "B2"]]
+    text = "".join(delimiter.join(r) + "\n" for r in rows)
+    file = open_recipients(write(tmp_path, text.encode()))
+    assert file.columns == ("phone", "first_name", "code")
+    frame = read_all(file)
+    assert cells(frame, "phone") == ["+49 176 1234 5678", "0176 2222"]
+    assert cells(frame, "first_name") == ["Anna", "Ben"]
+
+
+@pytest.mark.parametrize("newline", ["\n", "\r\n", "\r"], ids=["lf", "crlf", "cr"])
+def test_csv_line_endings(tmp_path: Path, newline: str) -> None:
+    """Lines may end in LF, CRLF or a lone CR (old Mac exports); none of it reaches a cell."""
+    text = newline.join(["phone;first_name", "0176 1;Anna", "0176 2;Ben", ""])
+    file = open_recipients(write(tmp_path, text.encode()))
+    assert file.columns == ("phone", "first_name")
+    frame = read_all(file)
+    assert cells(frame, "first_name") == ["Anna", "Ben"]
+    assert frame.index.tolist() == [1, 2]
+
+
+@pytest.mark.parametrize("newline", ["\n", "\r\n"], ids=["lf", "crlf"])
+def test_csv_utf8_bom_is_not_part_of_the_first_column(tmp_path: Path, newline: str) -> None:
+    """A UTF-8 BOM is skipped: the first column is named without it and its cells are read."""
+    text = newline.join(["phone,first_name", "0176 1,Jürgen", ""])
+    file = open_recipients(write(tmp_path, b"\xef\xbb\xbf" + text.encode()))
+    assert file.columns == ("phone", "first_name")
+    file.require(["phone"], "the campaign")
+    frame = read_all(file)
+    assert cells(frame, "phone") == ["0176 1"]
+    assert cells(frame, "first_name") == ["Jürgen"]
+
+
+CP1252 = "phone;first_name;city\n0176 1;Jürgen;Köln\n0176 2;Zoë;Zürich\n".encode("cp1252")
+
+
+def test_csv_cp1252_reads_with_its_encoding(tmp_path: Path) -> None:
+    """A cp1252 file opened with encoding="cp1252" gives the right accented text."""
+    file = open_recipients(write(tmp_path, CP1252), encoding="cp1252")
+    frame = read_all(file)
+    assert cells(frame, "first_name") == ["Jürgen", "Zoë"]
+    assert cells(frame, "city") == ["Köln", "Zürich"]
+
+
+@pytest.mark.parametrize(
+    "content",
+    [CP1252, "Telefon;Straße\n0176 1;Hauptstraße 1\n".encode("cp1252")],
+    ids=["bad-bytes-in-rows", "bad-bytes-in-header"],
+)
+def test_csv_other_encoding_by_default_says_which_option_fixes_it(
+    tmp_path: Path, content: bytes
+) -> None:
+    """A non-UTF-8 file read as UTF-8 is a RecipientsError that points at `encoding`."""
+    with pytest.raises(RecipientsError, match="encoding") as caught:
+        file = open_recipients(write(tmp_path, content))
+        read_all(file)
+    assert "cp1252" in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    "phone",
+    ["+49 176 1234 5678", "0049 176-12345678", "0176 12345678", "4917612345678",
+     "00491761234567", "+4917612345678", "007"],
+)
+def test_csv_phone_numbers_stay_text(tmp_path: Path, phone: str) -> None:
+    """Phone cells keep their leading `0`, `00` and `+`: nothing is read as a number."""
+    frame = read_all(open_recipients(write(tmp_path, f"phone,n\n{phone},1\n".encode())))
+    assert cells(frame, "phone") == [phone]
+    assert cells(frame, "n") == ["1"]
+
+
+def test_csv_cells_are_stripped_and_empty_cells_are_na(tmp_path: Path) -> None:
+    """Cells lose surrounding white space; empty, blank and quoted-empty cells are NA."""
+    content = b'phone,first_name,code\n  0176 1  ,  Anna ,\n0176 2,"",   \n0176 3,\t,"  x "\n'
+    frame = read_all(open_recipients(write(tmp_path, content)))
+    assert cells(frame, "phone") == ["0176 1", "0176 2", "0176 3"]
+    assert cells(frame, "first_name") == ["Anna", None, None]
+    assert cells(frame, "code") == [None, None, "x"]
+    assert frame["first_name"].isna().tolist() == [False, True, True]
+
+
+def test_csv_header_names_are_stripped(tmp_path: Path) -> None:
+    """Header names lose surrounding white space, so ` phone ` is the column `phone`."""
+    file = open_recipients(write(tmp_path, b" phone , first name \n1,2\n"))
+    assert file.columns == ("phone", "first name")
+
+
+@pytest.mark.parametrize(
+    ("delimiter", "quoted"),
+    [(",", '"Doe, John"'), (";", '"Doe; John"'), ("\t", '"Doe\tJohn"'), (",", '"say ""hi"""')],
+)
+def test_csv_quoted_cell_may_hold_the_delimiter(
+    tmp_path: Path, delimiter: str, quoted: str
+) -> None:
+    """A quoted cell keeps its delimiter (and doubled quotes) as text instead of splitting."""
+    text = f"phone{delimiter}name\n0176 1{delimiter}{quoted}\n"
+    frame = read_all(open_recipients(write(tmp_path, text.encode())))
+    assert cells(frame, "name") == [quoted[1:-1].replace('""', '"')]
+
+
+def test_csv_quoted_cell_may_hold_a_line_break(tmp_path: Path) -> None:
+    """A quoted cell with a line break is one cell, and the next row is still row 2."""
+    content = b'phone,note\n0176 1,"two\nlines"\n0176 2,plain\n'
+    frame = read_all(open_recipients(write(tmp_path, content)))
+    assert cells(frame, "note") == ["two\nlines", "plain"]
+    assert frame.index.tolist() == [1, 2]
+
+
+@pytest.mark.parametrize(
+    "content",
+    [b"phone,name\n0176 1,Anna\n0176 2,Ben,extra\n", b"phone,name\n0176 1\n"],
+    ids=["too-many-cells", "too-few-cells"],
+)
+def test_csv_ragged_row_is_a_recipients_error(tmp_path: Path, content: bytes) -> None:
+    """A row with a different number of cells than the header is a RecipientsError, not a crash."""
+    file = open_recipients(write(tmp_path, content))
+    with pytest.raises(RecipientsError) as caught:
+        read_all(file)
+    assert type(caught.value) is RecipientsError
+    assert "people.csv" in str(caught.value)
+
+
+@pytest.mark.parametrize("content", [b"", b"\n", b"   \n\n"], ids=["empty", "newline", "blank"])
+def test_csv_without_header_is_an_error(tmp_path: Path, content: bytes) -> None:
+    """An empty file is a RecipientsError that asks for a header row."""
+    with pytest.raises(RecipientsError, match="header"):
+        open_recipients(write(tmp_path, content))
+
+
+@pytest.mark.parametrize(
+    "content", [b"phone,name\n", b"phone,name", b"phone,name\r\n", b"\xef\xbb\xbfphone,name"],
+    ids=["lf", "no-line-break", "crlf", "bom-no-line-break"],
+)
+def test_csv_header_only_yields_no_chunks(tmp_path: Path, content: bytes) -> None:
+    """A file with a header and no rows has its columns and yields no chunks, without error."""
+    file = open_recipients(write(tmp_path, content))
+    assert file.columns == ("phone", "name")
+    assert list(file.chunks(["phone"])) == []
+
+
+@pytest.mark.parametrize(
+    ("header", "problem"),
+    [("phone,name,phone", "two columns are named `phone`"),
+     ("phone, name ,name", "two columns are named `name`"),
+     ("phone,,name", "column 2"),
+     ("phone,name,", "column 3"),
+     ("phone, ,name", "column 2")],
+)
+def test_csv_duplicate_or_empty_header_name_is_an_error(
+    tmp_path: Path, header: str, problem: str
+) -> None:
+    """A header naming a column twice, or leaving one unnamed, is an error saying which."""
+    with pytest.raises(RecipientsError, match=problem):
+        open_recipients(write(tmp_path, f"{header}\n1,2,3\n".encode()))
+
+
+@pytest.mark.parametrize("name", ["people.csv", "people.tsv", "people.txt", "PEOPLE.CSV"])
+def test_csv_like_suffixes_are_read_as_csv(tmp_path: Path, name: str) -> None:
+    """.csv, .tsv and .txt files (any case) are read as delimited text."""
+    file = open_recipients(write(tmp_path, b"phone\t name\n0176 1\tAnna\n", name))
+    assert cells(read_all(file), "name") == ["Anna"]
+
+
+def test_missing_file_is_an_error(tmp_path: Path) -> None:
+    """A recipient file that does not exist is a RecipientsError naming it."""
+    with pytest.raises(RecipientsError, match=r"nobody\.csv"):
+        open_recipients(tmp_path / "nobody.csv")
+
+
+def test_folder_is_an_error(tmp_path: Path) -> None:
+    """A folder given as the recipient file is a RecipientsError."""
+    with pytest.raises(RecipientsError, match="folder"):
+        open_recipients(tmp_path)
+
+
+# --- rows and chunks ------------------------------------------------------------------------
+
+@pytest.mark.parametrize("chunk_rows", [1, 2, 3, 7, 100])
+def test_rows_are_numbered_from_one_across_chunks(tmp_path: Path, chunk_rows: int) -> None:
+    """Chunks hold at most chunk_rows rows, indexed `row` from 1 and continuing across chunks."""
+    content = "phone\n" + "".join(f"0176 {i}\n" for i in range(1, 8))
+    file = open_recipients(write(tmp_path, content.encode()))
+    chunks = list(file.chunks(["phone"], chunk_rows))
+    assert all(0 < len(c) <= chunk_rows for c in chunks)
+    frame = pd.concat(chunks)
+    assert frame.index.name == "row"
+    assert frame.index.tolist() == list(range(1, 8))
+    assert cells(frame, "phone") == [f"0176 {i}" for i in range(1, 8)]
+
+
+def test_chunks_hold_only_the_wanted_columns(tmp_path: Path) -> None:
+    """chunks() returns the asked-for columns, once each, in the asked-for order."""
+    file = open_recipients(write(tmp_path, b"a,phone,b,c\n1,2,3,4\n"))
+    (chunk,) = file.chunks(["c", "phone", "c"])
+    assert chunk.columns.tolist() == ["c", "phone"]
+    assert chunk.loc[1].tolist() == ["4", "2"]
+
+
+def test_require_names_the_missing_columns_and_lists_the_existing(tmp_path: Path) -> None:
+    """require() raises naming each missing column, what needs it, and every existing column."""
+    file = open_recipients(write(tmp_path, b"phone,first_name,code\n1,2,3\n"))
+    file.require(["phone", "code"], "the message text")
+    with pytest.raises(RecipientsError) as caught:
+        file.require(["phone", "surname", "mobile"], "the message text")
+    message = str(caught.value)
+    for name in ("surname", "mobile", "the message text", "phone", "first_name", "code"):
+        assert name in message
+
+
+def test_chunks_with_an_unknown_column_is_an_error(tmp_path: Path) -> None:
+    """Asking chunks() for a column the file lacks is a RecipientsError naming the column."""
+    file = open_recipients(write(tmp_path, b"phone\n1\n"))
+    with pytest.raises(RecipientsError, match="mobile"):
+        list(file.chunks(["mobile"]))
+
+
+# --- Parquet --------------------------------------------------------------------------------
+
+@pytest.mark.parametrize(
+    ("column", "expected"),
+    [("phone_text", ["+49 176 1234 5678", "0176 12345678", None]),
+     ("phone_int", ["4917612345678", "491761111111", None]),
+     ("phone_float", ["4917612345678", "491761111111", None])],
+)
+def test_parquet_phone_columns_become_text_digits(column: str, expected: list[str | None]) -> None:
+    """Parquet phone columns stored as text, int64 or float64 read as text, without `.0`."""
+    frame = read_all(open_recipients(DATA / "recipients.parquet"), chunk_rows=2)
+    assert cells(frame, column) == expected
+    assert frame.index.tolist() == [1, 2, 3]
+
+
+def test_parquet_cells_are_stripped_and_empty_is_na() -> None:
+    """Parquet text cells are stripped, and an empty string is NA like a null."""
+    frame = read_all(open_recipients(DATA / "recipients.parquet"))
+    assert cells(frame, "first_name") == ["Anna", "Ben", None]
+
+
+def test_parquet_float_cells_are_read_one_by_one(tmp_path: Path) -> None:
+    """In a float column, whole numbers stay digits beside a fraction, and NaN is NA."""
+    path = tmp_path / "people.parquet"
+    values = [4917612345678.0, 1.5, float("nan"), None, 491761111111.0]
+    pq.write_table(pa.table({"phone": pa.array(values, pa.float64())}), path)
+    assert cells(read_all(open_recipients(path), chunk_rows=10), "phone") == [
+        "4917612345678", "1.5", None, None, "491761111111"]
+
+
+def test_parquet_columns_come_from_the_schema() -> None:
+    """open_recipients() on Parquet lists the schema's columns."""
+    file = open_recipients(DATA / "recipients.parquet")
+    assert file.columns == ("phone_text", "phone_int", "phone_float", "first_name")
+
+
+def test_unreadable_parquet_is_an_error(tmp_path: Path) -> None:
+    """A file named .parquet that is not Parquet is a RecipientsError."""
+    with pytest.raises(RecipientsError, match="Parquet"):
+        open_recipients(write(tmp_path, b"phone\n0176 1\n", "people.parquet"))
+
+
+# --- xlsx -----------------------------------------------------------------------------------
+
+def test_xlsx_reads_the_first_sheet_by_default() -> None:
+    """Without a sheet name the first sheet is read, numeric phone cells as plain digits."""
+    file = open_recipients(DATA / "recipients.xlsx")
+    assert file.columns == ("phone", "first_name", "code")
+    frame = read_all(file, chunk_rows=2)
+    assert cells(frame, "phone") == ["4917612345678", "0049 176-22223333", "+49 176 3333 4444"]
+    assert cells(frame, "first_name") == ["Anna", None, "Cem"]
+    assert cells(frame, "code") == ["007", "K8D", "X1M"]
+    assert frame.index.tolist() == [1, 2, 3]
+
+
+def test_xlsx_reads_a_named_sheet() -> None:
+    """sheet= picks that sheet, with its own header."""
+    file = open_recipients(DATA / "recipients.xlsx", sheet="Opt-outs")
+    assert file.columns == ("number",)
+    assert cells(read_all(file), "number") == ["0176 98765432"]
+
+
+def test_xlsx_unknown_sheet_lists_the_sheets() -> None:
+    """An unknown sheet name is a RecipientsError naming it and listing the sheets."""
+    with pytest.raises(RecipientsError) as caught:
+        open_recipients(DATA / "recipients.xlsx", sheet="Kunden")
+    message = str(caught.value)
+    for name in ("Kunden", "Customers", "Opt-outs"):
+        assert name in message
+
+
+@pytest.mark.parametrize(
+    ("header", "problem"),
+    [(["phone", "phone"], "two columns are named `phone`"),
+     (["phone", None, "code"], "column 2"),
+     (["phone", "  "], "column 2")],
+)
+def test_xlsx_duplicate_or_empty_header_name_is_an_error(
+    tmp_path: Path, header: list[str | None], problem: str
+) -> None:
+    """An xlsx header naming a column twice, or leaving one unnamed, is an error saying which."""
+    book = openpyxl.Workbook()
+    book.active.append(header)
+    book.active.append(["0176 1", "x", "y"][: len(header)])
+    path = tmp_path / "people.xlsx"
+    book.save(path)
+    with pytest.raises(RecipientsError, match=problem):
+        open_recipients(path)
+
+
+def test_xlsx_empty_sheet_is_an_error(tmp_path: Path) -> None:
+    """An xlsx whose sheet has no header row is a RecipientsError."""
+    path = tmp_path / "people.xlsx"
+    openpyxl.Workbook().save(path)
+    with pytest.raises(RecipientsError, match="empty"):
+        open_recipients(path)
+
+
+def test_unreadable_xlsx_is_an_error(tmp_path: Path) -> None:
+    """A file named .xlsx that is not a workbook is a RecipientsError."""
+    with pytest.raises(RecipientsError, match="Excel"):
+        open_recipients(write(tmp_path, b"phone\n0176 1\n", "people.xlsx"))

@@ -1,0 +1,279 @@
+"""Result files: CSV and Parquet with the schema, formula-safe CSV, exact prices, counts."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import json
+from collections.abc import Sequence
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from rcsbatch.journal import RESULT_COLUMNS, Journal, Outcome
+from rcsbatch.report import Report
+from rcsbatch.results import (
+    PRICE,
+    SCHEMA,
+    ResultsWriter,
+    journal_batches,
+    new_run_folder,
+    plan_table,
+    write_summary,
+)
+
+RUN = "20260301T120000Z"
+SENT_AT = 1_772_366_400.0  # 2026-03-01 12:00:00 UTC
+
+
+def tup(**values: Any) -> tuple[Any, ...]:
+    """One journal result tuple (RESULT_COLUMNS); unnamed columns are None / defaults."""
+    base: dict[str, Any] = dict.fromkeys(RESULT_COLUMNS)
+    base.update(attempts=0)
+    base.update(values)
+    return tuple(base[c] for c in RESULT_COLUMNS)
+
+
+def write(folder: Path, rows: Sequence[tuple[Any, ...]], *,
+          report: Report | None = None, size: int = 50_000) -> Report:
+    report = report or Report()
+    writer = ResultsWriter(folder, report)
+    try:
+        for table in journal_batches(rows, size=size):
+            writer.write(table)
+    finally:
+        writer.close()
+    return report
+
+
+def read_csv(folder: Path) -> list[dict[str, str]]:
+    with (folder / "results.csv").open(newline="", encoding="utf-8") as f:
+        return list(csv.DictReader(f))
+
+
+ROWS = [
+    tup(row=1, recipient=4917610000001, status="sent", message_ids="m1 m2", price="0.0475",
+        price_known=1, foreign_id="c-1", label="spring", attempts=1, sent_at=SENT_AT, run_id=RUN),
+    tup(row=2, recipient=None, status="invalid", error_text="not a phone number",
+        input_phone="=HYPERLINK(\"http://x\")"),
+    tup(row=3, recipient=4917610000003, status="failed", error_code="202",
+        error_text="Recipient number invalid", attempts=1, run_id=RUN, foreign_id="c-3"),
+    tup(row=4, recipient=4917610000004, status="sent", message_ids="m4", price=None,
+        price_known=0, attempts=2, sent_at=SENT_AT + 1, run_id=RUN),
+    tup(row=5, recipient=4917610000005, status="in_flight", attempts=1, run_id=RUN),
+    tup(row=6, recipient=4917610000006, status="pending"),
+    tup(row=None, recipient=4917610000007, status="sent", message_ids="m7", price="0.0475",
+        price_known=1, attempts=1, sent_at=SENT_AT, run_id="older"),
+]
+
+
+def test_both_files_carry_the_schema(tmp_path: Path) -> None:
+    """results.parquet has exactly SCHEMA; results.csv has its columns in the same order."""
+    write(tmp_path, ROWS)
+    stored = pq.read_schema(tmp_path / "results.parquet")
+    assert stored.names == SCHEMA.names
+    for field in SCHEMA:
+        if field.name == "sent_at":  # Parquet has no seconds unit: it stores milliseconds
+            assert pa.types.is_timestamp(stored.field("sent_at").type)
+            assert stored.field("sent_at").type.tz == "UTC"
+        else:
+            assert stored.field(field.name).type == field.type, field.name
+    with (tmp_path / "results.csv").open(encoding="utf-8") as f:
+        header = next(csv.reader(f))
+    assert header == SCHEMA.names
+    for column in ("row", "recipient", "status", "message_id", "price", "foreign_id",
+                   "error_code", "error_text", "attempts", "sent_at"):
+        assert column in SCHEMA.names
+
+
+def test_rows_keep_their_values_and_journal_states_are_named(tmp_path: Path) -> None:
+    """Rows come out in order with their values; pending → not_sent, in_flight → unknown."""
+    write(tmp_path, ROWS)
+    table = pq.read_table(tmp_path / "results.parquet").to_pylist()
+    assert [r["status"] for r in table] == ["sent", "invalid", "failed", "sent", "unknown",
+                                            "not_sent", "sent"]
+    first = table[0]
+    assert first["row"] == 1
+    assert first["recipient"] == "4917610000001"
+    assert first["message_id"] == "m1 m2"
+    assert first["price_status"] == "known"
+    assert first["sent_at"] == dt.datetime(2026, 3, 1, 12, 0, tzinfo=dt.UTC)
+    assert table[1]["recipient"] is None
+    assert table[3]["price_status"] == "unknown"
+    assert table[2]["price_status"] is None
+    assert table[6]["row"] is None
+
+
+def test_parquet_price_is_an_exact_decimal(tmp_path: Path) -> None:
+    """The Parquet price column is a decimal type and reads back exactly, not as a float."""
+    write(tmp_path, [tup(row=1, recipient=1, status="sent", price="0.0475", price_known=1),
+                     tup(row=2, recipient=2, status="sent", price="0.1", price_known=1),
+                     tup(row=3, recipient=3, status="sent", price="0.2", price_known=1)])
+    table = pq.read_table(tmp_path / "results.parquet")
+    assert table.schema.field("price").type == PRICE
+    prices = table["price"].to_pylist()
+    assert all(isinstance(p, Decimal) for p in prices)
+    assert prices == [Decimal("0.0475"), Decimal("0.1"), Decimal("0.2")]
+    assert sum(prices, Decimal(0)) == Decimal("0.3475")
+
+
+def test_csv_price_is_exact_text(tmp_path: Path) -> None:
+    """The CSV price reads back as the exact decimal (no binary-float digits)."""
+    write(tmp_path, [tup(row=1, recipient=1, status="sent", price="0.1", price_known=1)])
+    (row,) = read_csv(tmp_path)
+    assert Decimal(row["price"]) == Decimal("0.1")
+
+
+@pytest.mark.parametrize("column", ["foreign_id", "label", "error_text", "input_phone",
+                                    "message_id"])
+@pytest.mark.parametrize("value", ["=1+2", "+49 176 1234", "-2+3", "@SUM(A1)", "\t=1", "\r=1"])
+def test_formula_cells_are_neutralised_in_csv(tmp_path: Path, column: str, value: str) -> None:
+    """A text cell starting with = + - @ (or tab / CR) gets a leading ' in the CSV."""
+    key = "message_ids" if column == "message_id" else column
+    write(tmp_path, [tup(row=1, recipient=4917610000001, status="failed", **{key: value})])
+    (row,) = read_csv(tmp_path)
+    assert row[column] == "'" + value
+
+
+def test_formula_cells_are_untouched_in_parquet(tmp_path: Path) -> None:
+    """Parquet is data, not a spreadsheet: text keeps its exact value there."""
+    write(tmp_path, [tup(row=1, status="invalid", input_phone="=1+2", error_text="-x")])
+    (row,) = pq.read_table(tmp_path / "results.parquet").to_pylist()
+    assert (row["input_phone"], row["error_text"]) == ("=1+2", "-x")
+
+
+@pytest.mark.parametrize("value", ["spring", "a=b", "c-1", "x@y", "", " =1"])
+def test_safe_text_is_untouched(tmp_path: Path, value: str) -> None:
+    """Text that does not start with a formula character is written as is."""
+    write(tmp_path, [tup(row=1, recipient=4917610000001, status="sent", label=value)])
+    (row,) = read_csv(tmp_path)
+    assert row["label"] == value
+
+
+def test_numbers_and_recipients_are_untouched(tmp_path: Path) -> None:
+    """Numeric columns, recipients and error codes are written as they are, never prefixed."""
+    write(tmp_path, [tup(row=7, recipient=4917610000001, status="failed", error_code="202",
+                         attempts=3, price=None)])
+    (row,) = read_csv(tmp_path)
+    assert (row["row"], row["recipient"], row["error_code"], row["attempts"]) == (
+        "7", "4917610000001", "202", "3")
+
+
+def test_counts_and_cost_go_into_the_report(tmp_path: Path) -> None:
+    """Writing counts each report status and sums the known prices of sent rows exactly."""
+    report = write(tmp_path, ROWS, size=2)
+    assert dict(report.counts) == {"sent": 3, "invalid": 1, "failed": 1, "unknown": 1,
+                                   "not_sent": 1}
+    assert report.cost == Decimal("0.095")
+    assert report.price_unknown == 1
+    assert not report.cost_complete
+    assert report.exit_code == 1
+
+
+def test_cost_counts_only_sent_rows(tmp_path: Path) -> None:
+    """A price on a row that is not sent (e.g. unknown) does not count into the cost."""
+    report = write(tmp_path, [tup(row=1, recipient=1, status="sent", price="0.05", price_known=1),
+                              tup(row=2, recipient=2, status="unknown", price="0.05")])
+    assert report.cost == Decimal("0.05")
+    assert report.cost_complete
+
+
+def test_many_batches_sum_exactly(tmp_path: Path) -> None:
+    """Prices summed over many batches stay exact: 1000 times 0.0475 is 47.5."""
+    rows = [tup(row=i, recipient=i, status="sent", price="0.0475", price_known=1)
+            for i in range(1, 1001)]
+    report = write(tmp_path, rows, size=7)
+    assert report.cost == Decimal("47.5")
+    assert report.counts["sent"] == 1000
+    assert pq.read_metadata(tmp_path / "results.parquet").num_rows == 1000
+    assert len(read_csv(tmp_path)) == 1000
+
+
+def test_no_rows_writes_header_only_files(tmp_path: Path) -> None:
+    """With no rows, both files still exist with the schema and the report counts nothing."""
+    report = write(tmp_path, [])
+    assert pq.read_table(tmp_path / "results.parquet").num_rows == 0
+    assert read_csv(tmp_path) == []
+    assert report.rows == 0
+
+
+def test_journal_rows_round_trip_through_the_files(tmp_path: Path) -> None:
+    """Rows from a real journal land in the files with exact price and readable times."""
+    with Journal(tmp_path / "j.sqlite") as journal:
+        journal.begin_load()
+        journal.add_rows([(4917610000001, 1, "Hi", "spring", "c-1")])
+        journal.add_rejects([(2, None, "invalid", "too short", "+12")])
+        journal.end_load()
+        journal.take_batch(RUN, 1)
+        journal.record(RUN, [Outcome(4917610000001, "sent", 1, SENT_AT, SENT_AT,
+                                     message_ids=("m1",), price=Decimal("0.0475"))])
+        folder = tmp_path / "out"
+        folder.mkdir()
+        report = write(folder, list(journal.result_rows()))
+    rows = read_csv(folder)
+    assert (rows[0]["row"], rows[0]["status"]) == ("1", "sent")
+    assert Decimal(rows[0]["price"]) == Decimal("0.0475")
+    assert rows[1]["input_phone"] == "'+12"
+    assert report.cost == Decimal("0.0475")
+
+
+def test_plan_table_for_a_dry_run(tmp_path: Path) -> None:
+    """A dry run's checked chunk becomes SCHEMA rows: recipients as text, 0 and NaN as null."""
+    chunk = pd.DataFrame({
+        "recipient": [4917610000001, 0, 4917610000001, 0],
+        "status": ["ready", "invalid", "duplicate", "invalid"],
+        "reason": pd.Series([None, "not a phone number", "same recipient as row 1", "empty"],
+                            dtype="str", index=[1, 2, 3, 4]),
+        "text": ["Hi", "", "", ""],
+        "label": ["spring", "x", "x", "x"],
+        "foreign_id": ["=c-1", "x", "x", "x"],
+        # pandas reads an empty phone cell as NaN in a str column
+        "input_phone": pd.Series(["+49 176 10000001", "@home", "0176 10000001", None],
+                                 dtype="str", index=[1, 2, 3, 4]),
+    }, index=pd.Index([1, 2, 3, 4]))
+    table = plan_table(chunk)
+    assert table.schema == SCHEMA
+    rows = table.to_pylist()
+    assert [r["row"] for r in rows] == [1, 2, 3, 4]
+    assert [r["recipient"] for r in rows] == ["4917610000001", None, "4917610000001", None]
+    assert [r["foreign_id"] for r in rows] == ["=c-1", None, None, None]
+    assert rows[0]["error_text"] is None
+    assert rows[3]["input_phone"] is None
+    report = Report(dry_run=True)
+    writer = ResultsWriter(tmp_path, report)
+    writer.write(table)
+    writer.close()
+    csv_rows = read_csv(tmp_path)
+    assert csv_rows[0]["foreign_id"] == "'=c-1"
+    assert csv_rows[1]["input_phone"] == "'@home"
+    assert csv_rows[2]["input_phone"] == "0176 10000001"
+    assert csv_rows[3]["input_phone"] == ""
+    assert dict(report.counts) == {"ready": 1, "invalid": 2, "duplicate": 1}
+    assert report.exit_code == 1
+
+
+def test_summary_is_written_whole(tmp_path: Path) -> None:
+    """write_summary writes readable JSON and leaves no temporary file."""
+    report = Report()
+    report.add({"sent": 1}, Decimal("0.0475"), 0)
+    path = write_summary(tmp_path, report.summary())
+    assert json.loads(path.read_text(encoding="utf-8"))["total_cost"] == "0.0475"
+    assert [p.name for p in tmp_path.iterdir()] == ["summary.json"]
+
+
+def test_run_folders_sort_by_time_and_never_collide(tmp_path: Path) -> None:
+    """Run ids are UTC timestamps; two runs in the same second get distinct folders."""
+    now = dt.datetime(2026, 3, 1, 12, 0, 0, tzinfo=dt.UTC)
+    first, f1 = new_run_folder(tmp_path, "spring", now=now)
+    second, f2 = new_run_folder(tmp_path, "spring", now=now)
+    dry, f3 = new_run_folder(tmp_path, "spring", now=now, dry_run=True)
+    assert first == "20260301T120000Z"
+    assert second == "20260301T120000Z-1"
+    assert dry == "20260301T120000Z-dry-run"
+    assert f1.is_dir() and f2.is_dir() and f3.is_dir()
+    assert f1.parent == tmp_path / "spring"
