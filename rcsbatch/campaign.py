@@ -166,7 +166,7 @@ def parse_campaign(data: Mapping[str, Any], path: Path) -> Campaign:
         # The name is a folder under the report folder; these two would point outside it.
         raise top.fail("name", "must not be `.` or `..`; it names the campaign's report folder")
 
-    recipients = base / top.text("recipients", required=True)
+    recipients = (base / top.text("recipients", required=True)).resolve()
     if recipients.suffix.lower() not in (".csv", ".parquet", ".xlsx", ".txt", ".tsv"):
         raise top.fail("recipients", "must be a .csv, .parquet or .xlsx file")
     suppress_name = top.text("suppress")
@@ -187,10 +187,10 @@ def parse_campaign(data: Mapping[str, Any], path: Path) -> Campaign:
         recipients=recipients,
         phone_column=top.text("phone_column", "phone"),
         default_region=region,
-        suppress=base / suppress_name if suppress_name else None,
+        suppress=(base / suppress_name).resolve() if suppress_name else None,
         sheet=top.text("sheet"),
         encoding=encoding,
-        report_dir=base / top.text("report_dir", "reports"),
+        report_dir=(base / top.text("report_dir", "reports")).resolve(),
         message=message,
         send=send,
     )

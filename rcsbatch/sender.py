@@ -14,6 +14,7 @@ answer is never retried here: the row is `unknown`.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import signal
 import time
@@ -27,7 +28,6 @@ from tenacity import (
     RetryCallState,
     retry_if_exception_type,
     stop_after_attempt,
-    stop_any,
     wait_random_exponential,
 )
 
@@ -73,14 +73,21 @@ class RateLimiter:
         self.clock = clock
         self.next_slot = 0.0
 
-    async def acquire(self) -> None:
+    async def acquire(self) -> bool:
+        """Wait for this caller's slot; True when it had to wait."""
         if not self.interval:
-            return
+            return False
         now = self.clock()
         slot = max(now, self.next_slot)
         self.next_slot = slot + self.interval
         if slot > now:
             await asyncio.sleep(slot - now)
+            return True
+        return False
+
+
+class _Stopped(Exception):
+    """The run stopped while this row waited (for a retry or for its rate slot)."""
 
 
 class Sender:
@@ -113,10 +120,9 @@ class Sender:
         self.stats.started = time.time()
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):
-            try:
+            # Not the main thread, or no signals here: Ctrl-C then stops the process.
+            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
                 loop.add_signal_handler(signum, self.stop, signum)
-            except (NotImplementedError, RuntimeError, ValueError):
-                pass  # not the main thread, or no signals here: Ctrl-C then stops the process
         queue: asyncio.Queue[Pending | None] = asyncio.Queue(maxsize=BATCH_SIZE * 2)
         workers = [asyncio.create_task(self._worker(queue))
                    for _ in range(self.settings.concurrency)]
@@ -129,10 +135,8 @@ class Sender:
             for w in workers:
                 w.cancel()
             for signum in (signal.SIGINT, signal.SIGTERM):
-                try:
+                with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
                     loop.remove_signal_handler(signum)
-                except (NotImplementedError, RuntimeError, ValueError):
-                    pass
             self._flush()
             # Rows taken in flight but never attempted go back to `not_sent`.
             while not queue.empty():
@@ -189,17 +193,30 @@ class Sender:
         last: float | None = None
         deadline = s.deadline(first or clock())
 
+        def params_at(now: float) -> dict[str, Any]:
+            nonlocal deadline
+            if first is None:
+                # Validity starts at the first attempt (unless a delay is set): a row that has
+                # not gone yet leaves with the whole ttl, not a minute less.
+                deadline = s.deadline(now)
+            return message_params(
+                s, recipient=item.recipient, text=item.text, label=item.label,
+                foreign_id=item.foreign_id, now=now, deadline=deadline)
+
         def outcome(status: str, **kw: Any) -> Outcome:
             return Outcome(item.recipient, status, attempts, first, last, **kw)
 
-        def stop_at_deadline(state: RetryCallState) -> bool:
+        out_of_attempts = stop_after_attempt(s.max_attempts)
+
+        def stop(state: RetryCallState) -> bool:
             # tenacity computes the wait before it asks whether to stop: give up when the next
             # attempt would leave with less than a minute of validity.
-            return self._stop.is_set() or clock() + state.upcoming_sleep >= deadline - 60
+            return (out_of_attempts(state) or self._stop.is_set()
+                    or clock() + state.upcoming_sleep >= deadline - 60)
 
         retrying = AsyncRetrying(
             retry=retry_if_exception_type(RetriableError),
-            stop=stop_any(stop_after_attempt(s.max_attempts), stop_at_deadline),
+            stop=stop,
             wait=_Wait(s.backoff_max),
             before_sleep=self._log_retry,
             reraise=True,
@@ -207,20 +224,36 @@ class Sender:
         try:
             async for attempt in retrying:
                 with attempt:
+                    # A retry waits first; the run may have been stopped meanwhile.
+                    if self._stop.is_set():
+                        raise _Stopped
                     now = clock()
-                    params = message_params(
-                        s, recipient=item.recipient, text=item.text, label=item.label,
-                        foreign_id=item.foreign_id, now=now, deadline=deadline)
-                    await self.limiter.acquire()
-                    now = clock()
+                    params = params_at(now)
+                    if await self.limiter.acquire():
+                        # It waited for its slot: the run may have stopped, and less validity
+                        # may be left than the params say.
+                        if self._stop.is_set():
+                            raise _Stopped
+                        now = clock()
+                        params = params_at(now)
                     first = first or now
                     last = now
                     attempts += 1
                     accepted: Accepted = await self.client.send(params, params["to"])
         except Expired:
             return outcome("expired", error_text="its validity passed before it could be sent")
+        except _Stopped:
+            return outcome("not_sent", error_text="the run stopped before it could be sent")
         except RetriableError as exc:
-            status = "expired" if clock() >= deadline - 60 else "failed"
+            if self._stop.is_set():
+                # The run stopped while this row waited to retry: nothing went through.
+                return outcome("not_sent", error_code=exc.code, error_text=str(exc),
+                               trace_id=exc.trace_id)
+            # Retries end at max_attempts or when the next one would leave too late; the
+            # latter means its validity passed before it could go.
+            by_validity = (attempts - item.attempts < s.max_attempts
+                           or clock() >= deadline - 60)
+            status = "expired" if by_validity else "failed"
             text = f"gave up after {attempts} attempts: {exc}"
             return outcome(status, error_code=exc.code, error_text=text, trace_id=exc.trace_id)
         except RecipientError as exc:

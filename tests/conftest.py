@@ -1,0 +1,92 @@
+"""Shared fixtures: a running gateway simulator, and campaign files written into tmp_path."""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from rcsbatch.campaign import Campaign, load_campaign
+from rcsbatch.runner import Gateway
+from rcsbatch.simulator import SimulatorServer
+
+API_KEY = "test-key"
+
+
+@pytest.fixture
+def sim() -> Iterator[SimulatorServer]:
+    """A fresh simulator on a free loopback port, every fault off; change knobs with set_faults."""
+    with SimulatorServer() as server:
+        yield server
+
+
+@pytest.fixture
+def gateway(sim: SimulatorServer) -> Gateway:
+    """The simulator as the gateway a run sends to."""
+    return Gateway(sim.base_url, API_KEY, simulated=True)
+
+
+def _toml(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, str):
+        return json.dumps(value)  # a JSON string is a TOML basic string
+    raise TypeError(f"no TOML form for {value!r}")
+
+
+def _table(name: str, values: Mapping[str, Any]) -> list[str]:
+    lines = [f"[{name}]"] if name else []
+    lines += [f"{k} = {_toml(v)}" for k, v in values.items() if not isinstance(v, Mapping)]
+    for k, v in values.items():
+        if isinstance(v, Mapping):
+            lines += ["", *_table(f"{name}.{k}" if name else k, v)]
+    return lines
+
+
+class CampaignFactory:
+    """Writes `<name>.toml` and `<name>.csv` into a folder and loads the campaign.
+
+    Row i (1-based) of the generated file has phone `+49176100000ii`, first_name `Name<i>` and
+    customer_id `c<i>`; `recipient(i)` is its normalised form as the gateway records it.
+    """
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+
+    @staticmethod
+    def recipient(i: int) -> str:
+        return f"49176{10_000_000 + i}"
+
+    def __call__(self, rows: int | list[dict[str, str]] = 5, *, name: str = "test",
+                 message: Mapping[str, Any] | None = None, send: Mapping[str, Any] | None = None,
+                 **top: Any) -> Campaign:
+        if isinstance(rows, int):
+            rows = [{"phone": "+" + self.recipient(i), "first_name": f"Name{i}",
+                     "customer_id": f"c{i}"} for i in range(1, rows + 1)]
+        data = self.folder / f"{name}.csv"
+        columns = list(dict.fromkeys(k for r in rows for k in r)) or ["phone"]
+        with data.open("w", newline="", encoding="utf-8") as f:
+            writer = csv.DictWriter(f, columns)
+            writer.writeheader()
+            writer.writerows(rows)
+        msg = {"text": "Hi {first_name}", "foreign_id": "{customer_id}", **(message or {})}
+        msg = {k: v for k, v in msg.items() if v is not None}  # None: leave the key out
+        settings = {"name": name, "recipients": data.name, "report_dir": "reports", **top}
+        lines = [*_table("", settings), "", *_table("message", msg)]
+        if send:
+            lines += ["", *_table("send", send)]
+        path = self.folder / f"{name}.toml"
+        path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        return load_campaign(path)
+
+
+@pytest.fixture
+def make_campaign(tmp_path: Path) -> CampaignFactory:
+    """Call it to write a campaign (TOML + CSV) into tmp_path and get it loaded."""
+    return CampaignFactory(tmp_path)

@@ -1,0 +1,224 @@
+"""The command line through click's CliRunner: exit codes, stdout/stderr, messages."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from click.testing import CliRunner, Result
+
+from rcsbatch.cli import cli
+from rcsbatch.simulator import Faults, SimulatorServer
+
+ROOT = Path(__file__).resolve().parent.parent
+SECRET = "sk-test-3f9a2c1b7d5e4f60"
+
+
+@pytest.fixture
+def example(tmp_path: Path) -> Path:
+    """A copy of the example campaign and its data, so reports land in tmp_path."""
+    shutil.copytree(ROOT / "campaigns", tmp_path / "campaigns")
+    shutil.copytree(ROOT / "sample_data", tmp_path / "sample_data")
+    return tmp_path / "campaigns" / "example.toml"
+
+
+@pytest.fixture
+def gateway(monkeypatch: pytest.MonkeyPatch) -> Iterator[SimulatorServer]:
+    """A simulator that takes the place of seven, with the key set in the environment."""
+    with SimulatorServer(Faults()) as server:
+        monkeypatch.setenv("SEVEN_BASE_URL", server.base_url)
+        monkeypatch.setenv("SEVEN_API_KEY", SECRET)
+        yield server
+
+
+def invoke(*args: str, env: dict[str, str] | None = None) -> Result:
+    return CliRunner().invoke(cli, list(args), env=env, catch_exceptions=False)
+
+
+def run_folder(result: Result) -> Path:
+    folder = Path(result.stdout.strip().splitlines()[-1])
+    assert folder.is_dir(), result.stdout
+    return folder
+
+
+def test_simulated_run_prints_the_run_folder_and_exits_0(example: Path) -> None:
+    """`run --simulate` sends the valid rows, writes the report, prints its folder on stdout."""
+    result = invoke("run", str(example), "--simulate")
+    assert result.exit_code == 0, result.stderr
+    folder = run_folder(result)
+    assert folder.parent.parent == example.parent.parent / "reports"
+    summary = json.loads((folder / "summary.json").read_text())
+    assert summary["counts"] == {"sent": 11, "invalid": 3, "duplicate": 1, "suppressed": 1}
+    assert summary["simulated"] is True
+    assert "11 sent" in result.stderr and "(simulated)" in result.stderr
+    assert (folder / "results.csv").exists() and (folder / "results.parquet").exists()
+
+
+def test_quiet_run_prints_only_the_folder(example: Path) -> None:
+    """`-q` silences the human summary; stdout still names the run folder."""
+    result = invoke("run", str(example), "--simulate", "-q")
+    assert result.exit_code == 0
+    assert result.stderr == ""
+    run_folder(result)
+
+
+def test_real_key_run_never_shows_the_key(example: Path, gateway: SimulatorServer) -> None:
+    """With SEVEN_API_KEY and SEVEN_BASE_URL set, the run sends there and the key appears nowhere."""
+    result = invoke("run", str(example), "-v")
+    assert result.exit_code == 0, result.stderr
+    assert len(gateway.backend.accepted()) == 11
+    folder = run_folder(result)
+    assert SECRET not in result.stdout + result.stderr
+    for path in folder.parent.rglob("*"):
+        if path.is_file():
+            assert SECRET.encode() not in path.read_bytes(), path
+
+
+def test_second_run_sends_nothing_again(example: Path, gateway: SimulatorServer) -> None:
+    """Running the same campaign twice never sends a message twice."""
+    assert invoke("run", str(example)).exit_code == 0
+    second = invoke("run", str(example))
+    assert second.exit_code == 0
+    assert len(gateway.backend.accepted()) == 11
+    summary = json.loads((run_folder(second) / "summary.json").read_text())
+    assert summary["counts"]["sent"] == 11
+
+
+def test_limit_sends_n_and_reports_the_rest_not_sent(example: Path,
+                                                     gateway: SimulatorServer) -> None:
+    """`--limit 4` sends four messages; the other valid rows are `not_sent` and the exit is 1."""
+    result = invoke("run", str(example), "--limit", "4")
+    assert result.exit_code == 1
+    assert len(gateway.backend.accepted()) == 4
+    frame = pd.read_parquet(run_folder(result) / "results.parquet")
+    assert (frame["status"] == "sent").sum() == 4
+    assert (frame["status"] == "not_sent").sum() == 7
+
+
+def test_gateway_stop_exits_3_with_one_clear_line(example: Path,
+                                                  gateway: SimulatorServer) -> None:
+    """A refused key stops the run at once: nothing sent, exit 3, a line saying what to do."""
+    gateway.set_faults(refuse_key=SECRET)
+    result = invoke("run", str(example))
+    assert result.exit_code == 3
+    assert gateway.backend.accepted() == []
+    assert "SEVEN_API_KEY" in result.stderr
+    assert SECRET not in result.stderr
+
+
+def test_run_without_key_says_how_to_start(example: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without a key and without --simulate, `run` explains the options and exits 2."""
+    monkeypatch.delenv("SEVEN_API_KEY", raising=False)
+    result = invoke("run", str(example))
+    assert result.exit_code == 2
+    assert "SEVEN_API_KEY" in result.stderr and "--simulate" in result.stderr
+
+
+def test_dry_run_writes_a_marked_folder_and_sends_nothing(example: Path,
+                                                          gateway: SimulatorServer) -> None:
+    """`--dry-run` writes a `-dry-run` folder with `ready` rows and makes no request."""
+    result = invoke("run", str(example), "--dry-run")
+    assert result.exit_code == 1  # the example has invalid rows
+    folder = run_folder(result)
+    assert folder.name.endswith("-dry-run")
+    assert gateway.backend.stats()["requests"] == 0
+    frame = pd.read_parquet(folder / "results.parquet")
+    assert (frame["status"] == "ready").sum() == 11
+    assert "estimated cost: 0.55 EUR" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("how", "expected"),
+    [("option", "opt"), ("env", "env"), ("campaign", "reports")],
+)
+def test_report_folder_is_resolved_in_order(example: Path, how: str, expected: str,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """--report-dir beats $RCSBATCH_REPORT_DIR, which beats the campaign's report_dir."""
+    base = example.parent.parent
+    args = ["run", str(example), "--dry-run"]
+    if how == "option":
+        args += ["--report-dir", str(base / "opt")]
+    if how in ("option", "env"):
+        monkeypatch.setenv("RCSBATCH_REPORT_DIR", str(base / "env"))
+    else:
+        monkeypatch.delenv("RCSBATCH_REPORT_DIR", raising=False)
+    folder = run_folder(invoke(*args))
+    assert folder.parent.parent == base / expected
+
+
+@pytest.mark.parametrize(
+    ("edit", "words"),
+    [
+        (("ttl = 2880", "ttl = 0"), ["message.ttl", "example.toml"]),
+        (("concurrency = 16", "concurrency = \"many\""), ["send.concurrency"]),
+        (("rate = 0", "rate = 0\nspeed = 3"), ["send.speed", "not a campaign setting"]),
+        (("{code}", "{coupon}"), ["`coupon`", "`customer_id`", "`phone`"]),
+        (("customers.csv", "nobody.csv"), ["nobody.csv", "no such recipient file"]),
+        (("phone_column = \"phone\"", "phone_column = \"mobile\""), ["`mobile`", "`phone`"]),
+    ],
+)
+def test_bad_campaign_exits_2_naming_the_problem(example: Path, edit: tuple[str, str],
+                                                 words: list[str]) -> None:
+    """A wrong key, type, value, placeholder or path is a one-line error with exit 2."""
+    text = example.read_text().replace(*edit)
+    example.write_text(text)
+    for command in (["run", str(example), "--simulate"], ["validate", str(example)],
+                    ["preview", str(example)]):
+        result = invoke(*command)
+        assert result.exit_code == 2, (command, result.stderr)
+        assert "Traceback" not in result.stderr
+        for word in words:
+            assert word in result.stderr, (command, result.stderr)
+    assert not (example.parent.parent / "reports").exists()
+
+
+def test_validate_lists_problem_rows_and_exits_1(example: Path) -> None:
+    """`validate` counts every status and lists the rows that will not be sent."""
+    result = invoke("validate", str(example))
+    assert result.exit_code == 1
+    assert "11 ready" in result.stderr and "3 invalid" in result.stderr
+    assert "same recipient as row 1" in result.stdout
+    assert "in the suppress list" in result.stdout
+
+
+def test_validate_exits_0_when_every_row_is_fine(example: Path) -> None:
+    """A campaign with no invalid row validates with exit 0."""
+    data = example.parent.parent / "sample_data" / "customers.csv"
+    lines = data.read_text().splitlines()
+    data.write_text("\n".join(lines[:9]) + "\n")  # header + rows 1-8, all valid
+    result = invoke("validate", str(example))
+    assert result.exit_code == 0, result.stdout
+
+
+def test_preview_json_shows_the_exact_request(example: Path) -> None:
+    """`preview --json` prints one request body per line, merged as the gateway gets it."""
+    result = invoke("preview", str(example), "-n", "2", "--json")
+    assert result.exit_code == 0
+    first, second = (json.loads(line) for line in result.stdout.splitlines())
+    assert first == {
+        "row": 1, "to": "4917612345678",
+        "text": "Hi Anna, your code SPRING-7Q2 is valid until Sunday.",
+        "from": "myfancyagent", "label": "spring_2026", "foreign_id": "C1001", "ttl": 2880,
+        "fallback": "sms",
+    }
+    assert second["to"] == "4917622223333"
+
+
+def test_preview_table_uses_defaults_for_empty_cells(example: Path) -> None:
+    """`preview` fills an empty cell from [message.defaults] (row 3 has no first name)."""
+    result = invoke("preview", str(example), "-n", "3")
+    assert result.exit_code == 0
+    assert "Hi there, your code SPRING-X1M" in result.stdout
+
+
+def test_help_lists_the_exit_codes() -> None:
+    """`--help` of the group and of `run` state the exit-code contract."""
+    for args in (["--help"], ["run", "--help"]):
+        out = invoke(*args).stdout
+        for code in ("0 ", "1 ", "2 ", "3 ", "130"):
+            assert code in out
+        assert "gateway stopped the run" in out

@@ -1,0 +1,73 @@
+"""The README stays true: its commands, campaign example, options and exit codes match the code."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from rcsbatch.campaign import parse_campaign
+from rcsbatch.cli import cli
+
+ROOT = Path(__file__).resolve().parent.parent
+README = (ROOT / "README.md").read_text(encoding="utf-8")
+
+
+def blocks(language: str) -> list[str]:
+    return re.findall(rf"```{language}\n(.*?)```", README, flags=re.S)
+
+
+def test_quick_start_is_two_commands_and_ci_runs_the_second() -> None:
+    """The quick start has exactly two commands; .ci/run runs the test command as written."""
+    quick = README.split("## Quick start", 1)[1].split("\n## ", 1)[0]
+    commands = [b.strip() for b in re.findall(r"```sh\n(.*?)```", quick, flags=re.S)]
+    assert len(commands) == 2
+    run, test = commands
+    assert "rcsbatch run campaigns/example.toml --simulate" in run
+    assert (ROOT / "campaigns" / "example.toml").exists()
+    ci = (ROOT / ".ci" / "run").read_text()
+    assert test in ci
+
+
+def test_readme_campaign_example_is_a_valid_campaign() -> None:
+    """The campaign file shown in the README loads, with every key it shows."""
+    (example,) = [b for b in blocks("toml") if b.startswith("name = ")]
+    data = tomllib.loads(example)
+    campaign = parse_campaign(data, ROOT / "campaigns" / "readme.toml")
+    assert campaign.name == "spring-sale"
+    assert campaign.send.concurrency == 16 and campaign.message.ttl == 2880
+    shown = set(re.findall(r"^([a-z_]+) =", example, flags=re.M))
+    assert shown >= {"name", "recipients", "phone_column", "default_region", "suppress", "sheet",
+                     "encoding", "report_dir", "from", "text", "label", "foreign_id", "ttl",
+                     "delay", "timezone", "performance_tracking", "fallback", "concurrency",
+                     "rate", "max_attempts", "price_estimate"}
+
+
+def test_every_option_in_the_commands_table_exists() -> None:
+    """Each `--option` the README's command table names is in that command's --help."""
+    rows = re.findall(r"^\| `rcsbatch (\w+) ([^`]*)` \|", README, flags=re.M)
+    assert {name for name, _ in rows} == {"run", "validate", "preview", "simulator"}
+    for name, usage in rows:
+        help_text = CliRunner().invoke(cli, [name, "--help"]).stdout
+        for option in re.findall(r"(--?[a-z][a-z-]*)", usage):
+            assert option in help_text, (name, option)
+
+
+def test_exit_codes_in_readme_match_help() -> None:
+    """The README's exit-code table and `rcsbatch --help` list the same codes."""
+    table = README.split("### Exit codes", 1)[1].split("\n## ", 1)[0]
+    readme_codes = set(re.findall(r"^\| (\d+)", table, flags=re.M)) | {"143"}
+    help_text = CliRunner().invoke(cli, ["--help"]).stdout
+    help_codes = set(re.findall(r"^\s+(\d+)\s", help_text.split("Exit codes:", 1)[1], flags=re.M))
+    help_codes |= set(re.findall(r"(\d{3}) terminated", help_text))
+    assert readme_codes == help_codes
+
+
+def test_statuses_in_readme_match_the_code() -> None:
+    """Every status the report can hold is explained in the README's status table."""
+    from rcsbatch.report import ORDER
+
+    for status in ORDER:
+        assert f"| `{status}` |" in README, status

@@ -1,0 +1,139 @@
+"""The row checks before sending: invalid, suppressed, duplicate, merged text and ids."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from rcsbatch.campaign import load_campaign
+from rcsbatch.prepare import SeenNumbers, check_chunk, open_plan
+
+
+def campaign_with(tmp_path: Path, csv: str, message: str = "", top: str = "",
+                  suppress: str | None = None) -> Path:
+    (tmp_path / "people.csv").write_text(csv, encoding="utf-8")
+    if suppress is not None:
+        (tmp_path / "optouts.csv").write_text(suppress, encoding="utf-8")
+        top += '\nsuppress = "optouts.csv"'
+    path = tmp_path / "c.toml"
+    path.write_text(
+        f'name = "t"\nrecipients = "people.csv"\ndefault_region = "DE"\n{top}\n'
+        f'[message]\ntext = "Hi {{name}}"\n{message}\n', encoding="utf-8")
+    return path
+
+
+def checked(path: Path) -> pd.DataFrame:
+    plan = open_plan(load_campaign(path))
+    return pd.concat(list(plan.chunks()))
+
+
+def test_the_four_forms_of_one_number_are_one_recipient(tmp_path: Path) -> None:
+    """+49…, 0049…, 0176… and 49… name the same recipient: the first is ready, later duplicates."""
+    csv = ("phone,name\n+49 176 1234 5678,a\n0049 176-12345678,b\n0176 12345678,c\n"
+           "4917612345678,d\n")
+    rows = checked(campaign_with(tmp_path, csv))
+    assert rows["recipient"].tolist() == [4917612345678] * 4
+    assert rows["status"].tolist() == ["ready", "duplicate", "duplicate", "duplicate"]
+    assert rows.loc[3, "reason"] == "same recipient as row 1"
+
+
+def test_suppressed_in_any_form_and_header_optional(tmp_path: Path) -> None:
+    """A suppress list without a header still matches, in another format than the recipients."""
+    csv = "phone,name\n+49 176 1234 5678,a\n0151 23456789,b\n"
+    rows = checked(campaign_with(tmp_path, csv, suppress="0049 176 12345678\n"))
+    assert rows["status"].tolist() == ["suppressed", "ready"]
+
+
+def test_invalid_rows_keep_their_reason_and_input(tmp_path: Path) -> None:
+    """An unusable number is `invalid`, with a reason and the cell as it was."""
+    rows = checked(campaign_with(tmp_path, "phone,name\nhello,a\n,b\n0176 12345678,c\n"))
+    assert rows["status"].tolist() == ["invalid", "invalid", "ready"]
+    assert rows.loc[1, "input_phone"] == "hello"
+    assert all(isinstance(r, str) and r for r in rows["reason"][:2])
+
+
+def test_empty_needed_cell_is_invalid_unless_defaulted(tmp_path: Path) -> None:
+    """An empty cell the text needs makes the row invalid; [message.defaults] fills it."""
+    csv = "phone,name\n0176 12345678,\n0151 23456789,Bo\n"
+    rows = checked(campaign_with(tmp_path, csv))
+    assert rows["status"].tolist() == ["invalid", "ready"]
+    assert "`name`" in rows.loc[1, "reason"]
+    rows = checked(campaign_with(tmp_path, csv, '[message.defaults]\nname = "there"'))
+    assert rows["text"].tolist() == ["Hi there", "Hi Bo"]
+
+
+def test_invalid_row_does_not_make_a_later_one_duplicate(tmp_path: Path) -> None:
+    """The first *sendable* row of a recipient is sent, even when an earlier row was invalid."""
+    csv = "phone,name\n0176 12345678,\n0176 12345678,Al\n"
+    rows = checked(campaign_with(tmp_path, csv))
+    assert rows["status"].tolist() == ["invalid", "ready"]
+
+
+@pytest.mark.parametrize(
+    ("template", "value", "ok"),
+    [
+        ('foreign_id = "{id}"', "C-1001_x@y.z", True),
+        ('foreign_id = "{id}"', "has space", False),
+        ('foreign_id = "{id}"', "x" * 64, True),
+        ('foreign_id = "{id}"', "x" * 65, False),
+        ('label = "L{id}"', "x" * 99, True),
+        ('label = "L{id}"', "x" * 100, False),
+        ('label = "{id}"', "ümlaut", False),
+    ],
+)
+def test_merged_ids_follow_the_gateway_rules(tmp_path: Path, template: str, value: str,
+                                             ok: bool) -> None:
+    """A merged label or foreign_id that seven would refuse makes the row invalid, never sent."""
+    csv = f"phone,name,id\n0176 12345678,A,{value}\n"
+    rows = checked(campaign_with(tmp_path, csv, template))
+    assert (rows.loc[1, "status"] == "ready") is ok
+    if not ok:
+        assert "gateway's rule" in rows.loc[1, "reason"]
+
+
+def test_text_of_only_spaces_is_invalid(tmp_path: Path) -> None:
+    """A text that merges to nothing but white space is not sent."""
+    path = campaign_with(tmp_path, 'phone,name\n0176 12345678," "\n')
+    path.write_text(path.read_text().replace('text = "Hi {name}"', 'text = "{name}"'))
+    (tmp_path / "people.csv").write_text('phone,name\n0176 12345678,"  x"\n')
+    assert checked(path)["status"].tolist() == ["ready"]
+    path.write_text(path.read_text().replace('text = "{name}"', 'text = "{name}{name}"')
+                    + '[message.defaults]\nname = " "\n')
+    (tmp_path / "people.csv").write_text("phone,name\n0176 12345678,\n")
+    rows = checked(path)
+    assert rows["status"].tolist() == ["invalid"]
+    assert rows.loc[1, "reason"] == "the merged text is empty"
+
+
+def test_duplicates_found_across_chunks(tmp_path: Path) -> None:
+    """A recipient repeated far apart (in another chunk) is still a duplicate of the first row."""
+    numbers = [f"0176 {10_000_000 + i}" for i in range(50)]
+    csv = "phone,name\n" + "".join(f"{n},x\n" for n in numbers + numbers[:5])
+    plan = open_plan(load_campaign(campaign_with(tmp_path, csv)))
+    seen = SeenNumbers()
+    parts = [check_chunk(c, plan.campaign, plan.suppress, seen)
+             for c in plan.file.chunks(["phone", "name"], chunk_rows=7)]
+    rows = pd.concat(parts)
+    assert (rows["status"] == "duplicate").sum() == 5
+    assert rows.loc[51:55, "reason"].tolist() == [f"same recipient as row {i}" for i in range(1, 6)]
+
+
+@given(st.lists(st.lists(st.integers(1, 40), max_size=30), max_size=8))
+def test_seen_numbers_agree_with_a_dict(chunks: list[list[int]]) -> None:
+    """SeenNumbers gives each number's first row, exactly as a plain dict would."""
+    seen, reference = SeenNumbers(), {}
+    row = 0
+    for chunk in chunks:
+        rows = np.arange(row + 1, row + 1 + len(chunk), dtype=np.int64)
+        row += len(chunk)
+        got = seen.first_rows(np.array(chunk, dtype=np.int64), rows)
+        expected = []
+        for number, r in zip(chunk, rows, strict=True):
+            expected.append(reference.get(number, 0))
+            reference.setdefault(number, int(r))
+        assert got.tolist() == expected

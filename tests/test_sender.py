@@ -1,0 +1,373 @@
+"""The sender: one rate limiter, narrow retries with Retry-After, stops, and validity (expiry)."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import time
+from collections.abc import Callable
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from rcsbatch.answers import Accepted
+from rcsbatch.errors import AccountError, AnswerLostError, RecipientError, RetriableError
+from rcsbatch.journal import RESULT_COLUMNS, Journal, Outcome
+from rcsbatch.request import SendSettings
+from rcsbatch.sender import RateLimiter, Sender, SendStats
+
+T0 = 1_800_000_000.0
+RUN = "20270115T080000Z"
+PRICE = Decimal("0.0475")
+_real_sleep = asyncio.sleep
+
+
+def rcp(i: int) -> int:
+    """The recipient of row i."""
+    return 4917610000000 + i
+
+
+class Clock:
+    """A fake wall clock; patched in for asyncio.sleep, its `sleep` moves time on at once."""
+
+    def __init__(self) -> None:
+        self.now = T0
+        self.tick = 0.0  # how far time moves on each time the clock is read
+        self.sleeps: list[float] = []
+
+    def __call__(self) -> float:
+        self.now += self.tick
+        return self.now
+
+    async def sleep(self, seconds: float, result: Any = None) -> Any:
+        self.sleeps.append(seconds)
+        self.now += max(seconds, 0.0)
+        await _real_sleep(0)
+        return result
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
+    c = Clock()
+    monkeypatch.setattr(asyncio, "sleep", c.sleep)
+    return c
+
+
+Step = BaseException | str
+
+
+class FakeGateway:
+    """Stands in for GatewayClient: answers from a script per recipient (default: accepted)."""
+
+    def __init__(self, clock: Callable[[], float] = time.time,
+                 script: dict[int, list[Step]] | None = None) -> None:
+        self.clock = clock
+        self.script = {str(k): list(v) for k, v in (script or {}).items()}
+        self.calls: list[tuple[float, dict[str, Any]]] = []
+
+    def calls_for(self, recipient: int) -> list[dict[str, Any]]:
+        return [p for _, p in self.calls if p["to"] == str(recipient)]
+
+    async def send(self, params: dict[str, Any], recipient: str) -> Accepted:
+        self.calls.append((self.clock(), dict(params)))
+        steps = self.script.get(recipient)
+        step = steps.pop(0) if steps else "ok"
+        if isinstance(step, BaseException):
+            raise step
+        if step == "slow":
+            await _real_sleep(0.3)
+        return Accepted((f"m{len(self.calls)}",), PRICE)
+
+
+def journal(tmp_path: Path, rows: int, earlier: dict[int, float] | None = None) -> Journal:
+    """A journal with `rows` sendable rows; `earlier` gives rows a first attempt in a past run."""
+    j = Journal(tmp_path / "journal.sqlite")
+    j.begin_load()
+    j.add_rows((rcp(i), i, f"Hi {i}", "spring", f"c{i}") for i in range(1, rows + 1))
+    j.end_load()
+    if earlier:
+        j.record("earlier-run", [Outcome(rcp(i), "not_sent", 1, at, at, error_code="500")
+                                 for i, at in earlier.items()])
+    j.start_run(RUN)
+    return j
+
+
+def send(j: Journal, client: FakeGateway, settings: SendSettings, *, limit: int | None = None
+         ) -> tuple[SendStats, dict[int, Outcome]]:
+    """Run a Sender over the journal; the stats and each row's outcome by recipient."""
+    outcomes: dict[int, Outcome] = {}
+
+    async def go() -> SendStats:
+        sender = Sender(j, client, settings, RUN, limit=limit,  # type: ignore[arg-type]
+                        on_outcome=lambda o: outcomes.__setitem__(o.recipient, o))
+        return await sender.run()
+
+    return asyncio.run(go()), outcomes
+
+
+def statuses(j: Journal) -> dict[int, str]:
+    index = RESULT_COLUMNS.index
+    return {r[index("recipient")]: r[index("status")] for r in j.result_rows()}  # type: ignore[misc]
+
+
+# ---- the rate limiter ------------------------------------------------------------------------
+
+
+def test_limiter_without_rate_never_waits(clock: Clock) -> None:
+    """rate 0 means no cap: acquiring never sleeps."""
+    limiter = RateLimiter(0, clock=clock)
+
+    async def go() -> None:
+        for _ in range(50):
+            await limiter.acquire()
+
+    asyncio.run(go())
+    assert clock.sleeps == [] and clock.now == T0
+
+
+def test_limiter_gives_concurrent_callers_successive_slots(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Callers arriving together are spaced one interval apart; the first goes at once."""
+    waits: list[float] = []
+
+    async def record(seconds: float, result: Any = None) -> Any:
+        waits.append(seconds)
+        await _real_sleep(0)
+        return result
+
+    monkeypatch.setattr(asyncio, "sleep", record)
+    limiter = RateLimiter(10, clock=lambda: T0)
+
+    async def go() -> None:
+        await asyncio.gather(*(limiter.acquire() for _ in range(5)))
+
+    asyncio.run(go())
+    assert waits == pytest.approx([0.1, 0.2, 0.3, 0.4])
+
+
+def test_limiter_does_not_bank_idle_time(clock: Clock) -> None:
+    """After a pause the next caller goes at once, but the one after still waits an interval."""
+    limiter = RateLimiter(10, clock=clock)
+
+    async def go() -> list[float]:
+        await limiter.acquire()
+        clock.now += 60
+        moments = []
+        for _ in range(3):
+            await limiter.acquire()
+            moments.append(clock.now - T0 - 60)
+        return moments
+
+    assert asyncio.run(go()) == pytest.approx([0.0, 0.1, 0.2])
+
+
+def test_one_limiter_paces_every_worker(tmp_path: Path) -> None:
+    """With 4 workers and rate 20/s, request i leaves no sooner than i/20 s after the start."""
+    client = FakeGateway(clock=time.monotonic)
+    j = journal(tmp_path, 8)
+    start = time.monotonic()
+    send(j, client, SendSettings(concurrency=4, rate=20))
+    moments = sorted(t - start for t, _ in client.calls)
+    assert len(moments) == 8
+    for i, moment in enumerate(moments):
+        assert moment >= i / 20 - 0.001, moments
+
+
+# ---- retries -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("step", "status", "calls", "code"), [
+    (RetriableError("HTTP 429", code="429", retry_after=3), "sent", 2, None),
+    (RetriableError("HTTP 503", code="503", retry_after=3), "sent", 2, None),
+    (RetriableError("cannot reach the gateway (ConnectError)"), "sent", 2, None),
+    (AnswerLostError("the gateway answered HTTP 500", code="500"), "unknown", 1, "500"),
+    (AnswerLostError("the connection failed after the request left"), "unknown", 1, None),
+    (AnswerLostError("reload lock (402)", code="402"), "unknown", 1, "402"),
+    (RecipientError("recipient number invalid", code="202"), "failed", 1, "202"),
+    (RecipientError("daily limit for this recipient reached", code="403"), "failed", 1, "403"),
+], ids=["429", "503", "connect", "http-500", "dropped", "reload-lock", "202", "403"])
+def test_only_what_surely_did_not_arrive_is_retried(
+        tmp_path: Path, clock: Clock, step: Exception, status: str, calls: int,
+        code: str | None) -> None:
+    """Retriable errors are sent again; a lost answer is unknown and a refusal failed, once."""
+    client = FakeGateway(clock, {rcp(1): [step]})
+    j = journal(tmp_path, 2)
+    stats, out = send(j, client, SendSettings(concurrency=1, clock=clock))
+    assert len(client.calls_for(rcp(1))) == calls
+    assert out[rcp(1)].status == status
+    assert out[rcp(1)].attempts == calls
+    assert out[rcp(1)].error_code == code
+    assert out[rcp(2)].status == "sent"
+    assert stats.stop_reason is None
+    assert stats.retries == calls - 1
+
+
+def test_a_sent_row_keeps_ids_and_price(tmp_path: Path, clock: Clock) -> None:
+    """An accepted row records its message ids, price and the moment it left."""
+    client = FakeGateway(clock)
+    j = journal(tmp_path, 1)
+    _, out = send(j, client, SendSettings(clock=clock))
+    o = out[rcp(1)]
+    assert (o.status, o.message_ids, o.price, o.last_attempt_at) == ("sent", ("m1",), PRICE, T0)
+
+
+def test_retry_after_is_honoured(tmp_path: Path, clock: Clock) -> None:
+    """The second attempt leaves exactly Retry-After seconds after the first."""
+    client = FakeGateway(clock, {rcp(1): [RetriableError("429", code="429", retry_after=7)]})
+    send(journal(tmp_path, 1), client, SendSettings(clock=clock))
+    assert [t - T0 for t, _ in client.calls] == [0, 7]
+
+
+def test_backoff_without_retry_after_is_bounded(tmp_path: Path, clock: Clock) -> None:
+    """Without Retry-After the waits are jittered exponential backoff, never above backoff_max."""
+    client = FakeGateway(clock, {rcp(1): [RetriableError("connect")] * 7})
+    send(journal(tmp_path, 1), client, SendSettings(clock=clock, max_attempts=8, backoff_max=2))
+    moments = [t for t, _ in client.calls]
+    gaps = [b - a for a, b in itertools.pairwise(moments)]
+    assert len(gaps) == 7
+    assert all(0 <= g <= 2 for g in gaps), gaps
+
+
+def test_retries_stop_at_max_attempts_and_the_row_fails(tmp_path: Path, clock: Clock) -> None:
+    """A gateway that cannot be reached is tried max_attempts times, then the row is failed."""
+    client = FakeGateway(clock, {rcp(1): [RetriableError("connect")] * 10})
+    stats, out = send(journal(tmp_path, 1), client, SendSettings(clock=clock, max_attempts=3))
+    o = out[rcp(1)]
+    assert len(client.calls) == 3
+    assert (o.status, o.attempts) == ("failed", 3)
+    assert o.error_text is not None and "gave up after 3 attempts" in o.error_text
+    assert stats.retries == 2
+
+
+def test_an_account_error_stops_the_run(tmp_path: Path, clock: Clock) -> None:
+    """Insufficient credit: no further request, that row and every later one is not_sent."""
+    client = FakeGateway(clock, {rcp(2): [AccountError("no credit", code="500")]})
+    j = journal(tmp_path, 5)
+    stats, out = send(j, client, SendSettings(concurrency=1, clock=clock))
+    assert [p["to"] for _, p in client.calls] == [str(rcp(1)), str(rcp(2))]
+    assert (stats.stop_code, stats.stop_reason) == ("500", "no credit")
+    assert out[rcp(2)].status == "not_sent" and out[rcp(2)].error_code == "500"
+    assert statuses(j) == {rcp(1): "sent", rcp(2): "not_sent", rcp(3): "not_sent",
+                           rcp(4): "not_sent", rcp(5): "not_sent"}
+
+
+def test_a_stopped_run_sends_no_retry(tmp_path: Path) -> None:
+    """A row waiting to retry when the gateway stops the run is not sent again: not_sent."""
+    client = FakeGateway(script={
+        rcp(1): [RetriableError("429", code="429", retry_after=0.2)],
+        rcp(2): [AccountError("no credit", code="500")],
+    })
+    j = journal(tmp_path, 2)
+    stats, out = send(j, client, SendSettings(concurrency=2))
+    assert stats.stop_code == "500"
+    assert len(client.calls_for(rcp(1))) == 1
+    assert out[rcp(1)].status == "not_sent"
+    assert statuses(j)[rcp(1)] == "not_sent"
+
+
+def test_stop_lets_requests_in_flight_finish(tmp_path: Path) -> None:
+    """A request already on its way when the run stops is recorded with its real outcome."""
+    client = FakeGateway(script={rcp(1): ["slow"], rcp(2): [AccountError("key", code="900")]})
+    j = journal(tmp_path, 4)
+    _, out = send(j, client, SendSettings(concurrency=2))
+    assert out[rcp(1)].status == "sent"
+    assert statuses(j) == {rcp(1): "sent", rcp(2): "not_sent", rcp(3): "not_sent",
+                           rcp(4): "not_sent"}
+    assert len(client.calls) == 2
+
+
+def test_limit_takes_only_the_first_rows(tmp_path: Path, clock: Clock) -> None:
+    """With a limit of 2, only the first two rows in file order are attempted."""
+    client = FakeGateway(clock)
+    j = journal(tmp_path, 5)
+    send(j, client, SendSettings(concurrency=3, clock=clock), limit=2)
+    assert sorted(p["to"] for _, p in client.calls) == [str(rcp(1)), str(rcp(2))]
+    assert statuses(j)[rcp(3)] == "pending"
+
+
+# ---- validity ------------------------------------------------------------------------------
+
+
+def test_a_first_attempt_carries_the_whole_ttl(tmp_path: Path, clock: Clock) -> None:
+    """Validity starts at the first attempt: it leaves with all 60 minutes, even as time moves."""
+    clock.tick = 1.0
+    client = FakeGateway(clock)
+    send(journal(tmp_path, 3), client, SendSettings(clock=clock, ttl_minutes=60, concurrency=1))
+    assert [p["ttl"] for _, p in client.calls] == [60, 60, 60]
+
+
+def test_a_retried_message_carries_the_ttl_it_has_left(tmp_path: Path, clock: Clock) -> None:
+    """ttl 60 min, Retry-After 120 s: the first attempt asks 60 minutes, the retry 58."""
+    client = FakeGateway(clock, {rcp(1): [RetriableError("429", code="429", retry_after=120)]})
+    _, out = send(journal(tmp_path, 1), client, SendSettings(clock=clock, ttl_minutes=60))
+    assert [p["ttl"] for _, p in client.calls] == [60, 58]
+    assert out[rcp(1)].status == "sent"
+    assert out[rcp(1)].first_attempt_at == T0
+
+
+@pytest.mark.parametrize(("delay", "ttls"), [(None, [60, 60]), (T0, [60, 58])],
+                         ids=["validity-from-first-attempt", "validity-from-delay"])
+def test_a_message_that_waited_for_its_rate_slot_carries_the_ttl_left(
+        tmp_path: Path, clock: Clock, delay: float | None, ttls: list[int]) -> None:
+    """A row that waited 2 min for its rate slot has the whole ttl, or 2 min less after a delay."""
+    client = FakeGateway(clock)
+    send(journal(tmp_path, 2), client,
+         SendSettings(clock=clock, ttl_minutes=60, rate=1 / 120, concurrency=2, delay=delay))
+    assert [p["ttl"] for _, p in client.calls] == ttls
+
+
+def test_validity_counts_from_the_first_attempt_of_an_earlier_run(
+        tmp_path: Path, clock: Clock) -> None:
+    """A row first tried 10 minutes ago in an earlier run leaves with 50 of its 60 minutes."""
+    client = FakeGateway(clock)
+    j = journal(tmp_path, 1, earlier={1: T0 - 600})
+    _, out = send(j, client, SendSettings(clock=clock, ttl_minutes=60))
+    assert client.calls[0][1]["ttl"] == 50
+    assert (out[rcp(1)].status, out[rcp(1)].attempts) == ("sent", 2)
+
+
+def test_a_message_past_its_validity_is_expired_and_never_sent(
+        tmp_path: Path, clock: Clock) -> None:
+    """A row first tried 2 h ago with a 60-minute ttl is expired; no request is made for it."""
+    client = FakeGateway(clock)
+    j = journal(tmp_path, 2, earlier={1: T0 - 7200})
+    _, out = send(j, client, SendSettings(clock=clock, ttl_minutes=60))
+    assert client.calls_for(rcp(1)) == []
+    assert out[rcp(1)].status == "expired"
+    assert statuses(j) == {rcp(1): "expired", rcp(2): "sent"}
+
+
+def test_a_delay_long_past_with_its_validity_is_expired(tmp_path: Path, clock: Clock) -> None:
+    """Validity starts at the delay: a delay 2 h ago with a 60-minute ttl sends nothing."""
+    client = FakeGateway(clock)
+    _, out = send(journal(tmp_path, 1), client,
+                  SendSettings(clock=clock, ttl_minutes=60, delay=T0 - 7200))
+    assert client.calls == []
+    assert out[rcp(1)].status == "expired"
+
+
+@pytest.mark.parametrize(("delay", "sent_delay", "ttl"), [
+    (T0 + 3600, int(T0 + 3600), 60),  # in the future: Unix seconds, full validity
+    (T0 - 600, None, 50),  # past: left out, validity counted from the delay
+])
+def test_delay_is_sent_as_unix_seconds_or_left_out(
+        tmp_path: Path, clock: Clock, delay: float, sent_delay: int | None, ttl: int) -> None:
+    """A future delay goes as Unix seconds with the whole ttl; a past one is left out."""
+    client = FakeGateway(clock)
+    send(journal(tmp_path, 1), client, SendSettings(clock=clock, ttl_minutes=60, delay=delay))
+    params = client.calls[0][1]
+    assert params.get("delay") == sent_delay
+    assert params["ttl"] == ttl
+
+
+def test_retries_end_when_validity_would_pass_and_the_row_expires(
+        tmp_path: Path, clock: Clock) -> None:
+    """ttl 4 min, Retry-After 120 s: two attempts, then no time is left: expired, not failed."""
+    client = FakeGateway(clock, {rcp(1): [RetriableError("429", code="429", retry_after=120)] * 9})
+    _, out = send(journal(tmp_path, 1), client,
+                  SendSettings(clock=clock, ttl_minutes=4, max_attempts=9))
+    assert [p["ttl"] for _, p in client.calls] == [4, 2]
+    assert out[rcp(1)].status == "expired"
+    assert out[rcp(1)].attempts == 2
