@@ -4,9 +4,9 @@ seven answers HTTP 200 even for errors, with the code in the body: a JSON object
 a string code and whose `messages[i].success` decides each recipient, or a bare code (`900`, or the
 JSON string `"900"`). Non-200 statuses, HTML error pages and bodies that are not JSON happen too.
 
-`read_send_answer` returns `Accepted` or raises one of the `GatewayError` kinds, which decide what the
-sender does: retry (`RetriableError`), mark the row failed (`RecipientError`), mark it unknown
-(`AnswerLostError`), or stop the run (`AccountError`).
+`read_send_answer` returns `Accepted` or raises one of the `GatewayError` kinds, which decide
+what the sender does: retry (`RetriableError`), mark the row failed (`RecipientError`), mark it
+unknown (`AnswerLostError`), or stop the run (`AccountError`).
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ RETRY_AFTER_MAX = 120.0
 
 ACCOUNT_CODES = {
     "201": "the gateway refused the sender (`from` in [message]): use an agent id of this account "
-           "(`rcsbatch agents` lists them) or leave `from` out",
+    "(`rcsbatch agents` lists them) or leave `from` out",
     "500": "the account has no credit left: top it up, then run the same command again",
     "802": "the gateway refused the label: use at most 100 of A-Z a-z 0-9 . - _ @",
     "900": "the gateway refused the API key: check SEVEN_API_KEY",
@@ -109,20 +109,24 @@ def _digits(recipient: Any) -> str:
 
 
 def _truthy(value: Any) -> bool:
-    return value is True or value == 1 or (isinstance(value, str) and value.lower() in ("true", "1"))
+    return (
+        value is True or value == 1 or (isinstance(value, str) and value.lower() in ("true", "1"))
+    )
 
 
 def _raise_for_code(code: str, text: str | None = None) -> None:
     if code in ACCOUNT_CODES:
         raise AccountError(ACCOUNT_CODES[code], code=code)
     if code == RELOAD_LOCK:
-        raise AnswerLostError("reload lock (402): an identical message went out shortly before",
-                              code=code)
+        raise AnswerLostError(
+            "reload lock (402): an identical message went out shortly before", code=code
+        )
     raise RecipientError(text or RECIPIENT_CODES.get(code, f"refused with code {code}"), code=code)
 
 
-def read_send_answer(status: int, headers: Mapping[str, str], body: bytes,
-                     recipient: str) -> Accepted:
+def read_send_answer(
+    status: int, headers: Mapping[str, str], body: bytes, recipient: str
+) -> Accepted:
     """Decide what one `POST /rcs/messages` answer means for the row of `recipient` (digits)."""
     if status != 200:
         _raise_for_status(status, headers)
@@ -152,7 +156,9 @@ def read_send_answer(status: int, headers: Mapping[str, str], body: bytes,
     accepted = [e for e in mine if _truthy(e.get("success"))]
     if not accepted:
         first = mine[0] if mine else {}
-        entry_code = _code_of(first.get("error")) or (top if top not in (None, "100", "101") else None)
+        entry_code = _code_of(first.get("error")) or (
+            top if top not in (None, "100", "101") else None
+        )
         error_text = first.get("error_text")
         _raise_for_code(entry_code or "700", str(error_text) if error_text else None)
     ids = tuple(str(e["id"]) for e in accepted if e.get("id") is not None)
@@ -167,19 +173,24 @@ def read_send_answer(status: int, headers: Mapping[str, str], body: bytes,
 def _raise_for_status(status: int, headers: Mapping[str, str]) -> None:
     wait = retry_after(headers)
     if status == 429:
-        raise RetriableError("the gateway asked to slow down (HTTP 429)", code="429",
-                             retry_after=wait)
+        raise RetriableError(
+            "the gateway asked to slow down (HTTP 429)", code="429", retry_after=wait
+        )
     if status == 503 and wait is not None:
-        raise RetriableError("the gateway is unavailable for a moment (HTTP 503)", code="503",
-                             retry_after=wait)
+        raise RetriableError(
+            "the gateway is unavailable for a moment (HTTP 503)", code="503", retry_after=wait
+        )
     if status == 408:
         raise RetriableError("the gateway timed out reading the request (HTTP 408)", code="408")
     if status in (401, 403):
-        raise AccountError(f"the gateway refused access (HTTP {status}): check SEVEN_API_KEY",
-                           code=str(status))
+        raise AccountError(
+            f"the gateway refused access (HTTP {status}): check SEVEN_API_KEY", code=str(status)
+        )
     if status in (404, 405):
-        raise AccountError(f"the gateway has no such endpoint (HTTP {status}): check "
-                           "SEVEN_BASE_URL", code=str(status))
+        raise AccountError(
+            f"the gateway has no such endpoint (HTTP {status}): check SEVEN_BASE_URL",
+            code=str(status),
+        )
     if 400 <= status < 500:
         raise RecipientError(f"the gateway refused the request (HTTP {status})", code=str(status))
     # Any other status (500, 502, 504, …) may come after the gateway took the message.

@@ -81,12 +81,28 @@ class Campaign:
 
 
 _TOP_KEYS = {
-    "name", "recipients", "phone_column", "default_region", "suppress", "sheet", "encoding",
-    "report_dir", "message", "send",
+    "name",
+    "recipients",
+    "phone_column",
+    "default_region",
+    "suppress",
+    "sheet",
+    "encoding",
+    "report_dir",
+    "message",
+    "send",
 }
 _MESSAGE_KEYS = {
-    "from", "text", "label", "foreign_id", "ttl", "delay", "timezone", "performance_tracking",
-    "fallback", "defaults",
+    "from",
+    "text",
+    "label",
+    "foreign_id",
+    "ttl",
+    "delay",
+    "timezone",
+    "performance_tracking",
+    "fallback",
+    "defaults",
 }
 _SEND_KEYS = {"concurrency", "rate", "max_attempts", "price_estimate"}
 
@@ -130,8 +146,14 @@ class _Reader:
 
 
 def _kind_name(kinds: tuple[type, ...]) -> str:
-    names = {str: "a string", int: "a whole number", float: "a number", bool: "true or false",
-             dict: "a table", dt.datetime: "a date-time"}
+    names = {
+        str: "a string",
+        int: "a whole number",
+        float: "a number",
+        bool: "true or false",
+        dict: "a table",
+        dt.datetime: "a date-time",
+    }
     return " or ".join(names.get(k, k.__name__) for k in kinds)
 
 
@@ -172,7 +194,7 @@ def parse_campaign(data: Mapping[str, Any], path: Path) -> Campaign:
     suppress_name = top.text("suppress")
     region = top.text("default_region", "DE").upper()
     if not phones.is_known_region(region):
-        raise top.fail("default_region", f"is not a known country code ({region!r}); use e.g. \"DE\"")
+        raise top.fail("default_region", f'is not a known country code ({region!r}); use e.g. "DE"')
     encoding = top.text("encoding", "utf-8")
     try:
         "".encode(encoding)
@@ -225,8 +247,10 @@ def _parse_message(table: Any, path: Path) -> MessageSpec:
         try:
             timezone = ZoneInfo(tz_name)
         except (ZoneInfoNotFoundError, ValueError):
-            raise msg.fail("timezone", f"is not a known time zone ({tz_name!r}); "
-                                       "use a name such as \"Europe/Berlin\"") from None
+            raise msg.fail(
+                "timezone",
+                f'is not a known time zone ({tz_name!r}); use a name such as "Europe/Berlin"',
+            ) from None
     delay_value = msg.get("delay", (str, int, dt.datetime))
     delay = None
     if delay_value is not None:
@@ -275,14 +299,15 @@ def _parse_send(table: Any, path: Path) -> SendSpec:
     estimate = None
     if estimate_value is not None:
         try:
-            # str() first: a TOML float such as 0.05 must become Decimal("0.05"), not its binary twin.
+            # str() first: a TOML float 0.05 must become Decimal("0.05"), not its binary twin.
             estimate = Decimal(str(estimate_value))
         except InvalidOperation:
             raise send.fail("price_estimate", "must be a number such as 0.05") from None
         if not estimate.is_finite() or estimate < 0:
             raise send.fail("price_estimate", "must be a number of at least 0")
-    return SendSpec(concurrency=concurrency, rate=rate, max_attempts=max_attempts,
-                    price_estimate=estimate)
+    return SendSpec(
+        concurrency=concurrency, rate=rate, max_attempts=max_attempts, price_estimate=estimate
+    )
 
 
 _LOCAL_FORMS = ("%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S")
@@ -298,7 +323,7 @@ def parse_moment(value: str | int | dt.datetime, timezone: dt.tzinfo | None) -> 
     elif isinstance(value, int) or (isinstance(value, str) and value.strip().isdecimal()):
         seconds = int(value)
         if seconds < 1_000_000_000:
-            raise ValueError("as Unix seconds, must be a moment after 2001 (got %d)" % seconds)
+            raise ValueError(f"as Unix seconds, must be a moment after 2001 (got {seconds})")
         if seconds > 253_402_300_799:  # 9999-12-31 23:59:59 UTC; beyond it fromtimestamp fails
             raise ValueError(f"as Unix seconds, must be before the year 10000 (got {seconds})")
         return dt.datetime.fromtimestamp(seconds, dt.UTC)
@@ -316,8 +341,8 @@ def parse_moment(value: str | int | dt.datetime, timezone: dt.tzinfo | None) -> 
                 moment = dt.datetime.fromisoformat(text)
             except ValueError:
                 raise ValueError(
-                    f"cannot read {value!r}: write \"YYYY-MM-DD HH:MM\", an ISO 8601 time with "
-                    "offset such as \"2026-12-01T09:00:00+01:00\", or Unix seconds"
+                    f'cannot read {value!r}: write "YYYY-MM-DD HH:MM", an ISO 8601 time with '
+                    'offset such as "2026-12-01T09:00:00+01:00", or Unix seconds'
                 ) from None
     assert moment is not None
     if moment.tzinfo is None:

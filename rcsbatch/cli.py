@@ -69,12 +69,15 @@ def _input_errors() -> Iterator[None]:
 
 
 report_dir_option = click.option(
-    "--report-dir", type=click.Path(file_okay=False, path_type=Path),
-    help=f"Report folder (default: ${runner.REPORT_DIR_ENV}, else the campaign's report_dir).")
+    "--report-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help=f"Report folder (default: ${runner.REPORT_DIR_ENV}, else the campaign's report_dir).",
+)
 
 
-@click.group(epilog="Exit codes:\n" + EXIT_CODES, context_settings={"help_option_names":
-                                                                      ["-h", "--help"]})
+@click.group(
+    epilog="Exit codes:\n" + EXIT_CODES, context_settings={"help_option_names": ["-h", "--help"]}
+)
 @click.version_option(__version__, prog_name="rcsbatch")
 def cli() -> None:
     """Run bulk RCS campaigns through seven's RCS API.
@@ -89,13 +92,23 @@ def cli() -> None:
 @click.argument("campaign_file", type=click.Path(dir_okay=False))
 @report_dir_option
 @click.option("--dry-run", is_flag=True, help="Check and merge every row; send nothing.")
-@click.option("--simulate", is_flag=True,
-              help="Send through the built-in gateway simulator instead of seven (no account).")
+@click.option(
+    "--simulate",
+    is_flag=True,
+    help="Send through the built-in gateway simulator instead of seven (no account).",
+)
 @click.option("--limit", type=click.IntRange(min=0), help="Send at most N messages in this run.")
 @click.option("-q", "--quiet", is_flag=True, help="Print only the run folder (on stdout).")
 @click.option("-v", "--verbose", is_flag=True, help="Log each retry on stderr.")
-def run(campaign_file: str, report_dir: Path | None, dry_run: bool, simulate: bool,
-        limit: int | None, quiet: bool, verbose: bool) -> None:
+def run(
+    campaign_file: str,
+    report_dir: Path | None,
+    dry_run: bool,
+    simulate: bool,
+    limit: int | None,
+    quiet: bool,
+    verbose: bool,
+) -> None:
     """Send a campaign and write its report; prints the run folder on stdout.
 
     The key comes from $SEVEN_API_KEY, the gateway from $SEVEN_BASE_URL
@@ -116,29 +129,48 @@ def run(campaign_file: str, report_dir: Path | None, dry_run: bool, simulate: bo
         state = root / campaign.name / "simulator.json"
         with SimulatorServer(state_path=state) as server:
             gateway = runner.Gateway(server.base_url, "simulated", simulated=True)
-            err.print(f"sending through the built-in simulator at {server.base_url} "
-                      "(nothing leaves this machine; costs are simulated)")
+            err.print(
+                f"sending through the built-in simulator at {server.base_url} "
+                "(nothing leaves this machine; costs are simulated)"
+            )
             result = _send(campaign, root, plan, gateway, limit, err, quiet)
         _finish(err, result)
     if not api_key:
         raise InputProblem(
             f"no API key: set {API_KEY_ENV} to your seven API key (seven's dashboard → "
-            "Developer → API keys), or try the campaign first with --dry-run or --simulate")
+            "Developer → API keys), or try the campaign first with --dry-run or --simulate"
+        )
     base_url = os.environ.get(BASE_URL_ENV, "").strip() or DEFAULT_BASE_URL
     result = _send(campaign, root, plan, runner.Gateway(base_url, api_key), limit, err, quiet)
     _finish(err, result)
 
 
-def _send(campaign: Campaign, root: Path, plan: Plan, gateway: runner.Gateway,
-          limit: int | None, err: Console, quiet: bool) -> runner.RunResult:
+def _send(
+    campaign: Campaign,
+    root: Path,
+    plan: Plan,
+    gateway: runner.Gateway,
+    limit: int | None,
+    err: Console,
+    quiet: bool,
+) -> runner.RunResult:
     progress = Progress(err, enabled=not quiet and err.is_terminal)
     with progress, _input_errors():
-        return runner.run(campaign, root, gateway, limit=limit, plan=plan,
-                          on_start=progress.start, on_outcome=progress.advance)
+        return runner.run(
+            campaign,
+            root,
+            gateway,
+            limit=limit,
+            plan=plan,
+            on_start=progress.start,
+            on_outcome=progress.advance,
+        )
 
 
 def _finish(err: Console, result: runner.RunResult) -> None:
     report = result.report
+    for sample in result.samples:
+        err.print(f"row {sample.pop('row')} would go as: " + json.dumps(sample, ensure_ascii=False))
     for line in report.lines():
         err.print(line)
     if report.interrupted is not None:
@@ -149,8 +181,13 @@ def _finish(err: Console, result: runner.RunResult) -> None:
 
 @cli.command(epilog="Exit codes:\n" + EXIT_CODES)
 @click.argument("campaign_file", type=click.Path(dir_okay=False))
-@click.option("--show", default=20, show_default=True, type=click.IntRange(min=0),
-              help="List at most this many problem rows.")
+@click.option(
+    "--show",
+    default=20,
+    show_default=True,
+    type=click.IntRange(min=0),
+    help="List at most this many problem rows.",
+)
 def validate(campaign_file: str, show: int) -> None:
     """Check a campaign and every row, up to the first request; list the problems."""
     campaign, plan = _load(campaign_file)
@@ -164,12 +201,15 @@ def validate(campaign_file: str, show: int) -> None:
                 counts[str(status)] = counts.get(str(status), 0) + int(n)
             bad = chunk[chunk["status"] != "ready"]
             for row, item in bad.head(max(show - listed, 0)).iterrows():
-                problems.add_row(str(row), item["status"], str(item["input_phone"] or ""),
-                                 str(item["reason"]))
+                problems.add_row(
+                    str(row), item["status"], str(item["input_phone"] or ""), str(item["reason"])
+                )
                 listed += 1
     total = sum(counts.values())
-    err.print(f"{campaign.path.name}: the campaign file is valid; {total} rows: " +
-              ", ".join(f"{n} {s}" for s, n in sorted(counts.items())))
+    err.print(
+        f"{campaign.path.name}: the campaign file is valid; {total} rows: "
+        + ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
+    )
     if listed:
         Console(highlight=False).print(problems)
     sys.exit(1 if counts.get("invalid") else 0)
@@ -177,8 +217,14 @@ def validate(campaign_file: str, show: int) -> None:
 
 @cli.command()
 @click.argument("campaign_file", type=click.Path(dir_okay=False))
-@click.option("-n", "count", default=5, show_default=True, type=click.IntRange(min=1),
-              help="How many messages to show.")
+@click.option(
+    "-n",
+    "count",
+    default=5,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="How many messages to show.",
+)
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
 def preview(campaign_file: str, count: int, as_json: bool) -> None:
     """Show the first N merged messages exactly as the gateway would get them."""
@@ -187,12 +233,13 @@ def preview(campaign_file: str, count: int, as_json: bool) -> None:
     out = Console(highlight=False, soft_wrap=True)
     with _input_errors():
         for chunk in plan.chunks():
-            for row, item in chunk[chunk["status"] == "ready"].iterrows():
+            ready = chunk[chunk["status"] == "ready"]
+            for row, (_, item) in zip(ready.index.tolist(), ready.iterrows(), strict=True):
                 params = request_params(campaign, item)
                 if as_json:
                     click.echo(json.dumps({"row": row, **params}, ensure_ascii=False))
                 else:
-                    _print_params(out, int(row), params)
+                    _print_params(out, row, params)
                 shown += 1
                 if shown >= count:
                     return
@@ -205,23 +252,35 @@ def _print_params(out: Console, row: int, params: dict[str, Any]) -> None:
     table.add_column(style="bold")
     table.add_column()
     for key, value in params.items():
-        table.add_row(key, json.dumps(value, ensure_ascii=False) if not isinstance(value, str)
-                      else value)
+        table.add_row(
+            key, json.dumps(value, ensure_ascii=False) if not isinstance(value, str) else value
+        )
     out.print(table)
 
 
 @cli.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8089, show_default=True, type=int)
-@click.option("--state", type=click.Path(dir_okay=False, path_type=Path),
-              help="Keep what the simulator accepted in this file across restarts.")
-@click.option("--latency-ms", default=0.0, show_default=True, type=float,
-              help="Delay added to every request.")
+@click.option(
+    "--state",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Keep what the simulator accepted in this file across restarts.",
+)
+@click.option(
+    "--latency-ms", default=0.0, show_default=True, type=float, help="Delay added to every request."
+)
 @click.option("--api-key", help="Accept only this key (default: any key).")
 @click.option("--price", help="Price per message, e.g. 0.0475.")
 @click.option("--balance", help="Starting balance, e.g. 500.00.")
-def simulator(host: str, port: int, state: Path | None, latency_ms: float, api_key: str | None,
-              price: str | None, balance: str | None) -> None:
+def simulator(
+    host: str,
+    port: int,
+    state: Path | None,
+    latency_ms: float,
+    api_key: str | None,
+    price: str | None,
+    balance: str | None,
+) -> None:
     """Run the gateway simulator on its own, until Ctrl-C.
 
     Point rcsbatch (or any client) at it with SEVEN_BASE_URL=http://HOST:PORT/api.
@@ -263,4 +322,9 @@ def _logging(verbose: bool, quiet: bool) -> None:
 
 def main() -> None:
     """Entry point of the `rcsbatch` console script."""
-    cli(prog_name="rcsbatch")
+    try:
+        cli(prog_name="rcsbatch")
+    except KeyboardInterrupt:
+        # Only before or after sending: while sending, the sender turns Ctrl-C into a clean stop.
+        click.echo("interrupted: run the same command again to go on", err=True)
+        sys.exit(130)

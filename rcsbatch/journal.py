@@ -53,8 +53,20 @@ CREATE TABLE IF NOT EXISTS rejects (
 
 SENDABLE = ("pending", "not_sent")
 RESULT_COLUMNS = (
-    "row", "recipient", "status", "message_ids", "price", "price_known", "foreign_id", "label",
-    "error_code", "error_text", "attempts", "sent_at", "run_id", "input_phone",
+    "row",
+    "recipient",
+    "status",
+    "message_ids",
+    "price",
+    "price_known",
+    "foreign_id",
+    "label",
+    "error_code",
+    "error_text",
+    "attempts",
+    "sent_at",
+    "run_id",
+    "input_phone",
 )
 
 
@@ -97,8 +109,9 @@ class Journal:
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=FULL")
         self.db.executescript(_SCHEMA)
-        self.db.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)",
-                        (str(SCHEMA_VERSION),))
+        self.db.execute(
+            "INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
+        )
 
     def close(self) -> None:
         self.db.close()
@@ -112,11 +125,15 @@ class Journal:
     # -- runs -------------------------------------------------------------------------------
 
     def start_run(self, run_id: str) -> None:
-        self.db.execute("INSERT INTO runs (run_id, started_at) VALUES (?, ?)", (run_id, time.time()))
+        self.db.execute(
+            "INSERT INTO runs (run_id, started_at) VALUES (?, ?)", (run_id, time.time())
+        )
 
     def finish_run(self, run_id: str, exit_code: int, summary: str) -> None:
-        self.db.execute("UPDATE runs SET finished_at=?, exit_code=?, summary=? WHERE run_id=?",
-                        (time.time(), exit_code, summary, run_id))
+        self.db.execute(
+            "UPDATE runs SET finished_at=?, exit_code=?, summary=? WHERE run_id=?",
+            (time.time(), exit_code, summary, run_id),
+        )
 
     # -- loading the file's rows ------------------------------------------------------------
 
@@ -135,7 +152,8 @@ class Journal:
             """INSERT INTO messages (recipient, row, text, label, foreign_id) VALUES (?,?,?,?,?)
                ON CONFLICT(recipient) DO UPDATE SET row=excluded.row,
                  text=CASE WHEN status IN ('pending','not_sent') THEN excluded.text ELSE text END,
-                 label=CASE WHEN status IN ('pending','not_sent') THEN excluded.label ELSE label END,
+                 label=CASE WHEN status IN ('pending','not_sent')
+                            THEN excluded.label ELSE label END,
                  foreign_id=CASE WHEN status IN ('pending','not_sent')
                                  THEN excluded.foreign_id ELSE foreign_id END""",
             rows,
@@ -187,12 +205,23 @@ class Journal:
         params = []
         for o in outcomes:
             price_known = None if o.status != "sent" else int(o.price is not None)
-            params.append((
-                o.status, " ".join(o.message_ids) or None,
-                None if o.price is None else str(o.price), price_known,
-                o.error_code, o.error_text, o.attempts, o.first_attempt_at, o.last_attempt_at,
-                o.last_attempt_at if o.status == "sent" else None, run_id, o.trace_id, o.recipient,
-            ))
+            params.append(
+                (
+                    o.status,
+                    " ".join(o.message_ids) or None,
+                    None if o.price is None else str(o.price),
+                    price_known,
+                    o.error_code,
+                    o.error_text,
+                    o.attempts,
+                    o.first_attempt_at,
+                    o.last_attempt_at,
+                    o.last_attempt_at if o.status == "sent" else None,
+                    run_id,
+                    o.trace_id,
+                    o.recipient,
+                )
+            )
         self.db.execute("BEGIN")
         try:
             self.db.executemany(
@@ -242,8 +271,12 @@ class Journal:
 
     def average_price(self) -> Decimal | None:
         """The mean known price of sent messages, or None when no price is known yet."""
-        prices = [Decimal(p) for (p,) in self.db.execute(
-            "SELECT price FROM messages WHERE status='sent' AND price_known=1 LIMIT 10000")]
+        prices = [
+            Decimal(p)
+            for (p,) in self.db.execute(
+                "SELECT price FROM messages WHERE status='sent' AND price_known=1 LIMIT 10000"
+            )
+        ]
         if not prices:
             return None
         return sum(prices, Decimal(0)) / len(prices)

@@ -35,7 +35,7 @@ class RecipientFile:
     delimiter: str = ","
 
     def require(self, names: Iterable[str], what: str) -> None:
-        """Raise RecipientsError naming each of `names` that is not a column, listing the columns."""
+        """Raise RecipientsError naming each of `names` that is not a column; list the columns."""
         missing = [n for n in names if n not in self.columns]
         if missing:
             listed = ", ".join(f"`{c}`" for c in self.columns) or "(none)"
@@ -45,7 +45,9 @@ class RecipientFile:
                 f"the columns are: {listed}"
             )
 
-    def chunks(self, columns: Iterable[str], chunk_rows: int = CHUNK_ROWS) -> Iterator[pd.DataFrame]:
+    def chunks(
+        self, columns: Iterable[str], chunk_rows: int = CHUNK_ROWS
+    ) -> Iterator[pd.DataFrame]:
         """Yield DataFrames of `columns` (text, NA for empty), indexed by 1-based row number."""
         wanted = list(dict.fromkeys(columns))
         self.require(wanted, "the campaign")
@@ -66,7 +68,9 @@ class RecipientFile:
             yield frame
 
 
-def open_recipients(path: Path, *, sheet: str | None = None, encoding: str = "utf-8") -> RecipientFile:
+def open_recipients(
+    path: Path, *, sheet: str | None = None, encoding: str = "utf-8"
+) -> RecipientFile:
     """Open `path` (.csv/.tsv/.txt, .parquet or .xlsx) and read its header; nothing else yet."""
     if not path.exists():
         raise RecipientsError(f"{path}: no such recipient file")
@@ -95,7 +99,7 @@ def _open_csv(path: Path, encoding: str) -> RecipientFile:
     except OSError as exc:
         raise RecipientsError(f"{path}: cannot read ({exc.strerror})") from None
     if codec == "utf-8" and head.startswith(codecs.BOM_UTF8):
-        head = head[len(codecs.BOM_UTF8):]
+        head = head[len(codecs.BOM_UTF8) :]
     # A lone "\r" ends a line too (old Mac exports); pyarrow reads such files, so must we.
     first_line = head.split(b"\n", 1)[0].split(b"\r", 1)[0]
     try:
@@ -103,8 +107,10 @@ def _open_csv(path: Path, encoding: str) -> RecipientFile:
     except UnicodeDecodeError:
         raise _encoding_error(path, encoding) from None
     if not header_text.strip():
-        raise RecipientsError(f"{path.name}: the file is empty; it needs a header row naming "
-                              "the columns, then one row per recipient")
+        raise RecipientsError(
+            f"{path.name}: the file is empty; it needs a header row naming "
+            "the columns, then one row per recipient"
+        )
     delimiter = max(_DELIMITERS, key=header_text.count)
     header = next(csv.reader([header_text], delimiter=delimiter))
     columns = tuple(name.strip() for name in header)
@@ -116,11 +122,14 @@ def _check_header(path: Path, columns: tuple[str, ...]) -> None:
     seen: set[str] = set()
     for i, name in enumerate(columns, 1):
         if not name:
-            raise RecipientsError(f"{path.name}: column {i} of the header has no name; "
-                                  "give every column a name in the first row")
+            raise RecipientsError(
+                f"{path.name}: column {i} of the header has no name; "
+                "give every column a name in the first row"
+            )
         if name in seen:
-            raise RecipientsError(f"{path.name}: two columns are named `{name}`; "
-                                  "rename one in the header")
+            raise RecipientsError(
+                f"{path.name}: two columns are named `{name}`; rename one in the header"
+            )
         seen.add(name)
 
 
@@ -136,13 +145,17 @@ def _short(exc: BaseException) -> str:
     return text[0][:200] if text else type(exc).__name__
 
 
-def _csv_batches(file: RecipientFile, wanted: list[str], chunk_rows: int) -> Iterator[pa.RecordBatch]:
+def _csv_batches(
+    file: RecipientFile, wanted: list[str], chunk_rows: int
+) -> Iterator[pa.RecordBatch]:
     if _header_only(file.path):
         # pyarrow cannot skip a header line that has no line break after it.
         return
     # Our own cleaned header names replace the file's; the file's header line is skipped.
     read = pacsv.ReadOptions(
-        column_names=list(file.columns), skip_rows=1, encoding=file.encoding,
+        column_names=list(file.columns),
+        skip_rows=1,
+        encoding=file.encoding,
         block_size=1 << 22,
     )
     parse = pacsv.ParseOptions(delimiter=file.delimiter, newlines_in_values=True)
@@ -153,8 +166,9 @@ def _csv_batches(file: RecipientFile, wanted: list[str], chunk_rows: int) -> Ite
         quoted_strings_can_be_null=False,
     )
     try:
-        reader = pacsv.open_csv(file.path, read_options=read, parse_options=parse,
-                                convert_options=convert)
+        reader = pacsv.open_csv(
+            file.path, read_options=read, parse_options=parse, convert_options=convert
+        )
         for batch in reader:
             yield from _split(batch, chunk_rows)
     except pa.ArrowInvalid as exc:
@@ -190,7 +204,9 @@ def _parquet_batches(path: Path, wanted: list[str], chunk_rows: int) -> Iterator
     try:
         parquet = pq.ParquetFile(path)
         for batch in parquet.iter_batches(batch_size=chunk_rows, columns=wanted):
-            yield pa.record_batch([_as_text(col) for col in batch.columns], names=batch.schema.names)
+            yield pa.record_batch(
+                [_as_text(col) for col in batch.columns], names=batch.schema.names
+            )
     except (pa.ArrowException, OSError) as exc:
         raise RecipientsError(f"{path.name}: not a readable Parquet file ({_short(exc)})") from None
 
@@ -216,31 +232,43 @@ def _xlsx_columns(path: Path, sheet: str | None) -> tuple[str, ...]:
     # an empty name to "Unnamed: 1", hiding both from the check.
     frame = _read_xlsx(path, sheet, nrows=1, header=None)
     if frame.empty:
-        raise RecipientsError(f"{path.name}: the sheet is empty; it needs a header row naming "
-                              "the columns, then one row per recipient")
+        raise RecipientsError(
+            f"{path.name}: the sheet is empty; it needs a header row naming "
+            "the columns, then one row per recipient"
+        )
     columns = tuple("" if pd.isna(c) else str(c).strip() for c in frame.iloc[0])
     _check_header(path, columns)
     return columns
 
 
-def _read_xlsx(path: Path, sheet: str | None, nrows: int | None = None,
-               header: int | None = 0) -> pd.DataFrame:
+def _read_xlsx(
+    path: Path, sheet: str | None, nrows: int | None = None, header: int | None = 0
+) -> pd.DataFrame:
     try:
-        return pd.read_excel(path, sheet_name=sheet if sheet is not None else 0, dtype=str,
-                             engine="calamine", nrows=nrows, keep_default_na=False, header=header)
+        return pd.read_excel(
+            path,
+            sheet_name=sheet if sheet is not None else 0,
+            dtype=str,
+            engine="calamine",
+            nrows=nrows,
+            keep_default_na=False,
+            header=header,
+        )
     except ValueError as exc:
         if sheet is not None and "not found" in str(exc).lower():
             from python_calamine import CalamineWorkbook
 
             names = ", ".join(f'"{n}"' for n in CalamineWorkbook.from_path(str(path)).sheet_names)
-            raise RecipientsError(f"{path.name}: no sheet named \"{sheet}\"; "
-                                  f"its sheets are: {names}") from None
+            raise RecipientsError(
+                f'{path.name}: no sheet named "{sheet}"; its sheets are: {names}'
+            ) from None
         raise
 
 
-def _xlsx_batches(path: Path, sheet: str | None, wanted: list[str],
-                  chunk_rows: int) -> Iterator[pa.RecordBatch]:
-    # xlsx holds at most ~1M rows and calamine reads it whole; chunking keeps later stages streaming.
+def _xlsx_batches(
+    path: Path, sheet: str | None, wanted: list[str], chunk_rows: int
+) -> Iterator[pa.RecordBatch]:
+    # xlsx holds at most ~1M rows and calamine reads it whole; chunks keep later stages streaming.
     try:
         frame = _read_xlsx(path, sheet)
     except RecipientsError:
@@ -249,8 +277,7 @@ def _xlsx_batches(path: Path, sheet: str | None, wanted: list[str],
         raise RecipientsError(f"{path.name}: not a readable Excel file ({_short(exc)})") from None
     frame.columns = [str(c).strip() for c in frame.columns]
     table = pa.Table.from_pandas(frame[wanted].astype("str"), preserve_index=False)
-    for batch in table.to_batches(max_chunksize=chunk_rows):
-        yield batch
+    yield from table.to_batches(max_chunksize=chunk_rows)
 
 
 def _clean(batch: pa.RecordBatch) -> pd.DataFrame:
@@ -272,7 +299,9 @@ def read_numbers_column(file: RecipientFile) -> Iterator[pd.Series]:
         column = "phone"
     else:
         listed = ", ".join(f"`{c}`" for c in file.columns)
-        raise RecipientsError(f"{file.path.name}: a suppress list needs one column of numbers "
-                              f"(or a `phone` column); it has: {listed}")
+        raise RecipientsError(
+            f"{file.path.name}: a suppress list needs one column of numbers "
+            f"(or a `phone` column); it has: {listed}"
+        )
     for chunk in file.chunks([column]):
         yield chunk[column]

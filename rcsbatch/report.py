@@ -27,8 +27,17 @@ EXIT_GATEWAY = 3
 # What the report calls the journal's own working states.
 REPORT_STATUS = {"pending": "not_sent", "in_flight": "unknown"}
 PROBLEMS = ("failed", "unknown", "expired", "not_sent")
-ORDER = ("sent", "ready", "failed", "unknown", "expired", "not_sent", "invalid", "duplicate",
-         "suppressed")
+ORDER = (
+    "sent",
+    "ready",
+    "failed",
+    "unknown",
+    "expired",
+    "not_sent",
+    "invalid",
+    "duplicate",
+    "suppressed",
+)
 
 CENT = Decimal("0.01")
 
@@ -49,12 +58,25 @@ class Report:
     estimate: Decimal | None = None
     estimate_source: str | None = None
     simulated: bool = False
+    run_id: str | None = None
+    run_sent: int = 0  # rows this run itself got accepted (the counts cover every run)
+    run_cost: Decimal = Decimal(0)
 
-    def add(self, counts: dict[str, int], cost: Decimal, price_unknown: int) -> None:
-        """Count a batch of rows: statuses, the sum of known prices, rows sent without a price."""
+    def add(
+        self,
+        counts: dict[str, int],
+        cost: Decimal,
+        price_unknown: int,
+        run_sent: int = 0,
+        run_cost: Decimal = Decimal(0),
+    ) -> None:
+        """Count a batch of rows: statuses, the sum of known prices, rows sent without a price,
+        and how many of the sent rows (and what cost) this run itself settled."""
         self.counts.update(counts)
         self.cost += cost
         self.price_unknown += price_unknown
+        self.run_sent += run_sent
+        self.run_cost += run_cost
 
     @property
     def rows(self) -> int:
@@ -83,6 +105,7 @@ class Report:
             "rows": self.rows,
             "counts": {s: self.counts[s] for s in _ordered(self.counts)},
             "total_cost": plain(self.cost),
+            "this_run": {"sent": self.run_sent, "cost": plain(self.run_cost)},
             "cost_complete": self.cost_complete,
             "sent_without_price": self.price_unknown,
             "currency": self.currency,
@@ -92,7 +115,8 @@ class Report:
             "estimate_source": self.estimate_source,
             "stopped_by_gateway": self.stop_reason,
             "stop_code": self.stop_code,
-            "interrupted_by": None if self.interrupted is None
+            "interrupted_by": None
+            if self.interrupted is None
             else signal.Signals(self.interrupted).name,
             "exit_code": self.exit_code,
         }
@@ -105,14 +129,24 @@ class Report:
         if not self.dry_run:
             cost = f"cost {self.cost.quantize(CENT)} {self.currency}{sim}"
             if self.price_unknown:
-                cost += (f", incomplete: {self.price_unknown} sent rows have no price yet "
-                         "(seven settles some RCS prices later)")
+                cost += (
+                    f", incomplete: {self.price_unknown} sent rows have no price yet "
+                    "(seven settles some RCS prices later)"
+                )
             out.append(cost)
+            if self.run_sent != self.counts.get("sent", 0):
+                out.append(
+                    f"this run: {self.run_sent} sent, cost "
+                    f"{self.run_cost.quantize(CENT)} {self.currency}{sim}; "
+                    "the rest was settled by earlier runs"
+                )
             if self.balance_after is not None:
                 out.append(f"balance after: {self.balance_after} {self.currency}{sim}")
         if self.estimate is not None:
-            out.append(f"estimated cost: {self.estimate.quantize(CENT)} {self.currency} "
-                       f"({self.estimate_source})")
+            out.append(
+                f"estimated cost: {self.estimate.quantize(CENT)} {self.currency} "
+                f"({self.estimate_source})"
+            )
         if self.stop_reason:
             out.append(f"stopped by the gateway: {self.stop_reason}")
         return out

@@ -24,28 +24,31 @@ import pyarrow.parquet as pq
 from rcsbatch.report import REPORT_STATUS, Report
 
 PRICE = pa.decimal128(38, 12)
-SCHEMA = pa.schema([
-    ("row", pa.int64()),
-    ("recipient", pa.string()),
-    ("status", pa.string()),
-    ("message_id", pa.string()),
-    ("price", PRICE),
-    ("price_status", pa.string()),
-    ("foreign_id", pa.string()),
-    ("label", pa.string()),
-    ("error_code", pa.string()),
-    ("error_text", pa.string()),
-    ("attempts", pa.int32()),
-    ("sent_at", pa.timestamp("s", tz="UTC")),
-    ("run_id", pa.string()),
-    ("input_phone", pa.string()),
-])
+SCHEMA = pa.schema(
+    [
+        ("row", pa.int64()),
+        ("recipient", pa.string()),
+        ("status", pa.string()),
+        ("message_id", pa.string()),
+        ("price", PRICE),
+        ("price_status", pa.string()),
+        ("foreign_id", pa.string()),
+        ("label", pa.string()),
+        ("error_code", pa.string()),
+        ("error_text", pa.string()),
+        ("attempts", pa.int32()),
+        ("sent_at", pa.timestamp("s", tz="UTC")),
+        ("run_id", pa.string()),
+        ("input_phone", pa.string()),
+    ]
+)
 TEXT_COLUMNS = ("message_id", "foreign_id", "label", "error_text", "input_phone")
 _FORMULA = r"^[=+\-@\t\r]"
 
 
-def new_run_folder(root: Path, campaign: str, *, dry_run: bool = False,
-                   now: dt.datetime | None = None) -> tuple[str, Path]:
+def new_run_folder(
+    root: Path, campaign: str, *, dry_run: bool = False, now: dt.datetime | None = None
+) -> tuple[str, Path]:
     """Create `root/campaign/<run id>/`; the run id is a UTC timestamp that sorts by time."""
     moment = now or dt.datetime.now(dt.UTC)
     base = moment.strftime("%Y%m%dT%H%M%SZ") + ("-dry-run" if dry_run else "")
@@ -74,28 +77,48 @@ def journal_batches(rows: Iterable[Sequence[Any]], size: int = 50_000) -> Iterat
 
 
 def _journal_table(batch: list[Sequence[Any]]) -> pa.Table:
-    (row, recipient, status, ids, price, known, foreign_id, label, code, text, attempts, sent_at,
-     run_id, raw) = zip(*batch, strict=True)
+    (
+        row,
+        recipient,
+        status,
+        ids,
+        price,
+        known,
+        foreign_id,
+        label,
+        code,
+        text,
+        attempts,
+        sent_at,
+        run_id,
+        raw,
+    ) = zip(*batch, strict=True)
     statuses = [REPORT_STATUS.get(s, s) for s in status]
-    price_status = [None if s != "sent" else ("known" if k else "unknown")
-                    for s, k in zip(status, known, strict=True)]
-    return pa.table({
-        "row": pa.array(row, pa.int64()),
-        "recipient": pa.array([None if r is None else str(r) for r in recipient], pa.string()),
-        "status": pa.array(statuses, pa.string()),
-        "message_id": pa.array(ids, pa.string()),
-        "price": pa.array([None if p is None else Decimal(p) for p in price], PRICE),
-        "price_status": pa.array(price_status, pa.string()),
-        "foreign_id": pa.array(foreign_id, pa.string()),
-        "label": pa.array(label, pa.string()),
-        "error_code": pa.array(code, pa.string()),
-        "error_text": pa.array(text, pa.string()),
-        "attempts": pa.array(attempts, pa.int32()),
-        "sent_at": pa.array([None if t is None else int(t) for t in sent_at],
-                            pa.int64()).cast(pa.timestamp("s", tz="UTC")),
-        "run_id": pa.array(run_id, pa.string()),
-        "input_phone": pa.array(raw, pa.string()),
-    }, schema=SCHEMA)
+    price_status = [
+        None if s != "sent" else ("known" if k else "unknown")
+        for s, k in zip(status, known, strict=True)
+    ]
+    return pa.table(
+        {
+            "row": pa.array(row, pa.int64()),
+            "recipient": pa.array([None if r is None else str(r) for r in recipient], pa.string()),
+            "status": pa.array(statuses, pa.string()),
+            "message_id": pa.array(ids, pa.string()),
+            "price": pa.array([None if p is None else Decimal(p) for p in price], PRICE),
+            "price_status": pa.array(price_status, pa.string()),
+            "foreign_id": pa.array(foreign_id, pa.string()),
+            "label": pa.array(label, pa.string()),
+            "error_code": pa.array(code, pa.string()),
+            "error_text": pa.array(text, pa.string()),
+            "attempts": pa.array(attempts, pa.int32()),
+            "sent_at": pa.array([None if t is None else int(t) for t in sent_at], pa.int64()).cast(
+                pa.timestamp("s", tz="UTC")
+            ),
+            "run_id": pa.array(run_id, pa.string()),
+            "input_phone": pa.array(raw, pa.string()),
+        },
+        schema=SCHEMA,
+    )
 
 
 def plan_table(chunk: pd.DataFrame) -> pa.Table:
@@ -104,23 +127,27 @@ def plan_table(chunk: pd.DataFrame) -> pa.Table:
     recipient = chunk["recipient"].to_numpy()
     none = pa.nulls(n, pa.string())
     ready = (chunk["status"] == "ready").to_numpy()
-    return pa.table({
-        "row": pa.array(chunk.index.to_numpy(), pa.int64()),
-        "recipient": pc.if_else(pa.array(recipient != 0), pa.array(recipient).cast(pa.string()),
-                                none),
-        "status": pa.array(chunk["status"].to_numpy(dtype=object), pa.string()),
-        "message_id": none,
-        "price": pa.nulls(n, PRICE),
-        "price_status": none,
-        "foreign_id": _where(ready, chunk["foreign_id"]),
-        "label": _where(ready, chunk["label"]),
-        "error_code": none,
-        "error_text": _text(chunk["reason"]),
-        "attempts": pa.array([0] * n, pa.int32()),
-        "sent_at": pa.nulls(n, pa.timestamp("s", tz="UTC")),
-        "run_id": none,
-        "input_phone": _text(chunk["input_phone"]),
-    }, schema=SCHEMA)
+    return pa.table(
+        {
+            "row": pa.array(chunk.index.to_numpy(), pa.int64()),
+            "recipient": pc.if_else(
+                pa.array(recipient != 0), pa.array(recipient).cast(pa.string()), none
+            ),
+            "status": pa.array(chunk["status"].to_numpy(dtype=object), pa.string()),
+            "message_id": none,
+            "price": pa.nulls(n, PRICE),
+            "price_status": none,
+            "foreign_id": _where(ready, chunk["foreign_id"]),
+            "label": _where(ready, chunk["label"]),
+            "error_code": none,
+            "error_text": _text(chunk["reason"]),
+            "attempts": pa.array([0] * n, pa.int32()),
+            "sent_at": pa.nulls(n, pa.timestamp("s", tz="UTC")),
+            "run_id": none,
+            "input_phone": _text(chunk["input_phone"]),
+        },
+        schema=SCHEMA,
+    )
 
 
 def _text(column: pd.Series) -> pa.Array:
@@ -150,7 +177,18 @@ class ResultsWriter:
         sent = pc.equal(table["status"], "sent")
         cost = pc.sum(pc.filter(table["price"], sent)).as_py() or Decimal(0)
         unknown = pc.sum(pc.and_(sent, pc.is_null(table["price"]))).as_py() or 0
-        self.report.add({c["values"]: c["counts"] for c in counts}, Decimal(cost), int(unknown))
+        mine = pc.and_(
+            sent, pc.fill_null(pc.equal(table["run_id"], self.report.run_id or ""), False)
+        )
+        run_cost = pc.sum(pc.filter(table["price"], mine)).as_py() or Decimal(0)
+        run_sent = pc.sum(mine).as_py() or 0
+        self.report.add(
+            {c["values"]: c["counts"] for c in counts},
+            Decimal(cost),
+            int(unknown),
+            int(run_sent),
+            Decimal(run_cost),
+        )
         self._parquet.write_table(table)
         self._csv.write_table(_neutralise(table))
 

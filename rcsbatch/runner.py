@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 from rcsbatch.campaign import Campaign
 from rcsbatch.client import GatewayClient
@@ -23,6 +24,7 @@ from rcsbatch.errors import GatewayError
 from rcsbatch.journal import Journal, Outcome
 from rcsbatch.prepare import Plan, open_plan
 from rcsbatch.report import Report
+from rcsbatch.request import SendSettings, request_params
 from rcsbatch.results import (
     ResultsWriter,
     journal_batches,
@@ -30,10 +32,10 @@ from rcsbatch.results import (
     plan_table,
     write_summary,
 )
-from rcsbatch.request import SendSettings
 from rcsbatch.sender import Sender, SendStats
 
 REPORT_DIR_ENV = "RCSBATCH_REPORT_DIR"
+SAMPLES = 3
 
 
 @dataclass(frozen=True)
@@ -55,10 +57,11 @@ class RunResult:
     run_id: str
     folder: Path
     report: Report
+    samples: tuple[dict[str, Any], ...] = ()  # dry runs: the first requests, as they would go
 
 
 def report_root(campaign: Campaign, override: Path | None = None) -> Path:
-    """The report folder: `override` (--report-dir), else $RCSBATCH_REPORT_DIR, else the campaign's."""
+    """The report folder: --report-dir, else $RCSBATCH_REPORT_DIR, else the campaign's."""
     if override is not None:
         return override.expanduser().resolve()
     env = os.environ.get(REPORT_DIR_ENV)
@@ -94,14 +97,19 @@ def dry_run(campaign: Campaign, root: Path, plan: Plan | None = None) -> RunResu
     report = Report(dry_run=True)
     run_id, folder = new_run_folder(root, campaign.name, dry_run=True)
     writer = ResultsWriter(folder, report)
+    samples: list[dict[str, Any]] = []
     try:
         for chunk in plan.chunks():
             writer.write(plan_table(chunk))
+            if len(samples) < SAMPLES:
+                ready = chunk[chunk["status"] == "ready"].head(SAMPLES - len(samples))
+                for row, (_, item) in zip(ready.index.tolist(), ready.iterrows(), strict=True):
+                    samples.append({"row": row, **request_params(campaign, item)})
     finally:
         writer.close()
     report.estimate, report.estimate_source = estimate(campaign, root, report.counts["ready"])
     _summarise(folder, campaign, run_id, report, started, dry_run=True)
-    return RunResult(run_id, folder, report)
+    return RunResult(run_id, folder, report, tuple(samples))
 
 
 def load_journal(journal: Journal, plan: Plan) -> None:
@@ -110,24 +118,43 @@ def load_journal(journal: Journal, plan: Plan) -> None:
     try:
         for chunk in plan.chunks():
             ready = chunk[chunk["status"] == "ready"]
-            journal.add_rows(zip(
-                ready["recipient"].tolist(), ready.index.tolist(), ready["text"].tolist(),
-                ready["label"].tolist(), ready["foreign_id"].tolist(), strict=True))
+            journal.add_rows(
+                zip(
+                    ready["recipient"].tolist(),
+                    ready.index.tolist(),
+                    ready["text"].tolist(),
+                    ready["label"].tolist(),
+                    ready["foreign_id"].tolist(),
+                    strict=True,
+                )
+            )
             other = chunk[chunk["status"] != "ready"]
-            journal.add_rejects(zip(
-                other.index.tolist(),
-                [r or None for r in other["recipient"].tolist()],
-                other["status"].tolist(), other["reason"].tolist(),
-                other["input_phone"].tolist(), strict=True))
+            journal.add_rejects(
+                zip(
+                    other.index.tolist(),
+                    [r or None for r in other["recipient"].tolist()],
+                    other["status"].tolist(),
+                    other["reason"].tolist(),
+                    other["input_phone"].tolist(),
+                    strict=True,
+                )
+            )
     except BaseException:
         journal.rollback()
         raise
     journal.end_load()
 
 
-def run(campaign: Campaign, root: Path, gateway: Gateway, *, limit: int | None = None,
-        plan: Plan | None = None, on_start: Callable[[int], None] | None = None,
-        on_outcome: Callable[[Outcome], None] | None = None) -> RunResult:
+def run(
+    campaign: Campaign,
+    root: Path,
+    gateway: Gateway,
+    *,
+    limit: int | None = None,
+    plan: Plan | None = None,
+    on_start: Callable[[int], None] | None = None,
+    on_outcome: Callable[[Outcome], None] | None = None,
+) -> RunResult:
     """Send the campaign's sendable rows and write the report; see the module docstring."""
     plan = plan or open_plan(campaign)
     started = time.time()
@@ -135,7 +162,7 @@ def run(campaign: Campaign, root: Path, gateway: Gateway, *, limit: int | None =
         load_journal(journal, plan)
         run_id, folder = new_run_folder(root, campaign.name)
         journal.start_run(run_id)
-        report = Report(simulated=gateway.simulated)
+        report = Report(simulated=gateway.simulated, run_id=run_id)
         sendable = journal.count_sendable()
         if limit is not None:
             sendable = min(sendable, limit)
@@ -152,18 +179,32 @@ def run(campaign: Campaign, root: Path, gateway: Gateway, *, limit: int | None =
                 writer.write(table)
         finally:
             writer.close()
-        summary = _summarise(folder, campaign, run_id, report, started,
-                             send_seconds=stats.finished - stats.started,
-                             attempted=stats.attempted, retries=stats.retries)
+        summary = _summarise(
+            folder,
+            campaign,
+            run_id,
+            report,
+            started,
+            send_seconds=stats.finished - stats.started,
+            attempted=stats.attempted,
+            retries=stats.retries,
+        )
         journal.finish_run(run_id, report.exit_code, json.dumps(summary))
     return RunResult(run_id, folder, report)
 
 
-async def _send(journal: Journal, gateway: Gateway, settings: SendSettings, run_id: str,
-                limit: int | None, report: Report,
-                on_outcome: Callable[[Outcome], None] | None) -> SendStats:
-    async with GatewayClient(gateway.base_url, gateway.api_key,
-                             max_connections=settings.concurrency) as client:
+async def _send(
+    journal: Journal,
+    gateway: Gateway,
+    settings: SendSettings,
+    run_id: str,
+    limit: int | None,
+    report: Report,
+    on_outcome: Callable[[Outcome], None] | None,
+) -> SendStats:
+    async with GatewayClient(
+        gateway.base_url, gateway.api_key, max_connections=settings.concurrency
+    ) as client:
         sender = Sender(journal, client, settings, run_id, limit=limit, on_outcome=on_outcome)
         stats = await sender.run()
         report.balance_after = stats.balance
@@ -175,9 +216,18 @@ async def _send(journal: Journal, gateway: Gateway, settings: SendSettings, run_
         return stats
 
 
-def _summarise(folder: Path, campaign: Campaign, run_id: str, report: Report, started: float,
-               *, dry_run: bool = False, send_seconds: float | None = None,
-               attempted: int | None = None, retries: int | None = None) -> dict[str, object]:
+def _summarise(
+    folder: Path,
+    campaign: Campaign,
+    run_id: str,
+    report: Report,
+    started: float,
+    *,
+    dry_run: bool = False,
+    send_seconds: float | None = None,
+    attempted: int | None = None,
+    retries: int | None = None,
+) -> dict[str, object]:
     finished = time.time()
     summary: dict[str, object] = {
         "campaign": campaign.name,
@@ -192,8 +242,9 @@ def _summarise(folder: Path, campaign: Campaign, run_id: str, report: Report, st
         summary["send_seconds"] = round(send_seconds, 3)
         summary["requests_accepted"] = attempted
         summary["retries"] = retries
-        summary["messages_per_second"] = (round((attempted or 0) / send_seconds, 1)
-                                          if send_seconds > 0 else None)
+        summary["messages_per_second"] = (
+            round((attempted or 0) / send_seconds, 1) if send_seconds > 0 else None
+        )
     write_summary(folder, summary)
     return summary
 

@@ -19,6 +19,7 @@ import logging
 import signal
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -93,9 +94,16 @@ class _Stopped(Exception):
 class Sender:
     """Sends every sendable row of a journal through one client; call `run` once."""
 
-    def __init__(self, journal: Journal, client: GatewayClient, settings: SendSettings,
-                 run_id: str, *, limit: int | None = None,
-                 on_outcome: Callable[[Outcome], None] | None = None) -> None:
+    def __init__(
+        self,
+        journal: Journal,
+        client: GatewayClient,
+        settings: SendSettings,
+        run_id: str,
+        *,
+        limit: int | None = None,
+        on_outcome: Callable[[Outcome], None] | None = None,
+    ) -> None:
         self.journal = journal
         self.client = client
         self.settings = settings
@@ -108,6 +116,11 @@ class Sender:
         self._pending_outcomes: list[Outcome] = []
         self._unsent: list[int] = []
         self._last_flush = 0.0
+        # Journal writes (each commit an fsync) run on one thread of their own, in order, so the
+        # event loop keeps sending while the disk catches up. Only that thread touches the
+        # journal while `run` is sending.
+        self._journal_thread = ThreadPoolExecutor(1, thread_name_prefix="rcsbatch-journal")
+        self._writes: list[asyncio.Future[None]] = []
 
     def stop(self, signum: int | None = None) -> None:
         """Send no new request; those in flight finish."""
@@ -124,8 +137,9 @@ class Sender:
             with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
                 loop.add_signal_handler(signum, self.stop, signum)
         queue: asyncio.Queue[Pending | None] = asyncio.Queue(maxsize=BATCH_SIZE * 2)
-        workers = [asyncio.create_task(self._worker(queue))
-                   for _ in range(self.settings.concurrency)]
+        workers = [
+            asyncio.create_task(self._worker(queue)) for _ in range(self.settings.concurrency)
+        ]
         try:
             await self._produce(queue)
             for _ in workers:
@@ -138,6 +152,10 @@ class Sender:
                 with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
                     loop.remove_signal_handler(signum)
             self._flush()
+            try:
+                await asyncio.gather(*self._writes)
+            finally:
+                self._journal_thread.shutdown(wait=True)
             # Rows taken in flight but never attempted go back to `not_sent`.
             while not queue.empty():
                 item = queue.get_nowait()
@@ -148,13 +166,18 @@ class Sender:
             self.stats.finished = time.time()
         return self.stats
 
+    def _in_journal_thread(self, call: Callable[..., Any], *args: Any) -> asyncio.Future[Any]:
+        return asyncio.get_running_loop().run_in_executor(self._journal_thread, call, *args)
+
     async def _produce(self, queue: asyncio.Queue[Pending | None]) -> None:
         remaining = self.limit
         while not self._stop.is_set():
             size = BATCH_SIZE if remaining is None else min(BATCH_SIZE, remaining)
             if size <= 0:
                 return
-            batch = self.journal.take_batch(self.run_id, size)
+            batch: list[Pending] = await self._in_journal_thread(
+                self.journal.take_batch, self.run_id, size
+            )
             if not batch:
                 return
             if remaining is not None:
@@ -175,15 +198,21 @@ class Sender:
             if self.on_outcome is not None:
                 self.on_outcome(outcome)
             now = time.monotonic()
-            if (len(self._pending_outcomes) >= FLUSH_EVERY
-                    or now - self._last_flush >= FLUSH_SECONDS):
+            if (
+                len(self._pending_outcomes) >= FLUSH_EVERY
+                or now - self._last_flush >= FLUSH_SECONDS
+            ):
                 self._flush()
                 self._last_flush = now
 
     def _flush(self) -> None:
+        """Queue the outcomes gathered so far for the journal; raise if an earlier write failed."""
+        for done in [w for w in self._writes if w.done()]:
+            self._writes.remove(done)
+            done.result()  # a failed write (disk full, …) must stop the run, not pass silently
         if self._pending_outcomes:
             outcomes, self._pending_outcomes = self._pending_outcomes, []
-            self.journal.record(self.run_id, outcomes)
+            self._writes.append(self._in_journal_thread(self.journal.record, self.run_id, outcomes))
 
     async def _send_one(self, item: Pending) -> Outcome:
         s = self.settings
@@ -200,8 +229,14 @@ class Sender:
                 # not gone yet leaves with the whole ttl, not a minute less.
                 deadline = s.deadline(now)
             return message_params(
-                s, recipient=item.recipient, text=item.text, label=item.label,
-                foreign_id=item.foreign_id, now=now, deadline=deadline)
+                s,
+                recipient=item.recipient,
+                text=item.text,
+                label=item.label,
+                foreign_id=item.foreign_id,
+                now=now,
+                deadline=deadline,
+            )
 
         def outcome(status: str, **kw: Any) -> Outcome:
             return Outcome(item.recipient, status, attempts, first, last, **kw)
@@ -211,35 +246,53 @@ class Sender:
         def stop(state: RetryCallState) -> bool:
             # tenacity computes the wait before it asks whether to stop: give up when the next
             # attempt would leave with less than a minute of validity.
-            return (out_of_attempts(state) or self._stop.is_set()
-                    or clock() + state.upcoming_sleep >= deadline - 60)
+            return (
+                out_of_attempts(state)
+                or self._stop.is_set()
+                or clock() + state.upcoming_sleep >= deadline - 60
+            )
 
-        retrying = AsyncRetrying(
-            retry=retry_if_exception_type(RetriableError),
-            stop=stop,
-            wait=_Wait(s.backoff_max),
-            before_sleep=self._log_retry,
-            reraise=True,
-        )
+        async def attempt_once() -> Accepted:
+            nonlocal first, last, attempts
+            # A retry waits first; the run may have been stopped meanwhile.
+            if self._stop.is_set():
+                raise _Stopped
+            now = clock()
+            params = params_at(now)
+            if await self.limiter.acquire():
+                # It waited for its slot: the run may have stopped, and less validity may be
+                # left than the params say.
+                if self._stop.is_set():
+                    raise _Stopped
+                now = clock()
+                params = params_at(now)
+            first = first or now
+            last = now
+            attempts += 1
+            return await self.client.send(params, params["to"])
+
         try:
-            async for attempt in retrying:
-                with attempt:
-                    # A retry waits first; the run may have been stopped meanwhile.
-                    if self._stop.is_set():
-                        raise _Stopped
-                    now = clock()
-                    params = params_at(now)
-                    if await self.limiter.acquire():
-                        # It waited for its slot: the run may have stopped, and less validity
-                        # may be left than the params say.
-                        if self._stop.is_set():
-                            raise _Stopped
-                        now = clock()
-                        params = params_at(now)
-                    first = first or now
-                    last = now
-                    attempts += 1
-                    accepted: Accepted = await self.client.send(params, params["to"])
+            try:
+                # The first attempt goes without tenacity: most messages need no retry, and
+                # tenacity's bookkeeping would cost more than the rest of the send path.
+                accepted = await attempt_once()
+            except RetriableError as first_error:
+                retrying = AsyncRetrying(
+                    retry=retry_if_exception_type(RetriableError),
+                    stop=stop,
+                    wait=_Wait(s.backoff_max),
+                    before_sleep=self._log_retry,
+                    reraise=True,
+                )
+                made: RetriableError | None = first_error
+                async for attempt in retrying:
+                    with attempt:
+                        if made is not None:
+                            # Tenacity's attempt 1 is the one already made: it counts it, waits
+                            # (Retry-After or backoff) and logs as for any other.
+                            error, made = made, None
+                            raise error from None
+                        accepted = await attempt_once()
         except Expired:
             return outcome("expired", error_text="its validity passed before it could be sent")
         except _Stopped:
@@ -247,31 +300,34 @@ class Sender:
         except RetriableError as exc:
             if self._stop.is_set():
                 # The run stopped while this row waited to retry: nothing went through.
-                return outcome("not_sent", error_code=exc.code, error_text=str(exc),
-                               trace_id=exc.trace_id)
+                return outcome(
+                    "not_sent", error_code=exc.code, error_text=str(exc), trace_id=exc.trace_id
+                )
             # Retries end at max_attempts or when the next one would leave too late; the
             # latter means its validity passed before it could go.
-            by_validity = (attempts - item.attempts < s.max_attempts
-                           or clock() >= deadline - 60)
+            by_validity = attempts - item.attempts < s.max_attempts or clock() >= deadline - 60
             status = "expired" if by_validity else "failed"
             text = f"gave up after {attempts} attempts: {exc}"
             return outcome(status, error_code=exc.code, error_text=text, trace_id=exc.trace_id)
         except RecipientError as exc:
             self._count(exc.code)
-            return outcome("failed", error_code=exc.code, error_text=str(exc),
-                           trace_id=exc.trace_id)
+            return outcome(
+                "failed", error_code=exc.code, error_text=str(exc), trace_id=exc.trace_id
+            )
         except AnswerLostError as exc:
             self._count(exc.code)
-            return outcome("unknown", error_code=exc.code, error_text=str(exc),
-                           trace_id=exc.trace_id)
+            return outcome(
+                "unknown", error_code=exc.code, error_text=str(exc), trace_id=exc.trace_id
+            )
         except AccountError as exc:
             self._count(exc.code)
             if self.stats.stop_reason is None:
                 self.stats.stop_reason = str(exc)
                 self.stats.stop_code = exc.code
             self._stop.set()
-            return outcome("not_sent", error_code=exc.code, error_text=str(exc),
-                           trace_id=exc.trace_id)
+            return outcome(
+                "not_sent", error_code=exc.code, error_text=str(exc), trace_id=exc.trace_id
+            )
         except GatewayError as exc:  # pragma: no cover - every kind is handled above
             return outcome("unknown", error_code=exc.code, error_text=str(exc))
         self.stats.attempted += 1
@@ -301,4 +357,3 @@ class _Wait:
         if isinstance(exc, RetriableError) and exc.retry_after is not None:
             return exc.retry_after
         return float(self.backoff(state))
-

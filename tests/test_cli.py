@@ -67,7 +67,7 @@ def test_quiet_run_prints_only_the_folder(example: Path) -> None:
 
 
 def test_real_key_run_never_shows_the_key(example: Path, gateway: SimulatorServer) -> None:
-    """With SEVEN_API_KEY and SEVEN_BASE_URL set, the run sends there and the key appears nowhere."""
+    """With SEVEN_API_KEY and SEVEN_BASE_URL set, the run sends there; the key appears nowhere."""
     result = invoke("run", str(example), "-v")
     assert result.exit_code == 0, result.stderr
     assert len(gateway.backend.accepted()) == 11
@@ -86,10 +86,13 @@ def test_second_run_sends_nothing_again(example: Path, gateway: SimulatorServer)
     assert len(gateway.backend.accepted()) == 11
     summary = json.loads((run_folder(second) / "summary.json").read_text())
     assert summary["counts"]["sent"] == 11
+    assert summary["this_run"] == {"sent": 0, "cost": "0"}
+    assert "this run: 0 sent" in second.stderr
 
 
-def test_limit_sends_n_and_reports_the_rest_not_sent(example: Path,
-                                                     gateway: SimulatorServer) -> None:
+def test_limit_sends_n_and_reports_the_rest_not_sent(
+    example: Path, gateway: SimulatorServer
+) -> None:
     """`--limit 4` sends four messages; the other valid rows are `not_sent` and the exit is 1."""
     result = invoke("run", str(example), "--limit", "4")
     assert result.exit_code == 1
@@ -99,8 +102,7 @@ def test_limit_sends_n_and_reports_the_rest_not_sent(example: Path,
     assert (frame["status"] == "not_sent").sum() == 7
 
 
-def test_gateway_stop_exits_3_with_one_clear_line(example: Path,
-                                                  gateway: SimulatorServer) -> None:
+def test_gateway_stop_exits_3_with_one_clear_line(example: Path, gateway: SimulatorServer) -> None:
     """A refused key stops the run at once: nothing sent, exit 3, a line saying what to do."""
     gateway.set_faults(refuse_key=SECRET)
     result = invoke("run", str(example))
@@ -118,8 +120,9 @@ def test_run_without_key_says_how_to_start(example: Path, monkeypatch: pytest.Mo
     assert "SEVEN_API_KEY" in result.stderr and "--simulate" in result.stderr
 
 
-def test_dry_run_writes_a_marked_folder_and_sends_nothing(example: Path,
-                                                          gateway: SimulatorServer) -> None:
+def test_dry_run_writes_a_marked_folder_and_sends_nothing(
+    example: Path, gateway: SimulatorServer
+) -> None:
     """`--dry-run` writes a `-dry-run` folder with `ready` rows and makes no request."""
     result = invoke("run", str(example), "--dry-run")
     assert result.exit_code == 1  # the example has invalid rows
@@ -129,14 +132,16 @@ def test_dry_run_writes_a_marked_folder_and_sends_nothing(example: Path,
     frame = pd.read_parquet(folder / "results.parquet")
     assert (frame["status"] == "ready").sum() == 11
     assert "estimated cost: 0.55 EUR" in result.stderr
+    assert 'row 1 would go as: {"to": "4917612345678", "text": "Hi Anna' in result.stderr
 
 
 @pytest.mark.parametrize(
     ("how", "expected"),
     [("option", "opt"), ("env", "env"), ("campaign", "reports")],
 )
-def test_report_folder_is_resolved_in_order(example: Path, how: str, expected: str,
-                                            monkeypatch: pytest.MonkeyPatch) -> None:
+def test_report_folder_is_resolved_in_order(
+    example: Path, how: str, expected: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """--report-dir beats $RCSBATCH_REPORT_DIR, which beats the campaign's report_dir."""
     base = example.parent.parent
     args = ["run", str(example), "--dry-run"]
@@ -154,20 +159,24 @@ def test_report_folder_is_resolved_in_order(example: Path, how: str, expected: s
     ("edit", "words"),
     [
         (("ttl = 2880", "ttl = 0"), ["message.ttl", "example.toml"]),
-        (("concurrency = 16", "concurrency = \"many\""), ["send.concurrency"]),
+        (("concurrency = 16", 'concurrency = "many"'), ["send.concurrency"]),
         (("rate = 0", "rate = 0\nspeed = 3"), ["send.speed", "not a campaign setting"]),
         (("{code}", "{coupon}"), ["`coupon`", "`customer_id`", "`phone`"]),
         (("customers.csv", "nobody.csv"), ["nobody.csv", "no such recipient file"]),
-        (("phone_column = \"phone\"", "phone_column = \"mobile\""), ["`mobile`", "`phone`"]),
+        (('phone_column = "phone"', 'phone_column = "mobile"'), ["`mobile`", "`phone`"]),
     ],
 )
-def test_bad_campaign_exits_2_naming_the_problem(example: Path, edit: tuple[str, str],
-                                                 words: list[str]) -> None:
+def test_bad_campaign_exits_2_naming_the_problem(
+    example: Path, edit: tuple[str, str], words: list[str]
+) -> None:
     """A wrong key, type, value, placeholder or path is a one-line error with exit 2."""
     text = example.read_text().replace(*edit)
     example.write_text(text)
-    for command in (["run", str(example), "--simulate"], ["validate", str(example)],
-                    ["preview", str(example)]):
+    for command in (
+        ["run", str(example), "--simulate"],
+        ["validate", str(example)],
+        ["preview", str(example)],
+    ):
         result = invoke(*command)
         assert result.exit_code == 2, (command, result.stderr)
         assert "Traceback" not in result.stderr
@@ -200,9 +209,13 @@ def test_preview_json_shows_the_exact_request(example: Path) -> None:
     assert result.exit_code == 0
     first, second = (json.loads(line) for line in result.stdout.splitlines())
     assert first == {
-        "row": 1, "to": "4917612345678",
+        "row": 1,
+        "to": "4917612345678",
         "text": "Hi Anna, your code SPRING-7Q2 is valid until Sunday.",
-        "from": "myfancyagent", "label": "spring_2026", "foreign_id": "C1001", "ttl": 2880,
+        "from": "myfancyagent",
+        "label": "spring_2026",
+        "foreign_id": "C1001",
+        "ttl": 2880,
         "fallback": "sms",
     }
     assert second["to"] == "4917622223333"
@@ -222,3 +235,25 @@ def test_help_lists_the_exit_codes() -> None:
         for code in ("0 ", "1 ", "2 ", "3 ", "130"):
             assert code in out
         assert "gateway stopped the run" in out
+
+
+def test_progress_bar_draws_on_a_terminal_only() -> None:
+    """The progress bar shows count and rate on a terminal; without one it writes nothing."""
+    import io
+
+    from rich.console import Console
+
+    from rcsbatch.journal import Outcome
+    from rcsbatch.progress import Progress
+
+    for terminal in (True, False):
+        buffer = io.StringIO()
+        console = Console(file=buffer, force_terminal=terminal, width=100)
+        with Progress(console, enabled=console.is_terminal) as progress:
+            progress.start(3)
+            for i in range(3):
+                progress.advance(Outcome(i, "sent", 1, 0.0, 0.0))
+            if terminal:
+                progress._bar.refresh()  # type: ignore[union-attr]
+        text = buffer.getvalue()
+        assert ("sending" in text and "3/3" in text) is terminal, text

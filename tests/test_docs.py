@@ -39,10 +39,29 @@ def test_readme_campaign_example_is_a_valid_campaign() -> None:
     assert campaign.name == "spring-sale"
     assert campaign.send.concurrency == 16 and campaign.message.ttl == 2880
     shown = set(re.findall(r"^([a-z_]+) =", example, flags=re.M))
-    assert shown >= {"name", "recipients", "phone_column", "default_region", "suppress", "sheet",
-                     "encoding", "report_dir", "from", "text", "label", "foreign_id", "ttl",
-                     "delay", "timezone", "performance_tracking", "fallback", "concurrency",
-                     "rate", "max_attempts", "price_estimate"}
+    assert shown >= {
+        "name",
+        "recipients",
+        "phone_column",
+        "default_region",
+        "suppress",
+        "sheet",
+        "encoding",
+        "report_dir",
+        "from",
+        "text",
+        "label",
+        "foreign_id",
+        "ttl",
+        "delay",
+        "timezone",
+        "performance_tracking",
+        "fallback",
+        "concurrency",
+        "rate",
+        "max_attempts",
+        "price_estimate",
+    }
 
 
 def test_every_option_in_the_commands_table_exists() -> None:

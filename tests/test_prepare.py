@@ -14,8 +14,9 @@ from rcsbatch.campaign import load_campaign
 from rcsbatch.prepare import SeenNumbers, check_chunk, open_plan
 
 
-def campaign_with(tmp_path: Path, csv: str, message: str = "", top: str = "",
-                  suppress: str | None = None) -> Path:
+def campaign_with(
+    tmp_path: Path, csv: str, message: str = "", top: str = "", suppress: str | None = None
+) -> Path:
     (tmp_path / "people.csv").write_text(csv, encoding="utf-8")
     if suppress is not None:
         (tmp_path / "optouts.csv").write_text(suppress, encoding="utf-8")
@@ -23,7 +24,9 @@ def campaign_with(tmp_path: Path, csv: str, message: str = "", top: str = "",
     path = tmp_path / "c.toml"
     path.write_text(
         f'name = "t"\nrecipients = "people.csv"\ndefault_region = "DE"\n{top}\n'
-        f'[message]\ntext = "Hi {{name}}"\n{message}\n', encoding="utf-8")
+        f'[message]\ntext = "Hi {{name}}"\n{message}\n',
+        encoding="utf-8",
+    )
     return path
 
 
@@ -34,8 +37,7 @@ def checked(path: Path) -> pd.DataFrame:
 
 def test_the_four_forms_of_one_number_are_one_recipient(tmp_path: Path) -> None:
     """+49…, 0049…, 0176… and 49… name the same recipient: the first is ready, later duplicates."""
-    csv = ("phone,name\n+49 176 1234 5678,a\n0049 176-12345678,b\n0176 12345678,c\n"
-           "4917612345678,d\n")
+    csv = "phone,name\n+49 176 1234 5678,a\n0049 176-12345678,b\n0176 12345678,c\n4917612345678,d\n"
     rows = checked(campaign_with(tmp_path, csv))
     assert rows["recipient"].tolist() == [4917612345678] * 4
     assert rows["status"].tolist() == ["ready", "duplicate", "duplicate", "duplicate"]
@@ -86,8 +88,9 @@ def test_invalid_row_does_not_make_a_later_one_duplicate(tmp_path: Path) -> None
         ('label = "{id}"', "ümlaut", False),
     ],
 )
-def test_merged_ids_follow_the_gateway_rules(tmp_path: Path, template: str, value: str,
-                                             ok: bool) -> None:
+def test_merged_ids_follow_the_gateway_rules(
+    tmp_path: Path, template: str, value: str, ok: bool
+) -> None:
     """A merged label or foreign_id that seven would refuse makes the row invalid, never sent."""
     csv = f"phone,name,id\n0176 12345678,A,{value}\n"
     rows = checked(campaign_with(tmp_path, csv, template))
@@ -102,8 +105,10 @@ def test_text_of_only_spaces_is_invalid(tmp_path: Path) -> None:
     path.write_text(path.read_text().replace('text = "Hi {name}"', 'text = "{name}"'))
     (tmp_path / "people.csv").write_text('phone,name\n0176 12345678,"  x"\n')
     assert checked(path)["status"].tolist() == ["ready"]
-    path.write_text(path.read_text().replace('text = "{name}"', 'text = "{name}{name}"')
-                    + '[message.defaults]\nname = " "\n')
+    path.write_text(
+        path.read_text().replace('text = "{name}"', 'text = "{name}{name}"')
+        + '[message.defaults]\nname = " "\n'
+    )
     (tmp_path / "people.csv").write_text("phone,name\n0176 12345678,\n")
     rows = checked(path)
     assert rows["status"].tolist() == ["invalid"]
@@ -116,8 +121,10 @@ def test_duplicates_found_across_chunks(tmp_path: Path) -> None:
     csv = "phone,name\n" + "".join(f"{n},x\n" for n in numbers + numbers[:5])
     plan = open_plan(load_campaign(campaign_with(tmp_path, csv)))
     seen = SeenNumbers()
-    parts = [check_chunk(c, plan.campaign, plan.suppress, seen)
-             for c in plan.file.chunks(["phone", "name"], chunk_rows=7)]
+    parts = [
+        check_chunk(c, plan.campaign, plan.suppress, seen)
+        for c in plan.file.chunks(["phone", "name"], chunk_rows=7)
+    ]
     rows = pd.concat(parts)
     assert (rows["status"] == "duplicate").sum() == 5
     assert rows.loc[51:55, "reason"].tolist() == [f"same recipient as row {i}" for i in range(1, 6)]

@@ -37,10 +37,15 @@ def test_each_problem_status_exits_1(status: str) -> None:
     assert report({"sent": 5, status: 1}).exit_code == 1
 
 
-@pytest.mark.parametrize(("counts", "code"), [
-    ({"ready": 4}, 0), ({"ready": 4, "duplicate": 1, "suppressed": 1}, 0),
-    ({"ready": 4, "invalid": 1}, 1), ({"invalid": 1}, 1),
-])
+@pytest.mark.parametrize(
+    ("counts", "code"),
+    [
+        ({"ready": 4}, 0),
+        ({"ready": 4, "duplicate": 1, "suppressed": 1}, 0),
+        ({"ready": 4, "invalid": 1}, 1),
+        ({"invalid": 1}, 1),
+    ],
+)
 def test_dry_run_exits_1_only_for_invalid(counts: dict[str, int], code: int) -> None:
     """A dry run exits 1 only when some row is invalid."""
     assert report(counts, dry_run=True).exit_code == code
