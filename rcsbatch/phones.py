@@ -14,27 +14,39 @@ goes through the same rules:
 2. ``+...`` and ``00...`` are international.  A number that starts with the
    default region's national (trunk) prefix is national.  Other bare digits
    are tried as a national number of the default region first and, if that is
-   not valid, as an international number (country code without ``+``).
+   not valid, as an international number (country code without ``+``); bare
+   digits that start with the default region's own country code are tried the
+   other way round, because phonenumbers accepts ``4917612345678`` as a (valid)
+   German national number ``+49 4917612345678``.
 3. Validity and the national significant number are decided by
    ``phonenumbers`` (``parse`` + ``is_valid_number``): :func:`normalise_one` is
-   the reference.
+   the reference; invalid cells get a short reason.
 
 :func:`normalise_many` gives exactly the answers of :func:`normalise_one` for
-a whole column, but vectorised: cells are cleaned on the raw Arrow bytes with
-numpy, the parse steps of ``phonenumbers`` (country code extraction, national
-prefix stripping, length checks) are replayed with integer arithmetic, and
-validity is checked with RE2 (``pyarrow.compute``) against phonenumbers' own
-metadata patterns, grouped by country code and length.  Cells whose shape or
-metadata the fast path does not model (e.g. default regions whose national
-prefix rule rewrites digits, such as AR, BR, JP or the Channel Islands) go to
-:func:`normalise_one` one by one.
+a whole column, vectorised: cells are cleaned on the raw Arrow bytes with
+numpy, the steps of ``phonenumbers.parse`` (country code extraction, national
+prefix stripping, length checks) are replayed with integer arithmetic on the
+digits, and ``is_valid_number`` is replayed with RE2 (``pyarrow.compute``) on
+phonenumbers' own metadata patterns, one pass per country code, digits skipped
+and NSN length.  Large columns are split over threads (numpy and pyarrow
+release the GIL).  Cells whose shape or metadata the fast path does not model
+go to :func:`normalise_one` one by one: metadata whose national prefix rule
+rewrites digits (default regions AR, BR, JP, GA, MG, NF, SM, CC, CX, GG, IM,
+JE and the NANPA territories such as AG or BB; country codes +54, +55, +81,
++241, +261, +378 and +672), numbers written with the default region's own
+international prefix (``011...`` in the US) and cells of more than 18 digits.
 """
 
 from __future__ import annotations
 
 import functools
+import importlib
+import itertools
+import os
 import re
+import threading
 from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -239,6 +251,7 @@ def region_of(number: int) -> str | None:
 
 _MAX_NSN: Final = 17  # phonenumbers' _MAX_LENGTH_FOR_NSN
 _MAX_DIGITS: Final = 18  # cells with more digits do not fit int64 arithmetic: slow path
+_LEAD: Final = 16  # digits kept in _Column.lead for prefix checks
 _LENGTHS: Final = 64  # size of the per-length tables; longer numbers are clamped
 _TYPE_FIELDS: Final = (
     "premium_rate",
@@ -298,12 +311,71 @@ class _Prefix:
         return _Prefix(None, re.sub(r"\((?!\?)", "(?:", pattern))
 
 
+def _first_characters(pattern: str) -> frozenset[str] | None:
+    """The characters a non-empty match of the regex can start with; None when unknown.
+
+    Lets the fast path skip regex checks that cannot succeed (a general pattern
+    that never starts with the national prefix "0").  Any construct it does not
+    know makes it answer None, and the caller then runs the regex.
+    """
+    try:
+        parser: Any = importlib.import_module("re._parser")
+        constants: Any = importlib.import_module("re._constants")
+        tree = parser.parse(pattern)
+    except (ImportError, re.error):
+        return None
+    everything = frozenset(chr(c) for c in range(128))
+
+    def first(sequence: Any) -> tuple[frozenset[str], bool]:
+        found: frozenset[str] = frozenset()
+        for op, argument in sequence:
+            chars, nullable = item(op, argument)
+            found |= chars
+            if not nullable:
+                return found, False
+        return found, True
+
+    def item(op: Any, argument: Any) -> tuple[frozenset[str], bool]:
+        if op is constants.LITERAL:
+            return frozenset(chr(argument)), False
+        if op is constants.ANY:
+            return everything, False
+        if op is constants.AT:
+            return frozenset(), True
+        if op is constants.IN:
+            chars: set[str] = set()
+            for kind, value in argument:
+                if kind is constants.LITERAL:
+                    chars.add(chr(value))
+                elif kind is constants.RANGE:
+                    chars.update(chr(c) for c in range(value[0], value[1] + 1))
+                else:  # categories, negation: assume anything
+                    return everything, False
+            return frozenset(chars), False
+        if op is constants.SUBPATTERN:
+            return first(argument[-1])
+        if op is constants.BRANCH:
+            results = [first(branch) for branch in argument[1]]
+            return frozenset().union(*(r[0] for r in results)), any(r[1] for r in results)
+        if op in (constants.MAX_REPEAT, constants.MIN_REPEAT):
+            chars_, nullable = first(argument[2])
+            return chars_, nullable or argument[0] == 0
+        raise LookupError(op)
+
+    try:
+        chars, nullable = first(tree)
+    except LookupError:
+        return None
+    return None if nullable else chars
+
+
 @dataclass(frozen=True, slots=True)
 class _Parser:
     """The parts of one metadata record that phonenumbers.parse uses, for the fast path."""
 
     country_code: int
     general: str | None  # general_desc pattern: national_prefix stripping checks it
+    general_first: frozenset[str] | None  # what a match of general can start with
     length_results: Ints
     national_prefix: _Prefix | None  # national_prefix_for_parsing
     idd: _Prefix | None  # international_prefix
@@ -313,28 +385,15 @@ def _parser_of(metadata: PhoneMetadata | None) -> _Parser | None:
     """The fast-path parser for a metadata record, None when its rules are not modelled."""
     if metadata is None or metadata.national_prefix_transform_rule:
         return None
+    general = metadata.general_desc.national_number_pattern if metadata.general_desc else None
     return _Parser(
         country_code=metadata.country_code or 0,
-        general=metadata.general_desc.national_number_pattern or None
-        if metadata.general_desc is not None
-        else None,
+        general=general or None,
+        general_first=_first_characters(general) if general else frozenset(),
         length_results=_length_results(metadata),
         national_prefix=_Prefix.of(metadata.national_prefix_for_parsing),
         idd=_Prefix.of(metadata.international_prefix),
     )
-
-
-@functools.cache
-def _region_parser(region: str) -> _Parser | None:
-    """Parser for national numbers of a default region (None: slow path)."""
-    return _parser_of(PhoneMetadata.metadata_for_region(region))
-
-
-@functools.cache
-def _main_parser(country_code: int) -> _Parser | None:
-    """Parser phonenumbers uses for numbers with this country code (its main region's)."""
-    main = phonenumbers.region_code_for_country_code(country_code)
-    return _parser_of(PhoneMetadata.metadata_for_region_or_calling_code(country_code, main))
 
 
 @dataclass(frozen=True, slots=True)
@@ -408,6 +467,129 @@ _BYTE_CLASS[[ord(c) for c in " -./()"]] = 0
 _BYTE_CLASS[[ord(c) for c in "0123456789+"]] = 1
 _FAST_INTEGER_FLOAT: Final = r"^ *[0-9]+\.0+ *$"
 
+_SMALL_GROUP: Final = 24  # validity of smaller groups is checked with Python's re
+_CHUNK: Final = 100_000  # rows per worker thread at least
+_MAX_CHUNK: Final = 250_000  # rows per chunk at most (temporaries stay small and reused)
+
+
+# kinds of national prefix handling, per parser
+_KIND_SLOW: Final = 0  # no parser: the slow path
+_KIND_NONE: Final = 1  # no national prefix for parsing
+_KIND_LITERAL: Final = 2  # one literal prefix of up to three digits: vectorised
+_KIND_OTHER: Final = 3  # alternatives or a regex: handled per parser
+
+
+class _Parsers:
+    """The fast-path parsers in use, numbered, with per-parser tables for per-row lookups."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.parsers: list[_Parser | None] = []
+        self._ids: dict[tuple[str, str | int], int] = {}
+        self.kind: Ints = np.zeros(0, dtype=np.int64)
+        self.prefix_width: Ints = np.zeros(0, dtype=np.int64)
+        self.prefix_value: Ints = np.zeros(0, dtype=np.int64)
+        self.first_ok: Bools = np.zeros((0, 10), dtype=np.bool_)
+        self.length_results: Ints = np.zeros((0, _LENGTHS), dtype=np.int64)
+        self.by_country_code: Ints = np.full(1000, -1, dtype=np.int64)
+
+    def _add(self, key: tuple[str, str | int], parser: _Parser | None) -> int:
+        """Number a parser and extend the tables (caller holds the lock)."""
+        number = len(self.parsers)
+        kind, width, value = _KIND_SLOW, 0, 0
+        first = np.ones(10, dtype=np.bool_)
+        lengths = np.full(_LENGTHS, ValidationResult.INVALID_LENGTH, dtype=np.int64)
+        if parser is not None:
+            lengths = parser.length_results
+            prefix = parser.national_prefix
+            if prefix is None:
+                kind = _KIND_NONE
+            elif (
+                prefix.literals is not None
+                and len(prefix.literals) == 1
+                and len(prefix.literals[0]) <= 3
+            ):
+                kind, width, value = _KIND_LITERAL, len(prefix.literals[0]), int(prefix.literals[0])
+                if parser.general_first is not None:
+                    first = np.array([str(d) in parser.general_first for d in range(10)])
+            else:
+                kind = _KIND_OTHER
+        # readers use the old arrays until the new ones are complete
+        self.kind = np.append(self.kind, kind)
+        self.prefix_width = np.append(self.prefix_width, width)
+        self.prefix_value = np.append(self.prefix_value, value)
+        self.first_ok = np.vstack((self.first_ok, first[None, :]))
+        self.length_results = np.vstack((self.length_results, lengths[None, :]))
+        self.parsers.append(parser)
+        self._ids[key] = number
+        return number
+
+    def for_region(self, region: str) -> int:
+        """Id of the parser for national numbers of a default region."""
+        key = ("region", region)
+        if key not in self._ids:
+            with self._lock:
+                if key not in self._ids:
+                    self._add(key, _parser_of(PhoneMetadata.metadata_for_region(region)))
+        return self._ids[key]
+
+    def for_country_code(self, country_code: int) -> int:
+        """Id of the parser phonenumbers uses for a country code (its main region's)."""
+        key = ("code", country_code)
+        if key not in self._ids:
+            with self._lock:
+                if key not in self._ids:
+                    main = phonenumbers.region_code_for_country_code(country_code)
+                    metadata = PhoneMetadata.metadata_for_region_or_calling_code(country_code, main)
+                    number = self._add(key, _parser_of(metadata))
+                    self.by_country_code[country_code] = number
+        return self._ids[key]
+
+    def for_country_codes(self, codes: Ints) -> Ints:
+        """Parser ids for an array of (valid) country codes."""
+        for code in _distinct(codes):
+            self.for_country_code(code)
+        return self.by_country_code[codes]
+
+
+_PARSERS: Final = _Parsers()
+
+
+def _distinct(values: Ints) -> list[int]:
+    """The distinct values of a non-negative int array, sorted (bincount for small ranges)."""
+    if values.size == 0:
+        return []
+    low, high = int(values.min()), int(values.max())
+    if low == high:
+        return [low]
+    if high - low < 65536:
+        return (np.flatnonzero(np.bincount(values - low)) + low).tolist()
+    return [int(v) for v in np.unique(values)]
+
+
+def _scalar_window(lead: Ints, start: int, width: int) -> Ints:
+    """_window for one start: divisions by a scalar are much faster than by an array."""
+    if start + width > _LEAD:
+        raise AssertionError(f"digits {start}..{start + width} are beyond the lead digits")
+    result = lead // int(_POW10[_LEAD - start - width])
+    tens = int(_POW10[width])
+    result -= (result // tens) * tens  # % is slower than // in numpy
+    return result
+
+
+def _window(lead: Ints, start: Ints | int, width: int) -> Ints:
+    """Integer of the digits [start, start + width) of numbers given by their first 16 digits.
+
+    Rows shorter than start + width get meaningless values: mask them.
+    """
+    if isinstance(start, int):
+        return _scalar_window(lead, start, width)
+    starts = _distinct(start)
+    result = _scalar_window(lead, starts[0], width) if starts else np.zeros(0, np.int64)
+    for value in starts[1:]:
+        np.copyto(result, _scalar_window(lead, value, width), where=start == value)
+    return result
+
 
 def _rows_of(offsets: Ints, positions: Ints) -> Ints:
     """Row of each byte position, given the rows' offsets."""
@@ -421,15 +603,6 @@ def _ranges(starts: Ints, lengths: Ints) -> Ints:
     return shift + np.arange(total, dtype=np.int64)
 
 
-def _window(value: Ints, length: Ints, start: Ints | int, width: int) -> Ints:
-    """Integer of the digits [start, start + width) of numbers given as value and length.
-
-    Rows where the window does not fit give meaningless values: mask them.
-    """
-    exponent = np.clip(length - start - width, 0, 18)
-    return (value // _POW10[exponent]) % _POW10[width]
-
-
 def _match(strings: Any, pattern: str) -> Bools:
     """RE2 match of every string (pyarrow array) as a numpy bool array."""
     if len(strings) == 0:
@@ -440,40 +613,97 @@ def _match(strings: Any, pattern: str) -> Bools:
     )
 
 
-@dataclass(slots=True)
-class _Batch:
-    """Candidate numbers: their indices, digit strings (pyarrow), lengths and values."""
+def _mask(values: Bools) -> Any:
+    """A numpy bool array as a pyarrow filter."""
+    return pa.array(values, type=pa.bool_())
 
-    index: Ints
-    strings: Any
+
+@functools.lru_cache(maxsize=4096)
+def _compiled(pattern: str) -> re.Pattern[str]:
+    """Python's compiled regex, for small groups."""
+    return re.compile(pattern)
+
+
+def _stable_order(keys: Ints) -> Ints:
+    """Stable argsort of non-negative keys, as a radix sort over their dense rank.
+
+    Stability keeps the rows of a group in column order, which keeps takes cache friendly.
+    """
+    distinct = _distinct(keys)
+    if len(distinct) <= 1:
+        return np.arange(len(keys), dtype=np.int64)
+    low, high = distinct[0], distinct[-1]
+    if len(distinct) >= 2**15 or high - low >= 2**22:
+        return np.argsort(keys, kind="stable").astype(np.int64)
+    rank = np.zeros(high - low + 1, dtype=np.int16)
+    rank[np.array(distinct) - low] = np.arange(len(distinct), dtype=np.int16)
+    return np.argsort(rank[keys - low], kind="stable").astype(np.int64)
+
+
+def _groups(keys: Ints) -> list[tuple[int, int]]:
+    """[begin, end) bounds of the runs of equal values in sorted keys."""
+    cuts = (np.flatnonzero(np.diff(keys)) + 1).tolist()
+    return list(zip([0, *cuts], [*cuts, len(keys)], strict=True))
+
+
+@dataclass(slots=True)
+class _Column:
+    """The cleaned candidates: digit strings ('+' written as '0'), their lengths and values."""
+
+    strings: Any  # pyarrow large_string array (meaningless where the candidate is not usable)
     length: Ints
-    value: Ints
+    value: Ints  # the digits as an integer (leading zeros are kept by length)
+    lead: Ints  # the first 16 digits as an integer, right-padded with zeros
+
+
+class _Rows:
+    """Some candidates of a column: indices, lengths and values; strings are taken lazily."""
+
+    __slots__ = ("_strings", "column", "index", "lead", "length", "value")
+
+    def __init__(self, column: _Column, index: Ints) -> None:
+        self.column = column
+        self.index = index
+        self.length: Ints = column.length[index]
+        self.value: Ints = column.value[index]
+        self.lead: Ints = column.lead[index]
+        self._strings: Any = None
 
     def __len__(self) -> int:
         return len(self.index)
 
-    def subset(self, mask: Bools) -> _Batch:
-        """The candidates where mask is true."""
-        return _Batch(
-            self.index[mask],
-            self.strings.filter(pa.array(mask, type=pa.bool_())),
-            self.length[mask],
-            self.value[mask],
-        )
+    @property
+    def strings(self) -> Any:
+        """The digit strings of these rows (pyarrow), taken from the column on first use."""
+        if self._strings is None:
+            self._strings = self.column.strings.take(pa.array(self.index))
+        return self._strings
+
+    def pick(self, positions: Ints) -> _Rows:
+        """The rows at these positions."""
+        n = len(self)
+        if len(positions) == n and (n == 0 or (positions[0] == 0 and positions[-1] == n - 1)):
+            return self  # positions are sorted and unique: all rows
+        return _Rows(self.column, self.index[positions])
+
+    def window(self, start: Ints | int, width: int) -> Ints:
+        """Integer of the digits [start, start + width) of every row (start + width <= 16)."""
+        return _window(self.lead, start, width)
 
     def matches(self, pattern: str | None, skip: Ints | int, *, full: bool = True) -> Bools:
-        """Whether the digits after ``skip`` (per row) match the pattern (wholly, or as a prefix)."""
-        result = np.zeros(len(self), dtype=np.bool_)
-        if pattern is None or len(self) == 0:
-            return result
+        """Whether the digits after ``skip`` (per row) match the pattern (wholly or as a prefix)."""
+        n = len(self)
+        if pattern is None or n == 0:
+            return np.zeros(n, dtype=np.bool_)
         end = "$" if full else ""
-        skips = np.broadcast_to(np.asarray(skip, dtype=np.int64), (len(self),))
-        for value in np.unique(skips):
-            regex = f"^.{{{int(value)}}}(?:{pattern}){end}"
-            rows = skips == value
-            if rows.all():
-                return _match(self.strings, regex)
-            result[rows] = _match(self.strings.filter(pa.array(rows, type=pa.bool_())), regex)
+        values = [skip] if isinstance(skip, int) else _distinct(skip)
+        if len(values) == 1:
+            return _match(self.strings, f"^.{{{values[0]}}}(?:{pattern}){end}")
+        result = np.zeros(n, dtype=np.bool_)
+        for value in values:
+            rows = np.asarray(skip == value, dtype=np.bool_)
+            strings = self.strings.filter(_mask(rows))
+            result[rows] = _match(strings, f"^.{{{value}}}(?:{pattern}){end}")
         return result
 
     def prefix_length(self, prefix: _Prefix | None, start: Ints | int) -> Ints:
@@ -481,23 +711,23 @@ class _Batch:
         result = np.full(len(self), -1, dtype=np.int64)
         if prefix is None or len(self) == 0:
             return result
-        starts = np.broadcast_to(np.asarray(start, dtype=np.int64), (len(self),))
         if prefix.literals is not None:
             for literal in prefix.literals:
                 width = len(literal)
                 hit = (
                     (result < 0)
-                    & (self.length - starts >= width)
-                    & (_window(self.value, self.length, starts, width) == int(literal))
+                    & (self.length - start >= width)
+                    & (self.window(start, width) == int(literal))
                 )
                 result[hit] = width
             return result
-        for value in np.unique(starts):
+        starts = np.broadcast_to(np.asarray(start, dtype=np.int64), (len(self),))
+        for value in _distinct(starts):
             rows = (starts == value) & (self.length > value)
             if not rows.any():
                 continue
-            strings = self.strings.filter(pa.array(rows, type=pa.bool_()))
-            found = pc.extract_regex(strings, f"^.{{{int(value)}}}(?P<p>{prefix.pattern})")
+            strings = self.strings.filter(_mask(rows))
+            found = pc.extract_regex(strings, f"^.{{{value}}}(?P<p>{prefix.pattern})")
             # a non-match is a null struct (its child value is not null): mask explicitly
             lengths = pc.if_else(found.is_null(), -1, pc.binary_length(found.field("p")))
             result[rows] = np.asarray(lengths.to_numpy(zero_copy_only=False), dtype=np.int64)
@@ -506,20 +736,37 @@ class _Batch:
 
 @dataclass(slots=True)
 class _Parsed:
-    """Outcome of replaying phonenumbers.parse: status, country code, digits skipped before the NSN."""
+    """Outcome of replaying phonenumbers.parse per row.
+
+    ``status`` is _OK, _SLOW or an _ERR_ code; for _OK rows ``country_code`` is the
+    number's country code and ``skip`` the count of characters before its NSN;
+    ``zeros`` marks rows whose skipped characters are one or two zeros ('+' is
+    written as '0') and the country code, which _validate checks together.
+    """
 
     status: Ints
     country_code: Ints
     skip: Ints
+    zeros: Bools
+
+    def subset(self, rows: Bools) -> _Parsed:
+        """The outcomes of some rows."""
+        return _Parsed(
+            self.status[rows], self.country_code[rows], self.skip[rows], self.zeros[rows]
+        )
 
 
-def _strip_national_prefix(batch: _Batch, start: Ints, parser: _Parser) -> Ints:
-    """Replay _maybe_strip_national_prefix_carrier_code: where the stripped number starts."""
-    found = batch.prefix_length(parser.national_prefix, start)
+def _strip_national_prefix(rows: _Rows, start: Ints, parser: _Parser) -> Ints:
+    """Replay _maybe_strip_national_prefix_carrier_code: where the number begins afterwards.
+
+    The prefix is kept only when the whole number matches the general pattern
+    and the rest does not.
+    """
+    found = rows.prefix_length(parser.national_prefix, start)
     result = start.copy()
-    hit = found >= 0
-    if hit.any():
-        sub = batch.subset(hit)
+    hit = np.flatnonzero(found >= 0)
+    if hit.size:
+        sub = rows.pick(hit)
         before = start[hit]
         after = before + found[hit]
         viable = sub.matches(parser.general, before)
@@ -528,87 +775,135 @@ def _strip_national_prefix(batch: _Batch, start: Ints, parser: _Parser) -> Ints:
     return result
 
 
-def _finish_parse(batch: _Batch, start: Ints, parser: _Parser, parsed: _Parsed, rows: Bools) -> None:
-    """Replay the end of phonenumbers.parse for rows whose NSN begins at ``start``."""
-    sub = batch.subset(rows)
-    begin = start[rows]
-    status = np.full(len(sub), _OK, dtype=np.int64)
-    status[sub.length - begin < 2] = _ERR_TOO_SHORT
-    live = status == _OK
+def _strip_literal_prefix(
+    rows: _Rows, begin: Ints, parser_id: Ints, literal: Ints, skip: Ints
+) -> None:
+    """_finish_parse for rows whose parser has one literal national prefix (sets ``skip``).
+
+    The prefix is stripped where present, and kept only when the whole number
+    matches the general pattern and the rest does not; the stripped number is
+    used when its length is possible.
+    """
+    tables = _PARSERS
+    ids = parser_id[literal]
+    width = tables.prefix_width[ids]
+    start = begin[literal]
+    lead = rows.lead[literal]
+    value = tables.prefix_value[ids]
+    found = np.zeros(literal.size, dtype=np.bool_)
+    for size in _distinct(width):
+        found |= (width == size) & (_window(lead, start, size) == value)
+    found &= rows.length[literal] - start >= width
+    hit = literal[found]
+    if not hit.size:
+        return
+    ids, start, width = ids[found], start[found], width[found]
+    stripped = start + width
+    # the whole number cannot match a general pattern that never starts like it
+    maybe = np.flatnonzero(tables.first_ok[ids, _window(lead[found], start, 1)])
+    if maybe.size:
+        order = maybe[_stable_order(ids[maybe])]
+        for first, last in _groups(ids[order]):
+            group = order[first:last]
+            parser = tables.parsers[int(ids[group[0]])]
+            assert parser is not None
+            sub = rows.pick(hit[group])
+            viable = sub.matches(parser.general, start[group])
+            still = sub.matches(parser.general, stripped[group])
+            stripped[group] = np.where(viable & ~still, start[group], stripped[group])
+    nsn = np.minimum(rows.length[hit] - stripped, _LENGTHS - 1)
+    accepted = np.isin(tables.length_results[ids, nsn], _ACCEPTED_STRIP)
+    skip[hit[accepted]] = stripped[accepted]
+
+
+def _finish_parse(rows: _Rows, begin: Ints, parser_id: Ints) -> tuple[Ints, Ints]:
+    """Replay the end of phonenumbers.parse for NSNs starting at ``begin``: (status, skip).
+
+    ``parser_id`` says per row which metadata phonenumbers parses with.
+    """
+    tables = _PARSERS
+    status = np.zeros(len(rows), dtype=np.int64)
+    status[rows.length - begin < 2] = _ERR_TOO_SHORT
+    kind = tables.kind[parser_id]
+    status[(status == _OK) & (kind == _KIND_SLOW)] = _SLOW
     skip = begin.copy()
-    if parser.national_prefix is not None and live.any():
-        sub_live = sub.subset(live)
-        stripped = _strip_national_prefix(sub_live, begin[live], parser)
-        lengths = np.minimum(sub_live.length - stripped, _LENGTHS - 1)
-        accepted = np.isin(parser.length_results[lengths], _ACCEPTED_STRIP)
-        skip[live] = np.where(accepted, stripped, begin[live])
-    nsn = sub.length - skip
-    status[live & (nsn > _MAX_NSN)] = _ERR_TOO_LONG
-    status[live & (nsn < 2)] = _ERR_TOO_SHORT
-    parsed.status[rows] = status
-    parsed.country_code[rows] = parser.country_code
-    parsed.skip[rows] = skip
+    live = status == _OK
+
+    # one literal national prefix (most regions): vectorised over all parsers
+    literal = np.flatnonzero(live & (kind == _KIND_LITERAL))
+    if literal.size:
+        _strip_literal_prefix(rows, begin, parser_id, literal, skip)
+
+    # anything else: per parser, with the general replay
+    other = np.flatnonzero(live & (kind == _KIND_OTHER))
+    if other.size:
+        order = other[_stable_order(parser_id[other])]
+        for first, last in _groups(parser_id[order]):
+            group = order[first:last]
+            parser = tables.parsers[int(parser_id[group[0]])]
+            assert parser is not None
+            sub = rows.pick(group)
+            stripped = _strip_national_prefix(sub, begin[group], parser)
+            nsn = np.minimum(sub.length - stripped, _LENGTHS - 1)
+            accepted = np.isin(parser.length_results[nsn], _ACCEPTED_STRIP)
+            skip[group[accepted]] = stripped[accepted]
+
+    nsn_length = rows.length - skip
+    status[live & (nsn_length > _MAX_NSN)] = _ERR_TOO_LONG
+    status[live & (nsn_length < 2)] = _ERR_TOO_SHORT
+    status[live & (skip >= 32)] = _SLOW  # beyond the group keys of _validate
+    return status, skip
 
 
-def _parse_international(batch: _Batch, start: Ints) -> _Parsed:
-    """Replay phonenumbers.parse("+" + digits[start:], None) on every candidate."""
-    n = len(batch)
-    parsed = _Parsed(
-        np.full(n, _OK, dtype=np.int64), np.zeros(n, np.int64), np.zeros(n, np.int64)
-    )
-    digits = batch.length - start
-    parsed.status[digits < 3] = _ERR_NOT_A_NUMBER
-    one = _window(batch.value, batch.length, start, 1)
-    two = _window(batch.value, batch.length, start, 2)
-    three = _window(batch.value, batch.length, start, 3)
-    live = parsed.status == _OK
-    parsed.status[live & (one == 0)] = _ERR_COUNTRY_CODE
-    live = parsed.status == _OK
+def _parse_international(rows: _Rows, start: Ints) -> _Parsed:
+    """Replay phonenumbers.parse("+" + digits[start:], None) on every row."""
+    status = np.zeros(len(rows), dtype=np.int64)
+    status[rows.length - start < 3] = _ERR_NOT_A_NUMBER
+    three = rows.window(start, 3)
+    one, two = three // 100, three // 10
     width = np.where(
-        _IS_COUNTRY_CODE[one], 1, np.where(_IS_COUNTRY_CODE[two], 2, np.where(_IS_COUNTRY_CODE[three], 3, 0))
+        _IS_COUNTRY_CODE[one],
+        1,
+        np.where(_IS_COUNTRY_CODE[two], 2, np.where(_IS_COUNTRY_CODE[three], 3, 0)),
     )
-    parsed.status[live & (width == 0)] = _ERR_COUNTRY_CODE
-    live = parsed.status == _OK
+    width[one == 0] = 0
+    status[(status == _OK) & (width == 0)] = _ERR_COUNTRY_CODE
     code = np.where(width == 1, one, np.where(width == 2, two, three))
-    if not live.any():
-        return parsed
-    for country_code in np.unique(code[live]):
-        rows = live & (code == country_code)
-        parser = _main_parser(int(country_code))
-        if parser is None:
-            parsed.status[rows] = _SLOW
-            continue
-        _finish_parse(batch, start + width, parser, parsed, rows)
-    return parsed
+    live = status == _OK
+    code[~live] = 0
+    parser_id = np.zeros(len(rows), dtype=np.int64)
+    parser_id[live] = _PARSERS.for_country_codes(code[live])
+    skip = start + width
+    index = np.flatnonzero(live)
+    status[index], skip[index] = _finish_parse(rows.pick(index), skip[index], parser_id[index])
+    zeros = (start > 0) & (skip == start + width)
+    return _Parsed(status, code, skip, zeros)
 
 
-def _parse_national(batch: _Batch, region: str) -> _Parsed:
-    """Replay phonenumbers.parse(digits, region) on every candidate."""
-    n = len(batch)
-    parser = _region_parser(region)
+def _parse_national(rows: _Rows, region: str) -> _Parsed:
+    """Replay phonenumbers.parse(digits, region) on every row."""
+    n = len(rows)
+    region_id = _PARSERS.for_region(region)
+    parser = _PARSERS.parsers[region_id]
     if parser is None:
-        return _Parsed(np.full(n, _SLOW, dtype=np.int64), np.zeros(n, np.int64), np.zeros(n, np.int64))
-    parsed = _Parsed(
-        np.full(n, _OK, dtype=np.int64),
-        np.full(n, parser.country_code, dtype=np.int64),
-        np.zeros(n, np.int64),
-    )
-    zero = np.zeros(n, dtype=np.int64)
-    parsed.status[batch.length < 2] = _ERR_NOT_A_NUMBER
+        nothing = np.zeros(n, np.int64)
+        return _Parsed(np.full(n, _SLOW, dtype=np.int64), nothing, nothing, nothing == 1)
+    status = np.zeros(n, dtype=np.int64)
+    skip = np.zeros(n, dtype=np.int64)
+    status[rows.length < 2] = _ERR_NOT_A_NUMBER
     # a leading international dialling prefix of the region: not modelled
-    parsed.status[(parsed.status == _OK) & (batch.prefix_length(parser.idd, zero) >= 0)] = _SLOW
-    live = parsed.status == _OK
-    start = zero.copy()
-    # the region's own country code without '+': _maybe_extract_country_code
+    status[(status == _OK) & (rows.prefix_length(parser.idd, 0) >= 0)] = _SLOW
+    # the region's own country code without '+' (phonenumbers' _maybe_extract_country_code)
     code = str(parser.country_code)
-    starts_with_code = (
-        live
-        & (batch.length >= len(code))
-        & (_window(batch.value, batch.length, 0, len(code)) == parser.country_code)
+    starts = (
+        (status == _OK)
+        & (rows.length >= len(code))
+        & (rows.window(0, len(code)) == parser.country_code)
     )
-    extracted = np.zeros(n, dtype=np.bool_)
-    if starts_with_code.any():
-        sub = batch.subset(starts_with_code)
+    parser_id = np.full(n, region_id, dtype=np.int64)
+    hit = np.flatnonzero(starts)
+    if hit.size:
+        sub = rows.pick(hit)
         potential = _strip_national_prefix(sub, np.full(len(sub), len(code), np.int64), parser)
         whole = sub.matches(parser.general, 0)
         rest = sub.matches(parser.general, potential)
@@ -616,45 +911,83 @@ def _parse_national(batch: _Batch, region: str) -> _Parsed:
             parser.length_results[np.minimum(sub.length, _LENGTHS - 1)] == ValidationResult.TOO_LONG
         )
         take = (~whole & rest) | too_long
-        extracted[starts_with_code] = take
-        start[starts_with_code] = np.where(take, potential, 0)
-    main = phonenumbers.region_code_for_country_code(parser.country_code)
-    main_parser = parser if main == region else _main_parser(parser.country_code)
-    if main_parser is None:
-        parsed.status[extracted] = _SLOW
-    elif extracted.any():
-        _finish_parse(batch, start, main_parser, parsed, extracted)
-    others = live & ~extracted
-    if others.any():
-        _finish_parse(batch, start, parser, parsed, others)
-    return parsed
+        skip[hit[take]] = potential[take]
+        # phonenumbers then parses with the metadata of the code's main region
+        if phonenumbers.region_code_for_country_code(parser.country_code) != region:
+            parser_id[hit[take]] = _PARSERS.for_country_code(parser.country_code)
+    index = np.flatnonzero(status == _OK)
+    status[index], skip[index] = _finish_parse(rows.pick(index), skip[index], parser_id[index])
+    code_array = np.full(n, parser.country_code, dtype=np.int64)
+    return _Parsed(status, code_array, skip, np.zeros(n, dtype=np.bool_))
 
 
-def _valid_for(strings: Any, checker: _Checker, skip: int, nsn_length: int) -> Bools:
-    """is_valid_number_for_region for NSNs of one length that follow ``skip`` digits."""
-    n = len(strings)
+class _Matcher:
+    """Regex checks over a group's strings: RE2 (pyarrow) for big groups, re for small ones."""
+
+    def __init__(self, strings: Any) -> None:
+        self.small = len(strings) < _SMALL_GROUP
+        self.strings: Any = strings.to_pylist() if self.small else strings
+
+    def __len__(self) -> int:
+        return len(self.strings)
+
+    def match(self, pattern: str) -> Bools:
+        """Whether each string matches the (anchored) pattern."""
+        if not self.small:
+            return _match(self.strings, pattern)
+        compiled = _compiled(pattern)
+        return np.array([compiled.match(s) is not None for s in self.strings], dtype=np.bool_)
+
+    def slice(self, begin: int, end: int) -> _Matcher:
+        """The strings [begin, end)."""
+        chosen = _Matcher.__new__(_Matcher)
+        chosen.small = self.small
+        if self.small:
+            chosen.strings = self.strings[begin:end]
+        else:
+            chosen.strings = self.strings.slice(begin, end - begin)
+        return chosen
+
+    def select(self, rows: Bools) -> _Matcher:
+        """The strings where rows is true."""
+        chosen = _Matcher.__new__(_Matcher)
+        chosen.small = self.small
+        if self.small:
+            chosen.strings = [s for s, k in zip(self.strings, rows.tolist(), strict=True) if k]
+        else:
+            chosen.strings = self.strings.filter(_mask(rows))
+        return chosen
+
+
+def _valid_for(
+    strings: _Matcher,
+    checker: _Checker,
+    prefix: str,
+    nsn_length: int,
+    general: Bools | None = None,
+) -> Bools:
+    """is_valid_number_for_region for NSNs of one length after the regex ``prefix``.
+
+    ``general``, when given, is the general pattern's result already computed.
+    """
     union = checker.types_by_length[min(nsn_length, _LENGTHS - 1)]
     if (
         checker.general is None
         or union is None
         or (checker.general_lengths and nsn_length not in checker.general_lengths)
     ):
-        return np.zeros(n, dtype=np.bool_)
-    general = _match(strings, f"^.{{{skip}}}(?:{checker.general})$")
+        return np.zeros(len(strings), dtype=np.bool_)
+    if general is None:
+        general = strings.match(f"{prefix}(?:{checker.general})$")
     if not general.any():
         return general
-    return general & _match(strings, f"^.{{{skip}}}(?:{union})$")
+    return general & strings.match(f"{prefix}(?:{union})$")
 
 
-def _valid_group(strings: Any, country_code: int, skip: int, nsn_length: int) -> Bools:
+def _valid_group(strings: _Matcher, country_code: int, prefix: str, nsn_length: int) -> Bools:
     """is_valid_number for NSNs of one country code and length, including region resolution."""
     regions = COUNTRY_CODE_TO_REGION_CODE.get(country_code, ())
     n = len(strings)
-    if len(regions) == 1:
-        checker = _checker(country_code, regions[0])
-        if checker is None:
-            return np.zeros(n, dtype=np.bool_)
-        return _valid_for(strings, checker, skip, nsn_length)
     # region_code_for_number: the first region whose leading digits match, or (without
     # leading digits) for which the number is valid; then is_valid_number_for_region
     valid = np.zeros(n, dtype=np.bool_)
@@ -666,40 +999,64 @@ def _valid_group(strings: Any, country_code: int, skip: int, nsn_length: int) ->
         if checker is None:
             continue
         if checker.leading_digits is not None:
-            picked = _match(strings, f"^.{{{skip}}}(?:{checker.leading_digits})")
+            picked = strings.match(f"{prefix}(?:{checker.leading_digits})")
             if picked.any():
-                chosen = strings.filter(pa.array(picked, type=pa.bool_()))
-                valid[remaining[picked]] = _valid_for(chosen, checker, skip, nsn_length)
+                chosen = strings.select(picked)
+                valid[remaining[picked]] = _valid_for(chosen, checker, prefix, nsn_length)
         else:
-            picked = _valid_for(strings, checker, skip, nsn_length)
+            picked = _valid_for(strings, checker, prefix, nsn_length)
             valid[remaining[picked]] = True
         if picked.any():
             remaining = remaining[~picked]
-            strings = strings.filter(pa.array(~picked, type=pa.bool_()))
+            strings = strings.select(~picked)
     return valid
 
 
-def _validate(batch: _Batch, parsed: _Parsed) -> Bools:
-    """is_valid_number for every parsed candidate (status OK); False elsewhere."""
-    valid = np.zeros(len(batch), dtype=np.bool_)
+def _validate(rows: _Rows, parsed: _Parsed) -> Bools:
+    """is_valid_number for every parsed row (status OK); False elsewhere.
+
+    Rows are sorted by country code, characters skipped before the NSN and NSN
+    length; each run of one country code and skip gets one general-pattern pass,
+    each length within it one pass of the union of the number-type patterns.
+    """
+    valid = np.zeros(len(rows), dtype=np.bool_)
     ok = np.flatnonzero(parsed.status == _OK)
     if ok.size == 0:
         return valid
-    nsn = batch.length[ok] - parsed.skip[ok]
-    key = (parsed.country_code[ok] * 64 + parsed.skip[ok]) * 64 + nsn
-    order = np.argsort(key, kind="stable")
+    nsn = rows.length[ok] - parsed.skip[ok]
+    skip = np.where(parsed.zeros[ok], 31, parsed.skip[ok])  # 31: '0' or '00', then the code
+    key = (parsed.country_code[ok] * 32 + skip) * 32 + nsn
+    order = _stable_order(key)
     key = key[order]
-    rows = ok[order]
-    strings = batch.strings.take(pa.array(rows))
-    cuts = np.flatnonzero(np.diff(key)) + 1
-    bounds = zip(np.concatenate(([0], cuts)).tolist(), np.concatenate((cuts, [len(key)])).tolist())
-    result = np.zeros(len(rows), dtype=np.bool_)
-    for begin, end in bounds:
+    positions = ok[order]
+    strings = rows.column.strings.take(pa.array(rows.index[positions]))
+    result = np.zeros(len(positions), dtype=np.bool_)
+    lengths = _groups(key)
+    at = 0  # the first length run of the current (country code, skip) run
+    for begin, end in _groups(key >> 5):
         group = int(key[begin])
-        result[begin:end] = _valid_group(
-            strings.slice(begin, end - begin), group >> 12, (group >> 6) & 63, group & 63
-        )
-    valid[rows] = result
+        country_code, skipped = group >> 10, (group >> 5) & 31
+        prefix = f"^0{{1,2}}{country_code}" if skipped == 31 else f"^.{{{skipped}}}"
+        matcher = _Matcher(strings.slice(begin, end - begin))
+        parts = []
+        while at < len(lengths) and lengths[at][0] < end:
+            parts.append(lengths[at])
+            at += 1
+        regions = COUNTRY_CODE_TO_REGION_CODE.get(country_code, ())
+        checker = _checker(country_code, regions[0]) if len(regions) == 1 else None
+        general = None
+        if checker is not None and checker.general is not None:
+            general = matcher.match(f"{prefix}(?:{checker.general})$")
+        for b, e in parts:
+            part = matcher.slice(b - begin, e - begin)
+            nsn_length = int(key[b]) & 31
+            if len(regions) != 1:
+                result[b:e] = _valid_group(part, country_code, prefix, nsn_length)
+            elif checker is not None and general is not None:
+                result[b:e] = _valid_for(
+                    part, checker, prefix, nsn_length, general[b - begin : e - begin]
+                )
+    valid[positions] = result
     return valid
 
 
@@ -707,7 +1064,7 @@ def _validate(batch: _Batch, parsed: _Parsed) -> Bools:
 class _Cleaned:
     """The column after cleaning: candidates to parse and the rows already decided."""
 
-    batch: _Batch  # digits of every candidate ('+' written as '0')
+    column: _Column  # every candidate's digits ('+' written as '0')
     row: Ints  # row of each candidate
     plus: Bools  # the candidate was written with a leading '+'
     usable: Bools  # the candidate is a cleaned number (else decided or slow)
@@ -716,11 +1073,23 @@ class _Cleaned:
     slow_rows: Ints
 
 
+def _as_text(value: object) -> str | None:
+    """A cell as normalise_one reads it: None when missing, else its text."""
+    if _is_missing(value):
+        return None
+    text = value if isinstance(value, str) else str(value)
+    try:
+        text.encode()
+    except UnicodeEncodeError:  # lone surrogates: not a phone number, whatever else is there
+        return "\x00"
+    return text
+
+
 def _arrow_column(raw: pd.Series[Any] | Sequence[object]) -> Any:
     """The cells as one pyarrow large_string array (missing cells null, others str())."""
     try:
         array = pa.array(raw, from_pandas=True)
-    except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError):
+    except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError):  # mixed, surrogates
         array = None
     if isinstance(array, pa.ChunkedArray):
         array = array.combine_chunks()
@@ -728,10 +1097,7 @@ def _arrow_column(raw: pd.Series[Any] | Sequence[object]) -> Any:
         pa.types.is_string(array.type) or pa.types.is_large_string(array.type)
     ):
         values: Iterable[object] = raw.tolist() if isinstance(raw, pd.Series) else raw
-        array = pa.array(
-            [None if _is_missing(v) else v if isinstance(v, str) else str(v) for v in values],
-            type=pa.large_string(),
-        )
+        array = pa.array([_as_text(value) for value in values], type=pa.large_string())
     if pa.types.is_string(array.type):
         array = array.cast(pa.large_string())
     return array
@@ -743,14 +1109,20 @@ def _clean_column(array: Any) -> _Cleaned:
     buffers = array.buffers()
     offsets = np.frombuffer(buffers[1], dtype=np.int64)[array.offset : array.offset + n + 1]
     data = (
-        np.frombuffer(buffers[2], dtype=np.uint8) if buffers[2] is not None else np.zeros(0, np.uint8)
+        np.frombuffer(buffers[2], dtype=np.uint8)
+        if buffers[2] is not None
+        else np.zeros(0, np.uint8)
     )
     first = int(offsets[0])
     data = data[first : int(offsets[-1])]
     offsets = offsets - first
     lengths = np.diff(offsets)
-    missing = np.asarray(array.is_null().to_numpy(zero_copy_only=False), dtype=np.bool_)
+    missing = np.zeros(n, dtype=np.bool_)
+    if array.null_count:
+        missing = np.asarray(array.is_null().to_numpy(zero_copy_only=False), dtype=np.bool_)
 
+    # cells with bytes other than digits, '+' and " -./()", and dotted cells that may be
+    # integer-valued floats, are cleaned by _clean() (they become extra candidates)
     classes = _BYTE_CLASS[data]
     odd = np.zeros(n, dtype=np.bool_)
     odd_bytes = np.flatnonzero(classes == 2)
@@ -767,43 +1139,49 @@ def _clean_column(array: Any) -> _Cleaned:
     special_rows = np.flatnonzero(special & (lengths > 0))
     if special_rows.size:
         keep[_ranges(offsets[special_rows], lengths[special_rows])] = False
-    counts = np.zeros(len(data) + 1, dtype=np.int32 if len(data) < 2**31 else np.int64)
-    np.cumsum(keep, dtype=counts.dtype, out=counts[1:])
-    kept = (counts[offsets[1:]] - counts[offsets[:-1]]).astype(np.int64)
+    kept = np.zeros(n, dtype=np.int64)
+    filled = np.flatnonzero(lengths > 0)
+    if filled.size:
+        # empty rows would confuse reduceat (it yields keep[start] for them): skip them
+        kept[filled] = np.add.reduceat(keep.view(np.uint8), offsets[filled], dtype=np.int32)
     digits = data[keep]
     new_offsets = np.zeros(n + 1, dtype=np.int64)
     np.cumsum(kept, out=new_offsets[1:])
 
+    # a '+' is only allowed as the first character; it is written as '0'
     plus = np.zeros(n, dtype=np.bool_)
     bad_plus = np.zeros(n, dtype=np.bool_)
     plus_bytes = np.flatnonzero(digits == ord("+"))
     if plus_bytes.size:
-        plus_rows = _rows_of(new_offsets, plus_bytes)
-        leading = plus_bytes == new_offsets[plus_rows]
-        bad_plus[plus_rows[~leading]] = True
-        plus[plus_rows[leading]] = True
+        starts = np.flatnonzero(kept > 0)
+        plus[starts] = digits[new_offsets[starts]] == ord("+")
+        if plus_bytes.size != np.count_nonzero(plus):
+            plus_rows = _rows_of(new_offsets, plus_bytes)
+            bad_plus[plus_rows[plus_bytes != new_offsets[plus_rows]]] = True
+            plus &= ~bad_plus
         digits[plus_bytes] = ord("0")
 
     decided_rows: list[int] = []
     decided_reasons: list[str] = []
+    single_plus = plus & (kept == 1)
     for reason, rows in (
         (EMPTY, missing | (~special & (kept == 0))),
-        (NOT_A_NUMBER, ~special & (bad_plus | (plus & (kept == 1)))),
+        (NOT_A_NUMBER, ~special & (bad_plus | single_plus)),
     ):
         found = np.flatnonzero(rows).tolist()
         decided_rows += found
         decided_reasons += [reason] * len(found)
-    usable = ~special & (kept > 0) & ~bad_plus & ~(plus & (kept == 1))
+    usable = ~special & (kept > 0) & ~bad_plus & ~single_plus
 
-    # cells with other characters: the reference cleaner, appended as extra candidates
     odd_rows = np.flatnonzero(odd & ~missing)
     extra_rows: list[int] = []
     extra: list[str] = []
-    for row, text in zip(odd_rows.tolist(), array.take(pa.array(odd_rows)).to_pylist(), strict=True):
-        cleaned, reason = _clean(text)
+    texts = array.take(pa.array(odd_rows)).to_pylist()
+    for row, text in zip(odd_rows.tolist(), texts, strict=True):
+        cleaned, why = _clean(text)
         if cleaned is None:
             decided_rows.append(row)
-            decided_reasons.append(reason or NOT_A_NUMBER)
+            decided_reasons.append(why or NOT_A_NUMBER)
         else:
             extra_rows.append(row)
             extra.append(cleaned)
@@ -820,117 +1198,144 @@ def _clean_column(array: Any) -> _Cleaned:
     length = np.diff(new_offsets)
     too_long = usable & (length - plus > _MAX_DIGITS)
     usable &= ~too_long
+    offsets_buffer, digits_buffer = pa.py_buffer(new_offsets), pa.py_buffer(digits)
+    strings = pa.LargeStringArray.from_buffers(len(rows), offsets_buffer, digits_buffer)
+    # unusable candidates (too long, stray '+') are null for the cast only; takes are
+    # faster without a validity bitmap, and only usable candidates are ever taken
     validity = pa.py_buffer(np.packbits(usable, bitorder="little"))
-    strings = pa.LargeStringArray.from_buffers(
-        len(rows), pa.py_buffer(new_offsets), pa.py_buffer(digits), validity
-    )
-    values = pc.cast(strings, pa.int64()).fill_null(0).to_numpy(zero_copy_only=False)
-    slow_rows = rows[too_long]
-    index = np.arange(len(rows), dtype=np.int64)
+    castable = pa.LargeStringArray.from_buffers(len(rows), offsets_buffer, digits_buffer, validity)
+    values = pc.cast(castable, pa.int64()).fill_null(0).to_numpy(zero_copy_only=False)
+    value = np.asarray(values, dtype=np.int64)
+    lead = value * _POW10[np.maximum(_LEAD - length, 0)]
+    longer = np.flatnonzero(usable & (length > _LEAD))
+    lead[longer] = value[longer] // _POW10[length[longer] - _LEAD]
     return _Cleaned(
-        _Batch(index, strings, length, np.asarray(values, dtype=np.int64)),
+        _Column(strings, length, value, lead),
         rows,
         plus,
         usable,
         decided_rows,
         decided_reasons,
-        slow_rows,
+        rows[too_long],
     )
+
+
+def _fast_path(array: Any, region: str) -> tuple[Ints, npt.NDArray[np.object_], Ints]:
+    """normalise_many on one chunk, except the cells it returns for normalise_one."""
+    n = len(array)
+    numbers = np.zeros(n, dtype=np.int64)
+    reasons = np.full(n, None, dtype=object)
+    cleaned = _clean_column(array)
+    reasons[cleaned.decided_rows] = np.array(cleaned.decided_reasons, dtype=object)
+    column = cleaned.column
+    count = len(cleaned.row)
+    status = np.full(count, -1, dtype=np.int64)  # -1: not a candidate
+    country_code = np.zeros(count, dtype=np.int64)
+    skip = np.zeros(count, dtype=np.int64)
+    valid = np.zeros(count, dtype=np.bool_)
+
+    def attempt(index: Ints, start: Ints | None) -> tuple[_Parsed, Bools]:
+        """Parse (international from ``start``, else national) and validate some candidates."""
+        rows = _Rows(column, index)
+        parsed = (
+            _parse_national(rows, region) if start is None else _parse_international(rows, start)
+        )
+        return parsed, _validate(rows, parsed)
+
+    def record(index: Ints, parsed: _Parsed, ok: Bools) -> None:
+        """Make these outcomes the candidates' answers."""
+        status[index] = parsed.status
+        country_code[index] = parsed.country_code
+        skip[index] = parsed.skip
+        valid[index] = ok
+
+    length, lead, plus, usable = column.length, column.lead, cleaned.plus, cleaned.usable
+    international = usable & (plus | ((length >= 2) & (_window(lead, 0, 2) == 0)))
+    bare = usable & ~international
+    trunk = _national_prefix(region)
+    marked = np.zeros(count, dtype=np.bool_)
+    if trunk is not None:
+        marked = bare & (length >= len(trunk)) & (_window(lead, 0, len(trunk)) == int(trunk))
+        bare &= ~marked
+    home_code = phonenumbers.country_code_for_region(region)
+    width = len(str(home_code))
+    home = bare & (length >= width) & (_window(lead, 0, width) == home_code)
+    bare &= ~home
+
+    # '+' / '00' forms, and bare digits starting with the region's country code: international
+    first = np.flatnonzero(international | home)
+    start = np.where(plus[first], 1, np.where(international[first], 2, 0))
+    parsed, ok = attempt(first, start)
+    record(first, parsed, ok)
+    # national prefix, other bare digits, and home-code digits that are no valid
+    # international number: national
+    retry = np.zeros(count, dtype=np.bool_)
+    retry[first[home[first] & ~ok & (parsed.status != _SLOW)]] = True
+    second = np.flatnonzero(marked | bare | retry)
+    parsed, ok = attempt(second, None)
+    record(second, parsed, ok)
+    # other bare digits that are no valid national number: international
+    third = second[bare[second] & ~ok & (parsed.status != _SLOW)]
+    if third.size:
+        parsed, ok = attempt(third, np.zeros(len(third), dtype=np.int64))
+        record(third[ok], parsed.subset(ok), ok[ok])
+        status[third[parsed.status == _SLOW]] = _SLOW
+
+    rows = cleaned.row
+    good = np.flatnonzero(valid & (status == _OK))
+    nsn = length[good] - skip[good]
+    numbers[rows[good]] = country_code[good] * _POW10[nsn] + column.value[good] % _POW10[nsn]
+    for error, reason in _STATUS_REASONS.items():
+        reasons[rows[status == error]] = reason
+    bad = np.flatnonzero(~valid & (status == _OK))
+    if bad.size:
+        key = country_code[bad] * _LENGTHS + np.minimum(length[bad] - skip[bad], _LENGTHS - 1)
+        unique, inverse = np.unique(key, return_inverse=True)
+        texts = np.array(
+            [_reason_table(int(k) // _LENGTHS, region)[int(k) % _LENGTHS] for k in unique],
+            dtype=object,
+        )
+        reasons[rows[bad]] = texts[inverse]
+    return numbers, reasons, np.unique(np.concatenate((cleaned.slow_rows, rows[status == _SLOW])))
+
+
+def _workers(rows: int) -> int:
+    """Threads worth using for a column of this many rows."""
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not on Linux
+        cpus = os.cpu_count() or 1
+    return max(1, min(cpus, 8, rows // _CHUNK))
 
 
 def normalise_many(
     raw: pd.Series[Any] | Sequence[str | None], region: str
 ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.object_]]:
-    """Vectorised normalise_one: E.164 digits (int64, 0 where invalid) and reasons (None where valid).
+    """Vectorised normalise_one: int64 E.164 digits (0 if invalid), object reasons (None if valid).
 
     Gives exactly the answer of :func:`normalise_one` for every element.  The
     input may be a pandas Series of str (pyarrow-backed) or object dtype, or a
-    plain sequence; missing values are "empty".
+    plain sequence; missing values are "empty".  Large columns are split over
+    the CPUs (numpy and pyarrow release the GIL).
     """
     code = _canonical_region(region)
     array = _arrow_column(raw)
     n = len(array)
-    numbers = np.zeros(n, dtype=np.int64)
-    reasons = np.full(n, None, dtype=object)
     if n == 0:
-        return numbers, reasons
-    cleaned = _clean_column(array)
-    for row, reason in zip(cleaned.decided_rows, cleaned.decided_reasons, strict=True):
-        reasons[row] = reason
-    slow: list[Ints] = [cleaned.slow_rows]
-
-    all_candidates = cleaned.batch
-    usable = cleaned.usable
-    value, length = all_candidates.value, all_candidates.length
-    double_zero = (~cleaned.plus) & (length >= 2) & (_window(value, length, 0, 2) == 0)
-    international = usable & (cleaned.plus | double_zero)
-    national_prefix = _national_prefix(code)
-    national = usable & ~international
-    if national_prefix is not None:
-        marked = (
-            national
-            & (length >= len(national_prefix))
-            & (_window(value, length, 0, len(national_prefix)) == int(national_prefix))
-        )
+        return np.zeros(0, dtype=np.int64), np.full(0, None, dtype=object)
+    workers = _workers(n)
+    pieces = max(workers, -(-n // _MAX_CHUNK))
+    pieces = -(-pieces // workers) * workers
+    bounds = [n * i // pieces for i in range(pieces + 1)]
+    chunks = [array.slice(a, b - a) for a, b in itertools.pairwise(bounds)]
+    if workers == 1:
+        results = [_fast_path(chunk, code) for chunk in chunks]
     else:
-        marked = np.zeros(len(all_candidates), dtype=np.bool_)
-
-    outcomes: list[tuple[_Batch, _Parsed, Bools]] = []
-
-    intl = all_candidates.subset(international)
-    intl_parsed = _parse_international(intl, np.where(cleaned.plus[international], 1, 2))
-    outcomes.append((intl, intl_parsed, _validate(intl, intl_parsed)))
-
-    nat = all_candidates.subset(national)
-    nat_parsed = _parse_national(nat, code)
-    nat_valid = _validate(nat, nat_parsed)
-    # bare digits (no national prefix): international first when they start with the
-    # region's country code, else only when the national reading is not valid
-    bare = ~marked[national]
-    home_code = phonenumbers.country_code_for_region(code)
-    home = (
-        bare
-        & (nat.length >= len(str(home_code)))
-        & (_window(nat.value, nat.length, 0, len(str(home_code))) == home_code)
-    )
-    need = bare & (home | (~nat_valid & (nat_parsed.status != _SLOW)))
-    if need.any():
-        other = nat.subset(need)
-        other_parsed = _parse_international(other, np.zeros(len(other), dtype=np.int64))
-        other_valid = _validate(other, other_parsed)
-        rows = np.flatnonzero(need)
-        use = rows[other_valid]
-        nat_parsed.status[use] = other_parsed.status[other_valid]
-        nat_parsed.country_code[use] = other_parsed.country_code[other_valid]
-        nat_parsed.skip[use] = other_parsed.skip[other_valid]
-        nat_valid[use] = True
-        # an international attempt that needs the slow path: so does the cell
-        nat_parsed.status[rows[other_parsed.status == _SLOW]] = _SLOW
-    outcomes.append((nat, nat_parsed, nat_valid))
-
-    for batch, parsed, valid in outcomes:
-        rows = cleaned.row[batch.index]
-        status = parsed.status
-        slow.append(rows[status == _SLOW])
-        good = valid & (status == _OK)
-        nsn = batch.length[good] - parsed.skip[good]
-        numbers[rows[good]] = parsed.country_code[good] * _POW10[nsn] + (
-            batch.value[good] % _POW10[nsn]
-        )
-        for error, reason in _STATUS_REASONS.items():
-            reasons[rows[status == error]] = reason
-        bad = ~valid & (status == _OK)
-        if bad.any():
-            nsn = np.minimum(batch.length[bad] - parsed.skip[bad], _LENGTHS - 1)
-            key = parsed.country_code[bad] * _LENGTHS + nsn
-            unique, inverse = np.unique(key, return_inverse=True)
-            texts = np.array(
-                [_reason_table(int(k) // _LENGTHS, code)[int(k) % _LENGTHS] for k in unique],
-                dtype=object,
-            )
-            reasons[rows[bad]] = texts[inverse]
-
-    slow_rows = np.unique(np.concatenate(slow))
+        with ThreadPoolExecutor(workers) as pool:
+            results = list(pool.map(_fast_path, chunks, [code] * pieces))
+    numbers = np.concatenate([r[0] for r in results])
+    reasons = np.concatenate([r[1] for r in results])
+    slow_rows = np.concatenate([r[2] + a for r, a in zip(results, bounds, strict=False)])
     if slow_rows.size:
         texts = array.take(pa.array(slow_rows)).to_pylist()
         for row, text in zip(slow_rows.tolist(), texts, strict=True):

@@ -1,0 +1,375 @@
+"""Tests for rcsbatch.phones: the reference normaliser and its vectorised twin."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import phonenumbers
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from phonenumbers import PhoneNumberFormat, PhoneNumberType
+
+from rcsbatch import phones
+from rcsbatch.phones import (
+    EMPTY,
+    FLOAT_NOTATION,
+    NOT_A_NUMBER,
+    UNKNOWN_COUNTRY_CODE,
+    is_known_region,
+    normalise_many,
+    normalise_one,
+    region_of,
+)
+
+DE_MOBILE = 4917612345678
+
+
+def _many(cells: list[Any], region: str, dtype: str | None = "str") -> list[tuple[int, Any]]:
+    """normalise_many on a Series of the cells, as (number, reason) pairs."""
+    series = pd.Series(cells, dtype=dtype) if dtype else pd.Series(cells)
+    numbers, reasons = normalise_many(series, region)
+    assert numbers.dtype == np.int64
+    assert reasons.dtype == object
+    return list(zip(numbers.tolist(), reasons.tolist(), strict=True))
+
+
+def _reference(cells: list[Any], region: str) -> list[tuple[int, Any]]:
+    """normalise_one on every cell."""
+    return [normalise_one(cell, region) for cell in cells]
+
+
+@pytest.mark.parametrize(
+    "cell",
+    ["+49 176 1234 5678", "0049 176-12345678", "0176 12345678", "4917612345678"],
+)
+def test_the_four_german_forms_are_one_recipient(cell: str) -> None:
+    """International, 00, national and country-code-without-plus forms normalise alike."""
+    assert normalise_one(cell, "DE") == (DE_MOBILE, None)
+    assert _many([cell], "DE") == [(DE_MOBILE, None)]
+
+
+@pytest.mark.parametrize(
+    ("cell", "region", "expected"),
+    [
+        ("07912 345678", "GB", 447912345678),
+        ("+44 20 7946 0958", "DE", 442079460958),
+        ("(212) 555-0123", "US", 12125550123),
+        ("1-212-555-0123", "US", 12125550123),
+        ("+1 212 555 0123", "DE", 12125550123),
+        ("06 12 34 56 78", "FR", 33612345678),
+        ("+33 6 12 34 56 78", "DE", 33612345678),
+        ("06 1234 5678", "IT", 390612345678),  # Italian fixed lines keep their leading 0
+        ("+39 06 1234 5678", "DE", 390612345678),
+        ("347 123 4567", "IT", 393471234567),
+        ("0664 1234567", "AT", 436641234567),
+        ("+43 664 1234567", "DE", 436641234567),
+        ("044 668 18 00", "CH", 41446681800),
+        ("+41 44 668 18 00", "DE", 41446681800),
+        ("8 912 345 67 89", "RU", 79123456789),
+        ("+800 1234 5678", "DE", 80012345678),
+        ("+49 (0) 30 1234567", "DE", 49301234567),
+        ("(030) 1234567", "DE", 49301234567),
+        ("[030] 123 4567", "DE", 49301234567),
+        ("030\u20131234567", "DE", 49301234567),
+        ("0176/12345678", "DE", DE_MOBILE),
+        ("0\u00a0176\u00a012345678", "DE", DE_MOBILE),
+        ("011 49 176 12345678", "US", DE_MOBILE),
+        ("+49 176 1234 5678", "de", DE_MOBILE),
+    ],
+)
+def test_valid_numbers_of_several_countries(cell: str, region: str, expected: int) -> None:
+    """Valid numbers in national or international form give their E.164 digits."""
+    assert normalise_one(cell, region) == (expected, None)
+    assert _many([cell], region) == [(expected, None)]
+
+
+def test_bare_foreign_digits_are_read_as_national_first() -> None:
+    """Bare digits of another country stay national when the default region accepts them."""
+    # phonenumbers takes 436641234567 as a valid German number (04366 41234567)
+    assert normalise_one("436641234567", "DE") == (49436641234567, None)
+    assert normalise_one("+43 664 1234567", "DE") == (436641234567, None)
+
+
+@pytest.mark.parametrize(
+    ("cell", "region", "reason"),
+    [
+        ("abc", "DE", NOT_A_NUMBER),
+        ("n/a", "DE", NOT_A_NUMBER),
+        ("+49 176 1234 5678 ext 1", "DE", NOT_A_NUMBER),
+        ("49+176", "DE", NOT_A_NUMBER),
+        ("++49 176", "DE", NOT_A_NUMBER),
+        ("+", "DE", NOT_A_NUMBER),
+        ("+1", "DE", NOT_A_NUMBER),
+        ("0", "DE", NOT_A_NUMBER),
+        ("\ufeff\uff0b49 176", "DE", NOT_A_NUMBER),
+        ("123", "DE", "too short for DE"),
+        ("+49 30", "DE", "too short for DE"),
+        ("0176 123", "DE", "not a valid number for country code 49"),
+        ("+49 176 1234 5678 9999 12", "DE", "too long for DE"),
+        ("0176 1234 5678 / 0176 8765 4321", "DE", "too long"),
+        ("+999 123456", "DE", UNKNOWN_COUNTRY_CODE),
+        ("+0049 30 1234567", "DE", UNKNOWN_COUNTRY_CODE),
+        ("+44 20 794", "DE", "too short for GB"),
+        ("212 555", "US", "too short for US"),
+    ],
+)
+def test_invalid_numbers_have_short_reasons(cell: str, region: str, reason: str) -> None:
+    """Unusable cells give 0 and a short human reason."""
+    assert normalise_one(cell, region) == (0, reason)
+    assert _many([cell], region) == [(0, reason)]
+
+
+@pytest.mark.parametrize("cell", [None, "", "   ", "\t", "-", "()", math.nan, pd.NA])
+def test_missing_and_blank_cells_are_empty(cell: Any) -> None:
+    """Missing values and cells of only separators are "empty"."""
+    assert normalise_one(cell, "DE") == (0, EMPTY)
+    assert _many([cell, "0176 12345678"], "DE", dtype=None) == [(0, EMPTY), (DE_MOBILE, None)]
+
+
+@pytest.mark.parametrize(
+    ("cell", "expected"),
+    [
+        ("4917612345678.0", (DE_MOBILE, None)),
+        ("  4917612345678.00 ", (DE_MOBILE, None)),
+        ("4917612345678,0", (DE_MOBILE, None)),
+        ("4.917612345678e+12", (0, FLOAT_NOTATION)),
+        ("4,917612345678E+12", (0, FLOAT_NOTATION)),
+        ("1e5", (0, FLOAT_NOTATION)),
+        (4917612345678.0, (DE_MOBILE, None)),
+        (4917612345678, (DE_MOBILE, None)),
+    ],
+)
+def test_float_mangled_cells(cell: Any, expected: tuple[int, str | None]) -> None:
+    """Integer-valued floats count as their digits; scientific notation is refused."""
+    assert normalise_one(cell, "DE") == expected
+    assert _many([cell], "DE", dtype=None) == [expected]
+
+
+@pytest.mark.parametrize("dtype", ["str", "object", None])
+def test_many_accepts_str_object_and_plain_sequences(dtype: str | None) -> None:
+    """pyarrow-backed str, object Series and plain lists give the same answers."""
+    cells = ["+49 176 1234 5678", None, "abc", "0176 12345678", "", "4.9e12"]
+    expected = _reference(cells, "DE")
+    if dtype is None:
+        numbers, reasons = normalise_many(cells, "DE")
+        assert list(zip(numbers.tolist(), reasons.tolist(), strict=True)) == expected
+    else:
+        assert _many(cells, "DE", dtype) == expected
+
+
+def test_many_reads_a_csv_column_read_by_pyarrow(tmp_path: Any) -> None:
+    """A chunked pyarrow-backed column from read_csv, with a custom index, is handled."""
+    cells = ["+49 176 1234 5678", "", "0176 12345678", "abc", "4917612345678.0"] * 40
+    path = tmp_path / "recipients.csv"
+    pd.DataFrame({"id": range(len(cells)), "phone": cells}).to_csv(path, index=False)
+    column = pd.read_csv(path, engine="pyarrow", dtype=str)["phone"]
+    column.index = column.index + 1000
+    numbers, reasons = normalise_many(column, "DE")
+    expected = _reference(column.tolist(), "DE")
+    assert list(zip(numbers.tolist(), reasons.tolist(), strict=True)) == expected
+
+
+def test_many_of_nothing() -> None:
+    """An empty column gives empty arrays."""
+    numbers, reasons = normalise_many(pd.Series([], dtype="str"), "DE")
+    assert numbers.shape == reasons.shape == (0,)
+    assert numbers.dtype == np.int64
+
+
+def test_unknown_region_is_refused() -> None:
+    """An unknown default region raises ValueError in both functions."""
+    assert is_known_region("DE") and is_known_region("gb")
+    assert not is_known_region("XX")
+    with pytest.raises(ValueError, match="unknown region"):
+        normalise_one("0176 12345678", "XX")
+    with pytest.raises(ValueError, match="unknown region"):
+        normalise_many(pd.Series(["0176 12345678"]), "XX")
+
+
+@pytest.mark.parametrize(
+    ("number", "region"),
+    [
+        (DE_MOBILE, "DE"),
+        (14165550123, "CA"),
+        (12125550123, "US"),
+        (447624123456, "IM"),
+        (80012345678, None),
+        (99912345, None),
+    ],
+)
+def test_region_of(number: int, region: str | None) -> None:
+    """region_of gives the region a number belongs to, None without a geographic one."""
+    assert region_of(number) == region
+
+
+def test_common_shapes_never_use_the_slow_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The four forms of many countries, junk and blanks are all decided vectorised."""
+
+    def refuse(raw: str | None, region: str) -> tuple[int, str | None]:
+        raise AssertionError(f"slow path for {raw!r}")
+
+    cells = [
+        "+49 176 1234 5678",
+        "0049 176-12345678",
+        "0176 12345678",
+        "4917612345678",
+        "+43 664 1234567",
+        "0041 44 668 18 00",
+        "+33 6 12 34 56 78",
+        "447912345678",
+        "+1 212 555 0123",
+        "+49 (0) 30 1234567",
+        "4917612345678.0",
+        "4.9e12",
+        "n/a",
+        "",
+        None,
+        "123",
+    ]
+    expected = _reference(cells, "DE")
+    monkeypatch.setattr(phones, "normalise_one", refuse)
+    assert _many(cells, "DE") == expected
+
+
+def test_threaded_chunks_agree(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A column split into several chunks over threads gives the single-call answers."""
+    cells = [f"+49 176 {i:08d}" for i in range(60)] + ["abc", None, "0176 123", "4.9e12"] * 5
+    expected = _reference(cells, "DE")
+    monkeypatch.setattr(phones, "_CHUNK", 10)
+    monkeypatch.setattr(phones, "_MAX_CHUNK", 15)
+    assert _many(cells, "DE") == expected
+
+
+# ----------------------------------------------------------------- property test
+
+_TYPES = [
+    PhoneNumberType.FIXED_LINE,
+    PhoneNumberType.MOBILE,
+    PhoneNumberType.TOLL_FREE,
+    PhoneNumberType.PREMIUM_RATE,
+    PhoneNumberType.SHARED_COST,
+    PhoneNumberType.VOIP,
+    PhoneNumberType.PERSONAL_NUMBER,
+    PhoneNumberType.PAGER,
+    PhoneNumberType.UAN,
+    PhoneNumberType.VOICEMAIL,
+]
+_EXAMPLES = [
+    number
+    for region in sorted(phonenumbers.SUPPORTED_REGIONS)
+    for kind in _TYPES
+    if (number := phonenumbers.example_number_for_type(region, kind)) is not None
+] + [
+    number
+    for code in sorted(phonenumbers.COUNTRY_CODES_FOR_NON_GEO_REGIONS)
+    if (number := phonenumbers.example_number_for_non_geo_entity(code)) is not None
+]
+# default regions: the benchmark's, ones with shared country codes or national prefixes
+# other than "0", and ones whose rules only the slow path handles
+_REGIONS = ["DE", "AT", "CH", "FR", "GB", "US", "IT", "CA", "RU", "HU", "AU", "CN", "JP", "GG"]
+_SEPARATORS = [" ", "-", ".", "/", "", "\u00a0", " - "]
+
+
+def _written(digits: str, separator: str, sizes: list[int]) -> str:
+    """Digits split into groups of the given sizes, joined by the separator."""
+    groups, at = [], 0
+    for size in sizes:
+        if at >= len(digits):
+            break
+        groups.append(digits[at : at + size])
+        at += size
+    if at < len(digits):
+        groups.append(digits[at:])
+    return separator.join(groups)
+
+
+@st.composite
+def _messy_number(draw: st.DrawFn) -> str:
+    """An example number of some region and type, perhaps altered, written messily."""
+    number = draw(st.sampled_from(_EXAMPLES))
+    code = str(number.country_code)
+    nsn = phonenumbers.national_significant_number(number)
+    written = phonenumbers.format_number(number, PhoneNumberFormat.NATIONAL)
+    national = "".join(c for c in written if c.isdigit())
+    change = draw(st.sampled_from(["none", "none", "replace", "insert", "delete"]))
+    if change != "none" and len(nsn) > 2:
+        at = draw(st.integers(0, len(nsn) - 1))
+        digit = str(draw(st.integers(0, 9)))
+        nsn = {
+            "replace": nsn[:at] + digit + nsn[at + 1 :],
+            "insert": nsn[:at] + digit + nsn[at:],
+            "delete": nsn[:at] + nsn[at + 1 :],
+        }[change]
+    separator = draw(st.sampled_from(_SEPARATORS))
+    sizes = draw(st.lists(st.integers(1, 4), min_size=1, max_size=6))
+    form = draw(
+        st.sampled_from(["plus", "00", "national", "bare", "nsn", "plus0", "float", "paren"])
+    )
+    if form == "plus":
+        return f"+{code} {_written(nsn, separator, sizes)}"
+    if form == "00":
+        return f"00{code}{separator}{_written(nsn, separator, sizes)}"
+    if form == "national":
+        return _written(national, separator, sizes)
+    if form == "bare":
+        return code + nsn
+    if form == "nsn":
+        return _written(nsn, separator, sizes)
+    if form == "plus0":
+        return f"+{code} (0) {_written(nsn, separator, sizes)}"
+    if form == "paren":
+        return f"({national[:3]}) {_written(national[3:], separator, sizes)}"
+    return f"{code}{nsn}.0"
+
+
+_JUNK = st.one_of(
+    st.none(),
+    st.sampled_from(["", " ", "n/a", "-", "+", "00", "4.9e12", "0049", "+0", "0.0", "()"]),
+    st.text(alphabet="0123456789 +-()./", max_size=22),
+    st.text(max_size=8),
+)
+_CELL = st.one_of(_messy_number(), _messy_number(), _JUNK)
+
+
+@settings(
+    max_examples=150,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+@given(
+    cells=st.lists(_CELL, min_size=1, max_size=40),
+    region=st.sampled_from(_REGIONS),
+    dtype=st.sampled_from(["str", "object"]),
+)
+def test_many_equals_one_for_messy_numbers(
+    cells: list[str | None], region: str, dtype: str
+) -> None:
+    """normalise_many agrees with normalise_one element by element on messy inputs."""
+    assert _many(cells, region, dtype) == _reference(cells, region)
+
+
+@pytest.mark.parametrize("region", ["DE", "US", "GB"])
+def test_many_equals_one_for_every_example_number(region: str) -> None:
+    """Every phonenumbers example number, in five forms, gets the reference answer."""
+    cells: list[str] = []
+    for number in _EXAMPLES:
+        code = str(number.country_code)
+        nsn = phonenumbers.national_significant_number(number)
+        national = phonenumbers.format_number(number, PhoneNumberFormat.NATIONAL)
+        cells += [f"+{code} {nsn}", f"00{code} {nsn}", national, code + nsn, nsn]
+    assert _many(cells, region) == _reference(cells, region)
+
+
+@pytest.mark.parametrize("region", sorted(phonenumbers.SUPPORTED_REGIONS))
+def test_length_table_matches_phonenumbers(region: str) -> None:
+    """The fast path's length checks are phonenumbers' _test_number_length."""
+    metadata = phonenumbers.PhoneMetadata.metadata_for_region(region)
+    assert metadata is not None
+    table = phones._length_results(metadata)
+    for length in range(1, 20):
+        expected = phonenumbers.phonenumberutil._test_number_length("5" * length, metadata)
+        assert table[length] == expected, length
