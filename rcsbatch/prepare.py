@@ -22,6 +22,7 @@ from rcsbatch.template import Template
 
 LABEL_RE = r"[A-Za-z0-9.\-_@]{1,100}"
 FOREIGN_ID_RE = r"[A-Za-z0-9.\-_@]{1,64}"
+MAX_RUN = 1 << 20
 COLUMNS = ["recipient", "status", "reason", "text", "label", "foreign_id", "input_phone"]
 
 
@@ -61,8 +62,9 @@ def load_suppress(campaign: Campaign) -> np.ndarray:
     found = [np.empty(0, np.int64)]
     if len(file.columns) == 1:
         # A list without a header: its first line is a number, not a column name.
-        first, _ = phones.normalise_many(pd.Series([file.columns[0]], dtype="str"),
-                                         campaign.default_region)
+        first, _ = phones.normalise_many(
+            pd.Series([file.columns[0]], dtype="str"), campaign.default_region
+        )
         found.append(first[first != 0])
     for column in read_numbers_column(file):
         numbers, _ = phones.normalise_many(column, campaign.default_region)
@@ -71,10 +73,12 @@ def load_suppress(campaign: Campaign) -> np.ndarray:
 
 
 class SeenNumbers:
-    """Recipients seen so far with the row that first had them, as sorted int64 runs.
+    """Recipients seen so far with the row that first had them, as sorted runs of numbers.
 
-    Runs are merged when they grow alike in size, so lookups touch O(log n) runs and the memory is
-    16 bytes per distinct recipient: a set of Python ints would take several times that.
+    Runs are merged when they grow alike in size, up to MAX_RUN numbers each (merging larger
+    ones would briefly hold two copies of the largest), so lookups touch few runs, and memory is
+    12 bytes per distinct recipient (int64 number, int32 row): a set of Python ints would take
+    several times that.
     """
 
     def __init__(self) -> None:
@@ -98,22 +102,30 @@ class SeenNumbers:
         repeat = order[~starts]
         first[repeat] = np.where(first[repeat] == 0, earlier_row[~starts], first[repeat])
         new = starts & (first[order] == 0)
-        self._add(ordered[new], rows[order][new])
+        self._add(ordered[new], rows[order][new].astype(np.int32))
         return first
 
     def _add(self, numbers: np.ndarray, rows: np.ndarray) -> None:
         if not len(numbers):
             return
         self.runs.append((numbers, rows))
-        while len(self.runs) > 1 and len(self.runs[-2][0]) <= 2 * len(self.runs[-1][0]):
-            (a, ar), (b, br) = self.runs[-2], self.runs[-1]
-            merged = np.concatenate([a, b])
-            order = np.argsort(merged, kind="stable")
-            self.runs[-2:] = [(merged[order], np.concatenate([ar, br])[order])]
+        while (
+            len(self.runs) > 1
+            and len(self.runs[-2][0]) <= 2 * len(self.runs[-1][0])
+            and len(self.runs[-2][0]) + len(self.runs[-1][0]) <= MAX_RUN
+        ):
+            (a, a_rows), (b, b_rows) = self.runs[-2], self.runs[-1]
+            # Both are sorted and disjoint: insert the smaller into the larger, no full re-sort
+            # (a merge by argsort would hold several temporary copies of the larger run).
+            if len(a) < len(b):
+                (a, a_rows), (b, b_rows) = (b, b_rows), (a, a_rows)
+            at = np.searchsorted(a, b)
+            self.runs[-2:] = [(np.insert(a, at, b), np.insert(a_rows, at, b_rows))]
 
 
-def _empty_cell_reason(frame: pd.DataFrame, fields: set[str], ok: np.ndarray,
-                       reason: np.ndarray, where: dict[str, str]) -> np.ndarray:
+def _empty_cell_reason(
+    frame: pd.DataFrame, fields: set[str], ok: np.ndarray, reason: np.ndarray, where: dict[str, str]
+) -> np.ndarray:
     """Mark rows whose needed cell is empty; returns the mask of rows that are still fine."""
     for name in sorted(fields):
         empty = frame[name].isna().to_numpy() & ok
@@ -123,8 +135,9 @@ def _empty_cell_reason(frame: pd.DataFrame, fields: set[str], ok: np.ndarray,
     return ok
 
 
-def check_chunk(chunk: pd.DataFrame, campaign: Campaign, suppress: np.ndarray,
-                seen: SeenNumbers) -> pd.DataFrame:
+def check_chunk(
+    chunk: pd.DataFrame, campaign: Campaign, suppress: np.ndarray, seen: SeenNumbers
+) -> pd.DataFrame:
     """Decide every row of one chunk; see the module docstring for the order of the checks."""
     m = campaign.message
     n = len(chunk)
@@ -164,8 +177,10 @@ def check_chunk(chunk: pd.DataFrame, campaign: Campaign, suppress: np.ndarray,
     text_empty = (merged["text"].str.strip() == "").to_numpy() & ok
     reason[text_empty] = "the merged text is empty"
     ok &= ~text_empty
-    for key, pattern, rule in (("label", LABEL_RE, "at most 100 of A-Z a-z 0-9 . - _ @"),
-                               ("foreign_id", FOREIGN_ID_RE, "at most 64 of A-Z a-z 0-9 . - _ @")):
+    for key, pattern, rule in (
+        ("label", LABEL_RE, "at most 100 of A-Z a-z 0-9 . - _ @"),
+        ("foreign_id", FOREIGN_ID_RE, "at most 64 of A-Z a-z 0-9 . - _ @"),
+    ):
         if key in merged:
             bad = ~merged[key].str.fullmatch(pattern).to_numpy(dtype=bool, na_value=False) & ok
             if bad.any():
@@ -176,8 +191,9 @@ def check_chunk(chunk: pd.DataFrame, campaign: Campaign, suppress: np.ndarray,
     first = seen.first_rows(numbers[ok], rows[ok])
     dup_rows = np.flatnonzero(ok)[first != 0]
     status[dup_rows] = "duplicate"
-    reason[dup_rows] = np.array([f"same recipient as row {r}" for r in first[first != 0]],
-                                dtype=object)
+    reason[dup_rows] = np.array(
+        [f"same recipient as row {r}" for r in first[first != 0]], dtype=object
+    )
 
     out = pd.DataFrame(
         {
@@ -186,11 +202,11 @@ def check_chunk(chunk: pd.DataFrame, campaign: Campaign, suppress: np.ndarray,
             "reason": reason,
             "text": merged["text"].to_numpy(dtype=object),
             "label": merged["label"].to_numpy(dtype=object) if "label" in merged else None,
-            "foreign_id": (merged["foreign_id"].to_numpy(dtype=object)
-                           if "foreign_id" in merged else None),
+            "foreign_id": (
+                merged["foreign_id"].to_numpy(dtype=object) if "foreign_id" in merged else None
+            ),
             "input_phone": raw.to_numpy(dtype=object),
         },
         index=chunk.index,
     )
     return out
-

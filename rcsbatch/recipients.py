@@ -156,7 +156,9 @@ def _csv_batches(
         column_names=list(file.columns),
         skip_rows=1,
         encoding=file.encoding,
-        block_size=1 << 22,
+        # Small blocks: the reader parses several ahead, each held as Arrow arrays (with 4 MiB
+        # blocks a 5M-row dry run peaked near 300 MB in the reader alone).
+        block_size=1 << 20,
     )
     parse = pacsv.ParseOptions(delimiter=file.delimiter, newlines_in_values=True)
     convert = pacsv.ConvertOptions(
@@ -169,8 +171,16 @@ def _csv_batches(
         reader = pacsv.open_csv(
             file.path, read_options=read, parse_options=parse, convert_options=convert
         )
+        buffered: list[pa.RecordBatch] = []
+        rows = 0
         for batch in reader:
-            yield from _split(batch, chunk_rows)
+            buffered.append(batch)
+            rows += batch.num_rows
+            if rows >= chunk_rows:
+                yield from _split(pa.Table.from_batches(buffered).combine_chunks(), chunk_rows)
+                buffered, rows = [], 0
+        if buffered:
+            yield from _split(pa.Table.from_batches(buffered).combine_chunks(), chunk_rows)
     except pa.ArrowInvalid as exc:
         message = str(exc)
         if "UTF8" in message or "utf8" in message or "decode" in message.lower():
@@ -202,8 +212,12 @@ def _split(batch: pa.RecordBatch, rows: int) -> Iterator[pa.RecordBatch]:
 
 def _parquet_batches(path: Path, wanted: list[str], chunk_rows: int) -> Iterator[pa.RecordBatch]:
     try:
-        parquet = pq.ParquetFile(path)
-        for batch in parquet.iter_batches(batch_size=chunk_rows, columns=wanted):
+        # No pre-buffering: it reads whole row groups ahead, which for large files held
+        # ~100 MB more than streaming them (measured on 5M rows).
+        parquet = pq.ParquetFile(path, pre_buffer=False)
+        for batch in parquet.iter_batches(
+            batch_size=chunk_rows, columns=wanted, use_threads=False
+        ):
             yield pa.record_batch(
                 [_as_text(col) for col in batch.columns], names=batch.schema.names
             )
