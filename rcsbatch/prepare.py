@@ -9,6 +9,7 @@ distinct recipient (for finding duplicates).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -23,6 +24,8 @@ from rcsbatch.template import Template
 LABEL_RE = r"[A-Za-z0-9.\-_@]{1,100}"
 FOREIGN_ID_RE = r"[A-Za-z0-9.\-_@]{1,64}"
 MAX_RUN = 1 << 20
+STATUSES = ["ready", "invalid", "suppressed", "duplicate"]
+READY, INVALID, SUPPRESSED, DUPLICATE = range(4)
 COLUMNS = ["recipient", "status", "reason", "text", "label", "foreign_id", "input_phone"]
 
 
@@ -89,13 +92,16 @@ class SeenNumbers:
         first = np.zeros(len(numbers), np.int64)
         if not len(numbers):
             return first
-        for known, known_rows in self.runs:
-            at = np.searchsorted(known, numbers)
-            at[at == len(known)] = 0
-            hit = (known[at] == numbers) & (first == 0)
-            first[hit] = known_rows[at[hit]]
+        # Search in sorted order: far kinder to the cache than random probes of a large run.
         order = np.argsort(numbers, kind="stable")
         ordered = numbers[order]
+        first_ordered = np.zeros(len(numbers), np.int64)
+        for known, known_rows in self.runs:
+            at = np.searchsorted(known, ordered)
+            at[at == len(known)] = 0
+            hit = (known[at] == ordered) & (first_ordered == 0)
+            first_ordered[hit] = known_rows[at[hit]]
+        first[order] = first_ordered
         starts = np.r_[True, ordered[1:] != ordered[:-1]]
         group_start = np.maximum.accumulate(np.where(starts, np.arange(len(ordered)), 0))
         earlier_row = rows[order][group_start]
@@ -138,19 +144,23 @@ def _empty_cell_reason(
 def check_chunk(
     chunk: pd.DataFrame, campaign: Campaign, suppress: np.ndarray, seen: SeenNumbers
 ) -> pd.DataFrame:
-    """Decide every row of one chunk; see the module docstring for the order of the checks."""
+    """Decide every row of one chunk; see the module docstring for the order of the checks.
+
+    Text columns stay Arrow-backed and `status` is categorical: turning a million merged texts
+    into Python objects would cost more than the checks themselves.
+    """
     m = campaign.message
     n = len(chunk)
     rows = chunk.index.to_numpy(np.int64)
     raw = chunk[campaign.phone_column]
     numbers, reasons = phones.normalise_many(raw, campaign.default_region)
-    status = np.full(n, "ready", dtype=object)
+    status = np.zeros(n, np.int8)  # codes into STATUSES
     reason = np.asarray(reasons, dtype=object).copy()
 
     invalid = numbers == 0
-    status[invalid] = "invalid"
+    status[invalid] = INVALID
     suppressed = ~invalid & np.isin(numbers, suppress)
-    status[suppressed] = "suppressed"
+    status[suppressed] = SUPPRESSED
     reason[suppressed] = "in the suppress list"
     ok = ~invalid & ~suppressed
 
@@ -167,14 +177,13 @@ def check_chunk(
     for name, value in m.defaults.items():
         if name in filled:
             filled[name] = filled[name].fillna(value)
-    before = ok
     ok = _empty_cell_reason(filled, set(where), ok, reason, where)
-    status[before & ~ok] = "invalid"
 
     merged: dict[str, pd.Series] = {}
+    blank = filled.fillna("")
     for key, template in templates.items():
-        merged[key] = template.render_frame(filled.fillna("")).astype("str")
-    text_empty = (merged["text"].str.strip() == "").to_numpy() & ok
+        merged[key] = template.render_frame(blank).astype("str")
+    text_empty = (merged["text"].str.strip() == "").to_numpy(dtype=bool) & ok
     reason[text_empty] = "the merged text is empty"
     ok &= ~text_empty
     for key, pattern, rule in (
@@ -182,31 +191,36 @@ def check_chunk(
         ("foreign_id", FOREIGN_ID_RE, "at most 64 of A-Z a-z 0-9 . - _ @"),
     ):
         if key in merged:
-            bad = ~merged[key].str.fullmatch(pattern).to_numpy(dtype=bool, na_value=False) & ok
+            if templates[key].is_constant:
+                # The same value on every row: check it once.
+                matches = re.fullmatch(pattern, templates[key].literals[0]) is not None
+                bad = ok & (not matches)
+            else:
+                found = merged[key].str.fullmatch(pattern)
+                bad = ~found.to_numpy(dtype=bool, na_value=False) & ok
             if bad.any():
                 reason[bad] = f"the merged {key} breaks the gateway's rule ({rule})"
                 ok &= ~bad
-    status[(status == "ready") & ~ok] = "invalid"
+    status[(status == READY) & ~ok] = INVALID
 
     first = seen.first_rows(numbers[ok], rows[ok])
     dup_rows = np.flatnonzero(ok)[first != 0]
-    status[dup_rows] = "duplicate"
+    status[dup_rows] = DUPLICATE
     reason[dup_rows] = np.array(
         [f"same recipient as row {r}" for r in first[first != 0]], dtype=object
     )
 
-    out = pd.DataFrame(
+    index = chunk.index
+    none = pd.Series(pd.NA, index=index, dtype="str")
+    return pd.DataFrame(
         {
             "recipient": numbers,
-            "status": status,
-            "reason": reason,
-            "text": merged["text"].to_numpy(dtype=object),
-            "label": merged["label"].to_numpy(dtype=object) if "label" in merged else None,
-            "foreign_id": (
-                merged["foreign_id"].to_numpy(dtype=object) if "foreign_id" in merged else None
-            ),
-            "input_phone": raw.to_numpy(dtype=object),
+            "status": pd.Categorical.from_codes(status, STATUSES),
+            "reason": pd.Series(reason, index=index, dtype=object),
+            "text": merged["text"],
+            "label": merged.get("label", none),
+            "foreign_id": merged.get("foreign_id", none),
+            "input_phone": raw,
         },
-        index=chunk.index,
+        index=index,
     )
-    return out

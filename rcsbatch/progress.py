@@ -29,8 +29,9 @@ class Progress:
     def __enter__(self) -> Progress:
         return self
 
-    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         if self._bar is not None:
             self._bar.stop()
 
@@ -39,9 +40,13 @@ class Progress:
         if not self.enabled or total == 0:
             return
         self._bar = RichProgress(
-            TextColumn("sending"), BarColumn(), MofNCompleteColumn(),
-            TextColumn("{task.fields[rate]:>7.0f}/s"), TimeRemainingColumn(),
-            console=self._console, transient=True,
+            TextColumn("sending"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[rate]:>7.0f}/s"),
+            TimeRemainingColumn(),
+            console=self._console,
+            transient=True,
         )
         self._task = self._bar.add_task("send", total=total, rate=0.0)
         self._bar.start()

@@ -36,9 +36,14 @@ class SendSettings:
         """The settings a campaign file asks for."""
         m, s = campaign.message, campaign.send
         return cls(
-            concurrency=s.concurrency, rate=s.rate, max_attempts=s.max_attempts,
-            ttl_minutes=m.ttl, delay=m.delay.timestamp() if m.delay else None, sender=m.sender,
-            performance_tracking=m.performance_tracking, fallback=m.fallback,
+            concurrency=s.concurrency,
+            rate=s.rate,
+            max_attempts=s.max_attempts,
+            ttl_minutes=m.ttl,
+            delay=m.delay.timestamp() if m.delay else None,
+            sender=m.sender,
+            performance_tracking=m.performance_tracking,
+            fallback=m.fallback,
         )
 
     def deadline(self, first_attempt: float) -> float:
@@ -51,8 +56,16 @@ class Expired(Exception):
     """The message's validity passed before it could be sent."""
 
 
-def message_params(settings: SendSettings, *, recipient: int, text: str, label: str | None,
-                   foreign_id: str | None, now: float, deadline: float) -> dict[str, Any]:
+def message_params(
+    settings: SendSettings,
+    *,
+    recipient: int,
+    text: str,
+    label: str | None,
+    foreign_id: str | None,
+    now: float,
+    deadline: float,
+) -> dict[str, Any]:
     """The JSON body of `POST /rcs/messages` for one row at time `now`; raise Expired if too late.
 
     `ttl` carries only the validity left (whole minutes); a delay already past is left out, so the
@@ -85,6 +98,11 @@ def request_params(campaign: Campaign, row: pd.Series) -> dict[str, Any]:
     settings = SendSettings.of(campaign)
     now = time.time()
     return message_params(
-        settings, recipient=int(row["recipient"]), text=row["text"],
-        label=row["label"] or None, foreign_id=row["foreign_id"] or None,
-        now=now, deadline=settings.deadline(now))
+        settings,
+        recipient=int(row["recipient"]),
+        text=row["text"],
+        label=row["label"] or None,
+        foreign_id=row["foreign_id"] or None,
+        now=now,
+        deadline=settings.deadline(now),
+    )

@@ -10,11 +10,14 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -42,8 +45,9 @@ SCHEMA = pa.schema(
         ("input_phone", pa.string()),
     ]
 )
+REPEATING = ["status", "price_status", "label", "error_code", "run_id"]
 TEXT_COLUMNS = ("message_id", "foreign_id", "label", "error_text", "input_phone")
-_FORMULA = r"^[=+\-@\t\r]"
+_FORMULA_STARTS = pa.array(["=", "+", "-", "@", "\t", "\r"])
 
 
 def new_run_folder(
@@ -133,7 +137,7 @@ def plan_table(chunk: pd.DataFrame) -> pa.Table:
             "recipient": pc.if_else(
                 pa.array(recipient != 0), pa.array(recipient).cast(pa.string()), none
             ),
-            "status": pa.array(chunk["status"].to_numpy(dtype=object), pa.string()),
+            "status": pc.cast(pa.array(chunk["status"]), pa.string()),
             "message_id": none,
             "price": pa.nulls(n, PRICE),
             "price_status": none,
@@ -141,10 +145,10 @@ def plan_table(chunk: pd.DataFrame) -> pa.Table:
             "label": _where(ready, chunk["label"]),
             "error_code": none,
             "error_text": _text(chunk["reason"]),
-            "attempts": pa.array([0] * n, pa.int32()),
+            "attempts": pa.array(np.zeros(n, np.int32)),
             "sent_at": pa.nulls(n, pa.timestamp("s", tz="UTC")),
             "run_id": none,
-            "input_phone": _text(chunk["input_phone"]),
+            "input_phone": _where(~ready, chunk["input_phone"]),
         },
         schema=SCHEMA,
     )
@@ -152,8 +156,9 @@ def plan_table(chunk: pd.DataFrame) -> pa.Table:
 
 def _text(column: pd.Series) -> pa.Array:
     # pandas' str columns hold a missing cell (an empty phone cell, a row without a reason) as
-    # NaN, a float: from_pandas makes it null instead of failing the whole dry run.
-    return pa.array(column.to_numpy(dtype=object), pa.string(), from_pandas=True)
+    # NaN, a float: from_pandas makes it null instead of failing the whole dry run. Arrow-backed
+    # columns convert without passing through Python objects.
+    return pc.cast(pa.array(column, from_pandas=True), pa.string())
 
 
 def _where(mask: Any, column: pd.Series) -> pa.Array:
@@ -162,15 +167,23 @@ def _where(mask: Any, column: pd.Series) -> pa.Array:
 
 
 class ResultsWriter:
-    """Writes SCHEMA tables to `results.csv` and `results.parquet`, counting them into a Report."""
+    """Writes SCHEMA tables to `results.csv` and `results.parquet`, counting them into a Report.
+
+    The files are written on a thread of their own (Arrow's writers release the GIL), at most two
+    tables behind, so the next chunk is checked while the last one is written. `close` waits.
+    """
 
     def __init__(self, folder: Path, report: Report) -> None:
         self.folder = folder
         self.report = report
+        self._thread = ThreadPoolExecutor(1, thread_name_prefix="rcsbatch-results")
+        self._pending: deque[Future[None]] = deque()
         self._csv_path = folder / "results.csv"
         self._parquet_path = folder / "results.parquet"
         self._csv = pacsv.CSVWriter(self._csv_path, SCHEMA)
-        self._parquet = pq.ParquetWriter(self._parquet_path, SCHEMA)
+        # Dictionary-encode only the columns with few distinct values: trying it on ids and
+        # numbers (distinct per row) costs time and makes the file larger.
+        self._parquet = pq.ParquetWriter(self._parquet_path, SCHEMA, use_dictionary=REPEATING)
 
     def write(self, table: pa.Table) -> None:
         counts = pc.value_counts(table["status"]).to_pylist()
@@ -189,12 +202,23 @@ class ResultsWriter:
             int(run_sent),
             Decimal(run_cost),
         )
+        while len(self._pending) >= 2:
+            self._pending.popleft().result()
+        self._pending.append(self._thread.submit(self._write_files, table))
+
+    def _write_files(self, table: pa.Table) -> None:
         self._parquet.write_table(table)
         self._csv.write_table(_neutralise(table))
 
     def close(self) -> None:
-        self._csv.close()
-        self._parquet.close()
+        """Wait for every table to be written, then close both files."""
+        try:
+            while self._pending:
+                self._pending.popleft().result()
+        finally:
+            self._thread.shutdown(wait=True)
+            self._csv.close()
+            self._parquet.close()
 
 
 def _neutralise(table: pa.Table) -> pa.Table:
@@ -205,7 +229,12 @@ def _neutralise(table: pa.Table) -> pa.Table:
     table = table.set_column(table.schema.get_field_index("price"), "price", price)
     for name in TEXT_COLUMNS:
         column = table[name]
-        risky = pc.fill_null(pc.match_substring_regex(column, _FORMULA), False)
+        if column.null_count == len(column):
+            continue
+        first = pc.utf8_slice_codeunits(column, 0, 1)
+        risky = pc.fill_null(pc.is_in(first, value_set=_FORMULA_STARTS), False)
+        if not pc.any(risky).as_py():
+            continue
         safe = pc.if_else(risky, pc.binary_join_element_wise("'", column, ""), column)
         table = table.set_column(table.schema.get_field_index(name), name, safe)
     return table

@@ -31,7 +31,7 @@ class Template:
         current: list[str] = []
         pos = 0
         for match in _TOKEN.finditer(source):
-            current.append(source[pos:match.start()])
+            current.append(source[pos : match.start()])
             pos = match.end()
             token = match.group(0)
             if token in ("{{", "}}"):
