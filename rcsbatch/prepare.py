@@ -215,7 +215,7 @@ def check_chunk(
     return pd.DataFrame(
         {
             "recipient": numbers,
-            "status": pd.Categorical.from_codes(status, STATUSES),
+            "status": pd.Categorical.from_codes(status, pd.Index(STATUSES)),
             "reason": pd.Series(reason, index=index, dtype=object),
             "text": merged["text"],
             "label": merged.get("label", none),

@@ -63,12 +63,20 @@ class CampaignFactory:
     def recipient(i: int) -> str:
         return f"49176{10_000_000 + i}"
 
-    def __call__(self, rows: int | list[dict[str, str]] = 5, *, name: str = "test",
-                 message: Mapping[str, Any] | None = None, send: Mapping[str, Any] | None = None,
-                 **top: Any) -> Campaign:
+    def __call__(
+        self,
+        rows: int | list[dict[str, str]] = 5,
+        *,
+        name: str = "test",
+        message: Mapping[str, Any] | None = None,
+        send: Mapping[str, Any] | None = None,
+        **top: Any,
+    ) -> Campaign:
         if isinstance(rows, int):
-            rows = [{"phone": "+" + self.recipient(i), "first_name": f"Name{i}",
-                     "customer_id": f"c{i}"} for i in range(1, rows + 1)]
+            rows = [
+                {"phone": "+" + self.recipient(i), "first_name": f"Name{i}", "customer_id": f"c{i}"}
+                for i in range(1, rows + 1)
+            ]
         data = self.folder / f"{name}.csv"
         columns = list(dict.fromkeys(k for r in rows for k in r)) or ["phone"]
         with data.open("w", newline="", encoding="utf-8") as f:

@@ -31,25 +31,57 @@ OTHER = "49176999999999"
 NO_HEADERS = httpx.Headers()
 
 
-def entry(recipient: str = TO, *, id: str | None = "77233319353", price: Any = 0.05,
-          success: Any = True, error: Any = None, error_text: Any = None) -> dict[str, Any]:
+def entry(
+    recipient: str = TO,
+    *,
+    id: str | None = "77233319353",
+    price: Any = 0.05,
+    success: Any = True,
+    error: Any = None,
+    error_text: Any = None,
+) -> dict[str, Any]:
     """One `messages[i]` entry as seven writes it (abridged to the fields that matter)."""
-    return {"id": id, "sender": "myfancyagent", "recipient": recipient, "text": "Hello World!",
-            "encoding": "gsm", "label": None, "parts": 0, "udh": None, "is_binary": False,
-            "price": price, "channel": "RCS", "success": success, "error": error,
-            "error_text": error_text}
+    return {
+        "id": id,
+        "sender": "myfancyagent",
+        "recipient": recipient,
+        "text": "Hello World!",
+        "encoding": "gsm",
+        "label": None,
+        "parts": 0,
+        "udh": None,
+        "is_binary": False,
+        "price": price,
+        "channel": "RCS",
+        "success": success,
+        "error": error,
+        "error_text": error_text,
+    }
 
 
-def answer(*entries: dict[str, Any], success: str = "100", balance: Any = 3218.988,
-           total_price: Any = None) -> bytes:
+def answer(
+    *entries: dict[str, Any], success: str = "100", balance: Any = 3218.988, total_price: Any = None
+) -> bytes:
     """A JSON answer body. Numbers are written by json.dumps, as the wire would carry them."""
-    return json.dumps({"success": success, "total_price": total_price, "balance": balance,
-                       "debug": "false", "sms_type": "direct",
-                       "messages": list(entries)}).encode()
+    return json.dumps(
+        {
+            "success": success,
+            "total_price": total_price,
+            "balance": balance,
+            "debug": "false",
+            "sms_type": "direct",
+            "messages": list(entries),
+        }
+    ).encode()
 
 
-def read(body: bytes | str, *, status: int = 200, headers: httpx.Headers = NO_HEADERS,
-         recipient: str = TO) -> Accepted:
+def read(
+    body: bytes | str,
+    *,
+    status: int = 200,
+    headers: httpx.Headers = NO_HEADERS,
+    recipient: str = TO,
+) -> Accepted:
     raw = body.encode() if isinstance(body, str) else body
     return read_send_answer(status, headers, raw, recipient)
 
@@ -84,16 +116,19 @@ def test_success_written_as_text_true_counts() -> None:
 
 
 @pytest.mark.parametrize("top", ["100", "101"])
-@pytest.mark.parametrize(("error", "text"), [
-    ("202", "Recipient number invalid"),
-    (202, "Recipient number invalid"),
-    ("401", "Text too long"),
-])
+@pytest.mark.parametrize(
+    ("error", "text"),
+    [
+        ("202", "Recipient number invalid"),
+        (202, "Recipient number invalid"),
+        ("401", "Text too long"),
+    ],
+)
 def test_refused_entry_raises_recipient_error_with_its_code_and_text(
-        top: str, error: Any, text: str) -> None:
+    top: str, error: Any, text: str
+) -> None:
     """A "100"/"101" whose entry for the row failed is a RecipientError with its code and text."""
-    body = answer(entry(id=None, price=0, success=False, error=error, error_text=text),
-                  success=top)
+    body = answer(entry(id=None, price=0, success=False, error=error, error_text=text), success=top)
     with pytest.raises(RecipientError) as info:
         read(body)
     assert info.value.code == str(error)
@@ -158,8 +193,11 @@ def test_price_as_string_or_number_is_the_same_decimal(price: Any) -> None:
 
 def test_one_failed_and_one_accepted_entry_is_sent_with_the_accepted_price() -> None:
     """The row is sent when any of its entries succeeded; only the accepted entries count."""
-    body = answer(entry(id="1", price=0.05),
-                  entry(id=None, price=0, success=False, error="600"), success="101")
+    body = answer(
+        entry(id="1", price=0.05),
+        entry(id=None, price=0, success=False, error="600"),
+        success="101",
+    )
     accepted = read(body)
     assert accepted.message_ids == ("1",)
     assert accepted.price == Decimal("0.05")
@@ -168,8 +206,11 @@ def test_one_failed_and_one_accepted_entry_is_sent_with_the_accepted_price() -> 
 @pytest.mark.parametrize("written", [TO, "+" + TO, "00" + TO])
 def test_entries_for_other_recipients_are_ignored(written: str) -> None:
     """Only entries whose recipient matches the row count, however the number is written."""
-    body = answer(entry(OTHER, id="other", price=0.07), entry(written, id="mine", price=0.05),
-                  entry(OTHER, id=None, success=False, error="202"))
+    body = answer(
+        entry(OTHER, id="other", price=0.07),
+        entry(written, id="mine", price=0.05),
+        entry(OTHER, id=None, success=False, error="202"),
+    )
     accepted = read(body)
     assert accepted.message_ids == ("mine",)
     assert accepted.price == Decimal("0.05")
@@ -177,15 +218,17 @@ def test_entries_for_other_recipients_are_ignored(written: str) -> None:
 
 def test_refusal_of_another_recipient_does_not_fail_this_row() -> None:
     """Another recipient's refused entry does not make this row failed."""
-    body = answer(entry(OTHER, id=None, success=False, error="202"), entry(TO, id="7"),
-                  success="101")
+    body = answer(
+        entry(OTHER, id=None, success=False, error="202"), entry(TO, id="7"), success="101"
+    )
     assert read(body).message_ids == ("7",)
 
 
 def test_this_recipients_refusal_is_not_hidden_by_another_recipients_success() -> None:
     """This row's own refused entry decides it, even when another recipient's entry succeeded."""
-    body = answer(entry(OTHER, id="other"), entry(TO, id=None, success=False, error="202"),
-                  success="101")
+    body = answer(
+        entry(OTHER, id="other"), entry(TO, id=None, success=False, error="202"), success="101"
+    )
     with pytest.raises(RecipientError):
         read(body)
 
@@ -212,8 +255,18 @@ def test_missing_balance_is_none() -> None:
 # -- bare codes and account-level answers --------------------------------------------------------
 
 
-@pytest.mark.parametrize("body", ["900", '"900"', "900\n", " 900 ", '{"success": "900"}',
-                                  '{"success": 900}', '{"success": "900", "messages": []}'])
+@pytest.mark.parametrize(
+    "body",
+    [
+        "900",
+        '"900"',
+        "900\n",
+        " 900 ",
+        '{"success": "900"}',
+        '{"success": 900}',
+        '{"success": "900", "messages": []}',
+    ],
+)
 def test_refused_key_in_every_form_is_an_account_error(body: str) -> None:
     """A refused key, bare, as JSON string, number or object, is an AccountError (code 900)."""
     with pytest.raises(AccountError) as info:
@@ -226,9 +279,12 @@ RECIPIENT = ["202", "301", "305", "401", "403", "600", "700"]
 
 
 @pytest.mark.parametrize("form", ["{}", '"{}"', '{{"success": "{}"}}'])
-@pytest.mark.parametrize(("code", "kind"), [(c, AccountError) for c in ACCOUNT]
-                         + [(c, RecipientError) for c in RECIPIENT]
-                         + [("402", AnswerLostError)])
+@pytest.mark.parametrize(
+    ("code", "kind"),
+    [(c, AccountError) for c in ACCOUNT]
+    + [(c, RecipientError) for c in RECIPIENT]
+    + [("402", AnswerLostError)],
+)
 def test_each_return_code_maps_to_its_kind(code: str, kind: type[GatewayError], form: str) -> None:
     """Every code of the table, bare or as JSON, raises the kind that decides the sender's move."""
     with pytest.raises(GatewayError) as info:
@@ -260,9 +316,17 @@ def test_reload_lock_is_never_a_recipient_error() -> None:
     assert not isinstance(info.value, RecipientError)
 
 
-@pytest.mark.parametrize("body", ["100", '"100"', "101", '{"success": "100"}',
-                                  '{"success": "100", "messages": []}',
-                                  '{"success": "100", "messages": ["77233319353"]}'])
+@pytest.mark.parametrize(
+    "body",
+    [
+        "100",
+        '"100"',
+        "101",
+        '{"success": "100"}',
+        '{"success": "100", "messages": []}',
+        '{"success": "100", "messages": ["77233319353"]}',
+    ],
+)
 def test_accepted_code_without_usable_entries_is_answer_lost(body: str) -> None:
     """A "100"/"101" that lists no usable entry may have been accepted: lost, never failed."""
     with pytest.raises(AnswerLostError):
@@ -272,18 +336,31 @@ def test_accepted_code_without_usable_entries_is_answer_lost(body: str) -> None:
 # -- HTTP statuses and unreadable bodies -------------------------------------------------------
 
 
-@pytest.mark.parametrize(("value", "expected"), [
-    ("7", 7.0), ("0", 0.0), ("1.5", 1.5), ("-3", 0.0), ("99999", RETRY_AFTER_MAX),
-    ("inf", RETRY_AFTER_MAX), (" 12 ", 12.0),
-])
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("7", 7.0),
+        ("0", 0.0),
+        ("1.5", 1.5),
+        ("-3", 0.0),
+        ("99999", RETRY_AFTER_MAX),
+        ("inf", RETRY_AFTER_MAX),
+        (" 12 ", 12.0),
+    ],
+)
 def test_retry_after_seconds_are_clamped(value: str, expected: float) -> None:
     """Retry-After in seconds is honoured, negative becomes 0, large is clamped to the maximum."""
     assert retry_after(httpx.Headers({"Retry-After": value})) == expected
 
 
-@pytest.mark.parametrize(("offset", "expected"), [
-    (30, 30.0), (-30, 0.0), (3600, RETRY_AFTER_MAX),
-])
+@pytest.mark.parametrize(
+    ("offset", "expected"),
+    [
+        (30, 30.0),
+        (-30, 0.0),
+        (3600, RETRY_AFTER_MAX),
+    ],
+)
 def test_retry_after_http_date_is_seconds_from_now(offset: int, expected: float) -> None:
     """Retry-After as an HTTP-date is the time until then, clamped to [0, RETRY_AFTER_MAX]."""
     now = dt.datetime(2026, 3, 1, 12, 0, 0, tzinfo=dt.UTC)
@@ -314,7 +391,8 @@ def test_429_is_retriable_with_its_wait(value: str, expected: float) -> None:
 def test_429_with_an_http_date_is_retriable() -> None:
     """HTTP 429 with Retry-After as an HTTP-date is retriable with a wait within the clamp."""
     when = email.utils.format_datetime(
-        dt.datetime.now(dt.UTC) + dt.timedelta(seconds=60), usegmt=True)
+        dt.datetime.now(dt.UTC) + dt.timedelta(seconds=60), usegmt=True
+    )
     with pytest.raises(RetriableError) as info:
         read("", status=429, headers=httpx.Headers({"Retry-After": when}))
     assert info.value.retry_after is not None
@@ -338,10 +416,16 @@ def test_503_with_retry_after_is_retriable() -> None:
 HTML = "<html><head><title>502 Bad Gateway</title></head><body>nginx</body></html>"
 
 
-@pytest.mark.parametrize(("status", "body"), [
-    (503, "Service Unavailable"), (500, HTML), (502, HTML), (504, HTML),
-    (500, '{"success": "100"}'),
-])
+@pytest.mark.parametrize(
+    ("status", "body"),
+    [
+        (503, "Service Unavailable"),
+        (500, HTML),
+        (502, HTML),
+        (504, HTML),
+        (500, '{"success": "100"}'),
+    ],
+)
 def test_server_errors_without_retry_after_are_answer_lost(status: int, body: str) -> None:
     """5xx without Retry-After (HTML pages included) may come after acceptance: lost answer."""
     with pytest.raises(AnswerLostError) as info:
@@ -349,8 +433,9 @@ def test_server_errors_without_retry_after_are_answer_lost(status: int, body: st
     assert info.value.code == str(status)
 
 
-@pytest.mark.parametrize("body", [HTML, "OK", "", "{not json", "[]", "[1, 2]", '"hello"',
-                                  "12.5", "null", "true"])
+@pytest.mark.parametrize(
+    "body", [HTML, "OK", "", "{not json", "[]", "[1, 2]", '"hello"', "12.5", "null", "true"]
+)
 def test_200_with_an_unreadable_body_is_answer_lost(body: str) -> None:
     """HTTP 200 with a body that is not a known shape is a lost answer (maybe accepted)."""
     with pytest.raises(AnswerLostError):
@@ -381,11 +466,22 @@ def test_200_body_with_utf8_bom_is_read() -> None:
 # -- to_decimal ------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("value", "expected"), [
-    ("0.0475", Decimal("0.0475")), (Decimal("1.10"), Decimal("1.10")), (3, Decimal(3)),
-    (0.1, Decimal("0.1")), (None, None), (True, None), ("", None), ("abc", None),
-    ("NaN", None), ("Infinity", None), ([1], None),
-])
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("0.0475", Decimal("0.0475")),
+        (Decimal("1.10"), Decimal("1.10")),
+        (3, Decimal(3)),
+        (0.1, Decimal("0.1")),
+        (None, None),
+        (True, None),
+        ("", None),
+        ("abc", None),
+        ("NaN", None),
+        ("Infinity", None),
+        ([1], None),
+    ],
+)
 def test_to_decimal(value: Any, expected: Decimal | None) -> None:
     """to_decimal reads numbers and numeric strings exactly; anything else is None."""
     assert to_decimal(value) == expected

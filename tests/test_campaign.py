@@ -15,7 +15,7 @@ from rcsbatch.campaign import Campaign, load_campaign
 from rcsbatch.errors import CampaignError
 
 # The example from the campaign-file contract, comments and all.
-FULL_EXAMPLE = '''\
+FULL_EXAMPLE = """\
 name = "spring-sale"                          # A-Z a-z 0-9 . _ - @, at most 64 characters
 recipients = "../sample_data/customers.csv"   # .csv, .parquet or .xlsx; relative to this file
 phone_column = "phone"                        # default "phone"
@@ -44,7 +44,7 @@ concurrency = 16                              # requests in flight
 rate = 0                                      # messages per second at most; 0 = no cap
 max_attempts = 5
 price_estimate = 0.05                         # optional: price per message for estimates
-'''  # noqa: E501 (the contract's text, verbatim)
+"""  # noqa: E501 (the contract's text, verbatim)
 
 BASE_TOP = {"name": '"spring-sale"', "recipients": '"customers.csv"'}
 BASE_MESSAGE = {"text": '"Hi {first_name}"'}
@@ -83,6 +83,7 @@ def utc(year: int, month: int, day: int, hour: int, minute: int) -> dt.datetime:
 
 
 # --- a valid file ---------------------------------------------------------------------------
+
 
 def test_full_example_loads_every_value(tmp_path: Path) -> None:
     """The contract's example file loads with every value, paths resolved beside the file."""
@@ -161,8 +162,13 @@ def test_paths_are_relative_to_the_campaign_file_not_the_cwd(
     """recipients, suppress and report_dir resolve beside the file, whatever the cwd."""
     path = write_campaign(
         tmp_path / "project" / "campaigns",
-        campaign_source(top={"recipients": '"../data/people.csv"', "suppress": '"optouts.csv"',
-                             "report_dir": '"out/reports"'}),
+        campaign_source(
+            top={
+                "recipients": '"../data/people.csv"',
+                "suppress": '"optouts.csv"',
+                "report_dir": '"out/reports"',
+            }
+        ),
     )
     elsewhere = tmp_path / "elsewhere" / "deep"
     elsewhere.mkdir(parents=True)
@@ -212,8 +218,14 @@ def test_fallback_accepts_sms_and_webview(tmp_path: Path, fallback: str) -> None
 
 @pytest.mark.parametrize(
     ("source", "expected"),
-    [("0.05", "0.05"), ("0.1", "0.1"), ("0.0725", "0.0725"), ("1", "1"), ("0", "0"),
-     ('"0.05"', "0.05")],
+    [
+        ("0.05", "0.05"),
+        ("0.1", "0.1"),
+        ("0.0725", "0.0725"),
+        ("1", "1"),
+        ("0", "0"),
+        ('"0.05"', "0.05"),
+    ],
 )
 def test_price_estimate_is_an_exact_decimal(tmp_path: Path, source: str, expected: str) -> None:
     """price_estimate becomes the Decimal written in the file, never its binary-float twin."""
@@ -224,8 +236,11 @@ def test_price_estimate_is_an_exact_decimal(tmp_path: Path, source: str, expecte
 
 def test_rate_and_limits_take_given_values(tmp_path: Path) -> None:
     """Given ttl, concurrency, rate and max_attempts are kept (rate may be fractional)."""
-    campaign = load(tmp_path, message={"ttl": "60"},
-                    send={"concurrency": "4", "rate": "2.5", "max_attempts": "1"})
+    campaign = load(
+        tmp_path,
+        message={"ttl": "60"},
+        send={"concurrency": "4", "rate": "2.5", "max_attempts": "1"},
+    )
     assert campaign.message.ttl == 60
     send = campaign.send
     assert (send.concurrency, send.rate, send.max_attempts) == (4, 2.5, 1)
@@ -233,10 +248,16 @@ def test_rate_and_limits_take_given_values(tmp_path: Path) -> None:
 
 def test_defaults_values_become_text(tmp_path: Path) -> None:
     """[message.defaults] values, strings or numbers, are kept as text for any column name."""
-    path = write_campaign(tmp_path, campaign_source() + '[message.defaults]\nfirst_name = "there"\n'
-                          'code = 0\n"first name" = "du"\n')
+    path = write_campaign(
+        tmp_path,
+        campaign_source() + '[message.defaults]\nfirst_name = "there"\n'
+        'code = 0\n"first name" = "du"\n',
+    )
     assert dict(load_campaign(path).message.defaults) == {
-        "first_name": "there", "code": "0", "first name": "du"}
+        "first_name": "there",
+        "code": "0",
+        "first name": "du",
+    }
 
 
 def test_utf8_bom_in_the_campaign_file_is_fine(tmp_path: Path) -> None:
@@ -247,6 +268,7 @@ def test_utf8_bom_in_the_campaign_file_is_fine(tmp_path: Path) -> None:
 
 
 # --- delay ----------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize(
     ("delay", "timezone", "expected"),
@@ -297,10 +319,12 @@ def machine_zone(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 @pytest.mark.usefixtures("machine_zone")
 @pytest.mark.parametrize(
     ("delay", "expected"),
-    [('"2026-12-01 09:00"', utc(2026, 12, 1, 14, 0)),
-     ('"2026-07-01 09:00"', utc(2026, 7, 1, 13, 0)),
-     ("2026-07-01T09:00:00", utc(2026, 7, 1, 13, 0)),
-     ('"2026-07-01T09:00:00+02:00"', utc(2026, 7, 1, 7, 0))],
+    [
+        ('"2026-12-01 09:00"', utc(2026, 12, 1, 14, 0)),
+        ('"2026-07-01 09:00"', utc(2026, 7, 1, 13, 0)),
+        ("2026-07-01T09:00:00", utc(2026, 7, 1, 13, 0)),
+        ('"2026-07-01T09:00:00+02:00"', utc(2026, 7, 1, 7, 0)),
+    ],
 )
 def test_delay_without_timezone_is_read_in_the_machines_zone(
     tmp_path: Path, delay: str, expected: dt.datetime
@@ -310,6 +334,7 @@ def test_delay_without_timezone_is_read_in_the_machines_zone(
 
 
 # --- errors that name the key and the file --------------------------------------------------
+
 
 def assert_names(error: pytest.ExceptionInfo[CampaignError], key: str, path: Path) -> None:
     message = str(error.value)
@@ -472,6 +497,7 @@ def test_missing_message_table_is_an_error(tmp_path: Path) -> None:
 
 # --- unreadable files -----------------------------------------------------------------------
 
+
 def test_missing_file_is_an_error(tmp_path: Path) -> None:
     """A campaign file that does not exist is a CampaignError naming it."""
     with pytest.raises(CampaignError, match="no such campaign file") as caught:
@@ -489,7 +515,7 @@ def test_folder_is_an_error(tmp_path: Path) -> None:
     ("content", "problem"),
     [
         ('name = "caf\u00e9"\n'.encode("cp1252"), "UTF-8"),
-        ("name = \"x\"\n".encode("utf-16"), "UTF-8"),
+        ('name = "x"\n'.encode("utf-16"), "UTF-8"),
         (b'name = "x"\nrecipients = \n', "TOML"),
         (b'name = "x"\nname = "y"\n', "TOML"),
         (b"[message\ntext = 'x'\n", "TOML"),

@@ -23,8 +23,11 @@ from rcsbatch.errors import (
 KEY = "sk-live-0123456789abcdef"
 BASE = "https://gateway.example/api"
 TO = "49176123456789"
-OK = {"success": "100", "balance": 12.5, "messages": [
-    {"id": "77233319353", "recipient": TO, "success": True, "price": 0.05}]}
+OK = {
+    "success": "100",
+    "balance": 12.5,
+    "messages": [{"id": "77233319353", "recipient": TO, "success": True, "price": 0.05}],
+}
 
 Responder = Callable[[httpx.Request], httpx.Response]
 
@@ -32,16 +35,19 @@ Responder = Callable[[httpx.Request], httpx.Response]
 def run(coro: Awaitable[Any]) -> Any:
     async def main() -> Any:
         return await coro
+
     return asyncio.run(main())
 
 
 def call(responder: Responder, method: str = "send", base: str = BASE) -> Any:
     """Run one client call against a MockTransport that answers with `responder`."""
+
     async def go() -> Any:
         async with GatewayClient(base, KEY, transport=httpx.MockTransport(responder)) as client:
             if method == "send":
                 return await client.send({"to": TO, "text": "Hi ünïcode"}, TO)
             return await client.balance()
+
     return run(go())
 
 
@@ -51,6 +57,7 @@ def recording(answer: httpx.Response) -> tuple[list[httpx.Request], Responder]:
     def responder(request: httpx.Request) -> httpx.Response:
         seen.append(request)
         return answer
+
     return seen, responder
 
 
@@ -83,15 +90,25 @@ def test_send_returns_what_was_accepted() -> None:
     assert accepted.balance == Decimal("12.5")
 
 
-@pytest.mark.parametrize(("response", "kind"), [
-    (httpx.Response(200, text="900"), AccountError),
-    (httpx.Response(200, json={"success": "100", "messages": [
-        {"id": None, "recipient": TO, "success": False, "error": "202"}]}), RecipientError),
-    (httpx.Response(502, text="<html>Bad Gateway</html>"), AnswerLostError),
-    (httpx.Response(429, headers={"Retry-After": "3"}), RetriableError),
-])
-def test_trace_id_is_copied_onto_errors(response: httpx.Response,
-                                        kind: type[GatewayError]) -> None:
+@pytest.mark.parametrize(
+    ("response", "kind"),
+    [
+        (httpx.Response(200, text="900"), AccountError),
+        (
+            httpx.Response(
+                200,
+                json={
+                    "success": "100",
+                    "messages": [{"id": None, "recipient": TO, "success": False, "error": "202"}],
+                },
+            ),
+            RecipientError,
+        ),
+        (httpx.Response(502, text="<html>Bad Gateway</html>"), AnswerLostError),
+        (httpx.Response(429, headers={"Retry-After": "3"}), RetriableError),
+    ],
+)
+def test_trace_id_is_copied_onto_errors(response: httpx.Response, kind: type[GatewayError]) -> None:
     """The answer's X-sms77-trace-id travels on the error, for support requests."""
     response.headers["X-sms77-trace-id"] = "trace-abc"
     with pytest.raises(kind) as info:
@@ -109,23 +126,34 @@ def test_error_without_trace_header_has_no_trace_id() -> None:
 def raising(exc_type: type[httpx.TransportError]) -> Responder:
     def responder(request: httpx.Request) -> httpx.Response:
         raise exc_type("boom", request=request)
+
     return responder
 
 
 @pytest.mark.parametrize("exc_type", [httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout])
 @pytest.mark.parametrize("method", ["send", "balance"])
 def test_failures_before_the_request_left_are_retriable(
-        exc_type: type[httpx.TransportError], method: str) -> None:
+    exc_type: type[httpx.TransportError], method: str
+) -> None:
     """Connect errors and pool timeouts: nothing was sent, so RetriableError."""
     with pytest.raises(RetriableError) as info:
         call(raising(exc_type), method)
     assert isinstance(info.value.__cause__, exc_type)
 
 
-@pytest.mark.parametrize("exc_type", [httpx.ReadTimeout, httpx.RemoteProtocolError,
-                                      httpx.ReadError, httpx.WriteError, httpx.WriteTimeout])
+@pytest.mark.parametrize(
+    "exc_type",
+    [
+        httpx.ReadTimeout,
+        httpx.RemoteProtocolError,
+        httpx.ReadError,
+        httpx.WriteError,
+        httpx.WriteTimeout,
+    ],
+)
 def test_failures_after_the_request_left_are_answer_lost(
-        exc_type: type[httpx.TransportError]) -> None:
+    exc_type: type[httpx.TransportError],
+) -> None:
     """Read timeouts, dropped connections: it may have been accepted, so AnswerLostError."""
     with pytest.raises(AnswerLostError) as info:
         call(raising(exc_type))
@@ -133,13 +161,16 @@ def test_failures_after_the_request_left_are_answer_lost(
     assert isinstance(info.value.__cause__, exc_type)
 
 
-@pytest.mark.parametrize(("body", "expected"), [
-    ({"amount": 290.67, "currency": "EUR"}, Balance(Decimal("290.67"), "EUR")),
-    ({"amount": "12.10", "currency": "CHF"}, Balance(Decimal("12.10"), "CHF")),
-    ({"amount": 0}, Balance(Decimal(0), "EUR")),
-    (290.67, Balance(Decimal("290.67"), "EUR")),
-    ("290.67", Balance(Decimal("290.67"), "EUR")),
-])
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        ({"amount": 290.67, "currency": "EUR"}, Balance(Decimal("290.67"), "EUR")),
+        ({"amount": "12.10", "currency": "CHF"}, Balance(Decimal("12.10"), "CHF")),
+        ({"amount": 0}, Balance(Decimal(0), "EUR")),
+        (290.67, Balance(Decimal("290.67"), "EUR")),
+        ("290.67", Balance(Decimal("290.67"), "EUR")),
+    ],
+)
 def test_balance_reads_json_and_bare_number(body: Any, expected: Balance) -> None:
     """GET /balance reads the JSON object and the bare-number form, as exact decimals."""
     seen, responder = recording(httpx.Response(200, content=json.dumps(body).encode()))
@@ -171,10 +202,13 @@ def test_balance_unreadable_answer_is_a_gateway_error(status: int, body: str) ->
 
 def test_key_never_in_repr() -> None:
     """The API key shows neither in repr nor in str of the client."""
+
     async def go() -> list[str]:
-        async with GatewayClient(BASE, KEY, transport=httpx.MockTransport(
-                lambda request: httpx.Response(200))) as client:
+        async with GatewayClient(
+            BASE, KEY, transport=httpx.MockTransport(lambda request: httpx.Response(200))
+        ) as client:
             return [repr(client), str(client)]
+
     for text in run(go()):
         assert KEY not in text
         assert KEY[-8:] not in text

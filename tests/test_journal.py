@@ -40,8 +40,13 @@ def load(journal: Journal, rows: list[Row], rejects: list[Reject] | None = None)
     journal.end_load()
 
 
-def row(recipient: int, n: int, text: str = "Hi", label: str | None = "spring",
-        foreign_id: str | None = None) -> Row:
+def row(
+    recipient: int,
+    n: int,
+    text: str = "Hi",
+    label: str | None = "spring",
+    foreign_id: str | None = None,
+) -> Row:
     return (recipient, n, text, label, foreign_id or f"c{n}")
 
 
@@ -51,8 +56,12 @@ def status_of(path: Path) -> dict[int, str]:
         return dict(db.execute("SELECT recipient, status FROM messages").fetchall())
 
 
-def sent(recipient: int, price: Decimal | None = Decimal("0.05"), ids: tuple[str, ...] = ("m1",),
-         at: float = 1_772_366_400.0) -> Outcome:
+def sent(
+    recipient: int,
+    price: Decimal | None = Decimal("0.05"),
+    ids: tuple[str, ...] = ("m1",),
+    at: float = 1_772_366_400.0,
+) -> Outcome:
     return Outcome(recipient, "sent", 1, at, at, message_ids=ids, price=price, trace_id="t1")
 
 
@@ -127,29 +136,65 @@ def test_record_stores_outcomes_with_exact_price_text(journal: Journal) -> None:
     """record() stores status, ids, exact decimal price text, codes, attempts and times."""
     load(journal, [row(A, 1), row(B, 2), row(C, 3)])
     journal.take_batch(RUN, 3)
-    journal.record(RUN, [
-        sent(A, Decimal("0.0475") + Decimal("0.0475"), ids=("m1", "m2"), at=100.0),
-        Outcome(B, "failed", 1, 50.0, 60.0, error_code="202", error_text="invalid number"),
-        Outcome(C, "unknown", 2, 40.0, 70.0, error_code="502", trace_id="t9"),
-    ])
-    rows = {r[0]: r for r in journal.db.execute(
-        """SELECT recipient, status, message_ids, price, price_known, error_code, error_text,
+    journal.record(
+        RUN,
+        [
+            sent(A, Decimal("0.0475") + Decimal("0.0475"), ids=("m1", "m2"), at=100.0),
+            Outcome(B, "failed", 1, 50.0, 60.0, error_code="202", error_text="invalid number"),
+            Outcome(C, "unknown", 2, 40.0, 70.0, error_code="502", trace_id="t9"),
+        ],
+    )
+    rows = {
+        r[0]: r
+        for r in journal.db.execute(
+            """SELECT recipient, status, message_ids, price, price_known, error_code, error_text,
                   attempts, first_attempt_at, last_attempt_at, sent_at, run_id, trace_id
-           FROM messages""")}
-    assert rows[A] == (A, "sent", "m1 m2", "0.0950", 1, None, None, 1, 100.0, 100.0, 100.0, RUN,
-                       "t1")
-    assert rows[B] == (B, "failed", None, None, None, "202", "invalid number", 1, 50.0, 60.0,
-                       None, RUN, None)
+           FROM messages"""
+        )
+    }
+    assert rows[A] == (
+        A,
+        "sent",
+        "m1 m2",
+        "0.0950",
+        1,
+        None,
+        None,
+        1,
+        100.0,
+        100.0,
+        100.0,
+        RUN,
+        "t1",
+    )
+    assert rows[B] == (
+        B,
+        "failed",
+        None,
+        None,
+        None,
+        "202",
+        "invalid number",
+        1,
+        50.0,
+        60.0,
+        None,
+        RUN,
+        None,
+    )
     assert rows[C][1:4] == ("unknown", None, None)
     assert rows[C][10] is None  # sent_at only for sent rows
     assert rows[C][12] == "t9"
 
 
-@pytest.mark.parametrize(("price", "text"), [
-    (Decimal("0.1") + Decimal("0.2"), "0.3"),
-    (Decimal("0.047500"), "0.047500"),
-    (Decimal("123456789.123456789"), "123456789.123456789"),
-])
+@pytest.mark.parametrize(
+    ("price", "text"),
+    [
+        (Decimal("0.1") + Decimal("0.2"), "0.3"),
+        (Decimal("0.047500"), "0.047500"),
+        (Decimal("123456789.123456789"), "123456789.123456789"),
+    ],
+)
 def test_price_round_trips_exactly(journal: Journal, price: Decimal, text: str) -> None:
     """A price is stored as its exact decimal text and reads back as the same Decimal."""
     load(journal, [row(A, 1)])
@@ -241,15 +286,24 @@ def test_result_rows_order(journal: Journal) -> None:
     load(journal, [row(D, 1), row(E, 2)])
     journal.take_batch(RUN, 2)
     journal.record(RUN, [sent(D), sent(E)])
-    load(journal,
-         [row(A, 4), row(B, 1), row(C, 5)],
-         [(2, None, "invalid", "not a phone number", "=cmd"), (3, B, "duplicate", "dup of row 1",
-                                                               "+49 176 10000002")])
+    load(
+        journal,
+        [row(A, 4), row(B, 1), row(C, 5)],
+        [
+            (2, None, "invalid", "not a phone number", "=cmd"),
+            (3, B, "duplicate", "dup of row 1", "+49 176 10000002"),
+        ],
+    )
     journal.take_batch(RUN, 1)  # B in flight
     got = results(journal)
     assert [(r["row"], r["recipient"], r["status"]) for r in got] == [
-        (1, B, "in_flight"), (2, None, "invalid"), (3, B, "duplicate"), (4, A, "pending"),
-        (5, C, "pending"), (None, D, "sent"), (None, E, "sent"),
+        (1, B, "in_flight"),
+        (2, None, "invalid"),
+        (3, B, "duplicate"),
+        (4, A, "pending"),
+        (5, C, "pending"),
+        (None, D, "sent"),
+        (None, E, "sent"),
     ]
     assert got[1]["error_text"] == "not a phone number"
     assert got[1]["input_phone"] == "=cmd"
@@ -271,10 +325,22 @@ def test_result_rows_carry_the_recorded_fields(journal: Journal) -> None:
     journal.take_batch(RUN, 1)
     journal.record(RUN, [sent(A, Decimal("0.0475"), ids=("m1", "m2"), at=1000.0)])
     (r,) = results(journal)
-    assert r == {"row": 1, "recipient": A, "status": "sent", "message_ids": "m1 m2",
-                 "price": "0.0475", "price_known": 1, "foreign_id": "c-1", "label": "spring",
-                 "error_code": None, "error_text": None, "attempts": 1, "sent_at": 1000.0,
-                 "run_id": RUN, "input_phone": None}
+    assert r == {
+        "row": 1,
+        "recipient": A,
+        "status": "sent",
+        "message_ids": "m1 m2",
+        "price": "0.0475",
+        "price_known": 1,
+        "foreign_id": "c-1",
+        "label": "spring",
+        "error_code": None,
+        "error_text": None,
+        "attempts": 1,
+        "sent_at": 1000.0,
+        "run_id": RUN,
+        "input_phone": None,
+    }
 
 
 def test_load_is_one_transaction_that_rolls_back(journal: Journal) -> None:
@@ -299,5 +365,7 @@ def test_runs_are_recorded(journal: Journal) -> None:
     """start_run/finish_run keep each run's exit code and summary."""
     journal.start_run(RUN)
     journal.finish_run(RUN, 1, '{"rows": 3}')
-    assert journal.db.execute("SELECT exit_code, summary FROM runs").fetchone() == (1,
-                                                                                     '{"rows": 3}')
+    assert journal.db.execute("SELECT exit_code, summary FROM runs").fetchone() == (
+        1,
+        '{"rows": 3}',
+    )

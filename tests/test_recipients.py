@@ -36,11 +36,15 @@ def cells(frame: pd.DataFrame, column: str) -> list[str | None]:
 
 # --- CSV ------------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("delimiter", [",", ";", "\t"], ids=["comma", "semicolon", "tab"])
 def test_csv_delimiter_is_detected(tmp_path: Path, delimiter: str) -> None:
     """A CSV file with `,`, `;` or tab between cells is split on that delimiter."""
-    rows = [["phone", "first_name", "code"], ["+49 176 1234 5678", "Anna", "A1"],
-            ["0176 2222", "Ben", "B2"]]
+    rows = [
+        ["phone", "first_name", "code"],
+        ["+49 176 1234 5678", "Anna", "A1"],
+        ["0176 2222", "Ben", "B2"],
+    ]
     text = "".join(delimiter.join(r) + "\n" for r in rows)
     file = open_recipients(write(tmp_path, text.encode()))
     assert file.columns == ("phone", "first_name", "code")
@@ -100,8 +104,15 @@ def test_csv_other_encoding_by_default_says_which_option_fixes_it(
 
 @pytest.mark.parametrize(
     "phone",
-    ["+49 176 1234 5678", "0049 176-12345678", "0176 12345678", "4917612345678",
-     "00491761234567", "+4917612345678", "007"],
+    [
+        "+49 176 1234 5678",
+        "0049 176-12345678",
+        "0176 12345678",
+        "4917612345678",
+        "00491761234567",
+        "+4917612345678",
+        "007",
+    ],
 )
 def test_csv_phone_numbers_stay_text(tmp_path: Path, phone: str) -> None:
     """Phone cells keep their leading `0`, `00` and `+`: nothing is read as a number."""
@@ -169,7 +180,8 @@ def test_csv_without_header_is_an_error(tmp_path: Path, content: bytes) -> None:
 
 
 @pytest.mark.parametrize(
-    "content", [b"phone,name\n", b"phone,name", b"phone,name\r\n", b"\xef\xbb\xbfphone,name"],
+    "content",
+    [b"phone,name\n", b"phone,name", b"phone,name\r\n", b"\xef\xbb\xbfphone,name"],
     ids=["lf", "no-line-break", "crlf", "bom-no-line-break"],
 )
 def test_csv_header_only_yields_no_chunks(tmp_path: Path, content: bytes) -> None:
@@ -181,11 +193,13 @@ def test_csv_header_only_yields_no_chunks(tmp_path: Path, content: bytes) -> Non
 
 @pytest.mark.parametrize(
     ("header", "problem"),
-    [("phone,name,phone", "two columns are named `phone`"),
-     ("phone, name ,name", "two columns are named `name`"),
-     ("phone,,name", "column 2"),
-     ("phone,name,", "column 3"),
-     ("phone, ,name", "column 2")],
+    [
+        ("phone,name,phone", "two columns are named `phone`"),
+        ("phone, name ,name", "two columns are named `name`"),
+        ("phone,,name", "column 2"),
+        ("phone,name,", "column 3"),
+        ("phone, ,name", "column 2"),
+    ],
 )
 def test_csv_duplicate_or_empty_header_name_is_an_error(
     tmp_path: Path, header: str, problem: str
@@ -215,6 +229,7 @@ def test_folder_is_an_error(tmp_path: Path) -> None:
 
 
 # --- rows and chunks ------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("chunk_rows", [1, 2, 3, 7, 100])
 def test_rows_are_numbered_from_one_across_chunks(tmp_path: Path, chunk_rows: int) -> None:
@@ -257,11 +272,14 @@ def test_chunks_with_an_unknown_column_is_an_error(tmp_path: Path) -> None:
 
 # --- Parquet --------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize(
     ("column", "expected"),
-    [("phone_text", ["+49 176 1234 5678", "0176 12345678", None]),
-     ("phone_int", ["4917612345678", "491761111111", None]),
-     ("phone_float", ["4917612345678", "491761111111", None])],
+    [
+        ("phone_text", ["+49 176 1234 5678", "0176 12345678", None]),
+        ("phone_int", ["4917612345678", "491761111111", None]),
+        ("phone_float", ["4917612345678", "491761111111", None]),
+    ],
 )
 def test_parquet_phone_columns_become_text_digits(column: str, expected: list[str | None]) -> None:
     """Parquet phone columns stored as text, int64 or float64 read as text, without `.0`."""
@@ -282,7 +300,12 @@ def test_parquet_float_cells_are_read_one_by_one(tmp_path: Path) -> None:
     values = [4917612345678.0, 1.5, float("nan"), None, 491761111111.0]
     pq.write_table(pa.table({"phone": pa.array(values, pa.float64())}), path)
     assert cells(read_all(open_recipients(path), chunk_rows=10), "phone") == [
-        "4917612345678", "1.5", None, None, "491761111111"]
+        "4917612345678",
+        "1.5",
+        None,
+        None,
+        "491761111111",
+    ]
 
 
 def test_parquet_columns_come_from_the_schema() -> None:
@@ -298,6 +321,7 @@ def test_unreadable_parquet_is_an_error(tmp_path: Path) -> None:
 
 
 # --- xlsx -----------------------------------------------------------------------------------
+
 
 def test_xlsx_reads_the_first_sheet_by_default() -> None:
     """Without a sheet name the first sheet is read, numeric phone cells as plain digits."""
@@ -328,9 +352,11 @@ def test_xlsx_unknown_sheet_lists_the_sheets() -> None:
 
 @pytest.mark.parametrize(
     ("header", "problem"),
-    [(["phone", "phone"], "two columns are named `phone`"),
-     (["phone", None, "code"], "column 2"),
-     (["phone", "  "], "column 2")],
+    [
+        (["phone", "phone"], "two columns are named `phone`"),
+        (["phone", None, "code"], "column 2"),
+        (["phone", "  "], "column 2"),
+    ],
 )
 def test_xlsx_duplicate_or_empty_header_name_is_an_error(
     tmp_path: Path, header: list[str | None], problem: str

@@ -39,8 +39,13 @@ def tup(**values: Any) -> tuple[Any, ...]:
     return tuple(base[c] for c in RESULT_COLUMNS)
 
 
-def write(folder: Path, rows: Sequence[tuple[Any, ...]], *,
-          report: Report | None = None, size: int = 50_000) -> Report:
+def write(
+    folder: Path,
+    rows: Sequence[tuple[Any, ...]],
+    *,
+    report: Report | None = None,
+    size: int = 50_000,
+) -> Report:
     report = report or Report()
     writer = ResultsWriter(folder, report)
     try:
@@ -57,18 +62,60 @@ def read_csv(folder: Path) -> list[dict[str, str]]:
 
 
 ROWS = [
-    tup(row=1, recipient=4917610000001, status="sent", message_ids="m1 m2", price="0.0475",
-        price_known=1, foreign_id="c-1", label="spring", attempts=1, sent_at=SENT_AT, run_id=RUN),
-    tup(row=2, recipient=None, status="invalid", error_text="not a phone number",
-        input_phone="=HYPERLINK(\"http://x\")"),
-    tup(row=3, recipient=4917610000003, status="failed", error_code="202",
-        error_text="Recipient number invalid", attempts=1, run_id=RUN, foreign_id="c-3"),
-    tup(row=4, recipient=4917610000004, status="sent", message_ids="m4", price=None,
-        price_known=0, attempts=2, sent_at=SENT_AT + 1, run_id=RUN),
+    tup(
+        row=1,
+        recipient=4917610000001,
+        status="sent",
+        message_ids="m1 m2",
+        price="0.0475",
+        price_known=1,
+        foreign_id="c-1",
+        label="spring",
+        attempts=1,
+        sent_at=SENT_AT,
+        run_id=RUN,
+    ),
+    tup(
+        row=2,
+        recipient=None,
+        status="invalid",
+        error_text="not a phone number",
+        input_phone='=HYPERLINK("http://x")',
+    ),
+    tup(
+        row=3,
+        recipient=4917610000003,
+        status="failed",
+        error_code="202",
+        error_text="Recipient number invalid",
+        attempts=1,
+        run_id=RUN,
+        foreign_id="c-3",
+    ),
+    tup(
+        row=4,
+        recipient=4917610000004,
+        status="sent",
+        message_ids="m4",
+        price=None,
+        price_known=0,
+        attempts=2,
+        sent_at=SENT_AT + 1,
+        run_id=RUN,
+    ),
     tup(row=5, recipient=4917610000005, status="in_flight", attempts=1, run_id=RUN),
     tup(row=6, recipient=4917610000006, status="pending"),
-    tup(row=None, recipient=4917610000007, status="sent", message_ids="m7", price="0.0475",
-        price_known=1, attempts=1, sent_at=SENT_AT, run_id="older"),
+    tup(
+        row=None,
+        recipient=4917610000007,
+        status="sent",
+        message_ids="m7",
+        price="0.0475",
+        price_known=1,
+        attempts=1,
+        sent_at=SENT_AT,
+        run_id="older",
+    ),
 ]
 
 
@@ -86,8 +133,18 @@ def test_both_files_carry_the_schema(tmp_path: Path) -> None:
     with (tmp_path / "results.csv").open(encoding="utf-8") as f:
         header = next(csv.reader(f))
     assert header == SCHEMA.names
-    for column in ("row", "recipient", "status", "message_id", "price", "foreign_id",
-                   "error_code", "error_text", "attempts", "sent_at"):
+    for column in (
+        "row",
+        "recipient",
+        "status",
+        "message_id",
+        "price",
+        "foreign_id",
+        "error_code",
+        "error_text",
+        "attempts",
+        "sent_at",
+    ):
         assert column in SCHEMA.names
 
 
@@ -95,8 +152,15 @@ def test_rows_keep_their_values_and_journal_states_are_named(tmp_path: Path) -> 
     """Rows come out in order with their values; pending → not_sent, in_flight → unknown."""
     write(tmp_path, ROWS)
     table = pq.read_table(tmp_path / "results.parquet").to_pylist()
-    assert [r["status"] for r in table] == ["sent", "invalid", "failed", "sent", "unknown",
-                                            "not_sent", "sent"]
+    assert [r["status"] for r in table] == [
+        "sent",
+        "invalid",
+        "failed",
+        "sent",
+        "unknown",
+        "not_sent",
+        "sent",
+    ]
     first = table[0]
     assert first["row"] == 1
     assert first["recipient"] == "4917610000001"
@@ -111,9 +175,14 @@ def test_rows_keep_their_values_and_journal_states_are_named(tmp_path: Path) -> 
 
 def test_parquet_price_is_an_exact_decimal(tmp_path: Path) -> None:
     """The Parquet price column is a decimal type and reads back exactly, not as a float."""
-    write(tmp_path, [tup(row=1, recipient=1, status="sent", price="0.0475", price_known=1),
-                     tup(row=2, recipient=2, status="sent", price="0.1", price_known=1),
-                     tup(row=3, recipient=3, status="sent", price="0.2", price_known=1)])
+    write(
+        tmp_path,
+        [
+            tup(row=1, recipient=1, status="sent", price="0.0475", price_known=1),
+            tup(row=2, recipient=2, status="sent", price="0.1", price_known=1),
+            tup(row=3, recipient=3, status="sent", price="0.2", price_known=1),
+        ],
+    )
     table = pq.read_table(tmp_path / "results.parquet")
     assert table.schema.field("price").type == PRICE
     prices = table["price"].to_pylist()
@@ -129,8 +198,9 @@ def test_csv_price_is_exact_text(tmp_path: Path) -> None:
     assert Decimal(row["price"]) == Decimal("0.1")
 
 
-@pytest.mark.parametrize("column", ["foreign_id", "label", "error_text", "input_phone",
-                                    "message_id"])
+@pytest.mark.parametrize(
+    "column", ["foreign_id", "label", "error_text", "input_phone", "message_id"]
+)
 @pytest.mark.parametrize("value", ["=1+2", "+49 176 1234", "-2+3", "@SUM(A1)", "\t=1", "\r=1"])
 def test_formula_cells_are_neutralised_in_csv(tmp_path: Path, column: str, value: str) -> None:
     """A text cell starting with = + - @ (or tab / CR) gets a leading ' in the CSV."""
@@ -157,18 +227,38 @@ def test_safe_text_is_untouched(tmp_path: Path, value: str) -> None:
 
 def test_numbers_and_recipients_are_untouched(tmp_path: Path) -> None:
     """Numeric columns, recipients and error codes are written as they are, never prefixed."""
-    write(tmp_path, [tup(row=7, recipient=4917610000001, status="failed", error_code="202",
-                         attempts=3, price=None)])
+    write(
+        tmp_path,
+        [
+            tup(
+                row=7,
+                recipient=4917610000001,
+                status="failed",
+                error_code="202",
+                attempts=3,
+                price=None,
+            )
+        ],
+    )
     (row,) = read_csv(tmp_path)
     assert (row["row"], row["recipient"], row["error_code"], row["attempts"]) == (
-        "7", "4917610000001", "202", "3")
+        "7",
+        "4917610000001",
+        "202",
+        "3",
+    )
 
 
 def test_counts_and_cost_go_into_the_report(tmp_path: Path) -> None:
     """Writing counts each report status and sums the known prices of sent rows exactly."""
     report = write(tmp_path, ROWS, size=2)
-    assert dict(report.counts) == {"sent": 3, "invalid": 1, "failed": 1, "unknown": 1,
-                                   "not_sent": 1}
+    assert dict(report.counts) == {
+        "sent": 3,
+        "invalid": 1,
+        "failed": 1,
+        "unknown": 1,
+        "not_sent": 1,
+    }
     assert report.cost == Decimal("0.095")
     assert report.price_unknown == 1
     assert not report.cost_complete
@@ -177,16 +267,23 @@ def test_counts_and_cost_go_into_the_report(tmp_path: Path) -> None:
 
 def test_cost_counts_only_sent_rows(tmp_path: Path) -> None:
     """A price on a row that is not sent (e.g. unknown) does not count into the cost."""
-    report = write(tmp_path, [tup(row=1, recipient=1, status="sent", price="0.05", price_known=1),
-                              tup(row=2, recipient=2, status="unknown", price="0.05")])
+    report = write(
+        tmp_path,
+        [
+            tup(row=1, recipient=1, status="sent", price="0.05", price_known=1),
+            tup(row=2, recipient=2, status="unknown", price="0.05"),
+        ],
+    )
     assert report.cost == Decimal("0.05")
     assert report.cost_complete
 
 
 def test_many_batches_sum_exactly(tmp_path: Path) -> None:
     """Prices summed over many batches stay exact: 1000 times 0.0475 is 47.5."""
-    rows = [tup(row=i, recipient=i, status="sent", price="0.0475", price_known=1)
-            for i in range(1, 1001)]
+    rows = [
+        tup(row=i, recipient=i, status="sent", price="0.0475", price_known=1)
+        for i in range(1, 1001)
+    ]
     report = write(tmp_path, rows, size=7)
     assert report.cost == Decimal("47.5")
     assert report.counts["sent"] == 1000
@@ -210,8 +307,20 @@ def test_journal_rows_round_trip_through_the_files(tmp_path: Path) -> None:
         journal.add_rejects([(2, None, "invalid", "too short", "+12")])
         journal.end_load()
         journal.take_batch(RUN, 1)
-        journal.record(RUN, [Outcome(4917610000001, "sent", 1, SENT_AT, SENT_AT,
-                                     message_ids=("m1",), price=Decimal("0.0475"))])
+        journal.record(
+            RUN,
+            [
+                Outcome(
+                    4917610000001,
+                    "sent",
+                    1,
+                    SENT_AT,
+                    SENT_AT,
+                    message_ids=("m1",),
+                    price=Decimal("0.0475"),
+                )
+            ],
+        )
         folder = tmp_path / "out"
         folder.mkdir()
         report = write(folder, list(journal.result_rows()))
@@ -224,18 +333,27 @@ def test_journal_rows_round_trip_through_the_files(tmp_path: Path) -> None:
 
 def test_plan_table_for_a_dry_run(tmp_path: Path) -> None:
     """A dry run's checked chunk becomes SCHEMA rows: recipients as text, 0 and NaN as null."""
-    chunk = pd.DataFrame({
-        "recipient": [4917610000001, 0, 4917610000001, 0],
-        "status": ["ready", "invalid", "duplicate", "invalid"],
-        "reason": pd.Series([None, "not a phone number", "same recipient as row 1", "empty"],
-                            dtype="str", index=[1, 2, 3, 4]),
-        "text": ["Hi", "", "", ""],
-        "label": ["spring", "x", "x", "x"],
-        "foreign_id": ["=c-1", "x", "x", "x"],
-        # pandas reads an empty phone cell as NaN in a str column
-        "input_phone": pd.Series(["+49 176 10000001", "@home", "0176 10000001", None],
-                                 dtype="str", index=[1, 2, 3, 4]),
-    }, index=pd.Index([1, 2, 3, 4]))
+    chunk = pd.DataFrame(
+        {
+            "recipient": [4917610000001, 0, 4917610000001, 0],
+            "status": ["ready", "invalid", "duplicate", "invalid"],
+            "reason": pd.Series(
+                [None, "not a phone number", "same recipient as row 1", "empty"],
+                dtype="str",
+                index=[1, 2, 3, 4],
+            ),
+            "text": ["Hi", "", "", ""],
+            "label": ["spring", "x", "x", "x"],
+            "foreign_id": ["=c-1", "x", "x", "x"],
+            # pandas reads an empty phone cell as NaN in a str column
+            "input_phone": pd.Series(
+                ["+49 176 10000001", "@home", "0176 10000001", None],
+                dtype="str",
+                index=[1, 2, 3, 4],
+            ),
+        },
+        index=pd.Index([1, 2, 3, 4]),
+    )
     table = plan_table(chunk)
     assert table.schema == SCHEMA
     rows = table.to_pylist()

@@ -92,15 +92,27 @@ def statuses(report: dict[str, dict[str, Any]]) -> dict[str, str]:
 
 
 def test_plain_run_sends_every_valid_row_once_as_the_campaign_says(
-        make_campaign: CampaignFactory, sim: SimulatorServer, gateway: Gateway) -> None:
+    make_campaign: CampaignFactory, sim: SimulatorServer, gateway: Gateway
+) -> None:
     """Each valid row goes once with the campaign's options; invalid and duplicate rows never."""
-    data = [{"phone": "+" + R(i), "first_name": f"Name{i}", "customer_id": f"c{i}"}
-            for i in range(1, 6)]
-    data += [{"phone": "12", "first_name": "X", "customer_id": "bad"},
-             {"phone": "0176 10000001", "first_name": "Again", "customer_id": "dup"}]
-    campaign = make_campaign(data, message={
-        "from": "myfancyagent", "label": "spring_2026", "ttl": 120,
-        "performance_tracking": True, "fallback": "sms"}, send={"concurrency": 3})
+    data = [
+        {"phone": "+" + R(i), "first_name": f"Name{i}", "customer_id": f"c{i}"} for i in range(1, 6)
+    ]
+    data += [
+        {"phone": "12", "first_name": "X", "customer_id": "bad"},
+        {"phone": "0176 10000001", "first_name": "Again", "customer_id": "dup"},
+    ]
+    campaign = make_campaign(
+        data,
+        message={
+            "from": "myfancyagent",
+            "label": "spring_2026",
+            "ttl": 120,
+            "performance_tracking": True,
+            "fallback": "sms",
+        },
+        send={"concurrency": 3},
+    )
     result = send(campaign, gateway)
     report = check(result, sim)
     assert result.report.exit_code == EXIT_OK
@@ -110,7 +122,11 @@ def test_plain_run_sends_every_valid_row_once_as_the_campaign_says(
     for i in range(1, 6):
         (m,) = record[R(i)]
         assert (m.text, m.sender, m.label, m.foreign_id) == (
-            f"Hi Name{i}", "myfancyagent", "spring_2026", f"c{i}")
+            f"Hi Name{i}",
+            "myfancyagent",
+            "spring_2026",
+            f"c{i}",
+        )
         assert (m.ttl, m.performance_tracking, m.fallback, m.delay) == (120, True, "sms", None)
         row = report[R(i)]
         assert (row["foreign_id"], row["attempts"], row["price"]) == (f"c{i}", 1, DEFAULT_PRICE)
@@ -122,8 +138,8 @@ def test_plain_run_sends_every_valid_row_once_as_the_campaign_says(
 
 @pytest.mark.parametrize("hours", [24, -1], ids=["future", "past"])
 def test_delay_goes_as_unix_seconds_or_is_left_out(
-        make_campaign: CampaignFactory, sim: SimulatorServer, gateway: Gateway,
-        hours: int) -> None:
+    make_campaign: CampaignFactory, sim: SimulatorServer, gateway: Gateway, hours: int
+) -> None:
     """A future delay arrives as Unix seconds with the whole ttl; a past one is left out."""
     delay = int(time.time()) + hours * 3600
     campaign = make_campaign(2, message={"delay": delay, "ttl": 120})
@@ -142,12 +158,18 @@ def test_delay_goes_as_unix_seconds_or_is_left_out(
 # ---- faults before and after the gateway took the message ----------------------------------
 
 
-@pytest.mark.parametrize(("fault", "taken"), [
-    ("500", False), ("502", False), ("drop", True), ("garbled", True),
-])
+@pytest.mark.parametrize(
+    ("fault", "taken"),
+    [
+        ("500", False),
+        ("502", False),
+        ("drop", True),
+        ("garbled", True),
+    ],
+)
 def test_a_lost_answer_is_unknown_and_never_resent(
-        make_campaign: CampaignFactory, sim: SimulatorServer, gateway: Gateway,
-        fault: str, taken: bool) -> None:
+    make_campaign: CampaignFactory, sim: SimulatorServer, gateway: Gateway, fault: str, taken: bool
+) -> None:
     """An HTML 5xx page or an answer lost after the accept: `unknown`, one request only."""
     sim.set_faults(script=[fault])
     result = send(make_campaign(3, send={"concurrency": 1}), gateway)
@@ -163,12 +185,17 @@ def test_a_lost_answer_is_unknown_and_never_resent(
     assert sim.backend.counters.send_requests == 3
 
 
-@pytest.mark.parametrize(("status", "form"), [
-    ("429", "seconds"), ("429", "date"), ("503", "seconds"),
-])
+@pytest.mark.parametrize(
+    ("status", "form"),
+    [
+        ("429", "seconds"),
+        ("429", "date"),
+        ("503", "seconds"),
+    ],
+)
 def test_retry_after_answers_are_retried_and_sent_once(
-        make_campaign: CampaignFactory, sim: SimulatorServer, gateway: Gateway,
-        status: str, form: str) -> None:
+    make_campaign: CampaignFactory, sim: SimulatorServer, gateway: Gateway, status: str, form: str
+) -> None:
     """429 and 503 with Retry-After (seconds or HTTP-date) are retried; the row is sent once."""
     sim.set_faults(script=[status], retry_after=0, retry_after_form=form)
     result = send(make_campaign(3, send={"concurrency": 1}), gateway)
@@ -181,7 +208,8 @@ def test_retry_after_answers_are_retried_and_sent_once(
 
 
 def test_a_closed_port_is_retried_up_to_max_attempts_then_failed(
-        make_campaign: CampaignFactory) -> None:
+    make_campaign: CampaignFactory,
+) -> None:
     """Connection refused: every row is tried max_attempts times, then reported failed."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -190,7 +218,9 @@ def test_a_closed_port_is_retried_up_to_max_attempts_then_failed(
     result = send(campaign, Gateway(f"http://127.0.0.1:{port}/api", API_KEY))
     report = by_recipient(rows(result))
     assert {to: (r["status"], r["attempts"]) for to, r in report.items()} == {
-        R(1): ("failed", 3), R(2): ("failed", 3)}
+        R(1): ("failed", 3),
+        R(2): ("failed", 3),
+    }
     assert result.report.exit_code == EXIT_ROWS
 
 
@@ -198,7 +228,8 @@ def test_a_closed_port_is_retried_up_to_max_attempts_then_failed(
 
 
 def test_credit_runs_out_then_a_top_up_and_a_second_run_send_the_rest(
-        make_campaign: CampaignFactory, sim: SimulatorServer, gateway: Gateway) -> None:
+    make_campaign: CampaignFactory, sim: SimulatorServer, gateway: Gateway
+) -> None:
     """Credit for 3: 3 sent, 2 not_sent, exit 3; after a top-up a rerun sends just those 2."""
     sim.set_faults(credit_after=3)
     campaign = make_campaign(5, send={"concurrency": 2})
@@ -222,7 +253,8 @@ def test_credit_runs_out_then_a_top_up_and_a_second_run_send_the_rest(
 
 @pytest.mark.parametrize("form", ["bare", "json_string", "json_object"])
 def test_a_refused_key_sends_nothing_and_exits_3(
-        make_campaign: CampaignFactory, sim: SimulatorServer, form: str) -> None:
+    make_campaign: CampaignFactory, sim: SimulatorServer, form: str
+) -> None:
     """A refused key (900 in each form the gateway may use) stops the run before anything goes."""
     sim.set_faults(refuse_key="bad-key", code_form=form)
     result = send(make_campaign(4), Gateway(sim.base_url, "bad-key"))
@@ -239,8 +271,8 @@ def test_a_refused_key_sends_nothing_and_exits_3(
 @pytest.mark.parametrize("hidden", [False, True], ids=["in-101", "in-100"])
 @pytest.mark.parametrize("code", [202, 403, 600])
 def test_a_refused_recipient_fails_with_the_gateways_code(
-        make_campaign: CampaignFactory, sim: SimulatorServer, gateway: Gateway,
-        code: int, hidden: bool) -> None:
+    make_campaign: CampaignFactory, sim: SimulatorServer, gateway: Gateway, code: int, hidden: bool
+) -> None:
     """A refused recipient (even inside a "100") is failed with its code; the others are sent."""
     sim.set_faults(refuse={R(2): code}, hide_refusals_in_100=hidden)
     result = send(make_campaign(3), gateway)
@@ -253,7 +285,8 @@ def test_a_refused_recipient_fails_with_the_gateways_code(
 
 
 def test_two_entries_for_one_request_keep_both_ids_and_sum_the_prices(
-        make_campaign: CampaignFactory, sim: SimulatorServer, gateway: Gateway) -> None:
+    make_campaign: CampaignFactory, sim: SimulatorServer, gateway: Gateway
+) -> None:
     """An answer with two messages for one recipient: both ids kept, prices summed."""
     sim.set_faults(extra_entry_rate=1.0)
     result = send(make_campaign(3), gateway)
@@ -265,7 +298,8 @@ def test_two_entries_for_one_request_keep_both_ids_and_sum_the_prices(
 
 
 def test_answers_without_a_price_leave_the_cost_incomplete(
-        make_campaign: CampaignFactory, sim: SimulatorServer, gateway: Gateway) -> None:
+    make_campaign: CampaignFactory, sim: SimulatorServer, gateway: Gateway
+) -> None:
     """price 0 / total_price null in the answer: sent, price unknown, cost_complete false."""
     sim.set_faults(price_in_answer=False)
     result = send(make_campaign(3), gateway)
@@ -277,7 +311,8 @@ def test_answers_without_a_price_leave_the_cost_incomplete(
 
 
 def test_a_reload_lock_is_unknown_never_failed(
-        make_campaign: CampaignFactory, sim: SimulatorServer, gateway: Gateway) -> None:
+    make_campaign: CampaignFactory, sim: SimulatorServer, gateway: Gateway
+) -> None:
     """402: the same text went to that number shortly before, so the row is unknown."""
     sim.set_faults(reload_lock=True)
     sim.backend.send({"to": R(1), "text": "Hi Name1"}, API_KEY)
@@ -293,20 +328,23 @@ def test_a_reload_lock_is_unknown_never_failed(
 
 
 def test_rate_is_one_limit_for_the_whole_run(
-        make_campaign: CampaignFactory, sim: SimulatorServer, gateway: Gateway) -> None:
+    make_campaign: CampaignFactory, sim: SimulatorServer, gateway: Gateway
+) -> None:
     """rate 20/s with 8 workers: no second of the gateway's accept times holds more than 21 (+1)."""
     result = send(make_campaign(40, send={"rate": 20, "concurrency": 8}), gateway)
     check(result, sim)
     moments = sorted(m.accepted_at for m in sim.backend.accepted())
     assert len(moments) == 40
-    busiest = max(sum(1 for t in moments[i:] if t <= start + 1.0)
-                  for i, start in enumerate(moments))
+    busiest = max(
+        sum(1 for t in moments[i:] if t <= start + 1.0) for i, start in enumerate(moments)
+    )
     assert busiest <= 22, busiest
     assert moments[-1] - moments[0] >= 39 / 20 - 0.1
 
 
 def test_at_most_concurrency_requests_are_in_flight(
-        make_campaign: CampaignFactory, sim: SimulatorServer, gateway: Gateway) -> None:
+    make_campaign: CampaignFactory, sim: SimulatorServer, gateway: Gateway
+) -> None:
     """With 100 ms latency, no 99 ms of the gateway's accept times hold more than 4 accepts."""
     # Each request waits at the gateway for the latency before it is accepted, so requests
     # accepted within less than the latency were all in flight at the start of that window.
@@ -315,8 +353,9 @@ def test_at_most_concurrency_requests_are_in_flight(
     check(result, sim)
     moments = sorted(m.accepted_at for m in sim.backend.accepted())
     assert len(moments) == 16
-    busiest = max(sum(1 for t in moments[i:] if t < start + 0.099)
-                  for i, start in enumerate(moments))
+    busiest = max(
+        sum(1 for t in moments[i:] if t < start + 0.099) for i, start in enumerate(moments)
+    )
     assert 2 <= busiest <= 4, busiest  # at least 2: the workers really do run side by side
 
 
@@ -324,17 +363,24 @@ def test_at_most_concurrency_requests_are_in_flight(
 
 
 def test_limit_sends_exactly_n(
-        make_campaign: CampaignFactory, sim: SimulatorServer, gateway: Gateway) -> None:
+    make_campaign: CampaignFactory, sim: SimulatorServer, gateway: Gateway
+) -> None:
     """--limit 2: the first two rows are sent, the others not_sent, exit 1."""
     result = send(make_campaign(5, send={"concurrency": 3}), gateway, limit=2)
     report = check(result, sim)
-    assert statuses(report) == {R(1): "sent", R(2): "sent", R(3): "not_sent",
-                                R(4): "not_sent", R(5): "not_sent"}
+    assert statuses(report) == {
+        R(1): "sent",
+        R(2): "sent",
+        R(3): "not_sent",
+        R(4): "not_sent",
+        R(5): "not_sent",
+    }
     assert result.report.exit_code == EXIT_ROWS
 
 
 def test_validity_passed_before_the_run_is_expired_and_nothing_goes(
-        make_campaign: CampaignFactory, sim: SimulatorServer, gateway: Gateway) -> None:
+    make_campaign: CampaignFactory, sim: SimulatorServer, gateway: Gateway
+) -> None:
     """A delay 2 h ago with a 60-minute ttl: every row expired, no request made, exit 1."""
     campaign = make_campaign(3, message={"delay": int(time.time()) - 7200, "ttl": 60})
     result = send(campaign, gateway)

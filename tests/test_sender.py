@@ -61,8 +61,9 @@ Step = BaseException | str
 class FakeGateway:
     """Stands in for GatewayClient: answers from a script per recipient (default: accepted)."""
 
-    def __init__(self, clock: Callable[[], float] = time.time,
-                 script: dict[int, list[Step]] | None = None) -> None:
+    def __init__(
+        self, clock: Callable[[], float] = time.time, script: dict[int, list[Step]] | None = None
+    ) -> None:
         self.clock = clock
         self.script = {str(k): list(v) for k, v in (script or {}).items()}
         self.calls: list[tuple[float, dict[str, Any]]] = []
@@ -88,20 +89,29 @@ def journal(tmp_path: Path, rows: int, earlier: dict[int, float] | None = None) 
     j.add_rows((rcp(i), i, f"Hi {i}", "spring", f"c{i}") for i in range(1, rows + 1))
     j.end_load()
     if earlier:
-        j.record("earlier-run", [Outcome(rcp(i), "not_sent", 1, at, at, error_code="500")
-                                 for i, at in earlier.items()])
+        j.record(
+            "earlier-run",
+            [Outcome(rcp(i), "not_sent", 1, at, at, error_code="500") for i, at in earlier.items()],
+        )
     j.start_run(RUN)
     return j
 
 
-def send(j: Journal, client: FakeGateway, settings: SendSettings, *, limit: int | None = None
-         ) -> tuple[SendStats, dict[int, Outcome]]:
+def send(
+    j: Journal, client: FakeGateway, settings: SendSettings, *, limit: int | None = None
+) -> tuple[SendStats, dict[int, Outcome]]:
     """Run a Sender over the journal; the stats and each row's outcome by recipient."""
     outcomes: dict[int, Outcome] = {}
 
     async def go() -> SendStats:
-        sender = Sender(j, client, settings, RUN, limit=limit,  # type: ignore[arg-type]
-                        on_outcome=lambda o: outcomes.__setitem__(o.recipient, o))
+        sender = Sender(
+            j,
+            client,
+            settings,
+            RUN,
+            limit=limit,  # type: ignore[arg-type]
+            on_outcome=lambda o: outcomes.__setitem__(o.recipient, o),
+        )
         return await sender.run()
 
     return asyncio.run(go()), outcomes
@@ -127,8 +137,7 @@ def test_limiter_without_rate_never_waits(clock: Clock) -> None:
     assert clock.sleeps == [] and clock.now == T0
 
 
-def test_limiter_gives_concurrent_callers_successive_slots(
-        monkeypatch: pytest.MonkeyPatch) -> None:
+def test_limiter_gives_concurrent_callers_successive_slots(monkeypatch: pytest.MonkeyPatch) -> None:
     """Callers arriving together are spaced one interval apart; the first goes at once."""
     waits: list[float] = []
 
@@ -178,19 +187,23 @@ def test_one_limiter_paces_every_worker(tmp_path: Path) -> None:
 # ---- retries -------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("step", "status", "calls", "code"), [
-    (RetriableError("HTTP 429", code="429", retry_after=3), "sent", 2, None),
-    (RetriableError("HTTP 503", code="503", retry_after=3), "sent", 2, None),
-    (RetriableError("cannot reach the gateway (ConnectError)"), "sent", 2, None),
-    (AnswerLostError("the gateway answered HTTP 500", code="500"), "unknown", 1, "500"),
-    (AnswerLostError("the connection failed after the request left"), "unknown", 1, None),
-    (AnswerLostError("reload lock (402)", code="402"), "unknown", 1, "402"),
-    (RecipientError("recipient number invalid", code="202"), "failed", 1, "202"),
-    (RecipientError("daily limit for this recipient reached", code="403"), "failed", 1, "403"),
-], ids=["429", "503", "connect", "http-500", "dropped", "reload-lock", "202", "403"])
+@pytest.mark.parametrize(
+    ("step", "status", "calls", "code"),
+    [
+        (RetriableError("HTTP 429", code="429", retry_after=3), "sent", 2, None),
+        (RetriableError("HTTP 503", code="503", retry_after=3), "sent", 2, None),
+        (RetriableError("cannot reach the gateway (ConnectError)"), "sent", 2, None),
+        (AnswerLostError("the gateway answered HTTP 500", code="500"), "unknown", 1, "500"),
+        (AnswerLostError("the connection failed after the request left"), "unknown", 1, None),
+        (AnswerLostError("reload lock (402)", code="402"), "unknown", 1, "402"),
+        (RecipientError("recipient number invalid", code="202"), "failed", 1, "202"),
+        (RecipientError("daily limit for this recipient reached", code="403"), "failed", 1, "403"),
+    ],
+    ids=["429", "503", "connect", "http-500", "dropped", "reload-lock", "202", "403"],
+)
 def test_only_what_surely_did_not_arrive_is_retried(
-        tmp_path: Path, clock: Clock, step: Exception, status: str, calls: int,
-        code: str | None) -> None:
+    tmp_path: Path, clock: Clock, step: Exception, status: str, calls: int, code: str | None
+) -> None:
     """Retriable errors are sent again; a lost answer is unknown and a refusal failed, once."""
     client = FakeGateway(clock, {rcp(1): [step]})
     j = journal(tmp_path, 2)
@@ -249,16 +262,23 @@ def test_an_account_error_stops_the_run(tmp_path: Path, clock: Clock) -> None:
     assert [p["to"] for _, p in client.calls] == [str(rcp(1)), str(rcp(2))]
     assert (stats.stop_code, stats.stop_reason) == ("500", "no credit")
     assert out[rcp(2)].status == "not_sent" and out[rcp(2)].error_code == "500"
-    assert statuses(j) == {rcp(1): "sent", rcp(2): "not_sent", rcp(3): "not_sent",
-                           rcp(4): "not_sent", rcp(5): "not_sent"}
+    assert statuses(j) == {
+        rcp(1): "sent",
+        rcp(2): "not_sent",
+        rcp(3): "not_sent",
+        rcp(4): "not_sent",
+        rcp(5): "not_sent",
+    }
 
 
 def test_a_stopped_run_sends_no_retry(tmp_path: Path) -> None:
     """A row waiting to retry when the gateway stops the run is not sent again: not_sent."""
-    client = FakeGateway(script={
-        rcp(1): [RetriableError("429", code="429", retry_after=0.2)],
-        rcp(2): [AccountError("no credit", code="500")],
-    })
+    client = FakeGateway(
+        script={
+            rcp(1): [RetriableError("429", code="429", retry_after=0.2)],
+            rcp(2): [AccountError("no credit", code="500")],
+        }
+    )
     j = journal(tmp_path, 2)
     stats, out = send(j, client, SendSettings(concurrency=2))
     assert stats.stop_code == "500"
@@ -273,8 +293,12 @@ def test_stop_lets_requests_in_flight_finish(tmp_path: Path) -> None:
     j = journal(tmp_path, 4)
     _, out = send(j, client, SendSettings(concurrency=2))
     assert out[rcp(1)].status == "sent"
-    assert statuses(j) == {rcp(1): "sent", rcp(2): "not_sent", rcp(3): "not_sent",
-                           rcp(4): "not_sent"}
+    assert statuses(j) == {
+        rcp(1): "sent",
+        rcp(2): "not_sent",
+        rcp(3): "not_sent",
+        rcp(4): "not_sent",
+    }
     assert len(client.calls) == 2
 
 
@@ -307,19 +331,27 @@ def test_a_retried_message_carries_the_ttl_it_has_left(tmp_path: Path, clock: Cl
     assert out[rcp(1)].first_attempt_at == T0
 
 
-@pytest.mark.parametrize(("delay", "ttls"), [(None, [60, 60]), (T0, [60, 58])],
-                         ids=["validity-from-first-attempt", "validity-from-delay"])
+@pytest.mark.parametrize(
+    ("delay", "ttls"),
+    [(None, [60, 60]), (T0, [60, 58])],
+    ids=["validity-from-first-attempt", "validity-from-delay"],
+)
 def test_a_message_that_waited_for_its_rate_slot_carries_the_ttl_left(
-        tmp_path: Path, clock: Clock, delay: float | None, ttls: list[int]) -> None:
+    tmp_path: Path, clock: Clock, delay: float | None, ttls: list[int]
+) -> None:
     """A row that waited 2 min for its rate slot has the whole ttl, or 2 min less after a delay."""
     client = FakeGateway(clock)
-    send(journal(tmp_path, 2), client,
-         SendSettings(clock=clock, ttl_minutes=60, rate=1 / 120, concurrency=2, delay=delay))
+    send(
+        journal(tmp_path, 2),
+        client,
+        SendSettings(clock=clock, ttl_minutes=60, rate=1 / 120, concurrency=2, delay=delay),
+    )
     assert [p["ttl"] for _, p in client.calls] == ttls
 
 
 def test_validity_counts_from_the_first_attempt_of_an_earlier_run(
-        tmp_path: Path, clock: Clock) -> None:
+    tmp_path: Path, clock: Clock
+) -> None:
     """A row first tried 10 minutes ago in an earlier run leaves with 50 of its 60 minutes."""
     client = FakeGateway(clock)
     j = journal(tmp_path, 1, earlier={1: T0 - 600})
@@ -329,7 +361,8 @@ def test_validity_counts_from_the_first_attempt_of_an_earlier_run(
 
 
 def test_a_message_past_its_validity_is_expired_and_never_sent(
-        tmp_path: Path, clock: Clock) -> None:
+    tmp_path: Path, clock: Clock
+) -> None:
     """A row first tried 2 h ago with a 60-minute ttl is expired; no request is made for it."""
     client = FakeGateway(clock)
     j = journal(tmp_path, 2, earlier={1: T0 - 7200})
@@ -342,18 +375,23 @@ def test_a_message_past_its_validity_is_expired_and_never_sent(
 def test_a_delay_long_past_with_its_validity_is_expired(tmp_path: Path, clock: Clock) -> None:
     """Validity starts at the delay: a delay 2 h ago with a 60-minute ttl sends nothing."""
     client = FakeGateway(clock)
-    _, out = send(journal(tmp_path, 1), client,
-                  SendSettings(clock=clock, ttl_minutes=60, delay=T0 - 7200))
+    _, out = send(
+        journal(tmp_path, 1), client, SendSettings(clock=clock, ttl_minutes=60, delay=T0 - 7200)
+    )
     assert client.calls == []
     assert out[rcp(1)].status == "expired"
 
 
-@pytest.mark.parametrize(("delay", "sent_delay", "ttl"), [
-    (T0 + 3600, int(T0 + 3600), 60),  # in the future: Unix seconds, full validity
-    (T0 - 600, None, 50),  # past: left out, validity counted from the delay
-])
+@pytest.mark.parametrize(
+    ("delay", "sent_delay", "ttl"),
+    [
+        (T0 + 3600, int(T0 + 3600), 60),  # in the future: Unix seconds, full validity
+        (T0 - 600, None, 50),  # past: left out, validity counted from the delay
+    ],
+)
 def test_delay_is_sent_as_unix_seconds_or_left_out(
-        tmp_path: Path, clock: Clock, delay: float, sent_delay: int | None, ttl: int) -> None:
+    tmp_path: Path, clock: Clock, delay: float, sent_delay: int | None, ttl: int
+) -> None:
     """A future delay goes as Unix seconds with the whole ttl; a past one is left out."""
     client = FakeGateway(clock)
     send(journal(tmp_path, 1), client, SendSettings(clock=clock, ttl_minutes=60, delay=delay))
@@ -363,11 +401,13 @@ def test_delay_is_sent_as_unix_seconds_or_left_out(
 
 
 def test_retries_end_when_validity_would_pass_and_the_row_expires(
-        tmp_path: Path, clock: Clock) -> None:
+    tmp_path: Path, clock: Clock
+) -> None:
     """ttl 4 min, Retry-After 120 s: two attempts, then no time is left: expired, not failed."""
     client = FakeGateway(clock, {rcp(1): [RetriableError("429", code="429", retry_after=120)] * 9})
-    _, out = send(journal(tmp_path, 1), client,
-                  SendSettings(clock=clock, ttl_minutes=4, max_attempts=9))
+    _, out = send(
+        journal(tmp_path, 1), client, SendSettings(clock=clock, ttl_minutes=4, max_attempts=9)
+    )
     assert [p["ttl"] for _, p in client.calls] == [4, 2]
     assert out[rcp(1)].status == "expired"
     assert out[rcp(1)].attempts == 2

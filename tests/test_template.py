@@ -56,8 +56,16 @@ def test_doubled_braces_write_literal_braces(
 
 @pytest.mark.parametrize(
     ("source", "brace", "position"),
-    [("a { b", "{", 2), ("a } b", "}", 2), ("{name", "{", 0), ("name}", "}", 4),
-     ("}{", "}", 0), ("}}}", "}", 2), ("{a{b}}", "{", 0), ("{{{", "{", 2)],
+    [
+        ("a { b", "{", 2),
+        ("a } b", "}", 2),
+        ("{name", "{", 0),
+        ("name}", "}", 4),
+        ("}{", "}", 0),
+        ("}}}", "}", 2),
+        ("{a{b}}", "{", 0),
+        ("{{{", "{", 2),
+    ],
 )
 def test_lone_brace_is_rejected(source: str, brace: str, position: int) -> None:
     """A lone `{` or `}` is a ValueError naming the brace, its position and the escape."""
@@ -96,9 +104,7 @@ def text_frame(columns: dict[str, list[str]], start: int = 1) -> pd.DataFrame:
     return pd.DataFrame({k: pd.Series(v, dtype="str", index=index) for k, v in columns.items()})
 
 
-@pytest.mark.parametrize(
-    "source", ["Hi {a}, {b}!", "{a}", "{a}{b}{a}", "constant", "", "{{{a}}}"]
-)
+@pytest.mark.parametrize("source", ["Hi {a}, {b}!", "{a}", "{a}{b}{a}", "constant", "", "{{{a}}}"])
 def test_render_frame_keeps_the_row_index(source: str) -> None:
     """render_frame() returns one string per row, on the frame's own row numbers."""
     frame = text_frame({"a": ["x", "y", ""], "b": ["1", "2", "3"]}, start=7)

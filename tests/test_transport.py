@@ -23,8 +23,12 @@ from rcsbatch.errors import AnswerLostError, RetriableError
 from rcsbatch.transport import AiohttpTransport
 
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
-ANSWER = {"success": "100", "messages": [
-    {"id": "77233319353", "recipient": "49176123456789", "success": True, "price": 0.05}]}
+ANSWER = {
+    "success": "100",
+    "messages": [
+        {"id": "77233319353", "recipient": "49176123456789", "success": True, "price": 0.05}
+    ],
+}
 
 
 async def read_request(reader: asyncio.StreamReader) -> tuple[bytes, bytes]:
@@ -39,9 +43,15 @@ async def read_request(reader: asyncio.StreamReader) -> tuple[bytes, bytes]:
 
 
 def respond(body: bytes, *, status: str = "200 OK", extra: bytes = b"") -> bytes:
-    return (b"HTTP/1.1 " + status.encode() + b"\r\nContent-Type: application/json\r\n"
-            b"X-sms77-trace-id: trace-42\r\n" + extra
-            + b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body)
+    return (
+        b"HTTP/1.1 " + status.encode() + b"\r\nContent-Type: application/json\r\n"
+        b"X-sms77-trace-id: trace-42\r\n"
+        + extra
+        + b"Content-Length: "
+        + str(len(body)).encode()
+        + b"\r\n\r\n"
+        + body
+    )
 
 
 async def answers(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -91,8 +101,9 @@ async def never_answers(reader: asyncio.StreamReader, writer: asyncio.StreamWrit
 async def answers_gzip(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
     """Answer with a gzip-compressed JSON body, as a proxy in front of the gateway may."""
     await read_request(reader)
-    writer.write(respond(gzip.compress(json.dumps(ANSWER).encode()),
-                         extra=b"Content-Encoding: gzip\r\n"))
+    writer.write(
+        respond(gzip.compress(json.dumps(ANSWER).encode()), extra=b"Content-Encoding: gzip\r\n")
+    )
     await writer.drain()
     writer.close()
 
@@ -133,25 +144,30 @@ def closed_port() -> int:
 async def post(url: str, *, read_timeout: float = 5.0) -> httpx.Response:
     async with httpx.AsyncClient(transport=AiohttpTransport(max_connections=4)) as client:
         return await client.post(
-            url + "/rcs/messages", json={"to": "49176123456789", "text": "Hi"},
-            timeout=httpx.Timeout(5.0, read=read_timeout))
+            url + "/rcs/messages",
+            json={"to": "49176123456789", "text": "Hi"},
+            timeout=httpx.Timeout(5.0, read=read_timeout),
+        )
 
 
 async def client_send(url: str, *, read_timeout: float = 5.0) -> Any:
     transport = AiohttpTransport(max_connections=4)
-    async with GatewayClient(url, "secret-key-1234", timeout=read_timeout,
-                             transport=transport) as client:
+    async with GatewayClient(
+        url, "secret-key-1234", timeout=read_timeout, transport=transport
+    ) as client:
         return await client.send({"to": "49176123456789", "text": "Hi"}, "49176123456789")
 
 
 def run(coro: Awaitable[Any]) -> Any:
     async def main() -> Any:
         return await coro
+
     return asyncio.run(main())
 
 
 def test_normal_answer_carries_status_headers_and_body() -> None:
     """A normal answer comes back whole: status, headers and the JSON body as sent."""
+
     async def go() -> httpx.Response:
         async with serve(answers) as url:
             return await post(url)
@@ -166,6 +182,7 @@ def test_normal_answer_carries_status_headers_and_body() -> None:
 
 def test_request_headers_arrive_once_each() -> None:
     """The request's headers reach the server once each (no duplicated Content-Length or Host)."""
+
     async def go() -> str:
         async with serve(answers) as url:
             response = await post(url)
@@ -179,9 +196,12 @@ def test_request_headers_arrive_once_each() -> None:
 
 def test_connection_is_reused_for_a_second_request() -> None:
     """Two requests in a row on one transport both get answered (keep-alive pool works)."""
+
     async def go() -> list[int]:
-        async with serve(answers) as url, httpx.AsyncClient(
-                transport=AiohttpTransport(max_connections=1)) as client:
+        async with (
+            serve(answers) as url,
+            httpx.AsyncClient(transport=AiohttpTransport(max_connections=1)) as client,
+        ):
             first = await client.post(url + "/rcs/messages", json={"n": 1})
             second = await client.post(url + "/rcs/messages", json={"n": 2})
             return [first.json()["body"]["n"], second.json()["body"]["n"]]
@@ -191,6 +211,7 @@ def test_connection_is_reused_for_a_second_request() -> None:
 
 def test_gzip_answer_is_decoded_once() -> None:
     """A gzip-compressed answer is decompressed exactly once and reads as JSON."""
+
     async def go() -> httpx.Response:
         async with serve(answers_gzip) as url:
             return await post(url)
@@ -201,6 +222,7 @@ def test_gzip_answer_is_decoded_once() -> None:
 @pytest.mark.parametrize("handler", [drops_after_request, resets_after_request, half_answer])
 def test_failure_after_request_left_is_not_a_connect_error(handler: Handler) -> None:
     """A connection closed or reset after the request was read is a read/protocol error."""
+
     async def go() -> None:
         async with serve(handler) as url:
             await post(url)
@@ -212,6 +234,7 @@ def test_failure_after_request_left_is_not_a_connect_error(handler: Handler) -> 
 
 def test_no_answer_is_a_read_timeout() -> None:
     """A server that reads the request and never answers gives ReadTimeout, not a connect error."""
+
     async def go() -> None:
         async with serve(never_answers) as url:
             await post(url, read_timeout=0.2)
@@ -226,10 +249,12 @@ def test_closed_port_is_a_connect_error() -> None:
         run(post(f"http://127.0.0.1:{closed_port()}/api"))
 
 
-@pytest.mark.parametrize("handler", [drops_after_request, resets_after_request, half_answer,
-                                     never_answers])
+@pytest.mark.parametrize(
+    "handler", [drops_after_request, resets_after_request, half_answer, never_answers]
+)
 def test_client_turns_after_send_failures_into_answer_lost(handler: Handler) -> None:
     """Through GatewayClient, every failure after the request left is AnswerLostError (unknown)."""
+
     async def go() -> None:
         async with serve(handler) as url:
             await client_send(url, read_timeout=0.2)
@@ -247,6 +272,7 @@ def test_client_turns_a_refused_connection_into_retriable() -> None:
 
 def test_client_reads_a_normal_answer_over_sockets() -> None:
     """Through GatewayClient over real sockets, a normal answer is Accepted with its id."""
+
     async def go() -> Any:
         async with serve(answers) as url:
             return await client_send(url)
@@ -258,6 +284,7 @@ def test_client_reads_a_normal_answer_over_sockets() -> None:
 
 def test_client_reads_a_gzip_answer_over_sockets() -> None:
     """Through GatewayClient, a gzip-compressed answer is read, not crashed on."""
+
     async def go() -> Any:
         async with serve(answers_gzip) as url:
             return await client_send(url)
@@ -275,6 +302,7 @@ async def answers_bad_gzip(reader: asyncio.StreamReader, writer: asyncio.StreamW
 
 def test_undecodable_answer_is_a_read_error() -> None:
     """A body that cannot be decoded is a ReadError (an answer came), and AnswerLostError above."""
+
     async def raw() -> None:
         async with serve(answers_bad_gzip) as url:
             await post(url)
@@ -291,12 +319,14 @@ def test_undecodable_answer_is_a_read_error() -> None:
 
 def test_waiting_for_a_pooled_connection_times_out_as_pool_timeout() -> None:
     """No free connection in time is PoolTimeout (nothing sent), and RetriableError above."""
+
     async def go() -> tuple[BaseException | httpx.Response, ...]:
-        async with serve(never_answers) as url, httpx.AsyncClient(
-                transport=AiohttpTransport(max_connections=1)) as client:
+        async with (
+            serve(never_answers) as url,
+            httpx.AsyncClient(transport=AiohttpTransport(max_connections=1)) as client,
+        ):
             timeout = httpx.Timeout(0.5, pool=0.1)
-            busy = asyncio.create_task(client.post(url + "/rcs/messages", json={},
-                                                   timeout=timeout))
+            busy = asyncio.create_task(client.post(url + "/rcs/messages", json={}, timeout=timeout))
             await asyncio.sleep(0.05)  # let the first request take the only connection
             waiting = client.post(url + "/rcs/messages", json={}, timeout=timeout)
             return tuple(await asyncio.gather(waiting, busy, return_exceptions=True))
@@ -308,11 +338,15 @@ def test_waiting_for_a_pooled_connection_times_out_as_pool_timeout() -> None:
 
 def test_many_requests_share_a_small_pool() -> None:
     """More concurrent requests than connections all get their own answer."""
+
     async def go() -> list[int]:
-        async with serve(answers) as url, httpx.AsyncClient(
-                transport=AiohttpTransport(max_connections=3)) as client:
-            responses = await asyncio.gather(*(
-                client.post(url + "/rcs/messages", json={"n": n}) for n in range(20)))
+        async with (
+            serve(answers) as url,
+            httpx.AsyncClient(transport=AiohttpTransport(max_connections=3)) as client,
+        ):
+            responses = await asyncio.gather(
+                *(client.post(url + "/rcs/messages", json={"n": n}) for n in range(20))
+            )
             return [r.json()["body"]["n"] for r in responses]
 
     assert run(go()) == list(range(20))
