@@ -25,7 +25,7 @@ RETRY_AFTER_MAX = 120.0
 
 ACCOUNT_CODES = {
     "201": "the gateway refused the sender (`from` in [message]): use an agent id of this account "
-    "(`rcsbatch agents` lists them) or leave `from` out",
+    "(seven's dashboard lists them) or leave `from` out",
     "500": "the account has no credit left: top it up, then run the same command again",
     "802": "the gateway refused the label: use at most 100 of A-Z a-z 0-9 . - _ @",
     "900": "the gateway refused the API key: check SEVEN_API_KEY",
@@ -114,6 +114,13 @@ def _truthy(value: Any) -> bool:
     )
 
 
+def _entry_accepted(entry: dict[str, Any]) -> bool:
+    """An entry says success; or, with no `success` at all, it has an id and no error."""
+    if "success" in entry:
+        return _truthy(entry["success"])
+    return entry.get("id") is not None and not entry.get("error")
+
+
 def _raise_for_code(code: str, text: str | None = None) -> None:
     if code in ACCOUNT_CODES:
         raise AccountError(ACCOUNT_CODES[code], code=code)
@@ -153,7 +160,7 @@ def read_send_answer(
             _raise_for_code(top)
         raise AnswerLostError("the gateway's answer lists no messages")
     mine = [e for e in entries if _digits(e.get("recipient")) == recipient] or entries
-    accepted = [e for e in mine if _truthy(e.get("success"))]
+    accepted = [e for e in mine if _entry_accepted(e)]
     if not accepted:
         first = mine[0] if mine else {}
         entry_code = _code_of(first.get("error")) or (

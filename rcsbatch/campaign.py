@@ -8,6 +8,7 @@ raises `CampaignError` naming the key and the file.
 from __future__ import annotations
 
 import datetime as dt
+import math
 import re
 import tomllib
 from collections.abc import Mapping
@@ -44,13 +45,15 @@ class MessageSpec:
     defaults: Mapping[str, str] = field(default_factory=dict)
 
     @property
+    def templates(self) -> dict[str, Template]:
+        """The templates this message has, by key: text, and label / foreign_id when given."""
+        found = {"text": self.text, "label": self.label, "foreign_id": self.foreign_id}
+        return {key: t for key, t in found.items() if t is not None}
+
+    @property
     def columns(self) -> frozenset[str]:
         """Every column a template of this message names."""
-        found: set[str] = set(self.text.fields)
-        for t in (self.label, self.foreign_id):
-            if t is not None:
-                found.update(t.fields)
-        return frozenset(found)
+        return frozenset(name for t in self.templates.values() for name in t.fields)
 
 
 @dataclass(frozen=True)
@@ -210,6 +213,7 @@ def parse_campaign(data: Mapping[str, Any], path: Path) -> Campaign:
         phone_column=top.text("phone_column", "phone"),
         default_region=region,
         suppress=(base / suppress_name).resolve() if suppress_name else None,
+        # The contract's own example names a sheet beside a CSV file: it is simply unused there.
         sheet=top.text("sheet"),
         encoding=encoding,
         report_dir=(base / top.text("report_dir", "reports")).resolve(),
@@ -224,7 +228,7 @@ def _parse_message(table: Any, path: Path) -> MessageSpec:
     msg = _Reader(table, "message.", path)
     msg.check_keys(_MESSAGE_KEYS)
 
-    def template(key: str, limit: int | None = None) -> Template | None:
+    def template(key: str) -> Template | None:
         value = msg.text(key, required=key == "text")
         if value is None:
             return None
@@ -290,7 +294,7 @@ def _parse_send(table: Any, path: Path) -> SendSpec:
     if not 1 <= concurrency <= 1000:
         raise send.fail("concurrency", "must be between 1 and 1000")
     rate = float(send.get("rate", (int, float), 0))
-    if rate < 0 or rate != rate:
+    if not math.isfinite(rate) or rate < 0:
         raise send.fail("rate", "must be 0 (no cap) or a positive number of messages per second")
     max_attempts = send.get("max_attempts", int, DEFAULT_MAX_ATTEMPTS)
     if not 1 <= max_attempts <= 100:

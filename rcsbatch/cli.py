@@ -9,6 +9,7 @@ Exit codes:
        --dry-run: some rows are invalid
   2    usage or input error: nothing was sent
   3    the gateway stopped the run (key, credit, permissions, sender)
+  4    another run of the same campaign is going on: nothing sent
   130  interrupted (Ctrl-C); 143 terminated (SIGTERM): journal and report written
 """
 
@@ -19,6 +20,7 @@ import json
 import logging
 import os
 import sys
+import urllib.parse
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -30,10 +32,10 @@ from rich.table import Table
 from rcsbatch import __version__, runner
 from rcsbatch.campaign import Campaign, load_campaign
 from rcsbatch.client import DEFAULT_BASE_URL
-from rcsbatch.errors import InputError
+from rcsbatch.errors import CampaignBusyError, InputError
 from rcsbatch.prepare import Plan, open_plan
 from rcsbatch.progress import Progress
-from rcsbatch.report import EXIT_INPUT
+from rcsbatch.report import EXIT_BUSY, EXIT_INPUT
 from rcsbatch.request import request_params
 
 API_KEY_ENV = "SEVEN_API_KEY"
@@ -52,20 +54,39 @@ def _stderr(quiet: bool = False) -> Console:
     return Console(stderr=True, quiet=quiet, highlight=False, soft_wrap=True)
 
 
-def _load(path: str) -> tuple[Campaign, Plan]:
-    try:
-        campaign = load_campaign(path)
-        return campaign, open_plan(campaign)
-    except InputError as exc:
-        raise InputProblem(str(exc)) from None
+class CampaignBusy(click.ClickException):
+    """Another run of the same campaign is going on: exit code 4, nothing sent."""
+
+    exit_code = EXIT_BUSY
 
 
 @contextlib.contextmanager
 def _input_errors() -> Iterator[None]:
+    """Turn the library's input errors into one-line messages with their exit codes."""
     try:
         yield
     except InputError as exc:
         raise InputProblem(str(exc)) from None
+    except CampaignBusyError as exc:
+        raise CampaignBusy(str(exc)) from None
+
+
+def _load(path: str) -> tuple[Campaign, Plan]:
+    with _input_errors():
+        campaign = load_campaign(path)
+        return campaign, open_plan(campaign)
+
+
+def _base_url() -> str:
+    """$SEVEN_BASE_URL, checked: a typo must not turn every row into a lost answer."""
+    value = os.environ.get(BASE_URL_ENV, "").strip() or DEFAULT_BASE_URL
+    parts = urllib.parse.urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise InputProblem(
+            f"{BASE_URL_ENV}={value!r} is not an http(s) URL; "
+            f"for seven use {DEFAULT_BASE_URL} (or leave it unset)"
+        )
+    return value
 
 
 report_dir_option = click.option(
@@ -127,20 +148,35 @@ def run(
         from rcsbatch.simulator import SimulatorServer
 
         state = root / campaign.name / "simulator.json"
-        with SimulatorServer(state_path=state) as server:
+        try:
+            state.parent.mkdir(parents=True, exist_ok=True)
+            server = SimulatorServer(state_path=state).start()
+        except OSError as exc:
+            raise InputProblem(
+                f"cannot use {state.parent} ({exc.strerror}); "
+                "choose another report folder with --report-dir"
+            ) from None
+        except ValueError as exc:
+            raise InputProblem(
+                f"{state}: the simulator's state file is damaged ({exc}); delete it to start "
+                "the simulated gateway afresh"
+            ) from None
+        try:
             gateway = runner.Gateway(server.base_url, "simulated", simulated=True)
             err.print(
                 f"sending through the built-in simulator at {server.base_url} "
                 "(nothing leaves this machine; costs are simulated)"
             )
             result = _send(campaign, root, plan, gateway, limit, err, quiet)
+        finally:
+            server.stop()  # saves its state for the next run
         _finish(err, result)
     if not api_key:
         raise InputProblem(
             f"no API key: set {API_KEY_ENV} to your seven API key (seven's dashboard → "
             "Developer → API keys), or try the campaign first with --dry-run or --simulate"
         )
-    base_url = os.environ.get(BASE_URL_ENV, "").strip() or DEFAULT_BASE_URL
+    base_url = _base_url()
     result = _send(campaign, root, plan, runner.Gateway(base_url, api_key), limit, err, quiet)
     _finish(err, result)
 
@@ -169,6 +205,9 @@ def _send(
 
 def _finish(err: Console, result: runner.RunResult) -> None:
     report = result.report
+    if report.stop_reason and err.quiet:
+        # -q silences people's output, not the one line that says why the run stopped.
+        _stderr().print(f"stopped by the gateway: {report.stop_reason}")
     for sample in result.samples:
         err.print(f"row {sample.pop('row')} would go as: " + json.dumps(sample, ensure_ascii=False))
     for line in report.lines():
@@ -298,7 +337,15 @@ def simulator(
     def ready(base_url: str) -> None:
         err.print(f"simulating seven's gateway at {base_url} (Ctrl-C stops)")
 
-    serve(host, port, faults, state, api_key=api_key, ready=ready)
+    try:
+        serve(host, port, faults, state, api_key=api_key, ready=ready)
+    except OSError as exc:
+        raise InputProblem(
+            f"cannot serve on {host}:{port} ({exc.strerror or exc}); "
+            "is another simulator running? choose another --port"
+        ) from None
+    except ValueError as exc:
+        raise InputProblem(f"{state}: {exc}; delete the file to start afresh") from None
 
 
 def _decimal_option(name: str, value: str) -> Any:

@@ -31,11 +31,6 @@ class Balance:
     currency: str
 
 
-def mask(key: str) -> str:
-    """Show an API key as its last four characters only."""
-    return "…" + key[-4:] if len(key) > 8 else "…"
-
-
 class GatewayClient:
     """An async client for seven's gateway; use as `async with GatewayClient(...) as client`."""
 

@@ -3,7 +3,9 @@
     RcsbatchError
     ├── InputError                 bad campaign or recipient input; nothing is sent (exit 2)
     │   ├── CampaignError          the campaign file: missing, unreadable, wrong key or value
-    │   └── RecipientsError        the recipient or suppress file: unreadable, missing column, …
+    │   ├── RecipientsError        the recipient or suppress file: unreadable, missing column, …
+    │   └── ReportError            the report folder or the campaign's journal cannot be used
+    ├── CampaignBusyError          another run of the same campaign is going on (exit 4)
     └── GatewayError               something the gateway said or did not say
         ├── RetriableError         surely not accepted; safe to send again (429, 503, connect error)
         ├── RecipientError         refused for this recipient only: the row is ``failed``
@@ -61,3 +63,11 @@ class AccountError(GatewayError):
 
 class AnswerLostError(GatewayError):
     """The request may have been accepted, but no readable answer came: never resend blindly."""
+
+
+class ReportError(InputError):
+    """The report folder cannot be written, or the campaign's journal is not a journal."""
+
+
+class CampaignBusyError(RcsbatchError):
+    """Another run of the same campaign holds its lock; this one sends nothing."""

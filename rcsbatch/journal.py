@@ -25,6 +25,10 @@ from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 
+import numpy as np
+
+from rcsbatch.errors import ReportError
+
 SCHEMA_VERSION = 1
 
 _SCHEMA = """
@@ -103,15 +107,29 @@ class Journal:
     """One campaign's journal database; not shared between threads."""
 
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
-        self.db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute("PRAGMA synchronous=FULL")
-        self.db.executescript(_SCHEMA)
-        self.db.execute(
-            "INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
-        )
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            # A reader (a dry run, a report) may meet a run's write: wait for it, don't fail.
+            self.db = sqlite3.connect(
+                path, isolation_level=None, check_same_thread=False, timeout=30
+            )
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=FULL")
+            self.db.executescript(_SCHEMA)
+            self.db.execute(
+                "INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
+            )
+        except sqlite3.DatabaseError as exc:
+            raise ReportError(
+                f"{path}: not a usable journal ({exc}); if it is damaged, move it away to "
+                "start the campaign afresh, knowing that this forgets what was already sent"
+            ) from None
+        except OSError as exc:
+            raise ReportError(
+                f"cannot create {path} ({exc.strerror}); choose another "
+                "report folder with --report-dir"
+            ) from None
 
     def close(self) -> None:
         self.db.close()
@@ -149,12 +167,11 @@ class Journal:
         A recipient seen before keeps its state; one never attempted takes the new text.
         """
         self.db.executemany(
-            """INSERT INTO messages (recipient, row, text, label, foreign_id) VALUES (?,?,?,?,?)
+            f"""INSERT INTO messages (recipient, row, text, label, foreign_id) VALUES (?,?,?,?,?)
                ON CONFLICT(recipient) DO UPDATE SET row=excluded.row,
-                 text=CASE WHEN status IN ('pending','not_sent') THEN excluded.text ELSE text END,
-                 label=CASE WHEN status IN ('pending','not_sent')
-                            THEN excluded.label ELSE label END,
-                 foreign_id=CASE WHEN status IN ('pending','not_sent')
+                 text=CASE WHEN status IN {SENDABLE} THEN excluded.text ELSE text END,
+                 label=CASE WHEN status IN {SENDABLE} THEN excluded.label ELSE label END,
+                 foreign_id=CASE WHEN status IN {SENDABLE}
                                  THEN excluded.foreign_id ELSE foreign_id END""",
             rows,
         )
@@ -253,11 +270,11 @@ class Journal:
         Columns: RESULT_COLUMNS. Statuses are the journal's; `pending` and `in_flight` are for
         the report to name.
         """
-        query = """
+        query = f"""
             SELECT * FROM (
               SELECT row, recipient, status, message_ids, price, price_known, foreign_id, label,
                      error_code, error_text, attempts, sent_at, run_id, NULL AS input_phone
-                FROM messages WHERE row IS NOT NULL OR status NOT IN ('pending', 'not_sent')
+                FROM messages WHERE row IS NOT NULL OR status NOT IN {SENDABLE}
               UNION ALL
               SELECT row, recipient, status, NULL, NULL, NULL, NULL, NULL, NULL, reason, 0,
                      NULL, NULL, input_phone FROM rejects)
@@ -269,12 +286,24 @@ class Journal:
                 return
             yield from chunk
 
+    def settled(self) -> tuple[np.ndarray, np.ndarray]:
+        """Recipients whose row is settled (not sendable), sorted, with their report status."""
+        rows = self.db.execute(
+            f"SELECT recipient, status FROM messages WHERE status NOT IN {SENDABLE} "
+            "ORDER BY recipient"
+        ).fetchall()
+        numbers = np.array([r for r, _ in rows], dtype=np.int64)
+        statuses = np.array(["unknown" if s == "in_flight" else s for _, s in rows], dtype=object)
+        return numbers, statuses
+
     def average_price(self) -> Decimal | None:
-        """The mean known price of sent messages, or None when no price is known yet."""
+        """The mean known price of the latest run that sent anything; None when none is known."""
         prices = [
             Decimal(p)
             for (p,) in self.db.execute(
-                "SELECT price FROM messages WHERE status='sent' AND price_known=1 LIMIT 10000"
+                """SELECT price FROM messages WHERE status='sent' AND price_known=1
+                   AND run_id = (SELECT run_id FROM messages WHERE status='sent'
+                                 AND price_known=1 ORDER BY sent_at DESC LIMIT 1)"""
             )
         ]
         if not prices:

@@ -18,8 +18,8 @@ import pandas as pd
 
 from rcsbatch import phones
 from rcsbatch.campaign import Campaign
+from rcsbatch.errors import RecipientsError
 from rcsbatch.recipients import RecipientFile, open_recipients, read_numbers_column
-from rcsbatch.template import Template
 
 LABEL_RE = r"[A-Za-z0-9.\-_@]{1,100}"
 FOREIGN_ID_RE = r"[A-Za-z0-9.\-_@]{1,64}"
@@ -50,10 +50,8 @@ def open_plan(campaign: Campaign) -> Plan:
     """Open the recipient file and suppress list, and check that every named column exists."""
     file = open_recipients(campaign.recipients, sheet=campaign.sheet, encoding=campaign.encoding)
     file.require([campaign.phone_column], "`phone_column`")
-    m = campaign.message
-    for key, template in (("text", m.text), ("label", m.label), ("foreign_id", m.foreign_id)):
-        if template is not None:
-            file.require(template.fields, f"a placeholder in `message.{key}`")
+    for key, template in campaign.message.templates.items():
+        file.require(template.fields, f"a placeholder in `message.{key}`")
     suppress = load_suppress(campaign) if campaign.suppress else np.empty(0, np.int64)
     return Plan(campaign, file, suppress)
 
@@ -61,6 +59,8 @@ def open_plan(campaign: Campaign) -> Plan:
 def load_suppress(campaign: Campaign) -> np.ndarray:
     """The suppress list's valid numbers, normalised, sorted and unique."""
     assert campaign.suppress is not None
+    if not campaign.suppress.exists():
+        raise RecipientsError(f"{campaign.suppress}: no such file (named by `suppress`)")
     file = open_recipients(campaign.suppress, encoding=campaign.encoding)
     found = [np.empty(0, np.int64)]
     if len(file.columns) == 1:
@@ -164,11 +164,7 @@ def check_chunk(
     reason[suppressed] = "in the suppress list"
     ok = ~invalid & ~suppressed
 
-    templates: dict[str, Template] = {"text": m.text}
-    if m.label is not None:
-        templates["label"] = m.label
-    if m.foreign_id is not None:
-        templates["foreign_id"] = m.foreign_id
+    templates = m.templates
     where: dict[str, str] = {}
     for key, template in templates.items():
         for name in template.fields:

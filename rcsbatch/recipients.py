@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import codecs
 import csv
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -141,8 +142,12 @@ def _encoding_error(path: Path, encoding: str) -> RecipientsError:
 
 
 def _short(exc: BaseException) -> str:
+    """The first line of a library's error, without the row it quotes (it may hold a number)."""
     text = str(exc).strip().splitlines()
-    return text[0][:200] if text else type(exc).__name__
+    if not text:
+        return type(exc).__name__
+    # pyarrow: "CSV parse error: Expected 3 columns, got 4: <the row's text>"
+    return re.sub(r"(got \d+): .*", r"\1", text[0])[:200]
 
 
 def _csv_batches(
@@ -215,9 +220,7 @@ def _parquet_batches(path: Path, wanted: list[str], chunk_rows: int) -> Iterator
         # No pre-buffering: it reads whole row groups ahead, which for large files held
         # ~100 MB more than streaming them (measured on 5M rows).
         parquet = pq.ParquetFile(path, pre_buffer=False)
-        for batch in parquet.iter_batches(
-            batch_size=chunk_rows, columns=wanted, use_threads=False
-        ):
+        for batch in parquet.iter_batches(batch_size=chunk_rows, columns=wanted, use_threads=False):
             yield pa.record_batch(
                 [_as_text(col) for col in batch.columns], names=batch.schema.names
             )

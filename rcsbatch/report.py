@@ -8,6 +8,7 @@ Exit codes (the highest that applies is returned):
          rows are invalid
     2    usage or input error: nothing was sent (raised before a report exists)
     3    the gateway stopped the run (key, credit, permissions, sender)
+    4    another run of the same campaign is going on: nothing sent (raised before a report)
     130  interrupted by Ctrl-C (SIGINT); 143 stopped by SIGTERM: the journal and report are written
 """
 
@@ -23,6 +24,7 @@ EXIT_OK = 0
 EXIT_ROWS = 1
 EXIT_INPUT = 2
 EXIT_GATEWAY = 3
+EXIT_BUSY = 4
 
 # What the report calls the journal's own working states.
 REPORT_STATUS = {"pending": "not_sent", "in_flight": "unknown"}
@@ -127,7 +129,7 @@ class Report:
         out = [f"{self.rows} rows: {parts}"]
         sim = " (simulated)" if self.simulated else ""
         if not self.dry_run:
-            cost = f"cost {self.cost.quantize(CENT)} {self.currency}{sim}"
+            cost = f"cost {plain(self.cost)} {self.currency}{sim}"
             if self.price_unknown:
                 cost += (
                     f", incomplete: {self.price_unknown} sent rows have no price yet "
@@ -137,11 +139,11 @@ class Report:
             if self.run_sent != self.counts.get("sent", 0):
                 out.append(
                     f"this run: {self.run_sent} sent, cost "
-                    f"{self.run_cost.quantize(CENT)} {self.currency}{sim}; "
+                    f"{plain(self.run_cost)} {self.currency}{sim}; "
                     "the rest was settled by earlier runs"
                 )
             if self.balance_after is not None:
-                out.append(f"balance after: {self.balance_after} {self.currency}{sim}")
+                out.append(f"balance after: {plain(self.balance_after)} {self.currency}{sim}")
         if self.estimate is not None:
             out.append(
                 f"estimated cost: {self.estimate.quantize(CENT)} {self.currency} "

@@ -101,8 +101,13 @@ def request_params(campaign: Campaign, row: pd.Series) -> dict[str, Any]:
         settings,
         recipient=int(row["recipient"]),
         text=row["text"],
-        label=row["label"] or None,
-        foreign_id=row["foreign_id"] or None,
+        label=_cell(row["label"]),
+        foreign_id=_cell(row["foreign_id"]),
         now=now,
         deadline=settings.deadline(now),
     )
+
+
+def _cell(value: Any) -> str | None:
+    """A merged cell as text; None for an empty one (NA, NaN or "")."""
+    return None if value is None or pd.isna(value) or value == "" else str(value)

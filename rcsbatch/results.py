@@ -24,9 +24,13 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
+from rcsbatch.errors import ReportError
 from rcsbatch.report import REPORT_STATUS, Report
 
-PRICE = pa.decimal128(38, 12)
+# 18 decimal places hold any price a gateway writes, even a float printed in full
+# (0.07500000000000001); a price with more is rounded to 18 places in the files only.
+PRICE = pa.decimal128(38, 18)
+_PRICE_STEP = Decimal(1).scaleb(-18)
 SCHEMA = pa.schema(
     [
         ("row", pa.int64()),
@@ -57,14 +61,20 @@ def new_run_folder(
     moment = now or dt.datetime.now(dt.UTC)
     base = moment.strftime("%Y%m%dT%H%M%SZ") + ("-dry-run" if dry_run else "")
     parent = root / campaign
-    parent.mkdir(parents=True, exist_ok=True)
-    for n in range(1000):
-        run_id = base if n == 0 else f"{base}-{n}"
-        try:
-            (parent / run_id).mkdir()
-        except FileExistsError:
-            continue
-        return run_id, parent / run_id
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+        for n in range(1000):
+            run_id = base if n == 0 else f"{base}-{n}"
+            try:
+                (parent / run_id).mkdir()
+            except FileExistsError:
+                continue
+            return run_id, parent / run_id
+    except OSError as exc:
+        raise ReportError(
+            f"cannot create a run folder in {parent} ({exc.strerror}); "
+            "choose another report folder with --report-dir"
+        ) from None
     raise RuntimeError("too many runs in the same second")  # pragma: no cover
 
 
@@ -108,7 +118,7 @@ def _journal_table(batch: list[Sequence[Any]]) -> pa.Table:
             "recipient": pa.array([None if r is None else str(r) for r in recipient], pa.string()),
             "status": pa.array(statuses, pa.string()),
             "message_id": pa.array(ids, pa.string()),
-            "price": pa.array([None if p is None else Decimal(p) for p in price], PRICE),
+            "price": pa.array([None if p is None else _price(p) for p in price], PRICE),
             "price_status": pa.array(price_status, pa.string()),
             "foreign_id": pa.array(foreign_id, pa.string()),
             "label": pa.array(label, pa.string()),
@@ -123,6 +133,14 @@ def _journal_table(batch: list[Sequence[Any]]) -> pa.Table:
         },
         schema=SCHEMA,
     )
+
+
+def _price(text: str) -> Decimal:
+    value = Decimal(text)
+    exponent = value.as_tuple().exponent
+    if isinstance(exponent, int) and exponent < -18:
+        value = value.quantize(_PRICE_STEP)
+    return value
 
 
 def plan_table(chunk: pd.DataFrame) -> pa.Table:

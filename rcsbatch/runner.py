@@ -8,19 +8,25 @@ from the journal: the journal is the truth, the files are its picture.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
+import fcntl
 import json
 import os
+import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import pandas as pd
+
 from rcsbatch.campaign import Campaign
 from rcsbatch.client import GatewayClient
-from rcsbatch.errors import GatewayError
+from rcsbatch.errors import CampaignBusyError, GatewayError, ReportError
 from rcsbatch.journal import Journal, Outcome
 from rcsbatch.prepare import Plan, open_plan
 from rcsbatch.report import Report
@@ -95,21 +101,54 @@ def dry_run(campaign: Campaign, root: Path, plan: Plan | None = None) -> RunResu
     plan = plan or open_plan(campaign)
     started = time.time()
     report = Report(dry_run=True)
+    settled = _settled(journal_path(campaign, root))
     run_id, folder = new_run_folder(root, campaign.name, dry_run=True)
     writer = ResultsWriter(folder, report)
     samples: list[dict[str, Any]] = []
     try:
         for chunk in plan.chunks():
+            if settled is not None:
+                chunk = _mark_settled(chunk, *settled)
             writer.write(plan_table(chunk))
             if len(samples) < SAMPLES:
                 ready = chunk[chunk["status"] == "ready"].head(SAMPLES - len(samples))
                 for row, (_, item) in zip(ready.index.tolist(), ready.iterrows(), strict=True):
                     samples.append({"row": row, **request_params(campaign, item)})
-    finally:
         writer.close()
+    except BaseException:
+        # A dry run that could not read the whole file leaves no half-written folder behind.
+        writer.close()
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
     report.estimate, report.estimate_source = estimate(campaign, root, report.counts["ready"])
     _summarise(folder, campaign, run_id, report, started, dry_run=True)
     return RunResult(run_id, folder, report, tuple(samples))
+
+
+def _settled(path: Path) -> tuple[np.ndarray, np.ndarray] | None:
+    """Recipients an earlier run settled (sorted) and their report status; None if no journal."""
+    if not path.exists():
+        return None
+    with Journal(path) as journal:
+        return journal.settled()
+
+
+def _mark_settled(chunk: pd.DataFrame, numbers: np.ndarray, statuses: np.ndarray) -> pd.DataFrame:
+    """Show ready rows that an earlier run already settled with that run's status: a real run
+    would not send them, so a dry run must neither count nor estimate them."""
+    if not len(numbers):
+        return chunk
+    ready = (chunk["status"] == "ready").to_numpy()
+    at = np.searchsorted(numbers, chunk["recipient"].to_numpy())
+    at[at == len(numbers)] = 0
+    hit = ready & (numbers[at] == chunk["recipient"].to_numpy())
+    if not hit.any():
+        return chunk
+    status = np.array(chunk["status"], dtype=object)
+    status[hit] = statuses[at[hit]]
+    reason = chunk["reason"].to_numpy(dtype=object).copy()
+    reason[hit] = "settled by an earlier run: not sent again"
+    return chunk.assign(status=status, reason=pd.Series(reason, index=chunk.index, dtype=object))
 
 
 def load_journal(journal: Journal, plan: Plan) -> None:
@@ -158,7 +197,7 @@ def run(
     """Send the campaign's sendable rows and write the report; see the module docstring."""
     plan = plan or open_plan(campaign)
     started = time.time()
-    with Journal(journal_path(campaign, root)) as journal:
+    with campaign_lock(root / campaign.name), Journal(journal_path(campaign, root)) as journal:
         load_journal(journal, plan)
         run_id, folder = new_run_folder(root, campaign.name)
         journal.start_run(run_id)
@@ -191,6 +230,34 @@ def run(
         )
         journal.finish_run(run_id, report.exit_code, json.dumps(summary))
     return RunResult(run_id, folder, report)
+
+
+@contextlib.contextmanager
+def campaign_lock(folder: Path) -> Iterator[None]:
+    """Hold the campaign's run lock, or raise CampaignBusyError at once if another run has it.
+
+    An flock dies with its process, so a lock left by a killed run never blocks the next one.
+    """
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        handle = (folder / "run.lock").open("a+")
+    except OSError as exc:
+        raise ReportError(
+            f"cannot use the report folder {folder} ({exc.strerror}); "
+            "choose another with --report-dir"
+        ) from None
+    with handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise CampaignBusyError(
+                f"another run of this campaign is going on (lock {folder / 'run.lock'}); "
+                "wait for it to finish, then run again"
+            ) from None
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 async def _send(

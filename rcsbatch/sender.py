@@ -20,7 +20,7 @@ import signal
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -63,7 +63,6 @@ class SendStats:
     started: float = 0.0
     finished: float = 0.0
     retries: int = 0
-    codes: dict[str, int] = field(default_factory=dict)
 
 
 class RateLimiter:
@@ -310,17 +309,14 @@ class Sender:
             text = f"gave up after {attempts} attempts: {exc}"
             return outcome(status, error_code=exc.code, error_text=text, trace_id=exc.trace_id)
         except RecipientError as exc:
-            self._count(exc.code)
             return outcome(
                 "failed", error_code=exc.code, error_text=str(exc), trace_id=exc.trace_id
             )
         except AnswerLostError as exc:
-            self._count(exc.code)
             return outcome(
                 "unknown", error_code=exc.code, error_text=str(exc), trace_id=exc.trace_id
             )
         except AccountError as exc:
-            self._count(exc.code)
             if self.stats.stop_reason is None:
                 self.stats.stop_reason = str(exc)
                 self.stats.stop_code = exc.code
@@ -334,10 +330,6 @@ class Sender:
         if accepted.balance is not None:
             self.stats.balance = accepted.balance
         return outcome("sent", message_ids=accepted.message_ids, price=accepted.price)
-
-    def _count(self, code: str | None) -> None:
-        key = code or "-"
-        self.stats.codes[key] = self.stats.codes.get(key, 0) + 1
 
     def _log_retry(self, state: RetryCallState) -> None:
         self.stats.retries += 1

@@ -257,3 +257,73 @@ def test_progress_bar_draws_on_a_terminal_only() -> None:
                 progress._bar.refresh()  # type: ignore[union-attr]
         text = buffer.getvalue()
         assert ("sending" in text and "3/3" in text) is terminal, text
+
+
+def test_second_run_while_one_holds_the_lock_exits_4(example: Path,
+                                                     gateway: SimulatorServer) -> None:
+    """A run of a campaign whose lock another run holds sends nothing and exits 4."""
+    from rcsbatch.runner import campaign_lock
+
+    with campaign_lock(example.parent.parent / "reports" / "spring-sale"):
+        result = invoke("run", str(example))
+    assert result.exit_code == 4
+    assert "another run of this campaign" in result.stderr
+    assert gateway.backend.accepted() == []
+    assert invoke("run", str(example)).exit_code == 0  # released: the next run goes
+
+
+@pytest.mark.parametrize("url", ["127.0.0.1:8089/api", "ftp://gateway/api", "http:///api"])
+def test_a_base_url_that_is_not_http_is_an_input_error(example: Path, url: str,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """A mistyped $SEVEN_BASE_URL exits 2 before anything is recorded or sent."""
+    monkeypatch.setenv("SEVEN_API_KEY", SECRET)
+    monkeypatch.setenv("SEVEN_BASE_URL", url)
+    result = invoke("run", str(example))
+    assert result.exit_code == 2
+    assert "SEVEN_BASE_URL" in result.stderr
+
+
+def test_quiet_still_says_why_the_gateway_stopped_the_run(example: Path,
+                                                          gateway: SimulatorServer) -> None:
+    """-q silences the summary, not the one line that explains exit 3."""
+    gateway.set_faults(refuse_key=SECRET)
+    result = invoke("run", str(example), "-q")
+    assert result.exit_code == 3
+    assert "SEVEN_API_KEY" in result.stderr
+
+
+def test_dry_run_after_a_run_counts_only_what_would_still_go(example: Path,
+                                                             gateway: SimulatorServer) -> None:
+    """Rows an earlier run settled show their status in a dry run and are not estimated."""
+    assert invoke("run", str(example), "--limit", "4").exit_code == 1
+    result = invoke("run", str(example), "--dry-run")
+    frame = pd.read_parquet(run_folder(result) / "results.parquet")
+    assert (frame["status"] == "sent").sum() == 4
+    assert (frame["status"] == "ready").sum() == 7
+    assert "estimated cost: 0.35 EUR" in result.stderr
+
+
+def test_dry_run_that_fails_midway_leaves_no_folder(example: Path) -> None:
+    """A recipient file that breaks after its first rows leaves no half-written run folder."""
+    data = example.parent.parent / "sample_data" / "customers.csv"
+    data.write_bytes(data.read_bytes() + b"C2000,Zo\xff\xfe,0176 99990000,X,vip\n")
+    result = invoke("run", str(example), "--dry-run")
+    assert result.exit_code == 2
+    assert "encoding" in result.stderr
+    campaign_dir = example.parent.parent / "reports" / "spring-sale"
+    assert not campaign_dir.exists() or not any(campaign_dir.glob("*-dry-run"))
+
+
+def test_unusable_report_folder_and_damaged_journal_are_input_errors(example: Path) -> None:
+    """A report folder that cannot be made, or a journal that is not one, exits 2 with a hint."""
+    blocker = example.parent.parent / "afile"
+    blocker.write_text("not a folder")
+    result = invoke("run", str(example), "--simulate", "--report-dir", str(blocker / "x"))
+    assert result.exit_code == 2 and "--report-dir" in result.stderr
+    journal = example.parent.parent / "reports" / "spring-sale" / "journal.sqlite"
+    journal.parent.mkdir(parents=True)
+    journal.write_bytes(b"garbage" * 200)
+    for args in (["--simulate"], ["--dry-run"]):
+        result = invoke("run", str(example), *args)
+        assert result.exit_code == 2, result.stderr
+        assert "journal" in result.stderr

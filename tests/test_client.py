@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
-from rcsbatch.client import Balance, GatewayClient, mask
+from rcsbatch.client import Balance, GatewayClient
 from rcsbatch.errors import (
     AccountError,
     AnswerLostError,
@@ -219,9 +219,3 @@ def test_key_never_in_error_text() -> None:
     with pytest.raises(RetriableError) as info:
         call(raising(httpx.ConnectError))
     assert KEY not in str(info.value)
-
-
-@pytest.mark.parametrize(("key", "shown"), [(KEY, "…cdef"), ("short", "…"), ("", "…")])
-def test_mask_shows_at_most_the_last_four(key: str, shown: str) -> None:
-    """mask() shows only the last four characters of a long key, nothing of a short one."""
-    assert mask(key) == shown

@@ -143,9 +143,9 @@ def test_stop_reason_appears_in_summary_and_lines() -> None:
     assert any("no credit" in line for line in r.lines())
 
 
-def test_lines_round_cost_to_cents_for_people() -> None:
-    """The human summary shows cost to the cent; the JSON keeps it exact."""
+def test_lines_show_the_exact_cost_for_people() -> None:
+    """The human summary shows the exact cost, as the JSON does: no silent rounding."""
     r = Report()
     r.add({"sent": 2}, Decimal("0.0950"), 0)
-    assert "cost 0.10 EUR" in r.lines()[1]
+    assert "cost 0.095 EUR" in r.lines()[1]
     assert r.summary()["total_cost"] == "0.095"

@@ -419,7 +419,10 @@ class Backend:
         path = Path(path)
         if not path.exists():
             return False
-        self.load_state(json.loads(path.read_text(encoding="utf-8")))
+        data = json.loads(path.read_text(encoding="utf-8"))  # a damaged file: ValueError
+        if not isinstance(data, dict):
+            raise ValueError("not a simulator state file")
+        self.load_state(data)
         return True
 
     # ---- auth and faults -----------------------------------------------------------------
