@@ -485,3 +485,17 @@ def test_200_body_with_utf8_bom_is_read() -> None:
 def test_to_decimal(value: Any, expected: Decimal | None) -> None:
     """to_decimal reads numbers and numeric strings exactly; anything else is None."""
     assert to_decimal(value) == expected
+
+
+@pytest.mark.parametrize(
+    ("error", "accepted"), [(None, True), ("202", False)], ids=["no-error", "error"]
+)
+def test_entry_without_success_key_is_judged_by_id_and_error(error: Any, accepted: bool) -> None:
+    """An entry lacking `success` counts as accepted when it has an id and no error."""
+    item = entry(error=error)
+    del item["success"]
+    if accepted:
+        assert read(answer(item)).message_ids == ("77233319353",)
+    else:
+        with pytest.raises(RecipientError):
+            read(answer(item))

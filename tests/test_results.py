@@ -395,3 +395,24 @@ def test_run_folders_sort_by_time_and_never_collide(tmp_path: Path) -> None:
     assert dry == "20260301T120000Z-dry-run"
     assert f1.is_dir() and f2.is_dir() and f3.is_dir()
     assert f1.parent == tmp_path / "spring"
+
+
+def test_price_with_many_decimal_places_is_written_not_crashed(tmp_path: Path) -> None:
+    """A price printed as a full float (17 decimals) is kept exactly in both files."""
+    report = write(
+        tmp_path,
+        [
+            tup(
+                row=1,
+                recipient=4917612345678,
+                status="sent",
+                price="0.07500000000000001",
+                price_known=1,
+            )
+        ],
+    )
+    assert report.cost == Decimal("0.07500000000000001")
+    assert read_csv(tmp_path)[0]["price"] == "0.07500000000000001"
+    assert pq.read_table(tmp_path / "results.parquet")["price"][0].as_py() == Decimal(
+        "0.07500000000000001"
+    )
