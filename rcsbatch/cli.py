@@ -36,7 +36,7 @@ from rcsbatch.errors import CampaignBusyError, InputError
 from rcsbatch.prepare import Plan, open_plan
 from rcsbatch.progress import Progress
 from rcsbatch.report import EXIT_BUSY, EXIT_INPUT
-from rcsbatch.request import request_params
+from rcsbatch.request import cell_text, request_params
 
 API_KEY_ENV = "SEVEN_API_KEY"
 BASE_URL_ENV = "SEVEN_BASE_URL"
@@ -237,11 +237,15 @@ def validate(campaign_file: str, show: int) -> None:
     with _input_errors():
         for chunk in plan.chunks():
             for status, n in chunk["status"].value_counts().items():
-                counts[str(status)] = counts.get(str(status), 0) + int(n)
+                if n:
+                    counts[str(status)] = counts.get(str(status), 0) + int(n)
             bad = chunk[chunk["status"] != "ready"]
             for row, item in bad.head(max(show - listed, 0)).iterrows():
                 problems.add_row(
-                    str(row), item["status"], str(item["input_phone"] or ""), str(item["reason"])
+                    str(row),
+                    item["status"],
+                    cell_text(item["input_phone"]) or "",
+                    str(item["reason"]),
                 )
                 listed += 1
     total = sum(counts.values())

@@ -101,13 +101,13 @@ def request_params(campaign: Campaign, row: pd.Series) -> dict[str, Any]:
         settings,
         recipient=int(row["recipient"]),
         text=row["text"],
-        label=_cell(row["label"]),
-        foreign_id=_cell(row["foreign_id"]),
+        label=cell_text(row["label"]),
+        foreign_id=cell_text(row["foreign_id"]),
         now=now,
         deadline=settings.deadline(now),
     )
 
 
-def _cell(value: Any) -> str | None:
+def cell_text(value: Any) -> str | None:
     """A merged cell as text; None for an empty one (NA, NaN or "")."""
     return None if value is None or pd.isna(value) or value == "" else str(value)
