@@ -31,7 +31,6 @@ from rich.table import Table
 
 from rcsbatch import __version__, runner
 from rcsbatch.campaign import Campaign, load_campaign
-from rcsbatch.client import DEFAULT_BASE_URL
 from rcsbatch.errors import CampaignBusyError, InputError
 from rcsbatch.prepare import Plan, open_plan
 from rcsbatch.progress import Progress
@@ -79,6 +78,8 @@ def _load(path: str) -> tuple[Campaign, Plan]:
 
 def _base_url() -> str:
     """$SEVEN_BASE_URL, checked: a typo must not turn every row into a lost answer."""
+    from rcsbatch.client import DEFAULT_BASE_URL  # aiohttp/httpx: only when sending for real
+
     value = os.environ.get(BASE_URL_ENV, "").strip() or DEFAULT_BASE_URL
     parts = urllib.parse.urlsplit(value)
     if parts.scheme not in ("http", "https") or not parts.hostname:

@@ -22,7 +22,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tenacity import (
     AsyncRetrying,
@@ -33,7 +33,6 @@ from tenacity import (
 )
 
 from rcsbatch.answers import Accepted
-from rcsbatch.client import GatewayClient
 from rcsbatch.errors import (
     AccountError,
     AnswerLostError,
@@ -43,6 +42,9 @@ from rcsbatch.errors import (
 )
 from rcsbatch.journal import Journal, Outcome, Pending
 from rcsbatch.request import Expired, SendSettings, message_params
+
+if TYPE_CHECKING:  # the client (aiohttp, httpx) is imported by whoever builds one
+    from rcsbatch.client import GatewayClient
 
 log = logging.getLogger("rcsbatch.sender")
 
