@@ -210,7 +210,8 @@ def _finish(err: Console, result: runner.RunResult) -> None:
         # -q silences people's output, not the one line that says why the run stopped.
         _stderr().print(f"stopped by the gateway: {report.stop_reason}")
     for sample in result.samples:
-        err.print(f"row {sample.pop('row')} would go as: " + json.dumps(sample, ensure_ascii=False))
+        body = {key: value for key, value in sample.items() if key != "row"}
+        err.print(f"row {sample['row']} would go as: " + json.dumps(body, ensure_ascii=False))
     for line in report.lines():
         err.print(line)
     if report.interrupted is not None:

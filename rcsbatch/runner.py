@@ -81,16 +81,24 @@ def journal_path(campaign: Campaign, root: Path) -> Path:
     return root / campaign.name / "journal.sqlite"
 
 
-def estimate(campaign: Campaign, root: Path, messages: int) -> tuple[Decimal | None, str | None]:
-    """Estimated cost of `messages` and where the price came from (None when nothing is known)."""
+def estimate(
+    campaign: Campaign, root: Path, messages: int, journal: Journal | None = None
+) -> tuple[Decimal | None, str | None]:
+    """Estimated cost of `messages` and where the price came from (None when nothing is known).
+
+    Without a price in the campaign, the latest run's average price is read from `journal` (the
+    one a run already holds open) or, for a dry run, from the campaign's journal if it exists.
+    """
     price = campaign.send.price_estimate
     source = "price_estimate in the campaign file"
     if price is None:
         path = journal_path(campaign, root)
-        if path.exists():
-            with Journal(path) as journal:
-                price = journal.average_price()
-            source = "average price of earlier runs"
+        if journal is not None:
+            price = journal.average_price()
+        elif path.exists():
+            with Journal(path) as opened:
+                price = opened.average_price()
+        source = "average price of earlier runs"
     if price is None:
         return None, None
     return price * messages, f"estimate: {messages} × {price}, {source}"
@@ -205,7 +213,7 @@ def run(
         sendable = journal.count_sendable()
         if limit is not None:
             sendable = min(sendable, limit)
-        report.estimate, report.estimate_source = estimate(campaign, root, sendable)
+        report.estimate, report.estimate_source = estimate(campaign, root, sendable, journal)
         if on_start is not None:
             on_start(sendable)
         settings = SendSettings.of(campaign)
