@@ -21,12 +21,22 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from rcsbatch import phones
 from rcsbatch.errors import CampaignError
 from rcsbatch.template import Template
+from rcsbatch.window import Window, parse_window
 
 NAME_RE = re.compile(r"[A-Za-z0-9._\-@]{1,64}")
 FALLBACKS = ("sms", "webview")
 DEFAULT_TTL = 2880
 DEFAULT_CONCURRENCY = 16
 DEFAULT_MAX_ATTEMPTS = 5
+# seven does not say how soon an accepted message shows in its logbook. Five minutes is far longer
+# than a logging pipeline's usual lag of seconds, yet short enough that a run settling a lost
+# answer at its end waits at most that long. A logbook slower than this can still lead to a
+# second message: the README says so.
+DEFAULT_SETTLE_SECONDS = 300.0
+# How long the gateway may keep failing (5xx, unreachable) before the run gives up and stops.
+DEFAULT_GIVE_UP_AFTER = 600.0
+ON_UNKNOWN = ("reconcile", "resend", "skip")
+OUTSIDE_WINDOW = ("wait", "schedule")
 
 
 @dataclass(frozen=True)
@@ -64,6 +74,12 @@ class SendSpec:
     rate: float = 0.0
     max_attempts: int = DEFAULT_MAX_ATTEMPTS
     price_estimate: Decimal | None = None
+    settle_seconds: float = DEFAULT_SETTLE_SECONDS
+    on_unknown: str = "reconcile"
+    not_after: dt.datetime | None = None  # aware, in UTC
+    window: Window | None = None
+    outside_window: str = "wait"
+    give_up_after: float = DEFAULT_GIVE_UP_AFTER
 
 
 @dataclass(frozen=True)
@@ -107,7 +123,18 @@ _MESSAGE_KEYS = {
     "fallback",
     "defaults",
 }
-_SEND_KEYS = {"concurrency", "rate", "max_attempts", "price_estimate"}
+_SEND_KEYS = {
+    "concurrency",
+    "rate",
+    "max_attempts",
+    "price_estimate",
+    "settle_seconds",
+    "on_unknown",
+    "not_after",
+    "window",
+    "outside_window",
+    "give_up_after",
+}
 
 
 class _Reader:
@@ -205,7 +232,7 @@ def parse_campaign(data: Mapping[str, Any], path: Path) -> Campaign:
         raise top.fail("encoding", f"names an unknown encoding ({encoding!r})") from None
 
     message = _parse_message(data.get("message"), path)
-    send = _parse_send(data.get("send"), path)
+    send = _parse_send(data.get("send"), path, message.timezone)
     return Campaign(
         path=path,
         name=name,
@@ -283,7 +310,7 @@ def _parse_message(table: Any, path: Path) -> MessageSpec:
     )
 
 
-def _parse_send(table: Any, path: Path) -> SendSpec:
+def _parse_send(table: Any, path: Path, timezone: dt.tzinfo | None) -> SendSpec:
     if table is None:
         return SendSpec()
     if not isinstance(table, dict):
@@ -309,8 +336,47 @@ def _parse_send(table: Any, path: Path) -> SendSpec:
             raise send.fail("price_estimate", "must be a number such as 0.05") from None
         if not estimate.is_finite() or estimate < 0:
             raise send.fail("price_estimate", "must be a number of at least 0")
+    settle = float(send.get("settle_seconds", (int, float), DEFAULT_SETTLE_SECONDS))
+    if not math.isfinite(settle) or settle < 0:
+        raise send.fail("settle_seconds", "must be a number of seconds, at least 0")
+    on_unknown = send.text("on_unknown", "reconcile")
+    if on_unknown not in ON_UNKNOWN:
+        raise send.fail(
+            "on_unknown", f"must be one of {', '.join(ON_UNKNOWN)} (got {on_unknown!r})"
+        )
+    not_after_value = send.get("not_after", (str, int, dt.datetime))
+    not_after = None
+    if not_after_value is not None:
+        try:
+            not_after = parse_moment(not_after_value, timezone)
+        except (ValueError, OverflowError) as exc:
+            raise send.fail("not_after", str(exc)) from None
+    window_text = send.text("window")
+    window = None
+    if window_text is not None:
+        try:
+            window = parse_window(window_text)
+        except ValueError as exc:
+            raise send.fail("window", str(exc)) from None
+    outside = send.text("outside_window", "wait")
+    if outside not in OUTSIDE_WINDOW:
+        raise send.fail(
+            "outside_window", f"must be one of {', '.join(OUTSIDE_WINDOW)} (got {outside!r})"
+        )
+    give_up = float(send.get("give_up_after", (int, float), DEFAULT_GIVE_UP_AFTER))
+    if not math.isfinite(give_up) or give_up <= 0:
+        raise send.fail("give_up_after", "must be a positive number of seconds")
     return SendSpec(
-        concurrency=concurrency, rate=rate, max_attempts=max_attempts, price_estimate=estimate
+        concurrency=concurrency,
+        rate=rate,
+        max_attempts=max_attempts,
+        price_estimate=estimate,
+        settle_seconds=settle,
+        on_unknown=on_unknown,
+        not_after=not_after,
+        window=window,
+        outside_window=outside,
+        give_up_after=give_up,
     )
 
 

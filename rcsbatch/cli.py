@@ -34,7 +34,7 @@ from rcsbatch.campaign import Campaign, load_campaign
 from rcsbatch.errors import CampaignBusyError, InputError
 from rcsbatch.prepare import Plan, open_plan
 from rcsbatch.progress import Progress
-from rcsbatch.report import EXIT_BUSY, EXIT_INPUT
+from rcsbatch.report import EXIT_BUSY, EXIT_INPUT, RESUME
 from rcsbatch.request import cell_text, request_params
 
 API_KEY_ENV = "SEVEN_API_KEY"
@@ -120,6 +120,12 @@ def cli() -> None:
     help="Send through the built-in gateway simulator instead of seven (no account).",
 )
 @click.option("--limit", type=click.IntRange(min=0), help="Send at most N messages in this run.")
+@click.option(
+    "--retry-failed",
+    is_flag=True,
+    help="Also send again rows that failed for a reason that may pass (daily limit, carrier "
+    "error, retries exhausted); never numbers the gateway called invalid.",
+)
 @click.option("-q", "--quiet", is_flag=True, help="Print only the run folder (on stdout).")
 @click.option("-v", "--verbose", is_flag=True, help="Log each retry on stderr.")
 def run(
@@ -128,10 +134,15 @@ def run(
     dry_run: bool,
     simulate: bool,
     limit: int | None,
+    retry_failed: bool,
     quiet: bool,
     verbose: bool,
 ) -> None:
     """Send a campaign and write its report; prints the run folder on stdout.
+
+    Running the same campaign again resumes it: rows never sent go (new rows of the file
+    included), lost answers are settled from the gateway's logbook, and nothing already
+    sent goes twice. To message the same people again, give the campaign a new name.
 
     The key comes from $SEVEN_API_KEY, the gateway from $SEVEN_BASE_URL
     (default https://gateway.seven.io/api).
@@ -168,7 +179,7 @@ def run(
                 f"sending through the built-in simulator at {server.base_url} "
                 "(nothing leaves this machine; costs are simulated)"
             )
-            result = _send(campaign, root, plan, gateway, limit, err, quiet)
+            result = _send(campaign, root, plan, gateway, limit, retry_failed, err, quiet)
         finally:
             server.stop()  # saves its state for the next run
         _finish(err, result)
@@ -178,7 +189,8 @@ def run(
             "Developer → API keys), or try the campaign first with --dry-run or --simulate"
         )
     base_url = _base_url()
-    result = _send(campaign, root, plan, runner.Gateway(base_url, api_key), limit, err, quiet)
+    gateway = runner.Gateway(base_url, api_key)
+    result = _send(campaign, root, plan, gateway, limit, retry_failed, err, quiet)
     _finish(err, result)
 
 
@@ -188,6 +200,7 @@ def _send(
     plan: Plan,
     gateway: runner.Gateway,
     limit: int | None,
+    retry_failed: bool,
     err: Console,
     quiet: bool,
 ) -> runner.RunResult:
@@ -199,23 +212,29 @@ def _send(
             gateway,
             limit=limit,
             plan=plan,
+            retry_failed=retry_failed,
             on_start=progress.start,
             on_outcome=progress.advance,
+            on_status=err.print,
         )
 
 
 def _finish(err: Console, result: runner.RunResult) -> None:
     report = result.report
-    if report.stop_reason and err.quiet:
-        # -q silences people's output, not the one line that says why the run stopped.
-        _stderr().print(f"stopped by the gateway: {report.stop_reason}")
+    if err.quiet:
+        # -q silences people's output, not the lines that say why the run stopped early.
+        loud = _stderr()
+        if report.stop_reason:
+            loud.print(f"stopped by the gateway: {report.stop_reason}")
+        if report.gave_up:
+            loud.print(f"stopped: {report.gave_up}")
+        if report.resumable:
+            loud.print(RESUME)
     for sample in result.samples:
         body = {key: value for key, value in sample.items() if key != "row"}
         err.print(f"row {sample['row']} would go as: " + json.dumps(body, ensure_ascii=False))
     for line in report.lines():
         err.print(line)
-    if report.interrupted is not None:
-        err.print("stopped before the end: run the same command again to send the rest")
     click.echo(str(result.folder))
     sys.exit(report.exit_code)
 

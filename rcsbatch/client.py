@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 
 from rcsbatch import __version__
-from rcsbatch.answers import Accepted, read_send_answer, to_decimal
+from rcsbatch.answers import ACCOUNT_CODES, Accepted, read_send_answer, to_decimal
 from rcsbatch.errors import AccountError, AnswerLostError, GatewayError, RetriableError
 from rcsbatch.transport import AiohttpTransport
 
@@ -92,6 +92,22 @@ class GatewayClient:
         if number is None or (isinstance(data, (int, str)) and str(data).strip() in ("900", "902")):
             raise AccountError("the gateway refused the API key: check SEVEN_API_KEY", code="900")
         return Balance(number, "EUR")
+
+    async def logbook(self, query: dict[str, str | int]) -> list[dict[str, Any]]:
+        """GET /journal/outbound (the logbook) with `query`; one page of rows.
+
+        An account code (900, …) raises AccountError; another code or an unreadable answer
+        raises AnswerLostError, so the caller leaves its rows unsettled rather than guess.
+        """
+        url = httpx.URL(self.base_url + "/journal/outbound", params=query)
+        response = await self._request("GET", url)
+        data = self._json(response)
+        if isinstance(data, list):
+            return [entry for entry in data if isinstance(entry, dict)]
+        code = str(data).strip().strip('"')
+        if code in ACCOUNT_CODES:
+            raise AccountError(ACCOUNT_CODES[code], code=code)
+        raise AnswerLostError(f"the logbook answered {code[:40]!r}", code=code[:10] or None)
 
     async def _request(
         self, method: str, url: httpx.URL, content: bytes | None = None

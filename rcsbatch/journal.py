@@ -12,6 +12,10 @@ Statuses kept here (what the report shows for each is decided by `report_status`
     unknown    the answer was lost         expired    validity passed before it could go
     not_sent   the run stopped before it
 
+A row's message is settled once: `sent`, `failed`, `expired` and the rows our checks refuse are
+never sent again by a later run (`--retry-failed` re-opens the `failed` ones whose refusal may
+pass). `unknown` and `in_flight` rows are settled through the gateway's logbook (`settle.py`).
+
 Rows our own checks refuse (invalid, duplicate, suppressed) are re-decided from the recipient file
 at each run and kept in ``rejects``.
 """
@@ -29,7 +33,10 @@ import numpy as np
 
 from rcsbatch.errors import ReportError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+
+# Refusals that say the number itself is wrong: re-sending cannot help (see `reopen_failed`).
+FINAL_REFUSALS = ("202", "301")
 
 SENDABLE = ("pending", "not_sent")  # the statuses a run sends
 
@@ -48,13 +55,18 @@ CREATE TABLE IF NOT EXISTS messages (
     error_code TEXT, error_text TEXT,
     attempts INTEGER NOT NULL DEFAULT 0,
     first_attempt_at REAL, last_attempt_at REAL, sent_at REAL,
-    run_id TEXT, trace_id TEXT
+    run_id TEXT, trace_id TEXT,
+    taken_at REAL,                      -- when a run last marked it in flight
+    text_changed INTEGER NOT NULL DEFAULT 0,  -- settled, and the file's text now differs
+    hold_until REAL                     -- outside its window until then (this run only)
 );
 CREATE INDEX IF NOT EXISTS messages_by_row ON messages(row);
 -- Only the rows still to send: taking the next batch must not walk past every row already sent
 -- (that made a million-row run quadratic).
 CREATE INDEX IF NOT EXISTS sendable_by_row ON messages(row)
-    WHERE row IS NOT NULL AND status IN {SENDABLE};
+    WHERE row IS NOT NULL AND status IN {SENDABLE} AND hold_until IS NULL;
+CREATE INDEX IF NOT EXISTS held_by_time ON messages(hold_until) WHERE hold_until IS NOT NULL;
+CREATE INDEX IF NOT EXISTS unsettled ON messages(status) WHERE status IN ('unknown', 'in_flight');
 CREATE TABLE IF NOT EXISTS rejects (
     row INTEGER PRIMARY KEY, recipient INTEGER, status TEXT NOT NULL, reason TEXT NOT NULL,
     input_phone TEXT
@@ -76,6 +88,8 @@ RESULT_COLUMNS = (
     "sent_at",
     "run_id",
     "input_phone",
+    "text_changed",
+    "hold_until",
 )
 
 
@@ -90,6 +104,21 @@ class Pending:
     foreign_id: str | None
     attempts: int
     first_attempt_at: float | None
+    delay: float | None = None  # its own delay: scheduled for the opening of its window
+
+
+@dataclass(frozen=True)
+class Unsettled:
+    """A row whose message may or may not have been accepted: what settling it needs."""
+
+    recipient: int
+    row: int | None
+    status: str  # unknown or in_flight
+    foreign_id: str | None
+    attempts: int
+    first_attempt_at: float | None
+    last_attempt_at: float | None
+    taken_at: float | None
 
 
 @dataclass(frozen=True)
@@ -121,9 +150,10 @@ class Journal:
             )
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=FULL")
+            self._migrate()
             self.db.executescript(_SCHEMA)
             self.db.execute(
-                "INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
+                "INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
             )
         except sqlite3.DatabaseError as exc:
             raise ReportError(
@@ -135,6 +165,21 @@ class Journal:
                 f"cannot create {path} ({exc.strerror}); choose another "
                 "report folder with --report-dir"
             ) from None
+
+    def _migrate(self) -> None:
+        """Bring a journal of rcsbatch 0.1 (schema 1) up to date; the schema adds the rest."""
+        columns = {r[1] for r in self.db.execute("PRAGMA table_info(messages)")}
+        if not columns:
+            return  # a new journal
+        for name, kind in (
+            ("taken_at", "REAL"),
+            ("text_changed", "INTEGER NOT NULL DEFAULT 0"),
+            ("hold_until", "REAL"),
+        ):
+            if name not in columns:
+                self.db.execute(f"ALTER TABLE messages ADD COLUMN {name} {kind}")
+        # Schema 1's index did not leave held rows out; the schema creates it anew.
+        self.db.execute("DROP INDEX IF EXISTS sendable_by_row")
 
     def close(self) -> None:
         self.db.close()
@@ -163,17 +208,21 @@ class Journal:
     def begin_load(self) -> None:
         """Forget which rows the file had; `add_rows` and `add_rejects` then record it anew."""
         self.db.execute("BEGIN")
-        self.db.execute("UPDATE messages SET row = NULL")
+        self.db.execute("UPDATE messages SET row = NULL, text_changed = 0")
+        self.db.execute("UPDATE messages SET hold_until = NULL WHERE hold_until IS NOT NULL")
         self.db.execute("DELETE FROM rejects")
 
     def add_rows(self, rows: Iterable[tuple[int, int, str, str | None, str | None]]) -> None:
         """Record sendable rows (recipient, row, text, label, foreign_id).
 
-        A recipient seen before keeps its state; one never attempted takes the new text.
+        A recipient seen before keeps its state; one never attempted takes the new text. One
+        whose message is settled keeps the text it was sent with, and is flagged when the file's
+        text now differs (it is not sent again: a new campaign name messages people again).
         """
         self.db.executemany(
             f"""INSERT INTO messages (recipient, row, text, label, foreign_id) VALUES (?,?,?,?,?)
                ON CONFLICT(recipient) DO UPDATE SET row=excluded.row,
+                 text_changed=(status NOT IN {SENDABLE} AND text != excluded.text),
                  text=CASE WHEN status IN {SENDABLE} THEN excluded.text ELSE text END,
                  label=CASE WHEN status IN {SENDABLE} THEN excluded.label ELSE label END,
                  foreign_id=CASE WHEN status IN {SENDABLE}
@@ -185,6 +234,17 @@ class Journal:
         """Record rows our own checks refused: (row, recipient or None, status, reason, input)."""
         self.db.executemany("INSERT INTO rejects VALUES (?,?,?,?,?)", rows)
 
+    def reopen_failed(self) -> int:
+        """Make `failed` rows sendable again (`--retry-failed`), except those refused as an
+        invalid number; each goes with a fresh validity. Returns how many were re-opened."""
+        marks = ",".join("?" * len(FINAL_REFUSALS))
+        cursor = self.db.execute(
+            f"""UPDATE messages SET status='pending', first_attempt_at=NULL
+                WHERE status='failed' AND coalesce(error_code, '') NOT IN ({marks})""",
+            FINAL_REFUSALS,
+        )
+        return cursor.rowcount
+
     def end_load(self) -> None:
         self.db.execute("COMMIT")
 
@@ -195,25 +255,34 @@ class Journal:
     # -- sending ------------------------------------------------------------------------------
 
     def count_sendable(self) -> int:
+        """Rows of the file still to send, held ones included."""
         (count,) = self.db.execute(
             f"SELECT count(*) FROM messages WHERE row IS NOT NULL AND status IN {SENDABLE}"
         ).fetchone()
         return int(count)
 
-    def take_batch(self, run_id: str, size: int) -> list[Pending]:
-        """Mark the next `size` sendable rows (file order) in flight, durably, and return them."""
+    def take_batch(self, run_id: str, size: int, now: float | None = None) -> list[Pending]:
+        """Mark the next `size` sendable rows (file order) in flight, durably, and return them.
+
+        Held rows whose hold has ended (`now`) become sendable again first.
+        """
+        now = time.time() if now is None else now
         self.db.execute("BEGIN IMMEDIATE")
         try:
+            self.db.execute(
+                "UPDATE messages SET hold_until=NULL WHERE hold_until <= ?",
+                (now,),
+            )
             rows = self.db.execute(
                 f"""SELECT recipient, row, text, label, foreign_id, attempts, first_attempt_at
                     FROM messages INDEXED BY sendable_by_row
-                    WHERE row IS NOT NULL AND status IN {SENDABLE}
+                    WHERE row IS NOT NULL AND status IN {SENDABLE} AND hold_until IS NULL
                     ORDER BY row LIMIT ?""",
                 (size,),
             ).fetchall()
             self.db.executemany(
-                "UPDATE messages SET status='in_flight', run_id=? WHERE recipient=?",
-                [(run_id, r[0]) for r in rows],
+                "UPDATE messages SET status='in_flight', run_id=?, taken_at=? WHERE recipient=?",
+                [(run_id, now, r[0]) for r in rows],
             )
             self.db.execute("COMMIT")
         except BaseException:
@@ -268,6 +337,57 @@ class Journal:
         )
         self.db.execute("COMMIT")
 
+    def hold(self, holds: Sequence[tuple[int, float]]) -> None:
+        """Put rows taken in flight, never attempted, back as sendable from a moment on:
+        (recipient, until) pairs for rows outside their window."""
+        self.db.execute("BEGIN")
+        self.db.executemany(
+            """UPDATE messages SET status='not_sent', hold_until=?
+               WHERE recipient=? AND status='in_flight'""",
+            [(until, r) for r, until in holds],
+        )
+        self.db.execute("COMMIT")
+
+    def next_hold(self) -> float | None:
+        """When the earliest held row may go; None when none is held."""
+        (until,) = self.db.execute(
+            "SELECT min(hold_until) FROM messages WHERE hold_until IS NOT NULL"
+        ).fetchone()
+        return None if until is None else float(until)
+
+    # -- settling ---------------------------------------------------------------------------------
+
+    def unsettled(self) -> list[Unsettled]:
+        """Rows whose message may have been accepted: `unknown`, or `in_flight` (a run died)."""
+        rows = self.db.execute(
+            """SELECT recipient, row, status, foreign_id, attempts, first_attempt_at,
+                      last_attempt_at, taken_at
+               FROM messages INDEXED BY unsettled WHERE status IN ('unknown', 'in_flight')
+               ORDER BY row IS NULL, row"""
+        ).fetchall()
+        return [Unsettled(*r) for r in rows]
+
+    def resend(self, recipients: Iterable[int]) -> None:
+        """Make rows whose message surely did not arrive sendable again; their validity goes on
+        from their first attempt."""
+        self.db.execute("BEGIN")
+        self.db.executemany(
+            """UPDATE messages SET status='not_sent', error_code=NULL, error_text=NULL
+               WHERE recipient=? AND status IN ('unknown', 'in_flight')""",
+            [(r,) for r in recipients],
+        )
+        self.db.execute("COMMIT")
+
+    def mark_unknown(self, recipients: Iterable[int], why: str) -> None:
+        """Rows a dead run left in flight that cannot be settled yet become `unknown`."""
+        self.db.execute("BEGIN")
+        self.db.executemany(
+            """UPDATE messages SET status='unknown', error_text=?
+               WHERE recipient=? AND status='in_flight'""",
+            [(why, r) for r in recipients],
+        )
+        self.db.execute("COMMIT")
+
     # -- reading back -------------------------------------------------------------------------
 
     def result_rows(self) -> Iterator[tuple[object, ...]]:
@@ -279,11 +399,12 @@ class Journal:
         query = f"""
             SELECT * FROM (
               SELECT row, recipient, status, message_ids, price, price_known, foreign_id, label,
-                     error_code, error_text, attempts, sent_at, run_id, NULL AS input_phone
+                     error_code, error_text, attempts, sent_at, run_id, NULL AS input_phone,
+                     text_changed, hold_until
                 FROM messages WHERE row IS NOT NULL OR status NOT IN {SENDABLE}
               UNION ALL
               SELECT row, recipient, status, NULL, NULL, NULL, NULL, NULL, NULL, reason, 0,
-                     NULL, NULL, input_phone FROM rejects)
+                     NULL, NULL, input_phone, 0, NULL FROM rejects)
             ORDER BY row IS NULL, row, recipient"""
         cursor = self.db.execute(query)
         while True:

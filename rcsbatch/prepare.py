@@ -141,6 +141,20 @@ def _empty_cell_reason(
     return ok
 
 
+def derived_foreign_id(campaign_name: str, recipient: int) -> str:
+    """The foreign_id a message carries when the campaign gives none: the campaign's name (cut to
+    48 characters) and the recipient, so the logbook entry of every message can be told apart
+    from other campaigns' and settled (it fits seven's rule: at most 64 of A-Z a-z 0-9 . - _ @)."""
+    return f"{campaign_name[:48]}.{recipient}"
+
+
+def derived_foreign_ids(campaign_name: str, numbers: np.ndarray, index: pd.Index) -> pd.Series:
+    """`derived_foreign_id` for a chunk's recipients; empty where the number is invalid (0)."""
+    ids = pd.Series(numbers, index=index).astype("str")
+    ids = (campaign_name[:48] + ".") + ids
+    return ids.where(numbers != 0, pd.NA)
+
+
 def check_chunk(
     chunk: pd.DataFrame, campaign: Campaign, suppress: np.ndarray, seen: SeenNumbers
 ) -> pd.DataFrame:
@@ -208,6 +222,8 @@ def check_chunk(
 
     index = chunk.index
     none = pd.Series(pd.NA, index=index, dtype="str")
+    if "foreign_id" not in merged:
+        merged["foreign_id"] = derived_foreign_ids(campaign.name, numbers, index)
     return pd.DataFrame(
         {
             "recipient": numbers,

@@ -42,6 +42,10 @@ ORDER = (
 )
 
 CENT = Decimal("0.01")
+RESUME = (
+    "to resume, run the same command again: rows already sent are never sent twice, and "
+    "lost answers are settled first"
+)
 
 
 @dataclass
@@ -63,6 +67,11 @@ class Report:
     run_id: str | None = None
     run_sent: int = 0  # rows this run itself got accepted (the counts cover every run)
     run_cost: Decimal = Decimal(0)
+    text_changed: int = 0  # settled rows whose text in the file now differs (not re-sent)
+    gave_up: str | None = None  # the gateway kept failing: the run stopped, resumable
+    not_after_passed: bool = False
+    settled_found: int = 0  # lost answers the logbook showed accepted
+    settled_resent: int = 0  # lost answers the logbook did not show: sent again
 
     def add(
         self,
@@ -110,6 +119,7 @@ class Report:
             "this_run": {"sent": self.run_sent, "cost": plain(self.run_cost)},
             "cost_complete": self.cost_complete,
             "sent_without_price": self.price_unknown,
+            "text_changed": self.text_changed,
             "currency": self.currency,
             "simulated": self.simulated,
             "balance_after": None if self.balance_after is None else plain(self.balance_after),
@@ -117,6 +127,9 @@ class Report:
             "estimate_source": self.estimate_source,
             "stopped_by_gateway": self.stop_reason,
             "stop_code": self.stop_code,
+            "gave_up": self.gave_up,
+            "not_after_passed": self.not_after_passed,
+            "settled_from_logbook": {"found": self.settled_found, "resent": self.settled_resent},
             "interrupted_by": None
             if self.interrupted is None
             else signal.Signals(self.interrupted).name,
@@ -149,9 +162,37 @@ class Report:
                 f"estimated cost: {self.estimate.quantize(CENT)} {self.currency} "
                 f"({self.estimate_source})"
             )
+        if self.text_changed:
+            out.append(
+                f"{self.text_changed} recipients were already messaged and their text in the file "
+                "now differs: not sent again (to message people again, use a new campaign name)"
+            )
+        if self.settled_found or self.settled_resent:
+            out.append(
+                f"settled from the gateway's logbook: {self.settled_found} lost answers had "
+                f"been accepted, {self.settled_resent} had not and were sent again"
+            )
+        if self.counts.get("unknown") and not self.dry_run:
+            out.append(
+                f"{self.counts['unknown']} rows are unknown (maybe accepted): the next run looks "
+                "them up in the gateway's logbook before sending anything again"
+            )
         if self.stop_reason:
             out.append(f"stopped by the gateway: {self.stop_reason}")
+        if self.gave_up:
+            out.append(f"stopped: {self.gave_up}")
+        if self.not_after_passed:
+            out.append("stopped: the campaign's not_after has passed; the rest stays not_sent")
+        if self.resumable:
+            out.append(RESUME)
         return out
+
+    @property
+    def resumable(self) -> bool:
+        """True when the run ended early and the same command would go on where it stopped."""
+        if self.dry_run or self.not_after_passed:
+            return False
+        return bool(self.interrupted is not None or self.stop_reason or self.gave_up)
 
 
 def plain(number: Decimal) -> str:

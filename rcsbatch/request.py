@@ -5,15 +5,22 @@ One function builds them for the sender and for `preview`, so a preview shows ex
 
 from __future__ import annotations
 
+import asyncio
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
 
-from rcsbatch.campaign import Campaign
+from rcsbatch.campaign import DEFAULT_GIVE_UP_AFTER, DEFAULT_SETTLE_SECONDS, Campaign
+from rcsbatch.window import Window
+
+
+async def sleep(seconds: float) -> None:
+    """asyncio.sleep, looked up when called (so a test may patch it)."""
+    await asyncio.sleep(seconds)
 
 
 @dataclass(frozen=True)
@@ -29,7 +36,15 @@ class SendSettings:
     performance_tracking: bool = False
     fallback: str | None = None
     backoff_max: float = 30.0
+    settle_seconds: float = DEFAULT_SETTLE_SECONDS
+    on_unknown: str = "reconcile"
+    not_after: float | None = None  # Unix seconds: nothing is sent from then on
+    window: Window | None = None
+    outside_window: str = "wait"
+    give_up_after: float = DEFAULT_GIVE_UP_AFTER
+    # Time, injectable so tests of validity, windows, not_after and settling need not sleep.
     clock: Callable[[], float] = time.time
+    sleep: Callable[[float], Awaitable[None]] = sleep
 
     @classmethod
     def of(cls, campaign: Campaign) -> SendSettings:
@@ -44,12 +59,23 @@ class SendSettings:
             sender=m.sender,
             performance_tracking=m.performance_tracking,
             fallback=m.fallback,
+            settle_seconds=s.settle_seconds,
+            on_unknown=s.on_unknown,
+            not_after=s.not_after.timestamp() if s.not_after else None,
+            window=s.window,
+            outside_window=s.outside_window,
+            give_up_after=s.give_up_after,
         )
 
-    def deadline(self, first_attempt: float) -> float:
-        """When validity ends: it starts at the delay if given, else at the first attempt."""
-        planned = self.delay if self.delay is not None else first_attempt
+    def deadline(self, first_attempt: float, delay: float | None = None) -> float:
+        """When validity ends: it starts at the delay if given (the row's own, for one scheduled
+        for its window, else the campaign's), else at the first attempt."""
+        planned = delay or self.delay or first_attempt
         return planned + self.ttl_minutes * 60
+
+    def too_late(self, now: float) -> bool:
+        """True once `not_after` has passed: nothing more may be sent."""
+        return self.not_after is not None and now >= self.not_after
 
 
 class Expired(Exception):
@@ -65,6 +91,7 @@ def message_params(
     foreign_id: str | None,
     now: float,
     deadline: float,
+    delay: float | None = None,
 ) -> dict[str, Any]:
     """The JSON body of `POST /rcs/messages` for one row at time `now`; raise Expired if too late.
 
@@ -73,7 +100,8 @@ def message_params(
     Unix seconds.
     """
     s = settings
-    left = math.floor((deadline - max(now, s.delay or 0.0)) / 60)
+    delay = delay or s.delay  # a row scheduled for its window's opening has a delay of its own
+    left = math.floor((deadline - max(now, delay or 0.0)) / 60)
     if left < 1:
         raise Expired
     params: dict[str, Any] = {"to": str(recipient), "text": text}
@@ -83,8 +111,8 @@ def message_params(
         params["label"] = label
     if foreign_id:
         params["foreign_id"] = foreign_id
-    if s.delay is not None and s.delay > now:
-        params["delay"] = int(s.delay)
+    if delay is not None and delay > now:
+        params["delay"] = int(delay)
     params["ttl"] = min(left, s.ttl_minutes)
     if s.performance_tracking:
         params["performance_tracking"] = True

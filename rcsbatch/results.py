@@ -47,6 +47,8 @@ SCHEMA = pa.schema(
         ("sent_at", pa.timestamp("s", tz="UTC")),
         ("run_id", pa.string()),
         ("input_phone", pa.string()),
+        # Sent by an earlier run, and the file's text for this recipient now differs: not re-sent.
+        ("text_changed", pa.bool_()),
     ]
 )
 REPEATING = ["status", "price_status", "label", "error_code", "run_id"]
@@ -106,7 +108,13 @@ def _journal_table(batch: list[Sequence[Any]]) -> pa.Table:
         sent_at,
         run_id,
         raw,
+        changed,
+        held,
     ) = zip(*batch, strict=True)
+    text = tuple(
+        _held_text(h) if h is not None and s in ("pending", "not_sent") else t
+        for t, s, h in zip(text, status, held, strict=True)
+    )
     statuses = [REPORT_STATUS.get(s, s) for s in status]
     price_status = [
         None if s != "sent" else ("known" if k else "unknown")
@@ -130,9 +138,15 @@ def _journal_table(batch: list[Sequence[Any]]) -> pa.Table:
             ),
             "run_id": pa.array(run_id, pa.string()),
             "input_phone": pa.array(raw, pa.string()),
+            "text_changed": pa.array([bool(c) for c in changed], pa.bool_()),
         },
         schema=SCHEMA,
     )
+
+
+def _held_text(until: float) -> str:
+    moment = dt.datetime.fromtimestamp(until, dt.UTC).isoformat(timespec="minutes")
+    return f"outside its sending window until {moment}"
 
 
 def _price(text: str) -> Decimal:
@@ -167,6 +181,7 @@ def plan_table(chunk: pd.DataFrame) -> pa.Table:
             "sent_at": pa.nulls(n, pa.timestamp("s", tz="UTC")),
             "run_id": none,
             "input_phone": _where(~ready, chunk["input_phone"]),
+            "text_changed": pa.array(np.zeros(n, bool)),
         },
         schema=SCHEMA,
     )
@@ -213,6 +228,7 @@ class ResultsWriter:
         )
         run_cost = pc.sum(pc.filter(table["price"], mine)).as_py() or Decimal(0)
         run_sent = pc.sum(mine).as_py() or 0
+        self.report.text_changed += pc.sum(table["text_changed"]).as_py() or 0
         self.report.add(
             {c["values"]: c["counts"] for c in counts},
             Decimal(cost),

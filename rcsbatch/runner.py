@@ -159,10 +159,17 @@ def _mark_settled(chunk: pd.DataFrame, numbers: np.ndarray, statuses: np.ndarray
     return chunk.assign(status=status, reason=pd.Series(reason, index=chunk.index, dtype=object))
 
 
-def load_journal(journal: Journal, plan: Plan) -> None:
-    """Record every row of the recipient file in the journal, in one transaction."""
+def load_journal(journal: Journal, plan: Plan, *, retry_failed: bool = False) -> int:
+    """Record every row of the recipient file in the journal, in one transaction.
+
+    With `retry_failed`, `failed` rows whose refusal may pass are made sendable first (so they
+    take the file's text as it is now); returns how many.
+    """
     journal.begin_load()
+    reopened = 0
     try:
+        if retry_failed:
+            reopened = journal.reopen_failed()
         for chunk in plan.chunks():
             ready = chunk[chunk["status"] == "ready"]
             journal.add_rows(
@@ -190,6 +197,7 @@ def load_journal(journal: Journal, plan: Plan) -> None:
         journal.rollback()
         raise
     journal.end_load()
+    return reopened
 
 
 def run(
@@ -199,14 +207,20 @@ def run(
     *,
     limit: int | None = None,
     plan: Plan | None = None,
+    retry_failed: bool = False,
     on_start: Callable[[int], None] | None = None,
     on_outcome: Callable[[Outcome], None] | None = None,
+    on_status: Callable[[str], None] | None = None,
+    settings: SendSettings | None = None,
 ) -> RunResult:
-    """Send the campaign's sendable rows and write the report; see the module docstring."""
+    """Send the campaign's sendable rows and write the report; see the module docstring.
+
+    `settings` replaces the campaign's send settings (tests inject a clock that way).
+    """
     plan = plan or open_plan(campaign)
     started = time.time()
     with campaign_lock(root / campaign.name), Journal(journal_path(campaign, root)) as journal:
-        load_journal(journal, plan)
+        load_journal(journal, plan, retry_failed=retry_failed)
         run_id, folder = new_run_folder(root, campaign.name)
         journal.start_run(run_id)
         report = Report(simulated=gateway.simulated, run_id=run_id)
@@ -216,19 +230,22 @@ def run(
         report.estimate, report.estimate_source = estimate(campaign, root, sendable, journal)
         if on_start is not None:
             on_start(sendable)
-        settings = SendSettings.of(campaign)
+        settings = settings or SendSettings.of(campaign)
         # Everything loaded so far lives for the whole send: frozen, the cyclic GC stops
         # re-scanning it every few thousand messages (~5 % of the send's CPU, measured).
         gc.collect()
         gc.freeze()
         try:
             stats = asyncio.run(
-                _send(journal, gateway, settings, run_id, limit, report, on_outcome)
+                _send(journal, gateway, settings, run_id, limit, report, on_outcome, on_status)
             )
         finally:
             gc.unfreeze()
         report.stop_reason, report.stop_code = stats.stop_reason, stats.stop_code
         report.interrupted = stats.interrupted
+        report.gave_up = stats.gave_up
+        report.not_after_passed = stats.not_after_passed
+        report.settled_found, report.settled_resent = stats.settled_found, stats.settled_resent
         writer = ResultsWriter(folder, report)
         try:
             for table in journal_batches(journal.result_rows()):
@@ -285,6 +302,7 @@ async def _send(
     limit: int | None,
     report: Report,
     on_outcome: Callable[[Outcome], None] | None,
+    on_status: Callable[[str], None] | None,
 ) -> SendStats:
     # Imported here: aiohttp and httpx cost ~0.1 s of start-up that dry runs never use.
     from rcsbatch.client import GatewayClient
@@ -292,7 +310,15 @@ async def _send(
     async with GatewayClient(
         gateway.base_url, gateway.api_key, max_connections=settings.concurrency
     ) as client:
-        sender = Sender(journal, client, settings, run_id, limit=limit, on_outcome=on_outcome)
+        sender = Sender(
+            journal,
+            client,
+            settings,
+            run_id,
+            limit=limit,
+            on_outcome=on_outcome,
+            on_status=on_status,
+        )
         stats = await sender.run()
         report.balance_after = stats.balance
         try:

@@ -8,17 +8,25 @@ back to the journal in groups.
 Retries (tenacity, in `_send_one` only) cover what surely did not reach the gateway: connect errors,
 pool time-outs, 429 and 503 with Retry-After. Backoff is exponential with jitter, Retry-After is
 honoured and clamped, and both are bounded by `max_attempts` and by the message's validity. A lost
-answer is never retried here: the row is `unknown`.
+answer is never retried blindly: the row is `unknown`, and `settle.py` looks it up in the
+gateway's logbook before anything is sent again, at the start of the run and after each round.
+
+Back-pressure: a 429 slows the whole run (one `Pace` for every worker), which speeds up again while
+the gateway accepts; when most recent requests fail (5xx, unreachable) every worker pauses, with
+growing pauses, and after `give_up_after` seconds of failure the run stops, resumable.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
+import datetime as dt
 import logging
 import signal
 import time
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from decimal import Decimal
@@ -41,7 +49,9 @@ from rcsbatch.errors import (
     RetriableError,
 )
 from rcsbatch.journal import Journal, Outcome, Pending
-from rcsbatch.request import Expired, SendSettings, message_params
+from rcsbatch.request import Expired, SendSettings, message_params, sleep
+from rcsbatch.settle import Settlement, settle
+from rcsbatch.window import WindowNeverOpens
 
 if TYPE_CHECKING:  # the client (aiohttp, httpx) is imported by whoever builds one
     from rcsbatch.client import GatewayClient
@@ -51,6 +61,17 @@ log = logging.getLogger("rcsbatch.sender")
 BATCH_SIZE = 256
 FLUSH_EVERY = 256
 FLUSH_SECONDS = 0.25
+MIN_RATE = 0.5  # a 429 never slows the run below this many messages a second
+# The gateway is failing when at least HEALTH_THRESHOLD of the last HEALTH_WINDOW requests (and at
+# least HEALTH_MIN) failed: every worker pauses, PAUSE_FIRST seconds, doubling up to PAUSE_MAX.
+HEALTH_WINDOW = 20
+HEALTH_MIN = 10
+HEALTH_THRESHOLD = 0.5
+PAUSE_FIRST = 1.0
+PAUSE_MAX = 30.0
+# After Ctrl-C or SIGTERM, requests in flight get this long to finish; then their rows are left
+# `unknown` (settled by the next run).
+STOP_GRACE = 10.0
 
 
 @dataclass
@@ -61,31 +82,133 @@ class SendStats:
     stop_reason: str | None = None  # set when the gateway stopped the run
     stop_code: str | None = None
     interrupted: int | None = None  # the signal number that stopped the run
+    gave_up: str | None = None  # set when the gateway kept failing for too long
+    not_after_passed: bool = False
     balance: Decimal | None = None
     started: float = 0.0
     finished: float = 0.0
     retries: int = 0
+    settled_found: int = 0  # lost answers the logbook showed as accepted
+    settled_resent: int = 0  # lost answers the logbook showed as not accepted: sent again
+    still_unknown: int = 0  # left unknown at the end (the logbook could not tell yet)
 
 
 class RateLimiter:
-    """At most `rate` acquisitions per second across every worker (0: no limit)."""
+    """At most `rate` acquisitions per second across every worker (0: no limit).
 
-    def __init__(self, rate: float, clock: Callable[[], float] = time.monotonic) -> None:
+    The cap drops when the gateway says to slow down (`slow_down`: a 429) and climbs back by a
+    quarter a second while it does not; `pause` holds every worker for a while.
+    """
+
+    def __init__(
+        self,
+        rate: float,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = sleep,
+    ) -> None:
+        self.rate = rate
+        self.cap = rate  # the rate in force: 0 means none
         self.interval = 1.0 / rate if rate > 0 else 0.0
         self.clock = clock
+        self.sleep = sleep
         self.next_slot = 0.0
+        self.paused_until = 0.0
+        self._recovering_since = 0.0
+        self._before_slowdown = 0.0  # the pace that met the 429, when no rate was set
+        self._window_start = clock()
+        self._window_count = 0
+        self.observed = 0.0  # acquisitions a second over the last whole second
 
     async def acquire(self) -> bool:
         """Wait for this caller's slot; True when it had to wait."""
-        if not self.interval:
-            return False
+        waited = False
         now = self.clock()
+        while self.paused_until > now:
+            await self.sleep(self.paused_until - now)
+            waited = True
+            now = self.clock()
+        self._count(now)
+        if not self.interval:
+            return waited
+        if self.cap != self.rate:
+            self._recover(now)
         slot = max(now, self.next_slot)
         self.next_slot = slot + self.interval
         if slot > now:
-            await asyncio.sleep(slot - now)
+            await self.sleep(slot - now)
             return True
-        return False
+        return waited
+
+    def _count(self, now: float) -> None:
+        self._window_count += 1
+        elapsed = now - self._window_start
+        if elapsed >= 1.0:
+            self.observed = self._window_count / elapsed
+            self._window_start, self._window_count = now, 0
+
+    def slow_down(self, retry_after: float | None) -> None:
+        """The gateway said 429: halve the pace of the whole run, and pause it for Retry-After."""
+        now = self.clock()
+        if retry_after:
+            self.paused_until = max(self.paused_until, now + retry_after)
+        if now < self._recovering_since:
+            return  # the same burst of 429s: halve once per second, not once per answer
+        current = self.cap or max(self.observed, 2.0)
+        if not self.rate:
+            self._before_slowdown = max(self._before_slowdown, current)
+        self._set_cap(max(current / 2, MIN_RATE))
+        self._recovering_since = now + 1.0
+
+    def _recover(self, now: float) -> None:
+        if now < self._recovering_since:
+            return
+        target = self.rate or self._before_slowdown
+        raised = self.cap * 1.25
+        if raised >= target:
+            self._set_cap(self.rate)  # back to the campaign's own pace (or none)
+            self._before_slowdown = 0.0
+        else:
+            self._set_cap(raised)
+        self._recovering_since = now + 1.0
+
+    def _set_cap(self, cap: float) -> None:
+        self.cap = cap
+        self.interval = 1.0 / cap if cap > 0 else 0.0
+
+    def pause(self, seconds: float) -> None:
+        """Hold every worker for `seconds` from now."""
+        self.paused_until = max(self.paused_until, self.clock() + seconds)
+
+
+class Health:
+    """Whether the gateway is failing: the share of failed requests among the most recent ones,
+    and since when it has been failing."""
+
+    def __init__(self, clock: Callable[[], float]) -> None:
+        self.clock = clock
+        self.recent: deque[bool] = deque(maxlen=HEALTH_WINDOW)
+        self.failing_since: float | None = None
+        self.pauses = 0
+
+    def ok(self) -> None:
+        self.recent.append(True)
+        self.failing_since = None
+        self.pauses = 0
+
+    def failed(self) -> float | None:
+        """Count a failed request; the pause every worker should take now, if any."""
+        self.recent.append(False)
+        if self.failing_since is None:
+            self.failing_since = self.clock()
+        failures = self.recent.count(False)
+        if len(self.recent) < HEALTH_MIN or failures / len(self.recent) < HEALTH_THRESHOLD:
+            return None
+        self.pauses += 1
+        self.recent.clear()  # judge the requests after the pause afresh
+        return min(PAUSE_FIRST * 2.0 ** (self.pauses - 1), PAUSE_MAX)
+
+    def failing_for(self) -> float:
+        return 0.0 if self.failing_since is None else self.clock() - self.failing_since
 
 
 class _Stopped(Exception):
@@ -93,7 +216,7 @@ class _Stopped(Exception):
 
 
 class Sender:
-    """Sends every sendable row of a journal through one client; call `run` once."""
+    """Settles and sends every sendable row of a journal through one client; call `run` once."""
 
     def __init__(
         self,
@@ -104,6 +227,7 @@ class Sender:
         *,
         limit: int | None = None,
         on_outcome: Callable[[Outcome], None] | None = None,
+        on_status: Callable[[str], None] | None = None,
     ) -> None:
         self.journal = journal
         self.client = client
@@ -111,12 +235,17 @@ class Sender:
         self.run_id = run_id
         self.limit = limit
         self.on_outcome = on_outcome
-        self.limiter = RateLimiter(settings.rate)
+        self.on_status = on_status or (lambda line: log.info("%s", line))
+        self.limiter = RateLimiter(settings.rate, clock=settings.clock, sleep=settings.sleep)
+        self.health = Health(settings.clock)
         self.stats = SendStats()
         self._stop = asyncio.Event()
         self._pending_outcomes: list[Outcome] = []
         self._unsent: list[int] = []
+        self._attempting: set[int] = set()  # rows whose request may be on its way right now
         self._last_flush = 0.0
+        self._remaining = limit
+        self._run_started = 0.0
         # Journal writes (each commit an fsync) run on one thread of their own, in order, so the
         # event loop keeps sending while the disk catches up. Only that thread touches the
         # journal while `run` is sending.
@@ -124,77 +253,259 @@ class Sender:
         self._writes: list[asyncio.Future[None]] = []
 
     def stop(self, signum: int | None = None) -> None:
-        """Send no new request; those in flight finish."""
+        """Send no new request; those in flight get STOP_GRACE seconds to finish."""
         if signum is not None and self.stats.interrupted is None:
             self.stats.interrupted = signum
         self._stop.set()
 
+    @property
+    def stopped(self) -> bool:
+        return self._stop.is_set()
+
     async def run(self) -> SendStats:
-        """Send until every row is done, the limit is reached, or the run is stopped."""
-        self.stats.started = time.time()
+        """Settle what earlier runs left unknown, send until every row is done (settling this
+        run's lost answers and sending again what surely did not go), the limit is reached, or
+        the run is stopped."""
+        s = self.settings
+        self.stats.started = self._run_started = s.clock()
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):
             # Not the main thread, or no signals here: Ctrl-C then stops the process.
             with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
                 loop.add_signal_handler(signum, self.stop, signum)
+        try:
+            due = await self._settle()
+            while not self.stopped:
+                if self._past_not_after():
+                    break
+                await self._send_round()
+                if self.stopped:
+                    break
+                due = await self._settle()
+                if self._sendable():
+                    continue
+                if due is None:
+                    break
+                wait = due - s.clock()
+                if s.not_after is not None and due >= s.not_after:
+                    break  # nothing could be sent again in time: they stay unknown
+                self.on_status(
+                    f"waiting {wait:.0f}s for the gateway's logbook to settle "
+                    f"{self.stats.still_unknown} lost answers (settle_seconds)"
+                )
+                await self._wait(wait)
+        finally:
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+                    loop.remove_signal_handler(signum)
+            self._journal_thread.shutdown(wait=True)
+            self.stats.finished = s.clock()
+        return self.stats
+
+    def _sendable(self) -> bool:
+        if self._remaining is not None and self._remaining <= 0:
+            return False
+        return self.journal.count_sendable() > 0
+
+    def _past_not_after(self) -> bool:
+        if self.settings.too_late(self.settings.clock()):
+            self.stats.not_after_passed = True
+            return True
+        return False
+
+    async def _wait(self, seconds: float) -> None:
+        """Sleep up to `seconds`; return early when the run is stopped."""
+        if seconds <= 0:
+            return
+        stop = asyncio.ensure_future(self._stop.wait())
+        nap = asyncio.ensure_future(self.settings.sleep(seconds))
+        try:
+            await asyncio.wait({stop, nap}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stop.cancel()
+            nap.cancel()
+
+    # -- settling ---------------------------------------------------------------------------
+
+    async def _settle(self) -> float | None:
+        """Settle the journal's unknown and in-flight rows; return when to look again (None:
+        nothing left to wait for)."""
+        rows = self.journal.unsettled()
+        if not rows:
+            self.stats.still_unknown = 0
+            return None
+        s = self.settings
+        try:
+            result = await settle(
+                self.client,
+                rows,
+                now=s.clock(),
+                run_started=self._run_started,
+                settle_seconds=s.settle_seconds,
+                max_attempts=s.max_attempts,
+                on_unknown=s.on_unknown,
+            )
+        except AccountError as exc:
+            self._gateway_stopped(exc)
+            result = Settlement()
+        self.journal.record(self.run_id, result.found)
+        self.journal.resend(result.resend)
+        self.journal.record(
+            self.run_id,
+            [
+                Outcome(
+                    r.recipient,
+                    "failed",
+                    r.attempts,
+                    r.first_attempt_at,
+                    r.last_attempt_at,
+                    error_text=f"not accepted (not in the gateway's logbook) after "
+                    f"{r.attempts} attempts whose answers were lost",
+                )
+                for r in rows
+                if r.recipient in set(result.gave_up)
+            ],
+        )
+        left = [r.recipient for r in rows if r.status == "in_flight"]
+        self.journal.mark_unknown(
+            left, "the run stopped while its request was in flight: settled by the next run"
+        )
+        self.stats.settled_found += len(result.found)
+        self.stats.settled_resent += len(result.resend)
+        self.stats.still_unknown = len(rows) - len(result.found) - len(result.resend)
+        self.stats.still_unknown -= len(result.gave_up)
+        if result.found or result.resend:
+            self.on_status(
+                f"settled {len(result.found) + len(result.resend)} lost answers from the "
+                f"gateway's logbook: {len(result.found)} had been accepted, "
+                f"{len(result.resend)} go again"
+            )
+        return min(result.waiting.values(), default=None)
+
+    # -- one round of sending ---------------------------------------------------------------
+
+    async def _send_round(self) -> None:
+        """Send every sendable row once (with retries); lost answers are left `unknown`."""
         queue: asyncio.Queue[Pending | None] = asyncio.Queue(maxsize=BATCH_SIZE * 2)
         workers = [
             asyncio.create_task(self._worker(queue)) for _ in range(self.settings.concurrency)
         ]
-        try:
+
+        async def feed() -> None:
             await self._produce(queue)
             for _ in workers:
                 await queue.put(None)
-            await asyncio.gather(*workers)
+
+        tasks = [asyncio.create_task(feed()), *workers]
+        everything: asyncio.Future[Any] = asyncio.gather(*tasks)
+        stopping: asyncio.Future[Any] = asyncio.ensure_future(self._stop.wait())
+        try:
+            await asyncio.wait({everything, stopping}, return_when=asyncio.FIRST_COMPLETED)
+            if not everything.done():
+                # Stopped: no new request leaves; those on their way get a bounded time.
+                await asyncio.wait({everything}, timeout=STOP_GRACE)
+                for task in tasks:
+                    task.cancel()
+                await asyncio.gather(*tasks, return_exceptions=True)
+            elif everything.exception() is not None:
+                everything.result()
+        except BaseException:
+            for task in tasks:
+                task.cancel()
+            raise
         finally:
-            for w in workers:
-                w.cancel()
-            for signum in (signal.SIGINT, signal.SIGTERM):
-                with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
-                    loop.remove_signal_handler(signum)
+            stopping.cancel()
+            if not everything.done():
+                everything.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.gather(everything, return_exceptions=True)
             self._flush()
-            try:
-                await asyncio.gather(*self._writes)
-            finally:
-                self._journal_thread.shutdown(wait=True)
-            # Rows taken in flight but never attempted go back to `not_sent`.
+            await asyncio.gather(*self._writes)
+            self._writes.clear()
+            # Rows taken in flight but never attempted go back to `not_sent`; rows whose request
+            # was cut off after the grace period are `unknown`.
             while not queue.empty():
                 item = queue.get_nowait()
                 if item is not None:
                     self._unsent.append(item.recipient)
             if self._unsent:
                 self.journal.release(self._unsent)
-            self.stats.finished = time.time()
-        return self.stats
+                self._unsent = []
+            if self._attempting:
+                self.journal.mark_unknown(
+                    self._attempting,
+                    "the run stopped while its request was in flight: settled by the next run",
+                )
+                self._attempting.clear()
 
     def _in_journal_thread(self, call: Callable[..., Any], *args: Any) -> asyncio.Future[Any]:
         return asyncio.get_running_loop().run_in_executor(self._journal_thread, call, *args)
 
     async def _produce(self, queue: asyncio.Queue[Pending | None]) -> None:
-        remaining = self.limit
-        while not self._stop.is_set():
-            size = BATCH_SIZE if remaining is None else min(BATCH_SIZE, remaining)
+        s = self.settings
+        while not self.stopped:
+            if self._past_not_after():
+                return
+            size = BATCH_SIZE if self._remaining is None else min(BATCH_SIZE, self._remaining)
             if size <= 0:
                 return
+            now = s.clock()
             batch: list[Pending] = await self._in_journal_thread(
-                self.journal.take_batch, self.run_id, size
+                self.journal.take_batch, self.run_id, size, now
             )
             if not batch:
-                return
-            if remaining is not None:
-                remaining -= len(batch)
+                opens = self.journal.next_hold()
+                if opens is None:
+                    return
+                if s.not_after is not None and opens >= s.not_after:
+                    return  # held rows stay not_sent: their window opens too late
+                await self._wait(opens - s.clock())
+                continue
+            if s.window is not None:
+                batch = await self._hold_outside_window(batch, now)
+            if self._remaining is not None:
+                self._remaining -= len(batch)
             for item in batch:
                 await queue.put(item)
+
+    async def _hold_outside_window(self, batch: list[Pending], now: float) -> list[Pending]:
+        """Rows outside their window: held until it opens (`wait`), or sent now with a `delay`
+        for its opening (`schedule`; also when the campaign sets its own delay)."""
+        s = self.settings
+        assert s.window is not None
+        at = max(now, s.delay or 0.0)
+        moment = dt.datetime.fromtimestamp(at, dt.UTC)
+        go: list[Pending] = []
+        holds: list[tuple[int, float]] = []
+        for item in batch:
+            try:
+                opening = s.window.opening(str(item.recipient), moment)
+            except WindowNeverOpens:
+                opening = None  # no moment suits every zone: the row goes unheld
+            if opening is None:
+                go.append(item)
+            elif s.outside_window == "schedule" or s.delay is not None:
+                go.append(dataclasses.replace(item, delay=opening.timestamp()))
+            else:
+                holds.append((item.recipient, opening.timestamp()))
+        if holds:
+            await self._in_journal_thread(self.journal.hold, holds)
+        return go
 
     async def _worker(self, queue: asyncio.Queue[Pending | None]) -> None:
         while True:
             item = await queue.get()
             if item is None:
                 return
-            if self._stop.is_set():
+            if self.stopped:
                 self._unsent.append(item.recipient)
                 continue
+            self._attempting.add(item.recipient)
             outcome = await self._send_one(item)
+            self._attempting.discard(item.recipient)
+            if outcome.status == "not_sent" and not outcome.attempts - item.attempts:
+                self._unsent.append(item.recipient)  # never left: back as it was
+                continue
             self._pending_outcomes.append(outcome)
             if self.on_outcome is not None:
                 self.on_outcome(outcome)
@@ -215,20 +526,39 @@ class Sender:
             outcomes, self._pending_outcomes = self._pending_outcomes, []
             self._writes.append(self._in_journal_thread(self.journal.record, self.run_id, outcomes))
 
+    def _gateway_stopped(self, exc: AccountError) -> None:
+        if self.stats.stop_reason is None:
+            self.stats.stop_reason = str(exc)
+            self.stats.stop_code = exc.code
+        self._stop.set()
+
+    def _count_failure(self, exc: GatewayError) -> None:
+        """A request failed without a word about the recipient: pause all, or give up."""
+        pause = self.health.failed()
+        if pause is not None:
+            self.limiter.pause(pause)
+            log.warning("the gateway is failing (%s): every worker pauses %.0fs", exc, pause)
+        if self.health.failing_for() >= self.settings.give_up_after and not self.stopped:
+            self.stats.gave_up = (
+                f"the gateway kept failing for {self.health.failing_for():.0f}s ({exc}); "
+                "nothing more was sent"
+            )
+            self._stop.set()
+
     async def _send_one(self, item: Pending) -> Outcome:
         s = self.settings
         clock = s.clock
         first = item.first_attempt_at
         attempts = item.attempts
         last: float | None = None
-        deadline = s.deadline(first or clock())
+        deadline = s.deadline(first or clock(), item.delay)
 
         def params_at(now: float) -> dict[str, Any]:
             nonlocal deadline
             if first is None:
                 # Validity starts at the first attempt (unless a delay is set): a row that has
                 # not gone yet leaves with the whole ttl, not a minute less.
-                deadline = s.deadline(now)
+                deadline = s.deadline(now, item.delay)
             return message_params(
                 s,
                 recipient=item.recipient,
@@ -237,6 +567,7 @@ class Sender:
                 foreign_id=item.foreign_id,
                 now=now,
                 deadline=deadline,
+                delay=item.delay,
             )
 
         def outcome(status: str, **kw: Any) -> Outcome:
@@ -249,28 +580,40 @@ class Sender:
             # attempt would leave with less than a minute of validity.
             return (
                 out_of_attempts(state)
-                or self._stop.is_set()
+                or self.stopped
                 or clock() + state.upcoming_sleep >= deadline - 60
             )
 
         async def attempt_once() -> Accepted:
             nonlocal first, last, attempts
             # A retry waits first; the run may have been stopped meanwhile.
-            if self._stop.is_set():
+            if self.stopped or s.too_late(clock()):
                 raise _Stopped
             now = clock()
             params = params_at(now)
             if await self.limiter.acquire():
                 # It waited for its slot: the run may have stopped, and less validity may be
                 # left than the params say.
-                if self._stop.is_set():
+                if self.stopped or s.too_late(clock()):
                     raise _Stopped
                 now = clock()
                 params = params_at(now)
             first = first or now
             last = now
             attempts += 1
-            return await self.client.send(params, params["to"])
+            try:
+                accepted = await self.client.send(params, params["to"])
+            except RetriableError as exc:
+                if exc.code == "429":
+                    self.limiter.slow_down(exc.retry_after)
+                else:
+                    self._count_failure(exc)
+                raise
+            except AnswerLostError as exc:
+                self._count_failure(exc)
+                raise
+            self.health.ok()
+            return accepted
 
         try:
             try:
@@ -282,6 +625,7 @@ class Sender:
                     retry=retry_if_exception_type(RetriableError),
                     stop=stop,
                     wait=_Wait(s.backoff_max),
+                    sleep=s.sleep,
                     before_sleep=self._log_retry,
                     reraise=True,
                 )
@@ -297,9 +641,9 @@ class Sender:
         except Expired:
             return outcome("expired", error_text="its validity passed before it could be sent")
         except _Stopped:
-            return outcome("not_sent", error_text="the run stopped before it could be sent")
+            return outcome("not_sent", error_text=self._why_stopped())
         except RetriableError as exc:
-            if self._stop.is_set():
+            if self.stopped or s.too_late(clock()):
                 # The run stopped while this row waited to retry: nothing went through.
                 return outcome(
                     "not_sent", error_code=exc.code, error_text=str(exc), trace_id=exc.trace_id
@@ -319,10 +663,7 @@ class Sender:
                 "unknown", error_code=exc.code, error_text=str(exc), trace_id=exc.trace_id
             )
         except AccountError as exc:
-            if self.stats.stop_reason is None:
-                self.stats.stop_reason = str(exc)
-                self.stats.stop_code = exc.code
-            self._stop.set()
+            self._gateway_stopped(exc)
             return outcome(
                 "not_sent", error_code=exc.code, error_text=str(exc), trace_id=exc.trace_id
             )
@@ -332,6 +673,11 @@ class Sender:
         if accepted.balance is not None:
             self.stats.balance = accepted.balance
         return outcome("sent", message_ids=accepted.message_ids, price=accepted.price)
+
+    def _why_stopped(self) -> str:
+        if self.stats.not_after_passed or self.settings.too_late(self.settings.clock()):
+            return "not sent: the campaign's not_after had passed"
+        return "the run stopped before it could be sent"
 
     def _log_retry(self, state: RetryCallState) -> None:
         self.stats.retries += 1

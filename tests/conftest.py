@@ -87,8 +87,9 @@ class CampaignFactory:
         msg = {k: v for k, v in msg.items() if v is not None}  # None: leave the key out
         settings = {"name": name, "recipients": data.name, "report_dir": "reports", **top}
         lines = [*_table("", settings), "", *_table("message", msg)]
-        if send:
-            lines += ["", *_table("send", send)]
+        # Lost answers are settled after a short wait here, not seven's safe five minutes.
+        send = {"settle_seconds": 0.3, **(send or {})}
+        lines += ["", *_table("send", send)]
         path = self.folder / f"{name}.toml"
         path.write_text("\n".join(lines) + "\n", encoding="utf-8")
         return load_campaign(path)

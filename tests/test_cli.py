@@ -259,8 +259,9 @@ def test_progress_bar_draws_on_a_terminal_only() -> None:
         assert ("sending" in text and "3/3" in text) is terminal, text
 
 
-def test_second_run_while_one_holds_the_lock_exits_4(example: Path,
-                                                     gateway: SimulatorServer) -> None:
+def test_second_run_while_one_holds_the_lock_exits_4(
+    example: Path, gateway: SimulatorServer
+) -> None:
     """A run of a campaign whose lock another run holds sends nothing and exits 4."""
     from rcsbatch.runner import campaign_lock
 
@@ -273,8 +274,9 @@ def test_second_run_while_one_holds_the_lock_exits_4(example: Path,
 
 
 @pytest.mark.parametrize("url", ["127.0.0.1:8089/api", "ftp://gateway/api", "http:///api"])
-def test_a_base_url_that_is_not_http_is_an_input_error(example: Path, url: str,
-                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_base_url_that_is_not_http_is_an_input_error(
+    example: Path, url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A mistyped $SEVEN_BASE_URL exits 2 before anything is recorded or sent."""
     monkeypatch.setenv("SEVEN_API_KEY", SECRET)
     monkeypatch.setenv("SEVEN_BASE_URL", url)
@@ -283,8 +285,9 @@ def test_a_base_url_that_is_not_http_is_an_input_error(example: Path, url: str,
     assert "SEVEN_BASE_URL" in result.stderr
 
 
-def test_quiet_still_says_why_the_gateway_stopped_the_run(example: Path,
-                                                          gateway: SimulatorServer) -> None:
+def test_quiet_still_says_why_the_gateway_stopped_the_run(
+    example: Path, gateway: SimulatorServer
+) -> None:
     """-q silences the summary, not the one line that explains exit 3."""
     gateway.set_faults(refuse_key=SECRET)
     result = invoke("run", str(example), "-q")
@@ -292,8 +295,9 @@ def test_quiet_still_says_why_the_gateway_stopped_the_run(example: Path,
     assert "SEVEN_API_KEY" in result.stderr
 
 
-def test_dry_run_after_a_run_counts_only_what_would_still_go(example: Path,
-                                                             gateway: SimulatorServer) -> None:
+def test_dry_run_after_a_run_counts_only_what_would_still_go(
+    example: Path, gateway: SimulatorServer
+) -> None:
     """Rows an earlier run settled show their status in a dry run and are not estimated."""
     assert invoke("run", str(example), "--limit", "4").exit_code == 1
     result = invoke("run", str(example), "--dry-run")

@@ -340,6 +340,8 @@ def test_result_rows_carry_the_recorded_fields(journal: Journal) -> None:
         "sent_at": 1000.0,
         "run_id": RUN,
         "input_phone": None,
+        "text_changed": 0,
+        "hold_until": None,
     }
 
 

@@ -167,20 +167,34 @@ def test_delay_goes_as_unix_seconds_or_is_left_out(
         ("garbled", True),
     ],
 )
-def test_a_lost_answer_is_unknown_and_never_resent(
+def test_a_lost_answer_is_settled_from_the_logbook_and_sent_once(
     make_campaign: CampaignFactory, sim: SimulatorServer, gateway: Gateway, fault: str, taken: bool
 ) -> None:
-    """An HTML 5xx page or an answer lost after the accept: `unknown`, one request only."""
+    """An HTML 5xx page or an answer lost after the accept: looked up in the logbook; sent if it
+    is there, else sent again after the settle period; either way exactly one message."""
     sim.set_faults(script=[fault])
     result = send(make_campaign(3, send={"concurrency": 1}), gateway)
     report = check(result, sim)
+    assert statuses(report) == {R(1): "sent", R(2): "sent", R(3): "sent"}
+    assert len(accepted(sim)[R(1)]) == 1
+    assert sim.backend.counters.send_requests == (3 if taken else 4)
+    assert report[R(1)]["attempts"] == (1 if taken else 2)
+    assert summary(result)["counts"] == {"sent": 3}
+    assert result.report.exit_code == EXIT_OK
+
+
+@pytest.mark.parametrize("fault", ["500", "drop"])
+def test_with_on_unknown_skip_a_lost_answer_stays_unknown(
+    make_campaign: CampaignFactory, sim: SimulatorServer, gateway: Gateway, fault: str
+) -> None:
+    """on_unknown = "skip": the row is unknown, one request only, now and in the next run."""
+    sim.set_faults(script=[fault])
+    campaign = make_campaign(3, send={"concurrency": 1, "on_unknown": "skip"})
+    result = send(campaign, gateway)
+    report = check(result, sim)
     assert statuses(report) == {R(1): "unknown", R(2): "sent", R(3): "sent"}
-    assert report[R(1)]["attempts"] == 1
-    assert sim.backend.counters.send_requests == 3
-    assert (R(1) in accepted(sim)) is taken
     assert result.report.exit_code == EXIT_ROWS
-    # The next run leaves the unknown row alone: it may have been taken already.
-    again = send(make_campaign(3, send={"concurrency": 1}), gateway)
+    again = send(campaign, gateway)
     assert statuses(check(again, sim))[R(1)] == "unknown"
     assert sim.backend.counters.send_requests == 3
 
@@ -313,10 +327,11 @@ def test_answers_without_a_price_leave_the_cost_incomplete(
 def test_a_reload_lock_is_unknown_never_failed(
     make_campaign: CampaignFactory, sim: SimulatorServer, gateway: Gateway
 ) -> None:
-    """402: the same text went to that number shortly before, so the row is unknown."""
+    """402: the same text went to that number shortly before, so the row is unknown (and, with
+    on_unknown = "skip", left so)."""
     sim.set_faults(reload_lock=True)
     sim.backend.send({"to": R(1), "text": "Hi Name1"}, API_KEY)
-    result = send(make_campaign(2), gateway)
+    result = send(make_campaign(2, send={"on_unknown": "skip"}), gateway)
     report = check(result, sim)
     assert statuses(report) == {R(1): "unknown", R(2): "sent"}
     assert report[R(1)]["error_code"] == "402"

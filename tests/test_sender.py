@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import itertools
 import time
 from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -59,7 +61,8 @@ Step = BaseException | str
 
 
 class FakeGateway:
-    """Stands in for GatewayClient: answers from a script per recipient (default: accepted)."""
+    """Stands in for GatewayClient: answers from a script per recipient (default: accepted), and
+    keeps a logbook of what it accepted. Step "lost": accepted, then the answer is lost."""
 
     def __init__(
         self, clock: Callable[[], float] = time.time, script: dict[int, list[Step]] | None = None
@@ -67,6 +70,8 @@ class FakeGateway:
         self.clock = clock
         self.script = {str(k): list(v) for k, v in (script or {}).items()}
         self.calls: list[tuple[float, dict[str, Any]]] = []
+        self.accepted: list[dict[str, Any]] = []
+        self.lookups = 0
 
     def calls_for(self, recipient: int) -> list[dict[str, Any]]:
         return [p for _, p in self.calls if p["to"] == str(recipient)]
@@ -79,7 +84,26 @@ class FakeGateway:
             raise step
         if step == "slow":
             await _real_sleep(0.3)
-        return Accepted((f"m{len(self.calls)}",), PRICE)
+        msg_id = f"m{len(self.calls)}"
+        moment = dt.datetime.fromtimestamp(self.clock(), ZoneInfo("Europe/Berlin"))
+        self.accepted.append(
+            {
+                "id": msg_id,
+                "to": params["to"],
+                "foreign_id": params.get("foreign_id"),
+                "timestamp": moment.strftime("%Y-%m-%d %H:%M:%S"),
+                "price": str(PRICE),
+            }
+        )
+        if step == "lost":
+            raise AnswerLostError("the connection failed after the request left")
+        return Accepted((msg_id,), PRICE)
+
+    async def logbook(self, query: dict[str, Any]) -> list[dict[str, Any]]:
+        self.lookups += 1
+        rows = [e for e in reversed(self.accepted) if e["to"] == str(query["to"])]
+        offset = int(query.get("offset", 0))
+        return rows[offset : offset + int(query.get("limit", 100))]
 
 
 def journal(tmp_path: Path, rows: int, earlier: dict[int, float] | None = None) -> Journal:
@@ -204,10 +228,12 @@ def test_one_limiter_paces_every_worker(tmp_path: Path) -> None:
 def test_only_what_surely_did_not_arrive_is_retried(
     tmp_path: Path, clock: Clock, step: Exception, status: str, calls: int, code: str | None
 ) -> None:
-    """Retriable errors are sent again; a lost answer is unknown and a refusal failed, once."""
+    """Retriable errors are sent again; a lost answer is unknown (with on_unknown = "skip", not
+    settled) and a refusal failed, once."""
     client = FakeGateway(clock, {rcp(1): [step]})
     j = journal(tmp_path, 2)
-    stats, out = send(j, client, SendSettings(concurrency=1, clock=clock))
+    settings = SendSettings(concurrency=1, clock=clock, on_unknown="skip")
+    stats, out = send(j, client, settings)
     assert len(client.calls_for(rcp(1))) == calls
     assert out[rcp(1)].status == status
     assert out[rcp(1)].attempts == calls
@@ -411,3 +437,221 @@ def test_retries_end_when_validity_would_pass_and_the_row_expires(
     assert [p["ttl"] for _, p in client.calls] == [4, 2]
     assert out[rcp(1)].status == "expired"
     assert out[rcp(1)].attempts == 2
+
+
+# ---- settling lost answers -------------------------------------------------------------------
+
+
+def test_a_lost_answer_whose_message_went_is_settled_as_sent(tmp_path: Path, clock: Clock) -> None:
+    """Accepted, answer lost: the logbook shows it, so the row is sent with that id; no resend."""
+    client = FakeGateway(clock, {rcp(1): ["lost"]})
+    j = journal(tmp_path, 2)
+    stats, _ = send(j, client, SendSettings(concurrency=1, clock=clock))
+    assert len(client.calls_for(rcp(1))) == 1
+    assert statuses(j) == {rcp(1): "sent", rcp(2): "sent"}
+    assert stats.settled_found == 1 and stats.settled_resent == 0
+    ids = {r[1]: r[3] for r in j.result_rows()}
+    assert ids[rcp(1)] == "m1"
+
+
+def test_a_lost_answer_not_in_the_logbook_is_sent_again_after_the_settle_period(
+    tmp_path: Path, clock: Clock
+) -> None:
+    """Not accepted, answer lost: the run waits settle_seconds, looks again, then sends it once
+    more, with the validity that is left."""
+    lost = AnswerLostError("the gateway answered HTTP 500", code="500")
+    client = FakeGateway(clock, {rcp(1): [lost]})
+    j = journal(tmp_path, 1)
+    settings = SendSettings(clock=clock, settle_seconds=90, ttl_minutes=60)
+    stats, _ = send(j, client, settings)
+    moments = [t - T0 for t, _ in client.calls]
+    assert moments == [0, 90]
+    assert [p["ttl"] for _, p in client.calls] == [60, 58]
+    assert statuses(j) == {rcp(1): "sent"}
+    assert stats.settled_resent == 1
+
+
+def test_on_unknown_resend_sends_again_without_looking(tmp_path: Path, clock: Clock) -> None:
+    """on_unknown = "resend": no logbook lookup; the row goes again at once (maybe twice)."""
+    client = FakeGateway(clock, {rcp(1): ["lost"]})
+    j = journal(tmp_path, 1)
+    send(j, client, SendSettings(clock=clock, on_unknown="resend"))
+    assert client.lookups == 0
+    assert len(client.calls_for(rcp(1))) == 2
+    assert statuses(j) == {rcp(1): "sent"}
+
+
+def test_rows_a_dead_run_left_in_flight_are_settled_first(tmp_path: Path, clock: Clock) -> None:
+    """A killed run left two rows in flight, one of which went: that one is sent (from the
+    logbook), the other is sent after the settle period; nothing goes twice."""
+    client = FakeGateway(clock)
+    j = journal(tmp_path, 3)
+    j.take_batch("dead-run", 2, now=T0 - 5)
+    client.accepted.append(
+        {
+            "id": "old1",
+            "to": str(rcp(1)),
+            "foreign_id": "c1",
+            "price": "0.05",
+            "timestamp": dt.datetime.fromtimestamp(T0 - 4, ZoneInfo("Europe/Berlin")).strftime(
+                "%Y-%m-%d %H:%M:%S"
+            ),
+        }
+    )
+    send(j, client, SendSettings(clock=clock, settle_seconds=60, concurrency=1))
+    assert client.calls_for(rcp(1)) == []
+    assert len(client.calls_for(rcp(2))) == 1 and len(client.calls_for(rcp(3))) == 1
+    rows = {r[1]: r for r in j.result_rows()}
+    assert rows[rcp(1)][2:5] == ("sent", "old1", "0.05")
+    # rcp(2) waited for the settle period, counted from this run's start
+    assert [t - T0 for t, p in client.calls if p["to"] == str(rcp(2))] == [60]
+
+
+def test_an_entry_from_before_the_first_attempt_is_not_this_rows_message(
+    tmp_path: Path, clock: Clock
+) -> None:
+    """The same recipient and foreign_id an hour before the first attempt (another campaign
+    reusing a customer id) proves nothing: the row is sent."""
+    client = FakeGateway(clock)
+    j = journal(tmp_path, 1)
+    j.take_batch("dead-run", 1, now=T0 - 5)
+    client.accepted.append(
+        {
+            "id": "other",
+            "to": str(rcp(1)),
+            "foreign_id": "c1",
+            "price": "0.05",
+            "timestamp": dt.datetime.fromtimestamp(T0 - 3600, ZoneInfo("Europe/Berlin")).strftime(
+                "%Y-%m-%d %H:%M:%S"
+            ),
+        }
+    )
+    send(j, client, SendSettings(clock=clock, settle_seconds=0))
+    assert len(client.calls_for(rcp(1))) == 1
+    assert {r[1]: r[3] for r in j.result_rows()}[rcp(1)] != "other"
+
+
+def test_on_unknown_skip_leaves_the_row_unknown(tmp_path: Path, clock: Clock) -> None:
+    """on_unknown = "skip": a row a dead run left in flight stays unknown, never sent again."""
+    client = FakeGateway(clock)
+    j = journal(tmp_path, 1)
+    j.take_batch("dead-run", 1, now=T0 - 5)
+    send(j, client, SendSettings(clock=clock, on_unknown="skip"))
+    assert client.calls == [] and client.lookups == 0
+    assert statuses(j) == {rcp(1): "unknown"}
+
+
+# ---- not_after -------------------------------------------------------------------------------
+
+
+def test_a_run_started_after_not_after_sends_nothing(tmp_path: Path, clock: Clock) -> None:
+    """not_after already passed: no request; every row stays not_sent."""
+    client = FakeGateway(clock)
+    j = journal(tmp_path, 3)
+    stats, _ = send(j, client, SendSettings(clock=clock, not_after=T0 - 1))
+    assert client.calls == []
+    assert stats.not_after_passed
+    assert set(statuses(j).values()) <= {"pending", "not_sent"}
+
+
+def test_not_after_stops_a_run_that_is_still_going(tmp_path: Path, clock: Clock) -> None:
+    """Time moves on 0.1 s at each look at the clock; with not_after 2.5 s away the first rows
+    go, and none leaves after it."""
+    clock.tick = 0.1
+    client = FakeGateway(clock)
+    j = journal(tmp_path, 6)
+    stats, _ = send(j, client, SendSettings(clock=clock, not_after=T0 + 2.5, concurrency=1))
+    sent = [s for s in statuses(j).values() if s == "sent"]
+    assert 1 <= len(sent) < 6
+    assert all(t < T0 + 2.5 for t, _ in client.calls)
+    assert stats.not_after_passed
+    assert set(statuses(j).values()) <= {"sent", "pending", "not_sent"}
+
+
+# ---- back-pressure ---------------------------------------------------------------------------
+
+
+def test_a_429_halves_the_pace_of_every_worker_and_it_recovers(clock: Clock) -> None:
+    """rate 10/s: a 429 with Retry-After 2 pauses everyone 2 s and halves the cap to 5/s; a
+    second later without 429s it climbs by a quarter, and back to 10/s in time."""
+    limiter = RateLimiter(10, clock=clock, sleep=clock.sleep)
+
+    async def go() -> None:
+        await limiter.acquire()
+        limiter.slow_down(2.0)
+        assert limiter.cap == 5
+        await limiter.acquire()
+        assert clock.now == pytest.approx(T0 + 2)
+        for _ in range(40):
+            await limiter.acquire()
+
+    asyncio.run(go())
+    assert limiter.cap == 10
+
+
+def test_a_429_without_a_rate_caps_the_run_at_half_its_pace(clock: Clock) -> None:
+    """No rate set: the cap after a 429 is half the pace the run had, then lifted again."""
+    limiter = RateLimiter(0, clock=clock, sleep=clock.sleep)
+
+    async def go() -> None:
+        for _ in range(40):  # 40 requests over 2 s: 20/s
+            clock.now += 0.05
+            await limiter.acquire()
+        limiter.slow_down(None)
+        assert limiter.cap == pytest.approx(10, rel=0.1)
+        for _ in range(200):
+            await limiter.acquire()
+
+    asyncio.run(go())
+    assert limiter.cap == 0
+
+
+def test_a_failing_gateway_pauses_every_worker_then_the_run_gives_up(
+    tmp_path: Path, clock: Clock
+) -> None:
+    """Every request answers HTTP 500: workers pause with growing pauses, and after
+    give_up_after seconds the run stops; the rows never tried stay not_sent (resumable)."""
+    clock.tick = 0.01
+    failing = {rcp(i): [AnswerLostError("HTTP 500", code="500")] for i in range(1, 301)}
+    client = FakeGateway(clock, failing)
+    j = journal(tmp_path, 300)
+    stats, _ = send(
+        j, client, SendSettings(clock=clock, give_up_after=20, concurrency=4, on_unknown="skip")
+    )
+    assert stats.gave_up is not None and "kept failing" in stats.gave_up
+    assert clock.sleeps and max(clock.sleeps) >= 2  # paused, more than once
+    counts = list(statuses(j).values())
+    assert counts.count("not_sent") > 200
+    assert len(client.calls) == counts.count("unknown")
+
+
+# ---- stopping ----------------------------------------------------------------------------------
+
+
+def test_a_request_that_hangs_past_the_grace_period_is_left_unknown(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Stopped while a request hangs: after STOP_GRACE it is cut off, its row is unknown (the
+    next run settles it), and rows never tried are not_sent."""
+    monkeypatch.setattr("rcsbatch.sender.STOP_GRACE", 0.2)
+
+    class Hanging(FakeGateway):
+        async def send(self, params: dict[str, Any], recipient: str) -> Accepted:
+            if recipient == str(rcp(1)):
+                self.calls.append((time.time(), params))
+                await _real_sleep(30)
+            return await super().send(params, recipient)
+
+    client = Hanging()
+    j = journal(tmp_path, 3)
+
+    async def go() -> SendStats:
+        sender = Sender(j, client, SendSettings(concurrency=1, on_unknown="skip"), RUN)  # type: ignore[arg-type]
+        asyncio.get_running_loop().call_later(0.1, sender.stop, 15)
+        return await sender.run()
+
+    started = time.monotonic()
+    stats = asyncio.run(go())
+    assert time.monotonic() - started < 5
+    assert stats.interrupted == 15
+    assert statuses(j) == {rcp(1): "unknown", rcp(2): "not_sent", rcp(3): "not_sent"}
