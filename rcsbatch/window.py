@@ -26,10 +26,12 @@ The window applies at send time: :meth:`Window.opening` takes the moment of send
 ``None`` (send now) or the moment to hold the row until, or to give the gateway as ``delay``.
 
 Speed: rows are many and zone sets few.  Zone lookup replays phonenumbers' own prefix table
-with one dict lookup per prefix length, and parses the number (≈15 µs) only when the area's zones
-differ from the country's, caching that per number.  Each :class:`Window` remembers, per zone set,
-the span of time over which its last answer holds (inside until the next closing, or outside until
-the opening), so a warm call is a dict lookup and two comparisons.
+with one dict lookup per prefix length, and asks phonenumbers for the number's type (≈10 µs)
+only when the area's zones differ from the country's (NANPA numbers, Russian mobiles, …), caching
+the last 32768 such answers.  A caller that asks again for the same row should keep its zones and
+use :meth:`Window.opening_in`.  Each :class:`Window` remembers, per zone set, the span of time over
+which its last answer holds (inside until the next closing, or outside until the opening), so a
+warm call is a dict lookup and two comparisons.
 """
 
 from __future__ import annotations
@@ -319,11 +321,19 @@ def _country_zones(code: str) -> tuple[str, ...]:
     return zones
 
 
-@functools.lru_cache(maxsize=1 << 17)
+@functools.lru_cache(maxsize=1 << 15)
 def _is_geographical(recipient: str, code: str) -> bool:
-    try:
-        number = phonenumbers.parse("+" + recipient)
-    except phonenumbers.NumberParseException:
+    # The number is built from its E.164 digits as phonenumbers formats them (leading zeros of
+    # the national number kept as italian_leading_zero), which is the number the digits were
+    # made from; parsing the digits again would cost as much as the type itself.
+    national = recipient[len(code) :]
+    if not national:
         return False
+    number = phonenumbers.PhoneNumber(country_code=int(code), national_number=int(national))
+    zeros = min(len(national) - len(national.lstrip("0")), len(national) - 1)
+    if zeros:
+        number.italian_leading_zero = True
+        if zeros > 1:
+            number.number_of_leading_zeros = zeros
     kind = phonenumbers.number_type(number)
     return bool(phonenumbers.is_number_type_geographical(kind, int(code)))

@@ -8,7 +8,9 @@ import phonenumbers
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from phonenumbers import PhoneNumberFormat, PhoneNumberType
 from phonenumbers.timezone import time_zones_for_number
+from phonenumbers.tzdata import TIMEZONE_DATA
 
 from rcsbatch.window import (
     FALLBACK_ZONES,
@@ -83,6 +85,24 @@ def test_zones_are_phonenumbers_zones(number: str) -> None:
     expected = tuple(time_zones_for_number(phonenumbers.parse("+" + number)))
     assert zones_for(number) == expected
     assert DAY.zones_for(number) == expected
+
+
+def test_zones_match_phonenumbers_for_every_example_number() -> None:
+    """For every region's valid example number of every type, zones_for is phonenumbers' answer,
+    with Etc/Unknown replaced by the country code's zones (or UTC)."""
+    checked = 0
+    for region in sorted(phonenumbers.SUPPORTED_REGIONS):
+        for kind in PhoneNumberType.values():
+            example = phonenumbers.example_number_for_type(region, kind)
+            if example is None or not phonenumbers.is_valid_number(example):
+                continue
+            digits = phonenumbers.format_number(example, PhoneNumberFormat.E164)[1:]
+            expected = tuple(time_zones_for_number(example))
+            if expected == ("Etc/Unknown",):
+                expected = TIMEZONE_DATA.get(str(example.country_code), FALLBACK_ZONES)
+            assert zones_for(digits) == expected, digits
+            checked += 1
+    assert checked > 1000
 
 
 def test_zones_of_numbers_in_one_country_differ_by_area() -> None:
