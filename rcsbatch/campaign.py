@@ -314,6 +314,25 @@ def _parse_send(table: Any, path: Path) -> SendSpec:
     )
 
 
+def check_validity(campaign: Campaign, now: float) -> None:
+    """Raise CampaignError when the delay's validity (delay + ttl) ends within a minute of `now`.
+
+    Validity starts at the delay, so such a campaign could send nothing: a run marks every row
+    `expired`, and a preview or dry run has no request to show. Not part of reading the file, so
+    reading a campaign file never depends on the clock.
+    """
+    m = campaign.message
+    if m.delay is None:
+        return
+    # The sender gives a message whole minutes of validity and sends none with less than one.
+    if m.delay.timestamp() + m.ttl * 60 - now < 60:
+        raise CampaignError(
+            f"{campaign.path}: `message.delay` ({m.delay:%Y-%m-%d %H:%M} UTC) plus `message.ttl` "
+            f"({m.ttl} minutes) has passed, so every message would expire unsent; "
+            "give a later delay, a longer ttl, or no delay"
+        )
+
+
 _LOCAL_FORMS = ("%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S")
 
 
