@@ -27,6 +27,7 @@ FALLBACKS = ("sms", "webview")
 DEFAULT_TTL = 2880
 DEFAULT_CONCURRENCY = 16
 DEFAULT_MAX_ATTEMPTS = 5
+MAX_PRICE_ESTIMATE = 1000
 
 
 @dataclass(frozen=True)
@@ -307,8 +308,11 @@ def _parse_send(table: Any, path: Path) -> SendSpec:
             estimate = Decimal(str(estimate_value))
         except InvalidOperation:
             raise send.fail("price_estimate", "must be a number such as 0.05") from None
-        if not estimate.is_finite() or estimate < 0:
-            raise send.fail("price_estimate", "must be a number of at least 0")
+        # A bound: an estimate multiplies it by the row count, which must not overflow Decimal.
+        if not estimate.is_finite() or not 0 <= estimate <= MAX_PRICE_ESTIMATE:
+            raise send.fail(
+                "price_estimate", f"must be a price per message from 0 to {MAX_PRICE_ESTIMATE}"
+            )
     return SendSpec(
         concurrency=concurrency, rate=rate, max_attempts=max_attempts, price_estimate=estimate
     )

@@ -464,6 +464,8 @@ def test_wrong_type_is_an_error_naming_the_key_and_the_file(
         ({"send": {"max_attempts": "0"}}, "send.max_attempts"),
         ({"send": {"price_estimate": "-0.01"}}, "send.price_estimate"),
         ({"send": {"price_estimate": "nan"}}, "send.price_estimate"),
+        ({"send": {"price_estimate": '"1e999999999"'}}, "send.price_estimate"),  # overflowed
+        ({"send": {"price_estimate": "1000.01"}}, "send.price_estimate"),
     ],
 )
 def test_impossible_value_is_an_error_naming_the_key_and_the_file(
