@@ -28,6 +28,7 @@ FALLBACKS = ("sms", "webview")
 DEFAULT_TTL = 2880
 DEFAULT_CONCURRENCY = 16
 DEFAULT_MAX_ATTEMPTS = 5
+MAX_PRICE_ESTIMATE = 1000
 # seven does not say how soon an accepted message shows in its logbook. Five minutes is far longer
 # than a logging pipeline's usual lag of seconds, yet short enough that a run settling a lost
 # answer at its end waits at most that long. A logbook slower than this can still lead to a
@@ -334,8 +335,11 @@ def _parse_send(table: Any, path: Path, timezone: dt.tzinfo | None) -> SendSpec:
             estimate = Decimal(str(estimate_value))
         except InvalidOperation:
             raise send.fail("price_estimate", "must be a number such as 0.05") from None
-        if not estimate.is_finite() or estimate < 0:
-            raise send.fail("price_estimate", "must be a number of at least 0")
+        # A bound: an estimate multiplies it by the row count, which must not overflow Decimal.
+        if not estimate.is_finite() or not 0 <= estimate <= MAX_PRICE_ESTIMATE:
+            raise send.fail(
+                "price_estimate", f"must be a price per message from 0 to {MAX_PRICE_ESTIMATE}"
+            )
     settle = float(send.get("settle_seconds", (int, float), DEFAULT_SETTLE_SECONDS))
     if not math.isfinite(settle) or settle < 0:
         raise send.fail("settle_seconds", "must be a number of seconds, at least 0")
@@ -378,6 +382,25 @@ def _parse_send(table: Any, path: Path, timezone: dt.tzinfo | None) -> SendSpec:
         outside_window=outside,
         give_up_after=give_up,
     )
+
+
+def check_validity(campaign: Campaign, now: float) -> None:
+    """Raise CampaignError when the delay's validity (delay + ttl) ends within a minute of `now`.
+
+    Validity starts at the delay, so such a campaign could send nothing: a run marks every row
+    `expired`, and a preview or dry run has no request to show. Not part of reading the file, so
+    reading a campaign file never depends on the clock.
+    """
+    m = campaign.message
+    if m.delay is None:
+        return
+    # The sender gives a message whole minutes of validity and sends none with less than one.
+    if m.delay.timestamp() + m.ttl * 60 - now < 60:
+        raise CampaignError(
+            f"{campaign.path}: `message.delay` ({m.delay:%Y-%m-%d %H:%M} UTC) plus `message.ttl` "
+            f"({m.ttl} minutes) has passed, so every message would expire unsent; "
+            "give a later delay, a longer ttl, or no delay"
+        )
 
 
 _LOCAL_FORMS = ("%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S")

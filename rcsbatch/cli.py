@@ -20,6 +20,7 @@ import json
 import logging
 import os
 import sys
+import time
 import urllib.parse
 from collections.abc import Iterator
 from pathlib import Path
@@ -30,7 +31,7 @@ from rich.console import Console
 from rich.table import Table
 
 from rcsbatch import __version__, runner
-from rcsbatch.campaign import Campaign, load_campaign
+from rcsbatch.campaign import Campaign, check_validity, load_campaign
 from rcsbatch.errors import CampaignBusyError, InputError
 from rcsbatch.prepare import Plan, open_plan
 from rcsbatch.progress import Progress
@@ -70,9 +71,13 @@ def _input_errors() -> Iterator[None]:
         raise CampaignBusy(str(exc)) from None
 
 
-def _load(path: str) -> tuple[Campaign, Plan]:
+def _load(path: str, *, checking: bool = False) -> tuple[Campaign, Plan]:
+    """The campaign and its plan; `checking` (validate, preview, dry run): refuse a delay whose
+    validity has passed, since nothing could be shown (a run marks such rows `expired`)."""
     with _input_errors():
         campaign = load_campaign(path)
+        if checking:
+            check_validity(campaign, time.time())
         return campaign, open_plan(campaign)
 
 
@@ -149,7 +154,7 @@ def run(
     """
     _logging(verbose, quiet)
     err = _stderr(quiet)
-    campaign, plan = _load(campaign_file)
+    campaign, plan = _load(campaign_file, checking=dry_run)
     root = runner.report_root(campaign, report_dir)
     if dry_run:
         with _input_errors():
@@ -250,7 +255,7 @@ def _finish(err: Console, result: runner.RunResult) -> None:
 )
 def validate(campaign_file: str, show: int) -> None:
     """Check a campaign and every row, up to the first request; list the problems."""
-    campaign, plan = _load(campaign_file)
+    campaign, plan = _load(campaign_file, checking=True)
     err = _stderr()
     counts: dict[str, int] = {}
     problems = Table("row", "status", "input", "reason", title="Rows that will not be sent")
@@ -292,7 +297,7 @@ def validate(campaign_file: str, show: int) -> None:
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
 def preview(campaign_file: str, count: int, as_json: bool) -> None:
     """Show the first N merged messages exactly as the gateway would get them."""
-    campaign, plan = _load(campaign_file)
+    campaign, plan = _load(campaign_file, checking=True)
     shown = 0
     out = Console(highlight=False, soft_wrap=True)
     with _input_errors():

@@ -99,14 +99,14 @@ def _open_csv(path: Path, encoding: str) -> RecipientFile:
             head = handle.read(1 << 16)
     except OSError as exc:
         raise RecipientsError(f"{path}: cannot read ({exc.strerror})") from None
-    if codec == "utf-8" and head.startswith(codecs.BOM_UTF8):
-        head = head[len(codecs.BOM_UTF8) :]
-    # A lone "\r" ends a line too (old Mac exports); pyarrow reads such files, so must we.
-    first_line = head.split(b"\n", 1)[0].split(b"\r", 1)[0]
+    _check_bom(path, head, codec, encoding)
     try:
-        header_text = first_line.decode(codec)
-    except UnicodeDecodeError:
+        # Decode before splitting lines: in UTF-16 a byte 0x0A or 0x0D is often half a letter.
+        text = codecs.getincrementaldecoder(codec)().decode(head, final=len(head) < 1 << 16)
+    except UnicodeError:
         raise _encoding_error(path, encoding) from None
+    # A lone "\r" ends a line too (old Mac exports); pyarrow reads such files, so must we.
+    header_text = re.split(r"\r|\n", text.removeprefix("\ufeff"), maxsplit=1)[0]
     if not header_text.strip():
         raise RecipientsError(
             f"{path.name}: the file is empty; it needs a header row naming "
@@ -117,6 +117,32 @@ def _open_csv(path: Path, encoding: str) -> RecipientFile:
     columns = tuple(name.strip() for name in header)
     _check_header(path, columns)
     return RecipientFile(path, columns, encoding=codec, delimiter=delimiter)
+
+
+_BOMS = (  # UTF-32 first: its little-endian mark begins with UTF-16's
+    (codecs.BOM_UTF32_LE, "UTF-32", ("utf-32", "utf-32-le")),
+    (codecs.BOM_UTF32_BE, "UTF-32", ("utf-32", "utf-32-be")),
+    (codecs.BOM_UTF8, "UTF-8", ("utf-8", "utf-8-sig")),
+    (codecs.BOM_UTF16_LE, "UTF-16", ("utf-16", "utf-16-le")),
+    (codecs.BOM_UTF16_BE, "UTF-16", ("utf-16", "utf-16-be")),
+)
+
+
+def _check_bom(path: Path, head: bytes, codec: str, encoding: str) -> None:
+    """Refuse a file whose byte order mark names another encoding than the campaign's."""
+    for bom, name, codecs_ok in _BOMS:
+        if head.startswith(bom):
+            if codec in codecs_ok:
+                return
+            fix = (
+                "remove `encoding` from the campaign file (UTF-8 is the default)"
+                if name == "UTF-8"
+                else f'set `encoding = "{name.lower()}"` in the campaign file, or save it as UTF-8'
+            )
+            raise RecipientsError(
+                f"{path.name}: the file starts with a {name} byte order mark, so it is {name} "
+                f"text, not {encoding}; {fix}"
+            )
 
 
 def _check_header(path: Path, columns: tuple[str, ...]) -> None:

@@ -1,20 +1,34 @@
-"""Shared fixtures: a running gateway simulator, and campaign files written into tmp_path."""
+"""Shared fixtures (a gateway simulator, campaign files in tmp_path) and hypothesis profiles."""
 
 from __future__ import annotations
 
 import csv
 import json
+import os
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from rcsbatch.campaign import Campaign, load_campaign
 from rcsbatch.runner import Gateway
 from rcsbatch.simulator import SimulatorServer
 
 API_KEY = "test-key"
+
+# "ci" (the default): a bounded number of examples and no deadline, so a noisy machine neither
+# slows the suite nor fails a test for one slow example. "dev": more examples, for hunting.
+settings.register_profile(
+    "ci",
+    deadline=None,
+    max_examples=60,
+    suppress_health_check=[HealthCheck.too_slow],
+    print_blob=True,
+)
+settings.register_profile("dev", max_examples=300, deadline=None, print_blob=True)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from rcsbatch.campaign import Campaign, load_campaign
+from rcsbatch.campaign import Campaign, check_validity, load_campaign
 from rcsbatch.errors import CampaignError
 
 # The example from the campaign-file contract, comments and all.
@@ -464,6 +464,8 @@ def test_wrong_type_is_an_error_naming_the_key_and_the_file(
         ({"send": {"max_attempts": "0"}}, "send.max_attempts"),
         ({"send": {"price_estimate": "-0.01"}}, "send.price_estimate"),
         ({"send": {"price_estimate": "nan"}}, "send.price_estimate"),
+        ({"send": {"price_estimate": '"1e999999999"'}}, "send.price_estimate"),  # overflowed
+        ({"send": {"price_estimate": "1000.01"}}, "send.price_estimate"),
     ],
 )
 def test_impossible_value_is_an_error_naming_the_key_and_the_file(
@@ -529,3 +531,12 @@ def test_unreadable_file_is_an_error(tmp_path: Path, content: bytes, problem: st
     with pytest.raises(CampaignError, match=problem) as caught:
         load_campaign(path)
     assert str(path.resolve()) in str(caught.value)
+
+
+def test_check_validity_refuses_a_delay_whose_ttl_has_passed(tmp_path: Path) -> None:
+    """delay + ttl less than a minute ahead is refused; reading the file never was (no clock)."""
+    campaign = load(tmp_path, message={"delay": "1800000000", "ttl": "60"})
+    check_validity(campaign, 1_800_000_000 + 3540 - 1)  # 59 minutes and a second later: fine
+    with pytest.raises(CampaignError, match=r"`message.delay` .* has passed"):
+        check_validity(campaign, 1_800_000_000 + 3541)
+    check_validity(load(tmp_path, message={"ttl": "60"}), 2_000_000_000)  # no delay: no check

@@ -331,3 +331,22 @@ def test_unusable_report_folder_and_damaged_journal_are_input_errors(example: Pa
         result = invoke("run", str(example), *args)
         assert result.exit_code == 2, result.stderr
         assert "journal" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "code"),
+    [(["preview"], 2), (["run", "--dry-run"], 2), (["validate"], 2), (["run", "--simulate"], 1)],
+)
+def test_a_delay_whose_validity_has_passed_is_refused_or_expired(
+    example: Path, args: list[str], code: int
+) -> None:
+    """A delay over ttl ago: checks exit 2 with a hint (preview, dry run crashed); runs expire."""
+    text = example.read_text().replace("ttl = 2880", 'ttl = 60\ndelay = "2026-01-01 09:00"')
+    example.write_text(text)
+    result = invoke(args[0], str(example), *args[1:])
+    assert result.exit_code == code, result.output
+    if code == 2:
+        assert "`message.delay` (2026-01-01 08:00 UTC) plus `message.ttl` (60" in result.stderr
+    else:
+        summary = json.loads((run_folder(result) / "summary.json").read_text())
+        assert summary["counts"]["expired"] == 11

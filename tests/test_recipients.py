@@ -87,6 +87,38 @@ def test_csv_cp1252_reads_with_its_encoding(tmp_path: Path) -> None:
     assert cells(frame, "city") == ["Köln", "Zürich"]
 
 
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-le", "utf-16-be", "utf-32"])
+def test_csv_utf16_header_is_split_into_lines_after_decoding(
+    tmp_path: Path, encoding: str
+) -> None:
+    """UTF-16/32 headers holding a 0x0A or 0x0D byte (Ċ, č) keep every column name whole."""
+    text = "\ufeffphone,Ċ,č\n+4917612345678,Ċapek,čaj\n"
+    file = open_recipients(write(tmp_path, text.encode(encoding)), encoding=encoding)
+    assert file.columns == ("phone", "Ċ", "č")
+    assert cells(read_all(file), "č") == ["čaj"]
+
+
+@pytest.mark.parametrize(
+    ("text", "encoding", "found", "fix"),
+    [
+        ("\ufeffphone\n1\n", "cp1252", "UTF-8", "remove `encoding`"),
+        ("\ufeffphone\n1\n", "latin-1", "UTF-8", "remove `encoding`"),
+        ("phone\n1\n", "utf-8", "UTF-16", 'set `encoding = "utf-16"`'),
+        ("phone\n1\n", "cp1252", "UTF-16", 'set `encoding = "utf-16"`'),
+    ],
+)
+def test_csv_byte_order_mark_of_another_encoding_says_which(
+    tmp_path: Path, text: str, encoding: str, found: str, fix: str
+) -> None:
+    """A BOM of another encoding than the campaign's names both and the fix: no "no column"."""
+    content = text.encode("utf-16" if found == "UTF-16" else "utf-8")
+    with pytest.raises(RecipientsError) as caught:
+        open_recipients(write(tmp_path, content), encoding=encoding)
+    message = str(caught.value)
+    assert f"starts with a {found} byte order mark" in message and fix in message
+    assert f"not {encoding}" in message
+
+
 @pytest.mark.parametrize(
     "content",
     [CP1252, "Telefon;Straße\n0176 1;Hauptstraße 1\n".encode("cp1252")],
