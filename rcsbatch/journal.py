@@ -254,11 +254,12 @@ class Journal:
 
     # -- sending ------------------------------------------------------------------------------
 
-    def count_sendable(self) -> int:
-        """Rows of the file still to send, held ones included."""
-        (count,) = self.db.execute(
-            f"SELECT count(*) FROM messages WHERE row IS NOT NULL AND status IN {SENDABLE}"
-        ).fetchone()
+    def count_sendable(self, *, held: bool = True) -> int:
+        """Rows of the file still to send; without `held`, only those not held for a window."""
+        query = f"SELECT count(*) FROM messages WHERE row IS NOT NULL AND status IN {SENDABLE}"
+        if not held:
+            query += " AND hold_until IS NULL"
+        (count,) = self.db.execute(query).fetchone()
         return int(count)
 
     def take_batch(self, run_id: str, size: int, now: float | None = None) -> list[Pending]:

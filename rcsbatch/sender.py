@@ -305,7 +305,9 @@ class Sender:
     def _sendable(self) -> bool:
         if self._remaining is not None and self._remaining <= 0:
             return False
-        return self.journal.count_sendable() > 0
+        # Held rows are not counted: a round ends with rows held only when their window opens
+        # after not_after.
+        return self.journal.count_sendable(held=False) > 0
 
     def _past_not_after(self) -> bool:
         if self.settings.too_late(self.settings.clock()):

@@ -149,6 +149,25 @@ def test_defaults_for_a_minimal_file(tmp_path: Path) -> None:
     assert campaign.send.price_estimate is None
 
 
+def test_guard_settings_default_to_safe_values(tmp_path: Path) -> None:
+    """Without them: settle 300 s by the logbook, no not_after, no window, give up after 600 s."""
+    send = load(tmp_path).send
+    assert (send.settle_seconds, send.on_unknown, send.not_after) == (300, "reconcile", None)
+    assert (send.window, send.outside_window, send.give_up_after) == (None, "wait", 600)
+
+
+def test_not_after_is_read_in_the_campaigns_timezone(tmp_path: Path) -> None:
+    """not_after "2026-12-01 20:00" with timezone Europe/Berlin is 19:00 UTC; the window is
+    kept as given."""
+    campaign = load(
+        tmp_path,
+        message={"timezone": '"Europe/Berlin"'},
+        send={"not_after": '"2026-12-01 20:00"', "window": '"20:00-08:00"'},
+    )
+    assert campaign.send.not_after == dt.datetime(2026, 12, 1, 19, 0, tzinfo=dt.UTC)
+    assert str(campaign.send.window) == "20:00-08:00"
+
+
 def test_empty_send_table_gives_the_defaults(tmp_path: Path) -> None:
     """An empty `[send]` table means the same as none."""
     campaign = load(tmp_path, send={})
@@ -466,6 +485,15 @@ def test_wrong_type_is_an_error_naming_the_key_and_the_file(
         ({"send": {"price_estimate": "nan"}}, "send.price_estimate"),
         ({"send": {"price_estimate": '"1e999999999"'}}, "send.price_estimate"),  # overflowed
         ({"send": {"price_estimate": "1000.01"}}, "send.price_estimate"),
+        ({"send": {"settle_seconds": "-1"}}, "send.settle_seconds"),
+        ({"send": {"settle_seconds": '"soon"'}}, "send.settle_seconds"),
+        ({"send": {"on_unknown": '"retry"'}}, "send.on_unknown"),
+        ({"send": {"not_after": '"tomorrow"'}}, "send.not_after"),
+        ({"send": {"window": '"8-20"'}}, "send.window"),
+        ({"send": {"window": '"08:00-08:00"'}}, "send.window"),
+        ({"send": {"window": '"25:00-08:00"'}}, "send.window"),
+        ({"send": {"outside_window": '"later"'}}, "send.outside_window"),
+        ({"send": {"give_up_after": "0"}}, "send.give_up_after"),
     ],
 )
 def test_impossible_value_is_an_error_naming_the_key_and_the_file(

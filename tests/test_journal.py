@@ -371,3 +371,103 @@ def test_runs_are_recorded(journal: Journal) -> None:
         1,
         '{"rows": 3}',
     )
+
+
+# ---- resuming, settling, holds ----------------------------------------------------------------
+
+
+def failed(recipient: int, code: str | None) -> Outcome:
+    return Outcome(recipient, "failed", 1, 1000.0, 1000.0, error_code=code, error_text="no")
+
+
+def test_retry_failed_reopens_only_refusals_that_may_pass(journal: Journal) -> None:
+    """403, 600 and retries exhausted (no code) are re-opened with a fresh validity and the new
+    text; 202 and 301 (the number itself is wrong) are not."""
+    load(journal, [row(A, 1), row(B, 2), row(C, 3), row(D, 4), row(E, 5)])
+    journal.take_batch(RUN, 5)
+    journal.record(RUN, [failed(A, "403"), failed(B, "600"), failed(C, None)])
+    journal.record(RUN, [failed(D, "202"), failed(E, "301")])
+    journal.begin_load()
+    assert journal.reopen_failed() == 3
+    journal.add_rows([row(A, 1, text="Hi again")])
+    journal.end_load()
+    assert status_of(journal.path) == {
+        A: "pending",
+        B: "pending",
+        C: "pending",
+        D: "failed",
+        E: "failed",
+    }
+    (taken,) = journal.take_batch(RUN, 1)
+    assert (taken.recipient, taken.text, taken.first_attempt_at) == (A, "Hi again", None)
+
+
+def test_a_sent_row_whose_text_changed_is_flagged_not_reopened(journal: Journal) -> None:
+    """A new read with another text leaves a sent row sent, with its old text, and flags it."""
+    load(journal, [row(A, 1, text="Hi"), row(B, 2, text="Hi")])
+    journal.take_batch(RUN, 2)
+    journal.record(RUN, [sent(A)])
+    journal.release([B])
+    load(journal, [row(A, 1, text="Hello"), row(B, 2, text="Hello")])
+    got = {r["recipient"]: r for r in results(journal)}
+    assert (got[A]["status"], got[A]["text_changed"]) == ("sent", 1)
+    assert (got[B]["status"], got[B]["text_changed"]) == ("not_sent", 0)
+    assert journal.db.execute("SELECT text FROM messages WHERE recipient=?", (A,)).fetchone() == (
+        "Hi",
+    )
+
+
+def test_held_rows_wait_until_their_hold_ends(journal: Journal) -> None:
+    """A held row is not taken before its time, is taken after it, and a new read clears it."""
+    load(journal, [row(A, 1), row(B, 2)])
+    journal.take_batch(RUN, 2, now=100.0)
+    journal.hold([(A, 500.0)])
+    journal.release([B])
+    assert journal.next_hold() == 500.0
+    assert [p.recipient for p in journal.take_batch(RUN, 5, now=200.0)] == [B]
+    assert journal.count_sendable() == 1 and journal.count_sendable(held=False) == 0
+    assert [p.recipient for p in journal.take_batch(RUN, 5, now=500.0)] == [A]
+    assert journal.next_hold() is None
+
+
+def test_unsettled_lists_unknown_and_in_flight_rows_with_their_times(journal: Journal) -> None:
+    """A dead run's in-flight rows and lost answers are listed with what settling them needs;
+    resend makes them sendable, mark_unknown turns the in-flight ones unknown."""
+    load(journal, [row(A, 1), row(B, 2), row(C, 3)])
+    journal.take_batch(RUN, 3, now=100.0)
+    journal.record(RUN, [Outcome(A, "unknown", 1, 110.0, 120.0, error_code="500")])
+    journal.record(RUN, [sent(C)])
+    found = {u.recipient: u for u in journal.unsettled()}
+    assert set(found) == {A, B}
+    assert (found[A].status, found[A].first_attempt_at, found[A].last_attempt_at) == (
+        "unknown",
+        110.0,
+        120.0,
+    )
+    assert (found[B].status, found[B].taken_at, found[B].foreign_id) == ("in_flight", 100.0, "c2")
+    journal.mark_unknown([B], "died")
+    journal.resend([A])
+    assert status_of(journal.path) == {A: "not_sent", B: "unknown", C: "sent"}
+
+
+def test_a_schema_1_journal_is_migrated_in_place(path: Path) -> None:
+    """A journal written by rcsbatch 0.1 gains the new columns and keeps its rows."""
+    path.parent.mkdir(parents=True)
+    with closing(sqlite3.connect(path)) as db:
+        db.executescript(
+            """CREATE TABLE messages (recipient INTEGER PRIMARY KEY, row INTEGER,
+                 text TEXT NOT NULL, label TEXT, foreign_id TEXT,
+                 status TEXT NOT NULL DEFAULT 'pending', message_ids TEXT, price TEXT,
+                 price_known INTEGER, error_code TEXT, error_text TEXT,
+                 attempts INTEGER NOT NULL DEFAULT 0, first_attempt_at REAL,
+                 last_attempt_at REAL, sent_at REAL, run_id TEXT, trace_id TEXT);
+               CREATE INDEX sendable_by_row ON messages(row)
+                 WHERE row IS NOT NULL AND status IN ('pending', 'not_sent');
+               INSERT INTO messages (recipient, row, text, status) VALUES (4917610000001, 1,
+                 'Hi', 'sent');"""
+        )
+    with Journal(path) as j:
+        assert [r[:3] for r in j.result_rows()] == [(1, A, "sent")]
+        assert j.db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone() == (
+            "2",
+        )

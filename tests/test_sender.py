@@ -19,6 +19,7 @@ from rcsbatch.errors import AccountError, AnswerLostError, RecipientError, Retri
 from rcsbatch.journal import RESULT_COLUMNS, Journal, Outcome
 from rcsbatch.request import SendSettings
 from rcsbatch.sender import RateLimiter, Sender, SendStats
+from rcsbatch.window import parse_window
 
 T0 = 1_800_000_000.0
 RUN = "20270115T080000Z"
@@ -655,3 +656,57 @@ def test_a_request_that_hangs_past_the_grace_period_is_left_unknown(
     assert time.monotonic() - started < 5
     assert stats.interrupted == 15
     assert statuses(j) == {rcp(1): "unknown", rcp(2): "not_sent", rcp(3): "not_sent"}
+
+
+# ---- quiet hours -------------------------------------------------------------------------------
+
+
+def test_rows_outside_their_window_wait_for_it_to_open(tmp_path: Path, clock: Clock) -> None:
+    """window 10:00-12:00 in Berlin, now 09:00 Berlin (T0): the run holds the rows until 10:00
+    Berlin (09:00 UTC) and sends them then, with their whole validity."""
+    client = FakeGateway(clock)
+    j = journal(tmp_path, 2)
+    settings = SendSettings(clock=clock, window=parse_window("10:00-12:00"), ttl_minutes=60)
+    send(j, client, settings)
+    assert [t - T0 for t, _ in client.calls] == [3600, 3600]
+    assert [p["ttl"] for _, p in client.calls] == [60, 60]
+    assert all("delay" not in p for _, p in client.calls)
+    assert set(statuses(j).values()) == {"sent"}
+
+
+def test_rows_outside_their_window_can_be_scheduled_for_its_opening(
+    tmp_path: Path, clock: Clock
+) -> None:
+    """outside_window = "schedule": sent at once with delay = the opening, validity from it."""
+    client = FakeGateway(clock)
+    j = journal(tmp_path, 1)
+    window = parse_window("10:00-12:00")
+    settings = SendSettings(clock=clock, window=window, outside_window="schedule", ttl_minutes=60)
+    send(j, client, settings)
+    ((moment, params),) = client.calls
+    assert moment == T0
+    assert params["delay"] == int(T0 + 3600)
+    assert params["ttl"] == 60
+
+
+def test_rows_inside_their_window_go_at_once(tmp_path: Path, clock: Clock) -> None:
+    """window 08:00-20:00, now 09:00 Berlin: no hold, no delay."""
+    client = FakeGateway(clock)
+    send(
+        journal(tmp_path, 2), client, SendSettings(clock=clock, window=parse_window("08:00-20:00"))
+    )
+    assert [t - T0 for t, _ in client.calls] == [0, 0]
+
+
+def test_held_rows_whose_window_opens_after_not_after_stay_not_sent(
+    tmp_path: Path, clock: Clock
+) -> None:
+    """The window opens at 09:00 UTC but not_after is 08:30 UTC: nothing goes; the rows are
+    not_sent and say until when they were held."""
+    client = FakeGateway(clock)
+    j = journal(tmp_path, 1)
+    settings = SendSettings(clock=clock, window=parse_window("10:00-12:00"), not_after=T0 + 1800)
+    send(j, client, settings)
+    assert client.calls == []
+    (row,) = list(j.result_rows())
+    assert row[2] == "not_sent" and row[RESULT_COLUMNS.index("hold_until")] == T0 + 3600
