@@ -275,9 +275,11 @@ def validate(campaign_file: str, show: int) -> None:
                 )
                 listed += 1
     total = sum(counts.values())
+    parts = ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
+    rows = f"{total} row" + ("" if total == 1 else "s")
     err.print(
-        f"{campaign.path.name}: the campaign file is valid; {total} rows: "
-        + ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
+        f"{campaign.path.name}: the campaign file is valid; {rows}"
+        + (f": {parts}" if parts else "")
     )
     if listed:
         Console(highlight=False).print(problems)

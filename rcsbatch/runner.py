@@ -30,7 +30,7 @@ from rcsbatch.errors import CampaignBusyError, GatewayError, ReportError
 from rcsbatch.journal import Journal, Outcome
 from rcsbatch.prepare import Plan, open_plan
 from rcsbatch.report import Report
-from rcsbatch.request import SendSettings, request_params
+from rcsbatch.request import Expired, SendSettings, request_params
 from rcsbatch.results import (
     ResultsWriter,
     journal_batches,
@@ -121,7 +121,10 @@ def dry_run(campaign: Campaign, root: Path, plan: Plan | None = None) -> RunResu
             if len(samples) < SAMPLES:
                 ready = chunk[chunk["status"] == "ready"].head(SAMPLES - len(samples))
                 for row, (_, item) in zip(ready.index.tolist(), ready.iterrows(), strict=True):
-                    samples.append({"row": row, **request_params(campaign, item)})
+                    # The delay's validity may run out during the dry run: then no sample.
+                    with contextlib.suppress(Expired):
+                        samples.append({"row": row, **request_params(campaign, item)})
+
         writer.close()
     except BaseException:
         # A dry run that could not read the whole file leaves no half-written folder behind.

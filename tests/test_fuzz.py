@@ -89,9 +89,9 @@ def results_rows(result: Result) -> list[dict[str, str]]:
 
 
 def validated_rows(result: Result) -> int:
-    """The row count `validate` reports on stderr ("…; N rows: …")."""
+    """The row count `validate` reports on stderr ("…; N rows: …", "…; 1 row: …")."""
     line = next(x for x in result.stderr.splitlines() if "the campaign file is valid" in x)
-    return int(line.split("; ", 1)[1].split(" rows", 1)[0])
+    return int(line.split("; ", 1)[1].split(" row", 1)[0])
 
 
 # --- the files ------------------------------------------------------------------------------------
