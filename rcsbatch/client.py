@@ -54,6 +54,8 @@ class GatewayClient:
             }
         )
         self._extensions = {"timeout": httpx.Timeout(timeout, connect=10.0).as_dict()}
+        # A send's headers but its Content-Length, in the order httpx.Request writes them.
+        self._send_headers = httpx.Headers([(b"Host", self._send_url.netloc), *self._headers.raw])
         # Requests go straight to the transport: httpx.AsyncClient's per-request machinery
         # (auth, cookies, redirects, hooks) costs more than the rest of the send path together,
         # and a gateway client needs none of it. The benchmark records the comparison.
@@ -71,7 +73,7 @@ class GatewayClient:
     async def send(self, params: dict[str, Any], recipient: str) -> Accepted:
         """POST one message; return what was accepted or raise the fitting GatewayError."""
         body = json.dumps(params, ensure_ascii=False).encode()
-        response = await self._request("POST", self._send_url, content=body)
+        response = await self._request(self._send_request(body))
         try:
             return read_send_answer(
                 response.status_code, response.headers, response.content, recipient
@@ -82,7 +84,10 @@ class GatewayClient:
 
     async def balance(self) -> Balance:
         """GET /balance."""
-        response = await self._request("GET", httpx.URL(self.base_url + "/balance"))
+        url = httpx.URL(self.base_url + "/balance")
+        response = await self._request(
+            httpx.Request("GET", url, headers=self._headers, extensions=self._extensions)
+        )
         data = self._json(response)
         if isinstance(data, dict) and to_decimal(data.get("amount")) is not None:
             return Balance(
@@ -100,7 +105,9 @@ class GatewayClient:
         raises AnswerLostError, so the caller leaves its rows unsettled rather than guess.
         """
         url = httpx.URL(self.base_url + "/journal/outbound", params=query)
-        response = await self._request("GET", url)
+        response = await self._request(
+            httpx.Request("GET", url, headers=self._headers, extensions=self._extensions)
+        )
         data = self._json(response)
         if isinstance(data, list):
             return [entry for entry in data if isinstance(entry, dict)]
@@ -109,12 +116,26 @@ class GatewayClient:
             raise AccountError(ACCOUNT_CODES[code], code=code)
         raise AnswerLostError(f"the logbook answered {code[:40]!r}", code=code[:10] or None)
 
-    async def _request(
-        self, method: str, url: httpx.URL, content: bytes | None = None
-    ) -> httpx.Response:
+    def _send_request(self, body: bytes) -> httpx.Request:
+        """The request `httpx.Request("POST", url, headers=..., content=body)` builds, cheaper.
+
+        `content=` runs httpx's request encoding (body type checks, a multipart boundary lookup,
+        headers set one by one), ~5 µs of the ~8 µs a request cost. With `stream=` httpx adds no
+        headers of its own, so Host and Content-Length are written here as httpx would write them.
+        """
+        headers = httpx.Headers(self._send_headers)
+        headers["Content-Length"] = str(len(body))
         request = httpx.Request(
-            method, url, headers=self._headers, content=content, extensions=self._extensions
+            "POST",
+            self._send_url,
+            headers=headers,
+            stream=httpx.ByteStream(body),
+            extensions=self._extensions,
         )
+        request.read()  # request.content, as content= sets it
+        return request
+
+    async def _request(self, request: httpx.Request) -> httpx.Response:
         try:
             response = await self._transport.handle_async_request(request)
             await response.aread()

@@ -29,6 +29,10 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         self._max_connections = max_connections
         self._keepalive_expiry = keepalive_expiry
         self._session: aiohttp.ClientSession | None = None
+        # The last request's timeout and its aiohttp form: a client sends every request with the
+        # same one, so building a ClientTimeout per request is waste.
+        self._timeout: dict[str, Any] | None = None
+        self._client_timeout = aiohttp.ClientTimeout()
 
     def _get_session(self) -> aiohttp.ClientSession:
         if self._session is None:
@@ -48,11 +52,13 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         session = self._get_session()
         timeout: dict[str, Any] = request.extensions.get("timeout", {})
-        client_timeout = aiohttp.ClientTimeout(
-            connect=timeout.get("pool"),
-            sock_connect=timeout.get("connect"),
-            sock_read=timeout.get("read"),
-        )
+        if timeout != self._timeout:
+            self._timeout = dict(timeout)
+            self._client_timeout = aiohttp.ClientTimeout(
+                connect=timeout.get("pool"),
+                sock_connect=timeout.get("connect"),
+                sock_read=timeout.get("read"),
+            )
         content = request.content or None
         try:
             async with session.request(
@@ -61,9 +67,11 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
                 headers=request.headers.multi_items(),
                 data=content,
                 allow_redirects=False,
-                timeout=client_timeout,
+                timeout=self._client_timeout,
             ) as response:
                 body = await response.read()
+                if "Content-Encoding" not in response.headers:
+                    return _read_response(response.status, response.raw_headers, body, request)
                 return httpx.Response(
                     status_code=response.status,
                     headers=response.raw_headers,
@@ -91,3 +99,22 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         if self._session is not None:
             await self._session.close()
             self._session = None
+
+
+def _read_response(
+    status: int, headers: tuple[tuple[bytes, bytes], ...], body: bytes, request: httpx.Request
+) -> httpx.Response:
+    """An `httpx.Response` already read: `content` is `body`, headers are as the server sent them.
+
+    Only for a body without Content-Encoding, which is its own content. `httpx.Response(content=)`
+    would run the body through httpx's decoder pipeline (decoder, chunker, request context), which
+    cost more than the rest of building the response. So the response gets the body as a stream,
+    and as its content the attribute `Response.read()` itself stores: should a later httpx name it
+    otherwise, `aread()` (which `GatewayClient` and `httpx.AsyncClient` call) reads the stream
+    the ordinary way, and nothing breaks but the speed.
+    """
+    response = httpx.Response(
+        status_code=status, headers=headers, stream=httpx.ByteStream(body), request=request
+    )
+    response._content = body
+    return response

@@ -10,10 +10,13 @@ from typing import Any
 
 import httpx
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from rcsbatch.answers import (
     RETRY_AFTER_MAX,
     Accepted,
+    _read_answer,
     read_send_answer,
     retry_after,
     to_decimal,
@@ -499,3 +502,124 @@ def test_entry_without_success_key_is_judged_by_id_and_error(error: Any, accepte
     else:
         with pytest.raises(RecipientError):
             read(answer(item))
+
+
+# -- the one-entry fast path -------------------------------------------------------------------
+
+
+def outcome(read_it: Any) -> Any:
+    """What reading an answer gives: the Accepted (prices as written), or the error's kind."""
+    try:
+        accepted = read_it()
+    except GatewayError as exc:
+        return type(exc), str(exc), exc.code
+    # Decimal("5E+1") == Decimal("50"): compare how they are written too.
+    return accepted, str(accepted.price), str(accepted.balance)
+
+
+def fast_and_general(body: bytes, recipient: str = TO) -> tuple[Any, Any]:
+    """The answer read by `read_send_answer` and by the general path alone."""
+    data = json.loads(body, parse_float=Decimal)
+    return (
+        outcome(lambda: read_send_answer(200, NO_HEADERS, body, recipient)),
+        outcome(lambda: _read_answer(data, recipient)),
+    )
+
+
+@pytest.mark.parametrize(
+    "price",
+    [0.0475, "0.0475", "0.047500", 3, None, 0, 0.0, "", "n/a", "NaN", True, [1]],
+)
+@pytest.mark.parametrize("balance", [3218.988, "3218.988", 0, None, "x"])
+def test_one_entry_answer_reads_as_the_general_path(price: Any, balance: Any) -> None:
+    """A one-entry success answer gives what the general path gives, price and balance alike."""
+    fast, general = fast_and_general(answer(entry(price=price), balance=balance))
+    assert fast == general
+    assert isinstance(fast[0], Accepted)
+
+
+@pytest.mark.parametrize(
+    "number", [b"0.12345678901234567890123456789012345", b"5E+1", b"1.50", b"-0.05"]
+)
+def test_one_entry_price_is_the_same_decimal_as_the_general_paths(number: bytes) -> None:
+    """Prices past 28 digits or with an exponent come out exactly as the general path has them."""
+    body = answer(entry(price="PRICE")).replace(b'"PRICE"', number)
+    fast, general = fast_and_general(body)
+    assert fast == general
+
+
+@pytest.mark.parametrize("entry_id", ["77233319353", 77233319353, None])
+def test_one_entry_id_in_any_form_reads_as_the_general_path(entry_id: Any) -> None:
+    """An id as string, number or null gives the general path's message_ids."""
+    fast, general = fast_and_general(answer(entry(id=entry_id)))
+    assert fast == general
+
+
+def test_one_entry_without_balance_reads_as_the_general_path() -> None:
+    """An answer without `balance` reads as the general path does (balance None)."""
+    data = json.loads(answer(entry()))
+    del data["balance"]
+    fast, general = fast_and_general(json.dumps(data).encode())
+    assert fast == general
+    assert fast[0].balance is None
+
+
+@pytest.mark.parametrize("top", ["100", "101", "900"])
+@pytest.mark.parametrize("success", [False, "false", 0, None])
+def test_one_refused_entry_still_fails_the_row(top: str, success: Any) -> None:
+    """`"success": "100"` with `messages[0].success` false is never accepted."""
+    body = answer(entry(success=success, error="202"), success=top)
+    fast, general = fast_and_general(body)
+    assert fast == general
+    assert fast[0] is RecipientError
+
+
+@pytest.mark.parametrize("success", ["true", "1", 1, "TRUE"])
+def test_one_entry_with_success_written_otherwise_reads_as_the_general_path(success: Any) -> None:
+    """Success written as text or 1 (not the fast path's `true`) is accepted all the same."""
+    fast, general = fast_and_general(answer(entry(success=success)))
+    assert fast == general
+    assert isinstance(fast[0], Accepted)
+
+
+def test_one_entry_for_another_recipient_reads_as_the_general_path() -> None:
+    """A single successful entry naming another number is this row's, as in the general path."""
+    fast, general = fast_and_general(answer(entry(OTHER)))
+    assert fast == general
+    assert isinstance(fast[0], Accepted)
+
+
+json_scalars = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-5, 10**30),
+    st.decimals(allow_nan=False, allow_infinity=False).map(str),
+    st.sampled_from(["", "0", "1", "true", "false", "100", "202", "n/a"]),
+)
+
+
+@given(
+    price=json_scalars,
+    balance=json_scalars,
+    entry_id=json_scalars,
+    success=st.one_of(st.just(True), json_scalars),
+    top=st.one_of(st.sampled_from(["100", "101", "202", "500", "900"]), json_scalars),
+    recipient=st.sampled_from([TO, OTHER, "+" + TO, None]),
+    price_as_number=st.booleans(),
+)
+def test_one_entry_answers_always_read_as_the_general_path(
+    price: Any,
+    balance: Any,
+    entry_id: Any,
+    success: Any,
+    top: Any,
+    recipient: Any,
+    price_as_number: bool,
+) -> None:
+    """Any one-entry answer, accepted or not, gives what the general path gives."""
+    item = entry(recipient, id=entry_id, price=price, success=success)
+    body = answer(item, success=top, balance=balance)
+    if price_as_number and isinstance(price, str) and to_decimal(price) is not None:
+        body = body.replace(json.dumps(price).encode(), price.encode())  # the number, unquoted
+    fast, general = fast_and_general(body)
+    assert fast == general

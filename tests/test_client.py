@@ -75,6 +75,30 @@ def test_send_posts_json_with_key_and_accept_headers() -> None:
     assert "authorization" not in request.headers
 
 
+@pytest.mark.parametrize(
+    "base", [BASE, "http://127.0.0.1:8089/api/", "https://gw.example:8443/api"]
+)
+@pytest.mark.parametrize("text", ["Hi", "Hi ünïcode 🎉", ""])
+def test_send_request_is_what_httpx_builds_from_content(base: str, text: str) -> None:
+    """A send's request has the method, URL, headers (names, order, values), body and
+    extensions that `httpx.Request(..., content=body)` gives it."""
+    client = GatewayClient(base, KEY)
+    body = json.dumps({"to": TO, "text": text}, ensure_ascii=False).encode()
+    built = client._send_request(body)
+    expected = httpx.Request(
+        "POST",
+        client._send_url,
+        headers=client._headers,
+        content=body,
+        extensions=client._extensions,
+    )
+    assert built.method == expected.method
+    assert built.url == expected.url
+    assert built.headers.raw == expected.headers.raw
+    assert built.content == expected.content == body
+    assert built.extensions == expected.extensions
+
+
 def test_trailing_slash_in_base_url_is_ignored() -> None:
     """A base URL ending in / still posts to .../api/rcs/messages."""
     seen, responder = recording(httpx.Response(200, json=OK))

@@ -20,7 +20,7 @@ import pytest
 
 from rcsbatch.client import GatewayClient
 from rcsbatch.errors import AnswerLostError, RetriableError
-from rcsbatch.transport import AiohttpTransport
+from rcsbatch.transport import AiohttpTransport, _read_response
 
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
 ANSWER = {
@@ -207,6 +207,67 @@ def test_connection_is_reused_for_a_second_request() -> None:
             return [first.json()["body"]["n"], second.json()["body"]["n"]]
 
     assert run(go()) == [1, 2]
+
+
+def test_plain_answer_reads_as_an_ordinary_httpx_response() -> None:
+    """Straight from the transport, an answer without Content-Encoding is an httpx.Response whose
+    status, headers, content, text and JSON are those of one built with `content=`."""
+
+    async def go() -> tuple[httpx.Response, bytes]:
+        async with serve(answers) as url:
+            transport = AiohttpTransport(max_connections=1)
+            try:
+                request = httpx.Request("POST", url + "/rcs/messages", json={"n": 1})
+                response = await transport.handle_async_request(request)
+                return response, await response.aread()
+            finally:
+                await transport.aclose()  # before the server stops, as a client would
+
+    response, read = run(go())
+    expected = httpx.Response(200, headers=response.headers.raw, content=response.content)
+    assert isinstance(response, httpx.Response)
+    assert response.status_code == 200
+    assert read == response.content == expected.content
+    assert response.text == expected.text
+    assert response.json() == expected.json()
+    assert response.json()["body"] == {"n": 1}
+    assert response.headers.multi_items() == expected.headers.multi_items()
+    assert response.headers["content-length"] == str(len(response.content))
+    assert response.headers["x-sms77-trace-id"] == "trace-42"
+
+
+def test_read_response_falls_back_to_reading_its_stream() -> None:
+    """Should httpx stop honouring the stored content, `aread()` still reads the same body."""
+    request = httpx.Request("POST", "http://127.0.0.1/api/rcs/messages")
+    response = _read_response(200, ((b"Content-Type", b"application/json"),), b'{"a":1}', request)
+    del response._content
+
+    async def go() -> bytes:
+        return await response.aread()
+
+    assert run(go()) == b'{"a":1}'
+    assert response.json() == {"a": 1}
+
+
+def test_a_changed_timeout_applies_to_the_next_request() -> None:
+    """One transport honours each request's own read timeout, not the first one it saw."""
+
+    async def go() -> tuple[int, BaseException | None]:
+        async with (
+            serve(answers) as fast,
+            serve(never_answers) as silent,
+            httpx.AsyncClient(transport=AiohttpTransport(max_connections=2)) as client,
+        ):
+            first = await client.post(fast + "/rcs/messages", json={}, timeout=30.0)
+            try:
+                await client.post(silent + "/rcs/messages", json={}, timeout=0.2)
+            except httpx.ReadTimeout as exc:
+                return first.status_code, exc
+            return first.status_code, None
+
+    status, error = run(go())
+    assert status == 200
+    assert isinstance(error, httpx.ReadTimeout)
 
 
 def test_gzip_answer_is_decoded_once() -> None:
