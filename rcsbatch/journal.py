@@ -31,9 +31,10 @@ from pathlib import Path
 
 import numpy as np
 
+from rcsbatch.delivery import replaces, row_state
 from rcsbatch.errors import ReportError
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 # Refusals that say the number itself is wrong: re-sending cannot help (see `reopen_failed`).
 FINAL_REFUSALS = ("202", "301")
@@ -58,7 +59,8 @@ CREATE TABLE IF NOT EXISTS messages (
     run_id TEXT, trace_id TEXT,
     taken_at REAL,                      -- when a run last marked it in flight
     text_changed INTEGER NOT NULL DEFAULT 0,  -- settled, and the file's text now differs
-    hold_until REAL                     -- outside its window until then (this run only)
+    hold_until REAL,                    -- outside its window until then (this run only)
+    delivery_status TEXT, delivered_at REAL  -- seven's delivery state for the row, and its time
 );
 CREATE INDEX IF NOT EXISTS messages_by_row ON messages(row);
 -- Only the rows still to send: taking the next batch must not walk past every row already sent
@@ -67,6 +69,17 @@ CREATE INDEX IF NOT EXISTS sendable_by_row ON messages(row)
     WHERE row IS NOT NULL AND status IN {SENDABLE} AND hold_until IS NULL;
 CREATE INDEX IF NOT EXISTS held_by_time ON messages(hold_until) WHERE hold_until IS NOT NULL;
 CREATE INDEX IF NOT EXISTS unsettled ON messages(status) WHERE status IN ('unknown', 'in_flight');
+-- Every message id the gateway gave, for delivery reports (which name only the id).
+CREATE TABLE IF NOT EXISTS message_ids (
+    id TEXT PRIMARY KEY, recipient INTEGER NOT NULL, state TEXT, state_at REAL, updated_at REAL,
+    price TEXT                          -- the final price (logbook), when the answer had none
+);
+CREATE INDEX IF NOT EXISTS message_ids_by_recipient ON message_ids(recipient);
+-- Delivery reports for ids this campaign does not know (webhooks are per account): kept aside.
+CREATE TABLE IF NOT EXISTS stray_reports (
+    msg_id TEXT, state TEXT, state_at REAL, received_at REAL NOT NULL, payload TEXT,
+    UNIQUE (msg_id, state, state_at)
+);
 CREATE TABLE IF NOT EXISTS rejects (
     row INTEGER PRIMARY KEY, recipient INTEGER, status TEXT NOT NULL, reason TEXT NOT NULL,
     input_phone TEXT
@@ -90,6 +103,8 @@ RESULT_COLUMNS = (
     "input_phone",
     "text_changed",
     "hold_until",
+    "delivery_status",
+    "delivered_at",
 )
 
 
@@ -150,8 +165,15 @@ class Journal:
             )
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=FULL")
+            self._backfill_ids = False
             self._migrate()
             self.db.executescript(_SCHEMA)
+            if self._backfill_ids:
+                self._index_message_ids(
+                    self.db.execute(
+                        "SELECT recipient, message_ids FROM messages WHERE message_ids IS NOT NULL"
+                    ).fetchall()
+                )
             self.db.execute(
                 "INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
             )
@@ -175,11 +197,16 @@ class Journal:
             ("taken_at", "REAL"),
             ("text_changed", "INTEGER NOT NULL DEFAULT 0"),
             ("hold_until", "REAL"),
+            ("delivery_status", "TEXT"),
+            ("delivered_at", "REAL"),
         ):
             if name not in columns:
                 self.db.execute(f"ALTER TABLE messages ADD COLUMN {name} {kind}")
         # Schema 1's index did not leave held rows out; the schema creates it anew.
         self.db.execute("DROP INDEX IF EXISTS sendable_by_row")
+        self._backfill_ids = "message_ids" not in {
+            r[0] for r in self.db.execute("SELECT name FROM sqlite_master WHERE type='table'")
+        }
 
     def close(self) -> None:
         self.db.close()
@@ -324,10 +351,102 @@ class Journal:
                    WHERE recipient=?""",
                 params,
             )
+            self._index_message_ids(
+                [(o.recipient, " ".join(o.message_ids)) for o in outcomes if o.message_ids]
+            )
             self.db.execute("COMMIT")
         except BaseException:
             self.rollback()
             raise
+
+    def _index_message_ids(self, rows: Iterable[tuple[int, str]]) -> None:
+        self.db.executemany(
+            "INSERT OR IGNORE INTO message_ids (id, recipient) VALUES (?, ?)",
+            [(msg_id, r) for r, ids in rows for msg_id in ids.split()],
+        )
+
+    # -- delivery -----------------------------------------------------------------------------
+
+    def record_delivery(
+        self,
+        msg_id: str,
+        state: str,
+        state_at: float | None,
+        *,
+        received_at: float | None = None,
+        payload: str | None = None,
+    ) -> str:
+        """Store one delivery report, idempotently: "stored", "kept" (an earlier or equal report
+        stands, see `delivery.replaces`) or "stray" (an id this campaign does not know: kept
+        aside in `stray_reports`)."""
+        received_at = time.time() if received_at is None else received_at
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            found = self.db.execute(
+                "SELECT recipient, state, state_at FROM message_ids WHERE id=?", (msg_id,)
+            ).fetchone()
+            if found is None:
+                self.db.execute(
+                    "INSERT OR IGNORE INTO stray_reports VALUES (?,?,?,?,?)",
+                    (msg_id, state, state_at, received_at, payload),
+                )
+                verdict = "stray"
+            elif replaces(state, state_at, found[1], found[2]):
+                self.db.execute(
+                    "UPDATE message_ids SET state=?, state_at=?, updated_at=? WHERE id=?",
+                    (state, state_at, received_at, msg_id),
+                )
+                self._update_row_delivery(found[0])
+                verdict = "stored"
+            else:
+                verdict = "kept"
+            self.db.execute("COMMIT")
+        except BaseException:
+            self.rollback()
+            raise
+        return verdict
+
+    def _update_row_delivery(self, recipient: int) -> None:
+        states = self.db.execute(
+            "SELECT state, state_at FROM message_ids WHERE recipient=?", (recipient,)
+        ).fetchall()
+        best = row_state([s for s, _ in states])
+        at = max((t for s, t in states if s == best and t is not None), default=None)
+        self.db.execute(
+            "UPDATE messages SET delivery_status=?, delivered_at=? WHERE recipient=?",
+            (best, at, recipient),
+        )
+
+    def set_final_price(self, msg_id: str, price: Decimal) -> bool:
+        """Fill in a price the answer did not give (0 or null), from the logbook; True when the
+        row's price is now known (a row with several ids needs each of them priced)."""
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            found = self.db.execute(
+                "SELECT recipient FROM message_ids WHERE id=?", (msg_id,)
+            ).fetchone()
+            done = False
+            if found is not None:
+                self.db.execute("UPDATE message_ids SET price=? WHERE id=?", (str(price), msg_id))
+                prices = [
+                    p
+                    for (p,) in self.db.execute(
+                        "SELECT price FROM message_ids WHERE recipient=?", (found[0],)
+                    )
+                ]
+                if all(p is not None for p in prices):
+                    total = sum((Decimal(p) for p in prices), Decimal(0))
+                    cursor = self.db.execute(
+                        """UPDATE messages SET price=?, price_known=1
+                           WHERE recipient=? AND status='sent' AND price_known=0""",
+                        (str(total), found[0]),
+                    )
+                    done = cursor.rowcount == 1
+            self.db.execute("COMMIT")
+        except BaseException:
+            self.rollback()
+            raise
+        return done
 
     def release(self, recipients: Iterable[int]) -> None:
         """Mark rows taken in flight but never attempted as `not_sent` again."""
@@ -401,11 +520,11 @@ class Journal:
             SELECT * FROM (
               SELECT row, recipient, status, message_ids, price, price_known, foreign_id, label,
                      error_code, error_text, attempts, sent_at, run_id, NULL AS input_phone,
-                     text_changed, hold_until
+                     text_changed, hold_until, delivery_status, delivered_at
                 FROM messages WHERE row IS NOT NULL OR status NOT IN {SENDABLE}
               UNION ALL
               SELECT row, recipient, status, NULL, NULL, NULL, NULL, NULL, NULL, reason, 0,
-                     NULL, NULL, input_phone, 0, NULL FROM rejects)
+                     NULL, NULL, input_phone, 0, NULL, NULL, NULL FROM rejects)
             ORDER BY row IS NULL, row, recipient"""
         cursor = self.db.execute(query)
         while True:

@@ -49,9 +49,13 @@ SCHEMA = pa.schema(
         ("input_phone", pa.string()),
         # Sent by an earlier run, and the file's text for this recipient now differs: not re-sent.
         ("text_changed", pa.bool_()),
+        # seven's delivery state (DELIVERED, READ, NOTDELIVERED, …) and its time, from webhooks
+        # or `rcsbatch sync`; empty until a report came.
+        ("delivery_status", pa.string()),
+        ("delivered_at", pa.timestamp("s", tz="UTC")),
     ]
 )
-REPEATING = ["status", "price_status", "label", "error_code", "run_id"]
+REPEATING = ["status", "price_status", "label", "error_code", "run_id", "delivery_status"]
 TEXT_COLUMNS = ("message_id", "foreign_id", "label", "error_text", "input_phone")
 _FORMULA_STARTS = pa.array(["=", "+", "-", "@", "\t", "\r"])
 
@@ -110,6 +114,8 @@ def _journal_table(batch: list[Sequence[Any]]) -> pa.Table:
         raw,
         changed,
         held,
+        delivery,
+        delivered_at,
     ) = zip(*batch, strict=True)
     text = tuple(
         _held_text(h) if h is not None and s in ("pending", "not_sent") else t
@@ -133,14 +139,20 @@ def _journal_table(batch: list[Sequence[Any]]) -> pa.Table:
             "error_code": pa.array(code, pa.string()),
             "error_text": pa.array(text, pa.string()),
             "attempts": pa.array(attempts, pa.int32()),
-            "sent_at": pa.array([None if t is None else int(t) for t in sent_at], pa.int64()).cast(
-                pa.timestamp("s", tz="UTC")
-            ),
+            "sent_at": _seconds(sent_at),
             "run_id": pa.array(run_id, pa.string()),
             "input_phone": pa.array(raw, pa.string()),
             "text_changed": pa.array([bool(c) for c in changed], pa.bool_()),
+            "delivery_status": pa.array(delivery, pa.string()),
+            "delivered_at": _seconds(delivered_at),
         },
         schema=SCHEMA,
+    )
+
+
+def _seconds(values: Sequence[float | None]) -> pa.Array:
+    return pa.array([None if t is None else int(t) for t in values], pa.int64()).cast(
+        pa.timestamp("s", tz="UTC")
     )
 
 
@@ -182,6 +194,8 @@ def plan_table(chunk: pd.DataFrame) -> pa.Table:
             "run_id": none,
             "input_phone": _where(~ready, chunk["input_phone"]),
             "text_changed": pa.array(np.zeros(n, bool)),
+            "delivery_status": none,
+            "delivered_at": pa.nulls(n, pa.timestamp("s", tz="UTC")),
         },
         schema=SCHEMA,
     )

@@ -342,6 +342,8 @@ def test_result_rows_carry_the_recorded_fields(journal: Journal) -> None:
         "input_phone": None,
         "text_changed": 0,
         "hold_until": None,
+        "delivery_status": None,
+        "delivered_at": None,
     }
 
 
@@ -469,5 +471,68 @@ def test_a_schema_1_journal_is_migrated_in_place(path: Path) -> None:
     with Journal(path) as j:
         assert [r[:3] for r in j.result_rows()] == [(1, A, "sent")]
         assert j.db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone() == (
-            "2",
+            "3",
         )
+
+
+# ---- delivery reports ------------------------------------------------------------------------
+
+
+def sent_with(
+    journal: Journal, recipient: int, ids: tuple[str, ...], price: Decimal | None
+) -> None:
+    load(journal, [row(recipient, 1)])
+    journal.take_batch(RUN, 1)
+    journal.record(RUN, [sent(recipient, price, ids=ids)])
+
+
+def delivery(journal: Journal, recipient: int) -> tuple[Any, Any]:
+    r = {x["recipient"]: x for x in results(journal)}[recipient]
+    return r["delivery_status"], r["delivered_at"]
+
+
+def test_a_delivery_report_is_stored_once_by_message_id(journal: Journal) -> None:
+    """DELIVERED for a known id is stored on its row; the same report again changes nothing."""
+    sent_with(journal, A, ("m1",), Decimal("0.05"))
+    assert journal.record_delivery("m1", "DELIVERED", 2000.0) == "stored"
+    assert journal.record_delivery("m1", "DELIVERED", 2000.0) == "kept"
+    assert delivery(journal, A) == ("DELIVERED", 2000.0)
+
+
+@pytest.mark.parametrize(
+    ("reports", "final"),
+    [
+        ([("TRANSMITTED", 10), ("DELIVERED", 20)], "DELIVERED"),
+        ([("DELIVERED", 20), ("TRANSMITTED", 10)], "DELIVERED"),  # late and earlier: ignored
+        ([("DELIVERED", 20), ("BUFFERED", 30)], "DELIVERED"),  # non-final never replaces final
+        ([("DELIVERED", 20), ("READ", 30)], "READ"),
+        ([("READ", 30), ("DELIVERED", 20)], "READ"),
+        ([("BUFFERED", 10), ("ACCEPTED", 5)], "BUFFERED"),  # the later state time wins
+        ([("NOTDELIVERED", 10), ("READ", 30)], "NOTDELIVERED"),
+    ],
+)
+def test_a_final_state_is_never_replaced_by_an_earlier_one(
+    journal: Journal, reports: list[tuple[str, float]], final: str
+) -> None:
+    """Out-of-order and repeated reports end in the state seven's rules give."""
+    sent_with(journal, A, ("m1",), Decimal("0.05"))
+    for state, at in reports:
+        journal.record_delivery("m1", state, at)
+    assert delivery(journal, A)[0] == final
+
+
+def test_a_report_for_an_unknown_id_is_kept_aside(journal: Journal) -> None:
+    """Webhooks are per account: an id this campaign never sent is stray, stored once."""
+    assert journal.record_delivery("other", "DELIVERED", 5.0, payload="{}") == "stray"
+    journal.record_delivery("other", "DELIVERED", 5.0, payload="{}")
+    assert journal.db.execute("SELECT count(*) FROM stray_reports").fetchone() == (1,)
+
+
+def test_a_final_price_fills_an_unknown_one_when_every_id_has_it(journal: Journal) -> None:
+    """A row sent with two ids and no price becomes known once both ids are priced."""
+    sent_with(journal, A, ("m1", "m2"), None)
+    assert journal.set_final_price("m1", Decimal("0.05")) is False
+    assert journal.set_final_price("m2", Decimal("0.07")) is True
+    r = results(journal)[0]
+    assert (r["price"], r["price_known"]) == ("0.12", 1)
+    assert journal.set_final_price("zz", Decimal("1")) is False

@@ -88,9 +88,7 @@ def test_csv_cp1252_reads_with_its_encoding(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("encoding", ["utf-16", "utf-16-le", "utf-16-be", "utf-32"])
-def test_csv_utf16_header_is_split_into_lines_after_decoding(
-    tmp_path: Path, encoding: str
-) -> None:
+def test_csv_utf16_header_is_split_into_lines_after_decoding(tmp_path: Path, encoding: str) -> None:
     """UTF-16/32 headers holding a 0x0A or 0x0D byte (Ċ, č) keep every column name whole."""
     text = "\ufeffphone,Ċ,č\n+4917612345678,Ċapek,čaj\n"
     file = open_recipients(write(tmp_path, text.encode(encoding)), encoding=encoding)
