@@ -81,6 +81,7 @@ class SendSpec:
     window: Window | None = None
     outside_window: str = "wait"
     give_up_after: float = DEFAULT_GIVE_UP_AFTER
+    max_cost: Decimal | None = None  # the most the campaign may cost, all its runs together
 
 
 @dataclass(frozen=True)
@@ -135,6 +136,7 @@ _SEND_KEYS = {
     "window",
     "outside_window",
     "give_up_after",
+    "max_cost",
 }
 
 
@@ -370,6 +372,15 @@ def _parse_send(table: Any, path: Path, timezone: dt.tzinfo | None) -> SendSpec:
     give_up = float(send.get("give_up_after", (int, float), DEFAULT_GIVE_UP_AFTER))
     if not math.isfinite(give_up) or give_up <= 0:
         raise send.fail("give_up_after", "must be a positive number of seconds")
+    max_cost_value = send.get("max_cost", (int, float, str))
+    max_cost = None
+    if max_cost_value is not None:
+        try:
+            max_cost = Decimal(str(max_cost_value))
+        except InvalidOperation:
+            raise send.fail("max_cost", "must be an amount such as 250.00") from None
+        if not max_cost.is_finite() or not 0 < max_cost <= 10**9:
+            raise send.fail("max_cost", "must be an amount above 0 (in the account's currency)")
     return SendSpec(
         concurrency=concurrency,
         rate=rate,
@@ -381,6 +392,7 @@ def _parse_send(table: Any, path: Path, timezone: dt.tzinfo | None) -> SendSpec:
         window=window,
         outside_window=outside,
         give_up_after=give_up,
+        max_cost=max_cost,
     )
 
 

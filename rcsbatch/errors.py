@@ -4,7 +4,8 @@
     ├── InputError                 bad campaign or recipient input; nothing is sent (exit 2)
     │   ├── CampaignError          the campaign file: missing, unreadable, wrong key or value
     │   ├── RecipientsError        the recipient or suppress file: unreadable, missing column, …
-    │   └── ReportError            the report folder or the campaign's journal cannot be used
+    │   ├── ReportError            the report folder or the campaign's journal cannot be used
+    │   └── BudgetError            the estimate passes `max_cost` or the balance: nothing is sent
     ├── CampaignBusyError          another run of the same campaign is going on (exit 4)
     └── GatewayError               something the gateway said or did not say
         ├── RetriableError         surely not accepted; safe to send again (429, 503, connect error)
@@ -67,6 +68,10 @@ class AnswerLostError(GatewayError):
 
 class ReportError(InputError):
     """The report folder cannot be written, or the campaign's journal is not a journal."""
+
+
+class BudgetError(InputError):
+    """The run would pass `[send] max_cost` or the account's balance; nothing is sent."""
 
 
 class CampaignBusyError(RcsbatchError):

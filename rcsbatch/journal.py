@@ -237,6 +237,10 @@ class Journal:
         self.db.execute("BEGIN")
         self.db.execute("UPDATE messages SET row = NULL, text_changed = 0")
         self.db.execute("UPDATE messages SET hold_until = NULL WHERE hold_until IS NOT NULL")
+        self.db.execute(
+            f"UPDATE messages SET error_text = NULL WHERE status IN {SENDABLE} "
+            "AND error_text IS NOT NULL"
+        )
         self.db.execute("DELETE FROM rejects")
 
     def add_rows(self, rows: Iterable[tuple[int, int, str, str | None, str | None]]) -> None:
@@ -468,6 +472,14 @@ class Journal:
         )
         self.db.execute("COMMIT")
 
+    def note_unsent(self, reason: str) -> None:
+        """Say why the file's rows still to send (not held) were not sent by this run."""
+        self.db.execute(
+            f"""UPDATE messages SET error_text=? WHERE row IS NOT NULL AND status IN {SENDABLE}
+                AND hold_until IS NULL AND error_text IS NULL""",
+            (reason,),
+        )
+
     def next_hold(self) -> float | None:
         """When the earliest held row may go; None when none is held."""
         (until,) = self.db.execute(
@@ -542,6 +554,19 @@ class Journal:
         numbers = np.array([r for r, _ in rows], dtype=np.int64)
         statuses = np.array(["unknown" if s == "in_flight" else s for _, s in rows], dtype=object)
         return numbers, statuses
+
+    def cost_so_far(self) -> tuple[Decimal, int]:
+        """The campaign's known cost over every run, and how many sent rows have no price yet."""
+        total = Decimal(0)
+        unknown = 0
+        for price, known in self.db.execute(
+            "SELECT price, price_known FROM messages WHERE status='sent'"
+        ):
+            if known and price is not None:
+                total += Decimal(price)
+            else:
+                unknown += 1
+        return total, unknown
 
     def average_price(self) -> Decimal | None:
         """The mean known price of the latest run that sent anything; None when none is known."""

@@ -57,6 +57,7 @@ class Report:
     cost: Decimal = Decimal(0)
     price_unknown: int = 0
     currency: str = "EUR"
+    balance_before: Decimal | None = None
     balance_after: Decimal | None = None
     stop_reason: str | None = None
     stop_code: str | None = None
@@ -69,6 +70,7 @@ class Report:
     run_cost: Decimal = Decimal(0)
     text_changed: int = 0  # settled rows whose text in the file now differs (not re-sent)
     gave_up: str | None = None  # the gateway kept failing: the run stopped, resumable
+    over_budget: bool = False  # max_cost was reached: the rest is not_sent
     not_after_passed: bool = False
     settled_found: int = 0  # lost answers the logbook showed accepted
     settled_resent: int = 0  # lost answers the logbook did not show: sent again
@@ -122,6 +124,7 @@ class Report:
             "text_changed": self.text_changed,
             "currency": self.currency,
             "simulated": self.simulated,
+            "balance_before": None if self.balance_before is None else plain(self.balance_before),
             "balance_after": None if self.balance_after is None else plain(self.balance_after),
             "estimated_cost": None if self.estimate is None else plain(self.estimate),
             "estimate_source": self.estimate_source,
@@ -129,6 +132,7 @@ class Report:
             "stop_code": self.stop_code,
             "gave_up": self.gave_up,
             "not_after_passed": self.not_after_passed,
+            "stopped_by_budget": self.over_budget,
             "settled_from_logbook": {"found": self.settled_found, "resent": self.settled_resent},
             "interrupted_by": None
             if self.interrupted is None
@@ -155,6 +159,8 @@ class Report:
                     f"{plain(self.run_cost)} {self.currency}{sim}; "
                     "the rest was settled by earlier runs"
                 )
+            if self.balance_before is not None:
+                out.append(f"balance before: {plain(self.balance_before)} {self.currency}{sim}")
             if self.balance_after is not None:
                 out.append(f"balance after: {plain(self.balance_after)} {self.currency}{sim}")
         if self.estimate is not None:
@@ -181,6 +187,8 @@ class Report:
             out.append(f"stopped by the gateway: {self.stop_reason}")
         if self.gave_up:
             out.append(f"stopped: {self.gave_up}")
+        if self.over_budget:
+            out.append("stopped: [send] max_cost reached; the rest stays not_sent")
         if self.not_after_passed:
             out.append("stopped: the campaign's not_after has passed; the rest stays not_sent")
         if self.resumable:

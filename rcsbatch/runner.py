@@ -20,11 +20,12 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
+from rcsbatch.budget import Budget, check_budget
 from rcsbatch.campaign import Campaign
 from rcsbatch.errors import CampaignBusyError, GatewayError, ReportError
 from rcsbatch.journal import Journal, Outcome
@@ -39,6 +40,9 @@ from rcsbatch.results import (
     write_summary,
 )
 from rcsbatch.sender import Sender, SendStats
+
+if TYPE_CHECKING:
+    from rcsbatch.client import Balance
 
 REPORT_DIR_ENV = "RCSBATCH_REPORT_DIR"
 SAMPLES = 3
@@ -84,7 +88,17 @@ def journal_path(campaign: Campaign, root: Path) -> Path:
 def estimate(
     campaign: Campaign, root: Path, messages: int, journal: Journal | None = None
 ) -> tuple[Decimal | None, str | None]:
-    """Estimated cost of `messages` and where the price came from (None when nothing is known).
+    """Estimated cost of `messages` and where the price came from (None when nothing is known)."""
+    price, source = unit_price(campaign, root, journal)
+    if price is None:
+        return None, None
+    return price * messages, f"estimate: {messages} × {price}, {source}"
+
+
+def unit_price(
+    campaign: Campaign, root: Path, journal: Journal | None = None
+) -> tuple[Decimal | None, str]:
+    """The price per message to estimate with, and where it came from.
 
     Without a price in the campaign, the latest run's average price is read from `journal` (the
     one a run already holds open) or, for a dry run, from the campaign's journal if it exists.
@@ -99,9 +113,7 @@ def estimate(
             with Journal(path) as opened:
                 price = opened.average_price()
         source = "average price of earlier runs"
-    if price is None:
-        return None, None
-    return price * messages, f"estimate: {messages} × {price}, {source}"
+    return price, source
 
 
 def dry_run(campaign: Campaign, root: Path, plan: Plan | None = None) -> RunResult:
@@ -224,12 +236,26 @@ def run(
     started = time.time()
     with campaign_lock(root / campaign.name), Journal(journal_path(campaign, root)) as journal:
         load_journal(journal, plan, retry_failed=retry_failed)
-        run_id, folder = new_run_folder(root, campaign.name)
-        journal.start_run(run_id)
-        report = Report(simulated=gateway.simulated, run_id=run_id)
         sendable = journal.count_sendable()
         if limit is not None:
             sendable = min(sendable, limit)
+        balance = fetch_balance(gateway)
+        budget = None
+        if campaign.send.max_cost is not None:
+            cost, unpriced = journal.cost_so_far()
+            budget = check_budget(
+                campaign.send.max_cost,
+                cost_so_far=cost,
+                unpriced=unpriced,
+                price=unit_price(campaign, root, journal)[0],
+                messages=sendable,
+                balance=balance.amount if balance is not None else None,
+            )
+        run_id, folder = new_run_folder(root, campaign.name)
+        journal.start_run(run_id)
+        report = Report(simulated=gateway.simulated, run_id=run_id)
+        if balance is not None:
+            report.balance_before, report.currency = balance.amount, balance.currency
         report.estimate, report.estimate_source = estimate(campaign, root, sendable, journal)
         if on_start is not None:
             on_start(sendable)
@@ -241,15 +267,27 @@ def run(
         try:
             with _event_loop() as loop_runner:
                 stats = loop_runner.run(
-                    _send(journal, gateway, settings, run_id, limit, report, on_outcome, on_status)
+                    _send(
+                        journal,
+                        gateway,
+                        settings,
+                        run_id,
+                        limit,
+                        report,
+                        on_outcome,
+                        on_status,
+                        budget,
+                    )
                 )
         finally:
             gc.unfreeze()
         report.stop_reason, report.stop_code = stats.stop_reason, stats.stop_code
         report.interrupted = stats.interrupted
         report.gave_up = stats.gave_up
+        report.over_budget = stats.over_budget
         report.not_after_passed = stats.not_after_passed
         report.settled_found, report.settled_resent = stats.settled_found, stats.settled_resent
+        journal.note_unsent(_why_unsent(stats, limit))
         writer = ResultsWriter(folder, report)
         try:
             for table in journal_batches(journal.result_rows()):
@@ -268,6 +306,39 @@ def run(
         )
         journal.finish_run(run_id, report.exit_code, json.dumps(summary))
     return RunResult(run_id, folder, report)
+
+
+def _why_unsent(stats: SendStats, limit: int | None) -> str:
+    """Why rows still to send at the end of a run were not sent: the reason their row shows."""
+    if stats.stop_reason:
+        return f"not sent: the gateway stopped the run ({stats.stop_reason})"
+    if stats.over_budget:
+        return "not sent: the campaign's [send] max_cost was reached"
+    if stats.not_after_passed:
+        return "not sent: the campaign's [send] not_after had passed"
+    if stats.gave_up:
+        return f"not sent: {stats.gave_up}"
+    if stats.interrupted is not None:
+        return "not sent: the run was stopped (Ctrl-C or SIGTERM) first"
+    if limit is not None:
+        return f"not sent: --limit {limit} was reached"
+    return "not sent in this run"
+
+
+def fetch_balance(gateway: Gateway) -> Balance | None:
+    """The account's balance (`GET /balance`), or None when the gateway does not tell (the run
+    then finds out about the key or the credit from its first answer)."""
+    from rcsbatch.client import GatewayClient
+
+    async def ask() -> Balance | None:
+        async with GatewayClient(gateway.base_url, gateway.api_key, max_connections=1) as client:
+            try:
+                return await client.balance()
+            except GatewayError:
+                return None
+
+    with _event_loop() as loop_runner:
+        return loop_runner.run(ask())
 
 
 def _event_loop() -> asyncio.Runner:
@@ -321,6 +392,7 @@ async def _send(
     report: Report,
     on_outcome: Callable[[Outcome], None] | None,
     on_status: Callable[[str], None] | None,
+    budget: Budget | None,
 ) -> SendStats:
     # Imported here: aiohttp and httpx cost ~0.1 s of start-up that dry runs never use.
     from rcsbatch.client import GatewayClient
@@ -336,6 +408,7 @@ async def _send(
             limit=limit,
             on_outcome=on_outcome,
             on_status=on_status,
+            budget=budget,
         )
         stats = await sender.run()
         report.balance_after = stats.balance

@@ -41,6 +41,7 @@ from tenacity import (
 )
 
 from rcsbatch.answers import Accepted
+from rcsbatch.budget import Budget
 from rcsbatch.errors import (
     AccountError,
     AnswerLostError,
@@ -83,6 +84,7 @@ class SendStats:
     stop_code: str | None = None
     interrupted: int | None = None  # the signal number that stopped the run
     gave_up: str | None = None  # set when the gateway kept failing for too long
+    over_budget: bool = False  # max_cost reached: nothing more was sent
     not_after_passed: bool = False
     balance: Decimal | None = None
     started: float = 0.0
@@ -228,8 +230,10 @@ class Sender:
         limit: int | None = None,
         on_outcome: Callable[[Outcome], None] | None = None,
         on_status: Callable[[str], None] | None = None,
+        budget: Budget | None = None,
     ) -> None:
         self.journal = journal
+        self.budget = budget
         self.client = client
         self.settings = settings
         self.run_id = run_id
@@ -600,20 +604,27 @@ class Sender:
                     raise _Stopped
                 now = clock()
                 params = params_at(now)
+            reserved = self._reserve()
             first = first or now
             last = now
             attempts += 1
             try:
                 accepted = await self.client.send(params, params["to"])
             except RetriableError as exc:
+                self._release(reserved)
                 if exc.code == "429":
                     self.limiter.slow_down(exc.retry_after)
                 else:
                     self._count_failure(exc)
                 raise
             except AnswerLostError as exc:
+                self._spend(reserved, None)  # it may have gone: count it spent
                 self._count_failure(exc)
                 raise
+            except BaseException:
+                self._release(reserved)
+                raise
+            self._spend(reserved, accepted.price)
             self.health.ok()
             return accepted
 
@@ -677,9 +688,31 @@ class Sender:
         return outcome("sent", message_ids=accepted.message_ids, price=accepted.price)
 
     def _why_stopped(self) -> str:
+        if self.stats.over_budget:
+            return "not sent: the campaign's [send] max_cost was reached"
         if self.stats.not_after_passed or self.settings.too_late(self.settings.clock()):
             return "not sent: the campaign's not_after had passed"
         return "the run stopped before it could be sent"
+
+    def _reserve(self) -> Decimal | None:
+        """Reserve the message's price in the budget; raise _Stopped (and stop) when it would
+        pass max_cost."""
+        if self.budget is None:
+            return None
+        reserved = self.budget.reserve()
+        if reserved is None:
+            self.stats.over_budget = True
+            self._stop.set()
+            raise _Stopped
+        return reserved
+
+    def _spend(self, reserved: Decimal | None, price: Decimal | None) -> None:
+        if self.budget is not None and reserved is not None:
+            self.budget.spend(reserved, price)
+
+    def _release(self, reserved: Decimal | None) -> None:
+        if self.budget is not None and reserved is not None:
+            self.budget.release(reserved)
 
     def _log_retry(self, state: RetryCallState) -> None:
         self.stats.retries += 1

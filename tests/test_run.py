@@ -14,6 +14,7 @@ import pytest
 from conftest import API_KEY, CampaignFactory
 
 from rcsbatch.campaign import Campaign
+from rcsbatch.errors import BudgetError
 from rcsbatch.report import EXIT_GATEWAY, EXIT_OK, EXIT_ROWS
 from rcsbatch.runner import Gateway, RunResult, run
 from rcsbatch.simulator import DEFAULT_PRICE, Message, SimulatorServer
@@ -403,3 +404,38 @@ def test_validity_passed_before_the_run_is_expired_and_nothing_goes(
     assert set(statuses(report).values()) == {"expired"}
     assert sim.backend.counters.send_requests == 0
     assert result.report.exit_code == EXIT_ROWS
+
+
+# ---- the budget ---------------------------------------------------------------------------------
+
+
+def test_a_run_whose_estimate_passes_max_cost_is_refused_before_anything_is_sent(
+    make_campaign: CampaignFactory, sim: SimulatorServer, gateway: Gateway
+) -> None:
+    """5 rows at an estimated 0.05 = 0.25 > max_cost 0.10: BudgetError, no request, no folder."""
+    campaign = make_campaign(5, send={"max_cost": "0.10", "price_estimate": "0.05"})
+    with pytest.raises(BudgetError, match="max_cost"):
+        send(campaign, gateway)
+    assert sim.backend.counters.send_requests == 0
+    assert not [p for p in (campaign.report_dir / "test").iterdir() if p.is_dir()]
+
+
+def test_max_cost_holds_across_runs_and_the_rest_is_not_sent_with_the_reason(
+    make_campaign: CampaignFactory, sim: SimulatorServer, gateway: Gateway
+) -> None:
+    """The estimate is low (0.01) but the gateway charges 0.0475: with max_cost 0.15 three go,
+    the rest stay not_sent saying why, and the total never passes the cap."""
+    campaign = make_campaign(
+        8, send={"max_cost": "0.15", "price_estimate": "0.01", "concurrency": 1}
+    )
+    result = send(campaign, gateway)
+    report = check(result, sim)
+    sent = [r for r in report.values() if r["status"] == "sent"]
+    assert len(sent) == 3
+    assert sum(r["price"] for r in sent) <= Decimal("0.15")
+    left = [r for r in report.values() if r["status"] == "not_sent"]
+    assert left and all("max_cost" in r["error_text"] for r in left)
+    assert summary(result)["stopped_by_budget"] is True
+    assert summary(result)["balance_before"] is not None
+    with pytest.raises(BudgetError):  # 0.1425 spent + 5 × 0.0475 would pass 0.15
+        send(campaign, gateway)

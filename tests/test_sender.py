@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from rcsbatch.answers import Accepted
+from rcsbatch.budget import Budget
 from rcsbatch.errors import AccountError, AnswerLostError, RecipientError, RetriableError
 from rcsbatch.journal import RESULT_COLUMNS, Journal, Outcome
 from rcsbatch.request import SendSettings
@@ -710,3 +711,25 @@ def test_held_rows_whose_window_opens_after_not_after_stay_not_sent(
     assert client.calls == []
     (row,) = list(j.result_rows())
     assert row[2] == "not_sent" and row[RESULT_COLUMNS.index("hold_until")] == T0 + 3600
+
+
+# ---- the budget -------------------------------------------------------------------------------
+
+
+def test_the_budget_stops_the_run_before_the_total_would_pass_max_cost(
+    tmp_path: Path, clock: Clock
+) -> None:
+    """Cap 0.20 at 0.0475 a message: four go (0.19), the fifth would pass it; the rest are
+    not_sent and the run says why."""
+    client = FakeGateway(clock)
+    j = journal(tmp_path, 8)
+
+    async def go() -> SendStats:
+        budget = Budget(cap=Decimal("0.20"), spent=Decimal(0), price=PRICE)
+        sender = Sender(j, client, SendSettings(clock=clock, concurrency=2), RUN, budget=budget)  # type: ignore[arg-type]
+        return await sender.run()
+
+    stats = asyncio.run(go())
+    assert len(client.calls) == 4
+    assert stats.over_budget
+    assert list(statuses(j).values()).count("sent") == 4
