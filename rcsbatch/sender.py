@@ -155,11 +155,21 @@ class RateLimiter:
             self.paused_until = max(self.paused_until, now + retry_after)
         if now < self._recovering_since:
             return  # the same burst of 429s: halve once per second, not once per answer
-        current = self.cap or max(self.observed, 2.0)
+        current = self.cap or max(self._pace(now), 2.0)
         if not self.rate:
             self._before_slowdown = max(self._before_slowdown, current)
         self._set_cap(max(current / 2, MIN_RATE))
         self._recovering_since = now + 1.0
+
+    def _pace(self, now: float) -> float:
+        """Acquisitions a second: the last whole second's, or the current second's if faster.
+
+        A 429 in a run's first second (no whole second yet), or just after the cap was lifted
+        (the last second was the slow one), must halve the pace the run has now: judged by the
+        last whole second alone, it capped the run at 1 message a second, for good.
+        """
+        elapsed = max(now - self._window_start, 0.25)
+        return max(self.observed, self._window_count / elapsed)
 
     def _recover(self, now: float) -> None:
         if now < self._recovering_since:

@@ -608,6 +608,24 @@ def test_a_429_without_a_rate_caps_the_run_at_half_its_pace(clock: Clock) -> Non
     assert limiter.cap == 0
 
 
+def test_a_429_in_the_first_second_halves_the_pace_the_run_has(clock: Clock) -> None:
+    """No rate set, 30 requests in the run's first 0.3 s, then a 429: the cap is about half that
+    pace (50/s), not 1/s, and is lifted again."""
+    limiter = RateLimiter(0, clock=clock, sleep=clock.sleep)
+
+    async def go() -> None:
+        for _ in range(30):
+            clock.now += 0.01
+            await limiter.acquire()
+        limiter.slow_down(None)
+        assert limiter.cap == pytest.approx(50, rel=0.1)
+        for _ in range(400):
+            await limiter.acquire()
+
+    asyncio.run(go())
+    assert limiter.cap == 0
+
+
 def test_a_failing_gateway_pauses_every_worker_then_the_run_gives_up(
     tmp_path: Path, clock: Clock
 ) -> None:

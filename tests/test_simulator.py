@@ -367,6 +367,19 @@ def test_latency_is_added(sim: SimulatorServer, client: httpx.Client) -> None:
     assert time.perf_counter() - start >= 0.15
 
 
+def test_logbook_latency_replaces_latency_for_the_logbook_only(
+    sim: SimulatorServer, client: httpx.Client
+) -> None:
+    """logbook_latency_ms sets the logbook's delay apart from latency_ms, which stays elsewhere."""
+    sim.set_faults(latency_ms=300, logbook_latency_ms=0)
+    start = time.perf_counter()
+    client.get("/journal/outbound")
+    assert time.perf_counter() - start < 0.25
+    start = time.perf_counter()
+    client.get("/balance")
+    assert time.perf_counter() - start >= 0.3
+
+
 def test_client_timeout_still_accepts(sim: SimulatorServer, client: httpx.Client) -> None:
     """A client giving up during the latency leaves a lost answer: the send is still accepted."""
     sim.set_faults(latency_ms=200)

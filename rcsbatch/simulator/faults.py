@@ -44,6 +44,9 @@ class Faults:
 
     #: Added to every API request (not the ``/_sim`` control endpoints), awaited, not blocking.
     latency_ms: float = 0.0
+    #: Latency of the logbook (``GET /journal/outbound``) instead of ``latency_ms``; None: the
+    #: same as every other request.
+    logbook_latency_ms: float | None = None
     #: Fractions of send requests answered with an HTML error page of that status; not accepted.
     error_500_rate: float = 0.0
     error_502_rate: float = 0.0
@@ -178,6 +181,7 @@ def _digits(number: str) -> str:
 _NON_NEGATIVE = frozenset(
     {
         "latency_ms",
+        "logbook_latency_ms",
         "retry_after",
         "credit_after",
         "logbook_lag_s",

@@ -139,11 +139,11 @@ class _Api:
         self.faults = backend.faults
         self.state_path = state_path
 
-    async def _latency(self) -> None:
+    async def _latency(self, ms: float | None = None) -> None:
         # Handlers read the body first: a client that gives up during the wait then leaves a
         # request the gateway still carries out (aiohttp does not cancel handlers), as a lost
         # answer does in production.
-        ms = self.faults.latency_ms
+        ms = self.faults.latency_ms if ms is None else ms
         if ms > 0:
             await asyncio.sleep(ms / 1000)
 
@@ -229,7 +229,7 @@ class _Api:
         return web.Response(text=format(result, "f"), content_type="text/plain", headers=_trace())
 
     async def journal(self, request: web.Request) -> web.Response:
-        await self._latency()
+        await self._latency(self.faults.logbook_latency_ms)
         return self._render(self.backend.journal(request.query, api_key_of(request)))
 
     async def analytics(self, request: web.Request) -> web.Response:
