@@ -59,7 +59,10 @@ if TYPE_CHECKING:  # the client (aiohttp, httpx) is imported by whoever builds o
 
 log = logging.getLogger("rcsbatch.sender")
 
-BATCH_SIZE = 256
+# Rows are marked in flight BATCH_SIZE at a time, and at most one more batch waits in the queue
+# for the workers: after a crash, those rows (in flight, but most never sent) must each be settled
+# through the logbook, so fewer is better, while each batch costs one fsync.
+BATCH_SIZE = 128
 FLUSH_EVERY = 256
 FLUSH_SECONDS = 0.25
 MIN_RATE = 0.5  # a 429 never slows the run below this many messages a second
@@ -402,7 +405,7 @@ class Sender:
 
     async def _send_round(self) -> None:
         """Send every sendable row once (with retries); lost answers are left `unknown`."""
-        queue: asyncio.Queue[Pending | None] = asyncio.Queue(maxsize=BATCH_SIZE * 2)
+        queue: asyncio.Queue[Pending | None] = asyncio.Queue(maxsize=BATCH_SIZE)
         workers = [
             asyncio.create_task(self._worker(queue)) for _ in range(self.settings.concurrency)
         ]
