@@ -156,11 +156,13 @@ def run(
     err = _stderr(quiet)
     campaign, plan = _load(campaign_file, checking=dry_run)
     root = runner.report_root(campaign, report_dir)
-    if dry_run:
-        with _input_errors():
-            result = runner.dry_run(campaign, root, plan)
-        _finish(err, result)
     api_key = os.environ.get(API_KEY_ENV, "").strip()
+    if dry_run:
+        # The balance is shown when there is a key to ask with; a dry run needs none.
+        gateway = runner.Gateway(_base_url(), api_key) if api_key and not simulate else None
+        with _input_errors():
+            result = runner.dry_run(campaign, root, plan, gateway)
+        _finish(err, result)
     if simulate:
         from rcsbatch.simulator import SimulatorServer
 

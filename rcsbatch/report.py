@@ -163,6 +163,8 @@ class Report:
                 out.append(f"balance before: {plain(self.balance_before)} {self.currency}{sim}")
             if self.balance_after is not None:
                 out.append(f"balance after: {plain(self.balance_after)} {self.currency}{sim}")
+        if self.dry_run and self.balance_before is not None:
+            out.append(f"balance: {plain(self.balance_before)} {self.currency}")
         if self.estimate is not None:
             out.append(
                 f"estimated cost: {self.estimate.quantize(CENT)} {self.currency} "

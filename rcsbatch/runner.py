@@ -116,11 +116,19 @@ def unit_price(
     return price, source
 
 
-def dry_run(campaign: Campaign, root: Path, plan: Plan | None = None) -> RunResult:
-    """Check and merge every row, send nothing, and write the results to a dry-run folder."""
+def dry_run(
+    campaign: Campaign, root: Path, plan: Plan | None = None, gateway: Gateway | None = None
+) -> RunResult:
+    """Check and merge every row, send nothing, and write the results to a dry-run folder.
+
+    With a `gateway`, the account's balance is read (`GET /balance`) and shown too.
+    """
     plan = plan or open_plan(campaign)
     started = time.time()
     report = Report(dry_run=True)
+    balance = fetch_balance(gateway) if gateway is not None else None
+    if balance is not None:
+        report.balance_before, report.currency = balance.amount, balance.currency
     settled = _settled(journal_path(campaign, root))
     run_id, folder = new_run_folder(root, campaign.name, dry_run=True)
     writer = ResultsWriter(folder, report)

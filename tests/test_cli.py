@@ -123,12 +123,14 @@ def test_run_without_key_says_how_to_start(example: Path, monkeypatch: pytest.Mo
 def test_dry_run_writes_a_marked_folder_and_sends_nothing(
     example: Path, gateway: SimulatorServer
 ) -> None:
-    """`--dry-run` writes a `-dry-run` folder with `ready` rows and makes no request."""
+    """`--dry-run` writes a `-dry-run` folder with `ready` rows and sends nothing; with a key
+    it shows the account's balance (its only request)."""
     result = invoke("run", str(example), "--dry-run")
     assert result.exit_code == 1  # the example has invalid rows
     folder = run_folder(result)
     assert folder.name.endswith("-dry-run")
-    assert gateway.backend.stats()["requests"] == 0
+    assert gateway.backend.stats()["by_endpoint"] == {"balance": 1}
+    assert "balance: 500 EUR" in result.stderr
     frame = pd.read_parquet(folder / "results.parquet")
     assert (frame["status"] == "ready").sum() == 11
     assert "estimated cost: 0.55 EUR" in result.stderr
