@@ -22,8 +22,10 @@ at each run and kept in ``rejects``.
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 import time
+from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -31,7 +33,7 @@ from pathlib import Path
 
 import numpy as np
 
-from rcsbatch.delivery import replaces, row_state
+from rcsbatch.delivery import FINAL, READ, replaces, row_state
 from rcsbatch.errors import ReportError
 
 SCHEMA_VERSION = 3
@@ -384,31 +386,69 @@ class Journal:
         stands, see `delivery.replaces`) or "stray" (an id this campaign does not know: kept
         aside in `stray_reports`)."""
         received_at = time.time() if received_at is None else received_at
+        with self._transaction():
+            return self._store_delivery(msg_id, state, state_at, received_at, payload, True)
+
+    def record_deliveries(
+        self, reports: Iterable[tuple[str, str, float | None]], *, keep_strays: bool = False
+    ) -> Counter[str]:
+        """Store many (msg_id, state, state_at) reports in one transaction; how many were
+        stored, kept and stray. The logbook lists the whole account's messages: its entries for
+        other campaigns are not kept (`keep_strays` False)."""
+        now = time.time()
+        verdicts: Counter[str] = Counter()
+        with self._transaction():
+            for msg_id, state, state_at in reports:
+                verdicts[self._store_delivery(msg_id, state, state_at, now, None, keep_strays)] += 1
+        return verdicts
+
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[None]:
         self.db.execute("BEGIN IMMEDIATE")
         try:
-            found = self.db.execute(
-                "SELECT recipient, state, state_at FROM message_ids WHERE id=?", (msg_id,)
-            ).fetchone()
-            if found is None:
-                self.db.execute(
-                    "INSERT OR IGNORE INTO stray_reports VALUES (?,?,?,?,?)",
-                    (msg_id, state, state_at, received_at, payload),
-                )
-                verdict = "stray"
-            elif replaces(state, state_at, found[1], found[2]):
-                self.db.execute(
-                    "UPDATE message_ids SET state=?, state_at=?, updated_at=? WHERE id=?",
-                    (state, state_at, received_at, msg_id),
-                )
-                self._update_row_delivery(found[0])
-                verdict = "stored"
-            else:
-                verdict = "kept"
+            yield
             self.db.execute("COMMIT")
         except BaseException:
             self.rollback()
             raise
-        return verdict
+
+    def _store_delivery(
+        self,
+        msg_id: str,
+        state: str,
+        state_at: float | None,
+        received_at: float,
+        payload: str | None,
+        keep_stray: bool,
+    ) -> str:
+        found = self.db.execute(
+            "SELECT recipient, state, state_at FROM message_ids WHERE id=?", (msg_id,)
+        ).fetchone()
+        if found is None:
+            if keep_stray:
+                self.db.execute(
+                    "INSERT OR IGNORE INTO stray_reports VALUES (?,?,?,?,?)",
+                    (msg_id, state, state_at, received_at, payload),
+                )
+            return "stray"
+        if not replaces(state, state_at, found[1], found[2]):
+            return "kept"
+        self.db.execute(
+            "UPDATE message_ids SET state=?, state_at=?, updated_at=? WHERE id=?",
+            (state, state_at, received_at, msg_id),
+        )
+        self._update_row_delivery(found[0])
+        return "stored"
+
+    def needs_sync(self) -> tuple[int, float | None]:
+        """Sent rows whose delivery state is not final yet or whose price is unknown, and the
+        earliest send time among them (None when there are none)."""
+        count, since = self.db.execute(
+            f"""SELECT count(*), min(sent_at) FROM messages WHERE status='sent'
+                AND (price_known = 0 OR delivery_status IS NULL
+                     OR delivery_status NOT IN {tuple(sorted(FINAL | {READ}))})"""
+        ).fetchone()
+        return int(count), since
 
     def _update_row_delivery(self, recipient: int) -> None:
         states = self.db.execute(
@@ -424,33 +464,36 @@ class Journal:
     def set_final_price(self, msg_id: str, price: Decimal) -> bool:
         """Fill in a price the answer did not give (0 or null), from the logbook; True when the
         row's price is now known (a row with several ids needs each of them priced)."""
-        self.db.execute("BEGIN IMMEDIATE")
-        try:
-            found = self.db.execute(
-                "SELECT recipient FROM message_ids WHERE id=?", (msg_id,)
-            ).fetchone()
-            done = False
-            if found is not None:
-                self.db.execute("UPDATE message_ids SET price=? WHERE id=?", (str(price), msg_id))
-                prices = [
-                    p
-                    for (p,) in self.db.execute(
-                        "SELECT price FROM message_ids WHERE recipient=?", (found[0],)
-                    )
-                ]
-                if all(p is not None for p in prices):
-                    total = sum((Decimal(p) for p in prices), Decimal(0))
-                    cursor = self.db.execute(
-                        """UPDATE messages SET price=?, price_known=1
-                           WHERE recipient=? AND status='sent' AND price_known=0""",
-                        (str(total), found[0]),
-                    )
-                    done = cursor.rowcount == 1
-            self.db.execute("COMMIT")
-        except BaseException:
-            self.rollback()
-            raise
-        return done
+        with self._transaction():
+            return self._store_price(msg_id, price)
+
+    def set_final_prices(self, prices: Iterable[tuple[str, Decimal]]) -> int:
+        """`set_final_price` for many ids in one transaction; how many rows became priced."""
+        with self._transaction():
+            return sum(self._store_price(msg_id, price) for msg_id, price in prices)
+
+    def _store_price(self, msg_id: str, price: Decimal) -> bool:
+        found = self.db.execute(
+            "SELECT recipient FROM message_ids WHERE id=?", (msg_id,)
+        ).fetchone()
+        if found is None:
+            return False
+        self.db.execute("UPDATE message_ids SET price=? WHERE id=?", (str(price), msg_id))
+        prices = [
+            p
+            for (p,) in self.db.execute(
+                "SELECT price FROM message_ids WHERE recipient=?", (found[0],)
+            )
+        ]
+        if any(p is None for p in prices):
+            return False
+        total = sum((Decimal(p) for p in prices), Decimal(0))
+        cursor = self.db.execute(
+            """UPDATE messages SET price=?, price_known=1
+               WHERE recipient=? AND status='sent' AND price_known=0""",
+            (str(total), found[0]),
+        )
+        return cursor.rowcount == 1
 
     def release(self, recipients: Iterable[int]) -> None:
         """Mark rows taken in flight but never attempted as `not_sent` again."""
