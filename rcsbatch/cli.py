@@ -401,6 +401,175 @@ def _logging(verbose: bool, quiet: bool) -> None:
     logger.propagate = False
 
 
+# ---- delivery reports: `webhook serve` and `hooks` ------------------------------------------
+
+SIGNING_KEY_ENV = "SEVEN_SIGNING_KEY"
+HOOK_METHODS = ("POST", "GET", "JSON")
+
+
+class GatewayStop(click.ClickException):
+    """The gateway refused the account (key, rights, IP): exit code 3."""
+
+    exit_code = 3
+
+
+@cli.group()
+def webhook() -> None:
+    """Receive seven's delivery reports into a campaign's journal."""
+
+
+@webhook.command("serve")
+@click.argument("campaign_file", type=click.Path(dir_okay=False))
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8080, show_default=True, type=click.IntRange(0, 65535))
+@click.option(
+    "--public-url",
+    help="The URL seven calls, when a proxy in front changes it (scheme, host and path; each "
+    "request's query string is taken as it arrives). Signatures cover it.",
+)
+@report_dir_option
+@click.option(
+    "--insecure-no-signature",
+    is_flag=True,
+    help=f"Run without ${SIGNING_KEY_ENV}: accept unsigned reports, which anyone who finds the "
+    "URL can forge. Only for an account without a signing key.",
+)
+@click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors.")
+@click.option("-v", "--verbose", is_flag=True, help="Log every request's outcome on stderr.")
+def webhook_serve(
+    campaign_file: str,
+    host: str,
+    port: int,
+    public_url: str | None,
+    report_dir: Path | None,
+    insecure_no_signature: bool,
+    quiet: bool,
+    verbose: bool,
+) -> None:
+    """Receive delivery reports for a campaign until Ctrl-C.
+
+    Every report is checked against $SEVEN_SIGNING_KEY (the account's webhook signing key) and
+    stored in the campaign's journal, so the next run's results show delivery_status and
+    delivered_at. It may run while `rcsbatch run` sends the same campaign. Reports about
+    messages the campaign does not know (webhooks are per account) are kept aside in the
+    journal. Make the port reachable for seven (a proxy with TLS in front), then register the
+    URL with `rcsbatch hooks register URL`.
+    """
+    from rcsbatch import receiver
+
+    _logging(verbose, quiet)
+    err = _stderr(quiet)
+    with _input_errors():
+        campaign = load_campaign(campaign_file)
+        root = runner.report_root(campaign, report_dir)
+        key = os.environ.get(SIGNING_KEY_ENV, "").strip() or None
+        if key is None and not insecure_no_signature:
+            raise InputProblem(
+                f"no signing key: set {SIGNING_KEY_ENV} to the account's webhook signing key "
+                "(seven's dashboard → Developer), so forged reports are refused"
+            )
+        if key is not None and insecure_no_signature:
+            err.print(f"{SIGNING_KEY_ENV} is set: signatures are checked all the same")
+        settings = receiver.ReceiverSettings(key, public_url)
+
+    def ready(found: receiver.Receiver) -> None:
+        checked = "signed reports only" if key else "UNSIGNED reports accepted (insecure)"
+        err.print(
+            f"receiving delivery reports for {campaign.name} at {found.url} ({checked}; "
+            "Ctrl-C stops); register the URL seven calls with `rcsbatch hooks register URL`"
+        )
+
+    try:
+        with _input_errors():
+            counts = receiver.serve(
+                runner.journal_path(campaign, root), settings, host, port, ready=ready
+            )
+    except OSError as exc:
+        raise InputProblem(
+            f"cannot serve on {host}:{port} ({exc.strerror or exc}); choose another --port"
+        ) from None
+    err.print("stopped; " + (", ".join(f"{n} {k}" for k, n in sorted(counts.items())) or "idle"))
+
+
+@cli.group()
+def hooks() -> None:
+    """Register, list and remove the account's webhooks at seven.
+
+    The key comes from $SEVEN_API_KEY, the gateway from $SEVEN_BASE_URL, as for `run`.
+    """
+
+
+@hooks.command("register")
+@click.argument("url")
+@click.option(
+    "--event-type",
+    default="dlr",
+    show_default=True,
+    help="seven's event type: dlr (delivery reports), all, rcs, sms_mo, tracking, …",
+)
+@click.option(
+    "--method",
+    "request_method",
+    default="POST",
+    show_default=True,
+    type=click.Choice(HOOK_METHODS, case_sensitive=False),
+    help="How seven calls: POST (form), GET (query string) or JSON (POST with a JSON body).",
+)
+def hooks_register(url: str, event_type: str, request_method: str) -> None:
+    """Have seven call URL for each event; prints the new hook's id on stdout."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise click.BadParameter(f"{url!r} is not an http(s) URL", param_hint="URL")
+    hook_id = _hooks_call(lambda client: client.add_hook(url, event_type, request_method.upper()))
+    click.echo(hook_id)
+
+
+@hooks.command("list")
+@click.option("--json", "as_json", is_flag=True, help="The gateway's hook objects, one a line.")
+def hooks_list(as_json: bool) -> None:
+    """List the account's webhooks on stdout: id, event type, method, URL (tab-separated)."""
+    found = _hooks_call(lambda client: client.hooks())
+    for hook in found:
+        if as_json:
+            click.echo(json.dumps(hook, default=str, ensure_ascii=False))
+        else:
+            fields = ("id", "event_type", "request_method", "target_url")
+            click.echo("\t".join(str(hook.get(f, "")) for f in fields))
+
+
+@hooks.command("remove")
+@click.argument("hook_id", metavar="ID")
+def hooks_remove(hook_id: str) -> None:
+    """Remove the webhook with this id (exit 1 when the gateway has none)."""
+    if not _hooks_call(lambda client: client.remove_hook(hook_id)):
+        raise click.ClickException(f"the gateway has no webhook with id {hook_id}")
+    _stderr().print(f"removed webhook {hook_id}")
+
+
+def _hooks_call(call: Any) -> Any:
+    """Run one `GatewayClient` call with $SEVEN_API_KEY at $SEVEN_BASE_URL; map its errors."""
+    import asyncio
+
+    from rcsbatch.client import GatewayClient
+    from rcsbatch.errors import AccountError, GatewayError
+
+    api_key = os.environ.get(API_KEY_ENV, "").strip()
+    if not api_key:
+        raise InputProblem(f"no API key: set {API_KEY_ENV} to your seven API key")
+    base_url = _base_url()
+
+    async def go() -> Any:
+        async with GatewayClient(base_url, api_key) as client:
+            return await call(client)
+
+    try:
+        return asyncio.run(go())
+    except AccountError as exc:
+        raise GatewayStop(str(exc)) from None
+    except GatewayError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
 def main() -> None:
     """Entry point of the `rcsbatch` console script."""
     try:

@@ -116,6 +116,55 @@ class GatewayClient:
             raise AccountError(ACCOUNT_CODES[code], code=code)
         raise AnswerLostError(f"the logbook answered {code[:40]!r}", code=code[:10] or None)
 
+    async def add_hook(self, target_url: str, event_type: str, request_method: str) -> str:
+        """POST /hooks: have seven call `target_url` for `event_type`; return the hook's id."""
+        body = {
+            "target_url": target_url,
+            "event_type": event_type,
+            "request_method": request_method,
+        }
+        data = await self._hooks_call("POST", content=json.dumps(body).encode())
+        if isinstance(data, dict) and data.get("success") in (True, "true", 1, "1"):
+            return str(data.get("id"))
+        raise GatewayError(
+            "the gateway refused the webhook (is the URL reachable over http(s), and the event "
+            f"type one seven knows?): {json.dumps(data, default=str)[:200]}"
+        )
+
+    async def hooks(self) -> list[dict[str, Any]]:
+        """GET /hooks: the account's webhooks."""
+        data = await self._hooks_call("GET")
+        if isinstance(data, dict) and isinstance(data.get("hooks"), list):
+            return [h for h in data["hooks"] if isinstance(h, dict)]
+        raise GatewayError(f"unreadable list of webhooks: {json.dumps(data, default=str)[:200]}")
+
+    async def remove_hook(self, hook_id: str) -> bool:
+        """DELETE /hooks?id=…; False when the gateway has no such hook."""
+        data = await self._hooks_call("DELETE", params={"id": hook_id})
+        return isinstance(data, dict) and data.get("success") in (True, "true", 1, "1")
+
+    async def _hooks_call(
+        self, method: str, *, content: bytes | None = None, params: dict[str, str] | None = None
+    ) -> Any:
+        url = httpx.URL(self.base_url + "/hooks", params=params)
+        response = await self._request(
+            httpx.Request(
+                method, url, headers=self._headers, content=content, extensions=self._extensions
+            )
+        )
+        data = self._json(response)
+        code = data.get("success") if isinstance(data, dict) else data
+        code = str(code).strip().strip('"')
+        if code == "902":
+            raise AccountError(
+                "the API key lacks the right to manage webhooks: enable it for this key in "
+                "seven's dashboard",
+                code=code,
+            )
+        if code in ("900", "901", "903"):
+            raise AccountError(ACCOUNT_CODES[code], code=code)
+        return data
+
     def _send_request(self, body: bytes) -> httpx.Request:
         """The request `httpx.Request("POST", url, headers=..., content=body)` builds, cheaper.
 

@@ -7,11 +7,14 @@
     │   ├── ReportError            the report folder or the campaign's journal cannot be used
     │   └── BudgetError            the estimate passes `max_cost` or the balance: nothing is sent
     ├── CampaignBusyError          another run of the same campaign is going on (exit 4)
-    └── GatewayError               something the gateway said or did not say
-        ├── RetriableError         surely not accepted; safe to send again (429, 503, connect error)
-        ├── RecipientError         refused for this recipient only: the row is ``failed``
-        ├── AnswerLostError        the request may have been accepted; the row is ``unknown``
-        └── AccountError           the whole run must stop: key, credit, rights, sender (exit 3)
+    ├── GatewayError               something the gateway said or did not say
+    │   ├── RetriableError         surely not accepted; safe to send again (429, 503, connect error)
+    │   ├── RecipientError         refused for this recipient only: the row is ``failed``
+    │   ├── AnswerLostError        the request may have been accepted; the row is ``unknown``
+    │   └── AccountError           the whole run must stop: key, credit, rights, sender (exit 3)
+    └── WebhookError               a webhook request the receiver refuses
+        ├── SignatureError         signature missing, wrong, or its timestamp stale (HTTP 401)
+        └── ReportFormatError      signed, but not a body we can read (HTTP 400)
 
 Anything else that escapes is a bug.
 """
@@ -76,3 +79,22 @@ class BudgetError(InputError):
 
 class CampaignBusyError(RcsbatchError):
     """Another run of the same campaign holds its lock; this one sends nothing."""
+
+
+class WebhookError(RcsbatchError):
+    """A webhook request the receiver refuses; the message says why (never the key)."""
+
+
+class SignatureError(WebhookError):
+    """The request's signature is missing, wrong, or its timestamp too old or too far ahead.
+
+    ``kind`` is ``"missing"``, ``"bad"`` or ``"stale"``.
+    """
+
+    def __init__(self, message: str, *, kind: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+
+
+class ReportFormatError(WebhookError):
+    """A signed webhook whose body is not a report rcsbatch can read."""

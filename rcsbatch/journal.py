@@ -450,6 +450,20 @@ class Journal:
         ).fetchone()
         return int(count), since
 
+    def adopt_strays(self) -> int:
+        """Apply the reports kept aside for ids this campaign has since recorded (a report can
+        overtake the answer that names its id), and drop them from `stray_reports`. Returns how
+        many were applied."""
+        found = self.db.execute(
+            """SELECT s.rowid, s.msg_id, s.state, s.state_at, s.received_at
+               FROM stray_reports s JOIN message_ids m ON m.id = s.msg_id
+               ORDER BY s.state_at"""
+        ).fetchall()
+        for rowid, msg_id, state, state_at, received_at in found:
+            self.record_delivery(msg_id, state, state_at, received_at=received_at)
+            self.db.execute("DELETE FROM stray_reports WHERE rowid=?", (rowid,))
+        return len(found)
+
     def _update_row_delivery(self, recipient: int) -> None:
         states = self.db.execute(
             "SELECT state, state_at FROM message_ids WHERE recipient=?", (recipient,)

@@ -70,3 +70,20 @@ def test_statuses_in_readme_match_the_code() -> None:
 
     for status in ORDER:
         assert f"| `{status}` |" in README, status
+
+
+def test_every_option_in_delivery_reports_exists() -> None:
+    """Each `--option` the "Delivery reports" section names is in that subcommand's --help."""
+    section = README.split("## Delivery reports", 1)[1].split("\n## ", 1)[0]
+    usages = re.findall(r"^- `rcsbatch (webhook|hooks) (\w+)([^`]*)`", section, flags=re.M)
+    assert {(group, name) for group, name, _ in usages} == {
+        ("webhook", "serve"),
+        ("hooks", "register"),
+        ("hooks", "list"),
+        ("hooks", "remove"),
+    }
+    for group, name, usage in usages:
+        help_text = CliRunner().invoke(cli, [group, name, "--help"]).stdout
+        for option in re.findall(r"(--?[a-z][a-z-]*)", usage):
+            assert option in help_text, (group, name, option)
+    assert "SEVEN_SIGNING_KEY" in section and "--public-url" in section

@@ -528,6 +528,18 @@ def test_a_report_for_an_unknown_id_is_kept_aside(journal: Journal) -> None:
     assert journal.db.execute("SELECT count(*) FROM stray_reports").fetchone() == (1,)
 
 
+def test_a_stray_report_is_applied_once_its_id_is_recorded(journal: Journal) -> None:
+    """A report that overtook the answer naming its id is adopted, then leaves the strays."""
+    assert journal.record_delivery("m1", "DELIVERED", 20.0) == "stray"
+    journal.record_delivery("other", "DELIVERED", 5.0)
+    assert journal.adopt_strays() == 0
+    sent_with(journal, A, ("m1",), Decimal("0.05"))
+    assert journal.adopt_strays() == 1
+    assert delivery(journal, A) == ("DELIVERED", 20.0)
+    assert journal.db.execute("SELECT msg_id FROM stray_reports").fetchall() == [("other",)]
+    assert journal.adopt_strays() == 0
+
+
 def test_a_final_price_fills_an_unknown_one_when_every_id_has_it(journal: Journal) -> None:
     """A row sent with two ids and no price becomes known once both ids are priced."""
     sent_with(journal, A, ("m1", "m2"), None)

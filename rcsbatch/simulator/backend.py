@@ -12,6 +12,7 @@ server thread serves requests. Money is :class:`decimal.Decimal` throughout.
 from __future__ import annotations
 
 import copy
+import heapq
 import json
 import os
 import random
@@ -38,6 +39,8 @@ DEFAULT_TTL_MINUTES = 2880
 #: (unconfirmed upstream), and so does a ``delay`` written as ``YYYY-MM-DD hh:mm[:ss]``.
 GATEWAY_TZ = ZoneInfo("Europe/Berlin")
 JOURNAL_MAX_LIMIT = 100
+#: The account's webhook signing key until ``PATCH /_sim/account`` sets another.
+DEFAULT_SIGNING_KEY = "simulated-signing-key"
 STATE_VERSION = 1
 
 DEFAULT_AGENTS: tuple[dict[str, Any], ...] = (
@@ -211,12 +214,14 @@ class Backend:
         lookup_price: Decimal = DEFAULT_LOOKUP_PRICE,
         agents: list[dict[str, Any]] | None = None,
         api_key: str | None = None,
+        signing_key: str = DEFAULT_SIGNING_KEY,
     ) -> None:
         self.faults = faults if faults is not None else Faults()
         self._initial_faults = copy.deepcopy(self.faults)
         self._initial_account = (
             Decimal(lookup_price),
             [dict(a) for a in (agents if agents is not None else DEFAULT_AGENTS)],
+            signing_key,
         )
         self.api_key = api_key
         self._lock = threading.RLock()
@@ -227,8 +232,9 @@ class Backend:
     # ---- state ---------------------------------------------------------------------------
 
     def _clear(self) -> None:
-        lookup_price, agents = self._initial_account
+        lookup_price, agents, signing_key = self._initial_account
         self.lookup_price = lookup_price
+        self.signing_key = signing_key
         self.agents: list[dict[str, Any]] = [dict(a) for a in agents]
         self.balance = Decimal(self.faults.balance)
         self.next_id = FIRST_MESSAGE_ID
@@ -239,6 +245,11 @@ class Backend:
         self.events: list[dict[str, Any]] = []
         self.hooks: list[_Hook] = []
         self.next_hook_id = 1
+        # Webhooks: messages up to this index are queued; the queue holds (due, seq, id, final).
+        self._hook_cursor = 0
+        self._hook_queue: list[tuple[float, int, str, bool]] = []
+        self._hook_seq = 0
+        self.webhook_log: list[dict[str, Any]] = []
         self.counters = _Counters()
         # Accepted count at the last top-up: ``credit_after`` counts from here.
         self._credit_floor = 0
@@ -305,6 +316,7 @@ class Backend:
                 "revocations": list(self.revocations),
                 "events": list(self.events),
                 "hooks": [asdict(h) for h in self.hooks],
+                "webhooks": list(self.webhook_log),
                 "lookups": self.counters.lookups,
             }
 
@@ -332,11 +344,13 @@ class Backend:
                 "balance": self.balance,
                 "api_key_fixed": self.api_key is not None,
                 "agents": [dict(a) for a in self.agents],
+                "signing_key": self.signing_key,
             }
 
     def update_account(self, changes: Mapping[str, Any]) -> None:
-        """Change ``price``, ``lookup_price``, ``balance`` or ``agents``; ValueError if bad."""
-        allowed = {"price", "lookup_price", "balance", "agents"}
+        """Change ``price``, ``lookup_price``, ``balance``, ``agents`` or ``signing_key``;
+        ValueError if bad."""
+        allowed = {"price", "lookup_price", "balance", "agents", "signing_key"}
         unknown = set(changes) - allowed
         if unknown:
             raise ValueError(
@@ -353,6 +367,11 @@ class Backend:
             ):
                 raise ValueError("agents must be a list of objects with an id")
             parsed["agents"] = [dict(a) for a in agents]
+        if "signing_key" in changes:
+            key = changes["signing_key"]
+            if not isinstance(key, str) or not key:
+                raise ValueError("signing_key must be a non-empty string")
+            parsed["signing_key"] = key
         with self._lock:
             for key, value in parsed.items():
                 setattr(self.faults if key == "price" else self, key, value)
@@ -999,6 +1018,61 @@ class Backend:
             if code is not None:
                 return ErrorCode(code)
             return {"code": None, "hooks": [asdict(h) for h in self.hooks]}
+
+    def due_webhooks(self, now: float) -> list[dict[str, Any]]:
+        """The delivery reports due by ``now`` for each hook of event ``dlr`` or ``all``, once
+        each: ``{"hook", "target_url", "request_method", "msg_id", "status", "at",
+        "foreign_id"}``. Only while the ``webhooks`` knob is on."""
+        with self._lock:
+            f = self.faults
+            if not f.webhooks:
+                self._hook_cursor = len(self.messages)
+                self._hook_queue.clear()
+                return []
+            for m in self.messages[self._hook_cursor :]:
+                transmitted_due = m.dlr_at + 0.05 if f.webhook_reorder else m.send_at
+                if m.dlr != "TRANSMITTED":
+                    self._queue_hook(transmitted_due, m.id, False)
+                self._queue_hook(m.dlr_at, m.id, True)
+            self._hook_cursor = len(self.messages)
+            due: list[dict[str, Any]] = []
+            while self._hook_queue and self._hook_queue[0][0] <= now:
+                _, _, msg_id, final = heapq.heappop(self._hook_queue)
+                m = self._by_id[msg_id]
+                state: str | None
+                if not final:
+                    state, at = "TRANSMITTED", m.send_at
+                elif m.revoked_at is not None and m.revoked_at < m.dlr_at:
+                    state, at = f.revoked_dlr, m.revoked_at
+                else:
+                    state, at = m.dlr, m.dlr_at
+                if state is None:
+                    continue
+                rate = f.webhook_duplicate_rate
+                copies = 2 if rate > 0 and self._random() < rate else 1
+                for h in self.hooks:
+                    if h.event_type not in ("dlr", "all"):
+                        continue
+                    report = {
+                        "hook": h.id,
+                        "target_url": h.target_url,
+                        "request_method": h.request_method,
+                        "msg_id": m.id,
+                        "status": state,
+                        "at": at,
+                        "foreign_id": m.foreign_id,
+                    }
+                    due.extend([report] * copies)
+            return due
+
+    def _queue_hook(self, due: float, msg_id: str, final: bool) -> None:
+        self._hook_seq += 1
+        heapq.heappush(self._hook_queue, (due, self._hook_seq, msg_id, final))
+
+    def log_webhook(self, entry: Mapping[str, Any]) -> None:
+        """Record one attempt to post a report (``GET /_sim/state`` lists them as ``webhooks``)."""
+        with self._lock:
+            self.webhook_log.append(dict(entry))
 
     def delete_hook(self, hook_id: str | None, key: str | None) -> Any:
         """Remove a webhook; ``success`` false when no hook has that id."""

@@ -114,6 +114,19 @@ class Faults:
     #: Outcomes for the next send requests, consumed (popped) one per request before any rate
     #: applies: ``ok``, ``500``, ``502``, ``503``, ``429``, ``drop``, ``garbled``, ``extra``.
     script: list[str] = field(default_factory=list)
+    #: Post signed delivery reports to the hooks registered for ``dlr`` or ``all`` (``POST
+    #: /hooks``) as each message's states fall due: ``TRANSMITTED`` at its send time, then its
+    #: ``dlr`` at ``delivery_after_s``. Signed with the account's ``signing_key`` (``PATCH
+    #: /_sim/account``). Off by default, so a simulator never calls out unasked.
+    webhooks: bool = False
+    #: Attempts per report (seven: up to 14 over days) and seconds between them; a report is
+    #: tried again on 429, 5xx, a timeout or a connection error, as seven does.
+    webhook_attempts: int = 14
+    webhook_retry_s: float = 0.2
+    #: Fraction of reports posted twice (seven's retries make duplicates).
+    webhook_duplicate_rate: float = 0.0
+    #: Post each message's final state before its earlier TRANSMITTED report (out of order).
+    webhook_reorder: bool = False
     #: Seed for the random faults; None seeds from the OS.
     seed: int | None = None
 
@@ -188,6 +201,8 @@ _NON_NEGATIVE = frozenset(
         "reload_lock_s",
         "delivery_after_s",
         "fail_first_n",
+        "webhook_attempts",
+        "webhook_retry_s",
     }
 )
 _HINTS: dict[str, Any] = {}

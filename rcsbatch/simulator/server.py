@@ -16,9 +16,12 @@ endpoints for tests and the benchmark live under ``/_sim`` and need no key:
 ``POST /_sim/topup``   ``{"amount": "10.00"}``: add credit, lift a ``credit_after`` stop
 ``POST /_sim/reset``   forget all state; ``{"keep_faults": true}`` keeps the knobs
 ``GET /_sim/stats``    requests served, accepted count, process CPU time
-``GET /_sim/account``  price, lookup price, balance, agents; ``PATCH`` to change them
+``GET /_sim/account``  price, lookup price, balance, agents, webhook signing key; ``PATCH``
 ``POST /_sim/save``    write the state file now (when the server has one)
 =====================  =============================================================
+
+With the ``webhooks`` knob on, the server also posts signed delivery reports to the hooks
+registered through ``POST /api/hooks`` (``hooks.py``).
 
 The request path stays lean for the benchmark: no access log, no middleware, O(1) per send.
 """
@@ -46,6 +49,7 @@ from aiohttp import web
 
 from .backend import Backend, ErrorCode
 from .faults import Faults
+from .hooks import Dispatcher
 from .jsonout import dumps
 
 API_PREFIX = "/api"
@@ -428,6 +432,7 @@ class AsyncSimulatorServer(_Controls):
         self.host = host
         self.port = port
         self._runner: web.AppRunner | None = None
+        self._dispatcher: Dispatcher | None = None
 
     @property
     def root_url(self) -> str:
@@ -462,6 +467,8 @@ class AsyncSimulatorServer(_Controls):
             await runner.cleanup()
             raise
         self._runner = runner
+        self._dispatcher = Dispatcher(self.backend)
+        self._dispatcher.start()
         return self
 
     async def stop(self) -> None:
@@ -469,6 +476,9 @@ class AsyncSimulatorServer(_Controls):
         runner, self._runner = self._runner, None
         if runner is None:
             return
+        dispatcher, self._dispatcher = self._dispatcher, None
+        if dispatcher is not None:
+            await dispatcher.stop()
         try:
             await runner.cleanup()
         finally:
