@@ -570,6 +570,53 @@ def _hooks_call(call: Any) -> Any:
         raise click.ClickException(str(exc)) from None
 
 
+# ---- report ---------------------------------------------------------------------------------
+
+
+@cli.command(
+    "report",
+    epilog="Exit codes:\n  0  report written\n  2  the campaign was never run "
+    "there, no such run, or the output cannot be written",
+)
+@click.argument("campaign_file", type=click.Path(dir_okay=False))
+@click.option("--run", "run_id", help="Only this run (its id, as `run` printed it); default: all.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "csv", "json", "xlsx", "html"]),
+    default="table",
+    show_default=True,
+    help="table: for people; csv, json: for scripts; xlsx: a workbook with every recipient; "
+    "html: one page with charts that opens offline.",
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write to this file (default: stdout; xlsx and html: report.xlsx / report.html "
+    "beside the campaign's journal).",
+)
+@report_dir_option
+def report(
+    campaign_file: str, run_id: str | None, fmt: str, output: Path | None, report_dir: Path | None
+) -> None:
+    """Report a campaign's outcome and costs from its journal, across all runs or one.
+
+    Counts per status and gateway error code, the delivery funnel, cost in total and per label,
+    country, day and run, balances and send rates. A file written is printed on stdout.
+    """
+    from rcsbatch.report_formats import write_report
+
+    with _input_errors():
+        campaign = load_campaign(campaign_file)
+        root = runner.report_root(campaign, report_dir)
+        written = write_report(
+            runner.journal_path(campaign, root), campaign.name, fmt, run_id=run_id, output=output
+        )
+    if written is not None:
+        click.echo(str(written))
+
+
 def main() -> None:
     """Entry point of the `rcsbatch` console script."""
     try:

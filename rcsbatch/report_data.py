@@ -1,0 +1,180 @@
+"""A campaign report for scripts: JSON (one nested object) and CSV (long form, one figure a line).
+
+Money is written as exact decimal strings (`"0.5225"`), never floats; `*_cents` fields round to
+the cent. The CSV is the JSON flattened to `section,key,metric,value` lines, so both hold the same
+figures and a script can filter either.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Iterator
+from decimal import Decimal
+from typing import IO, Any
+
+from rcsbatch.report import plain
+from rcsbatch.reporting import CostLine, Figures, cents
+
+
+def _money(amount: Decimal | None) -> str | None:
+    return None if amount is None else plain(amount)
+
+
+def _cost_line(line: CostLine) -> dict[str, Any]:
+    return {
+        "key": line.key,
+        "sent": line.sent,
+        "priced": line.priced,
+        "unpriced": line.unpriced,
+        "cost": _money(line.cost),
+        "cost_cents": str(cents(line.cost)),
+        "average_price": _money(_average(line)),
+    }
+
+
+def _average(line: CostLine) -> Decimal | None:
+    """The mean price to 6 places: a price per message has more places than a cent."""
+    average = line.average
+    return None if average is None else average.quantize(Decimal("0.000001"))
+
+
+def as_dict(f: Figures) -> dict[str, Any]:
+    """Every figure of the report, JSON-ready."""
+    funnel = f.funnel
+    return {
+        "campaign": f.campaign,
+        "run_id": f.run_id,
+        "scope": f.scope,
+        "generated_at": f.generated_at.isoformat(),
+        "currency": f.currency,
+        "simulated": f.simulated,
+        "rows": f.rows,
+        "statuses": f.statuses,
+        "errors": [
+            {"code": e.code, "status": e.status, "count": e.count, "text": e.text} for e in f.errors
+        ],
+        "funnel": {
+            "sent": funnel.sent,
+            "delivered": funnel.delivered,
+            "read": funnel.read,
+            "failed": funnel.failed,
+            "expired": funnel.expired,
+            "pending": funnel.pending,
+        },
+        "cost": {
+            **{k: v for k, v in _cost_line(f.total).items() if k != "key"},
+            "estimated_unpriced_cost": _money(f.estimated_unpriced_cost),
+            "by_label": [_cost_line(c) for c in f.by_label],
+            "by_country": [_cost_line(c) for c in f.by_country],
+            "by_day": [_cost_line(c) for c in f.by_day],
+            "by_run": [_cost_line(c) for c in f.by_run],
+        },
+        "balance": {
+            "before": _money(f.balance_before),
+            "before_estimated": f.balance_before_estimated,
+            "after": _money(f.balance_after),
+        },
+        "sending": {
+            "send_seconds": f.send_seconds,
+            "duration_seconds": f.duration_seconds,
+            "messages_per_second": f.messages_per_second,
+        },
+        "runs": [
+            {
+                "run_id": r.run_id,
+                "started_at": r.started_at.isoformat(),
+                "finished_at": None if r.finished_at is None else r.finished_at.isoformat(),
+                "exit_code": r.exit_code,
+                "sent": r.sent,
+                "cost": _money(r.cost),
+                "balance_before": _money(r.balance_before),
+                "balance_before_estimated": r.balance_before_estimated,
+                "balance_after": _money(r.balance_after),
+                "duration_seconds": r.duration_seconds,
+                "send_seconds": r.send_seconds,
+                "messages_per_second": r.messages_per_second,
+                "requests_accepted": r.requests,
+                "stopped_by_gateway": r.stopped_by_gateway,
+                "simulated": r.simulated,
+            }
+            for r in f.runs
+        ],
+        "timeline": {
+            "bucket_seconds": f.timeline_bucket_seconds,
+            "points": [
+                {
+                    "at": p.at.isoformat(),
+                    "sent": p.sent,
+                    "delivered": p.delivered,
+                    "failed": p.failed,
+                    "expired": p.expired,
+                }
+                for p in f.timeline
+            ],
+        },
+        "notes": f.notes,
+    }
+
+
+def write_json(f: Figures, out: IO[str]) -> None:
+    """The report as one indented JSON object."""
+    json.dump(as_dict(f), out, indent=2, ensure_ascii=False)
+    out.write("\n")
+
+
+CSV_HEADER = ("section", "key", "metric", "value")
+
+
+def csv_lines(f: Figures) -> Iterator[tuple[str, str, str, str]]:
+    """The JSON's figures as (section, key, metric, value) lines; lists are keyed by their id."""
+    data = as_dict(f)
+    for name in ("campaign", "run_id", "scope", "generated_at", "currency", "simulated", "rows"):
+        yield "report", "", name, _cell(data[name])
+    for status, n in data["statuses"].items():
+        yield "status", status, "count", str(n)
+    for e in data["errors"]:
+        for metric in ("status", "count", "text"):
+            yield "error", e["code"], metric, _cell(e[metric])
+    for stage, n in data["funnel"].items():
+        yield "funnel", stage, "count", str(n)
+    cost = data["cost"]
+    for metric, value in cost.items():
+        if not isinstance(value, list):
+            yield "cost", "total", metric, _cell(value)
+    for group in ("label", "country", "day", "run"):
+        for line in cost[f"by_{group}"]:
+            for metric, value in line.items():
+                if metric != "key":
+                    yield f"cost_by_{group}", line["key"], metric, _cell(value)
+    for metric, value in {**data["balance"], **data["sending"]}.items():
+        yield "balance" if metric in data["balance"] else "sending", "", metric, _cell(value)
+    for run in data["runs"]:
+        for metric, value in run.items():
+            if metric != "run_id":
+                yield "run", run["run_id"], metric, _cell(value)
+    for point in data["timeline"]["points"]:
+        for metric in ("sent", "delivered", "failed", "expired"):
+            yield "timeline", point["at"], metric, str(point[metric])
+    for i, note in enumerate(data["notes"], 1):
+        yield "note", str(i), "text", note
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def write_csv(f: Figures, out: IO[str]) -> None:
+    """The report as CSV with the header `section,key,metric,value`; a text cell a spreadsheet
+    would take for a formula (`=`, `@`, tab, carriage return first) gets a leading `'`."""
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(CSV_HEADER)
+    writer.writerows(tuple(_safe(c) for c in line) for line in csv_lines(f))
+
+
+def _safe(cell: str) -> str:
+    return "'" + cell if cell[:1] in ("=", "@", "\t", "\r") else cell
