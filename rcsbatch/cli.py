@@ -32,7 +32,7 @@ from rich.table import Table
 
 from rcsbatch import __version__, runner
 from rcsbatch.campaign import Campaign, check_validity, load_campaign
-from rcsbatch.errors import CampaignBusyError, InputError
+from rcsbatch.errors import AccountError, CampaignBusyError, GatewayError, InputError
 from rcsbatch.prepare import Plan, open_plan
 from rcsbatch.progress import Progress
 from rcsbatch.report import EXIT_BUSY, EXIT_INPUT, RESUME
@@ -164,31 +164,12 @@ def run(
             result = runner.dry_run(campaign, root, plan, gateway)
         _finish(err, result)
     if simulate:
-        from rcsbatch.simulator import SimulatorServer
-
-        state = root / campaign.name / "simulator.json"
-        try:
-            state.parent.mkdir(parents=True, exist_ok=True)
-            server = SimulatorServer(state_path=state).start()
-        except OSError as exc:
-            raise InputProblem(
-                f"cannot use {state.parent} ({exc.strerror}); "
-                "choose another report folder with --report-dir"
-            ) from None
-        except ValueError as exc:
-            raise InputProblem(
-                f"{state}: the simulator's state file is damaged ({exc}); delete it to start "
-                "the simulated gateway afresh"
-            ) from None
-        try:
-            gateway = runner.Gateway(server.base_url, "simulated", simulated=True)
+        with _simulated(campaign, root) as gateway:
             err.print(
-                f"sending through the built-in simulator at {server.base_url} "
+                f"sending through the built-in simulator at {gateway.base_url} "
                 "(nothing leaves this machine; costs are simulated)"
             )
             result = _send(campaign, root, plan, gateway, limit, retry_failed, err, quiet)
-        finally:
-            server.stop()  # saves its state for the next run
         _finish(err, result)
     if not api_key:
         raise InputProblem(
@@ -199,6 +180,83 @@ def run(
     gateway = runner.Gateway(base_url, api_key)
     result = _send(campaign, root, plan, gateway, limit, retry_failed, err, quiet)
     _finish(err, result)
+
+
+@contextlib.contextmanager
+def _simulated(campaign: Campaign, root: Path) -> Iterator[runner.Gateway]:
+    """The built-in simulator, started with the campaign's saved state (what it accepted, its
+    balance) and stopped (saving it) afterwards, as the gateway."""
+    from rcsbatch.simulator import SimulatorServer
+
+    state = root / campaign.name / "simulator.json"
+    try:
+        state.parent.mkdir(parents=True, exist_ok=True)
+        server = SimulatorServer(state_path=state).start()
+    except OSError as exc:
+        raise InputProblem(
+            f"cannot use {state.parent} ({exc.strerror}); "
+            "choose another report folder with --report-dir"
+        ) from None
+    except ValueError as exc:
+        raise InputProblem(
+            f"{state}: the simulator's state file is damaged ({exc}); delete it to start "
+            "the simulated gateway afresh"
+        ) from None
+    try:
+        yield runner.Gateway(server.base_url, "simulated", simulated=True)
+    finally:
+        server.stop()  # saves its state for the next command
+
+
+def _gateway_from_env() -> runner.Gateway:
+    api_key = os.environ.get(API_KEY_ENV, "").strip()
+    if not api_key:
+        raise InputProblem(
+            f"no API key: set {API_KEY_ENV} to your seven API key (seven's dashboard → "
+            "Developer → API keys), or use --simulate with a campaign run with --simulate"
+        )
+    return runner.Gateway(_base_url(), api_key)
+
+
+@cli.command(
+    epilog="Exit codes:\n  0  synced\n  2  never run, or no key\n  3  the gateway "
+    "refused the key\n  4  a run of the campaign is going on: sync after it"
+)
+@click.argument("campaign_file", type=click.Path(dir_okay=False))
+@report_dir_option
+@click.option(
+    "--simulate",
+    is_flag=True,
+    help="Read the logbook of the built-in simulator the campaign was run with.",
+)
+@click.option("-q", "--quiet", is_flag=True, help="Print only the run folder (on stdout).")
+def sync(campaign_file: str, report_dir: Path | None, simulate: bool, quiet: bool) -> None:
+    """Fill delivery states and final prices from the gateway's logbook (no webhooks needed).
+
+    Rewrites the newest run's results files from the journal and prints that run's folder.
+    Safe to run again and again, e.g. hourly from cron after a campaign.
+    """
+    err = _stderr(quiet)
+    with _input_errors():
+        campaign = load_campaign(campaign_file)
+    root = runner.report_root(campaign, report_dir)
+    try:
+        with _input_errors(), contextlib.ExitStack() as stack:
+            gateway = (
+                stack.enter_context(_simulated(campaign, root)) if simulate else _gateway_from_env()
+            )
+            stats, folder = runner.sync_campaign(campaign, root, gateway)
+    except AccountError as exc:
+        raise GatewayStop(str(exc)) from None
+    except GatewayError as exc:
+        raise click.ClickException(f"the logbook could not be read: {exc}") from None
+    err.print(
+        f"logbook: {stats.entries} entries read ({stats.pages} pages); {stats.states} delivery "
+        f"states and {stats.prices} prices filled in; {stats.needed} sent rows needed them"
+    )
+    if folder is not None:
+        err.print(f"results rewritten from the journal in {folder}")
+        click.echo(str(folder))
 
 
 def _send(

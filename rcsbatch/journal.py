@@ -226,6 +226,13 @@ class Journal:
             "INSERT INTO runs (run_id, started_at) VALUES (?, ?)", (run_id, time.time())
         )
 
+    def latest_run(self) -> str | None:
+        """The id of the newest run that finished (wrote its report)."""
+        found = self.db.execute(
+            "SELECT run_id FROM runs WHERE finished_at IS NOT NULL ORDER BY started_at DESC LIMIT 1"
+        ).fetchone()
+        return None if found is None else str(found[0])
+
     def finish_run(self, run_id: str, exit_code: int, summary: str) -> None:
         self.db.execute(
             "UPDATE runs SET finished_at=?, exit_code=?, summary=? WHERE run_id=?",

@@ -40,6 +40,7 @@ from rcsbatch.results import (
     write_summary,
 )
 from rcsbatch.sender import Sender, SendStats
+from rcsbatch.sync import SyncStats
 
 if TYPE_CHECKING:
     from rcsbatch.client import Balance
@@ -314,6 +315,54 @@ def run(
         )
         journal.finish_run(run_id, report.exit_code, json.dumps(summary))
     return RunResult(run_id, folder, report)
+
+
+def sync_campaign(
+    campaign: Campaign, root: Path, gateway: Gateway
+) -> tuple[SyncStats, Path | None]:
+    """Fill the journal's delivery states and final prices from the gateway's logbook, then
+    rewrite the newest run's results files from the journal; returns what changed and that run's
+    folder (None when the campaign has no finished run). Holds the campaign's run lock."""
+    from rcsbatch.client import GatewayClient
+    from rcsbatch.sync import sync
+
+    path = journal_path(campaign, root)
+    if not path.exists():
+        raise ReportError(
+            f"{campaign.name} was never run with the report folder {root}: "
+            "nothing to sync (check --report-dir)"
+        )
+    with campaign_lock(root / campaign.name), Journal(path) as journal:
+
+        async def go() -> SyncStats:
+            async with GatewayClient(gateway.base_url, gateway.api_key) as client:
+                return await sync(journal, client)
+
+        with _event_loop() as loop_runner:
+            stats = loop_runner.run(go())
+        run_id = journal.latest_run()
+        if run_id is None or not (root / campaign.name / run_id).is_dir():
+            return stats, None
+        folder = root / campaign.name / run_id
+        rewrite_results(journal, folder, run_id)
+        return stats, folder
+
+
+def rewrite_results(journal: Journal, folder: Path, run_id: str) -> None:
+    """Write a run folder's results files anew from the journal; a reader sees the old files or
+    the new ones, never half of either."""
+    scratch = folder / ".rewrite"
+    shutil.rmtree(scratch, ignore_errors=True)
+    scratch.mkdir()
+    writer = ResultsWriter(scratch, Report(run_id=run_id))
+    try:
+        for table in journal_batches(journal.result_rows()):
+            writer.write(table)
+    finally:
+        writer.close()
+    for name in ("results.parquet", "results.csv"):
+        os.replace(scratch / name, folder / name)
+    shutil.rmtree(scratch, ignore_errors=True)
 
 
 def _why_unsent(stats: SendStats, limit: int | None) -> str:

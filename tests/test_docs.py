@@ -6,6 +6,7 @@ import re
 import tomllib
 from pathlib import Path
 
+import click
 from click.testing import CliRunner
 
 from rcsbatch import campaign as campaign_keys
@@ -49,7 +50,12 @@ def test_every_option_in_the_commands_table_exists() -> None:
     rows = re.findall(r"^\| `rcsbatch (\w+) ([^`]*)` \|", README, flags=re.M)
     assert {name for name, _ in rows} >= {"run", "validate", "preview", "simulator", "report"}
     for name, usage in rows:
-        help_text = CliRunner().invoke(cli, [name, "--help"]).stdout
+        command = [name]
+        group = cli.commands[name]
+        if isinstance(group, click.Group):  # `webhook serve …`, `hooks register …`
+            command.append(usage.split()[0])
+            assert command[1] in group.commands, command
+        help_text = CliRunner().invoke(cli, [*command, "--help"]).stdout
         for option in re.findall(r"(--?[a-z][a-z-]*)", usage):
             assert option in help_text, (name, option)
 

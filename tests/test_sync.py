@@ -1,0 +1,85 @@
+"""`rcsbatch sync`: delivery states and final prices from the simulator's logbook, idempotently."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pyarrow.parquet as pq
+import pytest
+from click.testing import CliRunner
+from conftest import CampaignFactory
+
+from rcsbatch.cli import cli
+from rcsbatch.errors import ReportError
+from rcsbatch.runner import Gateway, run, sync_campaign
+from rcsbatch.simulator import DEFAULT_PRICE, SimulatorServer
+
+
+def rows(folder: Path) -> dict[str, dict[str, Any]]:
+    return {r["recipient"]: r for r in pq.read_table(folder / "results.parquet").to_pylist()}
+
+
+def test_sync_fills_states_and_the_prices_the_answers_left_out(
+    make_campaign: CampaignFactory, sim: SimulatorServer, gateway: Gateway
+) -> None:
+    """Answers without prices, reports only in the logbook: after sync every sent row has the
+    gateway's price and delivery state in the rewritten results; a second sync changes nothing."""
+    sim.set_faults(
+        price_in_answer=False,
+        delivery_for={make_campaign.recipient(2): "NOTDELIVERED"},
+    )
+    campaign = make_campaign(3)
+    result = run(campaign, campaign.report_dir, gateway)
+    before = rows(result.folder)
+    assert {r["price_status"] for r in before.values()} == {"unknown"}
+    stats, folder = sync_campaign(campaign, campaign.report_dir, gateway)
+    assert folder == result.folder
+    assert (stats.needed, stats.prices, stats.states) == (3, 3, 3)
+    after = rows(folder)
+    assert {r["price"] for r in after.values()} == {DEFAULT_PRICE}
+    assert after[make_campaign.recipient(1)]["delivery_status"] == "DELIVERED"
+    assert after[make_campaign.recipient(2)]["delivery_status"] == "NOTDELIVERED"
+    assert all(r["delivered_at"] is not None for r in after.values())
+    again, _ = sync_campaign(campaign, campaign.report_dir, gateway)
+    assert (again.needed, again.states, again.prices) == (0, 0, 0)
+
+
+def test_sync_pages_through_other_campaigns_messages(
+    make_campaign: CampaignFactory, sim: SimulatorServer, gateway: Gateway
+) -> None:
+    """250 messages of another campaign sent later sit in front of ours in the logbook: sync
+    reads every page and still finds ours."""
+    sim.set_faults(price_in_answer=False)
+    ours = make_campaign(2, name="ours")
+    run(ours, ours.report_dir, gateway)
+    for i in range(250):
+        sim.backend.send({"to": f"4915100{i:06d}", "text": "other"}, "key")
+    stats, _ = sync_campaign(ours, ours.report_dir, gateway)
+    assert stats.pages >= 3 and stats.prices == 2
+
+
+def test_sync_of_a_campaign_never_run_is_a_clear_error(make_campaign: CampaignFactory) -> None:
+    """No journal: ReportError saying so."""
+    campaign = make_campaign(1)
+    with pytest.raises(ReportError, match="never run"):
+        sync_campaign(campaign, campaign.report_dir, Gateway("http://127.0.0.1:9", "k"))
+
+
+def test_sync_cli_with_simulate_reads_the_campaigns_simulator(
+    make_campaign: CampaignFactory,
+) -> None:
+    """`run --simulate` then `sync --simulate`: the same simulated gateway's logbook fills the
+    states; the run folder is printed on stdout."""
+    campaign = make_campaign(2)
+    runner = CliRunner()
+    sent = runner.invoke(cli, ["run", str(campaign.path), "--simulate", "-q"])
+    assert sent.exit_code == 0, sent.output
+    synced = runner.invoke(cli, ["sync", str(campaign.path), "--simulate"])
+    assert synced.exit_code == 0, synced.output
+    assert synced.stdout.strip() == sent.stdout.strip()
+    assert "delivery states" in synced.stderr
+    got = rows(Path(synced.stdout.strip()))
+    assert {r["delivery_status"] for r in got.values()} == {"DELIVERED"}
+    assert Decimal(0) < min(r["price"] for r in got.values())
