@@ -675,6 +675,117 @@ def report(
         click.echo(str(written))
 
 
+# ---- revoke, agents and test sends ----------------------------------------------------------
+
+
+def _interactive() -> bool:
+    """Whether a person can answer a question (stdin is a terminal)."""
+    return sys.stdin.isatty()
+
+
+@cli.command(
+    epilog="Exit codes:\n  0  every revoke request was taken (or nothing to revoke)\n  1  some "
+    "requests failed, or the question was answered no\n  2  never run, no such run, no key, or "
+    "no terminal and no --yes\n  3  the gateway refused the key\n  4  a run of the campaign is "
+    "going on"
+)
+@click.argument("campaign_file", type=click.Path(dir_okay=False))
+@click.option("--run", "run_id", help="Only the messages this run sent (its folder's name).")
+@click.option(
+    "--only-scheduled",
+    is_flag=True,
+    help="Only messages whose delay is still ahead (scheduled, not gone out yet).",
+)
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation (for cron and scripts).")
+@report_dir_option
+@click.option(
+    "--simulate",
+    is_flag=True,
+    help="Revoke through the built-in simulator the campaign was run with.",
+)
+def revoke(
+    campaign_file: str,
+    run_id: str | None,
+    only_scheduled: bool,
+    yes: bool,
+    report_dir: Path | None,
+    simulate: bool,
+) -> None:
+    """Ask the gateway to delete the campaign's messages that have not arrived yet.
+
+    seven answers "true" whether or not it deleted anything, so rows become revoke_requested;
+    they show as revoked once a delivery report (webhook or `rcsbatch sync`) says the message
+    never arrived. Revoke-requested rows are never sent again. Asking twice sends nothing new.
+    """
+    from rcsbatch.revoke import RevokePlan, revoke_campaign
+
+    if not yes and not _interactive():
+        raise InputProblem(
+            "revoke asks for confirmation, and there is no terminal to ask in: "
+            "pass --yes to revoke without asking"
+        )
+    err = _stderr()
+    with _input_errors():
+        campaign = load_campaign(campaign_file)
+    root = runner.report_root(campaign, report_dir)
+
+    def confirm(found: RevokePlan) -> bool:
+        what = "scheduled messages" if only_scheduled else "messages not delivered yet"
+        err.print(f"{len(found.ids)} {what} ({found.rows} rows) will be asked to be deleted")
+        return yes or click.confirm("revoke them?", default=False, err=True)
+
+    try:
+        with _input_errors(), contextlib.ExitStack() as stack:
+            gateway = (
+                stack.enter_context(_simulated(campaign, root)) if simulate else _gateway_from_env()
+            )
+            found, stats, folder = revoke_campaign(
+                campaign,
+                root,
+                gateway,
+                run_id=run_id,
+                only_scheduled=only_scheduled,
+                confirm=confirm,
+            )
+    except AccountError as exc:
+        raise GatewayStop(str(exc)) from None
+    done = found.already
+    if done["revoke_requested"] or done["revoked"]:
+        err.print(
+            f"asked before: {done['revoke_requested'] + done['revoked']} rows "
+            f"({done['revoked']} confirmed revoked); not asked again"
+        )
+    if done["unknown"]:
+        err.print(
+            f"{done['unknown']} rows have no message id (answer lost): run the campaign or "
+            "`rcsbatch sync` first to settle them"
+        )
+    if done["sendable"]:
+        err.print(
+            f"{done['sendable']} rows were never sent: a later `rcsbatch run` would send them"
+        )
+    if not found.ids:
+        err.print("nothing to revoke")
+        return
+    if stats is None:
+        err.print("nothing revoked")
+        sys.exit(1)
+    err.print(
+        f"revoke requested for {stats.requested} messages; seven confirms nothing at once: "
+        "`rcsbatch sync` (or delivery webhooks) shows which were revoked"
+    )
+    if stats.refused:
+        err.print(f"{stats.refused} requests answered false")
+    if stats.failed:
+        err.print(f"{len(stats.failed)} requests failed: run the same command again to retry them")
+    if folder is not None:
+        click.echo(str(folder))
+    if stats.stop_reason:
+        raise GatewayStop(stats.stop_reason)
+    if stats.failed or stats.refused:
+        sys.exit(1)
+
+
 def main() -> None:
     """Entry point of the `rcsbatch` console script."""
     try:
