@@ -169,6 +169,7 @@ def run(
                 f"sending through the built-in simulator at {gateway.base_url} "
                 "(nothing leaves this machine; costs are simulated)"
             )
+            _check_agent(campaign, gateway, err)
             result = _send(campaign, root, plan, gateway, limit, retry_failed, err, quiet)
         _finish(err, result)
     if not api_key:
@@ -178,6 +179,7 @@ def run(
         )
     base_url = _base_url()
     gateway = runner.Gateway(base_url, api_key)
+    _check_agent(campaign, gateway, err)
     result = _send(campaign, root, plan, gateway, limit, retry_failed, err, quiet)
     _finish(err, result)
 
@@ -317,6 +319,10 @@ def validate(campaign_file: str, show: int) -> None:
     """Check a campaign and every row, up to the first request; list the problems."""
     campaign, plan = _load(campaign_file, checking=True)
     err = _stderr()
+    if os.environ.get(API_KEY_ENV, "").strip():
+        _check_agent(campaign, _gateway_from_env(), err)
+    else:
+        err.print(f"agent check skipped: no {API_KEY_ENV} to ask the gateway with")
     counts: dict[str, int] = {}
     problems = Table("row", "status", "input", "reason", title="Rows that will not be sent")
     listed = 0
@@ -784,6 +790,39 @@ def revoke(
         raise GatewayStop(stats.stop_reason)
     if stats.failed or stats.refused:
         sys.exit(1)
+
+
+def _check_agent(campaign: Campaign, gateway: runner.Gateway, err: Console) -> None:
+    """Refuse (exit 2) a `[message] from` the account does not have; warn for a `test` agent.
+    The gateway not answering the list only earns a warning: the run finds out itself."""
+    from rcsbatch.agents import check_agent, fetch_agents
+
+    if campaign.message.sender is None:
+        return
+    try:
+        found = check_agent(fetch_agents(gateway), campaign.message.sender)
+    except GatewayError as exc:
+        err.print(f"could not check the agent ({exc})")
+        return
+    if found.error:
+        raise InputProblem(found.error)
+    if found.warning:
+        err.print(f"warning: {found.warning}")
+
+
+@cli.command(epilog="Exit codes:\n  0  listed\n  2  no key\n  3  the gateway refused the key")
+@click.option("--json", "as_json", is_flag=True, help="The gateway's agent objects, one a line.")
+def agents(as_json: bool) -> None:
+    """List the account's RCS agents on stdout: id, status, display name (tab-separated).
+
+    An agent in test status reaches only the test numbers stored for it (see run --test-to).
+    """
+    found = _hooks_call(lambda client: client.agents())
+    for agent in found:
+        if as_json:
+            click.echo(json.dumps(agent, default=str, ensure_ascii=False))
+        else:
+            click.echo("\t".join(str(agent.get(f, "")) for f in ("id", "status", "display_name")))
 
 
 def main() -> None:
