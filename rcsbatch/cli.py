@@ -169,6 +169,7 @@ def run(
                 f"sending through the built-in simulator at {gateway.base_url} "
                 "(nothing leaves this machine; costs are simulated)"
             )
+            _check_agent(campaign, gateway, err)
             result = _send(campaign, root, plan, gateway, limit, retry_failed, err, quiet)
         _finish(err, result)
     if not api_key:
@@ -178,6 +179,7 @@ def run(
         )
     base_url = _base_url()
     gateway = runner.Gateway(base_url, api_key)
+    _check_agent(campaign, gateway, err)
     result = _send(campaign, root, plan, gateway, limit, retry_failed, err, quiet)
     _finish(err, result)
 
@@ -317,6 +319,10 @@ def validate(campaign_file: str, show: int) -> None:
     """Check a campaign and every row, up to the first request; list the problems."""
     campaign, plan = _load(campaign_file, checking=True)
     err = _stderr()
+    if os.environ.get(API_KEY_ENV, "").strip():
+        _check_agent(campaign, _gateway_from_env(), err)
+    else:
+        err.print(f"agent check skipped: no {API_KEY_ENV} to ask the gateway with")
     counts: dict[str, int] = {}
     problems = Table("row", "status", "input", "reason", title="Rows that will not be sent")
     listed = 0
@@ -673,6 +679,150 @@ def report(
         )
     if written is not None:
         click.echo(str(written))
+
+
+# ---- revoke, agents and test sends ----------------------------------------------------------
+
+
+def _interactive() -> bool:
+    """Whether a person can answer a question (stdin is a terminal)."""
+    return sys.stdin.isatty()
+
+
+@cli.command(
+    epilog="Exit codes:\n  0  every revoke request was taken (or nothing to revoke)\n  1  some "
+    "requests failed, or the question was answered no\n  2  never run, no such run, no key, or "
+    "no terminal and no --yes\n  3  the gateway refused the key\n  4  a run of the campaign is "
+    "going on"
+)
+@click.argument("campaign_file", type=click.Path(dir_okay=False))
+@click.option("--run", "run_id", help="Only the messages this run sent (its folder's name).")
+@click.option(
+    "--only-scheduled",
+    is_flag=True,
+    help="Only messages whose delay is still ahead (scheduled, not gone out yet).",
+)
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation (for cron and scripts).")
+@report_dir_option
+@click.option(
+    "--simulate",
+    is_flag=True,
+    help="Revoke through the built-in simulator the campaign was run with.",
+)
+def revoke(
+    campaign_file: str,
+    run_id: str | None,
+    only_scheduled: bool,
+    yes: bool,
+    report_dir: Path | None,
+    simulate: bool,
+) -> None:
+    """Ask the gateway to delete the campaign's messages that have not arrived yet.
+
+    seven answers "true" whether or not it deleted anything, so rows become revoke_requested;
+    they show as revoked once a delivery report (webhook or `rcsbatch sync`) says the message
+    never arrived. Revoke-requested rows are never sent again. Asking twice sends nothing new.
+    """
+    from rcsbatch.revoke import RevokePlan, revoke_campaign
+
+    if not yes and not _interactive():
+        raise InputProblem(
+            "revoke asks for confirmation, and there is no terminal to ask in: "
+            "pass --yes to revoke without asking"
+        )
+    err = _stderr()
+    with _input_errors():
+        campaign = load_campaign(campaign_file)
+    root = runner.report_root(campaign, report_dir)
+
+    def confirm(found: RevokePlan) -> bool:
+        what = "scheduled messages" if only_scheduled else "messages not delivered yet"
+        err.print(f"{len(found.ids)} {what} ({found.rows} rows) will be asked to be deleted")
+        return yes or click.confirm("revoke them?", default=False, err=True)
+
+    try:
+        with _input_errors(), contextlib.ExitStack() as stack:
+            gateway = (
+                stack.enter_context(_simulated(campaign, root)) if simulate else _gateway_from_env()
+            )
+            found, stats, folder = revoke_campaign(
+                campaign,
+                root,
+                gateway,
+                run_id=run_id,
+                only_scheduled=only_scheduled,
+                confirm=confirm,
+            )
+    except AccountError as exc:
+        raise GatewayStop(str(exc)) from None
+    done = found.already
+    if done["revoke_requested"] or done["revoked"]:
+        err.print(
+            f"asked before: {done['revoke_requested'] + done['revoked']} rows "
+            f"({done['revoked']} confirmed revoked); not asked again"
+        )
+    if done["unknown"]:
+        err.print(
+            f"{done['unknown']} rows have no message id (answer lost): run the campaign or "
+            "`rcsbatch sync` first to settle them"
+        )
+    if done["sendable"]:
+        err.print(
+            f"{done['sendable']} rows were never sent: a later `rcsbatch run` would send them"
+        )
+    if not found.ids:
+        err.print("nothing to revoke")
+        return
+    if stats is None:
+        err.print("nothing revoked")
+        sys.exit(1)
+    err.print(
+        f"revoke requested for {stats.requested} messages; seven confirms nothing at once: "
+        "`rcsbatch sync` (or delivery webhooks) shows which were revoked"
+    )
+    if stats.refused:
+        err.print(f"{stats.refused} requests answered false")
+    if stats.failed:
+        err.print(f"{len(stats.failed)} requests failed: run the same command again to retry them")
+    if folder is not None:
+        click.echo(str(folder))
+    if stats.stop_reason:
+        raise GatewayStop(stats.stop_reason)
+    if stats.failed or stats.refused:
+        sys.exit(1)
+
+
+def _check_agent(campaign: Campaign, gateway: runner.Gateway, err: Console) -> None:
+    """Refuse (exit 2) a `[message] from` the account does not have; warn for a `test` agent.
+    The gateway not answering the list only earns a warning: the run finds out itself."""
+    from rcsbatch.agents import check_agent, fetch_agents
+
+    if campaign.message.sender is None:
+        return
+    try:
+        found = check_agent(fetch_agents(gateway), campaign.message.sender)
+    except GatewayError as exc:
+        err.print(f"could not check the agent ({exc})")
+        return
+    if found.error:
+        raise InputProblem(found.error)
+    if found.warning:
+        err.print(f"warning: {found.warning}")
+
+
+@cli.command(epilog="Exit codes:\n  0  listed\n  2  no key\n  3  the gateway refused the key")
+@click.option("--json", "as_json", is_flag=True, help="The gateway's agent objects, one a line.")
+def agents(as_json: bool) -> None:
+    """List the account's RCS agents on stdout: id, status, display name (tab-separated).
+
+    An agent in test status reaches only the test numbers stored for it (see run --test-to).
+    """
+    found = _hooks_call(lambda client: client.agents())
+    for agent in found:
+        if as_json:
+            click.echo(json.dumps(agent, default=str, ensure_ascii=False))
+        else:
+            click.echo("\t".join(str(agent.get(f, "")) for f in ("id", "status", "display_name")))
 
 
 def main() -> None:

@@ -8,6 +8,7 @@ connection is retriable, a dropped or timed-out one after the request left is a 
 from __future__ import annotations
 
 import json
+import urllib.parse
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -15,7 +16,13 @@ from typing import Any
 import httpx
 
 from rcsbatch import __version__
-from rcsbatch.answers import ACCOUNT_CODES, Accepted, read_send_answer, to_decimal
+from rcsbatch.answers import (
+    ACCOUNT_CODES,
+    Accepted,
+    read_send_answer,
+    retry_after,
+    to_decimal,
+)
 from rcsbatch.errors import AccountError, AnswerLostError, GatewayError, RetriableError
 from rcsbatch.transport import AiohttpTransport
 
@@ -142,6 +149,53 @@ class GatewayClient:
         """DELETE /hooks?id=…; False when the gateway has no such hook."""
         data = await self._hooks_call("DELETE", params={"id": hook_id})
         return isinstance(data, dict) and data.get("success") in (True, "true", 1, "1")
+
+    async def revoke(self, msg_id: str) -> bool:
+        """DELETE /rcs/messages/{id}: ask the gateway to delete a message not delivered yet.
+
+        seven answers `{"success": true}` whether or not anything was deleted, so True only says
+        the request was taken; False: the gateway said `false`. A DELETE may be repeated without
+        harm, so every failure that leaves the outcome open (5xx, an unreadable body, a
+        dropped connection) is a RetriableError; account codes raise AccountError.
+        """
+        url = httpx.URL(self.base_url + "/rcs/messages/" + urllib.parse.quote(msg_id, safe=""))
+        request = httpx.Request("DELETE", url, headers=self._headers, extensions=self._extensions)
+        try:
+            response = await self._request(request)
+        except AnswerLostError as exc:
+            raise RetriableError(str(exc), code=exc.code) from exc
+        if response.status_code in (408, 429) or response.status_code >= 500:
+            raise RetriableError(
+                f"the gateway answered HTTP {response.status_code}",
+                code=str(response.status_code),
+                retry_after=retry_after(response.headers),
+            )
+        data = self._json(response)
+        code = data.get("success") if isinstance(data, dict) else data
+        if isinstance(code, bool):
+            return code
+        code = str(code).strip().strip('"')
+        if code in ACCOUNT_CODES:
+            raise AccountError(ACCOUNT_CODES[code], code=code)
+        if code.lower() in ("true", "1", "100"):
+            return True
+        if code.lower() in ("false", "0"):
+            return False
+        raise RetriableError(f"unreadable answer to a revoke: {code[:40]!r}")
+
+    async def agents(self) -> list[dict[str, Any]]:
+        """GET /rcs/agents: the account's RCS agents (id, display_name, status, …)."""
+        url = httpx.URL(self.base_url + "/rcs/agents")
+        response = await self._request(
+            httpx.Request("GET", url, headers=self._headers, extensions=self._extensions)
+        )
+        data = self._json(response)
+        if isinstance(data, dict) and isinstance(data.get("agents"), list):
+            return [a for a in data["agents"] if isinstance(a, dict)]
+        code = str(data.get("success") if isinstance(data, dict) else data).strip().strip('"')
+        if code in ACCOUNT_CODES:
+            raise AccountError(ACCOUNT_CODES[code], code=code)
+        raise GatewayError(f"unreadable list of agents: {json.dumps(data, default=str)[:200]}")
 
     async def _hooks_call(
         self, method: str, *, content: bytes | None = None, params: dict[str, str] | None = None

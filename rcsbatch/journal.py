@@ -43,6 +43,13 @@ FINAL_REFUSALS = ("202", "301")
 
 SENDABLE = ("pending", "not_sent")  # the statuses a run sends
 
+# Final delivery states that say a message never arrived: after a revoke request, one of them
+# confirms the revocation (see `Journal._update_row_revoke`).
+NOT_ARRIVED = frozenset(FINAL - {"DELIVERED"})
+# A delivery state's time is the gateway's, in whole seconds: one up to this much before our
+# revoke request still counts as its outcome (as settle.CLOCK_SKEW does for the logbook).
+REVOKE_SKEW = 120.0
+
 _SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS runs (
@@ -62,7 +69,9 @@ CREATE TABLE IF NOT EXISTS messages (
     taken_at REAL,                      -- when a run last marked it in flight
     text_changed INTEGER NOT NULL DEFAULT 0,  -- settled, and the file's text now differs
     hold_until REAL,                    -- outside its window until then (this run only)
-    delivery_status TEXT, delivered_at REAL  -- seven's delivery state for the row, and its time
+    delivery_status TEXT, delivered_at REAL, -- seven's delivery state for the row, and its time
+    delay REAL,                         -- the moment a scheduled message goes (its request's delay)
+    revoke TEXT                         -- revoke_requested | revoked (`rcsbatch revoke`), or NULL
 );
 CREATE INDEX IF NOT EXISTS messages_by_row ON messages(row);
 -- Only the rows still to send: taking the next batch must not walk past every row already sent
@@ -74,7 +83,8 @@ CREATE INDEX IF NOT EXISTS unsettled ON messages(status) WHERE status IN ('unkno
 -- Every message id the gateway gave, for delivery reports (which name only the id).
 CREATE TABLE IF NOT EXISTS message_ids (
     id TEXT PRIMARY KEY, recipient INTEGER NOT NULL, state TEXT, state_at REAL, updated_at REAL,
-    price TEXT                          -- the final price (logbook), when the answer had none
+    price TEXT,                         -- the final price (logbook), when the answer had none
+    revoke_requested_at REAL            -- when `rcsbatch revoke` asked the gateway to delete it
 );
 CREATE INDEX IF NOT EXISTS message_ids_by_recipient ON message_ids(recipient);
 -- Delivery reports for ids this campaign does not know (webhooks are per account): kept aside.
@@ -152,6 +162,7 @@ class Outcome:
     error_code: str | None = None
     error_text: str | None = None
     trace_id: str | None = None
+    delay: float | None = None  # the request's delay: a scheduled message goes then
 
 
 class Journal:
@@ -201,9 +212,14 @@ class Journal:
             ("hold_until", "REAL"),
             ("delivery_status", "TEXT"),
             ("delivered_at", "REAL"),
+            ("delay", "REAL"),
+            ("revoke", "TEXT"),
         ):
             if name not in columns:
                 self.db.execute(f"ALTER TABLE messages ADD COLUMN {name} {kind}")
+        ids = {r[1] for r in self.db.execute("PRAGMA table_info(message_ids)")}
+        if ids and "revoke_requested_at" not in ids:
+            self.db.execute("ALTER TABLE message_ids ADD COLUMN revoke_requested_at REAL")
         # Schema 1's index did not leave held rows out; the schema creates it anew.
         self.db.execute("DROP INDEX IF EXISTS sendable_by_row")
         self._backfill_ids = "message_ids" not in {
@@ -352,6 +368,7 @@ class Journal:
                     o.last_attempt_at if o.status == "sent" else None,
                     run_id,
                     o.trace_id,
+                    o.delay if o.status == "sent" else None,
                     o.recipient,
                 )
             )
@@ -360,7 +377,7 @@ class Journal:
             self.db.executemany(
                 """UPDATE messages SET status=?, message_ids=?, price=?, price_known=?,
                        error_code=?, error_text=?, attempts=?, first_attempt_at=?,
-                       last_attempt_at=?, sent_at=?, run_id=?, trace_id=?
+                       last_attempt_at=?, sent_at=?, run_id=?, trace_id=?, delay=?
                    WHERE recipient=?""",
                 params,
             )
@@ -481,6 +498,7 @@ class Journal:
             "UPDATE messages SET delivery_status=?, delivered_at=? WHERE recipient=?",
             (best, at, recipient),
         )
+        self._update_row_revoke(recipient)
 
     def set_final_price(self, msg_id: str, price: Decimal) -> bool:
         """Fill in a price the answer did not give (0 or null), from the logbook; True when the
@@ -594,7 +612,8 @@ class Journal:
         """
         query = f"""
             SELECT * FROM (
-              SELECT row, recipient, status, message_ids, price, price_known, foreign_id, label,
+              SELECT row, recipient, coalesce(revoke, status), message_ids, price, price_known,
+                     foreign_id, label,
                      error_code, error_text, attempts, sent_at, run_id, NULL AS input_phone,
                      text_changed, hold_until, delivery_status, delivered_at
                 FROM messages WHERE row IS NOT NULL OR status NOT IN {SENDABLE}
@@ -645,3 +664,74 @@ class Journal:
         if not prices:
             return None
         return sum(prices, Decimal(0)) / len(prices)
+
+    # -- revoking (`rcsbatch revoke`) -------------------------------------------------------------
+
+    def revocable(
+        self, *, run_id: str | None = None, scheduled_after: float | None = None
+    ) -> list[tuple[str, int]]:
+        """(message id, recipient) of the sent messages that may still be revoked: no final
+        delivery state yet and never asked for before; only those of `run_id`'s rows, and only
+        those whose delay is after `scheduled_after`, when given."""
+        query = f"""SELECT i.id, i.recipient FROM message_ids i
+                    JOIN messages m ON m.recipient = i.recipient
+                    WHERE m.status = 'sent' AND i.revoke_requested_at IS NULL
+                    AND (i.state IS NULL OR i.state NOT IN {tuple(sorted(FINAL | {READ}))})"""
+        params: list[object] = []
+        if run_id is not None:
+            query += " AND m.run_id = ?"
+            params.append(run_id)
+        if scheduled_after is not None:
+            query += " AND m.delay > ?"
+            params.append(scheduled_after)
+        return [(str(i), int(r)) for i, r in self.db.execute(query + " ORDER BY m.row", params)]
+
+    def revoke_counts(self, *, run_id: str | None = None) -> dict[str, int]:
+        """Rows already asked to revoke (`revoke_requested`, `revoked`), rows whose answer was
+        lost (`unknown`: no message id to revoke) and rows still to send (`sendable`)."""
+        where, params = ("", ()) if run_id is None else (" AND run_id = ?", (run_id,))
+        counts = dict.fromkeys(("revoke_requested", "revoked", "unknown"), 0)
+        for state, n in self.db.execute(
+            f"""SELECT CASE WHEN revoke IS NOT NULL THEN revoke ELSE 'unknown' END, count(*)
+                FROM messages WHERE (revoke IS NOT NULL OR status IN ('unknown', 'in_flight'))
+                {where} GROUP BY 1""",
+            params,
+        ):
+            counts[str(state)] = int(n)
+        counts["sendable"] = 0 if run_id is not None else self.count_sendable()
+        return counts
+
+    def record_revoke_requests(self, requests: Iterable[tuple[str, float]]) -> None:
+        """Store that the gateway was asked to delete these message ids, each with the time the
+        request left; their rows become `revoke_requested` (or `revoked`, see
+        `_update_row_revoke`)."""
+        with self._transaction():
+            for msg_id, at in requests:
+                found = self.db.execute(
+                    """UPDATE message_ids SET revoke_requested_at = ?
+                       WHERE id = ? AND revoke_requested_at IS NULL RETURNING recipient""",
+                    (at, msg_id),
+                ).fetchone()
+                if found is not None:
+                    self._update_row_revoke(found[0])
+
+    def _update_row_revoke(self, recipient: int) -> None:
+        """A row asked to revoke is `revoked` once each of its messages asked for has a final
+        state other than DELIVERED (REJECTED, NOTDELIVERED, EXPIRED, FAILED) from no earlier than
+        the request (less the clock skew): seven answers `true` whether or not it deleted
+        anything, so only a later report proves the message never arrived."""
+        asked = self.db.execute(
+            """SELECT state, coalesce(state_at, updated_at), revoke_requested_at FROM message_ids
+               WHERE recipient = ? AND revoke_requested_at IS NOT NULL""",
+            (recipient,),
+        ).fetchall()
+        if not asked:
+            return
+        confirmed = all(
+            state in NOT_ARRIVED and at is not None and at >= requested - REVOKE_SKEW
+            for state, at, requested in asked
+        )
+        self.db.execute(
+            "UPDATE messages SET revoke = ? WHERE recipient = ?",
+            ("revoked" if confirmed else "revoke_requested", recipient),
+        )

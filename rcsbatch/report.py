@@ -29,8 +29,12 @@ EXIT_BUSY = 4
 # What the report calls the journal's own working states.
 REPORT_STATUS = {"pending": "not_sent", "in_flight": "unknown"}
 PROBLEMS = ("failed", "unknown", "expired", "not_sent")
+# Rows whose message the gateway accepted (and charged), revoked since or not.
+CHARGED = ("sent", "revoke_requested", "revoked")
 ORDER = (
     "sent",
+    "revoke_requested",
+    "revoked",
     "ready",
     "failed",
     "unknown",

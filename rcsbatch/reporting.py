@@ -214,7 +214,7 @@ def _current(path: Path) -> bool:
             tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master")}
     except sqlite3.DatabaseError:
         return True  # let open_journal report it
-    return "delivery_status" in columns and "message_ids" in tables
+    return {"delivery_status", "revoke"} <= columns and "message_ids" in tables
 
 
 @lru_cache(maxsize=4096)
@@ -385,7 +385,8 @@ def _statuses(
     db: sqlite3.Connection, where: str, params: tuple[Any, ...], *, with_rejects: bool
 ) -> dict[str, int]:
     counts: dict[str, int] = {}
-    query = f"SELECT status, count(*) FROM messages WHERE {where} GROUP BY status"
+    # A row asked to revoke is counted as revoke_requested / revoked, not as sent.
+    query = f"SELECT coalesce(revoke, status), count(*) FROM messages WHERE {where} GROUP BY 1"
     if with_rejects:
         query += " UNION ALL SELECT status, count(*) FROM rejects GROUP BY status"
     for status, n in db.execute(query, params):
@@ -522,9 +523,11 @@ def recipient_rows(
     plus `country`: read from the journal as they go, so memory stays flat."""
     with closing(open_journal(path, campaign)) as db:
         where, params = _scope(run_id)
-        columns = ", ".join(
-            c if c != "input_phone" else "NULL AS input_phone" for c in RESULT_COLUMNS
-        )
+        special = {
+            "input_phone": "NULL AS input_phone",
+            "status": "coalesce(revoke, status) AS status",
+        }
+        columns = ", ".join(special.get(c, c) for c in RESULT_COLUMNS)
         query = f"SELECT {columns} FROM messages WHERE {where}"
         if run_id is None:
             query += """ UNION ALL

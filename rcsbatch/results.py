@@ -25,7 +25,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from rcsbatch.errors import ReportError
-from rcsbatch.report import REPORT_STATUS, Report
+from rcsbatch.report import CHARGED, REPORT_STATUS, Report
 
 # 18 decimal places hold any price a gateway writes, even a float printed in full
 # (0.07500000000000001); a price with more is rounded to 18 places in the files only.
@@ -123,8 +123,8 @@ def _journal_table(batch: list[Sequence[Any]]) -> pa.Table:
     )
     statuses = [REPORT_STATUS.get(s, s) for s in status]
     price_status = [
-        None if s != "sent" else ("known" if k else "unknown")
-        for s, k in zip(status, known, strict=True)
+        None if s not in CHARGED else ("known" if k else "unknown")
+        for s, k in zip(statuses, known, strict=True)
     ]
     return pa.table(
         {
@@ -234,7 +234,7 @@ class ResultsWriter:
 
     def write(self, table: pa.Table) -> None:
         counts = pc.value_counts(table["status"]).to_pylist()
-        sent = pc.equal(table["status"], "sent")
+        sent = pc.is_in(table["status"], value_set=pa.array(CHARGED))
         cost = pc.sum(pc.filter(table["price"], sent)).as_py() or Decimal(0)
         unknown = pc.sum(pc.and_(sent, pc.is_null(table["price"]))).as_py() or 0
         mine = pc.and_(

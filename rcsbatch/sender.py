@@ -454,7 +454,9 @@ class Sender:
             )
 
         def outcome(status: str, **kw: Any) -> Outcome:
-            return Outcome(item.recipient, status, attempts, first, last, **kw)
+            # The delay is kept so `rcsbatch revoke --only-scheduled` knows what has not gone yet.
+            delay = item.delay or s.delay
+            return Outcome(item.recipient, status, attempts, first, last, **kw, delay=delay)
 
         out_of_attempts = stop_after_attempt(s.max_attempts)
 

@@ -111,6 +111,13 @@ class ErrorCode:
 
 
 @dataclass(frozen=True, slots=True)
+class ErrorPage:
+    """An HTTP error page from the infrastructure in front of the gateway (nothing done)."""
+
+    status: int
+
+
+@dataclass(frozen=True, slots=True)
 class SendOutcome:
     """What the gateway does with one send request; the server turns it into HTTP.
 
@@ -759,6 +766,8 @@ class Backend:
         """
         with self._lock:
             self._count("revoke")
+            if self.counters.requests["revoke"] <= self.faults.revoke_fail_first_n:
+                return ErrorPage(500)
             code = self.authorize(key)
             if code is not None:
                 return ErrorCode(code)

@@ -104,6 +104,9 @@ class Faults:
     undeliverable_without_rcs: bool = False
     #: The dlr state a revoked message shows (it never reaches DELIVERED).
     revoked_dlr: str | None = "REJECTED"
+    #: The first N revoke requests (``DELETE /rcs/messages/{id}``, counted since start or reset)
+    #: get an HTTP 500 page and change nothing.
+    revoke_fail_first_n: int = 0
     #: Which of the three unconfirmed rich-content forms is accepted; the others answer 305:
     #: ``json_text`` (an object as ``text`` in a JSON body), ``form_string`` (that object as a JSON
     #: string in ``text``), ``top_level`` (``richcard``/``carousel``/``file``/``suggestions`` beside

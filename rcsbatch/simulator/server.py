@@ -47,7 +47,7 @@ from urllib.parse import parse_qsl
 
 from aiohttp import web
 
-from .backend import Backend, ErrorCode
+from .backend import Backend, ErrorCode, ErrorPage
 from .faults import Faults
 from .hooks import Dispatcher
 from .jsonout import dumps
@@ -204,7 +204,10 @@ class _Api:
 
     async def revoke(self, request: web.Request) -> web.Response:
         await self._latency()
-        return self._render(self.backend.revoke(request.match_info["id"], api_key_of(request)))
+        result = self.backend.revoke(request.match_info["id"], api_key_of(request))
+        if isinstance(result, ErrorPage):
+            return _html(result.status, _trace())
+        return self._render(result)
 
     async def event(self, request: web.Request) -> web.Response:
         params = await read_params(request)

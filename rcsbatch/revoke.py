@@ -1,0 +1,170 @@
+"""Revoking: ask the gateway to delete a campaign's messages that have not arrived yet.
+
+seven's `DELETE /rcs/messages/{id}` answers `{"success": true}` at once whether or not anything
+was deleted (a sent message is only revoked on a handset with the REVOCATION capability; a
+scheduled one before its delay). So the journal records what was asked (`revoke_requested`, per
+message id, with the time the request left), and a row counts as `revoked` only once a delivery
+report (webhook or `rcsbatch sync`) gives each of its messages a final state other than DELIVERED
+from no earlier than the request: see `Journal._update_row_revoke`.
+
+Candidates are the sent rows' message ids without a final delivery state that were never asked
+for, so running it twice sends nothing the second time. Requests go concurrently (bounded by the
+campaign's `concurrency`) with the sender's retry rules: tenacity on RetriableError, backoff with
+jitter, Retry-After honoured, at most `max_attempts` tries. A DELETE may be repeated without harm,
+so a 5xx or a lost answer is retried too (the client raises RetriableError for them).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt
+
+from rcsbatch.campaign import Campaign
+from rcsbatch.errors import AccountError, ReportError, RetriableError
+from rcsbatch.journal import Journal
+from rcsbatch.sender import _Wait
+
+if TYPE_CHECKING:
+    from rcsbatch.client import GatewayClient
+    from rcsbatch.runner import Gateway
+
+BACKOFF_MAX = 30.0
+
+
+@dataclass(frozen=True)
+class RevokePlan:
+    """What a revoke would ask for, and what it leaves alone."""
+
+    ids: tuple[tuple[str, int], ...]  # (message id, recipient) to ask the gateway to delete
+    rows: int  # how many rows those ids belong to
+    already: dict[str, int]  # revoke_requested / revoked / unknown / sendable row counts
+
+
+@dataclass
+class RevokeStats:
+    """What one revoke asked and what the gateway answered."""
+
+    requested: int = 0  # ids the gateway took (`true`)
+    refused: int = 0  # ids the gateway answered `false`
+    failed: list[str] = field(default_factory=list)  # ids whose request failed after retries
+    stop_reason: str | None = None  # the gateway refused the account: nothing more was asked
+    retries: int = 0
+
+
+def plan(journal: Journal, *, run_id: str | None, only_scheduled: bool, now: float) -> RevokePlan:
+    """The message ids a revoke would ask for; `only_scheduled`: only those whose delay is
+    still ahead of `now`."""
+    ids = journal.revocable(run_id=run_id, scheduled_after=now if only_scheduled else None)
+    return RevokePlan(tuple(ids), len({r for _, r in ids}), journal.revoke_counts(run_id=run_id))
+
+
+async def send_revokes(
+    journal: Journal,
+    client: GatewayClient,
+    ids: tuple[tuple[str, int], ...],
+    *,
+    concurrency: int,
+    max_attempts: int,
+    clock: Callable[[], float] = time.time,
+) -> RevokeStats:
+    """DELETE each id, `concurrency` at a time, and journal each one the gateway took."""
+    stats = RevokeStats()
+    gate = asyncio.Semaphore(concurrency)
+    stop = asyncio.Event()
+
+    async def one(msg_id: str) -> None:
+        async with gate:
+            if stop.is_set():
+                stats.failed.append(msg_id)
+                return
+            retrying = AsyncRetrying(
+                retry=retry_if_exception_type(RetriableError),
+                stop=stop_after_attempt(max_attempts),
+                wait=_Wait(BACKOFF_MAX),
+                reraise=True,
+            )
+            try:
+                async for attempt in retrying:
+                    with attempt:
+                        if attempt.retry_state.attempt_number > 1:
+                            stats.retries += 1
+                        at = clock()
+                        taken = await client.revoke(msg_id)
+            except RetriableError:
+                stats.failed.append(msg_id)
+                return
+            except AccountError as exc:
+                stats.stop_reason = stats.stop_reason or str(exc)
+                stop.set()
+                stats.failed.append(msg_id)
+                return
+            if taken:
+                stats.requested += 1
+                # Journalled one by one: a killed revoke must not forget what it asked for.
+                journal.record_revoke_requests([(msg_id, at)])
+            else:
+                stats.refused += 1
+
+    await asyncio.gather(*(one(msg_id) for msg_id, _ in ids))
+    return stats
+
+
+def revoke_campaign(
+    campaign: Campaign,
+    root: Path,
+    gateway: Gateway,
+    *,
+    run_id: str | None = None,
+    only_scheduled: bool = False,
+    confirm: Callable[[RevokePlan], bool] = lambda _: True,
+) -> tuple[RevokePlan, RevokeStats | None, Path | None]:
+    """Plan, confirm (`confirm` sees the plan; False: nothing is asked) and send a campaign's
+    revoke requests under its run lock, then rewrite the newest run's results from the journal.
+    Returns the plan, what was sent (None when nothing was) and the rewritten run folder."""
+    from rcsbatch.client import GatewayClient
+    from rcsbatch.runner import _event_loop, campaign_lock, journal_path, rewrite_results
+
+    path = journal_path(campaign, root)
+    if not path.exists():
+        raise ReportError(
+            f"{campaign.name} was never run with the report folder {root}: "
+            "nothing to revoke (check --report-dir)"
+        )
+    with campaign_lock(root / campaign.name), Journal(path) as journal:
+        if (
+            run_id is not None
+            and journal.db.execute("SELECT 1 FROM runs WHERE run_id = ?", (run_id,)).fetchone()
+            is None
+        ):
+            raise ReportError(f"{campaign.name} has no run {run_id!r} (a run folder's name)")
+        found = plan(journal, run_id=run_id, only_scheduled=only_scheduled, now=time.time())
+        if not found.ids or not confirm(found):
+            return found, None, None
+
+        async def go() -> RevokeStats:
+            async with GatewayClient(
+                gateway.base_url, gateway.api_key, max_connections=campaign.send.concurrency
+            ) as client:
+                return await send_revokes(
+                    journal,
+                    client,
+                    found.ids,
+                    concurrency=campaign.send.concurrency,
+                    max_attempts=campaign.send.max_attempts,
+                )
+
+        with _event_loop() as loop_runner:
+            stats = loop_runner.run(go())
+        latest = journal.latest_run()
+        folder = None if latest is None else root / campaign.name / latest
+        if folder is not None and folder.is_dir() and latest is not None:
+            rewrite_results(journal, folder, latest)
+        else:
+            folder = None
+        return found, stats, folder
