@@ -233,3 +233,8 @@ def _raise_for_status(status: int, headers: Mapping[str, str]) -> None:
         raise RecipientError(f"the gateway refused the request (HTTP {status})", code=str(status))
     # Any other status (500, 502, 504, …) may come after the gateway took the message.
     raise AnswerLostError(f"the gateway answered HTTP {status}", code=str(status))
+
+
+def raise_for_status(status: int, headers: Mapping[str, str]) -> None:
+    """Raise the GatewayError a non-200 status means, by the send path's rules."""
+    _raise_for_status(status, headers)

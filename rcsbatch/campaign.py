@@ -82,6 +82,7 @@ class SendSpec:
     outside_window: str = "wait"
     give_up_after: float = DEFAULT_GIVE_UP_AFTER
     max_cost: Decimal | None = None  # the most the campaign may cost, all its runs together
+    require: tuple[str, ...] = ()  # RCS capabilities a recipient needs (see capabilities.py)
 
 
 @dataclass(frozen=True)
@@ -137,6 +138,7 @@ _SEND_KEYS = {
     "outside_window",
     "give_up_after",
     "max_cost",
+    "require",
 }
 
 
@@ -381,6 +383,7 @@ def _parse_send(table: Any, path: Path, timezone: dt.tzinfo | None) -> SendSpec:
             raise send.fail("max_cost", "must be an amount such as 250.00") from None
         if not max_cost.is_finite() or not 0 < max_cost <= 10**9:
             raise send.fail("max_cost", "must be an amount above 0 (in the account's currency)")
+    require = _parse_require(send)
     return SendSpec(
         concurrency=concurrency,
         rate=rate,
@@ -393,7 +396,27 @@ def _parse_send(table: Any, path: Path, timezone: dt.tzinfo | None) -> SendSpec:
         outside_window=outside,
         give_up_after=give_up,
         max_cost=max_cost,
+        require=require,
     )
+
+
+def _parse_require(send: _Reader) -> tuple[str, ...]:
+    from rcsbatch.capabilities import CAPABILITIES
+
+    value = send.get("require", list, None)
+    if value is None:
+        return ()
+    if not value or not all(isinstance(v, str) for v in value):
+        raise send.fail(
+            "require", 'must be a list of capability names, e.g. ["RICHCARD_STANDALONE"]'
+        )
+    unknown = [v for v in value if v not in CAPABILITIES]
+    if unknown:
+        raise send.fail(
+            "require",
+            f"names unknown capabilities {unknown}; known: {', '.join(CAPABILITIES)}",
+        )
+    return tuple(dict.fromkeys(value))
 
 
 def check_validity(campaign: Campaign, now: float) -> None:

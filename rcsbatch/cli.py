@@ -131,6 +131,12 @@ def cli() -> None:
     help="Also send again rows that failed for a reason that may pass (daily limit, carrier "
     "error, retries exhausted); never numbers the gateway called invalid.",
 )
+@click.option(
+    "--lookup",
+    is_flag=True,
+    help="With [send] require: first look up (billed per number) the rows without a "
+    "capability lookup younger than 30 days.",
+)
 @click.option("-q", "--quiet", is_flag=True, help="Print only the run folder (on stdout).")
 @click.option("-v", "--verbose", is_flag=True, help="Log each retry on stderr.")
 def run(
@@ -140,6 +146,7 @@ def run(
     simulate: bool,
     limit: int | None,
     retry_failed: bool,
+    lookup: bool,
     quiet: bool,
     verbose: bool,
 ) -> None:
@@ -170,7 +177,7 @@ def run(
                 "(nothing leaves this machine; costs are simulated)"
             )
             _check_agent(campaign, gateway, err)
-            result = _send(campaign, root, plan, gateway, limit, retry_failed, err, quiet)
+            result = _send(campaign, root, plan, gateway, limit, retry_failed, err, quiet, lookup)
         _finish(err, result)
     if not api_key:
         raise InputProblem(
@@ -180,7 +187,7 @@ def run(
     base_url = _base_url()
     gateway = runner.Gateway(base_url, api_key)
     _check_agent(campaign, gateway, err)
-    result = _send(campaign, root, plan, gateway, limit, retry_failed, err, quiet)
+    result = _send(campaign, root, plan, gateway, limit, retry_failed, err, quiet, lookup)
     _finish(err, result)
 
 
@@ -205,7 +212,12 @@ def _simulated(campaign: Campaign, root: Path) -> Iterator[runner.Gateway]:
             "the simulated gateway afresh"
         ) from None
     try:
-        yield runner.Gateway(server.base_url, "simulated", simulated=True)
+        yield runner.Gateway(
+            server.base_url,
+            "simulated",
+            simulated=True,
+            lookup_price=server.backend.lookup_price,
+        )
     finally:
         server.stop()  # saves its state for the next command
 
@@ -270,9 +282,10 @@ def _send(
     retry_failed: bool,
     err: Console,
     quiet: bool,
+    lookup: bool = False,
 ) -> runner.RunResult:
     progress = Progress(err, enabled=not quiet and err.is_terminal)
-    with progress, _input_errors():
+    with progress, _input_errors(), _account_stops():
         return runner.run(
             campaign,
             root,
@@ -283,7 +296,17 @@ def _send(
             on_start=progress.start,
             on_outcome=progress.advance,
             on_status=err.print,
+            lookup=lookup,
         )
+
+
+@contextlib.contextmanager
+def _account_stops() -> Iterator[None]:
+    """A refused account before any message (the capability lookup): exit 3."""
+    try:
+        yield
+    except AccountError as exc:
+        raise GatewayStop(str(exc)) from None
 
 
 def _finish(err: Console, result: runner.RunResult) -> None:
@@ -823,6 +846,237 @@ def agents(as_json: bool) -> None:
             click.echo(json.dumps(agent, default=str, ensure_ascii=False))
         else:
             click.echo("\t".join(str(agent.get(f, "")) for f in ("id", "status", "display_name")))
+
+
+# ---- events and capabilities ----------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def _gateway_for(simulate: bool, state: Path | None) -> Iterator[runner.Gateway]:
+    """The gateway from the environment, or a built-in simulator (keeping its state in `state`,
+    when given, so later commands meet the same account)."""
+    if not simulate:
+        yield _gateway_from_env()
+        return
+    from rcsbatch.simulator import SimulatorServer
+
+    try:
+        if state is not None:
+            state.parent.mkdir(parents=True, exist_ok=True)
+        server = SimulatorServer(state_path=state).start()
+    except OSError as exc:
+        raise InputProblem(f"cannot start the simulator ({exc.strerror or exc})") from None
+    except ValueError as exc:
+        raise InputProblem(f"{state}: the simulator's state file is damaged ({exc})") from None
+    try:
+        yield runner.Gateway(
+            server.base_url, "simulated", simulated=True, lookup_price=server.backend.lookup_price
+        )
+    finally:
+        server.stop()
+
+
+@cli.command(
+    "event",
+    epilog="Exit codes:\n  0  every event was accepted\n  1  some failed or were lost\n"
+    "  2  a bad value: nothing was sent\n  3  the gateway refused the key or its rights",
+)
+@click.option("--to", help="The number the event goes to.")
+@click.option("--msg-id", help="The inbound message the event answers.")
+@click.option(
+    "--file",
+    "file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Many events: a CSV/xlsx/Parquet file with a column `to` or `msg_id` (one per row) "
+    "and optionally `event`; results go to <file>.results.csv beside it.",
+)
+@click.option("--event", "event_name", help="READ or IS_TYPING (a file's `event` cells win).")
+@click.option("--from", "sender", help="The agent id the event comes from.")
+@click.option("--region", default="DE", show_default=True, help="Country of national numbers.")
+@click.option(
+    "--concurrency",
+    default=8,
+    show_default=True,
+    type=click.IntRange(1, 100),
+    help="Events in flight at once (--file).",
+)
+@click.option(
+    "--simulate", is_flag=True, help="Send to a throwaway built-in simulator (no account)."
+)
+@click.option("-q", "--quiet", is_flag=True, help="Print only the results file (on stdout).")
+@click.option("-v", "--verbose", is_flag=True, help="Log each retry on stderr.")
+def event(
+    to: str | None,
+    msg_id: str | None,
+    file: Path | None,
+    event_name: str | None,
+    sender: str | None,
+    region: str,
+    concurrency: int,
+    simulate: bool,
+    quiet: bool,
+    verbose: bool,
+) -> None:
+    """Send an RCS event (READ, IS_TYPING) to a number or an inbound message, or many from a file.
+
+    Every value is checked before the first request. Requests that surely did not arrive
+    (429, 503, unreachable) are retried; a lost answer is reported `unknown`, not retried.
+    The key comes from $SEVEN_API_KEY, the gateway from $SEVEN_BASE_URL, as for `run`.
+    """
+    import asyncio
+
+    from rcsbatch import events
+    from rcsbatch.client import GatewayClient
+
+    _logging(verbose, quiet)
+    err = _stderr(quiet)
+    with _input_errors():
+        if file is not None:
+            if to or msg_id:
+                raise InputProblem("give --file or --to/--msg-id, not both")
+            items = events.read_events(file, event_name, region)
+        else:
+            if event_name is None:
+                raise InputProblem("give --event READ or --event IS_TYPING")
+            items = [events.one_event(event_name, to, msg_id, region)]
+    with _gateway_for(simulate, None) as gateway:
+
+        async def go() -> tuple[list[events.Event], str | None]:
+            async with GatewayClient(gateway.base_url, gateway.api_key) as client:
+                return await events.send_events(
+                    client, items, sender=sender, concurrency=concurrency
+                )
+
+        done, stopped = asyncio.run(go())
+    counts: dict[str, int] = {}
+    for item in done:
+        counts[item.status] = counts.get(item.status, 0) + 1
+    err.print(", ".join(f"{n} {status}" for status, n in sorted(counts.items())))
+    if file is not None:
+        with _input_errors():
+            try:
+                written = events.write_results(events.results_path(file), done)
+            except OSError as exc:
+                raise InputProblem(f"cannot write the results ({exc.strerror})") from None
+        click.echo(str(written))
+    elif done[0].error:
+        err.print(done[0].error)
+    if stopped:
+        raise GatewayStop(f"stopped by the gateway: {stopped}")
+    sys.exit(0 if counts.get("sent", 0) == len(done) else 1)
+
+
+@cli.command(
+    "capabilities",
+    epilog="Exit codes:\n  0  every number has a lookup\n  1  some could not be looked up, "
+    "or the lookups were declined\n  2  a bad value: nothing was looked up\n"
+    "  3  the gateway refused the key or the credit",
+)
+@click.argument("target", type=click.Path(dir_okay=False))
+@click.option(
+    "--phone-column",
+    default="phone",
+    show_default=True,
+    help="The column of numbers (a plain file; a campaign uses its own).",
+)
+@click.option(
+    "--region",
+    default="DE",
+    show_default=True,
+    help="Country of national numbers (a plain file; a campaign uses its default_region).",
+)
+@click.option(
+    "--max-age",
+    default="30d",
+    show_default=True,
+    help="Reuse a cached lookup younger than this (s, m, h, d, w); older ones are looked up.",
+)
+@click.option("--yes", is_flag=True, help="Do not ask before the (billed) lookups.")
+@click.option(
+    "--lookup-price",
+    help="Price of one lookup, to show the cost before (default: the simulator's, else unknown).",
+)
+@report_dir_option
+@click.option(
+    "--simulate",
+    is_flag=True,
+    help="Look up through the built-in simulator (a campaign's: the one `run --simulate` uses).",
+)
+@click.option("-q", "--quiet", is_flag=True, help="Print only the JSON summary (on stdout).")
+def capabilities(
+    target: str,
+    phone_column: str,
+    region: str,
+    max_age: str,
+    yes: bool,
+    lookup_price: str | None,
+    report_dir: Path | None,
+    simulate: bool,
+    quiet: bool,
+) -> None:
+    """Look up which recipients can receive RCS, rich cards and carousels (GET /lookup/rcs).
+
+    TARGET is a campaign file (.toml: its sendable rows; answers cached in its journal) or a
+    recipient file (answers cached in <report dir>/lookups.sqlite; report dir: --report-dir,
+    else $RCSBATCH_REPORT_DIR, else `reports` beside the file). Lookups are billed per number:
+    the count and cost are shown first and confirmed (or --yes); a number is never looked up
+    again while its cached answer is younger than --max-age. Prints a JSON summary on stdout.
+    """
+    from rcsbatch import capabilities as caps
+    from rcsbatch.journal import Journal
+
+    err = _stderr(quiet)
+    path = Path(target).expanduser().resolve()
+    with _input_errors():
+        age = caps.parse_age(max_age)
+        require: tuple[str, ...] = ()
+        if path.suffix.lower() == ".toml":
+            campaign = load_campaign(path)
+            root = runner.report_root(campaign, report_dir)
+            numbers = caps.campaign_numbers(open_plan(campaign))
+            cache = runner.journal_path(campaign, root)
+            state: Path | None = root / campaign.name / "simulator.json"
+            require, skipped = campaign.send.require, 0
+        else:
+            env = os.environ.get(runner.REPORT_DIR_ENV)
+            root = (report_dir or (Path(env) if env else path.parent / "reports")).resolve()
+            numbers, skipped = caps.file_numbers(path, phone_column, region)
+            cache = caps.file_cache(root)
+            state = root / "simulator.json"
+        price = _decimal_option("--lookup-price", lookup_price) if lookup_price else None
+        journal = Journal(cache)
+    with journal, _gateway_for(simulate, state) as gateway:
+        price = price if price is not None else gateway.lookup_price
+        due = journal.capabilities_due(numbers, time.time() - age)
+        cost = f"{price * len(due)} ({len(due)} × {price})" if price is not None else "unknown"
+        err.print(
+            f"{len(numbers)} numbers ({skipped} cells skipped: not valid numbers); "
+            f"{len(numbers) - len(due)} have a lookup younger than {max_age}; "
+            f"{len(due)} to look up, cost {cost}"
+        )
+        declined = False
+        stats = None
+        if due:
+            if not yes and not click.confirm("look them up?", err=True):
+                declined = True
+            else:
+                before = runner.fetch_balance(gateway)
+                stats = runner.lookup_capabilities(gateway, journal, due)
+                after = runner.fetch_balance(gateway)
+                spent = before.amount - after.amount if before and after else stats.cost
+                err.print(
+                    f"looked up {stats.stored} numbers, cost {spent}"
+                    + (" (simulated)" if gateway.simulated else "")
+                )
+                for line in stats.errors[:3]:
+                    err.print(f"not looked up: {line}")
+        summary = caps.summarise(journal, numbers, require)
+    for line in summary.lines():
+        err.print(line)
+    click.echo(json.dumps(summary.to_json()))
+    if stats is not None and stats.stop_reason:
+        raise GatewayStop(f"stopped by the gateway: {stats.stop_reason}")
+    sys.exit(1 if declined or summary.known < summary.numbers else 0)
 
 
 def main() -> None:

@@ -19,11 +19,18 @@ from rcsbatch import __version__
 from rcsbatch.answers import (
     ACCOUNT_CODES,
     Accepted,
+    raise_for_status,
     read_send_answer,
     retry_after,
     to_decimal,
 )
-from rcsbatch.errors import AccountError, AnswerLostError, GatewayError, RetriableError
+from rcsbatch.errors import (
+    AccountError,
+    AnswerLostError,
+    GatewayError,
+    RecipientError,
+    RetriableError,
+)
 from rcsbatch.transport import AiohttpTransport
 
 DEFAULT_BASE_URL = "https://gateway.seven.io/api"
@@ -196,6 +203,62 @@ class GatewayClient:
         if code in ACCOUNT_CODES:
             raise AccountError(ACCOUNT_CODES[code], code=code)
         raise GatewayError(f"unreadable list of agents: {json.dumps(data, default=str)[:200]}")
+
+    async def event(self, params: dict[str, str]) -> None:
+        """POST /rcs/events (`event` plus `to` or `msg_id`, maybe `from`); return when accepted.
+
+        Raises RetriableError (429, 503 with Retry-After, unreachable), AccountError (a refused
+        key, 900-903), RecipientError (`{"success": false}` or another code: refused) or
+        AnswerLostError (5xx, an unreadable answer: it may have arrived).
+        """
+        url = httpx.URL(self.base_url + "/rcs/events")
+        data = await self._checked_call("POST", url, json.dumps(params).encode())
+        success = data.get("success") if isinstance(data, dict) else data
+        if success is True or str(success).strip().lower() in ("true", "1", "100"):
+            return
+        code = str(success).strip().strip('"')
+        if code in ACCOUNT_CODES and code != "500":
+            raise AccountError(ACCOUNT_CODES[code], code=code)
+        if isinstance(data, dict) or code.isdigit():
+            raise RecipientError(
+                "the gateway refused the event (success false: an unknown number or "
+                "message id, or an agent that may not send to it)",
+                code=None if not code.isdigit() else code,
+            )
+        raise AnswerLostError(f"the gateway answered {code[:40]!r}")
+
+    async def lookup(self, numbers: list[str]) -> list[dict[str, Any]]:
+        """GET /lookup/rcs?number=A,B,… (billed per number): one object per number.
+
+        Errors as for `event`; 500 (no credit) is an AccountError here, since nothing more can
+        be looked up.
+        """
+        url = httpx.URL(self.base_url + "/lookup/rcs", params={"number": ",".join(numbers)})
+        data = await self._checked_call("GET", url, None)
+        if isinstance(data, dict) and isinstance(data.get("number"), str):
+            data = [data]  # a lookup of one number may come as an object, not a list
+        if isinstance(data, list):
+            return [row for row in data if isinstance(row, dict)]
+        code = str(data.get("success") if isinstance(data, dict) else data).strip().strip('"')
+        if code in ACCOUNT_CODES:
+            raise AccountError(ACCOUNT_CODES[code], code=code)
+        raise AnswerLostError(f"the lookup answered {code[:40]!r}", code=code[:10] or None)
+
+    async def _checked_call(self, method: str, url: httpx.URL, content: bytes | None) -> Any:
+        """One request; a non-200 status raised as the send path reads it (429/503 retriable,
+        401/403 account, other 5xx lost), else the parsed body."""
+        response = await self._request(
+            httpx.Request(
+                method, url, headers=self._headers, content=content, extensions=self._extensions
+            )
+        )
+        try:
+            if response.status_code != 200:
+                raise_for_status(response.status_code, response.headers)
+            return self._json(response)
+        except GatewayError as exc:
+            exc.trace_id = response.headers.get(TRACE_HEADER)
+            raise
 
     async def _hooks_call(
         self, method: str, *, content: bytes | None = None, params: dict[str, str] | None = None

@@ -9,6 +9,7 @@ Statuses kept here (what the report shows for each is decided by `report_status`
 
     pending    never attempted            in_flight  a request may be on its way
     sent       accepted by the gateway     failed     refused for this recipient
+    incapable  lacks a capability [send] require names (never sent)
     unknown    the answer was lost         expired    validity passed before it could go
     not_sent   the run stopped before it
 
@@ -23,6 +24,7 @@ at each run and kept in ``rejects``.
 from __future__ import annotations
 
 import contextlib
+import json
 import sqlite3
 import time
 from collections import Counter
@@ -92,6 +94,15 @@ CREATE TABLE IF NOT EXISTS stray_reports (
     msg_id TEXT, state TEXT, state_at REAL, received_at REAL NOT NULL, payload TEXT,
     UNIQUE (msg_id, state, state_at)
 );
+-- Capability lookups (GET /lookup/rcs), one per recipient: a JSON list of capability names
+-- ([] = no RCS) and when it was looked up; lookups are billed, so `rcsbatch capabilities` and
+-- `run --lookup` ask again only after the cache's age.
+CREATE TABLE IF NOT EXISTS capabilities (
+    recipient INTEGER PRIMARY KEY, names TEXT NOT NULL, looked_up_at REAL NOT NULL, price TEXT
+);
+-- How a row goes when it is not plain RCS: 'fallback' (it lacks a capability [send] require
+-- names, and [message] fallback lets seven deliver it another way).
+CREATE TABLE IF NOT EXISTS row_channels (recipient INTEGER PRIMARY KEY, channel TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS rejects (
     row INTEGER PRIMARY KEY, recipient INTEGER, status TEXT NOT NULL, reason TEXT NOT NULL,
     input_phone TEXT
@@ -117,7 +128,13 @@ RESULT_COLUMNS = (
     "hold_until",
     "delivery_status",
     "delivered_at",
+    "channel",
 )
+
+
+# The `channel` result column, read from `messages AS m`: for sent rows, rcs or fallback.
+CHANNEL_COLUMN = """CASE WHEN m.status = 'sent' THEN coalesce(
+    (SELECT channel FROM row_channels c WHERE c.recipient = m.recipient), 'rcs') END AS channel"""
 
 
 @dataclass(frozen=True)
@@ -615,11 +632,12 @@ class Journal:
               SELECT row, recipient, coalesce(revoke, status), message_ids, price, price_known,
                      foreign_id, label,
                      error_code, error_text, attempts, sent_at, run_id, NULL AS input_phone,
-                     text_changed, hold_until, delivery_status, delivered_at
-                FROM messages WHERE row IS NOT NULL OR status NOT IN {SENDABLE}
+                     text_changed, hold_until, delivery_status, delivered_at,
+                     {CHANNEL_COLUMN}
+                FROM messages m WHERE row IS NOT NULL OR status NOT IN {SENDABLE}
               UNION ALL
               SELECT row, recipient, status, NULL, NULL, NULL, NULL, NULL, NULL, reason, 0,
-                     NULL, NULL, input_phone, 0, NULL, NULL, NULL FROM rejects)
+                     NULL, NULL, input_phone, 0, NULL, NULL, NULL, NULL FROM rejects)
             ORDER BY row IS NULL, row, recipient"""
         cursor = self.db.execute(query)
         while True:
@@ -735,3 +753,87 @@ class Journal:
             "UPDATE messages SET revoke = ? WHERE recipient = ?",
             ("revoked" if confirmed else "revoke_requested", recipient),
         )
+
+    # -- capabilities ---------------------------------------------------------------------------
+
+    def capabilities_due(self, recipients: Iterable[int], not_before: float) -> list[int]:
+        """The recipients without a cached lookup made at or after `not_before`, in the order
+        given (each once)."""
+        fresh = {
+            r
+            for (r,) in self.db.execute(
+                "SELECT recipient FROM capabilities WHERE looked_up_at >= ?", (not_before,)
+            )
+        }
+        return [r for r in dict.fromkeys(recipients) if r not in fresh]
+
+    def store_capabilities(
+        self, rows: Iterable[tuple[int, Sequence[str], float, Decimal | None]]
+    ) -> None:
+        """Cache lookups: (recipient, capability names, when, price or None)."""
+        with self._transaction():
+            self.db.executemany(
+                "INSERT OR REPLACE INTO capabilities VALUES (?, ?, ?, ?)",
+                [
+                    (r, json.dumps(sorted(names)), at, None if price is None else str(price))
+                    for r, names, at, price in rows
+                ],
+            )
+
+    def cached_capabilities(self, recipients: Iterable[int]) -> dict[int, tuple[str, ...]]:
+        """The cached capability names of those of `recipients` that were looked up."""
+        found: dict[int, tuple[str, ...]] = {}
+        wanted = list(dict.fromkeys(recipients))
+        for start in range(0, len(wanted), 500):
+            part = wanted[start : start + 500]
+            marks = ",".join("?" * len(part))
+            for r, names in self.db.execute(
+                f"SELECT recipient, names FROM capabilities WHERE recipient IN ({marks})", part
+            ):
+                found[r] = tuple(json.loads(names))
+        return found
+
+    def apply_requirements(self, required: Sequence[str], fallback: bool) -> tuple[int, int, int]:
+        """Decide, for the file's rows still to send, from the cached lookups: a row whose
+        lookup lacks a `required` capability goes with the fallback (`fallback`) or becomes
+        `incapable` (never sent). Rows without a lookup go as usual. Decided afresh each run
+        (rows `incapable` before are re-opened first). Returns (incapable, fallback, unknown)."""
+        incapable = with_fallback = unknown = 0
+        with self._transaction():
+            self.db.execute(
+                "UPDATE messages SET status='pending', error_text=NULL WHERE status='incapable'"
+            )
+            self.db.execute(
+                f"""DELETE FROM row_channels WHERE recipient IN
+                    (SELECT recipient FROM messages WHERE status IN {SENDABLE})"""
+            )
+            if not required:
+                return 0, 0, 0
+            rows = self.db.execute(
+                f"""SELECT m.recipient, c.names, c.looked_up_at FROM messages m
+                    LEFT JOIN capabilities c ON c.recipient = m.recipient
+                    WHERE m.row IS NOT NULL AND m.status IN {SENDABLE}"""
+            ).fetchall()
+            marks: list[tuple[str, int]] = []
+            channels: list[tuple[int, str]] = []
+            for recipient, names, at in rows:
+                if names is None:
+                    unknown += 1
+                    continue
+                have = set(json.loads(names))
+                lacking = [c for c in required if c not in have]
+                if not lacking:
+                    continue
+                if fallback:
+                    channels.append((recipient, "fallback"))
+                    with_fallback += 1
+                else:
+                    day = time.strftime("%Y-%m-%d", time.gmtime(at))
+                    what = "no RCS" if not have else "lacks " + ", ".join(lacking)
+                    marks.append((f"cannot receive it: {what} (lookup of {day})", recipient))
+                    incapable += 1
+            self.db.executemany(
+                "UPDATE messages SET status='incapable', error_text=? WHERE recipient=?", marks
+            )
+            self.db.executemany("INSERT OR REPLACE INTO row_channels VALUES (?, ?)", channels)
+        return incapable, with_fallback, unknown

@@ -2,8 +2,8 @@
 
 Exit codes (the highest that applies is returned):
 
-    0    every row that could be sent was accepted (invalid, duplicate and suppressed rows are
-         reported, not failures)
+    0    every row that could be sent was accepted (invalid, duplicate, suppressed and incapable
+         rows are reported, not failures)
     1    some rows are failed, unknown, expired or not_sent; for a dry run or `validate`, some
          rows are invalid
     2    usage or input error: nothing was sent (raised before a report exists)
@@ -43,6 +43,7 @@ ORDER = (
     "invalid",
     "duplicate",
     "suppressed",
+    "incapable",
 )
 
 CENT = Decimal("0.01")
@@ -78,6 +79,15 @@ class Report:
     not_after_passed: bool = False
     settled_found: int = 0  # lost answers the logbook showed accepted
     settled_resent: int = 0  # lost answers the logbook did not show: sent again
+    # Sent rows and their known cost by channel (rcs, fallback); see results.SCHEMA `channel`.
+    channels: dict[str, dict[str, Any]] = field(default_factory=dict)
+    capability_note: str | None = None  # what [send] require decided from the lookups
+
+    def add_channel(self, channel: str, sent: int, cost: Decimal) -> None:
+        """Count sent rows (and their known cost) by how they went: rcs or fallback."""
+        counts = self.channels.setdefault(channel, {"sent": 0, "cost": Decimal(0)})
+        counts["sent"] += sent
+        counts["cost"] += cost
 
     def add(
         self,
@@ -142,6 +152,11 @@ class Report:
             if self.interrupted is None
             else signal.Signals(self.interrupted).name,
             "exit_code": self.exit_code,
+            "channels": {
+                name: {"sent": c["sent"], "cost": plain(c["cost"])}
+                for name, c in sorted(self.channels.items())
+            },
+            "capabilities": self.capability_note,
         }
 
     def lines(self) -> list[str]:
@@ -174,6 +189,16 @@ class Report:
                 f"estimated cost: {self.estimate.quantize(CENT)} {self.currency} "
                 f"({self.estimate_source})"
             )
+        if "fallback" in self.channels:
+            out.append(
+                "by channel: "
+                + ", ".join(
+                    f"{name} {c['sent']} sent, cost {plain(c['cost'])} {self.currency}{sim}"
+                    for name, c in sorted(self.channels.items())
+                )
+            )
+        if self.capability_note:
+            out.append(self.capability_note)
         if self.text_changed:
             out.append(
                 f"{self.text_changed} recipients were already messaged and their text in the file "

@@ -31,7 +31,7 @@ import phonenumbers
 import pyarrow as pa
 
 from rcsbatch.errors import ReportError
-from rcsbatch.journal import RESULT_COLUMNS, SENDABLE, Journal
+from rcsbatch.journal import CHANNEL_COLUMN, RESULT_COLUMNS, SENDABLE, Journal
 from rcsbatch.report import ORDER, REPORT_STATUS, plain
 from rcsbatch.results import journal_batches
 
@@ -214,7 +214,7 @@ def _current(path: Path) -> bool:
             tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master")}
     except sqlite3.DatabaseError:
         return True  # let open_journal report it
-    return {"delivery_status", "revoke"} <= columns and "message_ids" in tables
+    return {"delivery_status", "revoke"} <= columns and {"message_ids", "row_channels"} <= tables
 
 
 @lru_cache(maxsize=4096)
@@ -526,13 +526,14 @@ def recipient_rows(
         special = {
             "input_phone": "NULL AS input_phone",
             "status": "coalesce(revoke, status) AS status",
+            "channel": CHANNEL_COLUMN,
         }
         columns = ", ".join(special.get(c, c) for c in RESULT_COLUMNS)
-        query = f"SELECT {columns} FROM messages WHERE {where}"
+        query = f"SELECT {columns} FROM messages m WHERE {where}"
         if run_id is None:
             query += """ UNION ALL
                 SELECT row, recipient, status, NULL, NULL, NULL, NULL, NULL, NULL, reason, 0,
-                       NULL, NULL, input_phone, 0, NULL, NULL, NULL FROM rejects"""
+                       NULL, NULL, input_phone, 0, NULL, NULL, NULL, NULL FROM rejects"""
         cursor = db.execute(f"SELECT * FROM ({query}) ORDER BY row IS NULL, row, recipient", params)
         while chunk := cursor.fetchmany(batch):
             for table in journal_batches(chunk, size=batch):

@@ -53,9 +53,20 @@ SCHEMA = pa.schema(
         # or `rcsbatch sync`; empty until a report came.
         ("delivery_status", pa.string()),
         ("delivered_at", pa.timestamp("s", tz="UTC")),
+        # For sent rows, how rcsbatch sent it: rcs, or fallback (it lacked a capability
+        # [send] require names, and [message] fallback let seven deliver it another way).
+        ("channel", pa.string()),
     ]
 )
-REPEATING = ["status", "price_status", "label", "error_code", "run_id", "delivery_status"]
+REPEATING = [
+    "status",
+    "price_status",
+    "label",
+    "error_code",
+    "run_id",
+    "delivery_status",
+    "channel",
+]
 TEXT_COLUMNS = ("message_id", "foreign_id", "label", "error_text", "input_phone")
 _FORMULA_STARTS = pa.array(["=", "+", "-", "@", "\t", "\r"])
 
@@ -116,6 +127,7 @@ def _journal_table(batch: list[Sequence[Any]]) -> pa.Table:
         held,
         delivery,
         delivered_at,
+        channel,
     ) = zip(*batch, strict=True)
     text = tuple(
         _held_text(h) if h is not None and s in ("pending", "not_sent") else t
@@ -145,6 +157,7 @@ def _journal_table(batch: list[Sequence[Any]]) -> pa.Table:
             "text_changed": pa.array([bool(c) for c in changed], pa.bool_()),
             "delivery_status": pa.array(delivery, pa.string()),
             "delivered_at": _seconds(delivered_at),
+            "channel": pa.array(channel, pa.string()),
         },
         schema=SCHEMA,
     )
@@ -196,6 +209,7 @@ def plan_table(chunk: pd.DataFrame) -> pa.Table:
             "text_changed": pa.array(np.zeros(n, bool)),
             "delivery_status": none,
             "delivered_at": pa.nulls(n, pa.timestamp("s", tz="UTC")),
+            "channel": none,
         },
         schema=SCHEMA,
     )
@@ -250,6 +264,11 @@ class ResultsWriter:
             int(run_sent),
             Decimal(run_cost),
         )
+        for c in pc.value_counts(pc.filter(table["channel"], sent)).to_pylist():
+            if c["values"] is not None:
+                on = pc.and_(sent, pc.fill_null(pc.equal(table["channel"], c["values"]), False))
+                spent = pc.sum(pc.filter(table["price"], on)).as_py() or Decimal(0)
+                self.report.add_channel(c["values"], int(c["counts"]), Decimal(spent))
         while len(self._pending) >= 2:
             self._pending.popleft().result()
         self._pending.append(self._thread.submit(self._write_files, table))

@@ -27,7 +27,7 @@ import pandas as pd
 
 from rcsbatch.budget import Budget, check_budget
 from rcsbatch.campaign import Campaign
-from rcsbatch.errors import CampaignBusyError, GatewayError, ReportError
+from rcsbatch.errors import AccountError, CampaignBusyError, GatewayError, ReportError
 from rcsbatch.journal import Journal, Outcome
 from rcsbatch.prepare import Plan, open_plan
 from rcsbatch.report import Report
@@ -56,6 +56,7 @@ class Gateway:
     base_url: str
     api_key: str
     simulated: bool = False
+    lookup_price: Decimal | None = None  # what one capability lookup costs, when known
 
     def __repr__(self) -> str:
         return f"Gateway({self.base_url!r}, simulated={self.simulated})"
@@ -236,15 +237,20 @@ def run(
     on_outcome: Callable[[Outcome], None] | None = None,
     on_status: Callable[[str], None] | None = None,
     settings: SendSettings | None = None,
+    lookup: bool = False,
 ) -> RunResult:
     """Send the campaign's sendable rows and write the report; see the module docstring.
 
-    `settings` replaces the campaign's send settings (tests inject a clock that way).
+    `settings` replaces the campaign's send settings (tests inject a clock that way). With
+    `[send] require`, rows whose cached lookup lacks a capability go with the fallback or become
+    `incapable`; `lookup` first looks up (billed) the rows without a lookup younger than
+    capabilities.DEFAULT_MAX_AGE.
     """
     plan = plan or open_plan(campaign)
     started = time.time()
     with campaign_lock(root / campaign.name), Journal(journal_path(campaign, root)) as journal:
         load_journal(journal, plan, retry_failed=retry_failed)
+        capability_note = apply_requirements(campaign, journal, gateway, lookup, on_status)
         sendable = journal.count_sendable()
         if limit is not None:
             sendable = min(sendable, limit)
@@ -263,6 +269,7 @@ def run(
         run_id, folder = new_run_folder(root, campaign.name)
         journal.start_run(run_id)
         report = Report(simulated=gateway.simulated, run_id=run_id)
+        report.capability_note = capability_note
         if balance is not None:
             report.balance_before, report.currency = balance.amount, balance.currency
         report.estimate, report.estimate_source = estimate(campaign, root, sendable, journal)
@@ -315,6 +322,65 @@ def run(
         )
         journal.finish_run(run_id, report.exit_code, json.dumps(summary))
     return RunResult(run_id, folder, report)
+
+
+def apply_requirements(
+    campaign: Campaign,
+    journal: Journal,
+    gateway: Gateway,
+    lookup: bool,
+    on_status: Callable[[str], None] | None,
+) -> str | None:
+    """Apply `[send] require` to the rows still to send (looking up first with `lookup`); a
+    line saying what it decided, or None without `require`."""
+    from rcsbatch import capabilities
+
+    require = campaign.send.require
+    if require and lookup:
+        numbers = [
+            r
+            for (r,) in journal.db.execute(
+                "SELECT recipient FROM messages WHERE row IS NOT NULL AND status IN "
+                "('pending', 'not_sent', 'incapable') ORDER BY row"
+            )
+        ]
+        due = journal.capabilities_due(numbers, time.time() - capabilities.DEFAULT_MAX_AGE)
+        if due:
+            price = gateway.lookup_price
+            cost = f"{price * len(due)} at {price} each" if price is not None else "billed by seven"
+            if on_status is not None:
+                on_status(f"looking up the RCS capabilities of {len(due)} numbers ({cost})")
+            stats = lookup_capabilities(gateway, journal, due)
+            if stats.stop_reason:
+                raise AccountError(f"the capability lookup was refused: {stats.stop_reason}")
+    incapable, fallback, unknown = journal.apply_requirements(
+        require, campaign.message.fallback is not None
+    )
+    if not require:
+        return None
+    note = (
+        f"[send] require {', '.join(require)}: {incapable} rows incapable (not sent), "
+        f"{fallback} sent with the fallback ({campaign.message.fallback})"
+    )
+    if unknown:
+        note += (
+            f"; {unknown} rows had no capability lookup and went as usual "
+            "(run `rcsbatch capabilities` or `run --lookup` first)"
+        )
+    return note
+
+
+def lookup_capabilities(gateway: Gateway, journal: Journal, numbers: list[int]) -> Any:
+    """Look `numbers` up (capabilities.look_up) through `gateway`; the LookupStats."""
+    from rcsbatch.capabilities import look_up
+    from rcsbatch.client import GatewayClient
+
+    async def go() -> Any:
+        async with GatewayClient(gateway.base_url, gateway.api_key) as client:
+            return await look_up(client, journal, numbers)
+
+    with _event_loop() as loop_runner:
+        return loop_runner.run(go())
 
 
 def sync_campaign(

@@ -344,6 +344,7 @@ def test_result_rows_carry_the_recorded_fields(journal: Journal) -> None:
         "hold_until": None,
         "delivery_status": None,
         "delivered_at": None,
+        "channel": "rcs",
     }
 
 

@@ -504,6 +504,13 @@ class Backend:
                 return "garbled"
         return None
 
+    def next_scripted(self, knob: str) -> str | None:
+        """Pop the next outcome of ``event_script`` or ``lookup_script``; None for ``ok``/none."""
+        with self._lock:
+            script: list[str] = getattr(self.faults, knob)
+            planned = script.pop(0) if script else None
+            return None if planned == "ok" else planned
+
     def garbled_body(self) -> str:
         """A 200 body that is not JSON; alternates between an HTML page and a bare ``OK``."""
         with self._lock:

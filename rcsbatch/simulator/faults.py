@@ -29,6 +29,8 @@ PriceForm = Literal["string", "number"]
 
 #: Outcomes a ``script`` entry may name; see :attr:`Faults.script`.
 SCRIPT_OUTCOMES = frozenset({"ok", "500", "502", "503", "429", "drop", "garbled", "extra"})
+#: Outcomes an ``event_script`` or ``lookup_script`` entry may name.
+OTHER_SCRIPT_OUTCOMES = frozenset({"ok", "500", "502", "503", "429", "drop"})
 
 
 @dataclass
@@ -117,6 +119,11 @@ class Faults:
     #: Outcomes for the next send requests, consumed (popped) one per request before any rate
     #: applies: ``ok``, ``500``, ``502``, ``503``, ``429``, ``drop``, ``garbled``, ``extra``.
     script: list[str] = field(default_factory=list)
+    #: Outcomes for the next ``POST /rcs/events`` and ``GET /lookup/rcs`` requests, popped one
+    #: per request as ``script`` is for sends: ``ok``, ``500``, ``502``, ``503``, ``429`` (an
+    #: HTML page, not carried out) or ``drop`` (carried out, then the connection is aborted).
+    event_script: list[str] = field(default_factory=list)
+    lookup_script: list[str] = field(default_factory=list)
     #: Post signed delivery reports to the hooks registered for ``dlr`` or ``all`` (``POST
     #: /hooks``) as each message's states fall due: ``TRANSMITTED`` at its send time, then its
     #: ``dlr`` at ``delivery_after_s``. Signed with the account's ``signing_key`` (``PATCH
@@ -149,12 +156,15 @@ class Faults:
                 raise ValueError(f"{name}: a fraction between 0 and 1, got {value!r}")
             if name in _NON_NEGATIVE and value is not None and value < 0:
                 raise ValueError(f"{name}: must not be negative, got {value!r}")
-        if "script" in coerced:
-            bad = [s for s in coerced["script"] if s not in SCRIPT_OUTCOMES]
-            if bad:
-                raise ValueError(
-                    f"script: unknown outcomes {bad}; known: {sorted(SCRIPT_OUTCOMES)}"
-                )
+        for key, known in (
+            ("script", SCRIPT_OUTCOMES),
+            ("event_script", OTHER_SCRIPT_OUTCOMES),
+            ("lookup_script", OTHER_SCRIPT_OUTCOMES),
+        ):
+            if key in coerced:
+                bad = [s for s in coerced[key] if s not in known]
+                if bad:
+                    raise ValueError(f"{key}: unknown outcomes {bad}; known: {sorted(known)}")
         for key in ("refuse", "delivery_for"):
             if key in coerced:
                 coerced[key] = {_digits(k): v for k, v in coerced[key].items()}

@@ -47,7 +47,7 @@ from urllib.parse import parse_qsl
 
 from aiohttp import web
 
-from .backend import Backend, ErrorCode, ErrorPage
+from .backend import FAULT_PAGES, Backend, ErrorCode, ErrorPage
 from .faults import Faults
 from .hooks import Dispatcher
 from .jsonout import dumps
@@ -212,7 +212,24 @@ class _Api:
     async def event(self, request: web.Request) -> web.Response:
         params = await read_params(request)
         await self._latency()
-        return self._render(self.backend.event(params, api_key_of(request)))
+        planned = self.backend.next_scripted("event_script")
+        if planned in FAULT_PAGES:
+            return self._fault_page(planned)
+        result = self._render(self.backend.event(params, api_key_of(request)))
+        return self._dropped(request) if planned == "drop" else result
+
+    def _fault_page(self, fault: str) -> web.Response:
+        headers = _trace()
+        if fault in ("429", "503"):
+            headers["Retry-After"] = self._retry_after()
+        return _html(int(fault), headers)
+
+    @staticmethod
+    def _dropped(request: web.Request) -> web.Response:
+        """Carried out; the client sees the connection die without an answer."""
+        if request.transport is not None:
+            request.transport.abort()
+        return web.Response(status=200)
 
     async def agents(self, request: web.Request) -> web.Response:
         await self._latency()
@@ -222,9 +239,13 @@ class _Api:
         params = await read_params(request)
         await self._latency()
         number = params.get("number")
-        return self._render(
+        planned = self.backend.next_scripted("lookup_script")
+        if planned in FAULT_PAGES:
+            return self._fault_page(planned)
+        result = self._render(
             self.backend.lookup(number if isinstance(number, str) else None, api_key_of(request))
         )
+        return self._dropped(request) if planned == "drop" else result
 
     async def balance(self, request: web.Request) -> web.Response:
         await self._latency()
