@@ -25,8 +25,7 @@ from typing import TYPE_CHECKING, Any
 from rcsbatch.errors import CampaignError
 from rcsbatch.template import Template
 
-if TYPE_CHECKING:  # pandas and numpy are imported where rows are merged: reading a campaign file
-    # must stay quick, since `run` takes its lock only after reading it.
+if TYPE_CHECKING:  # only the per-row functions need them; they import them when called
     import numpy as np
     import pandas as pd
 
