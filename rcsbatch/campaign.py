@@ -18,8 +18,9 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from rcsbatch import phones
+from rcsbatch import phones, richcontent
 from rcsbatch.errors import CampaignError
+from rcsbatch.richcontent import RichSpec
 from rcsbatch.template import Template
 from rcsbatch.window import Window, parse_window
 
@@ -42,9 +43,12 @@ OUTSIDE_WINDOW = ("wait", "schedule")
 
 @dataclass(frozen=True)
 class MessageSpec:
-    """The `[message]` table: what every row's request carries, as templates and options."""
+    """The `[message]` table: what every row's request carries, as templates and options.
 
-    text: Template
+    `text` is None for a rich card, carousel or file message; `rich` is None for plain text.
+    """
+
+    text: Template | None
     sender: str | None = None
     label: Template | None = None
     foreign_id: Template | None = None
@@ -54,11 +58,15 @@ class MessageSpec:
     performance_tracking: bool = False
     fallback: str | None = None
     defaults: Mapping[str, str] = field(default_factory=dict)
+    rich: RichSpec | None = None
 
     @property
     def templates(self) -> dict[str, Template]:
-        """The templates this message has, by key: text, and label / foreign_id when given."""
+        """The templates this message has, by key: text, label / foreign_id when given, and
+        each text field of its rich content (e.g. `richcard.title`)."""
         found = {"text": self.text, "label": self.label, "foreign_id": self.foreign_id}
+        if self.rich is not None:
+            found.update(self.rich.templates)
         return {key: t for key, t in found.items() if t is not None}
 
     @property
@@ -258,7 +266,7 @@ def _parse_message(table: Any, path: Path) -> MessageSpec:
     if not isinstance(table, dict):
         raise CampaignError(f"{path}: a `[message]` table with at least `text` is required")
     msg = _Reader(table, "message.", path)
-    msg.check_keys(_MESSAGE_KEYS)
+    msg.check_keys(_MESSAGE_KEYS | richcontent.MESSAGE_KEYS)
 
     def template(key: str) -> Template | None:
         value = msg.text(key, required=key == "text")
@@ -269,8 +277,9 @@ def _parse_message(table: Any, path: Path) -> MessageSpec:
         except ValueError as exc:
             raise msg.fail(key, str(exc)) from None
 
-    text = template("text")
-    assert text is not None
+    # A rich card, carousel or file message has no text; without one of them text is required.
+    rich_content = any(k in table for k in richcontent.CONTENT_KEYS if k != "text")
+    text = template("text") if "text" in table or not rich_content else None
     ttl = msg.get("ttl", int, DEFAULT_TTL)
     if ttl < 1:
         raise msg.fail("ttl", "must be at least 1 (minutes)")
@@ -301,6 +310,7 @@ def _parse_message(table: Any, path: Path) -> MessageSpec:
             raise msg.fail(f"defaults.{key}", "must be a string or a number")
         defaults[key] = str(value)
     sender = msg.text("from")
+    rich = richcontent.parse_rich(table, path, text, timezone, parse_moment)
     return MessageSpec(
         text=text,
         sender=sender,
@@ -312,6 +322,7 @@ def _parse_message(table: Any, path: Path) -> MessageSpec:
         performance_tracking=msg.get("performance_tracking", bool, False),
         fallback=fallback,
         defaults=defaults,
+        rich=rich,
     )
 
 

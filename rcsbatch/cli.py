@@ -195,12 +195,18 @@ def run(
 def _simulated(campaign: Campaign, root: Path) -> Iterator[runner.Gateway]:
     """The built-in simulator, started with the campaign's saved state (what it accepted, its
     balance) and stopped (saving it) afterwards, as the gateway."""
-    from rcsbatch.simulator import SimulatorServer
+    from rcsbatch.richcontent import RICH_FORMS
+    from rcsbatch.simulator import Faults, SimulatorServer
 
     state = root / campaign.name / "simulator.json"
+    faults = Faults()
+    if campaign.message.rich is not None:
+        # Which place for rich content seven takes is unconfirmed: the simulated gateway takes
+        # the one the campaign chose, so --simulate tries the campaign, not the guess.
+        faults.rich_form = RICH_FORMS[campaign.message.rich.form]  # type: ignore[assignment]
     try:
         state.parent.mkdir(parents=True, exist_ok=True)
-        server = SimulatorServer(state_path=state).start()
+        server = SimulatorServer(faults, state_path=state).start()
     except OSError as exc:
         raise InputProblem(
             f"cannot use {state.parent} ({exc.strerror}); "
@@ -398,6 +404,8 @@ def preview(campaign_file: str, count: int, as_json: bool) -> None:
                 params = request_params(campaign, item)
                 if as_json:
                     click.echo(json.dumps({"row": row, **params}, ensure_ascii=False))
+                elif campaign.message.rich is not None:
+                    _print_rich(out, row, params, campaign.message.rich.form, item["text"])
                 else:
                     _print_params(out, row, params)
                 shown += 1
@@ -405,6 +413,16 @@ def preview(campaign_file: str, count: int, as_json: bool) -> None:
                     return
     if not shown:
         _stderr().print("no row would be sent: run `rcsbatch validate` to see why")
+
+
+def _print_rich(out: Console, row: int, params: dict[str, Any], form: str, obj: str) -> None:
+    """A rich row: the other parameters as a table, the RCS object as panels below it."""
+    from rcsbatch.richcontent import CONTENT_KEYS
+    from rcsbatch.richpreview import render
+
+    rest = {k: v for k, v in params.items() if k not in (*CONTENT_KEYS, "suggestions")}
+    _print_params(out, row, {**rest, "rich content": f"below (sent as {form})"})
+    out.print(render(json.loads(obj)))
 
 
 def _print_params(out: Console, row: int, params: dict[str, Any]) -> None:

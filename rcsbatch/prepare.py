@@ -4,7 +4,8 @@ For each row: normalise the number (invalid when it cannot be), drop it when it 
 list, merge the text, label and foreign_id (invalid when a needed cell is empty with no default, or
 the result breaks the gateway's rules), and mark later rows of a recipient already seen `duplicate`.
 Rows that pass are `ready`. All of it is vectorised per chunk; memory grows only by 16 bytes per
-distinct recipient (for finding duplicates).
+distinct recipient (for finding duplicates). A rich message's text fields are merged and checked
+the same way, and the row's text becomes its RCS object as compact JSON (see `richcontent`).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from rcsbatch import phones
+from rcsbatch import phones, richcontent
 from rcsbatch.campaign import Campaign
 from rcsbatch.errors import RecipientsError
 from rcsbatch.recipients import RecipientFile, open_recipients, read_numbers_column
@@ -193,9 +194,14 @@ def check_chunk(
     blank = filled.fillna("")
     for key, template in templates.items():
         merged[key] = template.render_frame(blank).astype("str")
-    text_empty = (merged["text"].str.strip() == "").to_numpy(dtype=bool) & ok
-    reason[text_empty] = "the merged text is empty"
-    ok &= ~text_empty
+    if "text" in merged:
+        text_empty = (merged["text"].str.strip() == "").to_numpy(dtype=bool) & ok
+        reason[text_empty] = "the merged text is empty"
+        ok &= ~text_empty
+    if m.rich is not None:
+        # The row's text becomes its merged RCS object (JSON): what the journal keeps and sends.
+        ok = richcontent.check_frame(m.rich, merged, ok, reason)
+        merged["text"] = richcontent.merge_frame(m.rich, merged, chunk.index)
     for key, pattern, rule in (
         ("label", LABEL_RE, "at most 100 of A-Z a-z 0-9 . - _ @"),
         ("foreign_id", FOREIGN_ID_RE, "at most 64 of A-Z a-z 0-9 . - _ @"),

@@ -15,6 +15,7 @@ from typing import Any
 import pandas as pd
 
 from rcsbatch.campaign import DEFAULT_GIVE_UP_AFTER, DEFAULT_SETTLE_SECONDS, Campaign
+from rcsbatch.richcontent import place
 from rcsbatch.window import Window
 
 
@@ -42,6 +43,8 @@ class SendSettings:
     window: Window | None = None
     outside_window: str = "wait"
     give_up_after: float = DEFAULT_GIVE_UP_AFTER
+    # Where a rich message's RCS object goes (richcontent.RICH_FORMS); None: plain text campaign.
+    rich_form: str | None = None
     # Time, injectable so tests of validity, windows, not_after and settling need not sleep.
     clock: Callable[[], float] = time.time
     sleep: Callable[[float], Awaitable[None]] = sleep
@@ -65,6 +68,7 @@ class SendSettings:
             window=s.window,
             outside_window=s.outside_window,
             give_up_after=s.give_up_after,
+            rich_form=m.rich.form if m.rich is not None else None,
         )
 
     def deadline(self, first_attempt: float, delay: float | None = None) -> float:
@@ -104,7 +108,12 @@ def message_params(
     left = math.floor((deadline - max(now, delay or 0.0)) / 60)
     if left < 1:
         raise Expired
-    params: dict[str, Any] = {"to": str(recipient), "text": text}
+    params: dict[str, Any] = {"to": str(recipient)}
+    if s.rich_form is not None:
+        # A rich row's text is its RCS object as JSON: placed where the campaign's form says.
+        place(params, text, s.rich_form)
+    else:
+        params["text"] = text
     if s.sender:
         params["from"] = s.sender
     if label:
