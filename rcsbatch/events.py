@@ -200,6 +200,12 @@ def _done(
     return replace(item, status=status, attempts=attempts.count, error_code=code, error=text)
 
 
+def _safe(value: str | None) -> str:
+    """A text cell safe to open in a spreadsheet: one that would start a formula gets a `'`."""
+    text = value or ""
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
 def write_results(path: Path, events: list[Event]) -> Path:
     """Write one row per event (RESULT_FIELDS) to `path` as CSV; returns `path`."""
     temp = path.with_name(path.name + ".tmp")
@@ -210,13 +216,13 @@ def write_results(path: Path, events: list[Event]) -> Path:
             writer.writerow(
                 [
                     e.row,
-                    e.to or "",
-                    e.msg_id or "",
+                    _safe(e.to),
+                    _safe(e.msg_id),
                     e.event,
                     e.status,
                     e.attempts,
-                    e.error_code or "",
-                    e.error or "",
+                    _safe(e.error_code),
+                    _safe(e.error),
                 ],
             )
     temp.replace(path)

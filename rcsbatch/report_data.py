@@ -69,6 +69,7 @@ def as_dict(f: Figures) -> dict[str, Any]:
             "by_country": [_cost_line(c) for c in f.by_country],
             "by_day": [_cost_line(c) for c in f.by_day],
             "by_run": [_cost_line(c) for c in f.by_run],
+            "by_channel": [_cost_line(c) for c in f.by_channel],
         },
         "balance": {
             "before": _money(f.balance_before),

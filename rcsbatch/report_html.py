@@ -309,6 +309,12 @@ def render(f: Figures) -> str:
             total=total_row,
         ),
         _table("Cost per run", ["run", *cost_head[1:]], _cost_rows(f.by_run, cur), total=total_row),
+        _table(
+            "Cost per channel (RCS, or the campaign's fallback)",
+            ["channel", *cost_head[1:]],
+            _cost_rows(f.by_channel, cur),
+            total=total_row,
+        ),
     ]
     if f.errors:
         tables.append(

@@ -75,6 +75,7 @@ def render(f: Figures) -> RenderableType:
         ("country", f.by_country),
         ("day (UTC)", f.by_day),
         ("run", f.by_run),
+        ("channel", f.by_channel),
     ):
         parts.append(_costs(name, lines, f.currency))
     parts.append(_runs(f))

@@ -138,6 +138,7 @@ def _summary(sheet: Worksheet, f: Figures, s: _Styles) -> None:
         ("country", f.by_country),
         ("day (UTC)", f.by_day),
         ("run", f.by_run),
+        ("channel", f.by_channel),
     ):
         w.gap()
         _cost_table(w, name, lines)

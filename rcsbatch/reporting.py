@@ -172,6 +172,9 @@ class Figures:
     duration_seconds: float | None = None
     messages_per_second: float | None = None
     notes: list[str] = field(default_factory=list)
+    # rcs, or fallback for rows sent with the campaign's fallback because the recipient lacked a
+    # required capability ([send] require): counts and costs kept apart.
+    by_channel: list[CostLine] = field(default_factory=list)
 
     @property
     def rows(self) -> int:
@@ -300,15 +303,19 @@ def _figures(db: sqlite3.Connection, campaign: str, run_id: str | None) -> Figur
     countries: dict[str, CostLine] = {}
     days: dict[str, CostLine] = {}
     runs: dict[str, CostLine] = {}
+    channels: dict[str, CostLine] = {}
     delivered = read = failed = expired = 0
     groups = db.execute(
         f"""SELECT label, region(recipient), date(sent_at, 'unixepoch'), run_id,
-                   CASE WHEN price_known = 1 THEN price END, delivery_status, count(*)
-            FROM messages WHERE {where} AND status = 'sent'
-            GROUP BY 1, 2, 3, 4, 5, 6""",
+                   CASE WHEN price_known = 1 THEN price END, delivery_status,
+                   coalesce((SELECT channel FROM row_channels c
+                             WHERE c.recipient = m.recipient), 'rcs'),
+                   count(*)
+            FROM messages m WHERE {where} AND status = 'sent'
+            GROUP BY 1, 2, 3, 4, 5, 6, 7""",
         params,
     )
-    for label, country, day, run, price_text, state, n in groups:
+    for label, country, day, run, price_text, state, channel, n in groups:
         price = _money(price_text)
         total.add(n, price)
         for table, key in (
@@ -316,6 +323,7 @@ def _figures(db: sqlite3.Connection, campaign: str, run_id: str | None) -> Figur
             (countries, country),
             (days, day or "(unknown)"),
             (runs, run or "(unknown)"),
+            (channels, channel),
         ):
             table.setdefault(key, CostLine(key)).add(n, price)
         if state in DELIVERED:
@@ -363,6 +371,7 @@ def _figures(db: sqlite3.Connection, campaign: str, run_id: str | None) -> Figur
         by_country=sorted(countries.values(), key=lambda c: (-c.cost, -c.sent, c.key)),
         by_day=sorted(days.values(), key=lambda c: c.key),
         by_run=sorted(runs.values(), key=lambda c: c.key),
+        by_channel=sorted(channels.values(), key=lambda c: c.key),
         runs=run_lines,
         timeline=timeline,
         timeline_bucket_seconds=bucket,

@@ -416,6 +416,7 @@ _CONTROL = r"[\x00-\x1f]"
 def _json_escape(series: pd.Series) -> pd.Series:
     """Each string as the inside of a JSON string literal (as json.dumps with ensure_ascii off)."""
     import numpy as np
+
     out = series.str.replace("\\", "\\\\", regex=False).str.replace('"', '\\"', regex=False)
     control = out.str.contains(_CONTROL, regex=True).to_numpy(dtype=bool, na_value=False)
     if control.any():
@@ -429,6 +430,7 @@ def _json_escape(series: pd.Series) -> pd.Series:
 def merge_frame(spec: RichSpec, merged: Mapping[str, pd.Series], index: pd.Index) -> pd.Series:
     """Each row's RCS object as compact JSON, from its merged fields (`merged[field.key]`)."""
     import pandas as pd
+
     literal: list[str] = []
     result: pd.Series | None = None
     for piece in _pieces(spec.skeleton):
@@ -452,6 +454,7 @@ def check_frame(
     """Mark rows whose merged fields break a rule (empty, too long, not a URL) with the reason;
     returns the mask of rows still fine. Constant fields were checked when the file was read."""
     import numpy as np
+
     for found in spec.fields:
         if found.template.is_constant:
             continue

@@ -17,6 +17,7 @@ from rcsbatch.cli import cli
 from rcsbatch.errors import CampaignError
 from rcsbatch.journal import Journal
 from rcsbatch.report import EXIT_OK
+from rcsbatch.reporting import figures
 from rcsbatch.runner import Gateway, journal_path, run
 from rcsbatch.simulator import SimulatorServer
 
@@ -154,6 +155,12 @@ def test_require_with_fallback_sends_them_apart(
     assert summary["channels"]["fallback"]["sent"] == 3
     assert summary["channels"]["rcs"]["sent"] == 9
     assert summary["channels"]["fallback"]["cost"] == str(3 * sim.backend.price)
+    # `rcsbatch report` keeps them apart too.
+    by_channel = {
+        c.key: (c.sent, c.cost)
+        for c in figures(journal_path(campaign, campaign.report_dir), campaign.name).by_channel
+    }
+    assert by_channel == {"fallback": (3, 3 * sim.backend.price), "rcs": (9, 9 * sim.backend.price)}
     # A second run with --lookup asks nothing again (the cache is fresh).
     run(campaign, campaign.report_dir, gateway, lookup=True)
     assert sim.backend.counters.lookups == 12

@@ -125,3 +125,14 @@ def test_simulate_needs_no_key(tmp_path: Path) -> None:
         cli, ["event", "--msg-id", "1", "--event", "IS_TYPING", "--simulate"], env={}
     )
     assert result.exit_code == 0, result.output
+
+
+def test_results_file_cells_cannot_start_a_formula(tmp_path: Path) -> None:
+    """A msg_id or error text starting with = + - @ is written with a leading ' (spreadsheets)."""
+    out = events.write_results(
+        tmp_path / "r.csv",
+        [events.Event(1, "READ", msg_id="=HYPERLINK(1)", status="failed", error="-oops")],
+    )
+    with out.open() as handle:
+        (row,) = list(csv.DictReader(handle))
+    assert (row["msg_id"], row["error"]) == ("'=HYPERLINK(1)", "'-oops")
