@@ -94,6 +94,15 @@ class SendSpec:
 
 
 @dataclass(frozen=True)
+class TestSpec:
+    """The `[test]` table: the numbers `run --test` sends test messages to (normalised digits)."""
+
+    __test__ = False  # not a pytest test class, whatever its name
+
+    numbers: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
 class Campaign:
     """A checked campaign file; paths are absolute."""
 
@@ -108,6 +117,7 @@ class Campaign:
     encoding: str = "utf-8"
     report_dir: Path = Path("reports")
     send: SendSpec = field(default_factory=SendSpec)
+    test: TestSpec = field(default_factory=TestSpec)
 
 
 _TOP_KEYS = {
@@ -121,6 +131,7 @@ _TOP_KEYS = {
     "report_dir",
     "message",
     "send",
+    "test",
 }
 _MESSAGE_KEYS = {
     "from",
@@ -148,6 +159,7 @@ _SEND_KEYS = {
     "max_cost",
     "require",
 }
+_TEST_KEYS = {"numbers"}
 
 
 class _Reader:
@@ -195,6 +207,7 @@ def _kind_name(kinds: tuple[type, ...]) -> str:
         float: "a number",
         bool: "true or false",
         dict: "a table",
+        list: "a list",
         dt.datetime: "a date-time",
     }
     return " or ".join(names.get(k, k.__name__) for k in kinds)
@@ -246,6 +259,7 @@ def parse_campaign(data: Mapping[str, Any], path: Path) -> Campaign:
 
     message = _parse_message(data.get("message"), path)
     send = _parse_send(data.get("send"), path, message.timezone)
+    test = _parse_test(data.get("test"), path, region)
     return Campaign(
         path=path,
         name=name,
@@ -259,6 +273,7 @@ def parse_campaign(data: Mapping[str, Any], path: Path) -> Campaign:
         report_dir=(base / top.text("report_dir", "reports")).resolve(),
         message=message,
         send=send,
+        test=test,
     )
 
 
@@ -428,6 +443,27 @@ def _parse_require(send: _Reader) -> tuple[str, ...]:
             f"names unknown capabilities {unknown}; known: {', '.join(CAPABILITIES)}",
         )
     return tuple(dict.fromkeys(value))
+
+
+def _parse_test(table: Any, path: Path, region: str) -> TestSpec:
+    if table is None:
+        return TestSpec()
+    if not isinstance(table, dict):
+        raise CampaignError(f"{path}: `test` must be a table (`[test]`)")
+    test = _Reader(table, "test.", path)
+    test.check_keys(_TEST_KEYS)
+    value = test.get("numbers", list, [])
+    if not all(isinstance(v, str) for v in value):
+        raise test.fail(
+            "numbers", 'must be a list of phone numbers as strings, e.g. ["+49 176 1234 5678"]'
+        )
+    numbers: list[int] = []
+    for raw in value:
+        number, reason = phones.normalise_one(raw, region)
+        if reason is not None:
+            raise test.fail("numbers", f"holds {raw!r}, which is not a valid number ({reason})")
+        numbers.append(number)
+    return TestSpec(tuple(dict.fromkeys(numbers)))
 
 
 def check_validity(campaign: Campaign, now: float) -> None:

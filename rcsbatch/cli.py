@@ -137,6 +137,28 @@ def cli() -> None:
     help="With [send] require: first look up (billed per number) the rows without a "
     "capability lookup younger than 30 days.",
 )
+@click.option(
+    "--test-to",
+    "test_to",
+    multiple=True,
+    metavar="NUMBER",
+    help="Test send: send the chosen rows, merged as the campaign would and marked as tests, to "
+    "this number instead of their recipients (repeat for more numbers; wins over [test] "
+    "numbers). The campaign's own sends are untouched; prints the results file.",
+)
+@click.option(
+    "--test",
+    "test_file_numbers",
+    is_flag=True,
+    help="Test send to the campaign file's [test] numbers (see --test-to).",
+)
+@click.option(
+    "--rows",
+    "rows_option",
+    metavar="1,5,9",
+    help="With --test-to or --test: the data rows to send (1-based, as in the results; each "
+    "must be ready); default: the first three ready rows.",
+)
 @click.option("-q", "--quiet", is_flag=True, help="Print only the run folder (on stdout).")
 @click.option("-v", "--verbose", is_flag=True, help="Log each retry on stderr.")
 def run(
@@ -147,6 +169,9 @@ def run(
     limit: int | None,
     retry_failed: bool,
     lookup: bool,
+    test_to: tuple[str, ...],
+    test_file_numbers: bool,
+    rows_option: str | None,
     quiet: bool,
     verbose: bool,
 ) -> None:
@@ -156,11 +181,27 @@ def run(
     included), lost answers are settled from the gateway's logbook, and nothing already
     sent goes twice. To message the same people again, give the campaign a new name.
 
+    With --test-to NUMBER (or --test for the file's [test] numbers), only a test send: the chosen
+    rows (--rows; default the first three ready rows) go to the test numbers, labelled as tests
+    with foreign_ids of their own, recorded apart from the campaign (which a later run sends in
+    full); prints the test send's results file. With --dry-run: shows what would go.
+
     The key comes from $SEVEN_API_KEY, the gateway from $SEVEN_BASE_URL
     (default https://gateway.seven.io/api).
     """
     _logging(verbose, quiet)
     err = _stderr(quiet)
+    if test_to or test_file_numbers:
+        for name, given in (
+            ("--limit", limit is not None),
+            ("--retry-failed", retry_failed),
+            ("--lookup", lookup),
+        ):
+            if given:
+                raise click.UsageError(f"{name} does not go with a test send (--test-to, --test)")
+        _test_send(campaign_file, report_dir, test_to, rows_option, dry_run, simulate, err)
+    if rows_option is not None:
+        raise click.UsageError("--rows chooses the rows of a test send: give --test-to or --test")
     campaign, plan = _load(campaign_file, checking=dry_run)
     root = runner.report_root(campaign, report_dir)
     api_key = os.environ.get(API_KEY_ENV, "").strip()
@@ -189,6 +230,68 @@ def run(
     _check_agent(campaign, gateway, err)
     result = _send(campaign, root, plan, gateway, limit, retry_failed, err, quiet, lookup)
     _finish(err, result)
+
+
+def _test_send(
+    campaign_file: str,
+    report_dir: Path | None,
+    test_to: tuple[str, ...],
+    rows_option: str | None,
+    dry_run: bool,
+    simulate: bool,
+    err: Console,
+) -> None:
+    """`run --test-to` / `run --test`: send the chosen rows to the test numbers, then exit."""
+    from rcsbatch import testsends
+
+    # No validity check: a test message goes now, whatever the campaign's delay.
+    campaign, plan = _load(campaign_file)
+    root = runner.report_root(campaign, report_dir)
+    with _input_errors():
+        numbers = testsends.resolve_numbers(campaign, test_to)
+        rows = testsends.parse_rows(rows_option) if rows_option is not None else ()
+        chosen = testsends.choose_rows(plan, rows)
+    shown = ", ".join(f"+{n}" for n in numbers)
+    if dry_run:
+        messages = testsends.build(campaign, chosen, numbers, testsends.new_send_id())
+        for m in messages:
+            body = json.dumps(m.params, ensure_ascii=False)
+            err.print(f"row {m.row} would go to +{m.to} as: {body}", markup=False)
+        err.print(
+            f"dry run: {len(messages)} test messages ({len(chosen)} rows × {len(numbers)} "
+            "numbers) would go; nothing sent"
+        )
+        sys.exit(0)
+
+    def done(m: Any) -> None:
+        what = f"row {m.row} → +{m.to}: {m.status}"
+        if m.message_ids:
+            what += f" (id {' '.join(m.message_ids)})"
+        if m.error_text:
+            what += f": {m.error_text}"
+        err.print(what, markup=False)
+
+    err.print(
+        f"test send: rows {', '.join(str(r) for r, _ in chosen)} to {shown} "
+        f"({len(chosen) * len(numbers)} messages, labelled as tests; the campaign is untouched)"
+    )
+    with contextlib.ExitStack() as stack:
+        if simulate:
+            gateway = stack.enter_context(_simulated(campaign, root))
+            err.print(f"sending through the built-in simulator at {gateway.base_url}")
+        else:
+            gateway = _gateway_from_env()
+        _check_agent(campaign, gateway, err)
+        with _input_errors():
+            result = runner.send_test_messages(campaign, root, gateway, chosen, numbers, done)
+    counts: dict[str, int] = {}
+    for m in result.messages:
+        counts[m.status] = counts.get(m.status, 0) + 1
+    err.print("test send: " + ", ".join(f"{n} {s}" for s, n in sorted(counts.items())))
+    if result.stop_reason:
+        _stderr().print(f"stopped by the gateway: {result.stop_reason}", markup=False)
+    click.echo(str(result.path))
+    sys.exit(result.exit_code)
 
 
 @contextlib.contextmanager

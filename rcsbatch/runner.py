@@ -383,6 +383,44 @@ def lookup_capabilities(gateway: Gateway, journal: Journal, numbers: list[int]) 
         return loop_runner.run(go())
 
 
+def send_test_messages(
+    campaign: Campaign,
+    root: Path,
+    gateway: Gateway,
+    chosen: list[tuple[int, Any]],
+    numbers: tuple[int, ...],
+    on_done: Callable[[Any], None] | None = None,
+) -> Any:
+    """Send each chosen row (testsends.choose_rows) to each test number instead of its recipient,
+    record it in the campaign's test-send log (never its journal), write the results file, and
+    return the testsends.TestSendResult. Takes no run lock; see `testsends`."""
+    from rcsbatch import testsends
+    from rcsbatch.client import GatewayClient
+
+    settings = testsends.settings_for_test(campaign)
+    with testsends.TestSendLog(root / campaign.name / "test-sends.sqlite") as log:
+        send_id, messages = log.start(
+            testsends.new_send_id(),
+            lambda send_id: testsends.build(campaign, chosen, numbers, send_id),
+        )
+
+        def done(message: Any) -> None:
+            log.record(send_id, message)
+            if on_done is not None:
+                on_done(message)
+
+        async def go() -> tuple[list[Any], str | None]:
+            async with GatewayClient(
+                gateway.base_url, gateway.api_key, max_connections=settings.concurrency
+            ) as client:
+                return await testsends.send_all(client, messages, settings, done)
+
+        with _event_loop() as loop_runner:
+            sent, stop_reason = loop_runner.run(go())
+    path = testsends.write_results(testsends.results_path(root, campaign, send_id), sent)
+    return testsends.TestSendResult(send_id, path, tuple(sent), stop_reason)
+
+
 def sync_campaign(
     campaign: Campaign, root: Path, gateway: Gateway
 ) -> tuple[SyncStats, Path | None]:

@@ -568,3 +568,39 @@ def test_check_validity_refuses_a_delay_whose_ttl_has_passed(tmp_path: Path) -> 
     with pytest.raises(CampaignError, match=r"`message.delay` .* has passed"):
         check_validity(campaign, 1_800_000_000 + 3541)
     check_validity(load(tmp_path, message={"ttl": "60"}), 2_000_000_000)  # no delay: no check
+
+
+# --- [test] ---------------------------------------------------------------------------------
+
+
+def test_test_numbers_are_normalised_with_the_default_region(tmp_path: Path) -> None:
+    """`[test] numbers` are read like recipients (default_region), repeats dropped."""
+    text = campaign_source(top={"default_region": '"AT"'}) + (
+        '\n[test]\nnumbers = ["0664 1234567", "+49 176 1234 5678", "+43 664 1234567"]\n'
+    )
+    campaign = load_campaign(write_campaign(tmp_path, text))
+    assert campaign.test.numbers == (436641234567, 4917612345678)
+
+
+def test_without_a_test_table_there_are_no_test_numbers(tmp_path: Path) -> None:
+    """A campaign without `[test]` has no test numbers."""
+    assert load(tmp_path).test.numbers == ()
+
+
+@pytest.mark.parametrize(
+    ("table", "problem"),
+    [
+        ('numbers = ["12"]', "`test.numbers` holds '12', which is not a valid number"),
+        ("numbers = [4917612345678]", "`test.numbers` must be a list of phone numbers as strings"),
+        ('numbers = "+4917612345678"', "`test.numbers` must be a list"),
+        ('number = ["+4917612345678"]', "`test.number` is not a campaign setting"),
+    ],
+)
+def test_a_bad_test_table_is_an_error_naming_the_key_and_file(
+    tmp_path: Path, table: str, problem: str
+) -> None:
+    """A `[test]` table with an unknown key, a wrong type or a bad number names key and file."""
+    path = write_campaign(tmp_path, campaign_source() + f"\n[test]\n{table}\n")
+    with pytest.raises(CampaignError) as raised:
+        load_campaign(path)
+    assert problem in str(raised.value) and str(path) in str(raised.value)

@@ -352,3 +352,81 @@ def test_a_delay_whose_validity_has_passed_is_refused_or_expired(
     else:
         summary = json.loads((run_folder(result) / "summary.json").read_text())
         assert summary["counts"]["expired"] == 11
+
+
+# ---- test sends -----------------------------------------------------------------------------
+
+
+def test_test_to_sends_the_first_rows_to_the_number_and_prints_the_results_file(
+    example: Path, gateway: SimulatorServer
+) -> None:
+    """`run --test-to` sends three rows to the number, prints the results file, exits 0; the
+    campaign's own run afterwards still sends all 11 rows."""
+    result = invoke("run", str(example), "--test-to", "0176 99990001")
+    assert result.exit_code == 0, result.stderr
+    path = Path(result.stdout.strip())
+    assert path.parent.name == "test-sends" and path.suffix == ".csv"
+    assert {m.to for m in gateway.backend.accepted()} == {"4917699990001"}
+    assert len(gateway.backend.accepted()) == 3
+    assert "row 1 → +4917699990001: sent" in result.stderr and "3 sent" in result.stderr
+    full = invoke("run", str(example))
+    assert full.exit_code == 0
+    summary = json.loads((run_folder(full) / "summary.json").read_text())
+    assert summary["counts"]["sent"] == 11 and summary["this_run"]["sent"] == 11
+
+
+def test_test_uses_the_file_numbers_and_dry_run_sends_nothing(
+    example: Path, gateway: SimulatorServer
+) -> None:
+    """`run --test` takes [test] numbers; with --dry-run it only shows the requests."""
+    shown = invoke("run", str(example), "--test", "--rows", "2", "--dry-run")
+    assert shown.exit_code == 0 and gateway.backend.accepted() == []
+    assert "row 2 would go to +4917699990001" in shown.stderr
+    assert '"label": "spring_2026-test"' in shown.stderr
+    sent = invoke("run", str(example), "--test", "--rows", "2")
+    assert sent.exit_code == 0, sent.stderr
+    (message,) = gateway.backend.accepted()
+    assert message.to == "4917699990001" and message.text.startswith("Hi Ben")
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--test-to", "12"], "--test-to '12' is not a valid number"),
+        (["--test"], "no test numbers"),
+        (["--test-to", "+4917699990001", "--rows", "1,9"], "row 9 is invalid"),
+        (["--test-to", "+4917699990001", "--rows", "x"], "--rows 'x'"),
+        (["--rows", "1"], "give --test-to or --test"),
+        (["--test-to", "+4917699990001", "--limit", "1"], "--limit does not go with"),
+    ],
+)
+def test_bad_test_send_options_exit_2_before_any_request(
+    example: Path, gateway: SimulatorServer, args: list[str], message: str
+) -> None:
+    """A bad number, no numbers, a row that is not ready or a misplaced option: exit 2, nothing
+    sent."""
+    if args == ["--test"]:  # the example without its [test] table
+        example.write_text(example.read_text(encoding="utf-8").split("\n[test]")[0])
+    result = invoke("run", str(example), *args)
+    assert result.exit_code == 2, result.stderr
+    assert message in result.stderr
+    assert gateway.backend.accepted() == []
+
+
+def test_a_failed_test_message_exits_1_and_a_refused_key_3(
+    example: Path, gateway: SimulatorServer
+) -> None:
+    """Exit codes as for run: 1 when a test message failed, 3 when the gateway stopped it."""
+    gateway.set_faults(refuse={"4917699990001": 202})
+    assert invoke("run", str(example), "--test-to", "+4917699990001").exit_code == 1
+    gateway.set_faults(refuse_key=SECRET)
+    stopped = invoke("run", str(example), "--test-to", "+4917699990002")
+    assert stopped.exit_code == 3 and "stopped by the gateway" in stopped.stderr
+
+
+def test_simulated_test_send(example: Path) -> None:
+    """`run --test-to … --simulate` sends through the built-in simulator."""
+    result = invoke("run", str(example), "--test-to", "+4917699990001", "--simulate")
+    assert result.exit_code == 0, result.stderr
+    with Path(result.stdout.strip()).open(encoding="utf-8") as handle:
+        assert [line.split(",")[2] for line in handle][1:] == ["sent"] * 3

@@ -42,7 +42,9 @@ def test_readme_campaign_example_is_a_valid_campaign() -> None:
     assert campaign.send.concurrency == 16 and campaign.message.ttl == 2880
     shown = set(re.findall(r"^([a-z_]+) =", example, flags=re.M))
     every_key = campaign_keys._TOP_KEYS | campaign_keys._MESSAGE_KEYS | campaign_keys._SEND_KEYS
-    assert shown >= every_key - {"message", "send", "defaults"}
+    every_key |= campaign_keys._TEST_KEYS
+    assert shown >= every_key - {"message", "send", "defaults", "test"}
+    assert campaign.test.numbers == (4917699990001,)
 
 
 def test_every_option_in_the_commands_table_exists() -> None:
