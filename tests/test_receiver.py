@@ -34,7 +34,9 @@ R = CampaignFactory.recipient
 KEY = "whsec-test-key"
 
 
-def wait_for(done: Callable[[], bool], timeout: float = 5.0) -> None:
+def wait_for(done: Callable[[], bool], timeout: float = 30.0) -> None:
+    """Poll `done` every 20 ms until it holds; fail after `timeout` seconds (generous, as a loaded
+    machine may take seconds for what takes milliseconds on a quiet one)."""
     deadline = time.monotonic() + timeout
     while not done():
         assert time.monotonic() < deadline, "timed out"
@@ -348,7 +350,8 @@ def test_a_busy_journal_gets_503_in_time_and_the_report_is_stored_after(
             started = time.monotonic()
             response = post(url, body, signed(url, body))
             assert response.status_code == 503
-            assert time.monotonic() - started < 2
+            # Far below the 5 s an answer stuck behind the lock would take to time out.
+            assert time.monotonic() - started < 4
         finally:
             blocker.execute("ROLLBACK")
             blocker.close()

@@ -153,7 +153,8 @@ def kill_repeatedly(
         proc.communicate()
         moments.append(killed_at)
         # The gateway carries out requests whose client died; give them the latency to land.
-        time.sleep(sim.faults.latency_ms / 1000 * 3)
+        # At least 0.15 s: on a loaded machine the simulator's thread may land them late.
+        time.sleep(max(0.15, sim.faults.latency_ms / 1000 * 3))
         if any(m.accepted_at >= killed_at for m in sim.backend.accepted()):
             in_flight += 1
     return in_flight, moments
@@ -184,7 +185,9 @@ def test_with_logbook_lag_above_the_settle_period_a_row_killed_in_flight_may_go_
     journal (in flight, or not yet flushed) is sent again; the report shows its latest message,
     never a loss, and misses only the earlier messages' cost."""
     rows = 120
-    sim.set_faults(latency_ms=20, logbook_latency_ms=0, logbook_lag_s=5.0)
+    # A lag longer than the whole test: with 5 s, a loaded machine's slow restarts let the first
+    # kill's message show in the logbook to the last run, which then adopted it, not the latest.
+    sim.set_faults(latency_ms=20, logbook_latency_ms=0, logbook_lag_s=300.0)
     campaign = make_campaign(rows, send={"concurrency": 3, "settle_seconds": 0.3})
     cli = Cli(campaign, sim)
     in_flight, kills = kill_repeatedly(cli, sim, random.Random(7), kills=3)
@@ -254,20 +257,29 @@ def test_a_second_run_exits_4_at_once_and_a_killed_runs_lock_blocks_nothing(
 ) -> None:
     """While a run sends, the same command exits 4 at once having sent nothing; once that run is
     SIGKILLed, the next run is not blocked and completes the campaign."""
-    rows = 80
-    sim.set_faults(latency_ms=20, logbook_latency_ms=0)
+    rows = 120
+    # A slow gateway keeps the first run sending for at least 60 x 0.3 = 18 s, far longer than the
+    # second process takes to start (about 1 s, a few more on a loaded machine): with a quick one
+    # the first run could end before the second looked at the lock, and the test pinned nothing.
+    latency = 0.3
+    sim.set_faults(latency_ms=latency * 1000, logbook_latency_ms=0)
     campaign = make_campaign(rows, send={"concurrency": 2})
     cli = Cli(campaign, sim)
     first = cli.start()
     assert wait_until(lambda: sim.backend.counters.send_requests >= 3)
     started = time.monotonic()
-    second = cli.run(timeout=20)
-    assert second.returncode == 4
-    assert time.monotonic() - started < 10
+    second = cli.run(timeout=60)
+    assert first.poll() is None, "the first run ended before the second one was done"
+    assert second.returncode == 4, second.stderr
+    assert time.monotonic() - started < 15
     assert "another run of this campaign is going on" in second.stderr
     assert second.stdout == ""
     first.send_signal(signal.SIGKILL)
     first.communicate()
+    # The dead run's last requests are carried out one latency later; let them land in the
+    # logbook before the next run looks there (it waits only settle_seconds, 0.3 s, for them).
+    sim.set_faults(latency_ms=0)
+    time.sleep(latency * 3)
     done = cli.run()
     assert done.returncode == 0, done.stderr
     compare(folder_of(done), sim, [R(i) for i in range(1, rows + 1)])

@@ -673,7 +673,7 @@ def test_a_request_that_hangs_past_the_grace_period_is_left_unknown(
 
     started = time.monotonic()
     stats = asyncio.run(go())
-    assert time.monotonic() - started < 5
+    assert time.monotonic() - started < 15  # not the hanging request's 30 s
     assert stats.interrupted == 15
     assert statuses(j) == {rcp(1): "unknown", rcp(2): "not_sent", rcp(3): "not_sent"}
 
