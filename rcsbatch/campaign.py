@@ -38,6 +38,7 @@ DEFAULT_SETTLE_SECONDS = 300.0
 # How long the gateway may keep failing (5xx, unreachable) before the run gives up and stops.
 DEFAULT_GIVE_UP_AFTER = 600.0
 ON_UNKNOWN = ("reconcile", "resend", "skip")
+MIN_RATE = 0.001  # messages per second: one every 1000 s
 OUTSIDE_WINDOW = ("wait", "schedule")
 
 
@@ -354,6 +355,11 @@ def _parse_send(table: Any, path: Path, timezone: dt.tzinfo | None) -> SendSpec:
     rate = float(send.get("rate", (int, float), 0))
     if not math.isfinite(rate) or rate < 0:
         raise send.fail("rate", "must be 0 (no cap) or a positive number of messages per second")
+    if 0 < rate < MIN_RATE:
+        # A rate such as 1e-300 would hold the second message for longer than the universe lasts.
+        raise send.fail(
+            "rate", f"must be 0 (no cap) or at least {MIN_RATE} messages per second (got {rate})"
+        )
     max_attempts = send.get("max_attempts", int, DEFAULT_MAX_ATTEMPTS)
     if not 1 <= max_attempts <= 100:
         raise send.fail("max_attempts", "must be between 1 and 100")

@@ -78,6 +78,7 @@ def _load(path: str, *, checking: bool = False) -> tuple[Campaign, Plan]:
         campaign = load_campaign(path)
         if checking:
             check_validity(campaign, time.time())
+            runner.check_report_folder(runner.report_root(campaign), campaign)
         return campaign, open_plan(campaign)
 
 
@@ -451,10 +452,6 @@ def validate(campaign_file: str, show: int) -> None:
     """Check a campaign and every row, up to the first request; list the problems."""
     campaign, plan = _load(campaign_file, checking=True)
     err = _stderr()
-    if os.environ.get(API_KEY_ENV, "").strip():
-        _check_agent(campaign, _gateway_from_env(), err)
-    else:
-        err.print(f"agent check skipped: no {API_KEY_ENV} to ask the gateway with")
     counts: dict[str, int] = {}
     problems = Table("row", "status", "input", "reason", title="Rows that will not be sent")
     listed = 0
@@ -472,6 +469,12 @@ def validate(campaign_file: str, show: int) -> None:
                     str(item["reason"]),
                 )
                 listed += 1
+    if campaign.message.sender is not None:
+        # Only once the rows are known good: a problem in the file is the first thing to say.
+        if os.environ.get(API_KEY_ENV, "").strip():
+            _check_agent(campaign, _gateway_from_env(), err)
+        else:
+            err.print(f"agent check skipped: no {API_KEY_ENV} to ask the gateway with")
     total = sum(counts.values())
     parts = ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
     rows = f"{total} row" + ("" if total == 1 else "s")

@@ -82,6 +82,24 @@ def report_root(campaign: Campaign, override: Path | None = None) -> Path:
     return campaign.report_dir
 
 
+def check_report_folder(root: Path, campaign: Campaign) -> None:
+    """Raise ReportError when the campaign's report folder could not be made or written, so
+    `validate` and `preview` say so as a run would."""
+    folder = root / campaign.name
+    for path in (root, folder):
+        if path.exists() and not path.is_dir():
+            raise ReportError(
+                f"the report folder {path} is a file; set report_dir in the campaign file or "
+                "use --report-dir to choose a folder"
+            )
+    existing = next((p for p in (folder, *folder.parents) if p.exists()), None)
+    if existing is not None and not os.access(existing, os.W_OK | os.X_OK):
+        raise ReportError(
+            f"cannot write the report folder {folder} ({existing} is not writable); choose "
+            "another with --report-dir"
+        )
+
+
 def journal_path(campaign: Campaign, root: Path) -> Path:
     """Where the campaign's journal lives inside its report folder."""
     return root / campaign.name / "journal.sqlite"

@@ -480,6 +480,7 @@ def test_wrong_type_is_an_error_naming_the_key_and_the_file(
         ({"send": {"concurrency": "-4"}}, "send.concurrency"),
         ({"send": {"rate": "-1"}}, "send.rate"),
         ({"send": {"rate": "nan"}}, "send.rate"),
+        ({"send": {"rate": "1e-308"}}, "send.rate"),
         ({"send": {"max_attempts": "0"}}, "send.max_attempts"),
         ({"send": {"price_estimate": "-0.01"}}, "send.price_estimate"),
         ({"send": {"price_estimate": "nan"}}, "send.price_estimate"),
