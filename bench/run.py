@@ -538,7 +538,7 @@ def details(s: dict[str, Any]) -> list[str]:
     if "journal" in s:
         J = s["journal"]
         out += ["## 3*. The journal's cost: commits batched vs one per row (issue 3)", "",
-                "The same run twice per round: as shipped (256 rows marked in flight per "
+                "The same run twice per round: as shipped (128 rows marked in flight per "
                 "transaction, outcomes committed in groups of up to 256 or every 0.25 s), and "
                 "through `bench/per_row.py`, which makes each row its own transaction for the "
                 "in-flight mark and another for its outcome (two fsyncs a row, "
