@@ -52,7 +52,18 @@ def test_run_refuses_an_agent_the_account_lacks(
 def test_run_warns_for_a_test_agent_and_sends(
     make_campaign: CampaignFactory, sim: SimulatorServer, env: dict[str, str]
 ) -> None:
-    """An agent in test status: a warning, then the run goes on."""
+    """An agent in test status: a warning, then the run goes on (to its test numbers here)."""
+    sim.backend.update_account(
+        {
+            "agents": [
+                {
+                    "id": "testagent",
+                    "status": "test",
+                    "test_numbers": [make_campaign.recipient(1), make_campaign.recipient(2)],
+                }
+            ]
+        }
+    )
     campaign = make_campaign(2, message={"from": "testagent"})
     result = invoke(["run", str(campaign.path)], env)
     assert result.exit_code == 0, result.output

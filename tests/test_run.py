@@ -439,3 +439,17 @@ def test_max_cost_holds_across_runs_and_the_rest_is_not_sent_with_the_reason(
     assert summary(result)["balance_before"] is not None
     with pytest.raises(BudgetError):  # 0.1425 spent + 5 × 0.0475 would pass 0.15
         send(campaign, gateway)
+
+
+def test_an_agent_in_test_status_reaches_only_its_test_numbers(
+    make_campaign: CampaignFactory, sim: SimulatorServer, gateway: Gateway
+) -> None:
+    """seven: in test status only the agent's test numbers receive; the others are failed for
+    the recipient (code 700 in the simulator: seven's code is not documented)."""
+    sim.backend.update_account(
+        {"agents": [{"id": "testagent", "status": "test", "test_numbers": ["+" + R(1)]}]}
+    )
+    result = send(make_campaign(2, message={"from": "testagent"}), gateway)
+    report = check(result, sim)
+    assert statuses(report) == {R(1): "sent", R(2): "failed"}
+    assert report[R(2)]["error_code"] == "700"

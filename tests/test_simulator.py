@@ -172,6 +172,7 @@ def test_optional_parameters_recorded(sim: SimulatorServer, client: httpx.Client
     future = int(time.time()) + 3600
     r = send(
         client,
+        to="+4917600000001",  # one of testagent's test numbers: an agent in test reaches only those
         from_="testagent",
         delay=str(future),
         ttl="60",
@@ -894,3 +895,15 @@ def test_faults_update_validates(changes: dict[str, Any], message: str) -> None:
     with pytest.raises(ValueError, match=message):
         faults.update(changes)
     assert faults == Faults()
+
+
+def test_an_agent_in_test_status_refuses_numbers_not_among_its_test_numbers(
+    client: httpx.Client,
+) -> None:
+    """testagent (status test) sends to its test numbers; another number gets the knob's code
+    (700) for that recipient, nothing accepted."""
+    ok = parse(send(client, to="+4917600000001", from_="testagent"))
+    assert ok["messages"][0]["success"] is True
+    refused = parse(send(client, to=NUMBER, from_="testagent"))
+    assert refused["messages"][0]["success"] is False
+    assert refused["messages"][0]["error"] == "700"

@@ -43,6 +43,15 @@ JOURNAL_MAX_LIMIT = 100
 DEFAULT_SIGNING_KEY = "simulated-signing-key"
 STATE_VERSION = 1
 
+class _Everyone:
+    """Every number: what a launched agent may message."""
+
+    def __contains__(self, item: object) -> bool:
+        return True
+
+
+_EVERYONE = _Everyone()
+
 DEFAULT_AGENTS: tuple[dict[str, Any], ...] = (
     {
         "id": "myfancyagent",
@@ -56,6 +65,8 @@ DEFAULT_AGENTS: tuple[dict[str, Any], ...] = (
         "id": "testagent",
         "display_name": "Test Agent",
         "status": "test",
+        # seven: "you can only use the test numbers stored for the agent".
+        "test_numbers": ["4915112345678", "4917600000001"],
         "logo_url": "https://static.seven.io/rcs/testagent.png",
         "created": "2024-06-11 08:00:00",
         "is_generic": False,
@@ -639,6 +650,11 @@ class Backend:
             if refused is not None:
                 plan.append((digits, str(refused), 0))
                 continue
+            if digits not in self._reachable(sender):
+                # seven: an agent in test status reaches only its test numbers. The code it
+                # answers for another number is not documented: a knob, 700 by default.
+                plan.append((digits, f.test_agent_code, 0))
+                continue
             extra = force_extra or (f.extra_entry_rate > 0 and self._random() < f.extra_entry_rate)
             plan.append((digits, None, 2 if extra else 1))
 
@@ -747,6 +763,15 @@ class Backend:
             if m.text == text:
                 return True
         return False
+
+    def _reachable(self, sender: str) -> _Everyone | frozenset[str]:
+        """The numbers an agent may message: its `test_numbers` while in `test` status."""
+        agent = next((a for a in self.agents if a.get("id") == sender), None)
+        if agent is None or agent.get("status") != "test":
+            return _EVERYONE
+        return frozenset(
+            d for d in (numbers.normalize(str(n)) for n in agent.get("test_numbers") or ()) if d
+        )
 
     def _default_agent(self) -> str | None:
         for a in self.agents:

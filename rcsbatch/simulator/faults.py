@@ -86,6 +86,9 @@ class Faults:
     #: error code (202, 401, 403, 600, 700, ...). That recipient is refused inside a
     #: ``"101"`` answer (``"100"`` with ``hide_refusals_in_100``) and not accepted.
     refuse: dict[str, int] = field(default_factory=dict)
+    #: The per-recipient code for a number an agent in ``test`` status may not reach (only its
+    #: ``test_numbers`` receive; which code seven answers is not documented).
+    test_agent_code: str = "700"
     #: Answer ``"100"`` even when a recipient was refused (seven's docs allow it).
     hide_refusals_in_100: bool = False
     #: Fraction of accepted recipients that get a second ``messages`` entry (a second id and a
