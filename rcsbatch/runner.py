@@ -150,6 +150,7 @@ def dry_run(
     if balance is not None:
         report.balance_before, report.currency = balance.amount, balance.currency
     settled = _settled(journal_path(campaign, root))
+    lacking = _lacking(campaign, journal_path(campaign, root))
     run_id, folder = new_run_folder(root, campaign.name, dry_run=True)
     writer = ResultsWriter(folder, report)
     samples: list[dict[str, Any]] = []
@@ -157,6 +158,8 @@ def dry_run(
         for chunk in plan.chunks():
             if settled is not None:
                 chunk = _mark_settled(chunk, *settled)
+            if lacking:
+                chunk = _mark_incapable(chunk, lacking)
             writer.write(plan_table(chunk))
             if len(samples) < SAMPLES:
                 ready = chunk[chunk["status"] == "ready"].head(SAMPLES - len(samples))
@@ -182,6 +185,41 @@ def _settled(path: Path) -> tuple[np.ndarray, np.ndarray] | None:
         return None
     with Journal(path) as journal:
         return journal.settled()
+
+
+def _lacking(campaign: Campaign, path: Path) -> dict[int, str]:
+    """With `[send] require` and no fallback: recipients whose cached lookup lacks a required
+    capability, and the reason a run would give (a run marks them `incapable`)."""
+    require = campaign.send.require
+    if not require or campaign.message.fallback is not None or not path.exists():
+        return {}
+    found: dict[int, str] = {}
+    with Journal(path) as journal:
+        for recipient, names, at in journal.db.execute(
+            "SELECT recipient, names, looked_up_at FROM capabilities"
+        ):
+            have = set(json.loads(names))
+            missing = [c for c in require if c not in have]
+            if missing:
+                day = time.strftime("%Y-%m-%d", time.gmtime(at))
+                what = "no RCS" if not have else "lacks " + ", ".join(missing)
+                found[int(recipient)] = f"cannot receive it: {what} (lookup of {day})"
+    return found
+
+
+def _mark_incapable(chunk: pd.DataFrame, lacking: dict[int, str]) -> pd.DataFrame:
+    """Show ready rows whose cached lookup lacks a required capability as `incapable`, as the
+    run would: a dry run must neither count nor estimate them."""
+    ready = (chunk["status"] == "ready").to_numpy()
+    recipients = chunk["recipient"].to_numpy()
+    hit = np.array([bool(r) and int(v) in lacking for r, v in zip(ready, recipients, strict=True)])
+    if not hit.any():
+        return chunk
+    status = np.array(chunk["status"], dtype=object)
+    status[hit] = "incapable"
+    reason = chunk["reason"].to_numpy(dtype=object).copy()
+    reason[hit] = [lacking[int(v)] for v in recipients[hit]]
+    return chunk.assign(status=status, reason=pd.Series(reason, index=chunk.index, dtype=object))
 
 
 def _mark_settled(chunk: pd.DataFrame, numbers: np.ndarray, statuses: np.ndarray) -> pd.DataFrame:

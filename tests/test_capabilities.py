@@ -18,7 +18,7 @@ from rcsbatch.errors import CampaignError
 from rcsbatch.journal import Journal
 from rcsbatch.report import EXIT_OK
 from rcsbatch.reporting import figures
-from rcsbatch.runner import Gateway, journal_path, run
+from rcsbatch.runner import Gateway, dry_run, journal_path, run
 from rcsbatch.simulator import SimulatorServer
 
 R = CampaignFactory.recipient
@@ -127,6 +127,9 @@ def test_require_marks_incapable_rows_not_sent(
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["meet_require"] == 9  # 1, 11 lack REVOCATION; 10 no RCS
     campaign = load_campaign(path)
+    # A dry run shows (and does not estimate) them as the run will.
+    dry = dry_run(campaign, campaign.report_dir)
+    assert (dry.report.counts["incapable"], dry.report.counts["ready"]) == (3, 9)
     done = run(campaign, campaign.report_dir, gateway)
     assert done.report.exit_code == EXIT_OK
     assert done.report.counts["incapable"] == 3  # 1, 10 (no RCS), 11
