@@ -309,10 +309,11 @@ class Journal:
 
     def reopen_failed(self) -> int:
         """Make `failed` rows sendable again (`--retry-failed`), except those refused as an
-        invalid number; each goes with a fresh validity. Returns how many were re-opened."""
+        invalid number; each starts afresh (validity, attempts). Returns how many were re-opened."""
         marks = ",".join("?" * len(FINAL_REFUSALS))
         cursor = self.db.execute(
-            f"""UPDATE messages SET status='pending', first_attempt_at=NULL
+            f"""UPDATE messages SET status='pending', first_attempt_at=NULL,
+                    last_attempt_at=NULL, attempts=0
                 WHERE status='failed' AND coalesce(error_code, '') NOT IN ({marks})""",
             FINAL_REFUSALS,
         )
@@ -609,13 +610,19 @@ class Journal:
         )
         self.db.execute("COMMIT")
 
-    def mark_unknown(self, recipients: Iterable[int], why: str) -> None:
-        """Rows a dead run left in flight that cannot be settled yet become `unknown`."""
+    def mark_unknown(self, recipients: Iterable[int], why: str, now: float | None = None) -> None:
+        """Rows left in flight (a dead run's, or cut off when a run stopped) become `unknown`.
+
+        Their last request left at the latest `now`: that is when their settle period starts
+        (an older `last_attempt_at`, from an earlier attempt, would let them go again too soon).
+        """
+        now = time.time() if now is None else now
         self.db.execute("BEGIN")
         self.db.executemany(
-            """UPDATE messages SET status='unknown', error_text=?
+            """UPDATE messages SET status='unknown', error_text=?,
+                   last_attempt_at=max(coalesce(last_attempt_at, 0), ?)
                WHERE recipient=? AND status='in_flight'""",
-            [(why, r) for r in recipients],
+            [(why, now, r) for r in recipients],
         )
         self.db.execute("COMMIT")
 
@@ -657,13 +664,15 @@ class Journal:
         return numbers, statuses
 
     def cost_so_far(self) -> tuple[Decimal, int]:
-        """The campaign's known cost over every run, and how many sent rows have no price yet."""
+        """The campaign's known cost over every run, and how many rows may have cost something
+        without a known price: sent without a price, or unknown / in flight (maybe accepted)."""
         total = Decimal(0)
         unknown = 0
-        for price, known in self.db.execute(
-            "SELECT price, price_known FROM messages WHERE status='sent'"
+        for status, price, known in self.db.execute(
+            """SELECT status, price, price_known FROM messages
+               WHERE status IN ('sent', 'unknown', 'in_flight')"""
         ):
-            if known and price is not None:
+            if status == "sent" and known and price is not None:
                 total += Decimal(price)
             else:
                 unknown += 1

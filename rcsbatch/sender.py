@@ -251,7 +251,9 @@ class Sender:
         )
         left = [r.recipient for r in rows if r.status == "in_flight"]
         self.journal.mark_unknown(
-            left, "the run stopped while its request was in flight: settled by the next run"
+            left,
+            "the run stopped while its request was in flight: settled by the next run",
+            s.clock(),
         )
         self.stats.settled_found += len(result.found)
         self.stats.settled_resent += len(result.resend)
@@ -318,6 +320,7 @@ class Sender:
                 self.journal.mark_unknown(
                     self._attempting,
                     "the run stopped while its request was in flight: settled by the next run",
+                    self.settings.clock(),
                 )
                 self._attempting.clear()
 
@@ -499,6 +502,9 @@ class Sender:
             except AnswerLostError as exc:
                 self._spend(reserved, None)  # it may have gone: count it spent
                 self._count_failure(exc)
+                raise
+            except asyncio.CancelledError:
+                self._spend(reserved, None)  # cut off after it may have left: count it spent
                 raise
             except BaseException:
                 self._release(reserved)

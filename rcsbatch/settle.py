@@ -80,7 +80,9 @@ def entry_time(value: Any) -> float | None:
     except ValueError:
         return None
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=GATEWAY_TZ)
+        # In the hour a clock is set back, a wall time happens twice: take the later, so an
+        # entry is never judged older than it is (it might then not settle its row).
+        return max(moment.replace(tzinfo=GATEWAY_TZ, fold=f).timestamp() for f in (0, 1))
     return moment.timestamp()
 
 
@@ -178,7 +180,12 @@ async def settle(
             return
         if row.row is None:
             return  # no longer in the file: not sent again, stays unknown
-        last = row.last_attempt_at if row.status == "unknown" and row.last_attempt_at else None
+        # The last attempt counts only if it was recorded after the row was last taken: a row
+        # cut off in flight keeps an older attempt's time (journal.mark_unknown moves it on).
+        recorded = row.last_attempt_at is not None and (
+            row.taken_at is None or row.last_attempt_at >= row.taken_at
+        )
+        last = row.last_attempt_at if row.status == "unknown" and recorded else None
         due = (last if last is not None else run_started) + settle_seconds
         if now < due:
             result.waiting[row.recipient] = due

@@ -549,3 +549,21 @@ def test_a_final_price_fills_an_unknown_one_when_every_id_has_it(journal: Journa
     r = results(journal)[0]
     assert (r["price"], r["price_known"]) == ("0.12", 1)
     assert journal.set_final_price("zz", Decimal("1")) is False
+
+
+def test_cost_so_far_counts_rows_that_may_have_been_charged(journal: Journal) -> None:
+    """A sent row's price counts; sent without a price, unknown and in flight count as unpriced."""
+    load(journal, [row(A, 1), row(B, 2), row(C, 3), row(D, 4)])
+    journal.take_batch(RUN, 4)
+    journal.record(RUN, [sent(A, Decimal("0.05")), sent(B, None)])
+    journal.record(RUN, [Outcome(C, "unknown", 1, 1.0, 1.0)])
+    assert journal.cost_so_far() == (Decimal("0.05"), 3)  # B, C, and D still in flight
+
+
+def test_mark_unknown_moves_the_last_attempt_on(journal: Journal) -> None:
+    """A row cut off in flight gets last_attempt_at = the moment it was marked (never older)."""
+    load(journal, [row(A, 1)])
+    journal.take_batch(RUN, 1, now=50.0)
+    journal.mark_unknown([A], "cut off", now=100.0)
+    (u,) = journal.unsettled()
+    assert (u.status, u.last_attempt_at) == ("unknown", 100.0)

@@ -79,9 +79,7 @@ def test_one_run_with_run(history: History) -> None:
     assert "invalid" not in data["statuses"]
 
 
-def test_never_run_and_unknown_run_exit_2(
-    history: History, make_campaign: CampaignFactory
-) -> None:
+def test_never_run_and_unknown_run_exit_2(history: History, make_campaign: CampaignFactory) -> None:
     """A campaign never run, or a run id it does not have: one line on stderr, exit 2."""
     fresh = make_campaign(2, name="fresh")
     done = CliRunner().invoke(cli, ["report", str(fresh.path)])

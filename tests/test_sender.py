@@ -752,3 +752,15 @@ def test_the_budget_stops_the_run_before_the_total_would_pass_max_cost(
     assert len(client.calls) == 4
     assert stats.over_budget
     assert list(statuses(j).values()).count("sent") == 4
+
+
+def test_a_row_cut_off_in_flight_waits_its_settle_period_from_now_not_from_an_old_attempt(
+    tmp_path: Path, clock: Clock
+) -> None:
+    """A row first tried an hour ago (stopped by the gateway), taken again by a run that died:
+    the next run does not resend it before settle_seconds have passed since now."""
+    client = FakeGateway(clock)
+    j = journal(tmp_path, 1, earlier={1: T0 - 3600})
+    j.take_batch("dead-run", 1, now=T0 - 5)
+    send(j, client, SendSettings(clock=clock, settle_seconds=120))
+    assert [t - T0 for t, _ in client.calls] == [pytest.approx(120, abs=1)]

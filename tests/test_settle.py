@@ -190,3 +190,16 @@ def test_resend_and_skip_do_not_look() -> None:
     skipped = decide(book, [row()], now=T0, on_unknown="skip")
     assert not (skipped.found or skipped.resend or skipped.waiting)
     assert book.queries == []
+
+
+def test_an_unknown_row_whose_last_attempt_predates_its_taking_counts_from_the_run() -> None:
+    """last_attempt_at older than taken_at (an earlier attempt; the last request was cut off):
+    the settle period runs from this run's start, not from that old attempt."""
+    stale = row("unknown", last_attempt_at=T0 - 3600, taken_at=T0 - 5)
+    result = decide(Logbook([]), [stale], now=T0 + 10, run_started=T0)
+    assert result.waiting == {TO: T0 + 300} and result.resend == []
+
+
+def test_a_time_in_the_hour_set_back_is_read_as_the_later_one() -> None:
+    """ "2026-10-25 02:30:00" in Berlin happens twice: the later (CET, 01:30 UTC) is taken."""
+    assert entry_time("2026-10-25 02:30:00") == 1_792_891_800.0
