@@ -124,6 +124,10 @@ class Sender:
         self._pending_outcomes: list[Outcome] = []
         self._unsent: list[int] = []
         self._attempting: set[int] = set()  # rows whose request may be on its way right now
+        # Rows this round marked in flight whose fate is not written yet: if the round is cut
+        # short, those not attempting a request go back to not_sent.
+        self._owned: set[int] = set()
+        self._taking: asyncio.Future[list[Pending]] | None = None
         self._last_flush = 0.0
         self._remaining = limit
         self._run_started = 0.0
@@ -307,15 +311,16 @@ class Sender:
             self._flush()
             await asyncio.gather(*self._writes)
             self._writes.clear()
-            # Rows taken in flight but never attempted go back to `not_sent`; rows whose request
-            # was cut off after the grace period are `unknown`.
-            while not queue.empty():
-                item = queue.get_nowait()
-                if item is not None:
-                    self._unsent.append(item.recipient)
-            if self._unsent:
-                self.journal.release(self._unsent)
-                self._unsent = []
+            if self._taking is not None and not self._taking.done():
+                await asyncio.wait([self._taking])  # a batch being taken: its rows are ours too
+            # Rows taken in flight but not on their way (queued, waiting to retry, never tried)
+            # go back to `not_sent`; rows whose request was cut off after the grace period are
+            # `unknown`.
+            unsent = (self._owned | set(self._unsent)) - self._attempting
+            self._owned.clear()
+            self._unsent = []
+            if unsent:
+                self.journal.release(unsent)
             if self._attempting:
                 self.journal.mark_unknown(
                     self._attempting,
@@ -336,9 +341,10 @@ class Sender:
             if size <= 0:
                 return
             now = s.clock()
-            batch: list[Pending] = await self._in_journal_thread(
-                self.journal.take_batch, self.run_id, size, now
-            )
+            # Shielded: if the round is cut short meanwhile, the batch still lands in _owned.
+            self._taking = self._in_journal_thread(self.journal.take_batch, self.run_id, size, now)
+            self._taking.add_done_callback(self._own)
+            batch: list[Pending] = await asyncio.shield(self._taking)
             if not batch:
                 opens = self.journal.next_hold()
                 if opens is None:
@@ -353,6 +359,10 @@ class Sender:
                 self._remaining -= len(batch)
             for item in batch:
                 await queue.put(item)
+
+    def _own(self, taken: asyncio.Future[list[Pending]]) -> None:
+        if not taken.cancelled() and taken.exception() is None:
+            self._owned.update(p.recipient for p in taken.result())
 
     async def _hold_outside_window(self, batch: list[Pending], now: float) -> list[Pending]:
         """Rows outside their window: held until it opens (`wait`), or sent now with a `delay`
@@ -384,14 +394,11 @@ class Sender:
             if item is None:
                 return
             if self.stopped:
-                self._unsent.append(item.recipient)
-                continue
-            self._attempting.add(item.recipient)
+                continue  # still in _owned: released when the round ends
             outcome = await self._send_one(item)
-            self._attempting.discard(item.recipient)
             if outcome.status == "not_sent" and not outcome.attempts - item.attempts:
-                self._unsent.append(item.recipient)  # never left: back as it was
-                continue
+                continue  # never left: released (back as it was) when the round ends
+            self._owned.discard(item.recipient)
             self._pending_outcomes.append(outcome)
             if self.on_outcome is not None:
                 self.on_outcome(outcome)
@@ -491,7 +498,7 @@ class Sender:
             last = now
             attempts += 1
             try:
-                accepted = await self.client.send(params, params["to"])
+                accepted = await self._request(item.recipient, params)
             except RetriableError as exc:
                 self._release(reserved)
                 if exc.code == "429":
@@ -571,6 +578,20 @@ class Sender:
         if accepted.balance is not None:
             self.stats.balance = accepted.balance
         return outcome("sent", message_ids=accepted.message_ids, price=accepted.price)
+
+    async def _request(self, recipient: int, params: dict[str, Any]) -> Accepted:
+        """client.send, with the row in _attempting while its request may be on its way: cut
+        off there (cancelled), it stays in, and the round's end marks it unknown."""
+        self._attempting.add(recipient)
+        try:
+            accepted = await self.client.send(params, params["to"])
+        except asyncio.CancelledError:
+            raise
+        except BaseException:
+            self._attempting.discard(recipient)
+            raise
+        self._attempting.discard(recipient)
+        return accepted
 
     def _why_stopped(self) -> str:
         if self.stats.over_budget:

@@ -764,3 +764,36 @@ def test_a_row_cut_off_in_flight_waits_its_settle_period_from_now_not_from_an_ol
     j.take_batch("dead-run", 1, now=T0 - 5)
     send(j, client, SendSettings(clock=clock, settle_seconds=120))
     assert [t - T0 for t, _ in client.calls] == [pytest.approx(120, abs=1)]
+
+
+def test_rows_waiting_to_retry_or_queued_when_the_grace_ends_are_not_sent(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Stopped past the grace period: a row sleeping before its retry (its first try surely
+    refused) and rows still queued go back to not_sent; only a request cut off mid-flight is
+    unknown."""
+    monkeypatch.setattr("rcsbatch.sender.STOP_GRACE", 0.2)
+
+    class Hanging(FakeGateway):
+        async def send(self, params: dict[str, Any], recipient: str) -> Accepted:
+            if recipient == str(rcp(2)):
+                self.calls.append((time.time(), params))
+                await _real_sleep(30)
+            return await super().send(params, recipient)
+
+    client = Hanging(script={rcp(1): [RetriableError("503", code="503", retry_after=30)]})
+    j = journal(tmp_path, 4)
+
+    async def go() -> SendStats:
+        settings = SendSettings(concurrency=2, on_unknown="skip")
+        sender = Sender(j, client, settings, RUN)  # type: ignore[arg-type]
+        asyncio.get_running_loop().call_later(0.2, sender.stop, 15)
+        return await sender.run()
+
+    asyncio.run(go())
+    assert statuses(j) == {
+        rcp(1): "not_sent",
+        rcp(2): "unknown",
+        rcp(3): "not_sent",
+        rcp(4): "not_sent",
+    }
