@@ -30,6 +30,7 @@ from rcsbatch.errors import (
 )
 from rcsbatch.recipients import open_recipients
 from rcsbatch.request import sleep as default_sleep
+from rcsbatch.results import safe_cell
 from rcsbatch.retry import Attempts, with_retries
 
 if TYPE_CHECKING:
@@ -200,12 +201,6 @@ def _done(
     return replace(item, status=status, attempts=attempts.count, error_code=code, error=text)
 
 
-def _safe(value: str | None) -> str:
-    """A text cell safe to open in a spreadsheet: one that would start a formula gets a `'`."""
-    text = value or ""
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
-
-
 def write_results(path: Path, events: list[Event]) -> Path:
     """Write one row per event (RESULT_FIELDS) to `path` as CSV; returns `path`."""
     temp = path.with_name(path.name + ".tmp")
@@ -216,13 +211,13 @@ def write_results(path: Path, events: list[Event]) -> Path:
             writer.writerow(
                 [
                     e.row,
-                    _safe(e.to),
-                    _safe(e.msg_id),
+                    safe_cell(e.to or ""),
+                    safe_cell(e.msg_id or ""),
                     e.event,
                     e.status,
                     e.attempts,
-                    _safe(e.error_code),
-                    _safe(e.error),
+                    safe_cell(e.error_code or ""),
+                    safe_cell(e.error or ""),
                 ],
             )
     temp.replace(path)

@@ -143,7 +143,7 @@ def csv_lines(f: Figures) -> Iterator[tuple[str, str, str, str]]:
     for metric, value in cost.items():
         if not isinstance(value, list):
             yield "cost", "total", metric, _cell(value)
-    for group in ("label", "country", "day", "run"):
+    for group in ("label", "country", "day", "run", "channel"):
         for line in cost[f"by_{group}"]:
             for metric, value in line.items():
                 if metric != "key":

@@ -68,7 +68,17 @@ REPEATING = [
     "channel",
 ]
 TEXT_COLUMNS = ("message_id", "foreign_id", "label", "error_text", "input_phone")
-_FORMULA_STARTS = pa.array(["=", "+", "-", "@", "\t", "\r"])
+# What a spreadsheet takes for the start of a formula: such text cells get a leading `'`.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+_FORMULA_STARTS = pa.array(FORMULA_STARTS)
+
+
+def safe_cell(value: object) -> object:
+    """A text cell safe to open in a spreadsheet (one that would start a formula gets a `'`);
+    other values as they are. For CSV files written row by row (results.csv does it by column)."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
 
 
 def new_run_folder(

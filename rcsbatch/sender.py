@@ -122,7 +122,6 @@ class Sender:
         self.stats = SendStats()
         self._stop = asyncio.Event()
         self._pending_outcomes: list[Outcome] = []
-        self._unsent: list[int] = []
         self._attempting: set[int] = set()  # rows whose request may be on its way right now
         # Rows this round marked in flight whose fate is not written yet: if the round is cut
         # short, those not attempting a request go back to not_sent.
@@ -316,9 +315,8 @@ class Sender:
             # Rows taken in flight but not on their way (queued, waiting to retry, never tried)
             # go back to `not_sent`; rows whose request was cut off after the grace period are
             # `unknown`.
-            unsent = (self._owned | set(self._unsent)) - self._attempting
+            unsent = self._owned - self._attempting
             self._owned.clear()
-            self._unsent = []
             if unsent:
                 self.journal.release(unsent)
             if self._attempting:

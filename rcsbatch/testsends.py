@@ -52,6 +52,7 @@ from rcsbatch.errors import (
 )
 from rcsbatch.prepare import LABEL_RE, Plan
 from rcsbatch.request import SendSettings, cell_text, message_params
+from rcsbatch.results import safe_cell
 from rcsbatch.retry import Attempts, with_retries
 
 if TYPE_CHECKING:
@@ -73,7 +74,6 @@ RESULT_FIELDS = (
     "error_text",
     "sent_at",
 )
-_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS test_sends (
@@ -454,13 +454,8 @@ def write_results(path: Path, messages: Sequence[TestMessage]) -> Path:
                     m.error_text or "",
                     sent_at,
                 ]
-                writer.writerow([_safe(c) for c in cells])
+                writer.writerow([safe_cell(c) for c in cells])
         temp.replace(path)
     except OSError as exc:
         raise ReportError(f"cannot write {path} ({exc.strerror})") from None
     return path
-
-
-def _safe(cell: object) -> object:
-    """A text cell a spreadsheet would read as a formula, with a leading `'` (as results.csv)."""
-    return f"'{cell}" if isinstance(cell, str) and cell.startswith(_FORMULA_STARTS) else cell

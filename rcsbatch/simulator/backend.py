@@ -43,6 +43,7 @@ JOURNAL_MAX_LIMIT = 100
 DEFAULT_SIGNING_KEY = "simulated-signing-key"
 STATE_VERSION = 1
 
+
 class _Everyone:
     """Every number: what a launched agent may message."""
 
