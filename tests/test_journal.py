@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from rcsbatch.journal import RESULT_COLUMNS, Journal, Outcome, Pending
+from rcsbatch.journal import RESULT_COLUMNS, SCHEMA_VERSION, Journal, Outcome, Pending
 
 A, B, C, D, E = 4917610000001, 4917610000002, 4917610000003, 4917610000004, 4917610000005
 RUN = "20260301T120000Z"
@@ -472,8 +472,45 @@ def test_a_schema_1_journal_is_migrated_in_place(path: Path) -> None:
     with Journal(path) as j:
         assert [r[:3] for r in j.result_rows()] == [(1, A, "sent")]
         assert j.db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone() == (
-            "3",
+            str(SCHEMA_VERSION),
         )
+
+
+def test_a_schema_3_journal_is_renumbered_into_file_order(path: Path) -> None:
+    """Schema 3 kept rows in recipient order; schema 4 copies them into file order, every
+    column kept, and the journal goes on working (take, record, upsert by recipient)."""
+    with Journal(path) as j:  # a schema 3 journal, made by hand from today's
+        j.db.executescript(
+            """DROP TABLE messages;
+               CREATE TABLE messages (recipient INTEGER PRIMARY KEY, row INTEGER,
+                 text TEXT NOT NULL, label TEXT, foreign_id TEXT,
+                 status TEXT NOT NULL DEFAULT 'pending', message_ids TEXT, price TEXT,
+                 price_known INTEGER, error_code TEXT, error_text TEXT,
+                 attempts INTEGER NOT NULL DEFAULT 0, first_attempt_at REAL,
+                 last_attempt_at REAL, sent_at REAL, run_id TEXT, trace_id TEXT, taken_at REAL,
+                 text_changed INTEGER NOT NULL DEFAULT 0, hold_until REAL,
+                 delivery_status TEXT, delivered_at REAL, delay REAL, revoke TEXT);
+               INSERT INTO messages (recipient, row, text, status, message_ids, price,
+                 price_known, sent_at, delivery_status)
+                 VALUES (4917610000003, 1, 'Hi C', 'sent', 'm3', '0.05', 1, 1000.5, 'DELIVERED'),
+                        (4917610000001, 2, 'Hi A', 'pending', NULL, NULL, NULL, NULL, NULL),
+                        (4917610000002, NULL, 'Hi B', 'not_sent', NULL, NULL, NULL, NULL, NULL);
+               UPDATE meta SET value = '3' WHERE key = 'schema_version';"""
+        )
+    with Journal(path) as j:
+        order = j.db.execute("SELECT recipient FROM messages ORDER BY id").fetchall()
+        assert order == [(C,), (A,), (B,)]  # file order; rows no longer in the file last
+        kept = j.db.execute(
+            "SELECT status, message_ids, price, sent_at, delivery_status FROM messages "
+            "WHERE recipient = ?",
+            (C,),
+        ).fetchone()
+        assert kept == ("sent", "m3", "0.05", 1000.5, "DELIVERED")
+        load(j, [row(A, 1, "Hi A"), row(D, 2)])
+        taken = j.take_batch(RUN, 5)
+        assert [p.recipient for p in taken] == [A, D]
+        j.record(RUN, [sent(A), sent(D, ids=("m4",))])
+        assert status_of(path) == {A: "sent", B: "not_sent", C: "sent", D: "sent"}
 
 
 # ---- delivery reports ------------------------------------------------------------------------
