@@ -365,14 +365,18 @@ class Journal:
         (count,) = self.db.execute(query).fetchone()
         return int(count)
 
-    def take_batch(self, run_id: str, size: int, now: float | None = None) -> list[Pending]:
+    def take_batch(
+        self, run_id: str, size: int, now: float | None = None, outcomes: Sequence[Outcome] = ()
+    ) -> list[Pending]:
         """Mark the next `size` sendable rows (file order) in flight, durably, and return them.
 
-        Held rows whose hold has ended (`now`) become sendable again first.
+        Held rows whose hold has ended (`now`) become sendable again first. `outcomes` (of rows
+        taken earlier) are recorded in the same transaction: one commit, one fsync, for both.
         """
         now = time.time() if now is None else now
         self.db.execute("BEGIN IMMEDIATE")
         try:
+            self._store(run_id, outcomes)
             self.db.execute(
                 "UPDATE messages SET hold_until=NULL WHERE hold_until <= ?",
                 (now,),
@@ -398,6 +402,17 @@ class Journal:
         """Store the outcomes of one group of rows in one transaction."""
         if not outcomes:
             return
+        self.db.execute("BEGIN")
+        try:
+            self._store(run_id, outcomes)
+            self.db.execute("COMMIT")
+        except BaseException:
+            self.rollback()
+            raise
+
+    def _store(self, run_id: str, outcomes: Sequence[Outcome]) -> None:
+        if not outcomes:
+            return
         params = []
         for o in outcomes:
             price_known = None if o.status != "sent" else int(o.price is not None)
@@ -419,22 +434,16 @@ class Journal:
                     o.recipient,
                 )
             )
-        self.db.execute("BEGIN")
-        try:
-            self.db.executemany(
-                """UPDATE messages SET status=?, message_ids=?, price=?, price_known=?,
-                       error_code=?, error_text=?, attempts=?, first_attempt_at=?,
-                       last_attempt_at=?, sent_at=?, run_id=?, trace_id=?, delay=?
-                   WHERE recipient=?""",
-                params,
-            )
-            self._index_message_ids(
-                [(o.recipient, " ".join(o.message_ids)) for o in outcomes if o.message_ids]
-            )
-            self.db.execute("COMMIT")
-        except BaseException:
-            self.rollback()
-            raise
+        self.db.executemany(
+            """UPDATE messages SET status=?, message_ids=?, price=?, price_known=?,
+                   error_code=?, error_text=?, attempts=?, first_attempt_at=?,
+                   last_attempt_at=?, sent_at=?, run_id=?, trace_id=?, delay=?
+               WHERE recipient=?""",
+            params,
+        )
+        self._index_message_ids(
+            [(o.recipient, " ".join(o.message_ids)) for o in outcomes if o.message_ids]
+        )
 
     def _index_message_ids(self, rows: Iterable[tuple[int, str]]) -> None:
         self.db.executemany(

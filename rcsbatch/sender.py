@@ -339,8 +339,12 @@ class Sender:
             if size <= 0:
                 return
             now = s.clock()
+            # The outcomes gathered so far ride along: one commit for both.
+            outcomes, self._pending_outcomes = self._pending_outcomes, []
             # Shielded: if the round is cut short meanwhile, the batch still lands in _owned.
-            self._taking = self._in_journal_thread(self.journal.take_batch, self.run_id, size, now)
+            self._taking = self._in_journal_thread(
+                self.journal.take_batch, self.run_id, size, now, outcomes
+            )
             self._taking.add_done_callback(self._own)
             batch: list[Pending] = await asyncio.shield(self._taking)
             if not batch:

@@ -85,6 +85,27 @@ def test_take_batch_marks_rows_in_flight_durably(journal: Journal, path: Path) -
     assert status_of(path) == {A: "in_flight", B: "in_flight"}
 
 
+def test_take_batch_records_earlier_outcomes_in_the_same_commit(
+    journal: Journal, path: Path
+) -> None:
+    """Outcomes handed to take_batch are on disk with the new batch's in-flight marks; a batch
+    that cannot be taken (a failing write) leaves both undone."""
+    load(journal, [row(A, 1), row(B, 2), row(C, 3)])
+    journal.take_batch(RUN, 1)
+    taken = journal.take_batch(RUN, 1, outcomes=[sent(A, ids=("m1",))])
+    assert [p.recipient for p in taken] == [B]
+    assert status_of(path) == {A: "sent", B: "in_flight", C: "pending"}
+    assert journal.db.execute("SELECT recipient FROM message_ids WHERE id='m1'").fetchone() == (A,)
+    journal.db.execute(
+        "CREATE TRIGGER no_takes BEFORE UPDATE OF taken_at ON messages "
+        "BEGIN SELECT RAISE(FAIL, 'disk says no'); END"
+    )
+    with pytest.raises(sqlite3.DatabaseError, match="disk says no"):
+        journal.take_batch(RUN, 1, outcomes=[sent(B, ids=("m2",))])
+    assert status_of(path) == {A: "sent", B: "in_flight", C: "pending"}
+    assert not journal.db.in_transaction
+
+
 def test_in_flight_survives_reopening_the_file(path: Path) -> None:
     """After closing and reopening the journal file, rows taken stay in flight (not resent)."""
     with Journal(path) as j:
