@@ -16,6 +16,7 @@ Exit codes:
 from __future__ import annotations
 
 import contextlib
+import gc
 import json
 import logging
 import os
@@ -1205,6 +1206,11 @@ def capabilities(
 
 def main() -> None:
     """Entry point of the `rcsbatch` console script."""
+    # A run makes millions of short-lived objects and few cycles: collecting the youngest
+    # generation every 20,000 allocations instead of 700 saves ~3 % of a 50,000-message run
+    # (bench/, interleaved rounds). Only here, for the process this command owns: a program
+    # that imports rcsbatch keeps its own settings.
+    gc.set_threshold(20_000, 20, 100)
     try:
         cli(prog_name="rcsbatch")
     except KeyboardInterrupt:
