@@ -105,8 +105,12 @@ def new_run_folder(
     raise RuntimeError("too many runs in the same second")  # pragma: no cover
 
 
-def journal_batches(rows: Iterable[Sequence[Any]], size: int = 50_000) -> Iterator[pa.Table]:
-    """Turn the journal's result tuples (journal.RESULT_COLUMNS) into SCHEMA tables."""
+def journal_batches(rows: Iterable[Sequence[Any]], size: int = 10_000) -> Iterator[pa.Table]:
+    """Turn the journal's result tuples (journal.RESULT_COLUMNS) into SCHEMA tables.
+
+    Small enough that `ResultsWriter` writes one table while the next is built: a 50,000-row
+    report took 0.27 s in tables of 10,000 rows, 0.37-0.40 s in one table (bench/ journal).
+    """
     batch: list[Sequence[Any]] = []
     for r in rows:
         batch.append(r)
