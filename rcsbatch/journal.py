@@ -190,6 +190,16 @@ class Outcome:
     delay: float | None = None  # the request's delay: a scheduled message goes then
 
 
+def _statements(script: str) -> Iterator[str]:
+    """The SQL statements of `script`, one by one (`executescript` would commit first)."""
+    pending = ""
+    for line in script.splitlines(keepends=True):
+        pending += line
+        if sqlite3.complete_statement(pending):
+            yield pending
+            pending = ""
+
+
 class Journal:
     """One campaign's journal database; not shared between threads."""
 
@@ -203,18 +213,13 @@ class Journal:
             )
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=FULL")
-            self._backfill_ids = False
-            self._migrate()
-            self.db.executescript(_SCHEMA)
-            if self._backfill_ids:
-                self._index_message_ids(
-                    self.db.execute(
-                        "SELECT recipient, message_ids FROM messages WHERE message_ids IS NOT NULL"
-                    ).fetchall()
-                )
-            self.db.execute(
-                "INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
-            )
+            self._set_up()
+        except sqlite3.OperationalError as exc:
+            raise ReportError(
+                f"{path}: cannot open the journal or bring it up to date ({exc}); nothing "
+                "in it was changed: fix the cause (disk space: an upgrade copies its rows once; "
+                "file permissions; another rcsbatch holding it) and run the command again"
+            ) from None
         except sqlite3.DatabaseError as exc:
             raise ReportError(
                 f"{path}: not a usable journal ({exc}); if it is damaged, move it away to "
@@ -226,13 +231,35 @@ class Journal:
                 "report folder with --report-dir"
             ) from None
 
-    def _migrate(self) -> None:
+    def _set_up(self) -> None:
+        """Create the schema or bring an older journal up to date, in one transaction: another
+        process opening the journal meanwhile waits, and never meets it half made."""
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            backfill_ids = self._migrate()
+            for statement in _statements(_SCHEMA):
+                self.db.execute(statement)
+            if backfill_ids:
+                self._index_message_ids(
+                    self.db.execute(
+                        "SELECT recipient, message_ids FROM messages WHERE message_ids IS NOT NULL"
+                    ).fetchall()
+                )
+            self.db.execute(
+                "INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
+            )
+            self.db.execute("COMMIT")
+        except BaseException:
+            self.rollback()
+            raise
+
+    def _migrate(self) -> bool:
         """Bring a journal of an older rcsbatch (schema 1 to 3) up to date; the schema adds the
-        rest."""
+        rest. Returns whether the message ids must be indexed (schema 1 had no such table)."""
         info = self.db.execute("PRAGMA table_info(messages)").fetchall()
         columns = {r[1] for r in info}
         if not columns:
-            return  # a new journal
+            return False  # a new journal
         for name, kind in (
             ("taken_at", "REAL"),
             ("text_changed", "INTEGER NOT NULL DEFAULT 0"),
@@ -248,29 +275,26 @@ class Journal:
         if ids and "revoke_requested_at" not in ids:
             self.db.execute("ALTER TABLE message_ids ADD COLUMN revoke_requested_at REAL")
         # Schema 1's index did not leave held rows out; the schema creates it anew.
-        self.db.execute("DROP INDEX IF EXISTS sendable_by_row")
+        (index,) = self.db.execute(
+            "SELECT count(*) FROM sqlite_master WHERE name='sendable_by_row' "
+            "AND sql NOT LIKE '%hold_until%'"
+        ).fetchone()
+        if index:
+            self.db.execute("DROP INDEX sendable_by_row")
         if any(r[1] == "recipient" and r[5] for r in info):  # the primary key: schema 3 or older
             self._renumber()
-        self._backfill_ids = "message_ids" not in {
-            r[0] for r in self.db.execute("SELECT name FROM sqlite_master WHERE type='table'")
-        }
+        return not ids
 
     def _renumber(self) -> None:
         """Schema 3 and older kept `messages` in recipient order: copy it into file order."""
         names = ", ".join(r[1] for r in self.db.execute("PRAGMA table_info(messages)"))
-        self.db.execute("BEGIN")
-        try:
-            self.db.execute(_MESSAGES_TABLE.format(name="messages_v4"))
-            self.db.execute(
-                f"INSERT INTO messages_v4 ({names}) SELECT {names} FROM messages "
-                "ORDER BY row IS NULL, row, recipient"
-            )
-            self.db.execute("DROP TABLE messages")  # and its indexes: the schema makes them anew
-            self.db.execute("ALTER TABLE messages_v4 RENAME TO messages")
-            self.db.execute("COMMIT")
-        except BaseException:
-            self.rollback()
-            raise
+        self.db.execute(_MESSAGES_TABLE.format(name="messages_v4"))
+        self.db.execute(
+            f"INSERT INTO messages_v4 ({names}) SELECT {names} FROM messages "
+            "ORDER BY row IS NULL, row, recipient"
+        )
+        self.db.execute("DROP TABLE messages")  # and its indexes: the schema makes them anew
+        self.db.execute("ALTER TABLE messages_v4 RENAME TO messages")
 
     def close(self) -> None:
         self.db.close()

@@ -22,6 +22,7 @@ import asyncio
 import contextlib
 import dataclasses
 import datetime as dt
+import functools
 import logging
 import signal
 import time
@@ -307,11 +308,13 @@ class Sender:
                 everything.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await asyncio.gather(everything, return_exceptions=True)
+            if self._taking is not None and not self._taking.done():
+                # A batch being taken: its rows are ours too, and should it fail, the outcomes
+                # it carried come back for the flush below.
+                await asyncio.wait([self._taking])
             self._flush()
             await asyncio.gather(*self._writes)
             self._writes.clear()
-            if self._taking is not None and not self._taking.done():
-                await asyncio.wait([self._taking])  # a batch being taken: its rows are ours too
             # Rows taken in flight but not on their way (queued, waiting to retry, never tried)
             # go back to `not_sent`; rows whose request was cut off after the grace period are
             # `unknown`.
@@ -326,6 +329,11 @@ class Sender:
                     self.settings.clock(),
                 )
                 self._attempting.clear()
+        # A round cut short while a batch was being taken never awaited it: a failed write
+        # must still stop the run, not pass silently.
+        taking, self._taking = self._taking, None
+        if taking is not None and not taking.cancelled() and taking.exception() is not None:
+            raise taking.exception()  # type: ignore[misc]
 
     def _in_journal_thread(self, call: Callable[..., Any], *args: Any) -> asyncio.Future[Any]:
         return asyncio.get_running_loop().run_in_executor(self._journal_thread, call, *args)
@@ -345,7 +353,7 @@ class Sender:
             self._taking = self._in_journal_thread(
                 self.journal.take_batch, self.run_id, size, now, outcomes
             )
-            self._taking.add_done_callback(self._own)
+            self._taking.add_done_callback(functools.partial(self._own, outcomes=outcomes))
             batch: list[Pending] = await asyncio.shield(self._taking)
             if not batch:
                 opens = self.journal.next_hold()
@@ -362,9 +370,13 @@ class Sender:
             for item in batch:
                 await queue.put(item)
 
-    def _own(self, taken: asyncio.Future[list[Pending]]) -> None:
+    def _own(self, taken: asyncio.Future[list[Pending]], outcomes: list[Outcome]) -> None:
         if not taken.cancelled() and taken.exception() is None:
             self._owned.update(p.recipient for p in taken.result())
+        else:
+            # Not written (the transaction rolled back): the round's last flush tries again,
+            # and raises if the journal still cannot take them.
+            self._pending_outcomes[:0] = outcomes
 
     async def _hold_outside_window(self, batch: list[Pending], now: float) -> list[Pending]:
         """Rows outside their window: held until it opens (`wait`), or sent now with a `delay`

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from rcsbatch.errors import ReportError
 from rcsbatch.journal import RESULT_COLUMNS, SCHEMA_VERSION, Journal, Outcome, Pending
 
 A, B, C, D, E = 4917610000001, 4917610000002, 4917610000003, 4917610000004, 4917610000005
@@ -497,10 +498,10 @@ def test_a_schema_1_journal_is_migrated_in_place(path: Path) -> None:
         )
 
 
-def test_a_schema_3_journal_is_renumbered_into_file_order(path: Path) -> None:
-    """Schema 3 kept rows in recipient order; schema 4 copies them into file order, every
-    column kept, and the journal goes on working (take, record, upsert by recipient)."""
-    with Journal(path) as j:  # a schema 3 journal, made by hand from today's
+def make_schema_3(path: Path) -> None:
+    """A schema 3 journal (rows in recipient order), made by hand from today's: C, A, then B
+    (no longer in the file)."""
+    with Journal(path) as j:
         j.db.executescript(
             """DROP TABLE messages;
                CREATE TABLE messages (recipient INTEGER PRIMARY KEY, row INTEGER,
@@ -518,6 +519,12 @@ def test_a_schema_3_journal_is_renumbered_into_file_order(path: Path) -> None:
                         (4917610000002, NULL, 'Hi B', 'not_sent', NULL, NULL, NULL, NULL, NULL);
                UPDATE meta SET value = '3' WHERE key = 'schema_version';"""
         )
+
+
+def test_a_schema_3_journal_is_renumbered_into_file_order(path: Path) -> None:
+    """Schema 3 kept rows in recipient order; schema 4 copies them into file order, every
+    column kept, and the journal goes on working (take, record, upsert by recipient)."""
+    make_schema_3(path)
     with Journal(path) as j:
         order = j.db.execute("SELECT recipient FROM messages ORDER BY id").fetchall()
         assert order == [(C,), (A,), (B,)]  # file order; rows no longer in the file last
@@ -532,6 +539,47 @@ def test_a_schema_3_journal_is_renumbered_into_file_order(path: Path) -> None:
         assert [p.recipient for p in taken] == [A, D]
         j.record(RUN, [sent(A), sent(D, ids=("m4",))])
         assert status_of(path) == {A: "sent", B: "not_sent", C: "sent", D: "sent"}
+
+
+def test_an_upgrade_that_fails_changes_nothing(path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The disk fills up half way through the upgrade: the error says nothing changed and what
+    to do (not to move the journal away), and the journal is as it was."""
+    make_schema_3(path)
+    real = Journal._renumber
+
+    def half_then_full(self: Journal) -> None:
+        real(self)
+        raise sqlite3.OperationalError("database or disk is full")
+
+    monkeypatch.setattr(Journal, "_renumber", half_then_full)
+    with pytest.raises(ReportError, match="nothing in it was changed") as raised:
+        Journal(path)
+    assert "move it away" not in str(raised.value)
+    with closing(sqlite3.connect(path)) as db:
+        columns = {r[1]: r[5] for r in db.execute("PRAGMA table_info(messages)")}
+        assert columns["recipient"] == 1 and "id" not in columns  # still schema 3
+        assert db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone() == ("3",)
+        assert db.execute("SELECT count(*) FROM messages").fetchone() == (3,)
+    monkeypatch.undo()
+    with Journal(path) as j:  # once there is room, it upgrades
+        assert j.db.execute("SELECT recipient FROM messages ORDER BY id").fetchall() == [
+            (C,),
+            (A,),
+            (B,),
+        ]
+
+
+def test_opening_a_current_journal_changes_no_schema(path: Path) -> None:
+    """Opening a journal that is up to date drops and makes no index or table (another process
+    may be sending from it, and `take_batch` names its index): SQLite's schema counter stays."""
+    with Journal(path):
+        pass
+    with closing(sqlite3.connect(path)) as watcher:
+        (before,) = watcher.execute("PRAGMA schema_version").fetchone()
+        with Journal(path):
+            pass
+        (after,) = watcher.execute("PRAGMA schema_version").fetchone()
+    assert after == before
 
 
 # ---- delivery reports ------------------------------------------------------------------------

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import itertools
+import sqlite3
 import time
 from collections.abc import Callable
 from decimal import Decimal
@@ -797,3 +798,64 @@ def test_rows_waiting_to_retry_or_queued_when_the_grace_ends_are_not_sent(
         rcp(3): "not_sent",
         rcp(4): "not_sent",
     }
+
+
+class FailingTakes:
+    """Wraps a journal so that its third take_batch fails after `delay` seconds (a disk that
+    gives up), with the outcomes it carried rolled back like any failed transaction."""
+
+    def __init__(self, j: Journal, delay: float = 0.0) -> None:
+        self.delay = delay
+        self.takes = 0
+        self.carried: list[Outcome] = []  # what the failed take carried
+        self.real = j.take_batch
+        j.take_batch = self.take  # type: ignore[method-assign]
+
+    def take(self, run_id: str, size: int, now: float, outcomes: list[Outcome]) -> Any:
+        self.takes += 1
+        if self.takes == 3:
+            self.carried = list(outcomes)
+            time.sleep(self.delay)
+            raise sqlite3.OperationalError("disk I/O error")
+        return self.real(run_id, size, now, outcomes)
+
+
+def test_outcomes_riding_on_a_failed_take_are_still_written_and_the_run_fails(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first batch's outcomes go with the second batch's take; that take fails: the run
+    stops with the error, and the outcomes are written by the round's last flush (the rows are
+    sent, not left in flight for the logbook)."""
+    monkeypatch.setattr("rcsbatch.sender.BATCH_SIZE", 2)
+    j = journal(tmp_path, 8)
+    failing = FailingTakes(j)
+    client = FakeGateway()
+    with pytest.raises(sqlite3.OperationalError, match="disk I/O"):
+        send(j, client, SendSettings(concurrency=1))
+    assert failing.carried  # the failed take did carry outcomes
+    sent_now = {int(p["to"]) for _, p in client.calls}
+    assert sent_now and all(statuses(j)[r] == "sent" for r in sent_now)
+    assert {r for r, s in statuses(j).items() if s == "sent"} == sent_now
+
+
+def test_a_take_failing_after_the_grace_period_still_fails_the_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Stopped while a batch is being taken, and that take then fails: the run does not end as
+    if all were well, and the outcomes the take carried are written."""
+    monkeypatch.setattr("rcsbatch.sender.BATCH_SIZE", 2)
+    monkeypatch.setattr("rcsbatch.sender.STOP_GRACE", 0.05)
+    j = journal(tmp_path, 8)
+    failing = FailingTakes(j, delay=0.5)
+    client = FakeGateway()
+
+    async def go() -> SendStats:
+        sender = Sender(j, client, SendSettings(concurrency=1), RUN)  # type: ignore[arg-type]
+        asyncio.get_running_loop().call_later(0.1, sender.stop, 15)
+        return await sender.run()
+
+    with pytest.raises(sqlite3.OperationalError, match="disk I/O"):
+        asyncio.run(go())
+    assert failing.carried
+    sent_now = {int(p["to"]) for _, p in client.calls}
+    assert sent_now and {r for r, s in statuses(j).items() if s == "sent"} == sent_now
