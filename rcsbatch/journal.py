@@ -874,10 +874,11 @@ class Journal:
             self.db.execute(
                 "UPDATE messages SET status='pending', error_text=NULL WHERE status='incapable'"
             )
-            self.db.execute(
-                f"""DELETE FROM row_channels WHERE recipient IN
-                    (SELECT recipient FROM messages WHERE status IN {SENDABLE})"""
-            )
+            if self.db.execute("SELECT 1 FROM row_channels LIMIT 1").fetchone():
+                self.db.execute(
+                    f"""DELETE FROM row_channels WHERE recipient IN
+                        (SELECT recipient FROM messages WHERE status IN {SENDABLE})"""
+                )
             if not required:
                 return 0, 0, 0
             rows = self.db.execute(

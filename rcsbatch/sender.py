@@ -482,8 +482,6 @@ class Sender:
             delay = item.delay or s.delay
             return Outcome(item.recipient, status, attempts, first, last, **kw, delay=delay)
 
-        out_of_attempts = stop_after_attempt(s.max_attempts)
-
         def stop(state: RetryCallState) -> bool:
             # tenacity computes the wait before it asks whether to stop: give up when the next
             # attempt would leave with less than a minute of validity.
@@ -496,16 +494,16 @@ class Sender:
         async def attempt_once() -> Accepted:
             nonlocal first, last, attempts
             # A retry waits first; the run may have been stopped meanwhile.
-            if self.stopped or s.too_late(clock()):
-                raise _Stopped
             now = clock()
+            if self.stopped or s.too_late(now):
+                raise _Stopped
             params = params_at(now)
-            if await self.limiter.acquire():
+            if not self.limiter.take_now(now) and await self.limiter.acquire():
                 # It waited for its slot: the run may have stopped, and less validity may be
                 # left than the params say.
-                if self.stopped or s.too_late(clock()):
-                    raise _Stopped
                 now = clock()
+                if self.stopped or s.too_late(now):
+                    raise _Stopped
                 params = params_at(now)
             reserved = self._reserve()
             first = first or now
@@ -540,6 +538,7 @@ class Sender:
                 # tenacity's bookkeeping would cost more than the rest of the send path.
                 accepted = await attempt_once()
             except RetriableError as first_error:
+                out_of_attempts = stop_after_attempt(s.max_attempts)
                 retrying = AsyncRetrying(
                     retry=retry_if_exception_type(RetriableError),
                     stop=stop,

@@ -165,6 +165,19 @@ def test_limiter_without_rate_never_waits(clock: Clock) -> None:
     assert clock.sleeps == [] and clock.now == T0
 
 
+def test_limiter_take_now_only_where_nothing_could_wait(clock: Clock) -> None:
+    """take_now takes (and counts) a slot at once without a cap; with a cap, or while the run
+    is paused (a 429's Retry-After), it leaves the caller to `acquire`, which waits."""
+    free = RateLimiter(0, clock=clock)
+    assert all(free.take_now(clock()) for _ in range(3)) and free._window_count == 3
+    capped = RateLimiter(10, clock=clock)
+    assert not capped.take_now(clock())
+    free.slow_down(retry_after=5)  # a 429 caps the run and pauses it 5 s
+    assert not free.take_now(clock())
+    asyncio.run(free.acquire())
+    assert clock.sleeps == [5]
+
+
 def test_limiter_gives_concurrent_callers_successive_slots(monkeypatch: pytest.MonkeyPatch) -> None:
     """Callers arriving together are spaced one interval apart; the first goes at once."""
     waits: list[float] = []
@@ -560,14 +573,15 @@ def test_a_run_started_after_not_after_sends_nothing(tmp_path: Path, clock: Cloc
 
 def test_not_after_stops_a_run_that_is_still_going(tmp_path: Path, clock: Clock) -> None:
     """Time moves on 0.1 s at each look at the clock; with not_after 2.5 s away the first rows
-    go, and none leaves after it."""
+    go, and none leaves after it (the gateway's own look at the clock, when the request
+    arrives, is one tick after the sender's last)."""
     clock.tick = 0.1
     client = FakeGateway(clock)
     j = journal(tmp_path, 6)
     stats, _ = send(j, client, SendSettings(clock=clock, not_after=T0 + 2.5, concurrency=1))
     sent = [s for s in statuses(j).values() if s == "sent"]
     assert 1 <= len(sent) < 6
-    assert all(t < T0 + 2.5 for t, _ in client.calls)
+    assert all(t - clock.tick < T0 + 2.5 for t, _ in client.calls)
     assert stats.not_after_passed
     assert set(statuses(j).values()) <= {"sent", "pending", "not_sent"}
 
