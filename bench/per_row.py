@@ -1,7 +1,8 @@
 """``rcsbatch`` with one journal commit per row: the benchmark's measure of what batching saves.
 
 Each row is marked in flight in a transaction of its own (one fsync) and its outcome is committed
-on its own (another fsync), instead of 256 rows per transaction. Nothing else changes.
+on its own (another fsync), instead of 128 rows marked per transaction with the outcomes gathered
+meanwhile. Nothing else changes.
 Run: ``python bench/per_row.py run CAMPAIGN.toml ...`` (the arguments of ``rcsbatch``).
 """
 

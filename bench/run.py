@@ -464,7 +464,7 @@ def render(results: dict[str, Any]) -> str:
         out.append(f"| 6 | dry run, {M['n']:,} messy numbers vs `pd.read_csv(engine=\"pyarrow\", "
                    f"dtype=str)` | {r['wall']:.2f} s | {p['seconds']:.3f} s | "
                    f"{M['ratio']:.1f}× | ≤ 10× | {verdict(M['ratio'] <= 10)} |")
-    out += ["", "Where the time goes in the targets still failing: see \"Open targets\" in "
+    out += ["", "Where the time goes in the targets still failing: see \"Where the targets stand\" in "
             "[`README.md`](README.md).", ""]
     out += details(s)
     return "\n".join(out) + "\n"
@@ -539,7 +539,8 @@ def details(s: dict[str, Any]) -> list[str]:
         J = s["journal"]
         out += ["## 3*. The journal's cost: commits batched vs one per row (issue 3)", "",
                 "The same run twice per round: as shipped (128 rows marked in flight per "
-                "transaction, outcomes committed in groups of up to 256 or every 0.25 s), and "
+                "transaction, the outcomes gathered meanwhile committed in the same one, or on "
+                "their own after 256 or 0.25 s), and "
                 "through `bench/per_row.py`, which makes each row its own transaction for the "
                 "in-flight mark and another for its outcome (two fsyncs a row, "
                 "`synchronous=FULL`). Zero latency, concurrency 32.", "",
