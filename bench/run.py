@@ -464,8 +464,8 @@ def render(results: dict[str, Any]) -> str:
         out.append(f"| 6 | dry run, {M['n']:,} messy numbers vs `pd.read_csv(engine=\"pyarrow\", "
                    f"dtype=str)` | {r['wall']:.2f} s | {p['seconds']:.3f} s | "
                    f"{M['ratio']:.1f}× | ≤ 10× | {verdict(M['ratio'] <= 10)} |")
-    out += ["", "Where the time goes in the targets still failing: see \"Where the targets stand\" in "
-            "[`README.md`](README.md).", ""]
+    out += ["", "Where the time goes in the targets still failing: see "
+            "\"Where the targets stand\" in [`README.md`](README.md).", ""]
     out += details(s)
     return "\n".join(out) + "\n"
 
