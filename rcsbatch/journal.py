@@ -54,8 +54,8 @@ REVOKE_SKEW = 120.0
 
 _MESSAGES_TABLE = """CREATE TABLE IF NOT EXISTS {name} (
     -- The table's own order: rows in the order first loaded (file order), so the batches a run
-    -- takes and records lie together on disk, not scattered in recipient order (schema 4:
-    -- that cut the journal's writes a message by more than half).
+    -- takes and records lie together on disk, not scattered in recipient order (schema 4: a
+    -- batch's in-flight mark and its outcomes cost less than half as much as in schema 3).
     id INTEGER PRIMARY KEY,
     recipient INTEGER NOT NULL UNIQUE,  -- E.164 digits: a row's identity
     row INTEGER,                        -- 1-based row in the latest read of the file

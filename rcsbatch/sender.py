@@ -374,8 +374,9 @@ class Sender:
         if not taken.cancelled() and taken.exception() is None:
             self._owned.update(p.recipient for p in taken.result())
         else:
-            # Not written (the transaction rolled back): the round's last flush tries again,
-            # and raises if the journal still cannot take them.
+            # Not written (the transaction rolled back), or not known to be (cancelled): the
+            # round's last flush writes them (again is harmless: the same values), and raises
+            # if the journal still cannot take them.
             self._pending_outcomes[:0] = outcomes
 
     async def _hold_outside_window(self, batch: list[Pending], now: float) -> list[Pending]:
