@@ -16,7 +16,7 @@ import plotly.graph_objects as go
 import plotly.io as pio
 from plotly.offline import get_plotlyjs
 
-from rcsbatch.report_table import cost_text, money, percent, price, seconds
+from rcsbatch.report_table import RUN_HEADINGS, cost_text, money, percent, price, run_cells, seconds
 from rcsbatch.reporting import CostLine, Figures
 
 CHARTS = ("status", "country", "day", "delivery")
@@ -275,17 +275,7 @@ def render(f: Figures) -> str:
         _table(
             "Delivery funnel",
             ["stage", "messages", "of sent"],
-            [
-                [stage, f"{n:,}", percent(n, fu.sent)]
-                for stage, n in (
-                    ("sent", fu.sent),
-                    ("delivered", fu.delivered),
-                    ("of which read", fu.read),
-                    ("failed (not delivered, rejected)", fu.failed),
-                    ("expired", fu.expired),
-                    ("pending (no final state yet)", fu.pending),
-                )
-            ],
+            [[stage, f"{n:,}", percent(n, fu.sent)] for stage, n in fu.stages()],
         ),
         _table(
             "Rows by status", ["status", "rows"], [[s, f"{n:,}"] for s, n in f.statuses.items()]
@@ -329,32 +319,8 @@ def render(f: Figures) -> str:
     tables.append(
         _table(
             "Runs",
-            [
-                "run",
-                "exit",
-                "sent",
-                "cost",
-                "balance before",
-                "balance after",
-                "duration",
-                "rate",
-                "stopped by gateway",
-            ],
-            [
-                [
-                    r.run_id,
-                    "-" if r.exit_code is None else str(r.exit_code),
-                    "-" if r.sent is None else f"{r.sent:,}",
-                    cost_text(f.run_cost(r.run_id), cur),
-                    money(r.balance_before, cur)
-                    + (" (est.)" if r.balance_before_estimated else ""),
-                    money(r.balance_after, cur),
-                    seconds(r.duration_seconds),
-                    "-" if r.messages_per_second is None else f"{r.messages_per_second:,}/s",
-                    r.stopped_by_gateway or "",
-                ]
-                for r in f.runs
-            ],
+            list(RUN_HEADINGS),
+            [run_cells(f, r) for r in f.runs],
             wide=True,
             numeric=range(1, 8),
         )

@@ -9,7 +9,7 @@ from rich.table import Table
 from rich.text import Text
 
 from rcsbatch.report import plain
-from rcsbatch.reporting import CostLine, Figures, cents
+from rcsbatch.reporting import CostLine, Figures, RunLine, cents
 
 
 def money(amount: Decimal | None, currency: str) -> str:
@@ -53,16 +53,8 @@ def render(f: Figures) -> RenderableType:
         statuses.add_row(status, f"{n:,}")
     parts.append(statuses)
     funnel = Table("stage", "messages", "of sent", title="Delivery", title_justify="left")
-    fu = f.funnel
-    for stage, n in (
-        ("sent", fu.sent),
-        ("delivered", fu.delivered),
-        ("  of which read", fu.read),
-        ("failed (NOTDELIVERED, REJECTED, FAILED)", fu.failed),
-        ("expired", fu.expired),
-        ("pending (no final state yet)", fu.pending),
-    ):
-        funnel.add_row(stage, f"{n:,}", percent(n, fu.sent))
+    for stage, n in f.funnel.stages():
+        funnel.add_row(stage, f"{n:,}", percent(n, f.funnel.sent))
     parts.append(funnel)
     if f.errors:
         errors = Table("code", "status", "rows", "gateway's text", title="Gateway errors")
@@ -127,33 +119,38 @@ def _costs(name: str, lines: list[CostLine], currency: str) -> Table:
     return table
 
 
+RUN_HEADINGS = (
+    "run",
+    "exit",
+    "sent",
+    "cost",
+    "balance before",
+    "balance after",
+    "duration",
+    "rate",
+    "stopped by gateway",
+)
+
+
+def run_cells(f: Figures, r: RunLine) -> list[str]:
+    """One run as text cells under RUN_HEADINGS (the terminal table and the HTML page)."""
+    return [
+        r.run_id,
+        "-" if r.exit_code is None else str(r.exit_code),
+        "-" if r.sent is None else f"{r.sent:,}",
+        cost_text(f.run_cost(r.run_id), f.currency),
+        money(r.balance_before, f.currency) + (" (est.)" if r.balance_before_estimated else ""),
+        money(r.balance_after, f.currency),
+        seconds(r.duration_seconds),
+        "-" if r.messages_per_second is None else f"{r.messages_per_second:,}/s",
+        r.stopped_by_gateway or "",
+    ]
+
+
 def _runs(f: Figures) -> Table:
-    table = Table(
-        "run",
-        "exit",
-        "sent",
-        "cost",
-        "balance before",
-        "balance after",
-        "duration",
-        "rate",
-        "stopped by gateway",
-        title="Runs",
-        title_justify="left",
-    )
+    table = Table(*RUN_HEADINGS, title="Runs", title_justify="left")
     for r in f.runs:
-        before = money(r.balance_before, f.currency)
-        table.add_row(
-            r.run_id,
-            "-" if r.exit_code is None else str(r.exit_code),
-            "-" if r.sent is None else f"{r.sent:,}",
-            cost_text(f.run_cost(r.run_id), f.currency),
-            before + (" (est.)" if r.balance_before_estimated else ""),
-            money(r.balance_after, f.currency),
-            seconds(r.duration_seconds),
-            "-" if r.messages_per_second is None else f"{r.messages_per_second:,}/s",
-            r.stopped_by_gateway or "",
-        )
+        table.add_row(*run_cells(f, r))
     return table
 
 

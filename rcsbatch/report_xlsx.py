@@ -119,14 +119,7 @@ def _summary(sheet: Worksheet, f: Figures, s: _Styles) -> None:
     w.gap()
     fu = f.funnel
     w.line("delivery", "messages", fmt=s.head)
-    for stage, n in (
-        ("sent", fu.sent),
-        ("delivered", fu.delivered),
-        ("of which read", fu.read),
-        ("failed (NOTDELIVERED, REJECTED, FAILED)", fu.failed),
-        ("expired", fu.expired),
-        ("pending (no final state yet)", fu.pending),
-    ):
+    for stage, n in fu.stages():
         w.line(stage, n, formats=[None, s.count])
     if f.errors:
         w.gap()

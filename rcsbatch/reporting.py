@@ -106,6 +106,17 @@ class Funnel:
     def pending(self) -> int:
         return self.sent - self.delivered - self.failed - self.expired
 
+    def stages(self) -> list[tuple[str, int]]:
+        """The funnel as every report format shows it: (stage, messages)."""
+        return [
+            ("sent", self.sent),
+            ("delivered", self.delivered),
+            ("of which read", self.read),
+            ("failed (NOTDELIVERED, REJECTED, FAILED)", self.failed),
+            ("expired", self.expired),
+            ("pending (no final state yet)", self.pending),
+        ]
+
 
 @dataclass(frozen=True)
 class RunLine:
