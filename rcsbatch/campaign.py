@@ -35,6 +35,12 @@ MAX_PRICE_ESTIMATE = 1000
 # answer at its end waits at most that long. A logbook slower than this can still lead to a
 # second message: the README says so.
 DEFAULT_SETTLE_SECONDS = 300.0
+# A lost answer's request may have been accepted up to the client's timeout after it left; a
+# row absent from the logbook goes again only a floor after that, and only once messages sent a
+# margin later are visible there (settle.py).
+DEFAULT_REQUEST_TIMEOUT = 30.0
+DEFAULT_SETTLE_FLOOR = 30.0
+DEFAULT_EVIDENCE_MARGIN = 10.0
 # How long the gateway may keep failing (5xx, unreachable) before the run gives up and stops.
 DEFAULT_GIVE_UP_AFTER = 600.0
 ON_UNKNOWN = ("reconcile", "resend", "skip")
@@ -86,6 +92,9 @@ class SendSpec:
     price_estimate: Decimal | None = None
     settle_seconds: float = DEFAULT_SETTLE_SECONDS
     on_unknown: str = "reconcile"
+    request_timeout: float = DEFAULT_REQUEST_TIMEOUT
+    settle_floor: float = DEFAULT_SETTLE_FLOOR
+    evidence_margin: float = DEFAULT_EVIDENCE_MARGIN
     not_after: dt.datetime | None = None  # aware, in UTC
     window: Window | None = None
     outside_window: str = "wait"
@@ -117,6 +126,7 @@ class Campaign:
     sheet: str | None = None
     encoding: str = "utf-8"
     report_dir: Path = Path("reports")
+    journal: Path | None = None  # None: in the state folder (see state.py)
     send: SendSpec = field(default_factory=SendSpec)
     test: TestSpec = field(default_factory=TestSpec)
 
@@ -130,6 +140,7 @@ _TOP_KEYS = {
     "sheet",
     "encoding",
     "report_dir",
+    "journal",
     "message",
     "send",
     "test",
@@ -152,6 +163,9 @@ _SEND_KEYS = {
     "max_attempts",
     "price_estimate",
     "settle_seconds",
+    "request_timeout",
+    "settle_floor",
+    "evidence_margin",
     "on_unknown",
     "not_after",
     "window",
@@ -258,6 +272,7 @@ def parse_campaign(data: Mapping[str, Any], path: Path) -> Campaign:
     except LookupError:
         raise top.fail("encoding", f"names an unknown encoding ({encoding!r})") from None
 
+    journal_name = top.text("journal")
     message = _parse_message(data.get("message"), path)
     send = _parse_send(data.get("send"), path, message.timezone)
     test = _parse_test(data.get("test"), path, region)
@@ -272,6 +287,7 @@ def parse_campaign(data: Mapping[str, Any], path: Path) -> Campaign:
         sheet=top.text("sheet"),
         encoding=encoding,
         report_dir=(base / top.text("report_dir", "reports")).resolve(),
+        journal=(base / journal_name).resolve() if journal_name else None,
         message=message,
         send=send,
         test=test,
@@ -379,6 +395,16 @@ def _parse_send(table: Any, path: Path, timezone: dt.tzinfo | None) -> SendSpec:
     settle = float(send.get("settle_seconds", (int, float), DEFAULT_SETTLE_SECONDS))
     if not math.isfinite(settle) or settle < 0:
         raise send.fail("settle_seconds", "must be a number of seconds, at least 0")
+    seconds: dict[str, float] = {}
+    for key, default, least in (
+        ("request_timeout", DEFAULT_REQUEST_TIMEOUT, 0.1),
+        ("settle_floor", DEFAULT_SETTLE_FLOOR, 0.0),
+        ("evidence_margin", DEFAULT_EVIDENCE_MARGIN, 0.0),
+    ):
+        value = float(send.get(key, (int, float), default))
+        if not math.isfinite(value) or value < least or value > 86_400:
+            raise send.fail(key, f"must be a number of seconds from {least:g} to 86400")
+        seconds[key] = value
     on_unknown = send.text("on_unknown", "reconcile")
     if on_unknown not in ON_UNKNOWN:
         raise send.fail(
@@ -423,6 +449,7 @@ def _parse_send(table: Any, path: Path, timezone: dt.tzinfo | None) -> SendSpec:
         price_estimate=estimate,
         settle_seconds=settle,
         on_unknown=on_unknown,
+        **seconds,
         not_after=not_after,
         window=window,
         outside_window=outside,

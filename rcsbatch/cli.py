@@ -83,6 +83,13 @@ def _load(path: str, *, checking: bool = False) -> tuple[Campaign, Plan]:
         return campaign, open_plan(campaign)
 
 
+def _account(campaign: Campaign, simulate: bool = False) -> str:
+    """The account whose journal a command reads: see runner.account_for."""
+    key = os.environ.get(API_KEY_ENV, "").strip()
+    gateway = runner.Gateway(_base_url(), key) if key and not simulate else None
+    return runner.account_for(campaign, gateway, simulate)
+
+
 def _base_url() -> str:
     """$SEVEN_BASE_URL, checked: a typo must not turn every row into a lost answer."""
     from rcsbatch.client import DEFAULT_BASE_URL  # aiohttp/httpx: only when sending for real
@@ -211,7 +218,8 @@ def run(
         # The balance is shown when there is a key to ask with; a dry run needs none.
         gateway = runner.Gateway(_base_url(), api_key) if api_key and not simulate else None
         with _input_errors():
-            result = runner.dry_run(campaign, root, plan, gateway)
+            account = runner.account_for(campaign, gateway, simulate)
+            result = runner.dry_run(campaign, root, plan, gateway, account)
         _finish(err, result)
     if simulate:
         with _simulated(campaign, root) as gateway:
@@ -300,22 +308,27 @@ def _test_send(
 def _simulated(campaign: Campaign, root: Path) -> Iterator[runner.Gateway]:
     """The built-in simulator, started with the campaign's saved state (what it accepted, its
     balance) and stopped (saving it) afterwards, as the gateway."""
+    from rcsbatch import state as states
     from rcsbatch.richcontent import RICH_FORMS
     from rcsbatch.simulator import Faults, SimulatorServer
 
-    state = root / campaign.name / "simulator.json"
+    found = runner.campaign_state(campaign, states.SIMULATOR)
+    state = found.simulator
+    with contextlib.suppress(OSError):
+        # A journal an older rcsbatch kept in the report folder, with the simulator's state.
+        states.adopt_legacy(found, root / campaign.name)
     faults = Faults()
     if campaign.message.rich is not None:
         # Which place for rich content seven takes is unconfirmed: the simulated gateway takes
         # the one the campaign chose, so --simulate tries the campaign, not the guess.
         faults.rich_form = RICH_FORMS[campaign.message.rich.form]  # type: ignore[assignment]
     try:
-        state.parent.mkdir(parents=True, exist_ok=True)
+        states.make_private_dir(state.parent)
         server = SimulatorServer(faults, state_path=state).start()
     except OSError as exc:
         raise InputProblem(
-            f"cannot use {state.parent} ({exc.strerror}); "
-            "choose another report folder with --report-dir"
+            f"cannot use {state.parent} ({exc.strerror}); set {states.STATE_DIR_ENV} to a "
+            "folder you can write"
         ) from None
     except ValueError as exc:
         raise InputProblem(
@@ -673,7 +686,6 @@ def webhook_serve(
     err = _stderr(quiet)
     with _input_errors():
         campaign = load_campaign(campaign_file)
-        root = runner.report_root(campaign, report_dir)
         key = os.environ.get(SIGNING_KEY_ENV, "").strip() or None
         if key is None and not insecure_no_signature:
             raise InputProblem(
@@ -694,7 +706,7 @@ def webhook_serve(
     try:
         with _input_errors():
             counts = receiver.serve(
-                runner.journal_path(campaign, root), settings, host, port, ready=ready
+                runner.journal_path(campaign, _account(campaign)), settings, host, port, ready=ready
             )
     except OSError as exc:
         raise InputProblem(
@@ -806,11 +818,19 @@ def _hooks_call(call: Any) -> Any:
     "--output",
     type=click.Path(dir_okay=False, path_type=Path),
     help="Write to this file (default: stdout; xlsx and html: report.xlsx / report.html "
-    "beside the campaign's journal).",
+    "in the campaign's report folder).",
 )
 @report_dir_option
+@click.option(
+    "--simulate", is_flag=True, help="Report the campaign's simulated runs (`run --simulate`)."
+)
 def report(
-    campaign_file: str, run_id: str | None, fmt: str, output: Path | None, report_dir: Path | None
+    campaign_file: str,
+    run_id: str | None,
+    fmt: str,
+    output: Path | None,
+    report_dir: Path | None,
+    simulate: bool,
 ) -> None:
     """Report a campaign's outcome and costs from its journal, across all runs or one.
 
@@ -823,7 +843,12 @@ def report(
         campaign = load_campaign(campaign_file)
         root = runner.report_root(campaign, report_dir)
         written = write_report(
-            runner.journal_path(campaign, root), campaign.name, fmt, run_id=run_id, output=output
+            runner.journal_path(campaign, _account(campaign, simulate)),
+            campaign.name,
+            fmt,
+            run_id=run_id,
+            output=output,
+            folder=root / campaign.name,
         )
     if written is not None:
         click.echo(str(written))
@@ -1159,8 +1184,9 @@ def capabilities(
             campaign = load_campaign(path)
             root = runner.report_root(campaign, report_dir)
             numbers = caps.campaign_numbers(open_plan(campaign))
-            cache = runner.journal_path(campaign, root)
-            state: Path | None = root / campaign.name / "simulator.json"
+            account = _account(campaign, simulate)
+            cache = runner.journal_path(campaign, account)
+            state: Path | None = runner.campaign_state(campaign, account).simulator
             require, skipped = campaign.send.require, 0
         else:
             env = os.environ.get(runner.REPORT_DIR_ENV)

@@ -7,8 +7,11 @@ connection is retriable, a dropped or timed-out one after the request left is a 
 
 from __future__ import annotations
 
+import email.utils
 import json
+import time
 import urllib.parse
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -56,8 +59,14 @@ class GatewayClient:
         max_connections: int = 100,
         timeout: float = 30.0,
         transport: httpx.AsyncBaseTransport | None = None,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.base_url = base_url.rstrip("/")
+        self.timeout = timeout
+        self.clock = clock
+        # (left, answered, the gateway's Date) of answers other than sends: the gateway's clock
+        # measured against ours (settle.py reads the logbook's times with it).
+        self.clock_samples: list[tuple[float, float, float]] = []
         self._send_url = httpx.URL(self.base_url + "/rcs/messages")
         self._headers = httpx.Headers(
             {
@@ -67,7 +76,7 @@ class GatewayClient:
                 "User-Agent": f"rcsbatch/{__version__}",
             }
         )
-        self._extensions = {"timeout": httpx.Timeout(timeout, connect=10.0).as_dict()}
+        self._extensions = {"timeout": httpx.Timeout(timeout, connect=min(timeout, 10.0)).as_dict()}
         # A send's headers but its Content-Length, in the order httpx.Request writes them.
         self._send_headers = httpx.Headers([(b"Host", self._send_url.netloc), *self._headers.raw])
         # Requests go straight to the transport: httpx.AsyncClient's per-request machinery
@@ -100,7 +109,8 @@ class GatewayClient:
         """GET /balance."""
         url = httpx.URL(self.base_url + "/balance")
         response = await self._request(
-            httpx.Request("GET", url, headers=self._headers, extensions=self._extensions)
+            httpx.Request("GET", url, headers=self._headers, extensions=self._extensions),
+            measure=True,
         )
         data = self._json(response)
         if isinstance(data, dict) and to_decimal(data.get("amount")) is not None:
@@ -120,7 +130,8 @@ class GatewayClient:
         """
         url = httpx.URL(self.base_url + "/journal/outbound", params=query)
         response = await self._request(
-            httpx.Request("GET", url, headers=self._headers, extensions=self._extensions)
+            httpx.Request("GET", url, headers=self._headers, extensions=self._extensions),
+            measure=True,
         )
         data = self._json(response)
         if isinstance(data, list):
@@ -301,10 +312,30 @@ class GatewayClient:
         request.read()  # request.content, as content= sets it
         return request
 
-    async def _request(self, request: httpx.Request) -> httpx.Response:
+    def clock_offset(self) -> tuple[float, float] | None:
+        """How far the gateway's clock is ahead of ours, as (least, most) seconds, from the
+        `Date` headers of its answers; None before any answer carried one.
+
+        A Date names a whole second, and the answer was made between the moment the request
+        left and the moment the answer came: each sample bounds the offset, and together they
+        bound it as tightly as their intersection (their union if they disagree, e.g. after a
+        clock step)."""
+        if not self.clock_samples:
+            return None
+        bounds = [(date - answered, date + 1 - left) for left, answered, date in self.clock_samples]
+        least = max(lo for lo, _ in bounds)
+        most = min(hi for _, hi in bounds)
+        if least > most:
+            least, most = min(lo for lo, _ in bounds), max(hi for _, hi in bounds)
+        return least, most
+
+    async def _request(self, request: httpx.Request, *, measure: bool = False) -> httpx.Response:
+        left = self.clock() if measure else 0.0
         try:
             response = await self._transport.handle_async_request(request)
             await response.aread()
+            if measure:
+                self._sample_clock(left, response)
             return response
         except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
             raise RetriableError(f"cannot reach the gateway ({type(exc).__name__})") from exc
@@ -312,6 +343,21 @@ class GatewayClient:
             raise AnswerLostError(
                 f"the connection failed after the request left ({type(exc).__name__})"
             ) from exc
+
+    def _sample_clock(self, left: float, response: httpx.Response) -> None:
+        date = response.headers.get("date")
+        if not date:
+            return
+        try:
+            moment = email.utils.parsedate_to_datetime(date)
+        except (TypeError, ValueError):
+            return
+        if moment.tzinfo is None:
+            return  # not the HTTP-date form (GMT): nothing to measure with
+        samples = self.clock_samples
+        samples.append((left, self.clock(), moment.timestamp()))
+        if len(samples) > 64:
+            del samples[: len(samples) - 64]
 
     @staticmethod
     def _json(response: httpx.Response) -> Any:

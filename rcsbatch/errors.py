@@ -5,7 +5,9 @@
     │   ├── CampaignError          the campaign file: missing, unreadable, wrong key or value
     │   ├── RecipientsError        the recipient or suppress file: unreadable, missing column, …
     │   ├── ReportError            the report folder or the campaign's journal cannot be used
-    │   └── BudgetError            the estimate passes `max_cost` or the balance: nothing is sent
+    │   ├── BudgetError            the estimate passes `max_cost` or the balance: nothing is sent
+    │   ├── HistoryLostError       the campaign ran, but its journal is missing, empty or older
+    │   └── AlreadySentError       the logbook holds this campaign's messages, the journal none
     ├── CampaignBusyError          another run of the same campaign is going on (exit 4)
     ├── GatewayError               something the gateway said or did not say
     │   ├── RetriableError         surely not accepted; safe to send again (429, 503, connect error)
@@ -75,6 +77,16 @@ class ReportError(InputError):
 
 class BudgetError(InputError):
     """The run would pass `[send] max_cost` or the account's balance; nothing is sent."""
+
+
+class HistoryLostError(InputError):
+    """The campaign ran before, but its journal is missing, empty or lacks a run: sending from
+    it could message people twice, so nothing is sent."""
+
+
+class AlreadySentError(InputError):
+    """A journal without history, yet the gateway's logbook holds this campaign's messages
+    (another machine, another report folder of an older rcsbatch, another person's cron)."""
 
 
 class CampaignBusyError(RcsbatchError):

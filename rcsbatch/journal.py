@@ -28,7 +28,7 @@ import json
 import sqlite3
 import time
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -38,7 +38,7 @@ import numpy as np
 from rcsbatch.delivery import FINAL, READ, replaces, row_state
 from rcsbatch.errors import ReportError
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 # Refusals that say the number itself is wrong: re-sending cannot help (see `reopen_failed`).
 FINAL_REFUSALS = ("202", "301")
@@ -71,6 +71,7 @@ _MESSAGES_TABLE = """CREATE TABLE IF NOT EXISTS {name} (
     hold_until REAL,                    -- outside its window until then (this run only)
     delivery_status TEXT, delivered_at REAL, -- seven's delivery state for the row, and its time
     delay REAL,                         -- the moment a scheduled message goes (its request's delay)
+    resent_after_absence INTEGER,       -- 1: a lost answer judged absent from the logbook, resent
     revoke TEXT                         -- revoke_requested | revoked (`rcsbatch revoke`), or NULL
 );"""
 
@@ -166,11 +167,24 @@ class Unsettled:
     recipient: int
     row: int | None
     status: str  # unknown or in_flight
+    text: str
+    label: str | None
     foreign_id: str | None
     attempts: int
     first_attempt_at: float | None
     last_attempt_at: float | None
     taken_at: float | None
+    delay: float | None = None  # the lost request's delay: a scheduled message goes then
+
+
+@dataclass(frozen=True)
+class SampleRow:
+    """A row's recipient and what its message would carry."""
+
+    recipient: int
+    text: str
+    label: str | None
+    foreign_id: str | None
 
 
 @dataclass(frozen=True)
@@ -268,6 +282,7 @@ class Journal:
             ("delivered_at", "REAL"),
             ("delay", "REAL"),
             ("revoke", "TEXT"),
+            ("resent_after_absence", "INTEGER"),
         ):
             if name not in columns:
                 self.db.execute(f"ALTER TABLE messages ADD COLUMN {name} {kind}")
@@ -311,6 +326,35 @@ class Journal:
         self.db.execute(
             "INSERT INTO runs (run_id, started_at) VALUES (?, ?)", (run_id, time.time())
         )
+
+    def run_count(self) -> int:
+        """How many runs ever started from this journal."""
+        (count,) = self.db.execute("SELECT count(*) FROM runs").fetchone()
+        return int(count)
+
+    def checkpoint(self) -> None:
+        """Copy the write-ahead log into the main file (and fsync it): what was written so far
+        survives the loss of the `-wal` file."""
+        self.db.execute("PRAGMA wal_checkpoint(PASSIVE)")
+
+    def sample_rows(self, size: int) -> list[SampleRow]:
+        """Up to `size` rows of the file still to send, spread over it, with what their
+        message carries: recipients to look up before a campaign's first send."""
+        (count,) = self.db.execute(
+            f"SELECT count(*) FROM messages WHERE row IS NOT NULL AND status IN {SENDABLE}"
+        ).fetchone()
+        if not count:
+            return []
+        step = max(1, count // size)
+        rows = self.db.execute(
+            f"""SELECT recipient, text, label, foreign_id FROM (
+                  SELECT recipient, text, label, foreign_id,
+                         row_number() OVER (ORDER BY row) - 1 AS n
+                  FROM messages WHERE row IS NOT NULL AND status IN {SENDABLE})
+                WHERE n % ? = 0 LIMIT ?""",
+            (step, size),
+        ).fetchall()
+        return [SampleRow(*r) for r in rows]
 
     def latest_run(self) -> str | None:
         """The id of the newest run that finished (wrote its report)."""
@@ -396,6 +440,9 @@ class Journal:
 
         Held rows whose hold has ended (`now`) become sendable again first. `outcomes` (of rows
         taken earlier) are recorded in the same transaction: one commit, one fsync, for both.
+        The in-flight mark is then checkpointed into the main file before any of the batch's
+        requests leave: should the `-wal` file be lost after a crash, the rows still show in
+        flight (settled through the logbook), never as not yet sent.
         """
         now = time.time() if now is None else now
         self.db.execute("BEGIN IMMEDIATE")
@@ -420,6 +467,8 @@ class Journal:
         except BaseException:
             self.rollback()
             raise
+        if rows:
+            self.checkpoint()
         return [Pending(*r) for r in rows]
 
     def record(self, run_id: str, outcomes: Sequence[Outcome]) -> None:
@@ -454,7 +503,7 @@ class Journal:
                     o.last_attempt_at if o.status == "sent" else None,
                     run_id,
                     o.trace_id,
-                    o.delay if o.status == "sent" else None,
+                    o.delay if o.status in ("sent", "unknown") else None,
                     o.recipient,
                 )
             )
@@ -654,8 +703,8 @@ class Journal:
     def unsettled(self) -> list[Unsettled]:
         """Rows whose message may have been accepted: `unknown`, or `in_flight` (a run died)."""
         rows = self.db.execute(
-            """SELECT recipient, row, status, foreign_id, attempts, first_attempt_at,
-                      last_attempt_at, taken_at
+            """SELECT recipient, row, status, text, label, foreign_id, attempts,
+                      first_attempt_at, last_attempt_at, taken_at, delay
                FROM messages INDEXED BY unsettled WHERE status IN ('unknown', 'in_flight')
                ORDER BY row IS NULL, row"""
         ).fetchall()
@@ -663,14 +712,40 @@ class Journal:
 
     def resend(self, recipients: Iterable[int]) -> None:
         """Make rows whose message surely did not arrive sendable again; their validity goes on
-        from their first attempt."""
+        from the earliest moment it may have left: the first attempt, or (when a dead run never
+        recorded it) the moment the row was taken."""
         self.db.execute("BEGIN")
         self.db.executemany(
-            """UPDATE messages SET status='not_sent', error_code=NULL, error_text=NULL
+            """UPDATE messages SET status='not_sent', error_code=NULL, error_text=NULL,
+                   first_attempt_at=coalesce(first_attempt_at, taken_at),
+                   resent_after_absence=1
                WHERE recipient=? AND status IN ('unknown', 'in_flight')""",
             [(r,) for r in recipients],
         )
         self.db.execute("COMMIT")
+
+    def note_undecided(self, reasons: Mapping[int, str]) -> None:
+        """Say why lost answers stay `unknown` for now (the row's error_text)."""
+        if not reasons:
+            return
+        self.db.execute("BEGIN")
+        self.db.executemany(
+            """UPDATE messages SET error_text=? WHERE recipient=?
+               AND status IN ('unknown', 'in_flight')""",
+            [(why, r) for r, why in reasons.items()],
+        )
+        self.db.execute("COMMIT")
+
+    def recent_known(self, count: int) -> list[tuple[str, int, float, float | None]]:
+        """The newest sent messages with known ids: (id, recipient, its request's start,
+        its delay), for telling the logbook's zone and how current it is."""
+        rows = self.db.execute(
+            """SELECT message_ids, recipient, last_attempt_at, delay FROM messages
+               WHERE status='sent' AND message_ids IS NOT NULL AND last_attempt_at IS NOT NULL
+               ORDER BY last_attempt_at DESC LIMIT ?""",
+            (count,),
+        ).fetchall()
+        return [(ids.split()[0], r, at, delay) for ids, r, at, delay in rows]
 
     def mark_unknown(self, recipients: Iterable[int], why: str, now: float | None = None) -> None:
         """Rows left in flight (a dead run's, or cut off when a run stopped) become `unknown`.

@@ -10,6 +10,7 @@ the same way, and the row's text becomes its RCS object as compact JSON (see `ri
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -27,6 +28,11 @@ FOREIGN_ID_RE = r"[A-Za-z0-9.\-_@]{1,64}"
 MAX_RUN = 1 << 20
 STATUSES = ["ready", "invalid", "suppressed", "duplicate"]
 READY, INVALID, SUPPRESSED, DUPLICATE = range(4)
+# A derived foreign_id: 37 characters of the name, 10 hex digits of its hash, up to 15 digits of
+# the number and two dots make at most 64.
+FOREIGN_ID_PREFIX = 37
+FOREIGN_ID_HASH = 10
+
 COLUMNS = ["recipient", "status", "reason", "text", "label", "foreign_id", "input_phone"]
 
 
@@ -142,17 +148,31 @@ def _empty_cell_reason(
     return ok
 
 
+def foreign_id_prefix(campaign_name: str) -> str:
+    """The part of a derived foreign_id before the recipient: a readable prefix of the name and
+    a hash of the whole name, so two long names that share their first characters (`…-wave1`,
+    `…-wave2`) never share foreign_ids."""
+    digest = hashlib.sha256(campaign_name.encode()).hexdigest()[:FOREIGN_ID_HASH]
+    return f"{campaign_name[:FOREIGN_ID_PREFIX]}.{digest}."
+
+
 def derived_foreign_id(campaign_name: str, recipient: int) -> str:
-    """The foreign_id a message carries when the campaign gives none: the campaign's name (cut to
-    48 characters) and the recipient, so the logbook entry of every message can be told apart
-    from other campaigns' and settled (it fits seven's rule: at most 64 of A-Z a-z 0-9 . - _ @)."""
+    """The foreign_id a message carries when the campaign gives none:
+    `<name's first 37 characters>.<10 hex digits of its hash>.<recipient>`, per campaign and
+    recipient (row numbers change when a file is edited), so the logbook entry of each message
+    can be told from other campaigns' (at most 64 of A-Z a-z 0-9 . - _ @, as seven requires)."""
+    return f"{foreign_id_prefix(campaign_name)}{recipient}"
+
+
+def legacy_foreign_id(campaign_name: str, recipient: int) -> str:
+    """The derived foreign_id of rcsbatch before 0.2 (the name cut to 48 characters)."""
     return f"{campaign_name[:48]}.{recipient}"
 
 
 def derived_foreign_ids(campaign_name: str, numbers: np.ndarray, index: pd.Index) -> pd.Series:
     """`derived_foreign_id` for a chunk's recipients; empty where the number is invalid (0)."""
     ids = pd.Series(numbers, index=index).astype("str")
-    ids = (campaign_name[:48] + ".") + ids
+    ids = foreign_id_prefix(campaign_name) + ids
     return ids.where(numbers != 0, pd.NA)
 
 

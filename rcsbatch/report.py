@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from rcsbatch.settle import LogbookFacts
+
 EXIT_OK = 0
 EXIT_ROWS = 1
 EXIT_INPUT = 2
@@ -82,6 +84,9 @@ class Report:
     # Sent rows and their known cost by channel (rcs, fallback); see results.SCHEMA `channel`.
     channels: dict[str, dict[str, Any]] = field(default_factory=dict)
     capability_note: str | None = None  # what [send] require decided from the lookups
+    # What settling measured about the gateway's logbook (zone, clock, lag, ...).
+    logbook: LogbookFacts = field(default_factory=LogbookFacts)
+    resent_blindly: int = 0  # on_unknown = "resend": lost answers sent again without evidence
 
     def add_channel(self, channel: str, sent: int, cost: Decimal) -> None:
         """Count sent rows (and their known cost) by how they went: rcs or fallback."""
@@ -111,8 +116,9 @@ class Report:
 
     @property
     def cost_complete(self) -> bool:
-        """True when every sent row's price is known."""
-        return self.price_unknown == 0
+        """True when every sent row's price is known and no row is unknown (a lost answer may
+        have been charged)."""
+        return self.price_unknown == 0 and not self.counts.get("unknown")
 
     @property
     def exit_code(self) -> int:
@@ -147,7 +153,12 @@ class Report:
             "gave_up": self.gave_up,
             "not_after_passed": self.not_after_passed,
             "stopped_by_budget": self.over_budget,
-            "settled_from_logbook": {"found": self.settled_found, "resent": self.settled_resent},
+            "settled_from_logbook": {
+                "found": self.settled_found,
+                "resent": self.settled_resent,
+                "resent_without_proof": self.resent_blindly,
+            },
+            "logbook": self.logbook.summary(),
             "interrupted_by": None
             if self.interrupted is None
             else signal.Signals(self.interrupted).name,
@@ -211,8 +222,15 @@ class Report:
             )
         if self.counts.get("unknown") and not self.dry_run:
             out.append(
-                f"{self.counts['unknown']} rows are unknown (maybe accepted): the next run looks "
-                "them up in the gateway's logbook before sending anything again"
+                f"{self.counts['unknown']} rows are unknown (maybe accepted, maybe not; each "
+                "row's error_text says why): the next run looks them up in the gateway's logbook "
+                "again and sends none of them without proof that it did not go"
+            )
+        if self.logbook.absence_contradicted or self.logbook.sent_twice:
+            out.append(
+                f"sent twice: {self.logbook.sent_twice + self.logbook.absence_contradicted} lost "
+                "answers judged absent from the logbook had gone after all (see README, "
+                "'How settling decides')"
             )
         if self.stop_reason:
             out.append(f"stopped by the gateway: {self.stop_reason}")

@@ -1,7 +1,8 @@
 """`rcsbatch report`: read a campaign's figures from its journal and write them in one format.
 
 table, csv and json go to stdout unless a path is given; xlsx and html are files, written by
-default beside the journal as `report.xlsx` / `report.html` (`report-<run id>.…` for one run).
+default into the campaign's report folder as `report.xlsx` / `report.html` (`report-<run id>.…`
+for one run).
 """
 
 from __future__ import annotations
@@ -24,9 +25,9 @@ FORMATS = ("table", "csv", "json", "xlsx", "html")
 FILE_FORMATS = ("xlsx", "html")
 
 
-def default_path(journal: Path, fmt: str, run_id: str | None) -> Path:
-    """Where an xlsx or html report goes without -o: beside the campaign's journal."""
-    return journal.parent / (f"report-{run_id}.{fmt}" if run_id else f"report.{fmt}")
+def default_path(folder: Path, fmt: str, run_id: str | None) -> Path:
+    """Where an xlsx or html report goes without -o: the campaign's report folder."""
+    return folder / (f"report-{run_id}.{fmt}" if run_id else f"report.{fmt}")
 
 
 def write_report(
@@ -37,6 +38,7 @@ def write_report(
     run_id: str | None = None,
     output: Path | None = None,
     stdout: IO[str] | None = None,
+    folder: Path | None = None,
 ) -> Path | None:
     """Write the report of `campaign` (every run, or `run_id`) as `fmt`; returns the file
     written, or None when it went to `stdout`. ReportError when there is nothing to report."""
@@ -44,7 +46,7 @@ def write_report(
         raise ValueError(f"unknown format {fmt!r}")
     found = figures(journal, campaign, run_id)
     if output is None and fmt in FILE_FORMATS:
-        output = default_path(journal, fmt, run_id)
+        output = default_path(folder or journal.parent, fmt, run_id)
     if output is not None:
         output = output.expanduser()
         try:

@@ -14,7 +14,14 @@ from typing import Any
 
 import pandas as pd
 
-from rcsbatch.campaign import DEFAULT_GIVE_UP_AFTER, DEFAULT_SETTLE_SECONDS, Campaign
+from rcsbatch.campaign import (
+    DEFAULT_EVIDENCE_MARGIN,
+    DEFAULT_GIVE_UP_AFTER,
+    DEFAULT_REQUEST_TIMEOUT,
+    DEFAULT_SETTLE_FLOOR,
+    DEFAULT_SETTLE_SECONDS,
+    Campaign,
+)
 from rcsbatch.richcontent import place
 from rcsbatch.window import Window
 
@@ -37,8 +44,11 @@ class SendSettings:
     performance_tracking: bool = False
     fallback: str | None = None
     backoff_max: float = 30.0
-    settle_seconds: float = DEFAULT_SETTLE_SECONDS
+    settle_seconds: float = DEFAULT_SETTLE_SECONDS  # the longest a run waits for evidence
     on_unknown: str = "reconcile"
+    request_timeout: float = DEFAULT_REQUEST_TIMEOUT
+    settle_floor: float = DEFAULT_SETTLE_FLOOR
+    evidence_margin: float = DEFAULT_EVIDENCE_MARGIN
     not_after: float | None = None  # Unix seconds: nothing is sent from then on
     window: Window | None = None
     outside_window: str = "wait"
@@ -64,6 +74,9 @@ class SendSettings:
             fallback=m.fallback,
             settle_seconds=s.settle_seconds,
             on_unknown=s.on_unknown,
+            request_timeout=s.request_timeout,
+            settle_floor=s.settle_floor,
+            evidence_margin=s.evidence_margin,
             not_after=s.not_after.timestamp() if s.not_after else None,
             window=s.window,
             outside_window=s.outside_window,

@@ -128,15 +128,10 @@ def revoke_campaign(
     revoke requests under its run lock, then rewrite the newest run's results from the journal.
     Returns the plan, what was sent (None when nothing was) and the rewritten run folder."""
     from rcsbatch.client import GatewayClient
-    from rcsbatch.runner import _event_loop, campaign_lock, journal_path, rewrite_results
+    from rcsbatch.runner import _event_loop, campaign_lock, existing_state, rewrite_results
 
-    path = journal_path(campaign, root)
-    if not path.exists():
-        raise ReportError(
-            f"{campaign.name} was never run with the report folder {root}: "
-            "nothing to revoke (check --report-dir)"
-        )
-    with campaign_lock(root / campaign.name), Journal(path) as journal:
+    state = existing_state(campaign, gateway, root, "revoke")
+    with campaign_lock(state.lock), Journal(state.journal) as journal:
         if (
             run_id is not None
             and journal.db.execute("SELECT 1 FROM runs WHERE run_id = ?", (run_id,)).fetchone()

@@ -25,9 +25,16 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from rcsbatch import state
 from rcsbatch.budget import Budget, check_budget
 from rcsbatch.campaign import Campaign
-from rcsbatch.errors import AccountError, CampaignBusyError, GatewayError, ReportError
+from rcsbatch.errors import (
+    AccountError,
+    AlreadySentError,
+    CampaignBusyError,
+    GatewayError,
+    ReportError,
+)
 from rcsbatch.journal import Journal, Outcome
 from rcsbatch.prepare import Plan, open_plan
 from rcsbatch.report import Report
@@ -47,6 +54,8 @@ if TYPE_CHECKING:
 
 REPORT_DIR_ENV = "RCSBATCH_REPORT_DIR"
 SAMPLES = 3
+# How many recipients a campaign's first run looks up in the logbook before it sends.
+SAMPLE_LOOKUPS = 20
 
 
 @dataclass(frozen=True)
@@ -60,6 +69,11 @@ class Gateway:
 
     def __repr__(self) -> str:
         return f"Gateway({self.base_url!r}, simulated={self.simulated})"
+
+    @property
+    def account(self) -> str:
+        """The account's name in the state folder (never the key)."""
+        return state.account_id(self.base_url, self.api_key, simulated=self.simulated)
 
 
 @dataclass(frozen=True)
@@ -100,23 +114,64 @@ def check_report_folder(root: Path, campaign: Campaign) -> None:
         )
 
 
-def journal_path(campaign: Campaign, root: Path) -> Path:
-    """Where the campaign's journal lives inside its report folder."""
-    return root / campaign.name / "journal.sqlite"
+def campaign_state(campaign: Campaign, account: Gateway | str) -> state.CampaignState:
+    """The campaign's state folder under the gateway's account (see `state`)."""
+    name = account.account if isinstance(account, Gateway) else account
+    return state.campaign_state(campaign.name, name, campaign.journal)
+
+
+def journal_path(campaign: Campaign, account: Gateway | str) -> Path:
+    """Where the campaign's journal lives under the gateway's account."""
+    return campaign_state(campaign, account).journal
+
+
+def account_for(campaign: Campaign, gateway: Gateway | None, simulate: bool = False) -> str:
+    """The account whose journal a command without a send reads: the simulator's with
+    --simulate, the key's when there is one, else the one account that ran the campaign (a real
+    one before the simulator)."""
+    if simulate:
+        return state.SIMULATOR
+    if gateway is not None:
+        return gateway.account
+    found = state.accounts_with(campaign.name)
+    real = [a for a in found if a != state.SIMULATOR]
+    if len(real) > 1:
+        raise ReportError(
+            f"{campaign.name} ran under {len(real)} gateway accounts on this machine: set "
+            "SEVEN_API_KEY to the key of the one you mean"
+        )
+    return found[0] if found else state.SIMULATOR
+
+
+def open_state(campaign: Campaign, account: Gateway | str, root: Path) -> state.CampaignState:
+    """The campaign's state, with a journal an older rcsbatch kept in the report folder moved
+    in (when it belongs to this account), and its history checked: raises HistoryLostError
+    when the campaign ran but its journal is gone."""
+    found = campaign_state(campaign, account)
+    try:
+        state.make_private_dir(found.journal.parent)
+        state.adopt_legacy(found, root / campaign.name)
+    except OSError as exc:
+        raise ReportError(
+            f"cannot use the state folder {found.journal.parent} ({exc.strerror}); set "
+            f"{state.STATE_DIR_ENV} to a folder you can write"
+        ) from None
+    state.check_history(found)
+    return found
 
 
 def estimate(
-    campaign: Campaign, root: Path, messages: int, journal: Journal | None = None
+    campaign: Campaign, account: str, messages: int, journal: Journal | None = None
 ) -> tuple[Decimal | None, str | None]:
     """Estimated cost of `messages` and where the price came from (None when nothing is known)."""
-    price, source = unit_price(campaign, root, journal)
+    price, source = unit_price(campaign, account, journal)
     if price is None:
         return None, None
     return price * messages, f"estimate: {messages} × {price}, {source}"
 
 
 def unit_price(
-    campaign: Campaign, root: Path, journal: Journal | None = None
+    campaign: Campaign, account: str, journal: Journal | None = None
 ) -> tuple[Decimal | None, str]:
     """The price per message to estimate with, and where it came from.
 
@@ -126,7 +181,7 @@ def unit_price(
     price = campaign.send.price_estimate
     source = "price_estimate in the campaign file"
     if price is None:
-        path = journal_path(campaign, root)
+        path = journal_path(campaign, account)
         if journal is not None:
             price = journal.average_price()
         elif path.exists():
@@ -137,20 +192,26 @@ def unit_price(
 
 
 def dry_run(
-    campaign: Campaign, root: Path, plan: Plan | None = None, gateway: Gateway | None = None
+    campaign: Campaign,
+    root: Path,
+    plan: Plan | None = None,
+    gateway: Gateway | None = None,
+    account: str | None = None,
 ) -> RunResult:
     """Check and merge every row, send nothing, and write the results to a dry-run folder.
 
-    With a `gateway`, the account's balance is read (`GET /balance`) and shown too.
+    With a `gateway`, the account's balance is read (`GET /balance`) and shown too. Rows settled
+    by earlier runs are read from the journal of `account` (default: see `account_for`).
     """
+    account = account or account_for(campaign, gateway)
     plan = plan or open_plan(campaign)
     started = time.time()
     report = Report(dry_run=True)
     balance = fetch_balance(gateway) if gateway is not None else None
     if balance is not None:
         report.balance_before, report.currency = balance.amount, balance.currency
-    settled = _settled(journal_path(campaign, root))
-    lacking = _lacking(campaign, journal_path(campaign, root))
+    settled = _settled(journal_path(campaign, account))
+    lacking = _lacking(campaign, journal_path(campaign, account))
     run_id, folder = new_run_folder(root, campaign.name, dry_run=True)
     writer = ResultsWriter(folder, report)
     samples: list[dict[str, Any]] = []
@@ -174,7 +235,7 @@ def dry_run(
         writer.close()
         shutil.rmtree(folder, ignore_errors=True)
         raise
-    report.estimate, report.estimate_source = estimate(campaign, root, report.counts["ready"])
+    report.estimate, report.estimate_source = estimate(campaign, account, report.counts["ready"])
     _summarise(folder, campaign, run_id, report, started, dry_run=True)
     return RunResult(run_id, folder, report, tuple(samples))
 
@@ -304,80 +365,169 @@ def run(
     """
     plan = plan or open_plan(campaign)
     started = time.time()
-    with campaign_lock(root / campaign.name), Journal(journal_path(campaign, root)) as journal:
-        load_journal(journal, plan, retry_failed=retry_failed)
-        capability_note = apply_requirements(campaign, journal, gateway, lookup, on_status)
-        sendable = journal.count_sendable()
-        if limit is not None:
-            sendable = min(sendable, limit)
-        balance = fetch_balance(gateway)
-        budget = None
-        if campaign.send.max_cost is not None:
-            cost, unpriced = journal.cost_so_far()
-            budget = check_budget(
-                campaign.send.max_cost,
-                cost_so_far=cost,
-                unpriced=unpriced,
-                price=unit_price(campaign, root, journal)[0],
-                messages=sendable,
-                balance=balance.amount if balance is not None else None,
+    found = campaign_state(campaign, gateway)
+    with campaign_lock(found.lock):
+        found = open_state(campaign, gateway, root)
+        with Journal(found.journal) as journal:
+            return _run_locked(
+                campaign,
+                root,
+                gateway,
+                plan,
+                journal,
+                found,
+                started,
+                limit=limit,
+                retry_failed=retry_failed,
+                on_start=on_start,
+                on_outcome=on_outcome,
+                on_status=on_status,
+                settings=settings,
+                lookup=lookup,
             )
-        run_id, folder = new_run_folder(root, campaign.name)
-        journal.start_run(run_id)
-        report = Report(simulated=gateway.simulated, run_id=run_id)
-        report.capability_note = capability_note
-        if balance is not None:
-            report.balance_before, report.currency = balance.amount, balance.currency
-        report.estimate, report.estimate_source = estimate(campaign, root, sendable, journal)
-        if on_start is not None:
-            on_start(sendable)
-        settings = settings or SendSettings.of(campaign)
-        # Everything loaded so far lives for the whole send: frozen, the cyclic GC stops
-        # re-scanning it every few thousand messages (~5 % of the send's CPU, measured).
-        gc.collect()
-        gc.freeze()
-        try:
-            with _event_loop() as loop_runner:
-                stats = loop_runner.run(
-                    _send(
-                        journal,
-                        gateway,
-                        settings,
-                        run_id,
-                        limit,
-                        report,
-                        on_outcome,
-                        on_status,
-                        budget,
-                    )
-                )
-        finally:
-            gc.unfreeze()
-        report.stop_reason, report.stop_code = stats.stop_reason, stats.stop_code
-        report.interrupted = stats.interrupted
-        report.gave_up = stats.gave_up
-        report.over_budget = stats.over_budget
-        report.not_after_passed = stats.not_after_passed
-        report.settled_found, report.settled_resent = stats.settled_found, stats.settled_resent
-        journal.note_unsent(_why_unsent(stats, limit))
-        writer = ResultsWriter(folder, report)
-        try:
-            for table in journal_batches(journal.result_rows()):
-                writer.write(table)
-        finally:
-            writer.close()
-        summary = _summarise(
-            folder,
-            campaign,
-            run_id,
-            report,
-            started,
-            send_seconds=stats.finished - stats.started,
-            attempted=stats.attempted,
-            retries=stats.retries,
+
+
+def _run_locked(
+    campaign: Campaign,
+    root: Path,
+    gateway: Gateway,
+    plan: Plan,
+    journal: Journal,
+    found: state.CampaignState,
+    started: float,
+    *,
+    limit: int | None,
+    retry_failed: bool,
+    on_start: Callable[[int], None] | None,
+    on_outcome: Callable[[Outcome], None] | None,
+    on_status: Callable[[str], None] | None,
+    settings: SendSettings | None,
+    lookup: bool,
+) -> RunResult:
+    load_journal(journal, plan, retry_failed=retry_failed)
+    capability_note = apply_requirements(campaign, journal, gateway, lookup, on_status)
+    sendable = journal.count_sendable()
+    if limit is not None:
+        sendable = min(sendable, limit)
+    balance = fetch_balance(gateway)
+    budget = None
+    if campaign.send.max_cost is not None:
+        cost, unpriced = journal.cost_so_far()
+        budget = check_budget(
+            campaign.send.max_cost,
+            cost_so_far=cost,
+            unpriced=unpriced,
+            price=unit_price(campaign, gateway.account, journal)[0],
+            messages=sendable,
+            balance=balance.amount if balance is not None else None,
         )
-        journal.finish_run(run_id, report.exit_code, json.dumps(summary))
+    if state.read_history(found) is None and not journal.run_count():
+        # A journal with no history: make sure no other machine, report folder or person's cron
+        # already sent this campaign before its first message goes.
+        check_not_sent_elsewhere(campaign, gateway, journal, on_status)
+    run_id, folder = new_run_folder(root, campaign.name)
+    journal.start_run(run_id)
+    # The run's start goes into the journal's main file, then into the history mark beside
+    # it: a journal that loses its -wal (or goes missing) from now on is refused, not reused.
+    journal.checkpoint()
+    state.write_history(found, campaign.name, run_id, journal.run_count())
+    report = Report(simulated=gateway.simulated, run_id=run_id)
+    report.capability_note = capability_note
+    if balance is not None:
+        report.balance_before, report.currency = balance.amount, balance.currency
+    report.estimate, report.estimate_source = estimate(campaign, gateway.account, sendable, journal)
+    if on_start is not None:
+        on_start(sendable)
+    settings = settings or SendSettings.of(campaign)
+    # Everything loaded so far lives for the whole send: frozen, the cyclic GC stops
+    # re-scanning it every few thousand messages (~5 % of the send's CPU, measured).
+    gc.collect()
+    gc.freeze()
+    try:
+        with _event_loop() as loop_runner:
+            stats = loop_runner.run(
+                _send(
+                    journal,
+                    found,
+                    campaign.name,
+                    gateway,
+                    settings,
+                    run_id,
+                    limit,
+                    report,
+                    on_outcome,
+                    on_status,
+                    budget,
+                )
+            )
+    finally:
+        gc.unfreeze()
+    report.stop_reason, report.stop_code = stats.stop_reason, stats.stop_code
+    report.interrupted = stats.interrupted
+    report.gave_up = stats.gave_up
+    report.over_budget = stats.over_budget
+    report.not_after_passed = stats.not_after_passed
+    report.settled_found, report.settled_resent = stats.settled_found, stats.settled_resent
+    report.resent_blindly = stats.resent_blindly
+    journal.note_unsent(_why_unsent(stats, limit))
+    writer = ResultsWriter(folder, report)
+    try:
+        for table in journal_batches(journal.result_rows()):
+            writer.write(table)
+    finally:
+        writer.close()
+    summary = _summarise(
+        folder,
+        campaign,
+        run_id,
+        report,
+        started,
+        send_seconds=stats.finished - stats.started,
+        attempted=stats.attempted,
+        retries=stats.retries,
+    )
+    journal.finish_run(run_id, report.exit_code, json.dumps(summary))
     return RunResult(run_id, folder, report)
+
+
+def check_not_sent_elsewhere(
+    campaign: Campaign,
+    gateway: Gateway,
+    journal: Journal,
+    on_status: Callable[[str], None] | None,
+) -> None:
+    """Look a sample of the campaign's recipients up in the gateway's logbook; raise
+    AlreadySentError when an entry carries this campaign's derived foreign_id, or its exact
+    text and label (see `settle.sent_elsewhere`)."""
+    from rcsbatch.client import GatewayClient
+    from rcsbatch.settle import sent_elsewhere
+
+    rows = journal.sample_rows(SAMPLE_LOOKUPS)
+    if not rows:
+        return
+    if on_status is not None:
+        on_status(
+            f"first run of {campaign.name} under this account: looking {len(rows)} recipients "
+            "up in the gateway's logbook, so a campaign sent from elsewhere is not sent twice"
+        )
+
+    async def go() -> str | None:
+        async with GatewayClient(gateway.base_url, gateway.api_key, max_connections=4) as client:
+            return await sent_elsewhere(client, campaign.name, rows)
+
+    with _event_loop() as loop_runner:
+        try:
+            found = loop_runner.run(go())
+        except AccountError:
+            return  # the first request meets the same refusal, and the run reports it (exit 3)
+    if found is not None:
+        raise AlreadySentError(
+            f"{campaign.name} has no journal under this account, yet the gateway's logbook "
+            f"already holds its messages ({found}): it was sent from another machine, another "
+            "state folder or by an older rcsbatch. Nothing is sent. Run it where it ran before "
+            f"(or copy that journal to {journal.path}), or give the campaign a new name to "
+            "message these people again."
+        )
 
 
 def apply_requirements(
@@ -454,7 +604,9 @@ def send_test_messages(
     from rcsbatch.client import GatewayClient
 
     settings = testsends.settings_for_test(campaign)
-    with testsends.TestSendLog(root / campaign.name / "test-sends.sqlite") as log:
+    test_log = campaign_state(campaign, gateway).test_sends
+    state.make_private_dir(test_log.parent)
+    with testsends.TestSendLog(test_log) as log:
         send_id, messages = log.start(
             testsends.new_send_id(),
             lambda send_id: testsends.build(campaign, chosen, numbers, send_id),
@@ -486,13 +638,8 @@ def sync_campaign(
     from rcsbatch.client import GatewayClient
     from rcsbatch.sync import sync
 
-    path = journal_path(campaign, root)
-    if not path.exists():
-        raise ReportError(
-            f"{campaign.name} was never run with the report folder {root}: "
-            "nothing to sync (check --report-dir)"
-        )
-    with campaign_lock(root / campaign.name), Journal(path) as journal:
+    found = existing_state(campaign, gateway, root, "sync")
+    with campaign_lock(found.lock), Journal(found.journal) as journal:
 
         async def go() -> SyncStats:
             async with GatewayClient(gateway.base_url, gateway.api_key) as client:
@@ -572,26 +719,43 @@ def _event_loop() -> asyncio.Runner:
     return asyncio.Runner()
 
 
+def existing_state(
+    campaign: Campaign, gateway: Gateway, root: Path, what: str
+) -> state.CampaignState:
+    """The state of a campaign that ran under the gateway's account (a journal an older version
+    kept in the report folder moves in); ReportError when it never ran there."""
+    found = campaign_state(campaign, gateway)
+    if not found.journal.exists():
+        found = open_state(campaign, gateway, root)
+    if not found.journal.exists():
+        raise ReportError(
+            f"{campaign.name} was never run under this gateway account "
+            f"({'the simulator' if gateway.simulated else 'SEVEN_API_KEY'}): nothing to {what}"
+        )
+    return found
+
+
 @contextlib.contextmanager
-def campaign_lock(folder: Path) -> Iterator[None]:
-    """Hold the campaign's run lock, or raise CampaignBusyError at once if another run has it.
+def campaign_lock(path: Path) -> Iterator[None]:
+    """Hold the campaign's run lock (the file `path`, beside its journal), or raise
+    CampaignBusyError at once if another run has it.
 
     An flock dies with its process, so a lock left by a killed run never blocks the next one.
     """
     try:
-        folder.mkdir(parents=True, exist_ok=True)
-        handle = (folder / "run.lock").open("a+")
+        state.make_private_dir(path.parent)
+        handle = path.open("a+")
     except OSError as exc:
         raise ReportError(
-            f"cannot use the report folder {folder} ({exc.strerror}); "
-            "choose another with --report-dir"
+            f"cannot use the state folder {path.parent} ({exc.strerror}); set "
+            f"{state.STATE_DIR_ENV} to a folder you can write"
         ) from None
     with handle:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             raise CampaignBusyError(
-                f"another run of this campaign is going on (lock {folder / 'run.lock'}); "
+                f"another run of this campaign is going on (lock {path}); "
                 "wait for it to finish, then run again"
             ) from None
         try:
@@ -602,6 +766,8 @@ def campaign_lock(folder: Path) -> Iterator[None]:
 
 async def _send(
     journal: Journal,
+    found: state.CampaignState,
+    campaign_name: str,
     gateway: Gateway,
     settings: SendSettings,
     run_id: str,
@@ -612,11 +778,32 @@ async def _send(
     budget: Budget | None,
 ) -> SendStats:
     # Imported here: aiohttp and httpx cost ~0.1 s of start-up that dry runs never use.
+    from rcsbatch.claims import AccountClaims
     from rcsbatch.client import GatewayClient
+    from rcsbatch.settle import Rules, Settler
 
     async with GatewayClient(
-        gateway.base_url, gateway.api_key, max_connections=settings.concurrency
+        gateway.base_url,
+        gateway.api_key,
+        max_connections=settings.concurrency,
+        timeout=settings.request_timeout,
+        clock=settings.clock,
     ) as client:
+        claims = AccountClaims(found.account_folder, campaign_name, found.journal)
+        settler = Settler(
+            client,
+            Rules(
+                settings.request_timeout,
+                settings.settle_floor,
+                settings.evidence_margin,
+                settings.max_attempts,
+                settings.on_unknown,
+            ),
+            claims=claims,
+            zone=state.read_logbook_zone(found),
+            facts=report.logbook,
+            more_known=lambda: claims.recent_known(8, found.test_sends),
+        )
         sender = Sender(
             journal,
             client,
@@ -626,8 +813,13 @@ async def _send(
             on_outcome=on_outcome,
             on_status=on_status,
             budget=budget,
+            settler=settler,
         )
-        stats = await sender.run()
+        try:
+            stats = await sender.run()
+        finally:
+            if report.logbook.zone_source == "measured" and report.logbook.zone:
+                state.keep_logbook_zone(found, report.logbook.zone)
         report.balance_after = stats.balance
         try:
             balance = await client.balance()

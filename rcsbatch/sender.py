@@ -19,6 +19,7 @@ growing pauses, and after `give_up_after` seconds of failure the run stops, resu
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import dataclasses
 import datetime as dt
@@ -40,7 +41,7 @@ from tenacity import (
     wait_random_exponential,
 )
 
-from rcsbatch.answers import Accepted
+from rcsbatch.answers import RELOAD_LOCK, Accepted
 from rcsbatch.budget import Budget
 from rcsbatch.errors import (
     AccountError,
@@ -52,7 +53,7 @@ from rcsbatch.errors import (
 from rcsbatch.journal import Journal, Outcome, Pending
 from rcsbatch.pace import Health, RateLimiter
 from rcsbatch.request import Expired, SendSettings, message_params
-from rcsbatch.settle import Settlement, settle
+from rcsbatch.settle import Known, Rules, Settlement, Settler
 from rcsbatch.window import WindowNeverOpens
 
 if TYPE_CHECKING:  # the client (aiohttp, httpx) is imported by whoever builds one
@@ -69,6 +70,11 @@ FLUSH_SECONDS = 0.25
 # After Ctrl-C or SIGTERM, requests in flight get this long to finish; then their rows are left
 # `unknown` (settled by the next run).
 STOP_GRACE = 10.0
+# While lost answers wait for evidence that the logbook is current past them, this many rows
+# are kept back and sent once their requests can serve as that evidence (settle.py).
+EVIDENCE_RESERVE = 4
+# The newest accepted messages kept in memory: known ids the settle measures the logbook with.
+KNOWN_KEPT = 64
 
 
 @dataclass
@@ -89,6 +95,7 @@ class SendStats:
     settled_found: int = 0  # lost answers the logbook showed as accepted
     settled_resent: int = 0  # lost answers the logbook showed as not accepted: sent again
     still_unknown: int = 0  # left unknown at the end (the logbook could not tell yet)
+    resent_blindly: int = 0  # on_unknown = "resend": sent again without evidence
 
 
 class _Stopped(Exception):
@@ -109,6 +116,7 @@ class Sender:
         on_outcome: Callable[[Outcome], None] | None = None,
         on_status: Callable[[str], None] | None = None,
         budget: Budget | None = None,
+        settler: Settler | None = None,
     ) -> None:
         self.journal = journal
         self.budget = budget
@@ -131,6 +139,21 @@ class Sender:
         self._last_flush = 0.0
         self._remaining = limit
         self._run_started = 0.0
+        self.settler = settler or Settler(
+            client,
+            Rules(
+                settings.request_timeout,
+                settings.settle_floor,
+                settings.evidence_margin,
+                settings.max_attempts,
+                settings.on_unknown,
+            ),
+        )
+        # (ids, recipient, request left, answer came, delay) of the newest accepted messages.
+        self._recent: collections.deque[tuple[tuple[str, ...], int, float, float, float | None]]
+        self._recent = collections.deque(maxlen=KNOWN_KEPT)
+        self._waiting: dict[int, float] = {}  # lost answers waiting: recipient → next look
+        self._evidence_after: float | None = None
         # Journal writes (each commit an fsync) run on one thread of their own, in order, so the
         # event loop keeps sending while the disk catches up. Only that thread touches the
         # journal while `run` is sending.
@@ -159,26 +182,24 @@ class Sender:
             with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
                 loop.add_signal_handler(signum, self.stop, signum)
         try:
-            due = await self._settle()
-            while not self.stopped:
-                if self._past_not_after():
-                    break
-                await self._send_round()
-                if self.stopped:
-                    break
-                due = await self._settle()
-                if self._sendable():
+            await self._settle()
+            waiting_since: float | None = None
+            while not self.stopped and not self._past_not_after():
+                keep = self._keep()
+                if self._sendable_beyond(keep):
+                    await self._send_round(keep)
+                    if self.stopped:
+                        break
+                    await self._settle()
+                    waiting_since = None
                     continue
-                if due is None:
+                if not self._waiting:
                     break
-                wait = due - s.clock()
-                if s.not_after is not None and due >= s.not_after:
-                    break  # nothing could be sent again in time: they stay unknown
-                self.on_status(
-                    f"waiting {wait:.0f}s for the gateway's logbook to settle "
-                    f"{self.stats.still_unknown} lost answers (settle_seconds)"
-                )
-                await self._wait(wait)
+                now = s.clock()
+                waiting_since = now if waiting_since is None else waiting_since
+                if not await self._wait_for_evidence(now, keep, waiting_since):
+                    break
+                await self._settle()
         finally:
             for signum in (signal.SIGINT, signal.SIGTERM):
                 with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
@@ -187,12 +208,71 @@ class Sender:
             self.stats.finished = s.clock()
         return self.stats
 
-    def _sendable(self) -> bool:
+    def _keep(self) -> int:
+        """How many rows to keep back now: a few while lost answers wait for messages that can
+        show the logbook current past them (settle.py), none otherwise."""
+        after = self._evidence_after
+        return EVIDENCE_RESERVE if after is not None and self.settings.clock() < after else 0
+
+    def _sendable_beyond(self, keep: int) -> bool:
         if self._remaining is not None and self._remaining <= 0:
             return False
         # Held rows are not counted: a round ends with rows held only when their window opens
         # after not_after.
-        return self.journal.count_sendable(held=False) > 0
+        return self.journal.count_sendable(held=False) > keep
+
+    async def _wait_for_evidence(self, now: float, keep: int, since: float) -> bool:
+        """Lost answers wait (for their floor, for evidence); sleep until the next moment worth
+        a look. False: stop waiting, they stay unknown (or, with on_unknown = "resend", went
+        again without evidence)."""
+        s = self.settings
+        end = since + s.settle_seconds
+        due = min(self._waiting.values())
+        poll = max(0.05, min(2.0, s.settle_floor / 4))
+        if keep and self.journal.count_sendable(held=False) and self._evidence_after is not None:
+            wake = self._evidence_after  # the kept-back rows go then, as evidence
+        elif now >= end or not self._evidence_possible():
+            if s.on_unknown != "resend":
+                return False
+            if now < due:
+                wake = due  # not even the floor has passed: a request may still be accepted
+            else:
+                self._resend_blindly(now)
+                return True
+        else:
+            wake = max(due, now + poll)
+            wake = min(wake, end)
+        if wake - now >= 5:
+            self.on_status(
+                f"waiting {wake - now:.0f}s for the gateway's logbook to settle "
+                f"{len(self._waiting)} lost answers (see settle_seconds)"
+            )
+        await self._wait(wake - now)
+        return True
+
+    def _evidence_possible(self) -> bool:
+        """Whether a message already sent (or still to send) could show the logbook current past
+        the waiting rows' requests."""
+        after = self._evidence_after
+        if after is None:
+            return True
+        if self.journal.count_sendable(held=False):
+            return True
+        if any(left >= after for _, _, left, _, _ in self._recent):
+            return True
+        more = self.settler.more_known
+        return more is not None and any(k.left >= after for k in more())
+
+    def _resend_blindly(self, now: float) -> None:
+        due = [r for r, at in self._waiting.items() if at <= now]
+        self.journal.resend(due)
+        self.stats.resent_blindly += len(due)
+        for r in due:
+            del self._waiting[r]
+        self.on_status(
+            f"{len(due)} lost answers go again without proof that they were not accepted "
+            '(on_unknown = "resend"): some recipients may get the message twice'
+        )
 
     def _past_not_after(self) -> bool:
         if self.settings.too_late(self.settings.clock()):
@@ -214,29 +294,51 @@ class Sender:
 
     # -- settling ---------------------------------------------------------------------------
 
-    async def _settle(self) -> float | None:
-        """Settle the journal's unknown and in-flight rows; return when to look again (None:
-        nothing left to wait for)."""
+    def _known(self) -> list[Known]:
+        """Messages whose ids and request times are known: this run's newest, then the
+        journal's (a resumed run's first pass), each answered at the latest a timeout later."""
+        known = [
+            Known(ids[0], recipient, left, answered, delay)
+            for ids, recipient, left, answered, delay in self._recent
+            if ids
+        ]
+        if len(known) < 8:
+            timeout = self.settings.request_timeout
+            have = {k.message_id for k in known}
+            known += [
+                Known(i, r, at, at + timeout, delay)
+                for i, r, at, delay in self.journal.recent_known(8)
+                if i not in have
+            ]
+        return known
+
+    async def _settle(self) -> None:
+        """Settle the journal's unknown and in-flight rows (settle.py); remember which wait."""
+        s = self.settings
         rows = self.journal.unsettled()
+        left = [r.recipient for r in rows if r.status == "in_flight"]
+        if left:
+            # A dead run's rows: their requests left before this run could take the lock.
+            self.journal.mark_unknown(
+                left,
+                "the run stopped while its request was in flight: settled from the logbook",
+                self._run_started,
+            )
+            rows = self.journal.unsettled()
         if not rows:
             self.stats.still_unknown = 0
-            return None
-        s = self.settings
+            self._waiting, self._evidence_after = {}, None
+            return
         try:
-            result = await settle(
-                self.client,
-                rows,
-                now=s.clock(),
-                run_started=self._run_started,
-                settle_seconds=s.settle_seconds,
-                max_attempts=s.max_attempts,
-                on_unknown=s.on_unknown,
+            result = await self.settler.settle(
+                rows, now=s.clock(), run_started=self._run_started, known=self._known()
             )
         except AccountError as exc:
             self._gateway_stopped(exc)
             result = Settlement()
         self.journal.record(self.run_id, result.found)
         self.journal.resend(result.resend)
+        gave_up = set(result.gave_up)
         self.journal.record(
             self.run_id,
             [
@@ -250,15 +352,19 @@ class Sender:
                     f"{r.attempts} attempts whose answers were lost",
                 )
                 for r in rows
-                if r.recipient in set(result.gave_up)
+                if r.recipient in gave_up
             ],
         )
-        left = [r.recipient for r in rows if r.status == "in_flight"]
-        self.journal.mark_unknown(
-            left,
-            "the run stopped while its request was in flight: settled by the next run",
-            s.clock(),
+        self.journal.note_undecided(result.undecided)
+        self.journal.note_undecided(
+            dict.fromkeys(
+                result.waiting,
+                "answer lost; not in the gateway's logbook yet, but not shown absent either "
+                "(no later message of this account is listed there yet): the next run looks "
+                "again",
+            )
         )
+        self._waiting, self._evidence_after = result.waiting, result.evidence_after
         self.stats.settled_found += len(result.found)
         self.stats.settled_resent += len(result.resend)
         self.stats.still_unknown = len(rows) - len(result.found) - len(result.resend)
@@ -269,19 +375,20 @@ class Sender:
                 f"gateway's logbook: {len(result.found)} had been accepted, "
                 f"{len(result.resend)} go again"
             )
-        return min(result.waiting.values(), default=None)
 
     # -- one round of sending ---------------------------------------------------------------
 
-    async def _send_round(self) -> None:
-        """Send every sendable row once (with retries); lost answers are left `unknown`."""
+    async def _send_round(self, keep: int = 0) -> None:
+        """Send every sendable row once (with retries), but the last `keep`; lost answers are
+        left `unknown`."""
+        allowed = self.journal.count_sendable() - keep
         queue: asyncio.Queue[Pending | None] = asyncio.Queue(maxsize=BATCH_SIZE)
         workers = [
             asyncio.create_task(self._worker(queue)) for _ in range(self.settings.concurrency)
         ]
 
         async def feed() -> None:
-            await self._produce(queue)
+            await self._produce(queue, allowed)
             for _ in workers:
                 await queue.put(None)
 
@@ -338,12 +445,13 @@ class Sender:
     def _in_journal_thread(self, call: Callable[..., Any], *args: Any) -> asyncio.Future[Any]:
         return asyncio.get_running_loop().run_in_executor(self._journal_thread, call, *args)
 
-    async def _produce(self, queue: asyncio.Queue[Pending | None]) -> None:
+    async def _produce(self, queue: asyncio.Queue[Pending | None], allowed: int) -> None:
         s = self.settings
         while not self.stopped:
             if self._past_not_after():
                 return
             size = BATCH_SIZE if self._remaining is None else min(BATCH_SIZE, self._remaining)
+            size = min(size, allowed)
             if size <= 0:
                 return
             now = s.clock()
@@ -365,6 +473,7 @@ class Sender:
                 continue
             if s.window is not None:
                 batch = await self._hold_outside_window(batch, now)
+            allowed -= len(batch)
             if self._remaining is not None:
                 self._remaining -= len(batch)
             for item in batch:
@@ -578,6 +687,10 @@ class Sender:
                 "failed", error_code=exc.code, error_text=str(exc), trace_id=exc.trace_id
             )
         except AnswerLostError as exc:
+            if exc.code == RELOAD_LOCK and item.attempts:
+                # A row sent again after its absence was judged, refused as a repeat: the first
+                # had gone after all. The only check on that judgement in production: counted.
+                self.settler.facts.absence_contradicted += 1
             return outcome(
                 "unknown", error_code=exc.code, error_text=str(exc), trace_id=exc.trace_id
             )
@@ -591,6 +704,10 @@ class Sender:
         self.stats.attempted += 1
         if accepted.balance is not None:
             self.stats.balance = accepted.balance
+        if last is not None:
+            self._recent.append(
+                (accepted.message_ids, item.recipient, last, clock(), item.delay or s.delay)
+            )
         return outcome("sent", message_ids=accepted.message_ids, price=accepted.price)
 
     async def _request(self, recipient: int, params: dict[str, Any]) -> Accepted:

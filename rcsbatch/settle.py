@@ -1,25 +1,47 @@
-"""Settling lost answers through the gateway's logbook, so nothing is reported unsent that went out
-and nothing is sent twice.
+"""Settling lost answers through the gateway's logbook: `sent` only with proof, sent again only
+when its absence is shown, `unknown` otherwise.
 
 seven has no idempotency key. A row whose answer was lost (`unknown`), or that a dead run left
-`in_flight`, may have been accepted. Before it may be sent again it is looked up in the logbook
-(`GET /journal/outbound?to=…`, paged): an entry for the same recipient with the row's `foreign_id`
-and a send time no earlier than the row's first attempt proves it went (a user's `foreign_id`, such
-as a customer id, repeats across campaigns, so the id alone proves nothing). Found: the row is
-`sent` with the logbook's ids and price. Not found once `settle_seconds` have passed since its last
-attempt: it surely did not go (unless the logbook lags more than that: the README says so) and is
-sent again. Not found sooner: it waits.
+`in_flight`, may have been accepted. Each pass reads the logbook (`GET /journal/outbound`) for
+these rows and decides each one:
 
-For a row a dead run left in flight the last attempt was not recorded; the dead run's attempts all
-lie before the lock was free again, so the settle period counts from the start of the run that
-finds it.
+**Proof that it went is strict.** Entries that are this row's message: the same recipient, the
+exact text (a rich message: the same JSON object), label and foreign_id, an RCS channel, stamped
+inside the row's attempt window, and an id held by no other campaign of the account on this
+machine (`claims.py`). All such entries belong to the row (one request may make several): every
+id is kept and the prices summed. An entry another campaign's lost row could own as well settles
+neither.
+
+**Proof that it did not go is loose.** An entry to the recipient inside the window that differs
+from what was sent (a link rewritten by click tracking, trimmed text, another channel, a null
+label) proves nothing either way: the row stays `unknown`, with the reason. A lookup cut short
+or unreadable is never read as absence.
+
+**A row absent from the logbook goes again only when** (a) `settle_floor` seconds have passed
+since its last request could have been accepted (request start plus the client timeout);
+(b) in the same pass, messages of this account with known ids, whose requests left at least
+`evidence_margin` seconds after that moment, are visible through the same queries (so the
+logbook is known to be current past the lost request, whatever its lag); (c) the loose check
+found nothing. Without such evidence the row waits, then stays `unknown` (unless the campaign
+says `on_unknown = "resend"`). The sender keeps a few rows back until evidence can be made
+(`Settlement.evidence_after`).
+
+**The window** runs from the row's first request (its take time when the first attempt was not
+recorded) to its last request's start plus the client timeout and the margin, widened by what is
+measured: the clock difference, from the answers' `Date` headers; the logbook's zone (UTC or
+Europe/Berlin, DST included), from entries with known ids (both zones are tried until then);
+how long after the request a known message is stamped (seven may stamp at dispatch, after its
+queue); for a scheduled message, the moment of its delay. Whether scheduled messages are listed
+before their time is unconfirmed: a lost scheduled row is decided only after its delay.
 """
 
 from __future__ import annotations
 
 import asyncio
 import datetime as dt
-from collections.abc import Iterable, Mapping
+import json
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -27,172 +49,564 @@ from zoneinfo import ZoneInfo
 
 from rcsbatch.answers import to_decimal
 from rcsbatch.errors import AccountError, GatewayError
-from rcsbatch.journal import Outcome, Unsettled
+from rcsbatch.journal import Outcome, SampleRow, Unsettled
 
 if TYPE_CHECKING:
+    from rcsbatch.claims import AccountClaims
     from rcsbatch.client import GatewayClient
 
-# Unconfirmed: the logbook's `timestamp` and its `date_from` filter are assumed to be in the
-# gateway's local time (seven is in Germany). A timestamp with an offset, or Unix seconds, is
-# read as such.
-GATEWAY_TZ = ZoneInfo("Europe/Berlin")
-# Our clock and the gateway's may differ, and the logbook keeps whole seconds: an entry up to this
-# much older than the row's first attempt still counts as its message.
-CLOCK_SKEW = 120.0
+UTC = ZoneInfo("UTC")
+BERLIN = ZoneInfo("Europe/Berlin")
+# The zones seven's logbook may use (unconfirmed): measured per account from known messages.
+ZONES = {"Europe/Berlin": BERLIN, "UTC": UTC}
+# Without a Date header to measure with, the two clocks are taken to differ by up to this much.
+UNMEASURED_SKEW = 300.0
 PAGE = 100  # the logbook's largest page
-MAX_PAGES = 50  # 5,000 messages to one recipient since the first attempt: give up looking
+MAX_PAGES = 50  # per recipient: a lookup that needs more is cut short, and proves nothing
+WINDOW_READ_AT = 20  # from this many rows on, the logbook is read once by time, not per row
 LOOKUPS_AT_ONCE = 8
+# A known message stamped more than this far from its request is not used to tell the zone.
+ZONE_TOLERANCE = 1800.0
 
 
 @dataclass(frozen=True)
-class Found:
-    """The logbook's record of a row's message(s)."""
+class Known:
+    """A message whose id we know, and when its request left and its answer came (our clock)."""
 
-    message_ids: tuple[str, ...]
-    price: Decimal | None  # None: the logbook has no price (0 or missing) for some of them
-    sent_at: float
+    message_id: str
+    recipient: int
+    left: float
+    answered: float
+    delay: float | None = None
+
+
+@dataclass
+class LogbookFacts:
+    """What this run measured about the gateway's clock and logbook; in the summary."""
+
+    zone: str | None = None  # "UTC" / "Europe/Berlin" once measured (or kept for the account)
+    zone_source: str = "unknown"  # measured | kept | unknown
+    clock_offset: tuple[float, float] | None = None  # the gateway's clock minus ours
+    stamp_delay: float = 0.0  # the longest a known message was stamped after its request
+    lag_seen: float = 0.0  # the longest a known message was not yet listed
+    scheduled_listed_early: bool | None = None
+    evidence_passes: int = 0
+    sent_twice: int = 0  # rows whose second message turned up later
+    absence_contradicted: int = 0  # a resend answered 402: the first had gone after all
+
+    def summary(self) -> dict[str, object]:
+        offset = self.clock_offset
+        return {
+            "zone": self.zone,
+            "zone_source": self.zone_source,
+            "clock_offset_seconds": None if offset is None else [round(v, 3) for v in offset],
+            "stamped_after_request_seconds": round(self.stamp_delay, 3),
+            "lag_seen_seconds": round(self.lag_seen, 3),
+            "scheduled_listed_early": self.scheduled_listed_early,
+            "sent_twice": self.sent_twice,
+            "absence_contradicted": self.absence_contradicted,
+        }
 
 
 @dataclass
 class Settlement:
-    """What settling a set of rows decided."""
+    """What one pass decided."""
 
     found: list[Outcome] = field(default_factory=list)  # record these as sent
-    resend: list[int] = field(default_factory=list)  # surely not accepted: send again
+    resend: list[int] = field(default_factory=list)  # shown absent: send again
     waiting: dict[int, float] = field(default_factory=dict)  # recipient → when to look again
-    unreadable: list[int] = field(default_factory=list)  # the logbook could not be read
+    # Recipient → why it stays unknown for now (unreadable, cut short, differs, ambiguous).
+    undecided: dict[int, str] = field(default_factory=dict)
     # Not accepted, but its answers were lost max_attempts times: not tried again in this run.
     gave_up: list[int] = field(default_factory=list)
+    # A message whose request leaves after this moment would be evidence for the waiting rows.
+    evidence_after: float | None = None
 
 
-def entry_time(value: Any) -> float | None:
-    """A logbook timestamp as Unix seconds: "YYYY-MM-DD HH:MM:SS[.ffffff]" in the gateway's zone,
-    ISO 8601 with an offset, or Unix seconds; None when unreadable."""
+@dataclass(frozen=True)
+class Rules:
+    """How long requests may take and how long to wait before absence may be judged."""
+
+    request_timeout: float
+    floor: float
+    margin: float
+    max_attempts: int
+    on_unknown: str = "reconcile"
+
+
+# -- reading logbook entries ------------------------------------------------------------------
+
+
+def entry_moments(value: Any, zones: Sequence[ZoneInfo]) -> list[float]:
+    """A logbook timestamp as the Unix seconds it may mean: a naive "YYYY-MM-DD HH:MM:SS[.f]"
+    in each of `zones` (both readings of a wall time that happens twice), ISO 8601 with an
+    offset or Unix seconds as such; [] when unreadable."""
     if isinstance(value, (int, float, Decimal)) and not isinstance(value, bool):
-        return float(value)
+        return [float(value)]
     if not isinstance(value, str) or not value.strip():
-        return None
+        return []
     text = value.strip()
     if text.isdecimal():
-        return float(text)
+        return [float(text)]
     try:
         moment = dt.datetime.fromisoformat(text)
     except ValueError:
-        return None
-    if moment.tzinfo is None:
-        # In the hour a clock is set back, a wall time happens twice: take the later, so an
-        # entry is never judged older than it is (it might then not settle its row).
-        return max(moment.replace(tzinfo=GATEWAY_TZ, fold=f).timestamp() for f in (0, 1))
-    return moment.timestamp()
+        return []
+    if moment.tzinfo is not None:
+        return [moment.timestamp()]
+    found = {moment.replace(tzinfo=z, fold=f).timestamp() for z in zones for f in (0, 1)}
+    return sorted(found)
 
 
-def _digits(value: Any) -> str:
+def entry_time(value: Any, zone: ZoneInfo = BERLIN) -> float | None:
+    """One reading of a logbook timestamp (the later of an hour that happens twice); for
+    delivery times, which decide nothing about sending."""
+    moments = entry_moments(value, [zone])
+    return moments[-1] if moments else None
+
+
+def digits(value: Any) -> str:
     text = "".join(ch for ch in str(value or "") if ch.isdigit())
     return text[2:] if text.startswith("00") else text
 
 
-def matches(entry: Mapping[str, Any], recipient: int, foreign_id: str | None, since: float) -> bool:
-    """True when a logbook entry is this row's message: same recipient, same foreign_id, and
-    sent no earlier than the row's first attempt (less the clock skew)."""
-    if _digits(entry.get("to")) != str(recipient):
+def same_content(entry_text: Any, sent: str) -> bool:
+    """Whether the logbook's text is what was sent: the same string, or (a rich message) the
+    same JSON object however it is spaced or ordered."""
+    if not isinstance(entry_text, str):
         return False
-    if (entry.get("foreign_id") or None) != (foreign_id or None):
+    if entry_text == sent:
+        return True
+    if not sent.startswith("{") or not entry_text.lstrip().startswith("{"):
         return False
-    at = entry_time(entry.get("timestamp"))
-    return at is not None and at >= since - CLOCK_SKEW
+    try:
+        return bool(json.loads(entry_text) == json.loads(sent))
+    except ValueError:
+        return False
 
 
-def found_in(entries: Iterable[Mapping[str, Any]]) -> Found:
-    """Sum what the matching entries say: every id, the total price, the earliest send time."""
-    entries = list(entries)
-    ids = tuple(str(e["id"]) for e in entries if e.get("id") is not None)
-    prices = [to_decimal(e.get("price")) for e in entries]
-    known = all(p is not None and p > 0 for p in prices)
-    times = [t for t in (entry_time(e.get("timestamp")) for e in entries) if t is not None]
-    return Found(
-        message_ids=ids,
-        price=sum((p for p in prices if p is not None), Decimal(0)) if known else None,
-        sent_at=min(times),
-    )
+@dataclass
+class _Clock:
+    """Turns logbook stamps into intervals of our clock."""
+
+    zones: list[ZoneInfo]
+    offset: tuple[float, float]  # gateway minus ours, least and most
+
+    def spans(self, value: Any) -> list[tuple[float, float]]:
+        """Where (our clock) an entry stamped `value` may have been made, one interval per
+        reading: a stamp names a whole second of the gateway's clock."""
+        lo, hi = self.offset
+        return [(m - hi, m + 1 - lo) for m in entry_moments(value, self.zones)]
+
+    def inside(self, value: Any, start: float, end: float) -> tuple[bool, bool]:
+        """Whether an entry stamped `value` lies in [start, end] under every zone still in
+        question, and under any of them."""
+        verdicts = [_inside(_Clock([z], self.offset).spans(value), start, end) for z in self.zones]
+        return bool(verdicts) and all(verdicts), any(verdicts)
 
 
-async def look_up(client: GatewayClient, row: Unsettled, since: float) -> Found | None:
-    """Page through the logbook's entries for the row's recipient; None when none is its message."""
-    day = dt.datetime.fromtimestamp(since - CLOCK_SKEW, GATEWAY_TZ).date()
-    hits: list[Mapping[str, Any]] = []
-    for page in range(MAX_PAGES):
-        entries = await client.logbook(
-            {
-                "to": str(row.recipient),
-                "date_from": day.isoformat(),
-                "limit": PAGE,
-                "offset": page * PAGE,
-            }
+def _inside(spans: Iterable[tuple[float, float]], start: float, end: float) -> bool:
+    return any(a <= end and b >= start for a, b in spans)
+
+
+# -- the pass ---------------------------------------------------------------------------------
+
+
+@dataclass
+class _Window:
+    start: float
+    end: float
+    moment: float  # when its last request could at the latest have been accepted
+    scheduled: float | None  # its delay, when the message was scheduled
+
+
+class Settler:
+    """Settles a journal's lost answers; one per run, so what it measures carries over."""
+
+    def __init__(
+        self,
+        client: GatewayClient,
+        rules: Rules,
+        *,
+        claims: AccountClaims | None = None,
+        zone: str | None = None,
+        facts: LogbookFacts | None = None,
+        more_known: Callable[[], list[Known]] | None = None,
+    ) -> None:
+        self.client = client
+        self.rules = rules
+        self.claims = claims
+        # Messages sent by others (the account's other campaigns, test sends), asked for when
+        # the run's own messages cannot show the logbook current past a lost answer.
+        self.more_known = more_known
+        self.facts = facts or LogbookFacts()
+        if zone in ZONES and self.facts.zone is None:
+            self.facts.zone, self.facts.zone_source = zone, "kept"
+
+    # What the pass reads the logbook's stamps with.
+    def _clock(self) -> _Clock:
+        measured = self.client.clock_offset()
+        if measured is not None:
+            self.facts.clock_offset = measured
+        offset = measured or (-UNMEASURED_SKEW, UNMEASURED_SKEW)
+        zones = [ZONES[self.facts.zone]] if self.facts.zone else list(ZONES.values())
+        return _Clock(zones, offset)
+
+    def window(self, row: Unsettled, run_started: float) -> _Window:
+        r = self.rules
+        first = row.first_attempt_at or row.taken_at or run_started
+        last = row.last_attempt_at if row.last_attempt_at is not None else run_started
+        moment = max(last, first) + r.request_timeout
+        end = moment + r.margin + self.facts.stamp_delay
+        scheduled = row.delay if row.delay and row.delay > first else None
+        if scheduled is not None:
+            end = max(end, scheduled + r.request_timeout + r.margin)
+        return _Window(first, end, moment, scheduled)
+
+    async def settle(
+        self,
+        rows: list[Unsettled],
+        *,
+        now: float,
+        run_started: float,
+        known: Sequence[Known] = (),
+    ) -> Settlement:
+        """Decide each unsettled row (see the module docstring). An account error (the key was
+        refused, …) propagates: the run stops."""
+        result = Settlement()
+        if not rows or self.rules.on_unknown == "skip":
+            return result
+        windows = {row.recipient: self.window(row, run_started) for row in rows}
+        # Known messages that could be evidence: their request left after some row's moment.
+        earliest = min(w.moment for w in windows.values())
+        evidence = [k for k in known if k.left >= earliest + self.rules.margin]
+        if not evidence and self.more_known is not None:
+            known = [*known, *self.more_known()]
+            evidence = [k for k in known if k.left >= earliest + self.rules.margin]
+        evidence = sorted(evidence, key=lambda k: k.left)[-4:]
+        measuring = sorted(known, key=lambda k: k.left)[-4:]
+        since = min(w.start for w in windows.values())
+        entries, unreadable = await self._read(
+            [r.recipient for r in rows],
+            [k.recipient for k in {*evidence, *measuring}],
+            since,
         )
-        hits += [e for e in entries if matches(e, row.recipient, row.foreign_id, since)]
-        if len(entries) < PAGE:
-            break
-    return found_in(hits) if hits else None
+        clock = self._learn(entries, known, now)
+        # What was learnt (how late known messages are stamped) widens the windows.
+        windows = {row.recipient: self.window(row, run_started) for row in rows}
+        visible = {str(e.get("id")) for group in entries.values() for e in group}
+        seen_evidence = [k for k in evidence if k.message_id in visible]
+        for k in known:
+            if k.message_id not in visible:
+                self.facts.lag_seen = max(self.facts.lag_seen, now - k.answered)
+        if seen_evidence:
+            self.facts.evidence_passes += 1
+        evidence_for = max((k.left for k in seen_evidence), default=None)
+        held = self._held_elsewhere(entries, rows)
 
-
-async def settle(
-    client: GatewayClient,
-    rows: list[Unsettled],
-    *,
-    now: float,
-    run_started: float,
-    settle_seconds: float,
-    max_attempts: int,
-    on_unknown: str = "reconcile",
-) -> Settlement:
-    """Decide each unsettled row; see the module docstring. An account error (the key was
-    refused, …) propagates: the run stops."""
-    result = Settlement()
-    if on_unknown == "skip":
-        return result
-    if on_unknown == "resend":
-        result.resend = [r.recipient for r in rows if r.row is not None]
-        return result
-    gate = asyncio.Semaphore(LOOKUPS_AT_ONCE)
-
-    async def one(row: Unsettled) -> None:
-        since = row.first_attempt_at or row.taken_at or run_started
-        async with gate:
-            try:
-                found = await look_up(client, row, since)
-            except AccountError:
-                raise
-            except GatewayError:
-                result.unreadable.append(row.recipient)
-                return
-        if found is not None:
-            result.found.append(
-                Outcome(
-                    row.recipient,
-                    "sent",
-                    max(row.attempts, 1),
-                    row.first_attempt_at or found.sent_at,
-                    row.last_attempt_at or found.sent_at,
-                    message_ids=found.message_ids,
-                    price=found.price,
+        for row in rows:
+            w = windows[row.recipient]
+            if row.recipient in unreadable:
+                result.undecided[row.recipient] = unreadable[row.recipient]
+                continue
+            mine = [e for e in entries.get(row.recipient, ()) if str(e.get("id")) not in held]
+            strict: list[Mapping[str, Any]] = []
+            loose: list[Mapping[str, Any]] = []
+            zoned = False  # an entry inside the window under one zone only
+            for e in mine:
+                every, some = clock.inside(e.get("timestamp"), w.start, w.end)
+                if not some:
+                    continue
+                zoned = zoned or not every
+                (strict if _is_the_message(e, row) else loose).append(e)
+            if strict and not zoned:
+                self._found(row, strict, clock, result)
+                continue
+            if strict:
+                # Which entries are the row's depends on the logbook's zone: look again once
+                # this run's own messages have told it.
+                result.waiting[row.recipient] = now
+                result.undecided[row.recipient] = (
+                    "the logbook shows this message near the attempt, but its time zone is not "
+                    "known yet (UTC or Europe/Berlin): it decides whether the entry is this row's"
                 )
-            )
+                continue
+            if loose:
+                result.undecided[row.recipient] = _differs(loose[0], row)
+                continue
+            self._absent(row, w, now, evidence_for, result)
+        waiting = [windows[r] for r in result.waiting]
+        if waiting:
+            result.evidence_after = max(w.moment for w in waiting) + self.rules.margin
+            if any(w.scheduled for w in waiting):
+                latest = max(w.scheduled or 0.0 for w in waiting)
+                result.evidence_after = max(result.evidence_after, latest + self.rules.margin)
+        return result
+
+    def _absent(
+        self,
+        row: Unsettled,
+        w: _Window,
+        now: float,
+        evidence_for: float | None,
+        result: Settlement,
+    ) -> None:
+        r = self.rules
+        moment = w.moment
+        if w.scheduled is not None and not self.facts.scheduled_listed_early:
+            # Not known to be listed before its time: only after its delay can it be missed.
+            moment = max(moment, w.scheduled)
+        due = moment + r.floor
+        shown = evidence_for is not None and evidence_for >= moment + r.margin
+        if now < due or not shown:
+            result.waiting[row.recipient] = max(due, now)
             return
         if row.row is None:
-            return  # no longer in the file: not sent again, stays unknown
-        # The last attempt counts only if it was recorded after the row was last taken: a row
-        # cut off in flight keeps an older attempt's time (journal.mark_unknown moves it on).
-        recorded = row.last_attempt_at is not None and (
-            row.taken_at is None or row.last_attempt_at >= row.taken_at
-        )
-        last = row.last_attempt_at if row.status == "unknown" and recorded else None
-        due = (last if last is not None else run_started) + settle_seconds
-        if now < due:
-            result.waiting[row.recipient] = due
-        elif row.attempts >= max_attempts:
+            result.undecided[row.recipient] = (
+                "not in the logbook, but no longer in the recipient file: not sent again"
+            )
+        elif row.attempts >= r.max_attempts:
             result.gave_up.append(row.recipient)
         else:
             result.resend.append(row.recipient)
 
-    await asyncio.gather(*(one(r) for r in rows))
-    return result
+    def _found(
+        self, row: Unsettled, entries: list[Mapping[str, Any]], clock: _Clock, result: Settlement
+    ) -> None:
+        ids = tuple(dict.fromkeys(str(e["id"]) for e in entries if e.get("id") is not None))
+        if self.claims is not None:
+            if self.claims.rivals(row.recipient, row.text, row.label, row.foreign_id):
+                result.undecided[row.recipient] = (
+                    "the logbook's entry could be this row's message or another campaign's "
+                    "(same recipient, text, label and foreign_id, both answers lost)"
+                )
+                return
+            if not self.claims.claim(ids, row.recipient):
+                result.undecided[row.recipient] = (
+                    "the logbook's entry was just claimed by another campaign of this account"
+                )
+                return
+        prices = [to_decimal(e.get("price")) for e in entries]
+        known = all(p is not None and p > 0 for p in prices)
+        times = [s[0][0] for s in (clock.spans(e.get("timestamp")) for e in entries) if s]
+        sent_at = min(times) if times else None
+        result.found.append(
+            Outcome(
+                row.recipient,
+                "sent",
+                max(row.attempts, 1),
+                row.first_attempt_at or row.taken_at or sent_at,
+                row.last_attempt_at or sent_at,
+                message_ids=ids,
+                price=sum((p for p in prices if p is not None), Decimal(0)) if known else None,
+                delay=row.delay,
+            )
+        )
+
+    def _held_elsewhere(
+        self, entries: Mapping[int, list[Mapping[str, Any]]], rows: Sequence[Unsettled]
+    ) -> set[str]:
+        if self.claims is None:
+            return set()
+        wanted = {r.recipient for r in rows}
+        ids = [str(e.get("id")) for r, group in entries.items() if r in wanted for e in group]
+        return self.claims.held_elsewhere(ids)
+
+    def _learn(
+        self, entries: Mapping[int, list[Mapping[str, Any]]], known: Sequence[Known], now: float
+    ) -> _Clock:
+        """Measure the logbook's zone, how long after its request a message is stamped, and
+        whether scheduled messages are listed early, from the entries whose ids we know."""
+        by_id = {k.message_id: k for k in known}
+        clock = self._clock()
+        both = _Clock(list(ZONES.values()), clock.offset)
+        for group in entries.values():
+            for e in group:
+                k = by_id.get(str(e.get("id")))
+                if k is None:
+                    continue
+                if k.delay is not None and k.delay > k.answered:
+                    if now < k.delay:
+                        self.facts.scheduled_listed_early = True
+                    continue
+                fits = {
+                    name
+                    for name, zone in ZONES.items()
+                    if _inside(
+                        _Clock([zone], clock.offset).spans(e.get("timestamp")),
+                        k.left - 1.0,
+                        k.answered + ZONE_TOLERANCE,
+                    )
+                }
+                if len(fits) == 1:
+                    (name,) = fits
+                    if self.facts.zone != name or self.facts.zone_source != "measured":
+                        self.facts.zone, self.facts.zone_source = name, "measured"
+                        clock = self._clock()
+                spans = clock.spans(e.get("timestamp")) if fits else both.spans(e.get("timestamp"))
+                if spans and fits:
+                    # The least it surely was stamped after its answer: the resolution of the
+                    # stamps and clocks is in the spans already.
+                    stamped = max(0.0, min(a for a, _ in spans) - k.answered)
+                    self.facts.stamp_delay = max(self.facts.stamp_delay, stamped)
+        return clock
+
+    # -- reading ------------------------------------------------------------------------------
+
+    async def _read(
+        self, recipients: list[int], evidence: list[int], since: float
+    ) -> tuple[dict[int, list[Mapping[str, Any]]], dict[int, str]]:
+        """The logbook's entries for `recipients` and the `evidence` recipients, by recipient,
+        and why some recipients could not be read. One read by time for many rows, else one
+        lookup per recipient; both start a day before `since` in either zone."""
+        day = min(dt.datetime.fromtimestamp(since, z).date() for z in ZONES.values())
+        date_from = (day - dt.timedelta(days=1)).isoformat()
+        wanted = list(dict.fromkeys([*recipients, *evidence]))
+        if len(recipients) >= WINDOW_READ_AT:
+            return await self._read_window(set(wanted), date_from)
+        entries: dict[int, list[Mapping[str, Any]]] = {}
+        unreadable: dict[int, str] = {}
+        gate = asyncio.Semaphore(LOOKUPS_AT_ONCE)
+
+        async def one(recipient: int) -> None:
+            async with gate:
+                try:
+                    entries[recipient] = await self._lookup(recipient, date_from)
+                except AccountError:
+                    raise
+                except GatewayError as exc:
+                    unreadable[recipient] = f"the logbook could not be read ({exc})"
+                except _CutShort:
+                    unreadable[recipient] = (
+                        f"the logbook lists more than {MAX_PAGES * PAGE} messages to this "
+                        "number since the first attempt: the lookup was cut short"
+                    )
+
+        await asyncio.gather(*(one(r) for r in wanted))
+        return entries, unreadable
+
+    async def _lookup(self, recipient: int, date_from: str) -> list[Mapping[str, Any]]:
+        found: list[Mapping[str, Any]] = []
+        for page in range(MAX_PAGES):
+            entries = await self.client.logbook(
+                {"to": str(recipient), "date_from": date_from, "limit": PAGE, "offset": page * PAGE}
+            )
+            found += [e for e in entries if digits(e.get("to")) == str(recipient)]
+            if len(entries) < PAGE:
+                return found
+        raise _CutShort
+
+    async def _read_window(
+        self, wanted: set[int], date_from: str
+    ) -> tuple[dict[int, list[Mapping[str, Any]]], dict[int, str]]:
+        entries: dict[int, list[Mapping[str, Any]]] = defaultdict(list)
+        offset = 0
+        try:
+            while True:
+                pages = await asyncio.gather(
+                    *(
+                        self.client.logbook(
+                            {"date_from": date_from, "limit": PAGE, "offset": offset + i * PAGE}
+                        )
+                        for i in range(4)
+                    )
+                )
+                offset += 4 * PAGE
+                for page in pages:
+                    for e in page:
+                        to = digits(e.get("to"))
+                        if to.isdigit() and int(to) in wanted:
+                            entries[int(to)].append(e)
+                if any(len(page) < PAGE for page in pages):
+                    break
+        except AccountError:
+            raise
+        except GatewayError as exc:
+            why = f"the logbook could not be read ({exc})"
+            return {}, dict.fromkeys(wanted, why)
+        # New messages arriving meanwhile shift older ones to later pages: one may be read twice.
+        return {r: list({str(e.get("id")): e for e in g}.values()) for r, g in entries.items()}, {}
+
+
+class _CutShort(Exception):
+    """A lookup needed more pages than MAX_PAGES: it proves nothing."""
+
+
+def _is_the_message(entry: Mapping[str, Any], row: Unsettled) -> bool:
+    channel = str(entry.get("channel") or "RCS").upper()
+    return (
+        channel == "RCS"
+        and (entry.get("label") or None) == (row.label or None)
+        and (entry.get("foreign_id") or None) == (row.foreign_id or None)
+        and same_content(entry.get("text"), row.text)
+    )
+
+
+def _differs(entry: Mapping[str, Any], row: Unsettled) -> str:
+    what = []
+    if str(entry.get("channel") or "RCS").upper() != "RCS":
+        what.append(f"channel {entry.get('channel')}")
+    if (entry.get("label") or None) != (row.label or None):
+        what.append("label")
+    if (entry.get("foreign_id") or None) != (row.foreign_id or None):
+        what.append("foreign_id")
+    if not same_content(entry.get("text"), row.text):
+        what.append("text")
+    return (
+        f"the logbook shows a message to this number in the attempt's window (id "
+        f"{entry.get('id')}) whose {', '.join(what) or 'content'} differs from what was sent: "
+        "maybe this row's message as the gateway rewrote it, maybe another; not sent again"
+    )
+
+
+# -- a campaign's first run: was it sent from elsewhere? --------------------------------------
+
+
+async def sent_elsewhere(
+    client: GatewayClient, campaign_name: str, rows: Sequence[SampleRow]
+) -> str | None:
+    """Look `rows` up in the logbook (a few pages each, no date filter); describe the first
+    entry that carries the campaign's derived foreign_id (this version's or an older one's), or
+    the row's exact text and label; None when there is none."""
+    from rcsbatch.prepare import derived_foreign_id, legacy_foreign_id
+
+    gate = asyncio.Semaphore(LOOKUPS_AT_ONCE)
+
+    async def one(row: SampleRow) -> str | None:
+        ours = {
+            derived_foreign_id(campaign_name, row.recipient),
+            legacy_foreign_id(campaign_name, row.recipient),
+        }
+        async with gate:
+            for page in range(3):
+                try:
+                    entries = await client.logbook(
+                        {"to": str(row.recipient), "limit": PAGE, "offset": page * PAGE}
+                    )
+                except AccountError:
+                    raise
+                except GatewayError:
+                    return None
+                for e in entries:
+                    if digits(e.get("to")) != str(row.recipient):
+                        continue
+                    what = f"message {e.get('id')} to +{row.recipient}"
+                    if e.get("foreign_id") in ours:
+                        return f"{what} with foreign_id {e.get('foreign_id')}"
+                    # The same text and label under the same foreign_id (a template of the
+                    # user's, or none): the same message. Another derived foreign_id is another
+                    # campaign's, however alike the texts (a weekly campaign under a new name).
+                    if (
+                        same_content(e.get("text"), row.text)
+                        and (e.get("label") or None) == (row.label or None)
+                        and (e.get("foreign_id") or None) == (row.foreign_id or None)
+                    ):
+                        return f"{what} with the same text and label"
+                if len(entries) < PAGE:
+                    return None
+        return None
+
+    for found in await asyncio.gather(*(one(r) for r in rows)):
+        if found is not None:
+            return found
+    return None

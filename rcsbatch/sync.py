@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 from rcsbatch.answers import to_decimal
 from rcsbatch.delivery import normalise
 from rcsbatch.journal import Journal
-from rcsbatch.settle import GATEWAY_TZ, PAGE, entry_time
+from rcsbatch.settle import BERLIN, PAGE, entry_time
 
 if TYPE_CHECKING:
     from rcsbatch.client import GatewayClient
@@ -48,7 +48,9 @@ async def sync(journal: Journal, client: GatewayClient) -> SyncStats:
     stats.needed, since = journal.needs_sync()
     if not stats.needed or since is None:
         return stats
-    day = dt.datetime.fromtimestamp(since, GATEWAY_TZ).date() - dt.timedelta(days=1)
+    day = min(dt.datetime.fromtimestamp(since, z).date() for z in (BERLIN, dt.UTC)) - dt.timedelta(
+        days=1
+    )
     offset = 0
     while True:
         pages = await asyncio.gather(

@@ -31,6 +31,15 @@ settings.register_profile("dev", max_examples=300, deadline=None, print_blob=Tru
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 
+@pytest.fixture(autouse=True)
+def state_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Every test keeps campaign state (journals, locks, simulator state) in its own folder,
+    never in the user's ~/.local/state; subprocesses inherit it through the environment."""
+    folder = tmp_path / "state"
+    monkeypatch.setenv("RCSBATCH_STATE_DIR", str(folder))
+    return folder
+
+
 @pytest.fixture
 def sim() -> Iterator[SimulatorServer]:
     """A fresh simulator on a free loopback port, every fault off; change knobs with set_faults."""
@@ -101,8 +110,16 @@ class CampaignFactory:
         msg = {k: v for k, v in msg.items() if v is not None}  # None: leave the key out
         settings = {"name": name, "recipients": data.name, "report_dir": "reports", **top}
         lines = [*_table("", settings), "", *_table("message", msg)]
-        # Lost answers are settled after a short wait here, not seven's safe five minutes.
-        send = {"settle_seconds": 0.3, **(send or {})}
+        # Lost answers are settled after short waits here, not seven's safe minutes: requests
+        # time out after 2 s, absence may be judged 0.2 s after that, with evidence sent 0.2 s
+        # later, and a run waits at most 3 s for that evidence at its end.
+        send = {
+            "settle_seconds": 3,
+            "request_timeout": 2,
+            "settle_floor": 0.2,
+            "evidence_margin": 0.2,
+            **(send or {}),
+        }
         lines += ["", *_table("send", send)]
         path = self.folder / f"{name}.toml"
         path.write_text("\n".join(lines) + "\n", encoding="utf-8")

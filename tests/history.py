@@ -57,7 +57,7 @@ class History:
 
     @property
     def journal(self) -> Journal:
-        return Journal(journal_path(self.campaign, self.campaign.report_dir))
+        return Journal(journal_path(self.campaign, "simulator"))
 
     def accepted(self) -> dict[str, list[Message]]:
         found: dict[str, list[Message]] = defaultdict(list)

@@ -108,6 +108,13 @@ def test_require_names_are_checked(make_campaign: CampaignFactory) -> None:
         load_campaign(path)
 
 
+@pytest.fixture
+def gateway(sim: SimulatorServer) -> Gateway:
+    """The simulator as a real account, as `invoke` reaches it (SEVEN_BASE_URL and a key): the
+    lookups `capabilities` caches and the runs share one journal."""
+    return Gateway(sim.base_url, API_KEY)
+
+
 def _campaign(make_campaign: CampaignFactory, rows: int, **message: Any) -> Path:
     campaign = make_campaign(rows, message=message or None)
     text = campaign.path.read_text().replace(
@@ -161,7 +168,7 @@ def test_require_with_fallback_sends_them_apart(
     # `rcsbatch report` keeps them apart too.
     by_channel = {
         c.key: (c.sent, c.cost)
-        for c in figures(journal_path(campaign, campaign.report_dir), campaign.name).by_channel
+        for c in figures(journal_path(campaign, gateway), campaign.name).by_channel
     }
     assert by_channel == {"fallback": (3, 3 * sim.backend.price), "rcs": (9, 9 * sim.backend.price)}
     # A second run with --lookup asks nothing again (the cache is fresh).
@@ -185,7 +192,7 @@ def test_incapable_rows_are_reopened_once_capable(
     """The decision is made afresh each run: a row whose new lookup meets `require` is sent."""
     campaign = load_campaign(_campaign(make_campaign, 2))
     run(campaign, campaign.report_dir, gateway, lookup=True)
-    with Journal(journal_path(campaign, campaign.report_dir)) as journal:
+    with Journal(journal_path(campaign, gateway)) as journal:
         journal.store_capabilities([(int(R(1)), ["RICHCARD_STANDALONE", "REVOCATION"], 0, None)])
         journal.db.execute("UPDATE capabilities SET looked_up_at = ?", (time.time(),))
     done = run(campaign, campaign.report_dir, gateway)

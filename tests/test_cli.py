@@ -11,7 +11,9 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner, Result
 
+from rcsbatch.campaign import load_campaign
 from rcsbatch.cli import cli
+from rcsbatch.runner import journal_path
 from rcsbatch.simulator import Faults, SimulatorServer
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -265,9 +267,10 @@ def test_second_run_while_one_holds_the_lock_exits_4(
     example: Path, gateway: SimulatorServer
 ) -> None:
     """A run of a campaign whose lock another run holds sends nothing and exits 4."""
-    from rcsbatch.runner import campaign_lock
+    from rcsbatch.runner import Gateway, campaign_lock, campaign_state
 
-    with campaign_lock(example.parent.parent / "reports" / "spring-sale"):
+    account = Gateway(gateway.base_url, SECRET)
+    with campaign_lock(campaign_state(load_campaign(example), account).lock):
         result = invoke("run", str(example))
     assert result.exit_code == 4
     assert "another run of this campaign" in result.stderr
@@ -326,7 +329,7 @@ def test_unusable_report_folder_and_damaged_journal_are_input_errors(example: Pa
     blocker.write_text("not a folder")
     result = invoke("run", str(example), "--simulate", "--report-dir", str(blocker / "x"))
     assert result.exit_code == 2 and "--report-dir" in result.stderr
-    journal = example.parent.parent / "reports" / "spring-sale" / "journal.sqlite"
+    journal = journal_path(load_campaign(example), "simulator")
     journal.parent.mkdir(parents=True)
     journal.write_bytes(b"garbage" * 200)
     for args in (["--simulate"], ["--dry-run"]):

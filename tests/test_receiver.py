@@ -45,12 +45,12 @@ def wait_for(done: Callable[[], bool], timeout: float = 30.0) -> None:
 
 def delivery(campaign: Campaign) -> dict[str, tuple[Any, Any]]:
     """recipient -> (delivery_status, delivered_at), from the journal."""
-    with Journal(journal_path(campaign, campaign.report_dir)) as j:
+    with Journal(journal_path(campaign, "simulator")) as j:
         return {str(r[1]): (r[16], r[17]) for r in j.result_rows()}
 
 
 def strays(campaign: Campaign) -> list[tuple[Any, ...]]:
-    with Journal(journal_path(campaign, campaign.report_dir)) as j:
+    with Journal(journal_path(campaign, "simulator")) as j:
         return j.db.execute("SELECT msg_id, state FROM stray_reports ORDER BY msg_id").fetchall()
 
 
@@ -63,7 +63,7 @@ def campaign(make_campaign: CampaignFactory) -> Campaign:
 def receiver(campaign: Campaign) -> Iterator[ReceiverServer]:
     """A receiver of the campaign's journal on a free port, checking KEY's signatures."""
     settings = ReceiverSettings(KEY, adopt_every=0.1)
-    with ReceiverServer(journal_path(campaign, campaign.report_dir), settings) as server:
+    with ReceiverServer(journal_path(campaign, "simulator"), settings) as server:
         yield server
 
 
@@ -168,14 +168,14 @@ def test_a_receiver_that_was_down_gets_the_reports_by_retry(
     sim.backend.update_account({"signing_key": KEY})
     sim.set_faults(webhooks=True, webhook_retry_s=0.1)
     settings = ReceiverSettings(KEY)
-    first = ReceiverServer(journal_path(campaign, campaign.report_dir), settings).start()
+    first = ReceiverServer(journal_path(campaign, "simulator"), settings).start()
     port = int(first.url.rsplit(":", 1)[1].strip("/"))
     first.stop()
     hook(sim, first.url)
     send(campaign, sim)
     wait_for(lambda: len(webhooks(sim)) >= 6)
     assert all(w["error"] for w in webhooks(sim))
-    path = journal_path(campaign, campaign.report_dir)
+    path = journal_path(campaign, "simulator")
     with ReceiverServer(path, settings, port=port):
         wait_for(lambda: all(s == "DELIVERED" for s, _ in delivery(campaign).values()))
 
@@ -315,7 +315,7 @@ def test_behind_a_proxy_the_public_url_is_what_is_checked(
     """With --public-url the signature over seven's URL passes, one over the local URL not."""
     public = "https://hooks.example.com/seven"
     settings = ReceiverSettings(KEY, public_url=public)
-    with ReceiverServer(journal_path(campaign, campaign.report_dir), settings) as server:
+    with ReceiverServer(journal_path(campaign, "simulator"), settings) as server:
         local = server.url + "dlr?campaign=spring"
         body = report(sent[0])
         seen = signed(local, body, signed_url=public + "?campaign=spring")
@@ -339,7 +339,7 @@ def test_a_busy_journal_gets_503_in_time_and_the_report_is_stored_after(
     sent: list[str], campaign: Campaign
 ) -> None:
     """A run holding the journal's write lock: 503 within answer_within, stored once free."""
-    path = journal_path(campaign, campaign.report_dir)
+    path = journal_path(campaign, "simulator")
     settings = ReceiverSettings(KEY, answer_within=0.3)
     with ReceiverServer(path, settings) as server:
         url = server.url
@@ -362,7 +362,7 @@ def test_without_a_key_the_insecure_receiver_takes_unsigned_reports(
     sent: list[str], campaign: Campaign
 ) -> None:
     """signing_key None (--insecure-no-signature): an unsigned report is stored."""
-    path = journal_path(campaign, campaign.report_dir)
+    path = journal_path(campaign, "simulator")
     with ReceiverServer(path, ReceiverSettings(None)) as server:
         assert post(server.url, report(sent[0]), {}).json() == {"stored": 1}
 

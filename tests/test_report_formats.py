@@ -37,7 +37,7 @@ def test_json_holds_every_figure_with_exact_money(history: History) -> None:
     done = report(history, "--format", "json")
     assert done.exit_code == 0, done.output
     data = json.loads(done.stdout)
-    path = journal_path(history.campaign, history.campaign.report_dir)
+    path = journal_path(history.campaign, "simulator")
     expected = as_dict(figures(path, "history"))
     assert {k: v for k, v in data.items() if k != "generated_at"} == {
         k: v for k, v in expected.items() if k != "generated_at"
@@ -88,21 +88,21 @@ def test_never_run_and_unknown_run_exit_2(history: History, make_campaign: Campa
     assert done.exit_code == 2 and history.results[0].run_id in done.stderr
 
 
-def test_report_dir_is_resolved_like_run(history: History, tmp_path: Path) -> None:
-    """--report-dir points at another folder: there is no journal there, so exit 2."""
-    done = report(history, "--report-dir", str(tmp_path / "elsewhere"))
-    assert done.exit_code == 2 and "elsewhere" in done.stderr
+def test_report_dir_only_says_where_report_files_go(history: History, tmp_path: Path) -> None:
+    """--report-dir points at another folder: the campaign's journal is still found (it lives
+    in the state folder, issue 10), and the html report goes into that folder."""
+    done = report(history, "--report-dir", str(tmp_path / "elsewhere"), "--format", "html")
+    assert done.exit_code == 0, done.stderr
+    assert Path(done.stdout.strip()) == tmp_path / "elsewhere" / "history" / "report.html"
 
 
 def test_xlsx_has_a_summary_and_every_recipient(history: History) -> None:
-    """--format xlsx: written beside the journal; Summary sheet with the total; one row per row
-    of the file on the Recipients sheet, with exact prices as numbers."""
+    """--format xlsx: written into the campaign's report folder; Summary sheet with the total;
+    one row per row of the file on the Recipients sheet, with exact prices as numbers."""
     done = report(history, "--format", "xlsx")
     assert done.exit_code == 0
     path = Path(done.stdout.strip())
-    assert path == journal_path(history.campaign, history.campaign.report_dir).parent / (
-        "report.xlsx"
-    )
+    assert path == history.campaign.report_dir / "history" / "report.xlsx"
     book = openpyxl.load_workbook(path, read_only=True)
     assert book.sheetnames == ["Summary", "Recipients"]
     summary = {r[0]: r[1] for r in book["Summary"].iter_rows(values_only=True) if r and r[0]}

@@ -34,7 +34,7 @@ def history(make_campaign: CampaignFactory, sim: SimulatorServer, gateway: Gatew
 @pytest.fixture
 def page(history: History) -> Path:
     """The campaign's HTML report, written where `rcsbatch report --format html` puts it."""
-    path = journal_path(history.campaign, history.campaign.report_dir)
+    path = journal_path(history.campaign, "simulator")
     written = write_report(path, history.campaign.name, "html")
     assert written == path.parent / "report.html"
     return written

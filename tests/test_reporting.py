@@ -38,7 +38,7 @@ def history(make_campaign: CampaignFactory, sim: SimulatorServer, gateway: Gatew
 
 
 def report_of(h: History, run_id: str | None = None) -> Figures:
-    return figures(journal_path(h.campaign, h.campaign.report_dir), h.campaign.name, run_id)
+    return figures(journal_path(h.campaign, "simulator"), h.campaign.name, run_id)
 
 
 def unpriced(h: History) -> set[str]:
@@ -147,7 +147,7 @@ def test_one_run_covers_only_the_rows_it_settled(history: History) -> None:
     assert "invalid" not in f.statuses and "duplicate" not in f.statuses
     assert [r.run_id for r in f.runs] == [first]
     assert f.scope == f"run {first}"
-    path = journal_path(history.campaign, history.campaign.report_dir)
+    path = journal_path(history.campaign, "simulator")
     rows = [r for batch in recipient_rows(path, "history", first) for r in batch]
     assert {r["recipient"] for r in rows} == {r["recipient"] for r in settled} >= mine
 
@@ -156,7 +156,7 @@ def test_per_recipient_rows_stream_in_file_order_with_country_and_exact_price(
     history: History,
 ) -> None:
     """Every row of the file, in order, with the country of its number and the price as charged."""
-    path = journal_path(history.campaign, history.campaign.report_dir)
+    path = journal_path(history.campaign, "simulator")
     rows = [r for batch in recipient_rows(path, "history", batch=3) for r in batch]
     assert [r["row"] for r in rows] == list(range(1, 13))
     record = history.accepted()
@@ -178,7 +178,7 @@ def test_a_clean_runs_balance_before_is_estimated_and_labelled(
     taken as is."""
     campaign = make_campaign(4)
     result = run(campaign, campaign.report_dir, gateway)
-    path = journal_path(campaign, campaign.report_dir)
+    path = journal_path(campaign, "simulator")
     summary = json.loads((result.folder / "summary.json").read_text(encoding="utf-8"))
     assert summary.pop("balance_before") == "500"
     with sqlite3.connect(path) as db:
@@ -200,7 +200,7 @@ def test_a_campaign_never_run_or_an_unknown_run_is_a_clear_error(
 ) -> None:
     """No journal: "never run"; a run id the journal lacks: the message lists the runs."""
     campaign = make_campaign(2)
-    path = journal_path(campaign, campaign.report_dir)
+    path = journal_path(campaign, "simulator")
     with pytest.raises(ReportError, match="never run"):
         figures(path, campaign.name)
     result = run(campaign, campaign.report_dir, gateway)

@@ -107,7 +107,7 @@ def test_revoke_counts_in_journal_survive_reopening(
     campaign = make_campaign(1)
     run(campaign, campaign.report_dir, gateway)
     revoke_campaign(campaign, campaign.report_dir, gateway)
-    with Journal(journal_path(campaign, campaign.report_dir)) as journal:
+    with Journal(journal_path(campaign, "simulator")) as journal:
         (at,) = journal.db.execute("SELECT revoke_requested_at FROM message_ids").fetchone()
         assert at is not None
         assert journal.revoke_counts()["revoke_requested"] == 1

@@ -94,7 +94,10 @@ class FakeGateway:
             {
                 "id": msg_id,
                 "to": params["to"],
+                "text": params.get("text"),
+                "label": params.get("label"),
                 "foreign_id": params.get("foreign_id"),
+                "channel": "RCS",
                 "timestamp": moment.strftime("%Y-%m-%d %H:%M:%S"),
                 "price": str(PRICE),
             }
@@ -105,9 +108,30 @@ class FakeGateway:
 
     async def logbook(self, query: dict[str, Any]) -> list[dict[str, Any]]:
         self.lookups += 1
-        rows = [e for e in reversed(self.accepted) if e["to"] == str(query["to"])]
+        rows = [e for e in reversed(self.accepted) if e["to"] == str(query.get("to", e["to"]))]
         offset = int(query.get("offset", 0))
         return rows[offset : offset + int(query.get("limit", 100))]
+
+    def clock_offset(self) -> tuple[float, float]:
+        """The gateway's clock is ours (as the Date headers would measure it)."""
+        return (-0.5, 0.5)
+
+    def entry(self, recipient: int, at: float, msg_id: str, i: int, **kw: Any) -> None:
+        """Put row i's message (as `journal` makes it) into the logbook, made at `at`."""
+        moment = dt.datetime.fromtimestamp(at, ZoneInfo("Europe/Berlin"))
+        self.accepted.append(
+            {
+                "id": msg_id,
+                "to": str(recipient),
+                "text": f"Hi {i}",
+                "label": "spring",
+                "foreign_id": f"c{i}",
+                "channel": "RCS",
+                "timestamp": moment.strftime("%Y-%m-%d %H:%M:%S"),
+                "price": "0.05",
+                **kw,
+            }
+        )
 
 
 def journal(tmp_path: Path, rows: int, earlier: dict[int, float] | None = None) -> Journal:
@@ -471,79 +495,84 @@ def test_a_lost_answer_whose_message_went_is_settled_as_sent(tmp_path: Path, clo
     assert ids[rcp(1)] == "m1"
 
 
-def test_a_lost_answer_not_in_the_logbook_is_sent_again_after_the_settle_period(
+def test_a_lost_answer_not_in_the_logbook_goes_again_once_later_messages_show(
     tmp_path: Path, clock: Clock
 ) -> None:
-    """Not accepted, answer lost: the run waits settle_seconds, looks again, then sends it once
-    more, with the validity that is left."""
-    lost = AnswerLostError("the gateway answered HTTP 500", code="500")
-    client = FakeGateway(clock, {rcp(1): [lost]})
-    j = journal(tmp_path, 1)
-    settings = SendSettings(clock=clock, settle_seconds=90, ttl_minutes=60)
+    """Not accepted, answer lost in an earlier run (at T0 - 10): the run keeps four rows back,
+    sends them once they can show the logbook current past the lost request (its start + the
+    30 s client timeout + the 10 s margin), and sends the lost row again only after the floor
+    (30 s after request start + timeout), with the validity that is left."""
+    client = FakeGateway(clock)
+    j = journal(tmp_path, 6)
+    j.take_batch("earlier", 1, now=T0 - 10)
+    j.record("earlier", [Outcome(rcp(1), "unknown", 1, T0 - 10, T0 - 10, error_code="500")])
+    settings = SendSettings(clock=clock, ttl_minutes=60)
     stats, _ = send(j, client, settings)
-    moments = [t - T0 for t, _ in client.calls]
-    assert moments == [0, 90]
-    assert [p["ttl"] for _, p in client.calls] == [60, 58]
-    assert statuses(j) == {rcp(1): "sent"}
+    moments = {int(p["to"]) - rcp(0): t - T0 for t, p in client.calls}
+    assert moments == {2: 0, 3: 30, 4: 30, 5: 30, 6: 30, 1: 50}
+    assert client.calls_for(rcp(1))[0]["ttl"] == 59  # validity counts from the first attempt
+    assert set(statuses(j).values()) == {"sent"}
     assert stats.settled_resent == 1
 
 
-def test_on_unknown_resend_sends_again_without_looking(tmp_path: Path, clock: Clock) -> None:
-    """on_unknown = "resend": no logbook lookup; the row goes again at once (maybe twice)."""
-    client = FakeGateway(clock, {rcp(1): ["lost"]})
+def test_a_lost_answer_without_evidence_stays_unknown(tmp_path: Path, clock: Clock) -> None:
+    """Issue 10 cases 3 and 6: nothing is sent after the lost request, so nothing can show the
+    logbook current past it: the row stays unknown, whatever time passes, and says why."""
+    lost = AnswerLostError("the gateway answered HTTP 500", code="500")
+    client = FakeGateway(clock, {rcp(1): [lost]})
     j = journal(tmp_path, 1)
-    send(j, client, SendSettings(clock=clock, on_unknown="resend"))
-    assert client.lookups == 0
-    assert len(client.calls_for(rcp(1))) == 2
+    stats, _ = send(j, client, SendSettings(clock=clock))
+    assert len(client.calls) == 1
+    assert statuses(j) == {rcp(1): "unknown"}
+    assert stats.still_unknown == 1
+    (why,) = [r[9] for r in j.result_rows()]
+    assert "not shown absent" in str(why)
+
+
+def test_on_unknown_resend_sends_again_without_proof_after_the_floor(
+    tmp_path: Path, clock: Clock
+) -> None:
+    """on_unknown = "resend": a lost answer the logbook does not show goes again without
+    evidence (maybe twice), but not before the floor after its request's timeout."""
+    lost = AnswerLostError("the gateway answered HTTP 500", code="500")
+    client = FakeGateway(clock, {rcp(1): [lost]})
+    j = journal(tmp_path, 1)
+    stats, _ = send(j, client, SendSettings(clock=clock, on_unknown="resend"))
+    assert [t - T0 for t, _ in client.calls] == [0, 60]
     assert statuses(j) == {rcp(1): "sent"}
+    assert stats.resent_blindly == 1
 
 
 def test_rows_a_dead_run_left_in_flight_are_settled_first(tmp_path: Path, clock: Clock) -> None:
     """A killed run left two rows in flight, one of which went: that one is sent (from the
-    logbook), the other is sent after the settle period; nothing goes twice."""
+    logbook); the other goes again once messages sent after this run's start (plus the client
+    timeout and the margin) show in the logbook, and the floor has passed; nothing goes
+    twice."""
     client = FakeGateway(clock)
-    j = journal(tmp_path, 3)
+    j = journal(tmp_path, 7)
     j.take_batch("dead-run", 2, now=T0 - 5)
-    client.accepted.append(
-        {
-            "id": "old1",
-            "to": str(rcp(1)),
-            "foreign_id": "c1",
-            "price": "0.05",
-            "timestamp": dt.datetime.fromtimestamp(T0 - 4, ZoneInfo("Europe/Berlin")).strftime(
-                "%Y-%m-%d %H:%M:%S"
-            ),
-        }
-    )
-    send(j, client, SendSettings(clock=clock, settle_seconds=60, concurrency=1))
+    client.entry(rcp(1), T0 - 4, "old1", 1)
+    send(j, client, SendSettings(clock=clock, concurrency=1))
     assert client.calls_for(rcp(1)) == []
-    assert len(client.calls_for(rcp(2))) == 1 and len(client.calls_for(rcp(3))) == 1
+    assert all(len(client.calls_for(rcp(i))) == 1 for i in range(2, 8))
     rows = {r[1]: r for r in j.result_rows()}
     assert rows[rcp(1)][2:5] == ("sent", "old1", "0.05")
-    # rcp(2) waited for the settle period, counted from this run's start
+    # rcp(2): the dead run's request may have left until this run started (T0): it may have
+    # been accepted until T0 + 30; the kept-back rows go at T0 + 40; it goes at T0 + 60.
     assert [t - T0 for t, p in client.calls if p["to"] == str(rcp(2))] == [60]
+    assert sorted(t - T0 for t, _ in client.calls) == [0, 40, 40, 40, 40, 60]
 
 
 def test_an_entry_from_before_the_first_attempt_is_not_this_rows_message(
     tmp_path: Path, clock: Clock
 ) -> None:
-    """The same recipient and foreign_id an hour before the first attempt (another campaign
-    reusing a customer id) proves nothing: the row is sent."""
+    """The same recipient, text and foreign_id an hour before the first attempt (another run
+    with the same text) proves nothing: the row goes again once its absence is shown."""
     client = FakeGateway(clock)
-    j = journal(tmp_path, 1)
+    j = journal(tmp_path, 6)
     j.take_batch("dead-run", 1, now=T0 - 5)
-    client.accepted.append(
-        {
-            "id": "other",
-            "to": str(rcp(1)),
-            "foreign_id": "c1",
-            "price": "0.05",
-            "timestamp": dt.datetime.fromtimestamp(T0 - 3600, ZoneInfo("Europe/Berlin")).strftime(
-                "%Y-%m-%d %H:%M:%S"
-            ),
-        }
-    )
-    send(j, client, SendSettings(clock=clock, settle_seconds=0))
+    client.entry(rcp(1), T0 - 3600, "other", 1)
+    send(j, client, SendSettings(clock=clock))
     assert len(client.calls_for(rcp(1))) == 1
     assert {r[1]: r[3] for r in j.result_rows()}[rcp(1)] != "other"
 
@@ -769,16 +798,16 @@ def test_the_budget_stops_the_run_before_the_total_would_pass_max_cost(
     assert list(statuses(j).values()).count("sent") == 4
 
 
-def test_a_row_cut_off_in_flight_waits_its_settle_period_from_now_not_from_an_old_attempt(
+def test_a_row_cut_off_in_flight_waits_from_now_not_from_an_old_attempt(
     tmp_path: Path, clock: Clock
 ) -> None:
     """A row first tried an hour ago (stopped by the gateway), taken again by a run that died:
-    the next run does not resend it before settle_seconds have passed since now."""
+    the next run counts its floor from its own start, not from the old attempt."""
     client = FakeGateway(clock)
-    j = journal(tmp_path, 1, earlier={1: T0 - 3600})
+    j = journal(tmp_path, 5, earlier={1: T0 - 3600})
     j.take_batch("dead-run", 1, now=T0 - 5)
-    send(j, client, SendSettings(clock=clock, settle_seconds=120))
-    assert [t - T0 for t, _ in client.calls] == [pytest.approx(120, abs=1)]
+    send(j, client, SendSettings(clock=clock))
+    assert [t - T0 for t, _ in client.calls if t and _["to"] == str(rcp(1))] == [60]
 
 
 def test_rows_waiting_to_retry_or_queued_when_the_grace_ends_are_not_sent(

@@ -1,34 +1,56 @@
-"""Settling lost answers: reading logbook entries, matching them to a row, and the decision."""
+"""Settling lost answers: strict proof, loose absence, evidence, and what is measured.
+
+These drive `Settler` with a stand-in logbook to pin each rule; tests/test_lost_answers.py runs
+the same rules end to end against the simulator.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import datetime as dt
-from decimal import Decimal
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
 
+from rcsbatch.claims import AccountClaims
 from rcsbatch.errors import AccountError, AnswerLostError
-from rcsbatch.journal import Unsettled
-from rcsbatch.settle import CLOCK_SKEW, PAGE, entry_time, found_in, matches, settle
+from rcsbatch.journal import Journal, Outcome, SampleRow, Unsettled
+from rcsbatch.prepare import derived_foreign_id
+from rcsbatch.settle import (
+    MAX_PAGES,
+    PAGE,
+    WINDOW_READ_AT,
+    Known,
+    Rules,
+    Settler,
+    entry_moments,
+    sent_elsewhere,
+)
 
 BERLIN = ZoneInfo("Europe/Berlin")
+UTC = ZoneInfo("UTC")
 T0 = 1_800_000_000.0  # 2027-01-15 08:00:00 UTC, 09:00 in Berlin
 TO = 4917610000001
+OTHER = 4917610000099
+TEXT = "Hi Anna"
+RULES = Rules(request_timeout=30, floor=30, margin=10, max_attempts=5)
 
 
-def stamp(ts: float) -> str:
-    return dt.datetime.fromtimestamp(ts, BERLIN).strftime("%Y-%m-%d %H:%M:%S")
+def stamp(ts: float, zone: ZoneInfo = BERLIN) -> str:
+    return dt.datetime.fromtimestamp(ts, zone).strftime("%Y-%m-%d %H:%M:%S")
 
 
-def entry(ts: float = T0, **kw: Any) -> dict[str, Any]:
+def entry(ts: float = T0 + 1, zone: ZoneInfo = BERLIN, **kw: Any) -> dict[str, Any]:
     return {
         "id": "77",
         "to": str(TO),
+        "text": TEXT,
+        "label": None,
         "foreign_id": "c1",
-        "timestamp": stamp(ts),
+        "channel": "RCS",
+        "timestamp": stamp(ts, zone),
         "price": "0.05",
         **kw,
     }
@@ -37,8 +59,10 @@ def entry(ts: float = T0, **kw: Any) -> dict[str, Any]:
 def row(status: str = "unknown", **kw: Any) -> Unsettled:
     values: dict[str, Any] = {
         "recipient": TO,
-        "row": 1,
+        "row": 2,
         "status": status,
+        "text": TEXT,
+        "label": None,
         "foreign_id": "c1",
         "attempts": 1,
         "first_attempt_at": T0,
@@ -49,157 +73,355 @@ def row(status: str = "unknown", **kw: Any) -> Unsettled:
 
 
 class Logbook:
-    """A stand-in client whose logbook holds `entries` (newest first) or fails."""
+    """A stand-in client: a logbook of `entries` (newest first) filtered by `to`, or failing;
+    its clock `offset` seconds ahead of ours, as the Date headers would measure it."""
 
-    def __init__(self, entries: list[dict[str, Any]], error: Exception | None = None) -> None:
+    def __init__(
+        self,
+        entries: list[dict[str, Any]],
+        error: Exception | None = None,
+        offset: float | None = 0.0,
+    ) -> None:
         self.entries = entries
         self.error = error
+        self.offset = offset
         self.queries: list[dict[str, Any]] = []
 
     async def logbook(self, query: dict[str, Any]) -> list[dict[str, Any]]:
         self.queries.append(query)
         if self.error is not None:
             raise self.error
+        found = [e for e in self.entries if "to" not in query or e["to"] == query["to"]]
         start = int(query["offset"])
-        return self.entries[start : start + int(query["limit"])]
+        return found[start : start + int(query["limit"])]
+
+    def clock_offset(self) -> tuple[float, float] | None:
+        return None if self.offset is None else (self.offset - 0.5, self.offset + 0.5)
 
 
-def decide(book: Logbook, rows: list[Unsettled], now: float, **kw: Any) -> Any:
-    options: dict[str, Any] = {
-        "now": now,
-        "run_started": T0,
-        "settle_seconds": 300,
-        "max_attempts": 5,
-        **kw,
-    }
-    return asyncio.run(settle(book, rows, **options))  # type: ignore[arg-type]
+def decide(
+    book: Logbook,
+    rows: list[Unsettled],
+    now: float,
+    *,
+    known: list[Known] = (),  # type: ignore[assignment]
+    settler: Settler | None = None,
+    **kw: Any,
+) -> Any:
+    kw.setdefault("zone", "Europe/Berlin")  # as measured by an earlier run of the account
+    settler = settler or Settler(book, kw.pop("rules", RULES), **kw)  # type: ignore[arg-type]
+    return asyncio.run(settler.settle(rows, now=now, run_started=T0 - 5, known=known))
+
+
+def later(at: float, message_id: str = "90", recipient: int = OTHER) -> Known:
+    """A message of ours whose request left at `at` and was answered a second later."""
+    return Known(message_id, recipient, at, at + 1)
+
+
+# -- reading stamps ---------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
     ("value", "expected"),
     [
-        ("2027-01-15 09:00:00", T0),  # the gateway's local time (assumed Berlin)
-        ("2027-01-15 09:00:00.250000", T0 + 0.25),
-        ("2027-01-15T08:00:00+00:00", T0),
-        (int(T0), T0),
-        (str(int(T0)), T0),
-        ("yesterday", None),
-        (None, None),
+        ("2027-01-15 09:00:00", [T0, T0 + 3600]),  # Berlin or UTC: both until measured
+        ("2027-01-15T08:00:00+00:00", [T0]),
+        (int(T0), [T0]),
+        (str(int(T0)), [T0]),
+        ("yesterday", []),
+        (None, []),
     ],
 )
-def test_entry_time_reads_every_plausible_form(value: Any, expected: float | None) -> None:
-    """Berlin wall time, ISO with offset and Unix seconds are read; anything else is None."""
-    assert entry_time(value) == expected
-
-
-@pytest.mark.parametrize(
-    ("change", "hit"),
-    [
-        ({}, True),
-        ({"to": "+49 176 10000001"}, True),
-        ({"to": "004917610000001"}, True),
-        ({"to": "4917610000002"}, False),
-        ({"foreign_id": "c2"}, False),
-        ({"foreign_id": None}, False),
-        ({"timestamp": stamp(T0 - CLOCK_SKEW + 1)}, True),
-        ({"timestamp": stamp(T0 - CLOCK_SKEW - 60)}, False),
-        ({"timestamp": "garbage"}, False),
-    ],
-)
-def test_an_entry_matches_only_by_recipient_foreign_id_and_time(
-    change: dict[str, Any], hit: bool
+def test_a_stamp_means_each_reading_until_the_zone_is_known(
+    value: Any, expected: list[float]
 ) -> None:
-    """Same recipient (in any written form), same foreign_id, sent no earlier than the first
-    attempt less the clock skew."""
-    assert matches({**entry(), **change}, TO, "c1", T0) is hit
+    assert entry_moments(value, [BERLIN, UTC]) == expected
 
 
-def test_found_sums_every_id_and_price_and_a_zero_price_is_unknown() -> None:
-    """Two entries: both ids, the summed price; any 0 or missing price makes it unknown."""
-    both = found_in([entry(id="1", price="0.05"), entry(T0 + 5, id="2", price=Decimal("0.07"))])
-    assert (both.message_ids, both.price, both.sent_at) == (("1", "2"), Decimal("0.12"), T0)
-    assert found_in([entry(price="0"), entry(price="0.05")]).price is None
+def test_an_hour_that_happens_twice_has_both_readings() -> None:
+    # 2027-10-31 02:30 happens twice in Berlin: 00:30 and 01:30 UTC.
+    first = dt.datetime(2027, 10, 31, 0, 30, tzinfo=dt.UTC).timestamp()
+    assert entry_moments("2027-10-31 02:30:00", [BERLIN]) == [first, first + 3600]
 
 
-def test_found_in_the_logbook_is_sent() -> None:
-    """A matching entry settles the row as sent with the logbook's id and price."""
-    book = Logbook([entry()])
-    result = decide(book, [row()], now=T0 + 10)
-    (outcome,) = result.found
-    assert (outcome.status, outcome.message_ids, outcome.price) == (
-        "sent",
-        ("77",),
-        Decimal("0.05"),
-    )
-    assert result.resend == [] and result.waiting == {}
-    assert book.queries[0]["to"] == str(TO) and book.queries[0]["date_from"] == "2027-01-15"
+# -- proof that it went -----------------------------------------------------------------------
 
 
-def test_the_logbook_is_paged_to_its_end() -> None:
-    """The row's entry on the third page (100 a page) is found."""
-    others = [entry(T0 + 60, id=str(i), foreign_id="other") for i in range(2 * PAGE)]
-    book = Logbook([*others, entry()])
-    result = decide(book, [row()], now=T0 + 10)
+def test_the_rows_message_in_its_window_is_proof_with_every_id_and_the_summed_price() -> None:
+    book = Logbook([entry(id="78", price="0.02"), entry(id="77", price="0.05")])
+    result = decide(book, [row()], now=T0 + 5)
+    (found,) = result.found
+    assert found.status == "sent"
+    assert set(found.message_ids) == {"77", "78"}
+    assert str(found.price) == "0.07"
+    assert not result.resend and not result.waiting
+
+
+def test_a_rich_message_is_the_same_json_however_the_logbook_spaces_it() -> None:
+    sent = '{"richcard": {"title": "Sale", "description": "50 %"}}'
+    shown = '{"richcard":{"description":"50 %","title":"Sale"}}'
+    result = decide(Logbook([entry(text=shown)]), [row(text=sent)], now=T0 + 5)
     assert [o.message_ids for o in result.found] == [("77",)]
-    assert [q["offset"] for q in book.queries] == [0, PAGE, 2 * PAGE]
 
 
 @pytest.mark.parametrize(
-    ("now", "attempts", "verdict"),
+    ("change", "what"),
     [
-        (T0 + 299, 1, "waiting"),  # the settle period since the last attempt is not over
-        (T0 + 300, 1, "resend"),
-        (T0 + 300, 5, "gave_up"),  # answers lost max_attempts times: failed, not again
+        ({"text": "Hi Anna, see https://s.seven.io/x1"}, "text"),  # a link rewritten
+        ({"text": " Hi  Anna "}, "text"),  # trimmed differently
+        ({"channel": "SMS"}, "channel"),  # the fallback went instead
+        ({"label": "spring"}, "label"),
+        ({"foreign_id": "c2"}, "foreign_id"),
     ],
 )
-def test_not_found_waits_for_the_settle_period_then_goes_again(
-    now: float, attempts: int, verdict: str
+def test_an_entry_that_differs_keeps_the_row_unknown_and_says_why(
+    change: dict[str, Any], what: str
 ) -> None:
-    """Not in the logbook: wait until settle_seconds after the last attempt, then send again."""
-    result = decide(Logbook([]), [row(attempts=attempts)], now=now)
-    decided = {"waiting": list(result.waiting), "resend": result.resend, "gave_up": result.gave_up}
-    assert decided[verdict] == [TO]
-    assert sum(len(v) for v in decided.values()) == 1
-    if verdict == "waiting":
-        assert result.waiting[TO] == T0 + 300
+    result = decide(Logbook([entry(**change)]), [row()], now=T0 + 600, known=[later(T0 + 100)])
+    assert not result.found and not result.resend and not result.waiting
+    assert what in result.undecided[TO]
 
 
-def test_a_row_a_dead_run_left_in_flight_counts_from_this_runs_start() -> None:
-    """In flight, last attempt unknown: the settle period runs from the start of this run."""
-    dead = row("in_flight", first_attempt_at=None, last_attempt_at=None, attempts=0)
-    result = decide(Logbook([]), [dead], now=T0 + 10, run_started=T0 + 5)
-    assert result.waiting == {TO: T0 + 305}
+def test_another_campaigns_message_with_the_same_foreign_id_is_no_proof() -> None:
+    """Issue 10 case 2: the same foreign_id template, another campaign's text."""
+    book = Logbook([entry(text="Spring sale, Anna", id="55")])
+    result = decide(book, [row()], now=T0 + 600, known=[later(T0 + 100)])
+    assert not result.found
+    assert TO in result.undecided
 
 
-def test_an_unreadable_logbook_leaves_the_row_unsettled() -> None:
-    """The logbook answers garbage: the row is neither sent nor sent again."""
-    result = decide(Logbook([], AnswerLostError("garbled")), [row()], now=T0 + 999)
-    assert result.unreadable == [TO] and not result.found and not result.resend
+def test_an_identical_message_outside_the_window_is_neither_proof_nor_loose() -> None:
+    """A daily cron with the same text, label and foreign_id: yesterday's lost row is never
+    settled with today's message (nor today's with yesterday's)."""
+    yesterday = row(first_attempt_at=T0 - 86_400, last_attempt_at=T0 - 86_400, taken_at=None)
+    seen = entry(id="90", to=str(OTHER), ts=T0 + 101, text="x", foreign_id="o")
+    book = Logbook([seen, entry(ts=T0 + 2, id="today")])
+    result = decide(book, [yesterday], now=T0 + 600, known=[later(T0 + 100)])
+    assert not result.found
+    assert result.resend == [TO]
+
+
+def test_an_id_another_campaign_of_the_account_holds_is_not_ours(tmp_path: Path) -> None:
+    account = tmp_path / "acct"
+    with Journal(account / "other" / "journal.sqlite") as other:
+        other.add_rows([(TO, 2, TEXT, None, "c1")])
+        other.record("r1", [Outcome(TO, "sent", 1, T0, T0, message_ids=("77",))])
+    claims = AccountClaims(account, "mine", account / "mine" / "journal.sqlite")
+    result = decide(Logbook([entry()]), [row()], now=T0 + 5, claims=claims)
+    assert not result.found
+    assert result.waiting  # not proof, and absence still needs evidence
+
+
+def test_an_entry_two_campaigns_lost_rows_could_own_settles_neither(tmp_path: Path) -> None:
+    account = tmp_path / "acct"
+    with Journal(account / "other" / "journal.sqlite") as other:
+        other.add_rows([(TO, 2, TEXT, None, "c1")])
+        other.record("r1", [Outcome(TO, "unknown", 1, T0, T0)])
+    claims = AccountClaims(account, "mine", account / "mine" / "journal.sqlite")
+    result = decide(Logbook([entry()]), [row()], now=T0 + 5, claims=claims)
+    assert not result.found
+    assert "another campaign" in result.undecided[TO]
+
+
+def test_a_claim_is_first_come_first_served(tmp_path: Path) -> None:
+    account = tmp_path / "acct"
+    first = AccountClaims(account, "a", account / "a" / "journal.sqlite")
+    second = AccountClaims(account, "b", account / "b" / "journal.sqlite")
+    assert first.claim(["77"], TO)
+    assert first.claim(["77"], TO)  # again: still ours
+    assert not second.claim(["77", "80"], TO)
+    assert second.held_elsewhere(["77", "80"]) == {"77"}
+    assert (account / "claims.sqlite").stat().st_mode & 0o077 == 0
+
+
+# -- proof that it did not go ------------------------------------------------------------------
+
+
+def test_absence_waits_for_the_floor_after_the_client_timeout() -> None:
+    result = decide(Logbook([]), [row()], now=T0 + 40, known=[later(T0 + 45)])
+    assert result.waiting == {TO: T0 + 30 + 30}
+    assert result.evidence_after == T0 + 30 + 10
+
+
+def test_absence_without_later_messages_of_ours_in_the_logbook_is_not_proven() -> None:
+    """Issue 10 cases 3 and 6: with no evidence the row waits, whatever the time."""
+    result = decide(Logbook([]), [row()], now=T0 + 3600)
+    assert result.waiting and not result.resend
+
+
+def test_absence_with_a_later_message_of_ours_visible_sends_again() -> None:
+    seen = entry(id="90", to=str(OTHER), ts=T0 + 50, text="x", foreign_id="o")
+    result = decide(Logbook([seen]), [row()], now=T0 + 61, known=[later(T0 + 45)])
+    assert result.resend == [TO]
+
+
+def test_a_later_message_not_yet_visible_is_no_evidence() -> None:
+    """A lagging logbook: our later message is not listed yet, so neither might the lost one."""
+    result = decide(Logbook([]), [row()], now=T0 + 3600, known=[later(T0 + 45)])
+    assert not result.resend
+    assert result.waiting
+
+
+def test_a_message_sent_too_soon_after_the_lost_one_is_no_evidence() -> None:
+    seen = entry(id="90", to=str(OTHER), ts=T0 + 20, text="x", foreign_id="o")
+    result = decide(Logbook([seen]), [row()], now=T0 + 3600, known=[later(T0 + 15)])
+    assert not result.resend
+
+
+def test_out_of_attempts_gives_up_instead_of_sending_again() -> None:
+    seen = entry(id="90", to=str(OTHER), ts=T0 + 50, text="x", foreign_id="o")
+    result = decide(Logbook([seen]), [row(attempts=5)], now=T0 + 61, known=[later(T0 + 45)])
+    assert result.gave_up == [TO] and not result.resend
+
+
+def test_a_lookup_cut_short_is_never_absence() -> None:
+    """Issue 10 case 10: a test number with thousands of messages."""
+    many = [entry(id=str(i), text="other", ts=T0 - 100) for i in range(MAX_PAGES * PAGE)]
+    result = decide(Logbook(many), [row()], now=T0 + 3600, known=[later(T0 + 45)])
+    assert not result.resend
+    assert "cut short" in result.undecided[TO]
+
+
+def test_an_unreadable_logbook_decides_nothing() -> None:
+    book = Logbook([], error=AnswerLostError("the logbook answered HTTP 502"))
+    result = decide(book, [row()], now=T0 + 3600, known=[later(T0 + 45)])
+    assert not result.resend and not result.found
+    assert "could not be read" in result.undecided[TO]
 
 
 def test_a_refused_key_on_the_logbook_stops_the_run() -> None:
-    """An account error while looking up propagates: the run stops."""
+    book = Logbook([], error=AccountError("the gateway refused the API key", code="900"))
     with pytest.raises(AccountError):
-        decide(Logbook([], AccountError("key", code="900")), [row()], now=T0)
+        decide(book, [row()], now=T0 + 3600)
 
 
-def test_resend_and_skip_do_not_look() -> None:
-    """on_unknown resend: every row in the file goes again; skip: nothing is decided."""
-    book = Logbook([entry()])
-    assert decide(book, [row(), row(row=None)], now=T0, on_unknown="resend").resend == [TO]
-    skipped = decide(book, [row()], now=T0, on_unknown="skip")
-    assert not (skipped.found or skipped.resend or skipped.waiting)
+def test_skip_does_not_look() -> None:
+    book = Logbook([])
+    rules = Rules(30, 30, 10, 5, on_unknown="skip")
+    assert decide(book, [row()], now=T0 + 3600, rules=rules).waiting == {}
     assert book.queries == []
 
 
-def test_an_unknown_row_whose_last_attempt_predates_its_taking_counts_from_the_run() -> None:
-    """last_attempt_at older than taken_at (an earlier attempt; the last request was cut off):
-    the settle period runs from this run's start, not from that old attempt."""
-    stale = row("unknown", last_attempt_at=T0 - 3600, taken_at=T0 - 5)
-    result = decide(Logbook([]), [stale], now=T0 + 10, run_started=T0)
-    assert result.waiting == {TO: T0 + 300} and result.resend == []
+# -- what is measured --------------------------------------------------------------------------
 
 
-def test_a_time_in_the_hour_set_back_is_read_as_the_later_one() -> None:
-    """ "2026-10-25 02:30:00" in Berlin happens twice: the later (CET, 01:30 UTC) is taken."""
-    assert entry_time("2026-10-25 02:30:00") == 1_792_891_800.0
+@pytest.mark.parametrize("zone", [UTC, BERLIN])
+def test_the_logbooks_zone_is_measured_from_a_known_message(zone: ZoneInfo) -> None:
+    seen = entry(id="90", to=str(OTHER), ts=T0 + 50, zone=zone, text="x", foreign_id="o")
+    settler = Settler(Logbook([seen]), RULES)  # type: ignore[arg-type]
+    decide(settler.client, [row()], now=T0 + 61, known=[later(T0 + 45)], settler=settler)  # type: ignore[arg-type]
+    assert settler.facts.zone == zone.key
+    assert settler.facts.zone_source == "measured"
+
+
+def test_proof_that_hangs_on_the_unknown_zone_waits_for_it() -> None:
+    """Read as UTC, an identical message an hour before the attempt falls inside its window:
+    until the zone is measured nothing is decided."""
+    book = Logbook([entry(ts=T0 - 3600)])
+    result = decide(book, [row()], now=T0 + 5, zone=None)
+    assert not result.found and not result.resend
+    assert TO in result.waiting and "time zone" in result.undecided[TO]
+
+
+@pytest.mark.parametrize("offset", [-600.0, 600.0])
+def test_a_gateway_clock_ten_minutes_off_still_settles_the_row(offset: float) -> None:
+    """Issue 10 case 3: the gateway stamps with its own clock; Date headers measure it."""
+    book = Logbook([entry(ts=T0 + 1 + offset)], offset=offset)
+    result = decide(book, [row()], now=T0 + 5)
+    assert [o.message_ids for o in result.found] == [("77",)]
+
+
+def test_without_a_measured_clock_a_shifted_entry_still_counts_as_loose() -> None:
+    """No Date header: the window widens, so a nearby entry keeps the row unknown."""
+    book = Logbook([entry(ts=T0 + 200, text="Hi Anna, https://s.seven.io/x")], offset=None)
+    result = decide(book, [row()], now=T0 + 3600, known=[later(T0 + 1000)])
+    assert TO in result.undecided and not result.resend
+
+
+def test_a_message_stamped_at_dispatch_widens_the_window() -> None:
+    """seven queues above the account's rate: a known message stamped 5 minutes after its
+    request tells that the lost one may be stamped that late too."""
+    known = later(T0 + 40, "90")
+    seen = entry(id="90", to=str(OTHER), ts=T0 + 340, text="x", foreign_id="o")
+    ours = entry(id="77", ts=T0 + 300)
+    result = decide(Logbook([seen, ours]), [row()], now=T0 + 400, known=[known])
+    assert [o.message_ids for o in result.found] == [("77",)]
+
+
+# -- scheduled messages -------------------------------------------------------------------------
+
+
+def test_a_lost_scheduled_row_is_decided_only_after_its_delay() -> None:
+    """Issue 10 case 4: the logbook may list a scheduled message only once it goes."""
+    delay = T0 + 3600
+    seen = entry(id="90", to=str(OTHER), ts=T0 + 50, text="x", foreign_id="o")
+    early = decide(Logbook([seen]), [row(delay=delay)], now=T0 + 100, known=[later(T0 + 45)])
+    assert not early.resend and early.waiting[TO] >= delay
+    seen_late = entry(id="91", to=str(OTHER), ts=delay + 20, text="x", foreign_id="o")
+    after = decide(
+        Logbook([seen_late]),
+        [row(delay=delay)],
+        now=delay + 60,
+        known=[later(delay + 15, "91")],
+    )
+    assert after.resend == [TO]
+
+
+def test_a_scheduled_message_stamped_at_its_delay_is_proof() -> None:
+    delay = T0 + 3600
+    result = decide(Logbook([entry(ts=delay)]), [row(delay=delay)], now=T0 + 100)
+    assert [o.message_ids for o in result.found] == [("77",)]
+
+
+# -- many rows: one read by time ---------------------------------------------------------------
+
+
+def test_many_lost_answers_are_read_from_the_logbook_once_by_time() -> None:
+    rows = [row(recipient=TO + i, row=i + 2) for i in range(WINDOW_READ_AT)]
+    entries = [entry(id=str(100 + i), to=str(TO + i)) for i in range(WINDOW_READ_AT)]
+    book = Logbook(entries)
+    result = decide(book, rows, now=T0 + 5)
+    assert len(result.found) == WINDOW_READ_AT
+    assert all("to" not in q for q in book.queries)
+    assert len(book.queries) <= 4
+
+
+# -- a campaign's first run ----------------------------------------------------------------------
+
+
+def sample(recipient: int = TO, **kw: Any) -> SampleRow:
+    return SampleRow(
+        **{
+            "recipient": recipient,
+            "text": TEXT,
+            "label": None,
+            "foreign_id": derived_foreign_id("spring", recipient),
+            **kw,
+        }
+    )
+
+
+def test_a_first_run_finds_its_derived_foreign_id_in_the_logbook() -> None:
+    book = Logbook([entry(foreign_id=derived_foreign_id("spring", TO), text="other text")])
+    found = asyncio.run(sent_elsewhere(book, "spring", [sample()]))  # type: ignore[arg-type]
+    assert found is not None and "foreign_id" in found
+
+
+def test_a_first_run_is_not_stopped_by_another_campaigns_identical_text() -> None:
+    """A weekly campaign under a new name: same text, another derived foreign_id."""
+    book = Logbook([entry(foreign_id=derived_foreign_id("spring-wk1", TO))])
+    assert asyncio.run(sent_elsewhere(book, "spring-wk2", [sample()])) is None  # type: ignore[arg-type]
+
+
+def test_a_first_run_with_a_users_foreign_id_is_stopped_by_the_same_text_and_label() -> None:
+    book = Logbook([entry(foreign_id="c1")])
+    found = asyncio.run(sent_elsewhere(book, "spring", [sample(foreign_id="c1")]))  # type: ignore[arg-type]
+    assert found is not None and "same text" in found
+
+
+def test_derived_foreign_ids_of_long_names_differ_and_fit() -> None:
+    """Issue 10 case 2: names alike in their first 48 characters."""
+    base = "a-very-long-campaign-name-for-the-spring-sale-in-all-stores"
+    one, two = (derived_foreign_id(base + s, 491761234567890) for s in ("-wave1", "-wave2"))
+    assert one != two
+    assert max(len(one), len(two)) <= 64

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import sqlite3
+import time
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,7 @@ from rcsbatch.campaign import Campaign, load_campaign
 from rcsbatch.errors import InputError
 from rcsbatch.prepare import open_plan
 from rcsbatch.report import EXIT_OK
-from rcsbatch.runner import Gateway, run, send_test_messages
+from rcsbatch.runner import Gateway, journal_path, run, send_test_messages
 from rcsbatch.simulator import SimulatorServer
 from rcsbatch.testsends import (
     TestSendResult,
@@ -76,9 +77,10 @@ def test_chosen_rows_arrive_at_each_test_number_marked_as_tests(
     ]
     assert {r["message_id"] for r in table} == {m.id for m in got}
     assert result.path == campaign.report_dir / "test" / "test-sends" / f"{result.send_id}.csv"
-    log = sqlite3.connect(campaign.report_dir / "test" / "test-sends.sqlite")
+    journal = journal_path(campaign, gateway)
+    log = sqlite3.connect(journal.parent / "test-sends.sqlite")
     assert log.execute("SELECT count(*) FROM test_sends WHERE status = 'sent'").fetchone() == (6,)
-    assert not (campaign.report_dir / "test" / "journal.sqlite").exists()
+    assert not journal.exists()
 
 
 def test_a_delay_and_window_do_not_hold_a_test_message(
@@ -209,14 +211,23 @@ def test_a_test_message_never_settles_a_lost_answer_to_the_same_number(
     foreign_id: str | None,
 ) -> None:
     """A test message to a number that is also a recipient is in the logbook, but a lost answer
-    for that recipient's row is not `found` by it: the row is sent again after the settle period."""
+    for that recipient's row is not `found` by it. A later test message is what shows the
+    logbook current past the lost request: then the row is sent again, once."""
     campaign = make_campaign(2, message={"foreign_id": foreign_id}, send={"concurrency": 1})
     tests = test_send(campaign, gateway, (int(R(1)),), (1,))
     assert tests.exit_code == EXIT_OK
+    # A second later: a test message in the same second as the lost request would (rightly)
+    # keep the row unknown, as a message to the number inside the attempt's window.
+    time.sleep(2.5)
     sim.set_faults(script=["500"])  # the real row 1's first request: an HTML page, not accepted
+    first = run(campaign, campaign.report_dir, gateway)
+    assert first.report.settled_found == 0 and first.report.counts == {"unknown": 1, "sent": 1}
+    time.sleep(2.5)  # past the lost request's timeout and the margin
+    later = test_send(campaign, gateway, (PHONE_A,), (2,))
     result = run(campaign, campaign.report_dir, gateway)
     assert result.report.settled_found == 0 and result.report.settled_resent == 1
     assert result.report.counts == {"sent": 2}
+    assert later.exit_code == EXIT_OK
     to_r1 = [m for m in sim.backend.accepted() if m.to == R(1)]
     assert len(to_r1) == 2  # the test message and the real one, each once
     test_message, real = sorted(to_r1, key=lambda m: m.id not in tests.messages[0].message_ids)
