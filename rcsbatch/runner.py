@@ -35,8 +35,8 @@ from rcsbatch.request import Expired, SendSettings, request_params
 from rcsbatch.results import (
     ResultsWriter,
     journal_batches,
-    new_run_folder,
     plan_table,
+    reserve_run_folder,
     write_summary,
 )
 from rcsbatch.sender import Sender, SendStats
@@ -139,7 +139,8 @@ def unit_price(
 def dry_run(
     campaign: Campaign, root: Path, plan: Plan | None = None, gateway: Gateway | None = None
 ) -> RunResult:
-    """Check and merge every row, send nothing, and write the results to a dry-run folder.
+    """Check and merge every row, send nothing, and write the results to a dry-run folder, which
+    appears only once complete (results.RunFolder).
 
     With a `gateway`, the account's balance is read (`GET /balance`) and shown too.
     """
@@ -151,32 +152,29 @@ def dry_run(
         report.balance_before, report.currency = balance.amount, balance.currency
     settled = _settled(journal_path(campaign, root))
     lacking = _lacking(campaign, journal_path(campaign, root))
-    run_id, folder = new_run_folder(root, campaign.name, dry_run=True)
-    writer = ResultsWriter(folder, report)
     samples: list[dict[str, Any]] = []
-    try:
-        for chunk in plan.chunks():
-            if settled is not None:
-                chunk = _mark_settled(chunk, *settled)
-            if lacking:
-                chunk = _mark_incapable(chunk, lacking)
-            writer.write(plan_table(chunk))
-            if len(samples) < SAMPLES:
-                ready = chunk[chunk["status"] == "ready"].head(SAMPLES - len(samples))
-                for row, (_, item) in zip(ready.index.tolist(), ready.iterrows(), strict=True):
-                    # The delay's validity may run out during the dry run: then no sample.
-                    with contextlib.suppress(Expired):
-                        samples.append({"row": row, **request_params(campaign, item)})
-
-        writer.close()
-    except BaseException:
-        # A dry run that could not read the whole file leaves no half-written folder behind.
-        writer.close()
-        shutil.rmtree(folder, ignore_errors=True)
-        raise
-    report.estimate, report.estimate_source = estimate(campaign, root, report.counts["ready"])
-    _summarise(folder, campaign, run_id, report, started, dry_run=True)
-    return RunResult(run_id, folder, report, tuple(samples))
+    # A dry run that could not read the whole file leaves no folder behind.
+    with reserve_run_folder(root, campaign.name, dry_run=True) as target:
+        writer = ResultsWriter(target.temp, report)
+        try:
+            for chunk in plan.chunks():
+                if settled is not None:
+                    chunk = _mark_settled(chunk, *settled)
+                if lacking:
+                    chunk = _mark_incapable(chunk, lacking)
+                writer.write(plan_table(chunk))
+                if len(samples) < SAMPLES:
+                    ready = chunk[chunk["status"] == "ready"].head(SAMPLES - len(samples))
+                    for row, (_, item) in zip(ready.index.tolist(), ready.iterrows(), strict=True):
+                        # The delay's validity may run out during the dry run: then no sample.
+                        with contextlib.suppress(Expired):
+                            samples.append({"row": row, **request_params(campaign, item)})
+        finally:
+            writer.close()
+        report.estimate, report.estimate_source = estimate(campaign, root, report.counts["ready"])
+        _summarise(target.temp, campaign, target.run_id, report, started, dry_run=True)
+        folder = target.commit()
+    return RunResult(target.run_id, folder, report, tuple(samples))
 
 
 def _settled(path: Path) -> tuple[np.ndarray, np.ndarray] | None:
@@ -322,61 +320,67 @@ def run(
                 messages=sendable,
                 balance=balance.amount if balance is not None else None,
             )
-        run_id, folder = new_run_folder(root, campaign.name)
-        journal.start_run(run_id)
-        report = Report(simulated=gateway.simulated, run_id=run_id)
-        report.capability_note = capability_note
-        if balance is not None:
-            report.balance_before, report.currency = balance.amount, balance.currency
-        report.estimate, report.estimate_source = estimate(campaign, root, sendable, journal)
-        if on_start is not None:
-            on_start(sendable)
-        settings = settings or SendSettings.of(campaign)
-        # Everything loaded so far lives for the whole send: frozen, the cyclic GC stops
-        # re-scanning it every few thousand messages (~5 % of the send's CPU, measured).
-        gc.collect()
-        gc.freeze()
-        try:
-            with _event_loop() as loop_runner:
-                stats = loop_runner.run(
-                    _send(
-                        journal,
-                        gateway,
-                        settings,
-                        run_id,
-                        limit,
-                        report,
-                        on_outcome,
-                        on_status,
-                        budget,
+        # The run id is chosen now (the journal records it with each row sent); its folder
+        # appears only once results and summary are complete, and not at all if the run fails.
+        with reserve_run_folder(root, campaign.name) as target:
+            run_id = target.run_id
+            journal.start_run(run_id)
+            report = Report(simulated=gateway.simulated, run_id=run_id)
+            report.capability_note = capability_note
+            if balance is not None:
+                report.balance_before, report.currency = balance.amount, balance.currency
+            report.estimate, report.estimate_source = estimate(campaign, root, sendable, journal)
+            if on_start is not None:
+                on_start(sendable)
+            settings = settings or SendSettings.of(campaign)
+            # Everything loaded so far lives for the whole send: frozen, the cyclic GC stops
+            # re-scanning it every few thousand messages (~5 % of the send's CPU, measured).
+            gc.collect()
+            gc.freeze()
+            try:
+                with _event_loop() as loop_runner:
+                    stats = loop_runner.run(
+                        _send(
+                            journal,
+                            gateway,
+                            settings,
+                            run_id,
+                            limit,
+                            report,
+                            on_outcome,
+                            on_status,
+                            budget,
+                        )
                     )
-                )
-        finally:
-            gc.unfreeze()
-        report.stop_reason, report.stop_code = stats.stop_reason, stats.stop_code
-        report.interrupted = stats.interrupted
-        report.gave_up = stats.gave_up
-        report.over_budget = stats.over_budget
-        report.not_after_passed = stats.not_after_passed
-        report.settled_found, report.settled_resent = stats.settled_found, stats.settled_resent
-        journal.note_unsent(_why_unsent(stats, limit))
-        writer = ResultsWriter(folder, report)
-        try:
-            for table in journal_batches(journal.result_rows()):
-                writer.write(table)
-        finally:
-            writer.close()
-        summary = _summarise(
-            folder,
-            campaign,
-            run_id,
-            report,
-            started,
-            send_seconds=stats.finished - stats.started,
-            attempted=stats.attempted,
-            retries=stats.retries,
-        )
-        journal.finish_run(run_id, report.exit_code, json.dumps(summary))
+            finally:
+                gc.unfreeze()
+            report.stop_reason, report.stop_code = stats.stop_reason, stats.stop_code
+            report.interrupted = stats.interrupted
+            report.gave_up = stats.gave_up
+            report.over_budget = stats.over_budget
+            report.not_after_passed = stats.not_after_passed
+            report.settled_found, report.settled_resent = stats.settled_found, stats.settled_resent
+            journal.note_unsent(_why_unsent(stats, limit))
+            writer = ResultsWriter(target.temp, report)
+            try:
+                for table in journal_batches(journal.result_rows()):
+                    writer.write(table)
+            finally:
+                writer.close()
+            summary = _summarise(
+                target.temp,
+                campaign,
+                run_id,
+                report,
+                started,
+                send_seconds=stats.finished - stats.started,
+                attempted=stats.attempted,
+                retries=stats.retries,
+            )
+            folder = target.commit()
+            # Finished only once its folder is in place: sync and revoke rewrite the newest
+            # finished run's folder.
+            journal.finish_run(run_id, report.exit_code, json.dumps(summary))
     return RunResult(run_id, folder, report)
 
 
