@@ -319,6 +319,11 @@ class Journal:
         ).fetchone()
         return None if found is None else str(found[0])
 
+    def run_summary(self, run_id: str) -> str | None:
+        """The summary (JSON) a run wrote when it finished; None before that."""
+        found = self.db.execute("SELECT summary FROM runs WHERE run_id=?", (run_id,)).fetchone()
+        return None if found is None else found[0]
+
     def finish_run(self, run_id: str, exit_code: int, summary: str) -> None:
         self.db.execute(
             "UPDATE runs SET finished_at=?, exit_code=?, summary=? WHERE run_id=?",

@@ -14,7 +14,6 @@ import fcntl
 import gc
 import json
 import os
-import shutil
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -34,6 +33,8 @@ from rcsbatch.report import Report
 from rcsbatch.request import Expired, SendSettings, request_params
 from rcsbatch.results import (
     ResultsWriter,
+    RunFolder,
+    clean_temp_folders,
     journal_batches,
     plan_table,
     reserve_run_folder,
@@ -485,8 +486,9 @@ def sync_campaign(
     campaign: Campaign, root: Path, gateway: Gateway
 ) -> tuple[SyncStats, Path | None]:
     """Fill the journal's delivery states and final prices from the gateway's logbook, then
-    rewrite the newest run's results files from the journal; returns what changed and that run's
-    folder (None when the campaign has no finished run). Holds the campaign's run lock."""
+    rewrite the newest run's folder from the journal (rewrite_latest); returns what changed and
+    that run's folder (None when the campaign has no finished run). Holds the campaign's run
+    lock."""
     from rcsbatch.client import GatewayClient
     from rcsbatch.sync import sync
 
@@ -504,29 +506,70 @@ def sync_campaign(
 
         with _event_loop() as loop_runner:
             stats = loop_runner.run(go())
-        run_id = journal.latest_run()
-        if run_id is None or not (root / campaign.name / run_id).is_dir():
-            return stats, None
-        folder = root / campaign.name / run_id
-        rewrite_results(journal, folder, run_id)
-        return stats, folder
+        return stats, rewrite_latest(journal, root / campaign.name)
+
+
+def rewrite_latest(journal: Journal, campaign_folder: Path) -> Path | None:
+    """Rewrite the newest finished run's folder in `campaign_folder` (rewrite_results); returns
+    it, or None when that run has no folder there (or there is no finished run)."""
+    # First, so that a run folder a killed rewrite left as a backup is back in its place.
+    clean_temp_folders(campaign_folder)
+    run_id = journal.latest_run()
+    if run_id is None or not (campaign_folder / run_id).is_dir():
+        return None
+    rewrite_results(journal, campaign_folder / run_id, run_id)
+    return campaign_folder / run_id
+
+
+# The summary's figures counted from the results rows. A rewrite counts them anew and keeps the
+# rest as the run wrote it: timings, balances, why it stopped, and the exit code it returned.
+COUNTED = (
+    "rows",
+    "counts",
+    "total_cost",
+    "this_run",
+    "cost_complete",
+    "sent_without_price",
+    "text_changed",
+    "channels",
+)
 
 
 def rewrite_results(journal: Journal, folder: Path, run_id: str) -> None:
-    """Write a run folder's results files anew from the journal; a reader sees the old files or
-    the new ones, never half of either."""
-    scratch = folder / ".rewrite"
-    shutil.rmtree(scratch, ignore_errors=True)
-    scratch.mkdir()
-    writer = ResultsWriter(scratch, Report(run_id=run_id))
-    try:
-        for table in journal_batches(journal.result_rows()):
-            writer.write(table)
-    finally:
-        writer.close()
-    for name in ("results.parquet", "results.csv"):
-        os.replace(scratch / name, folder / name)
-    shutil.rmtree(scratch, ignore_errors=True)
+    """Write a run folder anew from the journal: results.csv, results.parquet and summary.json
+    (its figures in COUNTED counted anew), swapped in whole, so a reader sees the old folder or
+    the new one, never half of either. Other files in the folder are kept. Callers hold the
+    campaign's run lock."""
+    report = Report(run_id=run_id)
+    with RunFolder.replacing(folder) as target:
+        writer = ResultsWriter(target.temp, report)
+        try:
+            for table in journal_batches(journal.result_rows()):
+                writer.write(table)
+        finally:
+            writer.close()
+        summary = _written_summary(folder, journal, run_id)
+        fresh = report.summary()
+        summary.update({key: fresh[key] for key in COUNTED})
+        summary["rewritten_at"] = _iso(time.time())
+        write_summary(target.temp, summary)
+        target.commit()
+
+
+def _written_summary(folder: Path, journal: Journal, run_id: str) -> dict[str, Any]:
+    """The run's summary as its folder has it, else as the journal has it, else a bare one."""
+    texts = []
+    with contextlib.suppress(OSError):
+        texts.append((folder / "summary.json").read_text(encoding="utf-8"))
+    texts.append(journal.run_summary(run_id) or "")
+    for text in texts:
+        try:
+            summary = json.loads(text)
+        except ValueError:
+            continue
+        if isinstance(summary, dict):
+            return summary
+    return {"run_id": run_id}
 
 
 def _why_unsent(stats: SendStats, limit: int | None) -> str:
