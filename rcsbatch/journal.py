@@ -312,6 +312,11 @@ class Journal:
             "INSERT INTO runs (run_id, started_at) VALUES (?, ?)", (run_id, time.time())
         )
 
+    def has_run(self, run_id: str) -> bool:
+        """Whether a run with this id started (finished or not)."""
+        found = self.db.execute("SELECT 1 FROM runs WHERE run_id=?", (run_id,)).fetchone()
+        return found is not None
+
     def latest_run(self) -> str | None:
         """The id of the newest run that finished (wrote its report)."""
         found = self.db.execute(

@@ -19,7 +19,7 @@ import shutil
 import sys
 import time
 from collections import deque
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from decimal import Decimal
 from pathlib import Path
@@ -104,10 +104,16 @@ _NOT_CARRIED = (*RESULT_FILES, "summary.json.tmp", ".rewrite")
 
 
 def reserve_run_folder(
-    root: Path, campaign: str, *, dry_run: bool = False, now: dt.datetime | None = None
+    root: Path,
+    campaign: str,
+    *,
+    dry_run: bool = False,
+    now: dt.datetime | None = None,
+    used: Callable[[str], bool] | None = None,
 ) -> RunFolder:
     """Choose the run id (a UTC timestamp that sorts by time) and reserve `root/campaign/<run id>/`,
-    which appears only when `RunFolder.commit` puts it in place. Temporary folders that killed
+    which appears only when `RunFolder.commit` puts it in place. `used` says which run ids are
+    taken without a folder (the journal's, of runs that failed). Temporary folders that killed
     runs left in `root/campaign` are cleaned up first."""
     moment = now or dt.datetime.now(dt.UTC)
     base = moment.strftime("%Y%m%dT%H%M%SZ") + ("-dry-run" if dry_run else "")
@@ -125,7 +131,7 @@ def reserve_run_folder(
             # The hidden name is the reservation (mkdir lets one process have it), and only its
             # holder renames it to `run_id`: a run id whose folder is there already is an
             # earlier run's, and one made after this check can only be ours.
-            if os.path.lexists(parent / run_id):
+            if os.path.lexists(parent / run_id) or (used is not None and used(run_id)):
                 temp.rmdir()
                 continue
             try:

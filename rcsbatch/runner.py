@@ -322,8 +322,9 @@ def run(
                 balance=balance.amount if balance is not None else None,
             )
         # The run id is chosen now (the journal records it with each row sent); its folder
-        # appears only once results and summary are complete, and not at all if the run fails.
-        with reserve_run_folder(root, campaign.name) as target:
+        # appears only once results and summary are complete, and not at all if the run fails:
+        # the journal tells which ids such runs had.
+        with reserve_run_folder(root, campaign.name, used=journal.has_run) as target:
             run_id = target.run_id
             journal.start_run(run_id)
             report = Report(simulated=gateway.simulated, run_id=run_id)

@@ -405,10 +405,16 @@ def test_run_folders_sort_by_time_and_never_collide(tmp_path: Path) -> None:
         assert first.commit() == tmp_path / "spring" / "20260301T120000Z"
     second.discard()
     dry.discard()
-    # The id of a run folder in place is never chosen again, that of a discarded one may be.
+    # The id of a run folder in place is never chosen again, that of a discarded one may be
+    # unless `used` says a run had it.
     third = reserve_run_folder(tmp_path, "spring", now=now)
     assert third.run_id == "20260301T120000Z-1"
     third.discard()
+    fourth = reserve_run_folder(
+        tmp_path, "spring", now=now, used={"20260301T120000Z-1"}.__contains__
+    )
+    assert fourth.run_id == "20260301T120000Z-2"
+    fourth.discard()
     assert [p.name for p in (tmp_path / "spring").iterdir()] == ["20260301T120000Z"]
 
 
