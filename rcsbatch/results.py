@@ -1,4 +1,5 @@
-"""Result files: `results.csv`, `results.parquet` and `summary.json` in a run's own folder.
+"""Result files: `results.csv`, `results.parquet` and `summary.json` in a run's own folder,
+which appears only once they are complete and on disk (`RunFolder`).
 
 Rows are written in batches as they are read (from the journal, or from the checks of a dry run),
 so a campaign of millions never sits in memory. CSV cells that a spreadsheet would take for a
