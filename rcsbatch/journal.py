@@ -356,12 +356,22 @@ class Journal:
         ).fetchall()
         return [SampleRow(*r) for r in rows]
 
+    def has_run(self, run_id: str) -> bool:
+        """Whether a run with this id started (finished or not)."""
+        found = self.db.execute("SELECT 1 FROM runs WHERE run_id=?", (run_id,)).fetchone()
+        return found is not None
+
     def latest_run(self) -> str | None:
         """The id of the newest run that finished (wrote its report)."""
         found = self.db.execute(
             "SELECT run_id FROM runs WHERE finished_at IS NOT NULL ORDER BY started_at DESC LIMIT 1"
         ).fetchone()
         return None if found is None else str(found[0])
+
+    def run_summary(self, run_id: str) -> str | None:
+        """The summary (JSON) a run wrote when it finished; None before that."""
+        found = self.db.execute("SELECT summary FROM runs WHERE run_id=?", (run_id,)).fetchone()
+        return None if found is None else found[0]
 
     def finish_run(self, run_id: str, exit_code: int, summary: str) -> None:
         self.db.execute(

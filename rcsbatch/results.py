@@ -1,4 +1,5 @@
-"""Result files: `results.csv`, `results.parquet` and `summary.json` in a run's own folder.
+"""Result files: `results.csv`, `results.parquet` and `summary.json` in a run's own folder,
+which appears only once they are complete and on disk (`RunFolder`).
 
 Rows are written in batches as they are read (from the journal, or from the checks of a dry run),
 so a campaign of millions never sits in memory. CSV cells that a spreadsheet would take for a
@@ -7,11 +8,19 @@ formula (starting with `=`, `+`, `-`, `@`, tab or carriage return) are written w
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import datetime as dt
+import errno
+import fcntl
 import json
 import os
+import re
+import shutil
+import sys
+import time
 from collections import deque
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from decimal import Decimal
 from pathlib import Path
@@ -81,28 +90,310 @@ def safe_cell(value: object) -> object:
     return value
 
 
-def new_run_folder(
-    root: Path, campaign: str, *, dry_run: bool = False, now: dt.datetime | None = None
-) -> tuple[str, Path]:
-    """Create `root/campaign/<run id>/`; the run id is a UTC timestamp that sorts by time."""
+# A run folder is written as `.<run id>.tmp`; a rewrite as `.<run id>.rewrite.tmp`, and where the
+# folder cannot be swapped in one step, the old one waits as `.<run id>.old.tmp` (see `_swap`).
+TEMP_SUFFIX = ".tmp"
+_REWRITE = ".rewrite"
+_BACKUP = ".old"
+_TEMP_NAME = re.compile(r"\.(?P<run_id>\d{8}T\d{6}Z[\w-]*)(?P<kind>|\.rewrite|\.old)\.tmp")
+# The reservation's mkdir and its flock are two steps: a younger temporary folder may be one
+# whose lock is not taken yet, so only older ones are removed.
+STALE_AFTER = 300.0
+# What a rewrite writes anew; leftovers of older versions' rewrites are not carried over either.
+RESULT_FILES = ("results.csv", "results.parquet", "summary.json")
+_NOT_CARRIED = (*RESULT_FILES, "summary.json.tmp", ".rewrite")
+
+
+def reserve_run_folder(
+    root: Path,
+    campaign: str,
+    *,
+    dry_run: bool = False,
+    now: dt.datetime | None = None,
+    used: Callable[[str], bool] | None = None,
+) -> RunFolder:
+    """Choose the run id (a UTC timestamp that sorts by time) and reserve `root/campaign/<run id>/`,
+    which appears only when `RunFolder.commit` puts it in place. `used` says which run ids are
+    taken without a folder (the journal's, of runs that failed). Temporary folders that killed
+    runs left in `root/campaign` are cleaned up first."""
     moment = now or dt.datetime.now(dt.UTC)
     base = moment.strftime("%Y%m%dT%H%M%SZ") + ("-dry-run" if dry_run else "")
     parent = root / campaign
     try:
         parent.mkdir(parents=True, exist_ok=True)
+        clean_temp_folders(parent)
         for n in range(1000):
             run_id = base if n == 0 else f"{base}-{n}"
+            temp = parent / f".{run_id}{TEMP_SUFFIX}"
             try:
-                (parent / run_id).mkdir()
+                temp.mkdir()
             except FileExistsError:
                 continue
-            return run_id, parent / run_id
+            # The hidden name is the reservation (mkdir lets one process have it), and only its
+            # holder renames it to `run_id`: a run id whose folder is there already is an
+            # earlier run's, and one made after this check can only be ours.
+            if os.path.lexists(parent / run_id) or (used is not None and used(run_id)):
+                temp.rmdir()
+                continue
+            try:
+                return RunFolder(parent / run_id, temp)
+            except BaseException:
+                temp.rmdir()
+                raise
     except OSError as exc:
         raise ReportError(
             f"cannot create a run folder in {parent} ({exc.strerror}); "
             "choose another report folder with --report-dir"
         ) from None
     raise RuntimeError("too many runs in the same second")  # pragma: no cover
+
+
+class RunFolder:
+    """A run folder that appears whole or not at all: files go into `temp`, a hidden folder beside
+    `path`, and `commit` puts it in place.
+
+    As a context manager, a folder not committed by the end of the block (an error, a full disk,
+    Ctrl-C) is removed. While it is being written, `temp` is flock'ed (the lock dies with its
+    process): `clean_temp_folders` removes only the temporary folders whose lock it can take.
+    """
+
+    def __init__(self, path: Path, temp: Path, *, replaces: bool = False) -> None:
+        self.path = path
+        self.temp = temp
+        self.committed = False
+        self._replaces = replaces
+        self._fd: int | None = _lock(temp)
+
+    @classmethod
+    def replacing(cls, folder: Path) -> RunFolder:
+        """A new version of the run folder `folder`, written beside it in `.<run id>.rewrite.tmp`;
+        `commit` swaps it in, with every file of the old one other than the results files.
+        One rewrite of a campaign at a time: callers hold its run lock."""
+        clean_temp_folders(folder.parent)
+        temp = folder.with_name(f".{folder.name}{_REWRITE}{TEMP_SUFFIX}")
+        _clear(temp)
+        temp.mkdir()
+        try:
+            return cls(folder, temp, replaces=True)
+        except BaseException:
+            temp.rmdir()
+            raise
+
+    @property
+    def run_id(self) -> str:
+        return self.path.name
+
+    def __enter__(self) -> RunFolder:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if not self.committed:
+            self.discard()
+
+    def commit(self) -> Path:
+        """Make every file durable (fsync'd, then the folder) and put the folder in place, then
+        make that durable too (the parent fsync'd); returns `path`."""
+        if self._replaces:
+            _carry_over(self.path, self.temp)
+        _sync_tree(self.temp)
+        if self._replaces:
+            _swap(self.temp, self.path)
+        else:
+            os.rename(self.temp, self.path)
+        self.committed = True
+        self._unlock()
+        _sync_dir(self.path.parent)
+        return self.path
+
+    def discard(self) -> None:
+        """Remove the temporary folder and what was written into it."""
+        shutil.rmtree(self.temp, ignore_errors=True)
+        self._unlock()
+
+    def _unlock(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)  # releases the flock
+            self._fd = None
+
+
+def clean_temp_folders(parent: Path) -> None:
+    """Remove the temporary folders that killed runs and rewrites left in `parent` (a campaign's
+    report folder): only those no live process holds. A killed swap's backup whose run folder is
+    missing is put back in its place instead."""
+    try:
+        found = [m for m in map(_TEMP_NAME.fullmatch, os.listdir(parent)) if m is not None]
+    except OSError:
+        return
+    # Backups first: one put back in place makes its run's other temporary folder removable.
+    found.sort(key=lambda m: m["kind"] != _BACKUP)
+    for match in found:
+        backup = match["kind"] == _BACKUP
+        path = parent / match[0]
+        # A backup is made by renaming a folder whose lock is already held: no age needed.
+        with _unheld(path, 0.0 if backup else STALE_AFTER) as free:
+            if not free:
+                continue
+            final = parent / match["run_id"]
+            if backup and not os.path.lexists(final):
+                with contextlib.suppress(OSError):
+                    os.rename(path, final)
+            else:
+                shutil.rmtree(path, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def _unheld(path: Path, min_age: float) -> Iterator[bool]:
+    """Whether `path` is a folder older than `min_age` seconds whose flock no process holds; the
+    lock is kept (so no process takes the folder up) until the block ends."""
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    except OSError:
+        yield False
+        return
+    try:
+        seen = os.fstat(fd)
+        if time.time() - seen.st_mtime < min_age:
+            yield False
+            return
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            yield False  # held by a live process, or the file system has no flock: keep it
+            return
+        try:
+            now = os.stat(path, follow_symlinks=False)
+        except OSError:
+            yield False
+            return
+        # The name may have been renamed in place (committed) between the open and the lock.
+        yield (now.st_dev, now.st_ino) == (seen.st_dev, seen.st_ino)
+    finally:
+        os.close(fd)
+
+
+def _lock(folder: Path) -> int | None:
+    """Hold an flock on `folder` until the returned descriptor is closed; None where the file
+    system has no flock (its temporary folders are then never cleaned up, only ignored)."""
+    fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    try:
+        # Blocking: a clean-up holds it a moment only, and never on a folder this young.
+        fcntl.flock(fd, fcntl.LOCK_EX)
+    except OSError:
+        os.close(fd)
+        return None
+    return fd
+
+
+def _clear(path: Path) -> None:
+    """Remove `path`, a temporary folder a killed process left, unless a live one holds it."""
+    if not os.path.lexists(path):
+        return
+    with _unheld(path, 0.0) as free:
+        if not free:
+            raise ReportError(f"{path} is being written by another process; try again later")
+        shutil.rmtree(path)
+
+
+def _carry_over(old: Path, new: Path) -> None:
+    """Put every entry of folder `old` but the results files into `new`, as hard links where the
+    file system allows (no data copied, and `old` stays whole until the swap)."""
+    with os.scandir(old) as entries:
+        for entry in entries:
+            if entry.name in _NOT_CARRIED:
+                continue
+            target = new / entry.name
+            if entry.is_symlink():
+                os.symlink(os.readlink(entry.path), target)
+            elif entry.is_dir():
+                shutil.copytree(entry.path, target, symlinks=True, copy_function=_link_or_copy)
+            else:
+                _link_or_copy(entry.path, str(target))
+
+
+def _link_or_copy(source: str, target: str) -> None:
+    try:
+        os.link(source, target, follow_symlinks=False)
+    except OSError:
+        shutil.copy2(source, target, follow_symlinks=False)
+
+
+def _sync_tree(folder: Path) -> None:
+    """fsync every regular file and folder in `folder`, the folder last."""
+    with os.scandir(folder) as entries:
+        for entry in entries:
+            if entry.is_dir(follow_symlinks=False):
+                _sync_tree(Path(entry.path))
+            elif entry.is_file(follow_symlinks=False):
+                fd = os.open(entry.path, os.O_RDONLY)
+                try:
+                    os.fsync(fd)
+                finally:
+                    os.close(fd)
+    _sync_dir(folder)
+
+
+def _sync_dir(folder: Path) -> None:
+    """fsync a folder, so the names made or renamed in it survive a crash."""
+    fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    try:
+        os.fsync(fd)
+    except OSError as exc:
+        # Some file systems (network ones) cannot fsync a folder; their names are as durable as
+        # they make them.
+        if exc.errno not in (errno.EINVAL, errno.ENOTSUP):
+            raise
+    finally:
+        os.close(fd)
+
+
+def _swap(new: Path, final: Path) -> None:
+    """Put folder `new` in the place of folder `final` and remove the old one: a reader opening
+    `final` finds the old folder or the new one, never a mix.
+
+    On Linux both names are exchanged in one step (renameat2 RENAME_EXCHANGE). Elsewhere, or
+    where the file system cannot, `final` is renamed to a backup and `new` to `final`: a reader
+    may then, for that moment, find no folder at all, and a crash in it leaves the backup, which
+    `clean_temp_folders` puts back. The old folder is never removed before the new one is in place.
+    """
+    if _exchange(new, final):
+        shutil.rmtree(new, ignore_errors=True)  # now the old folder
+        return
+    backup = final.with_name(f".{final.name}{_BACKUP}{TEMP_SUFFIX}")
+    _clear(backup)
+    held = _lock(final)  # so no clean-up takes the backup for a killed swap's
+    try:
+        os.rename(final, backup)
+        try:
+            os.rename(new, final)
+        except BaseException:
+            os.rename(backup, final)
+            raise
+        shutil.rmtree(backup, ignore_errors=True)
+    finally:
+        if held is not None:
+            os.close(held)
+
+
+_RENAME_EXCHANGE = 2
+_AT_FDCWD = -100
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Exchange two paths atomically (Linux renameat2); False where that is not possible."""
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        renameat2 = libc.renameat2
+    except (OSError, AttributeError):
+        return False  # a C library without it (glibc < 2.28, some musl versions)
+    done = renameat2(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE)
+    if done == 0:
+        return True
+    code = ctypes.get_errno()
+    if code in (errno.ENOSYS, errno.EINVAL, errno.ENOTSUP):
+        return False  # an old kernel, or a file system that cannot exchange
+    raise OSError(code, os.strerror(code), str(a), None, str(b))
 
 
 def journal_batches(rows: Iterable[Sequence[Any]], size: int = 10_000) -> Iterator[pa.Table]:

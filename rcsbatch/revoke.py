@@ -125,10 +125,11 @@ def revoke_campaign(
     confirm: Callable[[RevokePlan], bool] = lambda _: True,
 ) -> tuple[RevokePlan, RevokeStats | None, Path | None]:
     """Plan, confirm (`confirm` sees the plan; False: nothing is asked) and send a campaign's
-    revoke requests under its run lock, then rewrite the newest run's results from the journal.
-    Returns the plan, what was sent (None when nothing was) and the rewritten run folder."""
+    revoke requests under its run lock, then rewrite the newest run's folder from the journal
+    (runner.rewrite_latest). Returns the plan, what was sent (None when nothing was) and the
+    rewritten run folder."""
     from rcsbatch.client import GatewayClient
-    from rcsbatch.runner import _event_loop, campaign_lock, existing_state, rewrite_results
+    from rcsbatch.runner import _event_loop, campaign_lock, existing_state, rewrite_latest
 
     state = existing_state(campaign, gateway, root, "revoke")
     with campaign_lock(state.lock), Journal(state.journal) as journal:
@@ -156,10 +157,4 @@ def revoke_campaign(
 
         with _event_loop() as loop_runner:
             stats = loop_runner.run(go())
-        latest = journal.latest_run()
-        folder = None if latest is None else root / campaign.name / latest
-        if folder is not None and folder.is_dir() and latest is not None:
-            rewrite_results(journal, folder, latest)
-        else:
-            folder = None
-        return found, stats, folder
+        return found, stats, rewrite_latest(journal, root / campaign.name)

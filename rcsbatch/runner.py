@@ -14,7 +14,6 @@ import fcntl
 import gc
 import json
 import os
-import shutil
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -41,9 +40,11 @@ from rcsbatch.report import Report
 from rcsbatch.request import Expired, SendSettings, request_params
 from rcsbatch.results import (
     ResultsWriter,
+    RunFolder,
+    clean_temp_folders,
     journal_batches,
-    new_run_folder,
     plan_table,
+    reserve_run_folder,
     write_summary,
 )
 from rcsbatch.sender import Sender, SendStats
@@ -198,7 +199,8 @@ def dry_run(
     gateway: Gateway | None = None,
     account: str | None = None,
 ) -> RunResult:
-    """Check and merge every row, send nothing, and write the results to a dry-run folder.
+    """Check and merge every row, send nothing, and write the results to a dry-run folder, which
+    appears only once complete (results.RunFolder).
 
     With a `gateway`, the account's balance is read (`GET /balance`) and shown too. Rows settled
     by earlier runs are read from the journal of `account` (default: see `account_for`).
@@ -212,32 +214,31 @@ def dry_run(
         report.balance_before, report.currency = balance.amount, balance.currency
     settled = _settled(journal_path(campaign, account))
     lacking = _lacking(campaign, journal_path(campaign, account))
-    run_id, folder = new_run_folder(root, campaign.name, dry_run=True)
-    writer = ResultsWriter(folder, report)
     samples: list[dict[str, Any]] = []
-    try:
-        for chunk in plan.chunks():
-            if settled is not None:
-                chunk = _mark_settled(chunk, *settled)
-            if lacking:
-                chunk = _mark_incapable(chunk, lacking)
-            writer.write(plan_table(chunk))
-            if len(samples) < SAMPLES:
-                ready = chunk[chunk["status"] == "ready"].head(SAMPLES - len(samples))
-                for row, (_, item) in zip(ready.index.tolist(), ready.iterrows(), strict=True):
-                    # The delay's validity may run out during the dry run: then no sample.
-                    with contextlib.suppress(Expired):
-                        samples.append({"row": row, **request_params(campaign, item)})
-
-        writer.close()
-    except BaseException:
-        # A dry run that could not read the whole file leaves no half-written folder behind.
-        writer.close()
-        shutil.rmtree(folder, ignore_errors=True)
-        raise
-    report.estimate, report.estimate_source = estimate(campaign, account, report.counts["ready"])
-    _summarise(folder, campaign, run_id, report, started, dry_run=True)
-    return RunResult(run_id, folder, report, tuple(samples))
+    # A dry run that could not read the whole file leaves no folder behind.
+    with reserve_run_folder(root, campaign.name, dry_run=True) as target:
+        writer = ResultsWriter(target.temp, report)
+        try:
+            for chunk in plan.chunks():
+                if settled is not None:
+                    chunk = _mark_settled(chunk, *settled)
+                if lacking:
+                    chunk = _mark_incapable(chunk, lacking)
+                writer.write(plan_table(chunk))
+                if len(samples) < SAMPLES:
+                    ready = chunk[chunk["status"] == "ready"].head(SAMPLES - len(samples))
+                    for row, (_, item) in zip(ready.index.tolist(), ready.iterrows(), strict=True):
+                        # The delay's validity may run out during the dry run: then no sample.
+                        with contextlib.suppress(Expired):
+                            samples.append({"row": row, **request_params(campaign, item)})
+        finally:
+            writer.close()
+        report.estimate, report.estimate_source = estimate(
+            campaign, account, report.counts["ready"]
+        )
+        _summarise(target.temp, campaign, target.run_id, report, started, dry_run=True)
+        folder = target.commit()
+    return RunResult(target.run_id, folder, report, tuple(samples))
 
 
 def _settled(path: Path) -> tuple[np.ndarray, np.ndarray] | None:
@@ -425,68 +426,77 @@ def _run_locked(
         # A journal with no history: make sure no other machine, report folder or person's cron
         # already sent this campaign before its first message goes.
         check_not_sent_elsewhere(campaign, gateway, journal, on_status)
-    run_id, folder = new_run_folder(root, campaign.name)
-    journal.start_run(run_id)
-    # The run's start goes into the journal's main file, then into the history mark beside
-    # it: a journal that loses its -wal (or goes missing) from now on is refused, not reused.
-    journal.checkpoint()
-    state.write_history(found, campaign.name, run_id, journal.run_count())
-    report = Report(simulated=gateway.simulated, run_id=run_id)
-    report.capability_note = capability_note
-    if balance is not None:
-        report.balance_before, report.currency = balance.amount, balance.currency
-    report.estimate, report.estimate_source = estimate(campaign, gateway.account, sendable, journal)
-    if on_start is not None:
-        on_start(sendable)
-    settings = settings or SendSettings.of(campaign)
-    # Everything loaded so far lives for the whole send: frozen, the cyclic GC stops
-    # re-scanning it every few thousand messages (~5 % of the send's CPU, measured).
-    gc.collect()
-    gc.freeze()
-    try:
-        with _event_loop() as loop_runner:
-            stats = loop_runner.run(
-                _send(
-                    journal,
-                    found,
-                    campaign.name,
-                    gateway,
-                    settings,
-                    run_id,
-                    limit,
-                    report,
-                    on_outcome,
-                    on_status,
-                    budget,
+    # The run id is chosen now (the journal records it with each row sent); its folder
+    # appears only once results and summary are complete, and not at all if the run fails:
+    # the journal tells which ids such runs had.
+    with reserve_run_folder(root, campaign.name, used=journal.has_run) as target:
+        run_id = target.run_id
+        journal.start_run(run_id)
+        # The run's start goes into the journal's main file, then into the history mark
+        # beside it: a journal that loses its -wal (or goes missing) from now on is refused.
+        journal.checkpoint()
+        state.write_history(found, campaign.name, run_id, journal.run_count())
+        report = Report(simulated=gateway.simulated, run_id=run_id)
+        report.capability_note = capability_note
+        if balance is not None:
+            report.balance_before, report.currency = balance.amount, balance.currency
+        report.estimate, report.estimate_source = estimate(
+            campaign, gateway.account, sendable, journal
+        )
+        if on_start is not None:
+            on_start(sendable)
+        settings = settings or SendSettings.of(campaign)
+        # Everything loaded so far lives for the whole send: frozen, the cyclic GC stops
+        # re-scanning it every few thousand messages (~5 % of the send's CPU, measured).
+        gc.collect()
+        gc.freeze()
+        try:
+            with _event_loop() as loop_runner:
+                stats = loop_runner.run(
+                    _send(
+                        journal,
+                        found,
+                        campaign.name,
+                        gateway,
+                        settings,
+                        run_id,
+                        limit,
+                        report,
+                        on_outcome,
+                        on_status,
+                        budget,
+                    )
                 )
-            )
-    finally:
-        gc.unfreeze()
-    report.stop_reason, report.stop_code = stats.stop_reason, stats.stop_code
-    report.interrupted = stats.interrupted
-    report.gave_up = stats.gave_up
-    report.over_budget = stats.over_budget
-    report.not_after_passed = stats.not_after_passed
-    report.settled_found, report.settled_resent = stats.settled_found, stats.settled_resent
-    report.resent_blindly = stats.resent_blindly
-    journal.note_unsent(_why_unsent(stats, limit))
-    writer = ResultsWriter(folder, report)
-    try:
-        for table in journal_batches(journal.result_rows()):
-            writer.write(table)
-    finally:
-        writer.close()
-    summary = _summarise(
-        folder,
-        campaign,
-        run_id,
-        report,
-        started,
-        send_seconds=stats.finished - stats.started,
-        attempted=stats.attempted,
-        retries=stats.retries,
-    )
-    journal.finish_run(run_id, report.exit_code, json.dumps(summary))
+        finally:
+            gc.unfreeze()
+        report.stop_reason, report.stop_code = stats.stop_reason, stats.stop_code
+        report.interrupted = stats.interrupted
+        report.gave_up = stats.gave_up
+        report.over_budget = stats.over_budget
+        report.not_after_passed = stats.not_after_passed
+        report.settled_found, report.settled_resent = stats.settled_found, stats.settled_resent
+        report.resent_blindly = stats.resent_blindly
+        journal.note_unsent(_why_unsent(stats, limit))
+        writer = ResultsWriter(target.temp, report)
+        try:
+            for table in journal_batches(journal.result_rows()):
+                writer.write(table)
+        finally:
+            writer.close()
+        summary = _summarise(
+            target.temp,
+            campaign,
+            run_id,
+            report,
+            started,
+            send_seconds=stats.finished - stats.started,
+            attempted=stats.attempted,
+            retries=stats.retries,
+        )
+        folder = target.commit()
+        # Finished only once its folder is in place: sync and revoke rewrite the newest
+        # finished run's folder.
+        journal.finish_run(run_id, report.exit_code, json.dumps(summary))
     return RunResult(run_id, folder, report)
 
 
@@ -633,8 +643,9 @@ def sync_campaign(
     campaign: Campaign, root: Path, gateway: Gateway
 ) -> tuple[SyncStats, Path | None]:
     """Fill the journal's delivery states and final prices from the gateway's logbook, then
-    rewrite the newest run's results files from the journal; returns what changed and that run's
-    folder (None when the campaign has no finished run). Holds the campaign's run lock."""
+    rewrite the newest run's folder from the journal (rewrite_latest); returns what changed and
+    that run's folder (None when the campaign has no finished run). Holds the campaign's run
+    lock."""
     from rcsbatch.client import GatewayClient
     from rcsbatch.sync import sync
 
@@ -647,29 +658,70 @@ def sync_campaign(
 
         with _event_loop() as loop_runner:
             stats = loop_runner.run(go())
-        run_id = journal.latest_run()
-        if run_id is None or not (root / campaign.name / run_id).is_dir():
-            return stats, None
-        folder = root / campaign.name / run_id
-        rewrite_results(journal, folder, run_id)
-        return stats, folder
+        return stats, rewrite_latest(journal, root / campaign.name)
+
+
+def rewrite_latest(journal: Journal, campaign_folder: Path) -> Path | None:
+    """Rewrite the newest finished run's folder in `campaign_folder` (rewrite_results); returns
+    it, or None when that run has no folder there (or there is no finished run)."""
+    # First, so that a run folder a killed rewrite left as a backup is back in its place.
+    clean_temp_folders(campaign_folder)
+    run_id = journal.latest_run()
+    if run_id is None or not (campaign_folder / run_id).is_dir():
+        return None
+    rewrite_results(journal, campaign_folder / run_id, run_id)
+    return campaign_folder / run_id
+
+
+# The summary's figures counted from the results rows. A rewrite counts them anew and keeps the
+# rest as the run wrote it: timings, balances, why it stopped, and the exit code it returned.
+COUNTED = (
+    "rows",
+    "counts",
+    "total_cost",
+    "this_run",
+    "cost_complete",
+    "sent_without_price",
+    "text_changed",
+    "channels",
+)
 
 
 def rewrite_results(journal: Journal, folder: Path, run_id: str) -> None:
-    """Write a run folder's results files anew from the journal; a reader sees the old files or
-    the new ones, never half of either."""
-    scratch = folder / ".rewrite"
-    shutil.rmtree(scratch, ignore_errors=True)
-    scratch.mkdir()
-    writer = ResultsWriter(scratch, Report(run_id=run_id))
-    try:
-        for table in journal_batches(journal.result_rows()):
-            writer.write(table)
-    finally:
-        writer.close()
-    for name in ("results.parquet", "results.csv"):
-        os.replace(scratch / name, folder / name)
-    shutil.rmtree(scratch, ignore_errors=True)
+    """Write a run folder anew from the journal: results.csv, results.parquet and summary.json
+    (its figures in COUNTED counted anew), swapped in whole, so a reader sees the old folder or
+    the new one, never half of either. Other files in the folder are kept. Callers hold the
+    campaign's run lock."""
+    report = Report(run_id=run_id)
+    with RunFolder.replacing(folder) as target:
+        writer = ResultsWriter(target.temp, report)
+        try:
+            for table in journal_batches(journal.result_rows()):
+                writer.write(table)
+        finally:
+            writer.close()
+        summary = _written_summary(folder, journal, run_id)
+        fresh = report.summary()
+        summary.update({key: fresh[key] for key in COUNTED})
+        summary["rewritten_at"] = _iso(time.time())
+        write_summary(target.temp, summary)
+        target.commit()
+
+
+def _written_summary(folder: Path, journal: Journal, run_id: str) -> dict[str, Any]:
+    """The run's summary as its folder has it, else as the journal has it, else a bare one."""
+    texts = []
+    with contextlib.suppress(OSError):
+        texts.append((folder / "summary.json").read_text(encoding="utf-8"))
+    texts.append(journal.run_summary(run_id) or "")
+    for text in texts:
+        try:
+            summary = json.loads(text)
+        except ValueError:
+            continue
+        if isinstance(summary, dict):
+            return summary
+    return {"run_id": run_id}
 
 
 def _why_unsent(stats: SendStats, limit: int | None) -> str:

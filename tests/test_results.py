@@ -5,6 +5,8 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import json
+import os
+import time
 from collections.abc import Sequence
 from decimal import Decimal
 from pathlib import Path
@@ -20,10 +22,13 @@ from rcsbatch.report import Report
 from rcsbatch.results import (
     PRICE,
     SCHEMA,
+    STALE_AFTER,
     ResultsWriter,
+    RunFolder,
+    clean_temp_folders,
     journal_batches,
-    new_run_folder,
     plan_table,
+    reserve_run_folder,
     write_summary,
 )
 
@@ -386,16 +391,173 @@ def test_summary_is_written_whole(tmp_path: Path) -> None:
 
 
 def test_run_folders_sort_by_time_and_never_collide(tmp_path: Path) -> None:
-    """Run ids are UTC timestamps; two runs in the same second get distinct folders."""
+    """Run ids are UTC timestamps; runs in the same second get distinct ids, whether the first
+    one is still being written (hidden) or already in place."""
     now = dt.datetime(2026, 3, 1, 12, 0, 0, tzinfo=dt.UTC)
-    first, f1 = new_run_folder(tmp_path, "spring", now=now)
-    second, f2 = new_run_folder(tmp_path, "spring", now=now)
-    dry, f3 = new_run_folder(tmp_path, "spring", now=now, dry_run=True)
-    assert first == "20260301T120000Z"
-    assert second == "20260301T120000Z-1"
-    assert dry == "20260301T120000Z-dry-run"
-    assert f1.is_dir() and f2.is_dir() and f3.is_dir()
-    assert f1.parent == tmp_path / "spring"
+    with reserve_run_folder(tmp_path, "spring", now=now) as first:
+        second = reserve_run_folder(tmp_path, "spring", now=now)
+        dry = reserve_run_folder(tmp_path, "spring", now=now, dry_run=True)
+        assert first.run_id == "20260301T120000Z"
+        assert second.run_id == "20260301T120000Z-1"
+        assert dry.run_id == "20260301T120000Z-dry-run"
+        assert first.path.parent == tmp_path / "spring"
+        assert first.temp == tmp_path / "spring" / ".20260301T120000Z.tmp"
+        assert not first.path.exists() and first.temp.is_dir()
+        assert first.commit() == tmp_path / "spring" / "20260301T120000Z"
+    second.discard()
+    dry.discard()
+    # The id of a run folder in place is never chosen again, that of a discarded one may be
+    # unless `used` says a run had it.
+    third = reserve_run_folder(tmp_path, "spring", now=now)
+    assert third.run_id == "20260301T120000Z-1"
+    third.discard()
+    fourth = reserve_run_folder(
+        tmp_path, "spring", now=now, used={"20260301T120000Z-1"}.__contains__
+    )
+    assert fourth.run_id == "20260301T120000Z-2"
+    fourth.discard()
+    assert [p.name for p in (tmp_path / "spring").iterdir()] == ["20260301T120000Z"]
+
+
+def written(target: RunFolder, *, csv: str = "a\n", summary: str = "{}") -> None:
+    """Stand-ins for the three files a run writes into its temporary folder."""
+    (target.temp / "results.csv").write_text(csv, encoding="utf-8")
+    (target.temp / "results.parquet").write_bytes(b"PAR1")
+    (target.temp / "summary.json").write_text(summary, encoding="utf-8")
+
+
+def test_a_run_folder_appears_only_when_committed_and_then_whole(tmp_path: Path) -> None:
+    """Files go into the hidden temporary folder; commit fsyncs them and renames the folder into
+    place, so the run folder is absent until it holds all three files."""
+    with reserve_run_folder(tmp_path, "spring") as target:
+        written(target)
+        assert [p.name for p in (tmp_path / "spring").iterdir()] == [target.temp.name]
+        assert target.temp.name.startswith(".")
+        folder = target.commit()
+    assert sorted(p.name for p in folder.iterdir()) == [
+        "results.csv",
+        "results.parquet",
+        "summary.json",
+    ]
+    assert [p.name for p in (tmp_path / "spring").iterdir()] == [folder.name]
+
+
+@pytest.mark.parametrize("error", [OSError(28, "No space left on device"), KeyboardInterrupt()])
+def test_a_run_folder_left_uncommitted_leaves_nothing(tmp_path: Path, error: BaseException) -> None:
+    """A full disk or Ctrl-C while the files are written removes the temporary folder."""
+    with pytest.raises(type(error)), reserve_run_folder(tmp_path, "spring") as target:
+        (target.temp / "results.csv").write_text("header\n", encoding="utf-8")
+        raise error
+    assert list((tmp_path / "spring").iterdir()) == []
+
+
+def test_a_failed_fsync_leaves_no_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A commit whose fsync fails (EIO, a full disk) puts nothing in place."""
+
+    def broken(fd: int) -> None:
+        raise OSError(5, "Input/output error")
+
+    with reserve_run_folder(tmp_path, "spring") as target:
+        written(target)
+        monkeypatch.setattr("rcsbatch.results.os.fsync", broken)
+        with pytest.raises(OSError, match="Input/output"):
+            target.commit()
+    assert list((tmp_path / "spring").iterdir()) == []
+
+
+def age(path: Path, seconds: float) -> None:
+    """Make `path` look last written `seconds` ago."""
+    then = time.time() - seconds
+    os.utime(path, (then, then))
+
+
+def test_temporary_folders_of_dead_runs_are_cleaned_up_and_live_ones_kept(tmp_path: Path) -> None:
+    """The next reservation removes a dead run's temporary folder older than STALE_AFTER; a
+    younger one, one whose writer is alive (holds its lock), and hidden folders not named like
+    a run's stay."""
+    parent = tmp_path / "spring"
+    parent.mkdir()
+    dead = parent / ".20260301T120000Z.tmp"
+    dead.mkdir()
+    (dead / "results.csv").write_text("row\n", encoding="utf-8")
+    age(dead, STALE_AFTER + 60)
+    young = parent / ".20260301T130000Z-dry-run.tmp"
+    young.mkdir()
+    other = parent / ".cache.tmp"
+    other.mkdir()
+    age(other, STALE_AFTER + 60)
+    live = reserve_run_folder(tmp_path, "spring")
+    age(live.temp, STALE_AFTER + 60)
+    try:
+        following = reserve_run_folder(tmp_path, "spring")
+        following.discard()
+        assert not dead.exists()
+        assert young.is_dir() and other.is_dir() and live.temp.is_dir()
+    finally:
+        live.discard()
+
+
+def test_a_backup_left_by_a_killed_swap_is_put_back(tmp_path: Path) -> None:
+    """A run folder that a killed rewrite had renamed to its backup, and not yet replaced, is
+    put back in place; a backup whose folder is in place is removed."""
+    parent = tmp_path / "spring"
+    parent.mkdir()
+    backup = parent / ".20260301T120000Z.old.tmp"
+    backup.mkdir()
+    (backup / "summary.json").write_text("{}", encoding="utf-8")
+    (parent / ".20260301T120000Z.rewrite.tmp").mkdir()
+    age(parent / ".20260301T120000Z.rewrite.tmp", STALE_AFTER + 60)
+    (parent / "20260302T120000Z").mkdir()
+    (parent / ".20260302T120000Z.old.tmp").mkdir()
+    clean_temp_folders(parent)
+    assert sorted(p.name for p in parent.iterdir()) == ["20260301T120000Z", "20260302T120000Z"]
+    assert (parent / "20260301T120000Z" / "summary.json").exists()
+
+
+@pytest.mark.parametrize("exchange", [True, False], ids=["renameat2", "two-renames"])
+def test_a_rewrite_swaps_the_whole_folder_and_keeps_other_files(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, exchange: bool
+) -> None:
+    """RunFolder.replacing: the new results files and summary replace the old ones in one swap;
+    files and folders a user put in the run folder are carried across; nothing hidden is left."""
+    if not exchange:
+        monkeypatch.setattr("rcsbatch.results._exchange", lambda a, b: False)
+    with reserve_run_folder(tmp_path, "spring") as target:
+        written(target, csv="old\n", summary='{"old": true}')
+        folder = target.commit()
+    (folder / "notes.txt").write_text("mine", encoding="utf-8")
+    (folder / "charts").mkdir()
+    (folder / "charts" / "a.png").write_bytes(b"png")
+    (folder / "latest").symlink_to("notes.txt")
+    with RunFolder.replacing(folder) as target:
+        assert target.path == folder and target.temp.name.startswith(".")
+        written(target, csv="new\n", summary='{"new": true}')
+        assert target.commit() == folder
+    assert (folder / "results.csv").read_text(encoding="utf-8") == "new\n"
+    assert json.loads((folder / "summary.json").read_text(encoding="utf-8")) == {"new": True}
+    assert (folder / "notes.txt").read_text(encoding="utf-8") == "mine"
+    assert (folder / "charts" / "a.png").read_bytes() == b"png"
+    assert os.readlink(folder / "latest") == "notes.txt"
+    assert [p.name for p in folder.parent.iterdir()] == [folder.name]
+
+
+def test_a_rewrite_that_fails_leaves_the_old_folder_whole(tmp_path: Path) -> None:
+    """A rewrite stopped before its commit (a full disk) leaves the old folder as it was."""
+    with reserve_run_folder(tmp_path, "spring") as target:
+        written(target, csv="old\n")
+        folder = target.commit()
+    (folder / "notes.txt").write_text("mine", encoding="utf-8")
+    with pytest.raises(OSError), RunFolder.replacing(folder) as rewrite:
+        (rewrite.temp / "results.csv").write_text("new\n", encoding="utf-8")
+        raise OSError(28, "No space left on device")
+    assert (folder / "results.csv").read_text(encoding="utf-8") == "old\n"
+    assert sorted(p.name for p in folder.iterdir()) == [
+        "notes.txt",
+        "results.csv",
+        "results.parquet",
+        "summary.json",
+    ]
+    assert [p.name for p in folder.parent.iterdir()] == [folder.name]
 
 
 def test_price_with_many_decimal_places_is_written_not_crashed(tmp_path: Path) -> None:

@@ -29,6 +29,7 @@ from conftest import API_KEY, CampaignFactory
 import rcsbatch
 from rcsbatch.campaign import Campaign
 from rcsbatch.report import RESUME
+from rcsbatch.results import STALE_AFTER
 from rcsbatch.runner import Gateway, run
 from rcsbatch.simulator import Message, SimulatorServer
 
@@ -218,6 +219,43 @@ def test_with_logbook_lag_above_the_settle_period_a_row_killed_in_flight_may_go_
     missing -= sum((parquet[to]["price"] for to in twice), Decimal(0))
     total = sum((m.price for m in sim.backend.accepted()), Decimal(0))
     assert total - reported == missing
+
+
+def test_a_killed_run_leaves_only_a_hidden_folder_that_a_later_run_removes(
+    make_campaign: CampaignFactory, sim: SimulatorServer
+) -> None:
+    """SIGKILL mid-send: no run folder appears, only the hidden `.<run id>.tmp` the run was
+    to write its files into; the next run completes the campaign in a folder with all three
+    files, and once the hidden folder is older than STALE_AFTER, a later run removes it."""
+    rows = 60
+    sim.set_faults(latency_ms=50, logbook_latency_ms=0)
+    campaign = make_campaign(rows, send={"concurrency": 2})
+    cli = Cli(campaign, sim)
+    proc = cli.start()
+    assert wait_until(lambda: sim.backend.counters.send_requests >= 3)
+    proc.send_signal(signal.SIGKILL)
+    proc.communicate()
+    parent = campaign.report_dir / campaign.name
+    (hidden,) = [p for p in parent.iterdir() if p.is_dir()]
+    assert hidden.name.startswith(".") and hidden.name.endswith(".tmp")
+    sim.set_faults(latency_ms=0)
+    time.sleep(0.15)  # the dead run's last requests land in the logbook
+    done = cli.run()
+    assert done.returncode == 0, done.stderr
+    folder = folder_of(done)
+    compare(folder, sim, [R(i) for i in range(1, rows + 1)])
+    assert sorted(p.name for p in folder.iterdir()) == [
+        "results.csv",
+        "results.parquet",
+        "summary.json",
+    ]
+    assert sorted(p.name for p in parent.iterdir() if p.is_dir()) == [hidden.name, folder.name]
+    then = time.time() - STALE_AFTER - 60
+    os.utime(hidden, (then, then))
+    last = cli.run()
+    assert last.returncode == 0, last.stderr
+    names = sorted(p.name for p in parent.iterdir() if p.is_dir())
+    assert names == sorted([folder.name, folder_of(last).name])
 
 
 # ---- 2. SIGTERM and SIGINT -----------------------------------------------------------------------

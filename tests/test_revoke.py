@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 from typing import Any
@@ -40,6 +41,8 @@ def test_revoke_asks_once_and_sync_confirms(
     assert stats is not None and stats.requested == 3 and len(found.ids) == 3
     assert len(sim.backend.revocations) == 3
     assert folder is not None and set(statuses(folder).values()) == {"revoke_requested"}
+    summary = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
+    assert summary["counts"] == {"revoke_requested": 3}
     again, second, _ = revoke_campaign(campaign, campaign.report_dir, gateway)
     assert not again.ids and second is None
     assert len(sim.backend.revocations) == 3

@@ -2,21 +2,28 @@
 
 from __future__ import annotations
 
+import errno
 import json
+import os
 import socket
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from conftest import API_KEY, CampaignFactory
 
 from rcsbatch.campaign import Campaign
 from rcsbatch.errors import BudgetError
+from rcsbatch.journal import Journal
 from rcsbatch.report import EXIT_GATEWAY, EXIT_OK, EXIT_ROWS
-from rcsbatch.runner import Gateway, RunResult, run
+from rcsbatch.results import STALE_AFTER, ResultsWriter
+from rcsbatch.runner import Gateway, RunResult, dry_run, run, sync_campaign
 from rcsbatch.simulator import DEFAULT_PRICE, Message, SimulatorServer
 
 R = CampaignFactory.recipient
@@ -480,3 +487,91 @@ def test_an_agent_in_test_status_reaches_only_its_test_numbers(
     report = check(result, sim)
     assert statuses(report) == {R(1): "sent", R(2): "failed"}
     assert report[R(2)]["error_code"] == "700"
+
+
+# ---- the run folder -----------------------------------------------------------------------------
+
+
+def folders(campaign: Campaign) -> list[str]:
+    """Every folder in the campaign's report folder, hidden ones included."""
+    return sorted(p.name for p in (campaign.report_dir / campaign.name).iterdir() if p.is_dir())
+
+
+def full_disk(self: ResultsWriter, table: pa.Table) -> None:
+    """ResultsWriter._write_files on a full disk: a header gets out, then ENOSPC."""
+    (self.folder / "results.csv").write_text("row\n", encoding="utf-8")
+    raise OSError(errno.ENOSPC, "No space left on device")
+
+
+def interrupted(self: ResultsWriter, table: pa.Table) -> None:
+    raise KeyboardInterrupt
+
+
+def summary_on_full_disk(folder: Path, summary: dict[str, Any]) -> Path:
+    raise OSError(errno.ENOSPC, "No space left on device")
+
+
+@pytest.mark.parametrize(
+    ("target", "fault", "error"),
+    [
+        ("rcsbatch.results.ResultsWriter._write_files", full_disk, OSError),
+        ("rcsbatch.results.ResultsWriter._write_files", interrupted, KeyboardInterrupt),
+        ("rcsbatch.runner.write_summary", summary_on_full_disk, OSError),
+    ],
+    ids=["results-enospc", "results-ctrl-c", "summary-enospc"],
+)
+@pytest.mark.parametrize("dry", [False, True], ids=["run", "dry-run"])
+def test_a_run_that_fails_while_writing_leaves_no_folder(
+    make_campaign: CampaignFactory,
+    sim: SimulatorServer,
+    gateway: Gateway,
+    monkeypatch: pytest.MonkeyPatch,
+    target: str,
+    fault: Callable[..., Any],
+    error: type[BaseException],
+    dry: bool,
+) -> None:
+    """A full disk or Ctrl-C while results or summary are written: no run folder and no
+    temporary one; the run is not recorded finished, and the next run writes a whole folder."""
+    campaign = make_campaign(3)
+    with monkeypatch.context() as patch:
+        patch.setattr(target, fault)
+        with pytest.raises(error):
+            if dry:
+                dry_run(campaign, campaign.report_dir)
+            else:
+                send(campaign, gateway)
+    assert folders(campaign) == []
+    if not dry:
+        with Journal(campaign.report_dir / campaign.name / "journal.sqlite") as journal:
+            assert journal.latest_run() is None
+    result = dry_run(campaign, campaign.report_dir) if dry else send(campaign, gateway)
+    assert folders(campaign) == [result.folder.name]
+    assert sorted(p.name for p in result.folder.iterdir()) == [
+        "results.csv",
+        "results.parquet",
+        "summary.json",
+    ]
+    assert summary(result)["counts"] == ({"ready": 3} if dry else {"sent": 3})
+    assert len(sim.backend.accepted()) == (0 if dry else 3)
+
+
+def test_a_killed_runs_temporary_folder_is_ignored_then_cleaned_up(
+    make_campaign: CampaignFactory, sim: SimulatorServer, gateway: Gateway
+) -> None:
+    """A hidden folder a killed run left (half a CSV, a 4-byte Parquet file) is passed over by
+    sync, which rewrites the newest finished run's folder, and removed by the next run once it
+    is older than STALE_AFTER."""
+    campaign = make_campaign(2)
+    first = send(campaign, gateway)
+    killed = campaign.report_dir / campaign.name / ".20990101T000000Z.tmp"
+    killed.mkdir()
+    (killed / "results.csv").write_text("row,recipient\n", encoding="utf-8")
+    (killed / "results.parquet").write_bytes(b"PAR1")
+    _, synced = sync_campaign(campaign, campaign.report_dir, gateway)
+    assert synced == first.folder
+    assert folders(campaign) == [killed.name, first.folder.name]
+    then = time.time() - STALE_AFTER - 60
+    os.utime(killed, (then, then))
+    second = send(campaign, gateway)
+    assert folders(campaign) == sorted([first.folder.name, second.folder.name])

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import errno
+import json
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
@@ -13,7 +16,8 @@ from conftest import CampaignFactory
 
 from rcsbatch.cli import cli
 from rcsbatch.errors import ReportError
-from rcsbatch.runner import Gateway, run, sync_campaign
+from rcsbatch.results import ResultsWriter
+from rcsbatch.runner import COUNTED, Gateway, run, sync_campaign
 from rcsbatch.simulator import DEFAULT_PRICE, SimulatorServer
 
 
@@ -44,6 +48,64 @@ def test_sync_fills_states_and_the_prices_the_answers_left_out(
     assert all(r["delivered_at"] is not None for r in after.values())
     again, _ = sync_campaign(campaign, campaign.report_dir, gateway)
     assert (again.needed, again.states, again.prices) == (0, 0, 0)
+
+
+def summary(folder: Path) -> dict[str, Any]:
+    return json.loads((folder / "summary.json").read_text(encoding="utf-8"))
+
+
+def test_sync_rewrites_the_summary_with_the_results(
+    make_campaign: CampaignFactory, sim: SimulatorServer, gateway: Gateway
+) -> None:
+    """The rewritten folder's summary.json counts the prices sync found (cost complete) and
+    keeps what the run wrote (its times, balances, exit code); other files stay in the folder;
+    nothing hidden is left beside it."""
+    sim.set_faults(price_in_answer=False)
+    campaign = make_campaign(3)
+    result = run(campaign, campaign.report_dir, gateway)
+    before = summary(result.folder)
+    assert (before["cost_complete"], before["sent_without_price"]) == (False, 3)
+    (result.folder / "notes.txt").write_text("mine", encoding="utf-8")
+    _, folder = sync_campaign(campaign, campaign.report_dir, gateway)
+    assert folder == result.folder
+    after = summary(folder)
+    assert (after["cost_complete"], after["sent_without_price"]) == (True, 0)
+    assert Decimal(after["total_cost"]) == 3 * DEFAULT_PRICE
+    assert after["this_run"] == {"sent": 3, "cost": str(3 * DEFAULT_PRICE)}
+    assert "rewritten_at" in after
+    unchanged = {k: v for k, v in after.items() if k not in COUNTED and k != "rewritten_at"}
+    assert unchanged == {k: v for k, v in before.items() if k not in COUNTED}
+    assert (folder / "notes.txt").read_text(encoding="utf-8") == "mine"
+    assert sorted(p.name for p in folder.parent.iterdir() if p.name.startswith(".")) == []
+
+
+@pytest.mark.parametrize(
+    "error", [OSError(errno.ENOSPC, "No space left on device"), KeyboardInterrupt()]
+)
+def test_a_sync_whose_rewrite_fails_leaves_the_old_folder_whole(
+    make_campaign: CampaignFactory,
+    sim: SimulatorServer,
+    gateway: Gateway,
+    monkeypatch: pytest.MonkeyPatch,
+    error: BaseException,
+) -> None:
+    """A full disk or Ctrl-C while the new results are written: the run folder keeps its old
+    files byte for byte, and no temporary folder is left."""
+    sim.set_faults(price_in_answer=False)
+    campaign = make_campaign(3)
+    result = run(campaign, campaign.report_dir, gateway)
+    files = {p.name: p.read_bytes() for p in result.folder.iterdir()}
+
+    def full(self: ResultsWriter, table: pa.Table) -> None:
+        (self.folder / "results.csv").write_text("row\n", encoding="utf-8")
+        raise error
+
+    monkeypatch.setattr(ResultsWriter, "_write_files", full)
+    with pytest.raises(type(error)):
+        sync_campaign(campaign, campaign.report_dir, gateway)
+    assert {p.name: p.read_bytes() for p in result.folder.iterdir()} == files
+    assert sorted(files) == ["results.csv", "results.parquet", "summary.json"]
+    assert not [p for p in result.folder.parent.iterdir() if p.name.startswith(".")]
 
 
 def test_sync_pages_through_other_campaigns_messages(
