@@ -8,11 +8,13 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from email.utils import parsedate_to_datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -631,6 +633,162 @@ def test_revoke_always_true_and_revokes_pending(sim: SimulatorServer, client: ht
     )
 
 
+# ---- the logbook's unconfirmed behaviours ------------------------------------------------
+
+
+def texts(client: httpx.Client, **params: Any) -> list[str]:
+    """The logbook's texts for a query, newest first."""
+    return [r["text"] for r in parse(client.get("/journal/outbound", params=params))]
+
+
+def http_date(r: httpx.Response) -> float:
+    return parsedate_to_datetime(r.headers["Date"]).timestamp()
+
+
+@pytest.mark.parametrize(
+    ("zone", "shown", "day", "other_day"),
+    [
+        ("Europe/Berlin", "2026-03-11 00:30:00", "2026-03-11", "2026-03-10"),
+        ("UTC", "2026-03-10 23:30:00", "2026-03-10", "2026-03-11"),
+        ("America/New_York", "2026-03-10 19:30:00", "2026-03-10", "2026-03-11"),
+    ],
+)
+def test_logbook_zone_sets_stamps_and_day_filters(
+    sim: SimulatorServer,
+    client: httpx.Client,
+    control: httpx.Client,
+    zone: str,
+    shown: str,
+    day: str,
+    other_day: str,
+) -> None:
+    """logbook_tz is the zone of timestamp, dlr_timestamp and the date_from/date_to days."""
+    assert control.patch("/faults", json={"logbook_tz": zone}).status_code == 200
+    at = datetime(2026, 3, 10, 23, 30, tzinfo=UTC).timestamp()
+    sim.backend.send({"to": NUMBER, "text": "late"}, KEY, now=at)
+    [row] = parse(client.get("/journal/outbound"))
+    assert (row["timestamp"], row["dlr_timestamp"]) == (shown, shown)
+    assert texts(client, date_from=day, date_to=day) == ["late"]
+    assert texts(client, date_from=other_day, date_to=other_day) == []
+    [m] = sim.backend.accepted()
+    assert m.accepted_at == at
+
+
+def test_a_delay_date_stays_berlin_time_in_another_logbook_zone(
+    sim: SimulatorServer, client: httpx.Client
+) -> None:
+    """With logbook_tz UTC, a delay written as a date is still read as Berlin time."""
+    sim.set_faults(logbook_tz="UTC")
+    send(client, delay="2030-07-01 10:30")
+    [m] = sim.backend.accepted()
+    assert m.send_at == datetime(2030, 7, 1, 10, 30, tzinfo=BERLIN).timestamp()
+    assert parse(client.get("/journal/outbound"))[0]["timestamp"] == "2030-07-01 08:30:00"
+
+
+def test_clock_offset_moves_what_the_gateway_stamps(
+    sim: SimulatorServer, client: httpx.Client, control: httpx.Client
+) -> None:
+    """clock_offset_s moves the logbook's stamps and days and every Date header, not the
+    simulator's own record of when a message was accepted."""
+    control.patch("/faults", json={"clock_offset_s": 3600})
+    at = datetime(2026, 3, 10, 23, 30, tzinfo=BERLIN).timestamp()
+    sim.backend.send({"to": NUMBER, "text": "late"}, KEY, now=at)
+    [row] = parse(client.get("/journal/outbound"))
+    assert (row["timestamp"], row["dlr_timestamp"]) == ("2026-03-11 00:30:00",) * 2
+    assert texts(client, date_from="2026-03-11") == ["late"]
+    assert texts(client, date_to="2026-03-10") == []
+    assert sim.backend.accepted()[0].accepted_at == at
+    for offset in (3600, -7200, 0):
+        assert control.patch("/faults", json={"clock_offset_s": offset}).status_code == 200
+        answers = [
+            client.get("/balance"),
+            client.get("/journal/outbound"),
+            send(client, to="nonsense"),  # a bare code
+            client.get("/nothing/here"),  # a 404 page
+        ]
+        for r in answers:
+            assert abs(http_date(r) - (time.time() + offset)) < 5, (offset, r.text)
+
+
+def test_retry_after_date_follows_the_gateway_clock(
+    sim: SimulatorServer, client: httpx.Client
+) -> None:
+    """With the gateway's clock an hour ahead, a Retry-After date is an hour ahead too: only its
+    distance from the answer's Date header tells the wait."""
+    sim.set_faults(rate_429=1.0, retry_after=30, retry_after_form="date", clock_offset_s=3600)
+    r = send(client)
+    wait = parsedate_to_datetime(r.headers["Retry-After"]).timestamp() - http_date(r)
+    assert 29 <= wait <= 31
+    assert parsedate_to_datetime(r.headers["Retry-After"]).timestamp() - time.time() > 3600
+
+
+@pytest.fixture
+def catcher() -> Iterator[tuple[str, list[tuple[dict[str, str], bytes]]]]:
+    """A loopback HTTP server answering 200 to every POST; keeps each one's headers and body."""
+    got: list[tuple[dict[str, str], bytes]] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            got.append((dict(self.headers), body))
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}/hook", got
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
+def test_clock_offset_moves_webhook_timestamps(
+    sim: SimulatorServer,
+    client: httpx.Client,
+    catcher: tuple[str, list[tuple[dict[str, str], bytes]]],
+) -> None:
+    """A report's X-Timestamp, webhook_timestamp and data.timestamp come off the gateway's
+    clock."""
+    url, got = catcher
+    client.post("/hooks", data={"target_url": url, "event_type": "dlr", "request_method": "JSON"})
+    sim.set_faults(webhooks=True, clock_offset_s=3600)
+    send(client)
+    deadline = time.monotonic() + 20
+    while len(got) < 2 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    [m] = sim.backend.accepted()
+    expected = datetime.fromtimestamp(m.send_at + 3600, BERLIN).strftime("%Y-%m-%d %H:%M:%S.%f")
+    assert len(got) == 2
+    for headers, body in got:
+        report = json.loads(body)
+        assert report["data"]["timestamp"] == expected
+        assert abs(int(headers["X-Timestamp"]) - (time.time() + 3600)) < 5
+        sent = datetime.fromisoformat(report["webhook_timestamp"]).timestamp()
+        assert abs(sent - (time.time() + 3600)) < 5
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"date_from": "undefined", "date_to": "undefined"},
+        {"date_from": "undefined"},
+        {"date_to": "undefined", "limit": "100"},
+    ],
+)
+def test_undefined_dates_filter_nothing(client: httpx.Client, params: dict[str, str]) -> None:
+    """date_from/date_to=undefined, as seven's JS client sends them without dates, are no filter."""
+    send(client, text="a")
+    send(client, text="b")
+    assert texts(client, **params) == ["b", "a"]
+    assert client.get("/journal/outbound", params={"date_from": "someday"}).text == "305"
+
+
 # ---- the other endpoints -----------------------------------------------------------------
 
 
@@ -887,6 +1045,9 @@ def _as_decimals(v: Any) -> Any:
         ({"fail_first_n": -1}, "fail_first_n"),
         ({"price": 0.05}, "price"),
         ({"balance": "-1"}, "balance"),
+        ({"logbook_tz": "Mars/Olympus_Mons"}, "logbook_tz"),
+        ({"logbook_tz": "../etc/passwd"}, "logbook_tz"),
+        ({"clock_offset_s": "inf"}, "clock_offset_s"),
     ],
 )
 def test_faults_update_validates(changes: dict[str, Any], message: str) -> None:

@@ -5,6 +5,10 @@ server): balance, the messages it accepted (the ground truth tests compare again
 shown as a view of those messages, agents, lookups, hooks and events. Its methods take request
 parameters as plain mappings and return plain values; ``server.py`` turns them into HTTP.
 
+The logbook is rendered when it is read, through the knobs of the moment (its zone, the gateway's
+clock offset, lag), so a test can change how it looks without resending. Messages
+keep machine time and the text as sent; only what the gateway shows moves.
+
 Every public method holds one lock, so a test thread may read or change the backend while the
 server thread serves requests. Money is :class:`decimal.Decimal` throughout.
 """
@@ -14,15 +18,16 @@ from __future__ import annotations
 import copy
 import heapq
 import json
+import math
 import os
 import random
 import re
 import tempfile
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
@@ -35,8 +40,9 @@ FIRST_MESSAGE_ID = 77233319353
 #: What one number in ``GET /lookup/rcs`` costs (seven bills lookups; the amount is made up).
 DEFAULT_LOOKUP_PRICE = Decimal("0.0050")
 DEFAULT_TTL_MINUTES = 2880
-#: seven's gateway runs on German time; the logbook's timestamps and date filters use it
-#: (unconfirmed upstream), and so does a ``delay`` written as ``YYYY-MM-DD hh:mm[:ss]``.
+#: seven's gateway runs on German time: a ``delay`` written as ``YYYY-MM-DD hh:mm[:ss]``, webhook
+#: timestamps, hooks' ``created`` and analytics days use it. The logbook's zone is the
+#: ``logbook_tz`` knob (Berlin by default; unconfirmed upstream).
 GATEWAY_TZ = ZoneInfo("Europe/Berlin")
 JOURNAL_MAX_LIMIT = 100
 #: The account's webhook signing key until ``PATCH /_sim/account`` sets another.
@@ -205,12 +211,13 @@ class _Counters:
     started: float = field(default_factory=time.time)
 
 
-def _berlin(ts: float) -> datetime:
-    return datetime.fromtimestamp(ts, GATEWAY_TZ)
+def _stamp(ts: float, tz: ZoneInfo = GATEWAY_TZ) -> str:
+    return datetime.fromtimestamp(ts, tz).strftime("%Y-%m-%d %H:%M:%S")
 
 
-def _stamp(ts: float) -> str:
-    return _berlin(ts).strftime("%Y-%m-%d %H:%M:%S")
+def _midnight(day: date, tz: ZoneInfo) -> float:
+    """The first moment of ``day`` in ``tz``, as Unix seconds."""
+    return datetime(day.year, day.month, day.day, tzinfo=tz).timestamp()
 
 
 def _blank(value: Any) -> bool:
@@ -890,9 +897,10 @@ class Backend:
     def journal(
         self, query: Mapping[str, str], key: str | None, *, now: float | None = None
     ) -> Any:
-        """The logbook: newest first, filtered, paged (limit <= 100), lagging ``logbook_lag_s``.
+        """The logbook: newest first, filtered, paged (limit <= 100), as the knobs render it.
 
-        Invalid filters answer 305. A ``limit`` above 100 is clamped to 100.
+        Invalid filters answer 305. A ``limit`` above 100 is clamped to 100; ``date_from`` and
+        ``date_to`` of ``undefined`` (what seven's JS client sends without dates) filter nothing.
         """
         with self._lock:
             self._count("journal")
@@ -900,12 +908,11 @@ class Backend:
             if code is not None:
                 return ErrorCode(code)
             now = time.time() if now is None else now
-            f = self.faults
             try:
                 limit = int(query.get("limit") or JOURNAL_MAX_LIMIT)
                 offset = int(query.get("offset") or 0)
-                date_from = _parse_date(query.get("date_from"))
-                date_to = _parse_date(query.get("date_to"))
+                date_from = _parse_day(query.get("date_from"))
+                date_to = _parse_day(query.get("date_to"))
             except ValueError:
                 return ErrorCode("305")
             if limit < 1 or offset < 0:
@@ -914,37 +921,70 @@ class Backend:
             msg_id = query.get("id") or None
             to = query.get("to") or None
             state = (query.get("state") or "").upper() or None
-            candidates: list[Message]
+            lane: Sequence[Message]
             if msg_id is not None:
                 m = self._by_id.get(msg_id)
-                candidates = [m] if m is not None else []
+                lane = [m] if m is not None else []
             elif to is not None:
                 digits = numbers.normalize(to)
-                candidates = self._by_to.get(digits, []) if digits else []
+                lane = self._by_to.get(digits, []) if digits else []
             else:
-                candidates = self.messages
-            cutoff = now - f.logbook_lag_s
-            rows: list[dict[str, Any]] = []
-            skipped = 0
-            for m in reversed(candidates):
-                if m.accepted_at > cutoff:
-                    continue
-                if not f.scheduled_in_logbook and m.send_at > now:
-                    continue
-                if date_from or date_to:
-                    day = _berlin(m.send_at).date()
-                    if (date_from and day < date_from) or (date_to and day > date_to):
-                        continue
+                lane = self.messages
+            span = None
+            if date_from is not None or date_to is not None:
+                span = self._day_span(date_from, date_to)
+            return self._walk(lane, span, state, offset, limit, now)
+
+    def _shown(self, ts: float) -> str:
+        """A moment as the logbook writes it: the gateway's clock, the logbook's zone, no zone."""
+        f = self.faults
+        return _stamp(ts + f.clock_offset_s, ZoneInfo(f.logbook_tz))
+
+    def _day_span(self, date_from: date | None, date_to: date | None) -> tuple[float, float]:
+        """The machine times [lo, hi) whose logbook stamps fall on ``date_from``..``date_to``."""
+        f = self.faults
+        tz = ZoneInfo(f.logbook_tz)
+        lo = -math.inf if date_from is None else _midnight(date_from, tz) - f.clock_offset_s
+        hi = math.inf
+        if date_to is not None:
+            hi = _midnight(date_to + timedelta(days=1), tz) - f.clock_offset_s
+        return lo, hi
+
+    def _visible(self, m: Message, now: float) -> bool:
+        f = self.faults
+        if m.accepted_at + f.logbook_lag_s > now:
+            return False
+        return f.scheduled_in_logbook or m.send_at <= now
+
+    def _walk(
+        self,
+        lane: Sequence[Message],
+        span: tuple[float, float] | None,
+        state: str | None,
+        offset: int,
+        limit: int,
+        now: float,
+    ) -> list[dict[str, Any]]:
+        """A page found by looking at every message from the newest."""
+        rows: list[dict[str, Any]] = []
+        skipped = 0
+        for m in reversed(lane):
+            if not self._visible(m, now):
+                continue
+            if span is not None and not span[0] <= m.send_at < span[1]:
+                continue
+            row = None
+            if state is not None:
                 row = self._row(m, now)
-                if state is not None and (row["dlr"] or "").upper() != state:
+                if (row["dlr"] or "").upper() != state:
                     continue
-                if skipped < offset:
-                    skipped += 1
-                    continue
-                rows.append(row)
-                if len(rows) >= limit:
-                    break
-            return rows
+            if skipped < offset:
+                skipped += 1
+                continue
+            rows.append(row or self._row(m, now))
+            if len(rows) >= limit:
+                break
+        return rows
 
     def _row(self, m: Message, now: float) -> dict[str, Any]:
         f = self.faults
@@ -964,11 +1004,11 @@ class Backend:
             "from": m.sender,
             "text": m.text,
             # The time it goes (or went) out: the delay for a scheduled message.
-            "timestamp": _stamp(m.send_at),
+            "timestamp": self._shown(m.send_at),
             # seven's journal writes prices as strings ("0.075"); the knob offers numbers too.
             "price": str(m.price) if f.journal_price_form == "string" else m.price,
             "dlr": dlr,
-            "dlr_timestamp": _stamp(dlr_at) if dlr_at is not None else None,
+            "dlr_timestamp": self._shown(dlr_at) if dlr_at is not None else None,
             "mccmnc": mccmnc or None,
             "latency": f"{dlr_at - m.send_at:.3f}" if dlr_at is not None and dlr else None,
             "type": "direct",
@@ -997,8 +1037,9 @@ class Backend:
                 return ErrorCode("305")
             label = query.get("label") or None
             groups: dict[Any, dict[str, Any]] = {}
+            clock = self.faults.clock_offset_s
             for m in self.messages:
-                day = _berlin(m.send_at).date()
+                day = datetime.fromtimestamp(m.send_at + clock, GATEWAY_TZ).date()
                 if (start and day < start) or (end and day > end):
                     continue
                 if label is not None and m.label != label:
@@ -1047,7 +1088,8 @@ class Backend:
                 or method not in HOOK_METHODS
             ):
                 return {"success": False}
-            hook = _Hook(self.next_hook_id, url, str(event_type), str(method), _stamp(time.time()))
+            created = _stamp(time.time() + self.faults.clock_offset_s)
+            hook = _Hook(self.next_hook_id, url, str(event_type), str(method), created)
             self.next_hook_id += 1
             self.hooks.append(hook)
             return {"success": True, "id": hook.id}
@@ -1188,6 +1230,11 @@ def _parse_bool(value: Any) -> bool | None:
         if s in _FALSE:
             return False
     return None
+
+
+def _parse_day(value: str | None) -> date | None:
+    """A logbook day filter; ``undefined`` is no filter, as seven's JS client sends it."""
+    return None if value == "undefined" else _parse_date(value)
 
 
 def _parse_date(value: str | None) -> date | None:

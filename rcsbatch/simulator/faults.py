@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import math
 import types
 import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 DEFAULT_PRICE = Decimal("0.0475")
 DEFAULT_BALANCE = Decimal("500.00")
@@ -80,6 +82,16 @@ class Faults:
     #: Whether a scheduled (delayed) message is listed in the logbook before its send time
     #: (unconfirmed upstream).
     scheduled_in_logbook: bool = True
+    #: The IANA zone (``"Europe/Berlin"``, ``"UTC"``, ...) of the logbook's zone-less
+    #: ``timestamp``/``dlr_timestamp`` and of its ``date_from``/``date_to`` days: Berlin is likely,
+    #: UTC possible (unconfirmed upstream). A ``delay`` written as a date stays Berlin time.
+    logbook_tz: str = "Europe/Berlin"
+    #: The gateway's clock runs this many seconds ahead of the machine's (negative: behind). It
+    #: moves everything the gateway stamps: the logbook's ``timestamp``/``dlr_timestamp`` and the
+    #: days ``date_from``/``date_to`` select, webhook timestamps (``X-Timestamp`` included), a
+    #: ``Retry-After`` date, a hook's ``created`` and analytics days, and the HTTP ``Date`` header
+    #: of every response. The simulator's own records (``/_sim/state``) stay in machine time.
+    clock_offset_s: float = 0.0
     #: How the logbook writes ``price``: a JSON string ``"0.0475"`` (default) or a number.
     journal_price_form: PriceForm = "string"
     #: Recipient digits (as in ``recipient``: country code, no ``+``/``00``) -> per-recipient
@@ -159,6 +171,16 @@ class Faults:
                 raise ValueError(f"{name}: a fraction between 0 and 1, got {value!r}")
             if name in _NON_NEGATIVE and value is not None and value < 0:
                 raise ValueError(f"{name}: must not be negative, got {value!r}")
+            if name in _FINITE and not math.isfinite(value):
+                raise ValueError(f"{name}: must be a finite number, got {value!r}")
+        if "logbook_tz" in coerced:
+            try:
+                ZoneInfo(coerced["logbook_tz"])
+            except (ZoneInfoNotFoundError, ValueError, OSError):
+                raise ValueError(
+                    f"logbook_tz: not an IANA time zone such as Europe/Berlin or UTC: "
+                    f"{coerced['logbook_tz']!r}"
+                ) from None
         for key, known in (
             ("script", SCRIPT_OUTCOMES),
             ("event_script", OTHER_SCRIPT_OUTCOMES),
@@ -221,6 +243,8 @@ _NON_NEGATIVE = frozenset(
         "webhook_retry_s",
     }
 )
+# A clock offset of infinity (or NaN) would stamp nonsense.
+_FINITE = frozenset({"clock_offset_s"})
 _HINTS: dict[str, Any] = {}
 
 

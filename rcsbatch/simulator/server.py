@@ -21,7 +21,8 @@ endpoints for tests and the benchmark live under ``/_sim`` and need no key:
 =====================  =============================================================
 
 With the ``webhooks`` knob on, the server also posts signed delivery reports to the hooks
-registered through ``POST /api/hooks`` (``hooks.py``).
+registered through ``POST /api/hooks`` (``hooks.py``). Every response's ``Date`` header reads the
+gateway's clock, which ``clock_offset_s`` may set ahead or behind the machine's.
 
 The request path stays lean for the benchmark: no access log, no middleware, O(1) per send.
 """
@@ -37,7 +38,7 @@ import signal
 import socket
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from decimal import Decimal
 from email.utils import formatdate
 from pathlib import Path
@@ -198,7 +199,8 @@ class _Api:
         f = self.faults
         if f.retry_after_form == "date":
             # An HTTP-date has whole seconds: round up so a client never comes back early.
-            return formatdate(math.ceil(time.time() + f.retry_after), usegmt=True)
+            moment = time.time() + f.clock_offset_s + f.retry_after
+            return formatdate(math.ceil(moment), usegmt=True)
         # delta-seconds must be a whole number: round up for the same reason.
         return str(max(0, math.ceil(f.retry_after)))
 
@@ -361,6 +363,7 @@ def create_app(backend: Backend, state_path: Path | None = None) -> web.Applicat
     """The aiohttp application serving ``backend`` under ``/api`` and ``/_sim``."""
     api = _Api(backend, state_path)
     app = web.Application()
+    app.on_response_prepare.append(_clock(backend.faults))
     r = app.router
     a = API_PREFIX
     r.add_post(f"{a}/rcs/messages", api.send)
@@ -389,6 +392,20 @@ def create_app(backend: Backend, state_path: Path | None = None) -> web.Applicat
     # Last: anything else (an unknown path, or a known one with the wrong method) is a 404 page.
     r.add_route("*", "/{tail:.*}", api.not_found)
     return app
+
+
+def _clock(
+    faults: Faults,
+) -> Callable[[web.BaseRequest, web.StreamResponse], Awaitable[None]]:
+    """A response hook writing ``Date`` from the gateway's clock (``clock_offset_s``)."""
+
+    async def date_header(request: web.BaseRequest, response: web.StreamResponse) -> None:
+        # aiohttp writes the machine's time unless Date is set already.
+        if faults.clock_offset_s:
+            moment = time.time() + faults.clock_offset_s
+            response.headers["Date"] = formatdate(moment, usegmt=True)
+
+    return date_header
 
 
 def _listen(host: str, port: int) -> socket.socket:
