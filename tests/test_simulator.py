@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -773,6 +774,92 @@ def test_clock_offset_moves_webhook_timestamps(
         assert abs(sent - (time.time() + 3600)) < 5
 
 
+TEXT = "  Sale:  https://example.com/a?x=1 and\n\n http://shop.example/b.  "
+
+
+@pytest.mark.parametrize("tracking", ["0", "1"])
+@pytest.mark.parametrize("rendering", ["exact", "tracked_links", "trimmed"])
+def test_text_rendering(
+    sim: SimulatorServer, client: httpx.Client, rendering: str, tracking: str
+) -> None:
+    """The logbook shows a plain text as sent, with short links, or trimmed; the message
+    keeps the text as sent."""
+    sim.set_faults(text_rendering=rendering)
+    send(client, text=TEXT, performance_tracking=tracking)
+    send(client, text=TEXT + " ", performance_tracking=tracking)
+    first, second = reversed(texts(client))
+    assert [m.text for m in sim.backend.accepted()] == [TEXT, TEXT + " "]
+    if rendering == "exact":
+        assert first == TEXT
+    elif rendering == "trimmed":
+        assert first == second == "Sale: https://example.com/a?x=1 and http://shop.example/b."
+    else:
+        link = r"https://s\.seven\.io/([0-9a-f]{8})"
+        match = re.fullmatch(rf"  Sale:  {link} and\n\n {link}\.  ", first)
+        assert match is not None, first
+        assert match.group(1) != match.group(2)
+        assert second == first + " "  # the same URL, the same short link
+
+
+RICH = {
+    "richcard": {"richcard": {"title": "Frühling", "description": "20 % off"}},
+    "carousel": {
+        "carousel": {"width": "MEDIUM", "richcards": [{"title": "One"}, {"title": "Two"}]},
+        "suggestions": [{"type": "reply", "text": "Yes"}],
+    },
+    "file": {"file": {"fileUrl": "https://example.com/a.png"}},
+    "untitled": {"richcard": {"description": "Just this"}},
+    "text": {"text": "Hi", "suggestions": [{"type": "reply", "text": "Yes"}]},
+}
+TITLES = {
+    "richcard": "Frühling",
+    "carousel": "One",
+    "file": "https://example.com/a.png",
+    "untitled": "Just this",
+    "text": "Hi",
+}
+
+
+@pytest.mark.parametrize("kind", list(RICH))
+def test_rich_rendering(sim: SimulatorServer, client: httpx.Client, kind: str) -> None:
+    """The logbook shows a rich message as compact JSON in the order sent (the default), or
+    only its title."""
+    assert parse(client.post("/rcs/messages", json={"to": NUMBER, "text": RICH[kind]}))["success"]
+    compact = json.dumps(RICH[kind], separators=(",", ":"), ensure_ascii=False)
+    assert texts(client) == [compact]
+    sim.set_faults(rich_rendering="title")
+    assert texts(client) == [TITLES[kind]]
+    sim.set_faults(text_rendering="trimmed")  # plain-text renderings leave rich ones be
+    assert texts(client) == [TITLES[kind]]
+    assert sim.backend.accepted()[0].text == compact
+
+
+def test_scheduled_stamp(sim: SimulatorServer, client: httpx.Client) -> None:
+    """A scheduled message's timestamp and day are its send time, or with scheduled_stamp
+    acceptance the time it was accepted; whether it is listed early is a knob of its own."""
+    delay = int(time.time()) + 3 * 86400
+    send(client, text="later", delay=str(delay))
+    send(client, text="now")
+    later, now = sim.backend.accepted()
+    later_day = datetime.fromtimestamp(delay, BERLIN).date().isoformat()
+    today = datetime.fromtimestamp(now.accepted_at, BERLIN).date().isoformat()
+
+    def stamp(ts: float) -> str:
+        return datetime.fromtimestamp(ts, BERLIN).strftime("%Y-%m-%d %H:%M:%S")
+
+    rows = parse(client.get("/journal/outbound"))
+    assert [r["timestamp"] for r in rows] == [stamp(now.accepted_at), stamp(delay)]
+    assert texts(client, date_from=later_day) == ["later"]
+    sim.set_faults(scheduled_stamp="acceptance")
+    rows = parse(client.get("/journal/outbound"))
+    assert [r["timestamp"] for r in rows] == [stamp(now.accepted_at), stamp(later.accepted_at)]
+    assert texts(client, date_from=later_day) == []
+    assert texts(client, date_from=today, date_to=today) == ["now", "later"]
+    for stamped in ("acceptance", "delay"):
+        sim.set_faults(scheduled_stamp=stamped, scheduled_in_logbook=False)
+        assert texts(client) == ["now"]
+
+
 @pytest.mark.parametrize(
     "params",
     [
@@ -1048,6 +1135,9 @@ def _as_decimals(v: Any) -> Any:
         ({"logbook_tz": "Mars/Olympus_Mons"}, "logbook_tz"),
         ({"logbook_tz": "../etc/passwd"}, "logbook_tz"),
         ({"clock_offset_s": "inf"}, "clock_offset_s"),
+        ({"text_rendering": "fancy"}, "text_rendering"),
+        ({"rich_rendering": "html"}, "rich_rendering"),
+        ({"scheduled_stamp": "dispatch"}, "scheduled_stamp"),
     ],
 )
 def test_faults_update_validates(changes: dict[str, Any], message: str) -> None:

@@ -6,7 +6,7 @@ shown as a view of those messages, agents, lookups, hooks and events. Its method
 parameters as plain mappings and return plain values; ``server.py`` turns them into HTTP.
 
 The logbook is rendered when it is read, through the knobs of the moment (its zone, the gateway's
-clock offset, lag), so a test can change how it looks without resending. Messages
+clock offset, lag, text renderings), so a test can change how it looks without resending. Messages
 keep machine time and the text as sent; only what the gateway shows moves.
 
 Every public method holds one lock, so a test thread may read or change the backend while the
@@ -16,6 +16,7 @@ server thread serves requests. Money is :class:`decimal.Decimal` throughout.
 from __future__ import annotations
 
 import copy
+import hashlib
 import heapq
 import json
 import math
@@ -25,10 +26,11 @@ import re
 import tempfile
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
+from operator import attrgetter
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -48,6 +50,8 @@ JOURNAL_MAX_LIMIT = 100
 #: The account's webhook signing key until ``PATCH /_sim/account`` sets another.
 DEFAULT_SIGNING_KEY = "simulated-signing-key"
 STATE_VERSION = 1
+#: Where the ``tracked_links`` rendering points shortened links.
+SHORT_LINK_BASE = "https://s.seven.io/"
 
 
 class _Everyone:
@@ -99,6 +103,8 @@ _LABEL = re.compile(r"[A-Za-z0-9.\-_@]{1,100}")
 _FOREIGN_ID = re.compile(r"[A-Za-z0-9.\-_@]{1,64}")
 _DELAY_DATE = re.compile(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}(:\d{2})?")
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+# An http(s) URL up to whitespace, without the punctuation that usually ends the sentence around it.
+_URL = re.compile(r"https?://[^\s<>\"']*[^\s<>\"'.,;:!?)\]]")
 _TRUE = frozenset({"1", "true", "yes", "on"})
 _FALSE = frozenset({"0", "false", "no", "off", ""})
 EVENTS = frozenset({"IS_TYPING", "READ"})
@@ -218,6 +224,30 @@ def _stamp(ts: float, tz: ZoneInfo = GATEWAY_TZ) -> str:
 def _midnight(day: date, tz: ZoneInfo) -> float:
     """The first moment of ``day`` in ``tz``, as Unix seconds."""
     return datetime(day.year, day.month, day.day, tzinfo=tz).timestamp()
+
+
+def _short_link(match: re.Match[str]) -> str:
+    # Deterministic per URL, so a test can predict it.
+    return SHORT_LINK_BASE + hashlib.sha256(match.group().encode()).hexdigest()[:8]
+
+
+def _title(text: str) -> str:
+    """What the ``title`` rendering shows of a rich message (its compact JSON)."""
+    obj = json.loads(text)
+    if obj.get("richcard"):
+        card = obj["richcard"]
+    elif obj.get("carousel"):
+        card = obj["carousel"]["richcards"][0]
+    elif obj.get("file"):
+        return str(obj["file"]["fileUrl"])
+    else:
+        return str(obj.get("text") or "")
+    media = card.get("file") or {}
+    return str(card.get("title") or card.get("description") or media.get("fileUrl") or "")
+
+
+_SEND_AT: Callable[[Message], float] = attrgetter("send_at")
+_ACCEPTED_AT: Callable[[Message], float] = attrgetter("accepted_at")
 
 
 def _blank(value: Any) -> bool:
@@ -935,6 +965,10 @@ class Backend:
                 span = self._day_span(date_from, date_to)
             return self._walk(lane, span, state, offset, limit, now)
 
+    def _stamp_key(self) -> Callable[[Message], float]:
+        """The machine time the logbook's ``timestamp`` shows for a message."""
+        return _ACCEPTED_AT if self.faults.scheduled_stamp == "acceptance" else _SEND_AT
+
     def _shown(self, ts: float) -> str:
         """A moment as the logbook writes it: the gateway's clock, the logbook's zone, no zone."""
         f = self.faults
@@ -966,12 +1000,13 @@ class Backend:
         now: float,
     ) -> list[dict[str, Any]]:
         """A page found by looking at every message from the newest."""
+        key = self._stamp_key()
         rows: list[dict[str, Any]] = []
         skipped = 0
         for m in reversed(lane):
             if not self._visible(m, now):
                 continue
-            if span is not None and not span[0] <= m.send_at < span[1]:
+            if span is not None and not span[0] <= key(m) < span[1]:
                 continue
             row = None
             if state is not None:
@@ -1002,9 +1037,9 @@ class Backend:
             "id": m.id,
             "to": m.to,
             "from": m.sender,
-            "text": m.text,
-            # The time it goes (or went) out: the delay for a scheduled message.
-            "timestamp": self._shown(m.send_at),
+            "text": self._logbook_text(m),
+            # The time it goes (or went) out, or when it was accepted: scheduled_stamp.
+            "timestamp": self._shown(self._stamp_key()(m)),
             # seven's journal writes prices as strings ("0.075"); the knob offers numbers too.
             "price": str(m.price) if f.journal_price_form == "string" else m.price,
             "dlr": dlr,
@@ -1017,6 +1052,17 @@ class Backend:
             "label": m.label,
             "foreign_id": m.foreign_id,
         }
+
+    def _logbook_text(self, m: Message) -> str:
+        """The message's text as the logbook shows it (``text_rendering``/``rich_rendering``)."""
+        f = self.faults
+        if m.rich:
+            return _title(m.text) if f.rich_rendering == "title" else m.text
+        if f.text_rendering == "tracked_links":
+            return _URL.sub(_short_link, m.text)
+        if f.text_rendering == "trimmed":
+            return " ".join(m.text.split())
+        return m.text
 
     # ---- GET /analytics/{group} ----------------------------------------------------------
 

@@ -28,6 +28,9 @@ RetryAfterForm = Literal["seconds", "date"]
 CodeForm = Literal["bare", "json_string", "json_object"]
 RichForm = Literal["json_text", "form_string", "top_level"]
 PriceForm = Literal["string", "number"]
+TextRendering = Literal["exact", "tracked_links", "trimmed"]
+RichRendering = Literal["json", "title"]
+ScheduledStamp = Literal["delay", "acceptance"]
 
 #: Outcomes a ``script`` entry may name; see :attr:`Faults.script`.
 SCRIPT_OUTCOMES = frozenset({"ok", "500", "502", "503", "429", "drop", "garbled", "extra"})
@@ -82,6 +85,11 @@ class Faults:
     #: Whether a scheduled (delayed) message is listed in the logbook before its send time
     #: (unconfirmed upstream).
     scheduled_in_logbook: bool = True
+    #: Which time a scheduled (delayed) message's logbook ``timestamp`` shows, and its day for
+    #: ``date_from``/``date_to``: its send time (``"delay"``) or when it was accepted
+    #: (``"acceptance"``); unconfirmed upstream. Whether it is listed before its send time is
+    #: ``scheduled_in_logbook``.
+    scheduled_stamp: ScheduledStamp = "delay"
     #: The IANA zone (``"Europe/Berlin"``, ``"UTC"``, ...) of the logbook's zone-less
     #: ``timestamp``/``dlr_timestamp`` and of its ``date_from``/``date_to`` days: Berlin is likely,
     #: UTC possible (unconfirmed upstream). A ``delay`` written as a date stays Berlin time.
@@ -92,6 +100,19 @@ class Faults:
     #: ``Retry-After`` date, a hook's ``created`` and analytics days, and the HTTP ``Date`` header
     #: of every response. The simulator's own records (``/_sim/state``) stay in machine time.
     clock_offset_s: float = 0.0
+    #: How the logbook's ``text`` shows a plain-text message: ``"exact"`` as sent;
+    #: ``"tracked_links"`` with every http(s) URL replaced by a short link
+    #: (``https://s.seven.io/`` and a code fixed per URL), in every plain message (seven does it
+    #: for messages sent with ``performance_tracking``; the default leaves those exact too);
+    #: ``"trimmed"`` stripped, with each run of whitespace as one space. The accepted message
+    #: (``/_sim/state``) keeps the text as sent.
+    text_rendering: TextRendering = "exact"
+    #: How the logbook's ``text`` shows a rich (RCS object) message: ``"json"``, the object as
+    #: compact JSON in the order sent (``json.dumps(obj, separators=(",", ":"),
+    #: ensure_ascii=False)``, what the simulator has always shown); ``"title"``, only the rich
+    #: card's title (a carousel: its first card's; a card without one: its description, else its
+    #: media URL), a file message's ``fileUrl``, or a text message's text.
+    rich_rendering: RichRendering = "json"
     #: How the logbook writes ``price``: a JSON string ``"0.0475"`` (default) or a number.
     journal_price_form: PriceForm = "string"
     #: Recipient digits (as in ``recipient``: country code, no ``+``/``00``) -> per-recipient
