@@ -774,6 +774,47 @@ def test_clock_offset_moves_webhook_timestamps(
         assert abs(sent - (time.time() + 3600)) < 5
 
 
+def test_lag_jitter_shows_messages_out_of_order(sim: SimulatorServer, client: httpx.Client) -> None:
+    """Each message waits its own seeded lag from [0, jitter], drawn once: later ones can show
+    before earlier ones."""
+    sim.set_faults(seed=2, logbook_lag_jitter_s=1000)
+    base = time.time() - 500
+    for i in range(20):
+        sim.backend.send({"to": NUMBER, "text": str(i)}, KEY, now=base + i)
+    jitters = [m.lag_jitter for m in sim.backend.accepted()]
+    assert all(0 <= j <= 1000 for j in jitters) and len(set(jitters)) == 20
+    # The seed puts no message within seconds of showing, so the test's clock cannot matter.
+    assert all(abs(base + i + j - time.time()) > 30 for i, j in enumerate(jitters))
+    shown = texts(client)
+    visible = [i for i in range(20) if base + i + jitters[i] <= time.time()]
+    assert shown == [str(i) for i in reversed(visible)]
+    assert 0 < len(visible) < 20 and visible != list(range(len(visible)))  # not oldest first
+    assert texts(client) == shown  # drawn once, not at each look
+    again = Backend(Faults(seed=2, logbook_lag_jitter_s=1000))
+    for i in range(20):
+        again.send({"to": NUMBER, "text": str(i)}, KEY)
+    assert [m.lag_jitter for m in again.accepted()] == jitters
+
+
+def test_stalled_logbook_hides_what_came_after(
+    sim: SimulatorServer, client: httpx.Client, control: httpx.Client
+) -> None:
+    """While logbook_stalled, messages accepted since it turned on stay out of the logbook;
+    turned off, they show; turned on again, only later ones are held back."""
+    send(client, text="before")
+    control.patch("/faults", json={"logbook_stalled": True})
+    send(client, text="during")
+    assert texts(client) == ["before"]
+    assert texts(client, to=NUMBER, date_from=datetime.now(BERLIN).date().isoformat()) == ["before"]
+    sim.faults.logbook_stalled = False  # on the object, as well as over HTTP
+    assert texts(client) == ["during", "before"]
+    sim.faults.logbook_stalled = True
+    send(client, text="after")
+    assert texts(client) == ["during", "before"]
+    control.patch("/faults", json={"logbook_stalled": False})
+    assert texts(client) == ["after", "during", "before"]
+
+
 TEXT = "  Sale:  https://example.com/a?x=1 and\n\n http://shop.example/b.  "
 
 
@@ -1043,6 +1084,23 @@ def test_state_file_round_trip(tmp_path: Path) -> None:
         assert [r["text"] for r in rows] == ["2", "1", "0"]
 
 
+def test_version_1_state_files_still_load() -> None:
+    """A state file from before lag jitter loads, without it."""
+    old = Backend()
+    old.send({"to": NUMBER, "text": "x"}, KEY)
+    state = old.to_state()
+    state["version"] = 1
+    for m in state["messages"]:
+        del m["lag_jitter"]
+    backend = Backend()
+    backend.load_state(state)
+    [m] = backend.accepted()
+    assert (m.text, m.lag_jitter) == ("x", 0.0)
+    assert backend.to_state()["version"] == 2
+    with pytest.raises(ValueError, match="version"):
+        backend.load_state({**state, "version": 99})
+
+
 def test_async_server_in_running_loop() -> None:
     """AsyncSimulatorServer serves inside an already running event loop."""
 
@@ -1135,6 +1193,8 @@ def _as_decimals(v: Any) -> Any:
         ({"logbook_tz": "Mars/Olympus_Mons"}, "logbook_tz"),
         ({"logbook_tz": "../etc/passwd"}, "logbook_tz"),
         ({"clock_offset_s": "inf"}, "clock_offset_s"),
+        ({"logbook_lag_jitter_s": -1}, "logbook_lag_jitter_s"),
+        ({"logbook_stalled": "yes"}, "logbook_stalled"),
         ({"text_rendering": "fancy"}, "text_rendering"),
         ({"rich_rendering": "html"}, "rich_rendering"),
         ({"scheduled_stamp": "dispatch"}, "scheduled_stamp"),

@@ -49,7 +49,9 @@ GATEWAY_TZ = ZoneInfo("Europe/Berlin")
 JOURNAL_MAX_LIMIT = 100
 #: The account's webhook signing key until ``PATCH /_sim/account`` sets another.
 DEFAULT_SIGNING_KEY = "simulated-signing-key"
-STATE_VERSION = 1
+#: 2 added each message's ``lag_jitter``; version 1 files still load.
+STATE_VERSION = 2
+_READABLE_VERSIONS = frozenset({1, 2})
 #: Where the ``tracked_links`` rendering points shortened links.
 SHORT_LINK_BASE = "https://s.seven.io/"
 
@@ -178,6 +180,8 @@ class Message:
     dlr: str
     dlr_at: float
     revoked_at: float | None = None
+    #: This message's own extra logbook lag (the ``logbook_lag_jitter_s`` draw at acceptance).
+    lag_jitter: float = 0.0
 
     def to_json(self) -> dict[str, Any]:
         """The message for ``/_sim/state`` (``from`` spelled as in the API; price a Decimal)."""
@@ -450,8 +454,9 @@ class Backend:
             }
 
     def load_state(self, state: Mapping[str, Any]) -> None:
-        """Replace the state with one written by :meth:`to_state`; raise ValueError if bad."""
-        if state.get("version") != STATE_VERSION:
+        """Replace the state with one written by :meth:`to_state` (this version or an older
+        one); raise ValueError if bad."""
+        if state.get("version") not in _READABLE_VERSIONS:
             raise ValueError(f"unsupported simulator state version {state.get('version')!r}")
         try:
             messages = [Message.from_state(m) for m in state["messages"]]
@@ -737,6 +742,7 @@ class Backend:
                         extra_entry=i > 0,
                         dlr=dlr,
                         dlr_at=send_at + f.delivery_after_s,
+                        lag_jitter=self._lag_jitter(),
                     )
                 )
                 total += price
@@ -762,6 +768,11 @@ class Backend:
             "sms_type": "direct",
             "messages": entries,
         }
+
+    def _lag_jitter(self) -> float:
+        # Drawn only with the knob on: with it off, the other random faults draw as they did.
+        jitter = self.faults.logbook_lag_jitter_s
+        return self._random() * jitter if jitter > 0 else 0.0
 
     @staticmethod
     def _entry(
@@ -986,9 +997,12 @@ class Backend:
 
     def _visible(self, m: Message, now: float) -> bool:
         f = self.faults
-        if m.accepted_at + f.logbook_lag_s > now:
+        if m.accepted_at + m.lag_jitter + f.logbook_lag_s > now:
             return False
-        return f.scheduled_in_logbook or m.send_at <= now
+        if not f.scheduled_in_logbook and m.send_at > now:
+            return False
+        since = f.logbook_stalled_since
+        return not (f.logbook_stalled and since is not None and m.accepted_at > since)
 
     def _walk(
         self,

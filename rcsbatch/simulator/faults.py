@@ -13,6 +13,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import math
+import time
 import types
 import typing
 from collections.abc import Mapping
@@ -82,6 +83,14 @@ class Faults:
     price_in_answer: bool = True
     #: An accepted message appears in the logbook only this many seconds after acceptance.
     logbook_lag_s: float = 0.0
+    #: Each accepted message waits a further lag of its own, drawn uniformly from [0, this] (from
+    #: the seeded random source, once, at acceptance, and kept with the message and in the state
+    #: file), so messages can appear in the logbook in another order than they were accepted.
+    logbook_lag_jitter_s: float = 0.0
+    #: While True, no message accepted after the moment this turned on appears in the logbook
+    #: (older ones stay listed), however long one waits: a stalled logbook. Turning it off lets
+    #: them appear, subject to the lag. The moment is :attr:`logbook_stalled_since`.
+    logbook_stalled: bool = False
     #: Whether a scheduled (delayed) message is listed in the logbook before its send time
     #: (unconfirmed upstream).
     scheduled_in_logbook: bool = True
@@ -176,6 +185,19 @@ class Faults:
     #: Seed for the random faults; None seeds from the OS.
     seed: int | None = None
 
+    def __setattr__(self, name: str, value: Any) -> None:
+        # The stall moment is taken where the knob flips, so it is right however it is set: by
+        # update(), reset() or an assignment on the object.
+        if name == "logbook_stalled" and value and not getattr(self, name):
+            self.__dict__["_stalled_since"] = time.time()
+        super().__setattr__(name, value)
+
+    @property
+    def logbook_stalled_since(self) -> float | None:
+        """When (machine time) ``logbook_stalled`` last turned on; None if it never did."""
+        since: float | None = self.__dict__.get("_stalled_since")
+        return since
+
     def update(self, changes: Mapping[str, Any]) -> None:
         """Apply a partial update from JSON-like values, all or nothing; raise ValueError if bad."""
         hints = _hints()
@@ -257,6 +279,7 @@ _NON_NEGATIVE = frozenset(
         "retry_after",
         "credit_after",
         "logbook_lag_s",
+        "logbook_lag_jitter_s",
         "reload_lock_s",
         "delivery_after_s",
         "fail_first_n",
@@ -264,8 +287,8 @@ _NON_NEGATIVE = frozenset(
         "webhook_retry_s",
     }
 )
-# A clock offset of infinity (or NaN) would stamp nonsense.
-_FINITE = frozenset({"clock_offset_s"})
+# A clock offset or a jitter of infinity (or NaN) would stamp or hide nonsense.
+_FINITE = frozenset({"clock_offset_s", "logbook_lag_jitter_s"})
 _HINTS: dict[str, Any] = {}
 
 
