@@ -917,6 +917,53 @@ def test_undefined_dates_filter_nothing(client: httpx.Client, params: dict[str, 
     assert client.get("/journal/outbound", params={"date_from": "someday"}).text == "305"
 
 
+OTHER = "49176222222222"
+
+
+def test_inject_adds_logbook_entries_from_elsewhere(
+    sim: SimulatorServer, client: httpx.Client, control: httpx.Client
+) -> None:
+    """An injected message (another campaign, another machine) shares ids, recipients and
+    foreign_ids with ours in the logbook, but stays out of what the API accepted."""
+    ours = parse(send(client, foreign_id="c1"))["messages"][0]["id"]
+    r = control.post(
+        "/inject",
+        json={
+            "to": "+" + NUMBER,
+            "text": "from elsewhere",
+            "foreign_id": "c1",
+            "label": "other-campaign",
+            "price": "0.10",
+            "sender": "othermachine",
+            "at": time.time() - 60,
+        },
+    )
+    theirs = parse(r)["id"]
+    later = parse(send(client, text="later"))["messages"][0]["id"]
+    direct = sim.backend.inject(OTHER, {"file": {"fileUrl": "https://example.com/a.png"}})
+    assert [ours, theirs, later, direct] == [str(FIRST_MESSAGE_ID + i) for i in range(4)]
+    rows = parse(client.get("/journal/outbound", params={"to": NUMBER}))
+    assert [r["id"] for r in rows] == [later, theirs, ours]
+    row = rows[1]
+    assert (row["text"], row["foreign_id"], row["label"], row["price"], row["from"]) == (
+        "from elsewhere", "c1", "other-campaign", "0.10", "othermachine",
+    )  # fmt: skip
+    assert [m.id for m in sim.backend.accepted()] == [ours, later]
+    state = parse(control.get("/state"))
+    assert [m["id"] for m in state["messages"]] == [ours, later]
+    assert (state["accepted_count"], state["injected_count"]) == (2, 2)
+    assert state["balance"] == Decimal("500.00") - 2 * Decimal("0.0475")
+    for bad in (
+        {"to": "nonsense", "text": "x"},
+        {"to": NUMBER},
+        {"to": NUMBER, "text": "x", "foreign_id": "not ok!"},
+        {"to": NUMBER, "text": "x", "colour": "red"},
+        {"to": NUMBER, "text": "x", "price": "lots"},
+    ):
+        assert control.post("/inject", json=bad).status_code == 400, bad
+    assert len(sim.backend.messages) == 4
+
+
 # ---- the other endpoints -----------------------------------------------------------------
 
 
@@ -1084,18 +1131,53 @@ def test_state_file_round_trip(tmp_path: Path) -> None:
         assert [r["text"] for r in rows] == ["2", "1", "0"]
 
 
+def test_a_restarted_gateway_keeps_its_logbook(tmp_path: Path) -> None:
+    """Stopped and started again, on the same backend or from its state file, the gateway lists
+    every message with its own lag and injected mark, and its ids go on without reuse."""
+    path = tmp_path / "sim.json"
+    headers = {"X-Api-Key": KEY}
+    backend = Backend(Faults(seed=5, logbook_lag_jitter_s=0.05))
+
+    def sent(sim: SimulatorServer, text: str) -> str:
+        r = httpx.post(
+            sim.base_url + "/rcs/messages", data={"to": NUMBER, "text": text}, headers=headers
+        )
+        return str(parse(r)["messages"][0]["id"])
+
+    def logbook(sim: SimulatorServer) -> list[str]:
+        time.sleep(0.06)  # past every message's jitter
+        rows = parse(httpx.get(sim.base_url + "/journal/outbound", headers=headers))
+        return [r["id"] for r in rows]
+
+    with SimulatorServer(backend=backend, state_path=path) as sim:
+        ids = [sent(sim, "a"), backend.inject(NUMBER, "elsewhere"), sent(sim, "b")]
+    lags = {m.id: m.lag_jitter for m in backend.messages}
+    assert len(set(lags.values())) == 3 and all(0 < v <= 0.05 for v in lags.values())
+    with SimulatorServer(backend=backend, state_path=path) as sim:
+        ids.append(sent(sim, "c"))
+        assert logbook(sim) == ids[::-1]
+    assert ids == [str(FIRST_MESSAGE_ID + i) for i in range(4)]
+    fresh = Backend(Faults(logbook_lag_jitter_s=0.05))
+    with SimulatorServer(backend=fresh, state_path=path) as sim:
+        assert {m.id: m.lag_jitter for m in fresh.messages if m.id in lags} == lags
+        assert [m.id for m in fresh.accepted()] == [ids[0], ids[2], ids[3]]
+        ids.append(sent(sim, "d"))
+        assert ids[-1] == str(FIRST_MESSAGE_ID + 4)
+        assert logbook(sim) == ids[::-1]
+
+
 def test_version_1_state_files_still_load() -> None:
-    """A state file from before lag jitter loads, without it."""
+    """A state file from before lag jitter and injected messages loads, with neither."""
     old = Backend()
     old.send({"to": NUMBER, "text": "x"}, KEY)
     state = old.to_state()
     state["version"] = 1
     for m in state["messages"]:
-        del m["lag_jitter"]
+        del m["lag_jitter"], m["injected"]
     backend = Backend()
     backend.load_state(state)
     [m] = backend.accepted()
-    assert (m.text, m.lag_jitter) == ("x", 0.0)
+    assert (m.text, m.lag_jitter, m.injected) == ("x", 0.0, False)
     assert backend.to_state()["version"] == 2
     with pytest.raises(ValueError, match="version"):
         backend.load_state({**state, "version": 99})

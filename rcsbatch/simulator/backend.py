@@ -49,7 +49,7 @@ GATEWAY_TZ = ZoneInfo("Europe/Berlin")
 JOURNAL_MAX_LIMIT = 100
 #: The account's webhook signing key until ``PATCH /_sim/account`` sets another.
 DEFAULT_SIGNING_KEY = "simulated-signing-key"
-#: 2 added each message's ``lag_jitter``; version 1 files still load.
+#: 2 added each message's ``lag_jitter`` and ``injected``; version 1 files still load.
 STATE_VERSION = 2
 _READABLE_VERSIONS = frozenset({1, 2})
 #: Where the ``tracked_links`` rendering points shortened links.
@@ -182,6 +182,9 @@ class Message:
     revoked_at: float | None = None
     #: This message's own extra logbook lag (the ``logbook_lag_jitter_s`` draw at acceptance).
     lag_jitter: float = 0.0
+    #: Put in by :meth:`Backend.inject` (another campaign or machine on the account): listed in the
+    #: logbook, left out of :meth:`Backend.accepted`.
+    injected: bool = False
 
     def to_json(self) -> dict[str, Any]:
         """The message for ``/_sim/state`` (``from`` spelled as in the API; price a Decimal)."""
@@ -298,7 +301,9 @@ class Backend:
         self.agents: list[dict[str, Any]] = [dict(a) for a in agents]
         self.balance = Decimal(self.faults.balance)
         self.next_id = FIRST_MESSAGE_ID
+        # Every message the logbook lists, in acceptance (id) order; _sent leaves out injected ones.
         self.messages: list[Message] = []
+        self._sent: list[Message] = []
         self._by_id: dict[str, Message] = {}
         self._by_to: dict[str, list[Message]] = {}
         self.revocations: list[dict[str, Any]] = []
@@ -317,6 +322,8 @@ class Backend:
 
     def _index(self, m: Message) -> None:
         self.messages.append(m)
+        if not m.injected:
+            self._sent.append(m)
         self._by_id[m.id] = m
         self._by_to.setdefault(m.to, []).append(m)
 
@@ -349,9 +356,9 @@ class Backend:
             return self.balance
 
     def accepted(self) -> list[Message]:
-        """A copy of the accepted messages, oldest first."""
+        """A copy of the messages accepted through the API, oldest first (not injected ones)."""
         with self._lock:
-            return list(self.messages)
+            return list(self._sent)
 
     def message(self, msg_id: str) -> Message | None:
         """The accepted message with this id, if any."""
@@ -362,6 +369,8 @@ class Backend:
         """Everything a test compares against (``GET /_sim/state``); money as Decimal.
 
         ``offset`` / ``limit`` page the (oldest-first) message list of a long benchmark run.
+        ``messages`` and ``accepted_count`` are what came through the API; injected messages
+        (:meth:`inject`) only count in ``injected_count``.
         """
         with self._lock:
             end = None if limit is None else offset + limit
@@ -370,9 +379,10 @@ class Backend:
                 "price": self.price,
                 "next_id": str(self.next_id),
                 "send_requests": self.counters.send_requests,
-                "accepted_count": len(self.messages),
+                "accepted_count": len(self._sent),
+                "injected_count": len(self.messages) - len(self._sent),
                 "requests": dict(self.counters.requests),
-                "messages": [m.to_json() for m in self.messages[offset:end]],
+                "messages": [m.to_json() for m in self._sent[offset:end]],
                 "revocations": list(self.revocations),
                 "events": list(self.events),
                 "hooks": [asdict(h) for h in self.hooks],
@@ -389,7 +399,7 @@ class Backend:
                 "by_endpoint": dict(c.requests),
                 "send_requests": c.send_requests,
                 "accepted": c.accepted,
-                "accepted_total": len(self.messages),
+                "accepted_total": len(self._sent),
                 "balance": self.balance,
                 "cpu_time": time.process_time(),
                 "uptime": time.time() - c.started,
@@ -1077,6 +1087,78 @@ class Backend:
         if f.text_rendering == "trimmed":
             return " ".join(m.text.split())
         return m.text
+
+    # ---- another sender on the account ---------------------------------------------------
+
+    def inject(
+        self,
+        to: str,
+        text: str | Mapping[str, Any],
+        *,
+        label: str | None = None,
+        foreign_id: str | None = None,
+        at: float | None = None,
+        price: Decimal | str | int | None = None,
+        sender: str | None = None,
+    ) -> str:
+        """Add a message another campaign or machine sent on this account; return its id.
+
+        It is a normal message of the account (logbook, analytics, webhooks, reload lock, its own
+        lag jitter), accepted at ``at`` (machine seconds, default now), but left out of
+        :meth:`accepted` and the state's ``messages``, which hold what came through the API, and
+        not charged to the balance.
+        ``text`` may be an RCS object (a dict). Raises ValueError for a bad number, text, label,
+        foreign_id, price or time.
+        """
+        digits = numbers.normalize(str(to))
+        if digits is None:
+            raise ValueError(f"not a phone number: {to!r}")
+        if isinstance(text, Mapping):
+            try:
+                rich.validate(text)
+            except rich.RichError as exc:
+                raise ValueError(f"bad rich content: {exc}") from None
+            body = json.dumps(text, separators=(",", ":"), ensure_ascii=False)
+        elif isinstance(text, str) and text:
+            body = text
+        else:
+            raise ValueError("text must be a non-empty string or an RCS object")
+        if label is not None and not _LABEL.fullmatch(label):
+            raise ValueError(f"label: up to 100 of A-Z a-z 0-9 . - _ @, got {label!r}")
+        if foreign_id is not None and not _FOREIGN_ID.fullmatch(foreign_id):
+            raise ValueError(f"foreign_id: up to 64 of A-Z a-z 0-9 . - _ @, got {foreign_id!r}")
+        if at is not None and (isinstance(at, bool) or not math.isfinite(at)):
+            raise ValueError(f"at: Unix seconds, got {at!r}")
+        cost = self.faults.price if price is None else _money(price, "price")
+        with self._lock:
+            when = time.time() if at is None else float(at)
+            msg_id = str(self.next_id)
+            self.next_id += 1
+            self._index(
+                Message(
+                    id=msg_id,
+                    to=digits,
+                    sender=sender or self._default_agent() or "",
+                    text=body,
+                    rich=isinstance(text, Mapping),
+                    label=label,
+                    foreign_id=foreign_id,
+                    ttl=DEFAULT_TTL_MINUTES,
+                    delay=None,
+                    send_at=when,
+                    performance_tracking=False,
+                    fallback=None,
+                    price=cost,
+                    accepted_at=when,
+                    request_no=0,
+                    extra_entry=False,
+                    dlr=self._dlr_for(digits, None),
+                    dlr_at=when + self.faults.delivery_after_s,
+                    lag_jitter=self._lag_jitter(),
+                    injected=True,
+                )
+            )
+            return msg_id
 
     # ---- GET /analytics/{group} ----------------------------------------------------------
 
