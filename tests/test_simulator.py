@@ -5,14 +5,17 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from email.utils import parsedate_to_datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -27,6 +30,7 @@ from rcsbatch.simulator import (
     AsyncSimulatorServer,
     Backend,
     Faults,
+    Message,
     SimulatorServer,
 )
 from rcsbatch.simulator.jsonout import dumps
@@ -631,6 +635,414 @@ def test_revoke_always_true_and_revokes_pending(sim: SimulatorServer, client: ht
     )
 
 
+# ---- the logbook's unconfirmed behaviours ------------------------------------------------
+
+
+def texts(client: httpx.Client, **params: Any) -> list[str]:
+    """The logbook's texts for a query, newest first."""
+    return [r["text"] for r in parse(client.get("/journal/outbound", params=params))]
+
+
+def http_date(r: httpx.Response) -> float:
+    return parsedate_to_datetime(r.headers["Date"]).timestamp()
+
+
+@pytest.mark.parametrize(
+    ("zone", "shown", "day", "other_day"),
+    [
+        ("Europe/Berlin", "2026-03-11 00:30:00", "2026-03-11", "2026-03-10"),
+        ("UTC", "2026-03-10 23:30:00", "2026-03-10", "2026-03-11"),
+        ("America/New_York", "2026-03-10 19:30:00", "2026-03-10", "2026-03-11"),
+    ],
+)
+def test_logbook_zone_sets_stamps_and_day_filters(
+    sim: SimulatorServer,
+    client: httpx.Client,
+    control: httpx.Client,
+    zone: str,
+    shown: str,
+    day: str,
+    other_day: str,
+) -> None:
+    """logbook_tz is the zone of timestamp, dlr_timestamp and the date_from/date_to days."""
+    assert control.patch("/faults", json={"logbook_tz": zone}).status_code == 200
+    at = datetime(2026, 3, 10, 23, 30, tzinfo=UTC).timestamp()
+    sim.backend.send({"to": NUMBER, "text": "late"}, KEY, now=at)
+    [row] = parse(client.get("/journal/outbound"))
+    assert (row["timestamp"], row["dlr_timestamp"]) == (shown, shown)
+    assert texts(client, date_from=day, date_to=day) == ["late"]
+    assert texts(client, date_from=other_day, date_to=other_day) == []
+    [m] = sim.backend.accepted()
+    assert m.accepted_at == at
+
+
+def test_a_delay_date_stays_berlin_time_in_another_logbook_zone(
+    sim: SimulatorServer, client: httpx.Client
+) -> None:
+    """With logbook_tz UTC, a delay written as a date is still read as Berlin time."""
+    sim.set_faults(logbook_tz="UTC")
+    send(client, delay="2030-07-01 10:30")
+    [m] = sim.backend.accepted()
+    assert m.send_at == datetime(2030, 7, 1, 10, 30, tzinfo=BERLIN).timestamp()
+    assert parse(client.get("/journal/outbound"))[0]["timestamp"] == "2030-07-01 08:30:00"
+
+
+def test_clock_offset_moves_what_the_gateway_stamps(
+    sim: SimulatorServer, client: httpx.Client, control: httpx.Client
+) -> None:
+    """clock_offset_s moves the logbook's stamps and days and every Date header, not the
+    simulator's own record of when a message was accepted."""
+    control.patch("/faults", json={"clock_offset_s": 3600})
+    at = datetime(2026, 3, 10, 23, 30, tzinfo=BERLIN).timestamp()
+    sim.backend.send({"to": NUMBER, "text": "late"}, KEY, now=at)
+    [row] = parse(client.get("/journal/outbound"))
+    assert (row["timestamp"], row["dlr_timestamp"]) == ("2026-03-11 00:30:00",) * 2
+    assert texts(client, date_from="2026-03-11") == ["late"]
+    assert texts(client, date_to="2026-03-10") == []
+    assert sim.backend.accepted()[0].accepted_at == at
+    for offset in (3600, -7200, 0):
+        assert control.patch("/faults", json={"clock_offset_s": offset}).status_code == 200
+        answers = [
+            client.get("/balance"),
+            client.get("/journal/outbound"),
+            send(client, to="nonsense"),  # a bare code
+            client.get("/nothing/here"),  # a 404 page
+        ]
+        for r in answers:
+            assert abs(http_date(r) - (time.time() + offset)) < 5, (offset, r.text)
+
+
+def test_retry_after_date_follows_the_gateway_clock(
+    sim: SimulatorServer, client: httpx.Client
+) -> None:
+    """With the gateway's clock an hour ahead, a Retry-After date is an hour ahead too: only its
+    distance from the answer's Date header tells the wait."""
+    sim.set_faults(rate_429=1.0, retry_after=30, retry_after_form="date", clock_offset_s=3600)
+    r = send(client)
+    wait = parsedate_to_datetime(r.headers["Retry-After"]).timestamp() - http_date(r)
+    assert 29 <= wait <= 31
+    assert parsedate_to_datetime(r.headers["Retry-After"]).timestamp() - time.time() > 3600
+
+
+@pytest.fixture
+def catcher() -> Iterator[tuple[str, list[tuple[dict[str, str], bytes]]]]:
+    """A loopback HTTP server answering 200 to every POST; keeps each one's headers and body."""
+    got: list[tuple[dict[str, str], bytes]] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            got.append((dict(self.headers), body))
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}/hook", got
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
+def test_clock_offset_moves_webhook_timestamps(
+    sim: SimulatorServer,
+    client: httpx.Client,
+    catcher: tuple[str, list[tuple[dict[str, str], bytes]]],
+) -> None:
+    """A report's X-Timestamp, webhook_timestamp and data.timestamp come off the gateway's
+    clock."""
+    url, got = catcher
+    client.post("/hooks", data={"target_url": url, "event_type": "dlr", "request_method": "JSON"})
+    sim.set_faults(webhooks=True, clock_offset_s=3600)
+    send(client)
+    deadline = time.monotonic() + 20
+    while len(got) < 2 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    [m] = sim.backend.accepted()
+    expected = datetime.fromtimestamp(m.send_at + 3600, BERLIN).strftime("%Y-%m-%d %H:%M:%S.%f")
+    assert len(got) == 2
+    for headers, body in got:
+        report = json.loads(body)
+        assert report["data"]["timestamp"] == expected
+        assert abs(int(headers["X-Timestamp"]) - (time.time() + 3600)) < 5
+        sent = datetime.fromisoformat(report["webhook_timestamp"]).timestamp()
+        assert abs(sent - (time.time() + 3600)) < 5
+
+
+def test_lag_jitter_shows_messages_out_of_order(sim: SimulatorServer, client: httpx.Client) -> None:
+    """Each message waits its own seeded lag from [0, jitter], drawn once: later ones can show
+    before earlier ones."""
+    sim.set_faults(seed=2, logbook_lag_jitter_s=1000)
+    base = time.time() - 500
+    for i in range(20):
+        sim.backend.send({"to": NUMBER, "text": str(i)}, KEY, now=base + i)
+    jitters = [m.lag_jitter for m in sim.backend.accepted()]
+    assert all(0 <= j <= 1000 for j in jitters) and len(set(jitters)) == 20
+    # The seed puts no message within seconds of showing, so the test's clock cannot matter.
+    assert all(abs(base + i + j - time.time()) > 30 for i, j in enumerate(jitters))
+    shown = texts(client)
+    visible = [i for i in range(20) if base + i + jitters[i] <= time.time()]
+    assert shown == [str(i) for i in reversed(visible)]
+    assert 0 < len(visible) < 20 and visible != list(range(len(visible)))  # not oldest first
+    assert texts(client) == shown  # drawn once, not at each look
+    again = Backend(Faults(seed=2, logbook_lag_jitter_s=1000))
+    for i in range(20):
+        again.send({"to": NUMBER, "text": str(i)}, KEY)
+    assert [m.lag_jitter for m in again.accepted()] == jitters
+
+
+def test_stalled_logbook_hides_what_came_after(
+    sim: SimulatorServer, client: httpx.Client, control: httpx.Client
+) -> None:
+    """While logbook_stalled, messages accepted since it turned on stay out of the logbook;
+    turned off, they show; turned on again, only later ones are held back."""
+    send(client, text="before")
+    control.patch("/faults", json={"logbook_stalled": True})
+    send(client, text="during")
+    assert texts(client) == ["before"]
+    assert texts(client, to=NUMBER, date_from=datetime.now(BERLIN).date().isoformat()) == ["before"]
+    sim.faults.logbook_stalled = False  # on the object, as well as over HTTP
+    assert texts(client) == ["during", "before"]
+    sim.faults.logbook_stalled = True
+    send(client, text="after")
+    assert texts(client) == ["during", "before"]
+    control.patch("/faults", json={"logbook_stalled": False})
+    assert texts(client) == ["after", "during", "before"]
+
+
+TEXT = "  Sale:  https://example.com/a?x=1 and\n\n http://shop.example/b.  "
+
+
+@pytest.mark.parametrize("tracking", ["0", "1"])
+@pytest.mark.parametrize("rendering", ["exact", "tracked_links", "trimmed"])
+def test_text_rendering(
+    sim: SimulatorServer, client: httpx.Client, rendering: str, tracking: str
+) -> None:
+    """The logbook shows a plain text as sent, with short links, or trimmed; the message
+    keeps the text as sent."""
+    sim.set_faults(text_rendering=rendering)
+    send(client, text=TEXT, performance_tracking=tracking)
+    send(client, text=TEXT + " ", performance_tracking=tracking)
+    first, second = reversed(texts(client))
+    assert [m.text for m in sim.backend.accepted()] == [TEXT, TEXT + " "]
+    if rendering == "exact":
+        assert first == TEXT
+    elif rendering == "trimmed":
+        assert first == second == "Sale: https://example.com/a?x=1 and http://shop.example/b."
+    else:
+        link = r"https://s\.seven\.io/([0-9a-f]{8})"
+        match = re.fullmatch(rf"  Sale:  {link} and\n\n {link}\.  ", first)
+        assert match is not None, first
+        assert match.group(1) != match.group(2)
+        assert second == first + " "  # the same URL, the same short link
+
+
+RICH = {
+    "richcard": {"richcard": {"title": "Frühling", "description": "20 % off"}},
+    "carousel": {
+        "carousel": {"width": "MEDIUM", "richcards": [{"title": "One"}, {"title": "Two"}]},
+        "suggestions": [{"type": "reply", "text": "Yes"}],
+    },
+    "file": {"file": {"fileUrl": "https://example.com/a.png"}},
+    "untitled": {"richcard": {"description": "Just this"}},
+    "text": {"text": "Hi", "suggestions": [{"type": "reply", "text": "Yes"}]},
+}
+TITLES = {
+    "richcard": "Frühling",
+    "carousel": "One",
+    "file": "https://example.com/a.png",
+    "untitled": "Just this",
+    "text": "Hi",
+}
+
+
+@pytest.mark.parametrize("kind", list(RICH))
+def test_rich_rendering(sim: SimulatorServer, client: httpx.Client, kind: str) -> None:
+    """The logbook shows a rich message as compact JSON in the order sent (the default), or
+    only its title."""
+    assert parse(client.post("/rcs/messages", json={"to": NUMBER, "text": RICH[kind]}))["success"]
+    compact = json.dumps(RICH[kind], separators=(",", ":"), ensure_ascii=False)
+    assert texts(client) == [compact]
+    sim.set_faults(rich_rendering="title")
+    assert texts(client) == [TITLES[kind]]
+    sim.set_faults(text_rendering="trimmed")  # plain-text renderings leave rich ones be
+    assert texts(client) == [TITLES[kind]]
+    assert sim.backend.accepted()[0].text == compact
+
+
+def test_scheduled_stamp(sim: SimulatorServer, client: httpx.Client) -> None:
+    """A scheduled message's timestamp and day are its send time, or with scheduled_stamp
+    acceptance the time it was accepted; whether it is listed early is a knob of its own."""
+    delay = int(time.time()) + 3 * 86400
+    send(client, text="later", delay=str(delay))
+    send(client, text="now")
+    later, now = sim.backend.accepted()
+    later_day = datetime.fromtimestamp(delay, BERLIN).date().isoformat()
+    today = datetime.fromtimestamp(now.accepted_at, BERLIN).date().isoformat()
+
+    def stamp(ts: float) -> str:
+        return datetime.fromtimestamp(ts, BERLIN).strftime("%Y-%m-%d %H:%M:%S")
+
+    rows = parse(client.get("/journal/outbound"))
+    assert [r["timestamp"] for r in rows] == [stamp(now.accepted_at), stamp(delay)]
+    assert texts(client, date_from=later_day) == ["later"]
+    sim.set_faults(scheduled_stamp="acceptance")
+    rows = parse(client.get("/journal/outbound"))
+    assert [r["timestamp"] for r in rows] == [stamp(now.accepted_at), stamp(later.accepted_at)]
+    assert texts(client, date_from=later_day) == []
+    assert texts(client, date_from=today, date_to=today) == ["now", "later"]
+    for stamped in ("acceptance", "delay"):
+        sim.set_faults(scheduled_stamp=stamped, scheduled_in_logbook=False)
+        assert texts(client) == ["now"]
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"date_from": "undefined", "date_to": "undefined"},
+        {"date_from": "undefined"},
+        {"date_to": "undefined", "limit": "100"},
+    ],
+)
+def test_undefined_dates_filter_nothing(client: httpx.Client, params: dict[str, str]) -> None:
+    """date_from/date_to=undefined, as seven's JS client sends them without dates, are no filter."""
+    send(client, text="a")
+    send(client, text="b")
+    assert texts(client, **params) == ["b", "a"]
+    assert client.get("/journal/outbound", params={"date_from": "someday"}).text == "305"
+
+
+OTHER = "49176222222222"
+
+
+def test_logbook_pages_100000_messages(sim: SimulatorServer, client: httpx.Client) -> None:
+    """100,000 messages page right at the start, middle and end: unfiltered, by day, by
+    recipient."""
+    backend = sim.backend
+    backend.update_account({"balance": "10000"})
+    for i in range(100_000):
+        backend.send({"to": NUMBER if i % 2 else OTHER, "text": str(i)}, KEY)
+    today = datetime.fromtimestamp(backend.accepted()[0].accepted_at, BERLIN).date().isoformat()
+    for params in ({}, {"date_from": today, "date_to": today}, {"date_from": today}):
+        for offset in (0, 50_000, 99_900):
+            got = texts(client, offset=offset, **params)
+            assert got == [str(i) for i in range(99_999 - offset, 99_899 - offset, -1)]
+        assert texts(client, offset=99_950, **params) == [str(i) for i in range(49, -1, -1)]
+        assert texts(client, offset=100_000, **params) == []
+    for params in ({"to": NUMBER}, {"to": "+" + NUMBER, "date_from": today}):
+        for offset in (0, 25_000, 49_900):
+            got = texts(client, offset=offset, **params)
+            assert got == [str(i) for i in range(99_999 - 2 * offset, 99_799 - 2 * offset, -2)]
+
+
+def test_logbook_pages_match_a_plain_filter(sim: SimulatorServer, client: httpx.Client) -> None:
+    """Every page, by day and recipient, is what filtering every message gives: with scheduled
+    messages stamped days later, injected ones stamped days earlier, both stamp modes, and
+    with a hidden message (which makes the logbook walk instead of skipping by index)."""
+    backend = sim.backend
+    start = time.time()
+    for i in range(240):
+        to = NUMBER if i % 3 else OTHER
+        if i % 17 == 0:
+            delay = int(start) + 86400 * (1 + i % 3)
+            backend.send({"to": to, "text": f"s{i}", "delay": str(delay)}, KEY)
+        elif i % 13 == 0:
+            backend.inject(to, f"j{i}", at=start - 86400 * (1 + i % 4))
+        else:
+            backend.send({"to": to, "text": f"m{i}"}, KEY)
+    today = datetime.fromtimestamp(start, BERLIN).date()
+    spans = [
+        (None, None),
+        (today, today),
+        (today + timedelta(days=1), None),
+        (None, today - timedelta(days=1)),
+        (today - timedelta(days=2), today + timedelta(days=2)),
+    ]
+
+    def check(hidden: set[str]) -> None:
+        for stamped in ("delay", "acceptance"):
+            sim.set_faults(scheduled_stamp=stamped)
+            for to in (None, NUMBER, OTHER):
+                for lo, hi in spans:
+                    every = [
+                        m.id
+                        for m in reversed(backend.messages)
+                        if m.id not in hidden
+                        and (to is None or m.to == to)
+                        and (lo is None or day(m, stamped) >= lo)
+                        and (hi is None or day(m, stamped) <= hi)
+                    ]
+                    params: dict[str, Any] = {"limit": 10}
+                    if to is not None:
+                        params["to"] = to
+                    if lo is not None:
+                        params["date_from"] = lo.isoformat()
+                    if hi is not None:
+                        params["date_to"] = hi.isoformat()
+                    for offset in range(0, len(every) + 10, 9):
+                        r = client.get("/journal/outbound", params={**params, "offset": offset})
+                        got = [row["id"] for row in parse(r)]
+                        assert got == every[offset : offset + 10], (stamped, to, lo, hi, offset)
+
+    def day(m: Message, stamped: str) -> date:
+        at = m.accepted_at if stamped == "acceptance" else m.send_at
+        return datetime.fromtimestamp(at, BERLIN).date()
+
+    check(set())
+    # Accepted "in the future": hidden by the lag until then, so every query walks.
+    check({backend.inject(NUMBER, "future", at=time.time() + 3600)})
+
+
+def test_inject_adds_logbook_entries_from_elsewhere(
+    sim: SimulatorServer, client: httpx.Client, control: httpx.Client
+) -> None:
+    """An injected message (another campaign, another machine) shares ids, recipients and
+    foreign_ids with ours in the logbook, but stays out of what the API accepted."""
+    ours = parse(send(client, foreign_id="c1"))["messages"][0]["id"]
+    r = control.post(
+        "/inject",
+        json={
+            "to": "+" + NUMBER,
+            "text": "from elsewhere",
+            "foreign_id": "c1",
+            "label": "other-campaign",
+            "price": "0.10",
+            "sender": "othermachine",
+            "at": time.time() - 60,
+        },
+    )
+    theirs = parse(r)["id"]
+    later = parse(send(client, text="later"))["messages"][0]["id"]
+    direct = sim.backend.inject(OTHER, {"file": {"fileUrl": "https://example.com/a.png"}})
+    assert [ours, theirs, later, direct] == [str(FIRST_MESSAGE_ID + i) for i in range(4)]
+    rows = parse(client.get("/journal/outbound", params={"to": NUMBER}))
+    assert [r["id"] for r in rows] == [later, theirs, ours]
+    row = rows[1]
+    assert (row["text"], row["foreign_id"], row["label"], row["price"], row["from"]) == (
+        "from elsewhere", "c1", "other-campaign", "0.10", "othermachine",
+    )  # fmt: skip
+    assert [m.id for m in sim.backend.accepted()] == [ours, later]
+    state = parse(control.get("/state"))
+    assert [m["id"] for m in state["messages"]] == [ours, later]
+    assert (state["accepted_count"], state["injected_count"]) == (2, 2)
+    assert state["balance"] == Decimal("500.00") - 2 * Decimal("0.0475")
+    for bad in (
+        {"to": "nonsense", "text": "x"},
+        {"to": NUMBER},
+        {"to": NUMBER, "text": "x", "foreign_id": "not ok!"},
+        {"to": NUMBER, "text": "x", "colour": "red"},
+        {"to": NUMBER, "text": "x", "price": "lots"},
+    ):
+        assert control.post("/inject", json=bad).status_code == 400, bad
+    assert len(sim.backend.messages) == 4
+
+
 # ---- the other endpoints -----------------------------------------------------------------
 
 
@@ -798,6 +1210,58 @@ def test_state_file_round_trip(tmp_path: Path) -> None:
         assert [r["text"] for r in rows] == ["2", "1", "0"]
 
 
+def test_a_restarted_gateway_keeps_its_logbook(tmp_path: Path) -> None:
+    """Stopped and started again, on the same backend or from its state file, the gateway lists
+    every message with its own lag and injected mark, and its ids go on without reuse."""
+    path = tmp_path / "sim.json"
+    headers = {"X-Api-Key": KEY}
+    backend = Backend(Faults(seed=5, logbook_lag_jitter_s=0.05))
+
+    def sent(sim: SimulatorServer, text: str) -> str:
+        r = httpx.post(
+            sim.base_url + "/rcs/messages", data={"to": NUMBER, "text": text}, headers=headers
+        )
+        return str(parse(r)["messages"][0]["id"])
+
+    def logbook(sim: SimulatorServer) -> list[str]:
+        time.sleep(0.06)  # past every message's jitter
+        rows = parse(httpx.get(sim.base_url + "/journal/outbound", headers=headers))
+        return [r["id"] for r in rows]
+
+    with SimulatorServer(backend=backend, state_path=path) as sim:
+        ids = [sent(sim, "a"), backend.inject(NUMBER, "elsewhere"), sent(sim, "b")]
+    lags = {m.id: m.lag_jitter for m in backend.messages}
+    assert len(set(lags.values())) == 3 and all(0 < v <= 0.05 for v in lags.values())
+    with SimulatorServer(backend=backend, state_path=path) as sim:
+        ids.append(sent(sim, "c"))
+        assert logbook(sim) == ids[::-1]
+    assert ids == [str(FIRST_MESSAGE_ID + i) for i in range(4)]
+    fresh = Backend(Faults(logbook_lag_jitter_s=0.05))
+    with SimulatorServer(backend=fresh, state_path=path) as sim:
+        assert {m.id: m.lag_jitter for m in fresh.messages if m.id in lags} == lags
+        assert [m.id for m in fresh.accepted()] == [ids[0], ids[2], ids[3]]
+        ids.append(sent(sim, "d"))
+        assert ids[-1] == str(FIRST_MESSAGE_ID + 4)
+        assert logbook(sim) == ids[::-1]
+
+
+def test_version_1_state_files_still_load() -> None:
+    """A state file from before lag jitter and injected messages loads, with neither."""
+    old = Backend()
+    old.send({"to": NUMBER, "text": "x"}, KEY)
+    state = old.to_state()
+    state["version"] = 1
+    for m in state["messages"]:
+        del m["lag_jitter"], m["injected"]
+    backend = Backend()
+    backend.load_state(state)
+    [m] = backend.accepted()
+    assert (m.text, m.lag_jitter, m.injected) == ("x", 0.0, False)
+    assert backend.to_state()["version"] == 2
+    with pytest.raises(ValueError, match="version"):
+        backend.load_state({**state, "version": 99})
+
+
 def test_async_server_in_running_loop() -> None:
     """AsyncSimulatorServer serves inside an already running event loop."""
 
@@ -887,6 +1351,14 @@ def _as_decimals(v: Any) -> Any:
         ({"fail_first_n": -1}, "fail_first_n"),
         ({"price": 0.05}, "price"),
         ({"balance": "-1"}, "balance"),
+        ({"logbook_tz": "Mars/Olympus_Mons"}, "logbook_tz"),
+        ({"logbook_tz": "../etc/passwd"}, "logbook_tz"),
+        ({"clock_offset_s": "inf"}, "clock_offset_s"),
+        ({"logbook_lag_jitter_s": -1}, "logbook_lag_jitter_s"),
+        ({"logbook_stalled": "yes"}, "logbook_stalled"),
+        ({"text_rendering": "fancy"}, "text_rendering"),
+        ({"rich_rendering": "html"}, "rich_rendering"),
+        ({"scheduled_stamp": "dispatch"}, "scheduled_stamp"),
     ],
 )
 def test_faults_update_validates(changes: dict[str, Any], message: str) -> None:

@@ -5,6 +5,10 @@ server): balance, the messages it accepted (the ground truth tests compare again
 shown as a view of those messages, agents, lookups, hooks and events. Its methods take request
 parameters as plain mappings and return plain values; ``server.py`` turns them into HTTP.
 
+The logbook is rendered when it is read, through the knobs of the moment (its zone, the gateway's
+clock offset, lag, text renderings), so a test can change how it looks without resending. Messages
+keep machine time and the text as sent; only what the gateway shows moves.
+
 Every public method holds one lock, so a test thread may read or change the backend while the
 server thread serves requests. Money is :class:`decimal.Decimal` throughout.
 """
@@ -12,18 +16,22 @@ server thread serves requests. Money is :class:`decimal.Decimal` throughout.
 from __future__ import annotations
 
 import copy
+import hashlib
 import heapq
 import json
+import math
 import os
 import random
 import re
 import tempfile
 import threading
 import time
-from collections.abc import Mapping
+from bisect import bisect_left, bisect_right
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
+from operator import attrgetter
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -35,13 +43,20 @@ FIRST_MESSAGE_ID = 77233319353
 #: What one number in ``GET /lookup/rcs`` costs (seven bills lookups; the amount is made up).
 DEFAULT_LOOKUP_PRICE = Decimal("0.0050")
 DEFAULT_TTL_MINUTES = 2880
-#: seven's gateway runs on German time; the logbook's timestamps and date filters use it
-#: (unconfirmed upstream), and so does a ``delay`` written as ``YYYY-MM-DD hh:mm[:ss]``.
+#: seven's gateway runs on German time: a ``delay`` written as ``YYYY-MM-DD hh:mm[:ss]``, webhook
+#: timestamps, hooks' ``created`` and analytics days use it. The logbook's zone is the
+#: ``logbook_tz`` knob (Berlin by default; unconfirmed upstream).
 GATEWAY_TZ = ZoneInfo("Europe/Berlin")
 JOURNAL_MAX_LIMIT = 100
 #: The account's webhook signing key until ``PATCH /_sim/account`` sets another.
 DEFAULT_SIGNING_KEY = "simulated-signing-key"
-STATE_VERSION = 1
+#: 2 added each message's ``lag_jitter`` and ``injected``; version 1 files still load.
+STATE_VERSION = 2
+_READABLE_VERSIONS = frozenset({1, 2})
+#: A logbook lane this short is filtered by walking it; a longer one gets a :class:`_Timeline`.
+_SHORT_LANE = 64
+#: Where the ``tracked_links`` rendering points shortened links.
+SHORT_LINK_BASE = "https://s.seven.io/"
 
 
 class _Everyone:
@@ -93,6 +108,8 @@ _LABEL = re.compile(r"[A-Za-z0-9.\-_@]{1,100}")
 _FOREIGN_ID = re.compile(r"[A-Za-z0-9.\-_@]{1,64}")
 _DELAY_DATE = re.compile(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}(:\d{2})?")
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+# An http(s) URL up to whitespace, without the punctuation that usually ends the sentence around it.
+_URL = re.compile(r"https?://[^\s<>\"']*[^\s<>\"'.,;:!?)\]]")
 _TRUE = frozenset({"1", "true", "yes", "on"})
 _FALSE = frozenset({"0", "false", "no", "off", ""})
 EVENTS = frozenset({"IS_TYPING", "READ"})
@@ -166,6 +183,11 @@ class Message:
     dlr: str
     dlr_at: float
     revoked_at: float | None = None
+    #: This message's own extra logbook lag (the ``logbook_lag_jitter_s`` draw at acceptance).
+    lag_jitter: float = 0.0
+    #: Put in by :meth:`Backend.inject` (another campaign or machine on the account): listed in the
+    #: logbook, left out of :meth:`Backend.accepted`.
+    injected: bool = False
 
     def to_json(self) -> dict[str, Any]:
         """The message for ``/_sim/state`` (``from`` spelled as in the API; price a Decimal)."""
@@ -205,12 +227,100 @@ class _Counters:
     started: float = field(default_factory=time.time)
 
 
-def _berlin(ts: float) -> datetime:
-    return datetime.fromtimestamp(ts, GATEWAY_TZ)
+def _stamp(ts: float, tz: ZoneInfo = GATEWAY_TZ) -> str:
+    return datetime.fromtimestamp(ts, tz).strftime("%Y-%m-%d %H:%M:%S")
 
 
-def _stamp(ts: float) -> str:
-    return _berlin(ts).strftime("%Y-%m-%d %H:%M:%S")
+def _midnight(day: date, tz: ZoneInfo) -> float:
+    """The first moment of ``day`` in ``tz``, as Unix seconds."""
+    return datetime(day.year, day.month, day.day, tzinfo=tz).timestamp()
+
+
+def _short_link(match: re.Match[str]) -> str:
+    # Deterministic per URL, so a test can predict it.
+    return SHORT_LINK_BASE + hashlib.sha256(match.group().encode()).hexdigest()[:8]
+
+
+def _title(text: str) -> str:
+    """What the ``title`` rendering shows of a rich message (its compact JSON)."""
+    obj = json.loads(text)
+    if obj.get("richcard"):
+        card = obj["richcard"]
+    elif obj.get("carousel"):
+        card = obj["carousel"]["richcards"][0]
+    elif obj.get("file"):
+        return str(obj["file"]["fileUrl"])
+    else:
+        return str(obj.get("text") or "")
+    media = card.get("file") or {}
+    return str(card.get("title") or card.get("description") or media.get("fileUrl") or "")
+
+
+_SEND_AT: Callable[[Message], float] = attrgetter("send_at")
+_ACCEPTED_AT: Callable[[Message], float] = attrgetter("accepted_at")
+
+
+class _Timeline:
+    """A logbook lane (every message, or one recipient's) made searchable by stamp time.
+
+    A date filter is a span of stamp times. Messages in lane order whose stamp time keeps rising
+    (nearly all: each is stamped when accepted) are ``kept`` with their ``keys`` and lane
+    ``positions``, both sorted, so the span is two bisections. The rest go to ``odd`` and are
+    checked one by one: a scheduled message stamped with its send time, or one accepted out of
+    time order (``inject`` with an earlier ``at``). Built lazily and caught up at each query,
+    so sending pays nothing for it.
+    """
+
+    __slots__ = ("done", "kept", "key", "keys", "odd", "positions")
+
+    def __init__(self, key: Callable[[Message], float]) -> None:
+        self.key = key
+        self.done = 0
+        self.keys: list[float] = []
+        self.positions: list[int] = []
+        self.kept: list[Message] = []
+        self.odd: list[tuple[int, Message]] = []
+
+    def _catch_up(self, lane: Sequence[Message]) -> None:
+        key, keys = self.key, self.keys
+        for pos in range(self.done, len(lane)):
+            m = lane[pos]
+            k = key(m)
+            if k == m.accepted_at and (not keys or k >= keys[-1]):
+                keys.append(k)
+                self.positions.append(pos)
+                self.kept.append(m)
+            else:
+                self.odd.append((pos, m))
+        self.done = len(lane)
+
+    def page(
+        self, lane: Sequence[Message], lo: float, hi: float, offset: int, limit: int
+    ) -> list[Message]:
+        """Newest first, the messages stamped in [lo, hi), ``offset`` of them skipped."""
+        self._catch_up(lane)
+        kept, positions, key = self.kept, self.positions, self.key
+        first = bisect_left(self.keys, lo)
+        j = bisect_left(self.keys, hi)  # kept[first:j] are in the span, oldest first
+        odd = [(pos, m) for pos, m in self.odd if lo <= key(m) < hi]
+        out: list[Message] = []
+        skip = offset
+        while True:
+            # The kept messages newer than the newest odd one left come first: skip, then take.
+            cut = bisect_right(positions, odd[-1][0] if odd else -1, first, j)
+            run = min(j - cut, skip)
+            j -= run
+            skip -= run
+            take = min(j - cut, limit - len(out))
+            out.extend(kept[j - take : j][::-1])
+            j -= take
+            if len(out) >= limit or not odd:
+                return out
+            _, m = odd.pop()
+            if skip:
+                skip -= 1
+            else:
+                out.append(m)
 
 
 def _blank(value: Any) -> bool:
@@ -257,9 +367,18 @@ class Backend:
         self.agents: list[dict[str, Any]] = [dict(a) for a in agents]
         self.balance = Decimal(self.faults.balance)
         self.next_id = FIRST_MESSAGE_ID
+        # Every message the logbook lists, in acceptance (id) order; _sent leaves out injected ones.
         self.messages: list[Message] = []
+        self._sent: list[Message] = []
         self._by_id: dict[str, Message] = {}
         self._by_to: dict[str, list[Message]] = {}
+        # (stamp mode, recipient or None for every message) -> its lane's timeline.
+        self._timelines: dict[tuple[str, str | None], _Timeline] = {}
+        # The latest of each time over all messages: while none of them hides a message now,
+        # the logbook pages by index instead of walking (see _hides_any).
+        self._last_visible_at = -math.inf
+        self._last_accepted_at = -math.inf
+        self._last_send_at = -math.inf
         self.revocations: list[dict[str, Any]] = []
         self.events: list[dict[str, Any]] = []
         self.hooks: list[_Hook] = []
@@ -276,8 +395,13 @@ class Backend:
 
     def _index(self, m: Message) -> None:
         self.messages.append(m)
+        if not m.injected:
+            self._sent.append(m)
         self._by_id[m.id] = m
         self._by_to.setdefault(m.to, []).append(m)
+        self._last_visible_at = max(self._last_visible_at, m.accepted_at + m.lag_jitter)
+        self._last_accepted_at = max(self._last_accepted_at, m.accepted_at)
+        self._last_send_at = max(self._last_send_at, m.send_at)
 
     def reset(self, *, keep_faults: bool = False) -> None:
         """Forget everything: no messages, the starting account, ids from 77233319353 again.
@@ -308,9 +432,9 @@ class Backend:
             return self.balance
 
     def accepted(self) -> list[Message]:
-        """A copy of the accepted messages, oldest first."""
+        """A copy of the messages accepted through the API, oldest first (not injected ones)."""
         with self._lock:
-            return list(self.messages)
+            return list(self._sent)
 
     def message(self, msg_id: str) -> Message | None:
         """The accepted message with this id, if any."""
@@ -321,6 +445,8 @@ class Backend:
         """Everything a test compares against (``GET /_sim/state``); money as Decimal.
 
         ``offset`` / ``limit`` page the (oldest-first) message list of a long benchmark run.
+        ``messages`` and ``accepted_count`` are what came through the API; injected messages
+        (:meth:`inject`) only count in ``injected_count``.
         """
         with self._lock:
             end = None if limit is None else offset + limit
@@ -329,9 +455,10 @@ class Backend:
                 "price": self.price,
                 "next_id": str(self.next_id),
                 "send_requests": self.counters.send_requests,
-                "accepted_count": len(self.messages),
+                "accepted_count": len(self._sent),
+                "injected_count": len(self.messages) - len(self._sent),
                 "requests": dict(self.counters.requests),
-                "messages": [m.to_json() for m in self.messages[offset:end]],
+                "messages": [m.to_json() for m in self._sent[offset:end]],
                 "revocations": list(self.revocations),
                 "events": list(self.events),
                 "hooks": [asdict(h) for h in self.hooks],
@@ -348,7 +475,7 @@ class Backend:
                 "by_endpoint": dict(c.requests),
                 "send_requests": c.send_requests,
                 "accepted": c.accepted,
-                "accepted_total": len(self.messages),
+                "accepted_total": len(self._sent),
                 "balance": self.balance,
                 "cpu_time": time.process_time(),
                 "uptime": time.time() - c.started,
@@ -413,8 +540,9 @@ class Backend:
             }
 
     def load_state(self, state: Mapping[str, Any]) -> None:
-        """Replace the state with one written by :meth:`to_state`; raise ValueError if bad."""
-        if state.get("version") != STATE_VERSION:
+        """Replace the state with one written by :meth:`to_state` (this version or an older
+        one); raise ValueError if bad."""
+        if state.get("version") not in _READABLE_VERSIONS:
             raise ValueError(f"unsupported simulator state version {state.get('version')!r}")
         try:
             messages = [Message.from_state(m) for m in state["messages"]]
@@ -700,6 +828,7 @@ class Backend:
                         extra_entry=i > 0,
                         dlr=dlr,
                         dlr_at=send_at + f.delivery_after_s,
+                        lag_jitter=self._lag_jitter(),
                     )
                 )
                 total += price
@@ -725,6 +854,11 @@ class Backend:
             "sms_type": "direct",
             "messages": entries,
         }
+
+    def _lag_jitter(self) -> float:
+        # Drawn only with the knob on: with it off, the other random faults draw as they did.
+        jitter = self.faults.logbook_lag_jitter_s
+        return self._random() * jitter if jitter > 0 else 0.0
 
     @staticmethod
     def _entry(
@@ -890,9 +1024,12 @@ class Backend:
     def journal(
         self, query: Mapping[str, str], key: str | None, *, now: float | None = None
     ) -> Any:
-        """The logbook: newest first, filtered, paged (limit <= 100), lagging ``logbook_lag_s``.
+        """The logbook: newest first, filtered, paged (limit <= 100), as the knobs render it.
 
-        Invalid filters answer 305. A ``limit`` above 100 is clamped to 100.
+        Invalid filters answer 305. A ``limit`` above 100 is clamped to 100; ``date_from`` and
+        ``date_to`` of ``undefined`` (what seven's JS client sends without dates) filter nothing.
+        A page costs O(limit) whatever its offset while no message is hidden (lag, jitter, stall,
+        ``scheduled_in_logbook``) and no ``state`` filter is given; else the lane is walked.
         """
         with self._lock:
             self._count("journal")
@@ -900,12 +1037,11 @@ class Backend:
             if code is not None:
                 return ErrorCode(code)
             now = time.time() if now is None else now
-            f = self.faults
             try:
                 limit = int(query.get("limit") or JOURNAL_MAX_LIMIT)
                 offset = int(query.get("offset") or 0)
-                date_from = _parse_date(query.get("date_from"))
-                date_to = _parse_date(query.get("date_to"))
+                date_from = _parse_day(query.get("date_from"))
+                date_to = _parse_day(query.get("date_to"))
             except ValueError:
                 return ErrorCode("305")
             if limit < 1 or offset < 0:
@@ -914,37 +1050,117 @@ class Backend:
             msg_id = query.get("id") or None
             to = query.get("to") or None
             state = (query.get("state") or "").upper() or None
-            candidates: list[Message]
+            lane: Sequence[Message]
+            digits: str | None = None
             if msg_id is not None:
                 m = self._by_id.get(msg_id)
-                candidates = [m] if m is not None else []
+                lane = [m] if m is not None else []
             elif to is not None:
                 digits = numbers.normalize(to)
-                candidates = self._by_to.get(digits, []) if digits else []
+                lane = self._by_to.get(digits, []) if digits else []
             else:
-                candidates = self.messages
-            cutoff = now - f.logbook_lag_s
-            rows: list[dict[str, Any]] = []
-            skipped = 0
-            for m in reversed(candidates):
-                if m.accepted_at > cutoff:
-                    continue
-                if not f.scheduled_in_logbook and m.send_at > now:
-                    continue
-                if date_from or date_to:
-                    day = _berlin(m.send_at).date()
-                    if (date_from and day < date_from) or (date_to and day > date_to):
-                        continue
+                lane = self.messages
+            span = None
+            if date_from is not None or date_to is not None:
+                span = self._day_span(date_from, date_to)
+            if state is None and not self._hides_any(now):
+                page = self._skip(lane, digits, span, offset, limit)
+                return [self._row(m, now) for m in page]
+            return self._walk(lane, span, state, offset, limit, now)
+
+    def _stamp_key(self) -> Callable[[Message], float]:
+        """The machine time the logbook's ``timestamp`` shows for a message."""
+        return _ACCEPTED_AT if self.faults.scheduled_stamp == "acceptance" else _SEND_AT
+
+    def _shown(self, ts: float) -> str:
+        """A moment as the logbook writes it: the gateway's clock, the logbook's zone, no zone."""
+        f = self.faults
+        return _stamp(ts + f.clock_offset_s, ZoneInfo(f.logbook_tz))
+
+    def _day_span(self, date_from: date | None, date_to: date | None) -> tuple[float, float]:
+        """The machine times [lo, hi) whose logbook stamps fall on ``date_from``..``date_to``."""
+        f = self.faults
+        tz = ZoneInfo(f.logbook_tz)
+        lo = -math.inf if date_from is None else _midnight(date_from, tz) - f.clock_offset_s
+        hi = math.inf
+        if date_to is not None:
+            hi = _midnight(date_to + timedelta(days=1), tz) - f.clock_offset_s
+        return lo, hi
+
+    def _visible(self, m: Message, now: float) -> bool:
+        f = self.faults
+        if m.accepted_at + m.lag_jitter + f.logbook_lag_s > now:
+            return False
+        if not f.scheduled_in_logbook and m.send_at > now:
+            return False
+        since = f.logbook_stalled_since
+        return not (f.logbook_stalled and since is not None and m.accepted_at > since)
+
+    def _hides_any(self, now: float) -> bool:
+        """Whether the logbook hides any message now (lag, jitter, stall, scheduled ones).
+
+        The same tests as :meth:`_visible`, on the latest times over all messages.
+        """
+        f = self.faults
+        if self._last_visible_at + f.logbook_lag_s > now:
+            return True
+        if not f.scheduled_in_logbook and self._last_send_at > now:
+            return True
+        since = f.logbook_stalled_since
+        return f.logbook_stalled and since is not None and self._last_accepted_at > since
+
+    def _skip(
+        self,
+        lane: Sequence[Message],
+        recipient: str | None,
+        span: tuple[float, float] | None,
+        offset: int,
+        limit: int,
+    ) -> list[Message]:
+        """A page of a lane in which every message is visible, by index: O(limit)."""
+        if span is None:
+            end = len(lane) - offset
+            return list(lane[max(0, end - limit) : max(0, end)][::-1])
+        if len(lane) <= _SHORT_LANE:
+            key = self._stamp_key()
+            lo, hi = span
+            return [m for m in reversed(lane) if lo <= key(m) < hi][offset : offset + limit]
+        mode = self.faults.scheduled_stamp
+        timeline = self._timelines.get((mode, recipient))
+        if timeline is None:
+            timeline = self._timelines[mode, recipient] = _Timeline(self._stamp_key())
+        return timeline.page(lane, *span, offset, limit)
+
+    def _walk(
+        self,
+        lane: Sequence[Message],
+        span: tuple[float, float] | None,
+        state: str | None,
+        offset: int,
+        limit: int,
+        now: float,
+    ) -> list[dict[str, Any]]:
+        """A page found by looking at every message from the newest: O(offset + limit)."""
+        key = self._stamp_key()
+        rows: list[dict[str, Any]] = []
+        skipped = 0
+        for m in reversed(lane):
+            if not self._visible(m, now):
+                continue
+            if span is not None and not span[0] <= key(m) < span[1]:
+                continue
+            row = None
+            if state is not None:
                 row = self._row(m, now)
-                if state is not None and (row["dlr"] or "").upper() != state:
+                if (row["dlr"] or "").upper() != state:
                     continue
-                if skipped < offset:
-                    skipped += 1
-                    continue
-                rows.append(row)
-                if len(rows) >= limit:
-                    break
-            return rows
+            if skipped < offset:
+                skipped += 1
+                continue
+            rows.append(row or self._row(m, now))
+            if len(rows) >= limit:
+                break
+        return rows
 
     def _row(self, m: Message, now: float) -> dict[str, Any]:
         f = self.faults
@@ -962,13 +1178,13 @@ class Backend:
             "id": m.id,
             "to": m.to,
             "from": m.sender,
-            "text": m.text,
-            # The time it goes (or went) out: the delay for a scheduled message.
-            "timestamp": _stamp(m.send_at),
+            "text": self._logbook_text(m),
+            # The time it goes (or went) out, or when it was accepted: scheduled_stamp.
+            "timestamp": self._shown(self._stamp_key()(m)),
             # seven's journal writes prices as strings ("0.075"); the knob offers numbers too.
             "price": str(m.price) if f.journal_price_form == "string" else m.price,
             "dlr": dlr,
-            "dlr_timestamp": _stamp(dlr_at) if dlr_at is not None else None,
+            "dlr_timestamp": self._shown(dlr_at) if dlr_at is not None else None,
             "mccmnc": mccmnc or None,
             "latency": f"{dlr_at - m.send_at:.3f}" if dlr_at is not None and dlr else None,
             "type": "direct",
@@ -977,6 +1193,89 @@ class Backend:
             "label": m.label,
             "foreign_id": m.foreign_id,
         }
+
+    def _logbook_text(self, m: Message) -> str:
+        """The message's text as the logbook shows it (``text_rendering``/``rich_rendering``)."""
+        f = self.faults
+        if m.rich:
+            return _title(m.text) if f.rich_rendering == "title" else m.text
+        if f.text_rendering == "tracked_links":
+            return _URL.sub(_short_link, m.text)
+        if f.text_rendering == "trimmed":
+            return " ".join(m.text.split())
+        return m.text
+
+    # ---- another sender on the account ---------------------------------------------------
+
+    def inject(
+        self,
+        to: str,
+        text: str | Mapping[str, Any],
+        *,
+        label: str | None = None,
+        foreign_id: str | None = None,
+        at: float | None = None,
+        price: Decimal | str | int | None = None,
+        sender: str | None = None,
+    ) -> str:
+        """Add a message another campaign or machine sent on this account; return its id.
+
+        It is a normal message of the account (logbook, analytics, webhooks, reload lock, its own
+        lag jitter), accepted at ``at`` (machine seconds, default now), but left out of
+        :meth:`accepted` and the state's ``messages``, which hold what came through the API, and
+        not charged to the balance.
+        ``text`` may be an RCS object (a dict). Raises ValueError for a bad number, text, label,
+        foreign_id, price or time.
+        """
+        digits = numbers.normalize(str(to))
+        if digits is None:
+            raise ValueError(f"not a phone number: {to!r}")
+        if isinstance(text, Mapping):
+            try:
+                rich.validate(text)
+            except rich.RichError as exc:
+                raise ValueError(f"bad rich content: {exc}") from None
+            body = json.dumps(text, separators=(",", ":"), ensure_ascii=False)
+        elif isinstance(text, str) and text:
+            body = text
+        else:
+            raise ValueError("text must be a non-empty string or an RCS object")
+        if label is not None and not _LABEL.fullmatch(label):
+            raise ValueError(f"label: up to 100 of A-Z a-z 0-9 . - _ @, got {label!r}")
+        if foreign_id is not None and not _FOREIGN_ID.fullmatch(foreign_id):
+            raise ValueError(f"foreign_id: up to 64 of A-Z a-z 0-9 . - _ @, got {foreign_id!r}")
+        if at is not None and (isinstance(at, bool) or not math.isfinite(at)):
+            raise ValueError(f"at: Unix seconds, got {at!r}")
+        cost = self.faults.price if price is None else _money(price, "price")
+        with self._lock:
+            when = time.time() if at is None else float(at)
+            msg_id = str(self.next_id)
+            self.next_id += 1
+            self._index(
+                Message(
+                    id=msg_id,
+                    to=digits,
+                    sender=sender or self._default_agent() or "",
+                    text=body,
+                    rich=isinstance(text, Mapping),
+                    label=label,
+                    foreign_id=foreign_id,
+                    ttl=DEFAULT_TTL_MINUTES,
+                    delay=None,
+                    send_at=when,
+                    performance_tracking=False,
+                    fallback=None,
+                    price=cost,
+                    accepted_at=when,
+                    request_no=0,
+                    extra_entry=False,
+                    dlr=self._dlr_for(digits, None),
+                    dlr_at=when + self.faults.delivery_after_s,
+                    lag_jitter=self._lag_jitter(),
+                    injected=True,
+                )
+            )
+            return msg_id
 
     # ---- GET /analytics/{group} ----------------------------------------------------------
 
@@ -997,8 +1296,9 @@ class Backend:
                 return ErrorCode("305")
             label = query.get("label") or None
             groups: dict[Any, dict[str, Any]] = {}
+            clock = self.faults.clock_offset_s
             for m in self.messages:
-                day = _berlin(m.send_at).date()
+                day = datetime.fromtimestamp(m.send_at + clock, GATEWAY_TZ).date()
                 if (start and day < start) or (end and day > end):
                     continue
                 if label is not None and m.label != label:
@@ -1047,7 +1347,8 @@ class Backend:
                 or method not in HOOK_METHODS
             ):
                 return {"success": False}
-            hook = _Hook(self.next_hook_id, url, str(event_type), str(method), _stamp(time.time()))
+            created = _stamp(time.time() + self.faults.clock_offset_s)
+            hook = _Hook(self.next_hook_id, url, str(event_type), str(method), created)
             self.next_hook_id += 1
             self.hooks.append(hook)
             return {"success": True, "id": hook.id}
@@ -1188,6 +1489,11 @@ def _parse_bool(value: Any) -> bool | None:
         if s in _FALSE:
             return False
     return None
+
+
+def _parse_day(value: str | None) -> date | None:
+    """A logbook day filter; ``undefined`` is no filter, as seven's JS client sends it."""
+    return None if value == "undefined" else _parse_date(value)
 
 
 def _parse_date(value: str | None) -> date | None:

@@ -12,12 +12,15 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import math
+import time
 import types
 import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 DEFAULT_PRICE = Decimal("0.0475")
 DEFAULT_BALANCE = Decimal("500.00")
@@ -26,6 +29,9 @@ RetryAfterForm = Literal["seconds", "date"]
 CodeForm = Literal["bare", "json_string", "json_object"]
 RichForm = Literal["json_text", "form_string", "top_level"]
 PriceForm = Literal["string", "number"]
+TextRendering = Literal["exact", "tracked_links", "trimmed"]
+RichRendering = Literal["json", "title"]
+ScheduledStamp = Literal["delay", "acceptance"]
 
 #: Outcomes a ``script`` entry may name; see :attr:`Faults.script`.
 SCRIPT_OUTCOMES = frozenset({"ok", "500", "502", "503", "429", "drop", "garbled", "extra"})
@@ -77,9 +83,45 @@ class Faults:
     price_in_answer: bool = True
     #: An accepted message appears in the logbook only this many seconds after acceptance.
     logbook_lag_s: float = 0.0
+    #: Each accepted message waits a further lag of its own, drawn uniformly from [0, this] (from
+    #: the seeded random source, once, at acceptance, and kept with the message and in the state
+    #: file), so messages can appear in the logbook in another order than they were accepted.
+    logbook_lag_jitter_s: float = 0.0
+    #: While True, no message accepted after the moment this turned on appears in the logbook
+    #: (older ones stay listed), however long one waits: a stalled logbook. Turning it off lets
+    #: them appear, subject to the lag. The moment is :attr:`logbook_stalled_since`.
+    logbook_stalled: bool = False
     #: Whether a scheduled (delayed) message is listed in the logbook before its send time
     #: (unconfirmed upstream).
     scheduled_in_logbook: bool = True
+    #: Which time a scheduled (delayed) message's logbook ``timestamp`` shows, and its day for
+    #: ``date_from``/``date_to``: its send time (``"delay"``) or when it was accepted
+    #: (``"acceptance"``); unconfirmed upstream. Whether it is listed before its send time is
+    #: ``scheduled_in_logbook``.
+    scheduled_stamp: ScheduledStamp = "delay"
+    #: The IANA zone (``"Europe/Berlin"``, ``"UTC"``, ...) of the logbook's zone-less
+    #: ``timestamp``/``dlr_timestamp`` and of its ``date_from``/``date_to`` days: Berlin is likely,
+    #: UTC possible (unconfirmed upstream). A ``delay`` written as a date stays Berlin time.
+    logbook_tz: str = "Europe/Berlin"
+    #: The gateway's clock runs this many seconds ahead of the machine's (negative: behind). It
+    #: moves everything the gateway stamps: the logbook's ``timestamp``/``dlr_timestamp`` and the
+    #: days ``date_from``/``date_to`` select, webhook timestamps (``X-Timestamp`` included), a
+    #: ``Retry-After`` date, a hook's ``created`` and analytics days, and the HTTP ``Date`` header
+    #: of every response. The simulator's own records (``/_sim/state``) stay in machine time.
+    clock_offset_s: float = 0.0
+    #: How the logbook's ``text`` shows a plain-text message: ``"exact"`` as sent;
+    #: ``"tracked_links"`` with every http(s) URL replaced by a short link
+    #: (``https://s.seven.io/`` and a code fixed per URL), in every plain message (seven does it
+    #: for messages sent with ``performance_tracking``; the default leaves those exact too);
+    #: ``"trimmed"`` stripped, with each run of whitespace as one space. The accepted message
+    #: (``/_sim/state``) keeps the text as sent.
+    text_rendering: TextRendering = "exact"
+    #: How the logbook's ``text`` shows a rich (RCS object) message: ``"json"``, the object as
+    #: compact JSON in the order sent (``json.dumps(obj, separators=(",", ":"),
+    #: ensure_ascii=False)``, what the simulator has always shown); ``"title"``, only the rich
+    #: card's title (a carousel: its first card's; a card without one: its description, else its
+    #: media URL), a file message's ``fileUrl``, or a text message's text.
+    rich_rendering: RichRendering = "json"
     #: How the logbook writes ``price``: a JSON string ``"0.0475"`` (default) or a number.
     journal_price_form: PriceForm = "string"
     #: Recipient digits (as in ``recipient``: country code, no ``+``/``00``) -> per-recipient
@@ -143,6 +185,19 @@ class Faults:
     #: Seed for the random faults; None seeds from the OS.
     seed: int | None = None
 
+    def __setattr__(self, name: str, value: Any) -> None:
+        # The stall moment is taken where the knob flips, so it is right however it is set: by
+        # update(), reset() or an assignment on the object.
+        if name == "logbook_stalled" and value and not getattr(self, name):
+            self.__dict__["_stalled_since"] = time.time()
+        super().__setattr__(name, value)
+
+    @property
+    def logbook_stalled_since(self) -> float | None:
+        """When (machine time) ``logbook_stalled`` last turned on; None if it never did."""
+        since: float | None = self.__dict__.get("_stalled_since")
+        return since
+
     def update(self, changes: Mapping[str, Any]) -> None:
         """Apply a partial update from JSON-like values, all or nothing; raise ValueError if bad."""
         hints = _hints()
@@ -159,6 +214,16 @@ class Faults:
                 raise ValueError(f"{name}: a fraction between 0 and 1, got {value!r}")
             if name in _NON_NEGATIVE and value is not None and value < 0:
                 raise ValueError(f"{name}: must not be negative, got {value!r}")
+            if name in _FINITE and not math.isfinite(value):
+                raise ValueError(f"{name}: must be a finite number, got {value!r}")
+        if "logbook_tz" in coerced:
+            try:
+                ZoneInfo(coerced["logbook_tz"])
+            except (ZoneInfoNotFoundError, ValueError, OSError):
+                raise ValueError(
+                    f"logbook_tz: not an IANA time zone such as Europe/Berlin or UTC: "
+                    f"{coerced['logbook_tz']!r}"
+                ) from None
         for key, known in (
             ("script", SCRIPT_OUTCOMES),
             ("event_script", OTHER_SCRIPT_OUTCOMES),
@@ -214,6 +279,7 @@ _NON_NEGATIVE = frozenset(
         "retry_after",
         "credit_after",
         "logbook_lag_s",
+        "logbook_lag_jitter_s",
         "reload_lock_s",
         "delivery_after_s",
         "fail_first_n",
@@ -221,6 +287,8 @@ _NON_NEGATIVE = frozenset(
         "webhook_retry_s",
     }
 )
+# A clock offset or a jitter of infinity (or NaN) would stamp or hide nonsense.
+_FINITE = frozenset({"clock_offset_s", "logbook_lag_jitter_s"})
 _HINTS: dict[str, Any] = {}
 
 

@@ -108,8 +108,10 @@ class Dispatcher:
             self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=TIMEOUT_S))
         faults = self.backend.faults
         for attempt in range(1, max(1, faults.webhook_attempts) + 1):
-            now = time.time()
-            method, url, body, headers = request_for(report, now)
+            # Every timestamp a report carries is read off the gateway's clock.
+            now = time.time() + faults.clock_offset_s
+            shown = {**report, "at": report["at"] + faults.clock_offset_s}
+            method, url, body, headers = request_for(shown, now)
             timestamp, nonce = str(int(now)), secrets.token_hex(16)
             headers = {
                 **headers,

@@ -18,10 +18,12 @@ endpoints for tests and the benchmark live under ``/_sim`` and need no key:
 ``GET /_sim/stats``    requests served, accepted count, process CPU time
 ``GET /_sim/account``  price, lookup price, balance, agents, webhook signing key; ``PATCH``
 ``POST /_sim/save``    write the state file now (when the server has one)
+``POST /_sim/inject``  ``{"to", "text", ...}``: a logbook entry from another sender
 =====================  =============================================================
 
 With the ``webhooks`` knob on, the server also posts signed delivery reports to the hooks
-registered through ``POST /api/hooks`` (``hooks.py``).
+registered through ``POST /api/hooks`` (``hooks.py``). Every response's ``Date`` header reads the
+gateway's clock, which ``clock_offset_s`` may set ahead or behind the machine's.
 
 The request path stays lean for the benchmark: no access log, no middleware, O(1) per send.
 """
@@ -37,7 +39,7 @@ import signal
 import socket
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from decimal import Decimal
 from email.utils import formatdate
 from pathlib import Path
@@ -198,7 +200,8 @@ class _Api:
         f = self.faults
         if f.retry_after_form == "date":
             # An HTTP-date has whole seconds: round up so a client never comes back early.
-            return formatdate(math.ceil(time.time() + f.retry_after), usegmt=True)
+            moment = time.time() + f.clock_offset_s + f.retry_after
+            return formatdate(math.ceil(moment), usegmt=True)
         # delta-seconds must be a whole number: round up for the same reason.
         return str(max(0, math.ceil(f.retry_after)))
 
@@ -336,11 +339,43 @@ class _Api:
         self.backend.reset(keep_faults=bool(body.get("keep_faults", False)))
         return _json({"ok": True})
 
+    async def sim_inject(self, request: web.Request) -> web.Response:
+        try:
+            body = await _control_body(request)
+            unknown = set(body) - _INJECT_KEYS
+            if unknown:
+                raise ValueError(f"unknown keys {sorted(unknown)}; known: {sorted(_INJECT_KEYS)}")
+            to, text, at = body.get("to"), body.get("text"), body.get("at")
+            if not isinstance(to, str | int) or isinstance(to, bool):
+                raise ValueError("to: a phone number")
+            if not isinstance(text, str | dict):
+                raise ValueError("text: a string or an RCS object")
+            if at is not None and (isinstance(at, bool) or not isinstance(at, int | Decimal)):
+                raise ValueError("at: Unix seconds")
+            for name in ("label", "foreign_id", "sender"):
+                if body.get(name) is not None and not isinstance(body[name], str):
+                    raise ValueError(f"{name}: a string")
+            msg_id = self.backend.inject(
+                str(to),
+                text,
+                label=body.get("label"),
+                foreign_id=body.get("foreign_id"),
+                at=None if at is None else float(at),
+                price=body.get("price"),
+                sender=body.get("sender"),
+            )
+        except (ValueError, ArithmeticError) as exc:
+            return _json({"error": f"bad inject: {exc}"}, status=400)
+        return _json({"id": msg_id})
+
     async def sim_save(self, request: web.Request) -> web.Response:
         if self.state_path is None:
             return _json({"error": "this simulator was started without a state file"}, status=400)
         self.backend.save(self.state_path)
         return _json({"saved": str(self.state_path)})
+
+
+_INJECT_KEYS = frozenset({"to", "text", "label", "foreign_id", "at", "price", "sender"})
 
 
 async def _control_body(request: web.Request) -> dict[str, Any]:
@@ -361,6 +396,7 @@ def create_app(backend: Backend, state_path: Path | None = None) -> web.Applicat
     """The aiohttp application serving ``backend`` under ``/api`` and ``/_sim``."""
     api = _Api(backend, state_path)
     app = web.Application()
+    app.on_response_prepare.append(_clock(backend.faults))
     r = app.router
     a = API_PREFIX
     r.add_post(f"{a}/rcs/messages", api.send)
@@ -386,9 +422,24 @@ def create_app(backend: Backend, state_path: Path | None = None) -> web.Applicat
     r.add_post(f"{c}/topup", api.sim_topup)
     r.add_post(f"{c}/reset", api.sim_reset)
     r.add_post(f"{c}/save", api.sim_save)
+    r.add_post(f"{c}/inject", api.sim_inject)
     # Last: anything else (an unknown path, or a known one with the wrong method) is a 404 page.
     r.add_route("*", "/{tail:.*}", api.not_found)
     return app
+
+
+def _clock(
+    faults: Faults,
+) -> Callable[[web.BaseRequest, web.StreamResponse], Awaitable[None]]:
+    """A response hook writing ``Date`` from the gateway's clock (``clock_offset_s``)."""
+
+    async def date_header(request: web.BaseRequest, response: web.StreamResponse) -> None:
+        # aiohttp writes the machine's time unless Date is set already.
+        if faults.clock_offset_s:
+            moment = time.time() + faults.clock_offset_s
+            response.headers["Date"] = formatdate(moment, usegmt=True)
+
+    return date_header
 
 
 def _listen(host: str, port: int) -> socket.socket:
