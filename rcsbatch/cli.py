@@ -392,6 +392,16 @@ def sync(campaign_file: str, report_dir: Path | None, simulate: bool, quiet: boo
         f"logbook: {stats.entries} entries read ({stats.pages} pages); {stats.states} delivery "
         f"states and {stats.prices} prices filled in; {stats.needed} sent rows needed them"
     )
+    if stats.sent_twice:
+        err.print(
+            f"sent twice: {stats.sent_twice} rows judged absent from the logbook and sent again "
+            "had gone after all; both messages are kept in the results (error_text says so)"
+        )
+    if stats.settled_found or stats.settled_absent:
+        err.print(
+            f"lost answers: {stats.settled_found} found sent in the logbook, "
+            f"{stats.settled_absent} shown absent (the next run sends them)"
+        )
     if folder is not None:
         err.print(f"results rewritten from the journal in {folder}")
         click.echo(str(folder))
@@ -496,6 +506,14 @@ def validate(campaign_file: str, show: int) -> None:
         f"{campaign.path.name}: the campaign file is valid; {rows}"
         + (f": {parts}" if parts else "")
     )
+    template = campaign.message.foreign_id
+    if template is not None and not any(ch.isalnum() for ch in "".join(template.literals)):
+        err.print(
+            f"warning: foreign_id = {template.source!r} holds nothing of this campaign: another "
+            "campaign with the same template and text is told apart from this one only by time "
+            f'when a lost answer is settled; write e.g. "{campaign.name}-{template.source}"',
+            markup=False,
+        )
     if listed:
         Console(highlight=False).print(problems)
     sys.exit(1 if counts.get("invalid") else 0)

@@ -746,6 +746,47 @@ class Journal:
         )
         self.db.execute("COMMIT")
 
+    def resent_rows(self) -> dict[int, tuple[str, str | None, str | None, float, set[str]]]:
+        """Sent rows whose lost answer was judged absent and that went again: recipient → (text,
+        label, foreign_id, first attempt, ids). A second message found for one later was sent
+        twice."""
+        found: dict[int, tuple[str, str | None, str | None, float, set[str]]] = {}
+        for r, text, label, fid, first, ids in self.db.execute(
+            """SELECT recipient, text, label, foreign_id, first_attempt_at, message_ids
+               FROM messages WHERE resent_after_absence = 1 AND status = 'sent'
+               AND first_attempt_at IS NOT NULL"""
+        ):
+            found[r] = (text, label, fid, first, set((ids or "").split()))
+        return found
+
+    def add_second_message(self, recipient: int, msg_id: str, price: Decimal | None) -> bool:
+        """Keep a second message found for a row already sent (its lost first answer had gone
+        after all): its id, and its price added to the row's. False when the id is known."""
+        with self._transaction():
+            if self.db.execute("SELECT 1 FROM message_ids WHERE id=?", (msg_id,)).fetchone():
+                return False
+            row = self.db.execute(
+                "SELECT message_ids, price, price_known FROM messages WHERE recipient=?",
+                (recipient,),
+            ).fetchone()
+            if row is None:
+                return False
+            ids, total, known = row
+            known = int(bool(known) and price is not None)
+            total = str(Decimal(total or 0) + (price or 0))
+            self.db.execute(
+                """UPDATE messages SET message_ids=?, price=?, price_known=?,
+                       error_text='sent twice: its first message, whose answer was lost, went '
+                                  || 'after all (found in the logbook later)'
+                   WHERE recipient=?""",
+                (f"{ids or ''} {msg_id}".strip(), total, known, recipient),
+            )
+            self.db.execute(
+                "INSERT INTO message_ids (id, recipient, price) VALUES (?, ?, ?)",
+                (msg_id, recipient, None if price is None else str(price)),
+            )
+        return True
+
     def recent_known(self, count: int) -> list[tuple[str, int, float, float | None]]:
         """The newest sent messages with known ids: (id, recipient, its request's start,
         its delay), for telling the logbook's zone and how current it is."""
@@ -824,6 +865,17 @@ class Journal:
             else:
                 unknown += 1
         return total, unknown
+
+    def highest_price(self) -> Decimal | None:
+        """The highest price the gateway charged for one of this campaign's rows, if any."""
+        prices = [
+            Decimal(p)
+            for (p,) in self.db.execute(
+                "SELECT price FROM messages WHERE status='sent' AND price_known=1 "
+                "ORDER BY CAST(price AS REAL) DESC LIMIT 3"
+            )
+        ]
+        return max(prices, default=None)
 
     def average_price(self) -> Decimal | None:
         """The mean known price of the latest run that sent anything; None when none is known."""

@@ -30,6 +30,7 @@ from rcsbatch.campaign import Campaign
 from rcsbatch.errors import (
     AccountError,
     AlreadySentError,
+    BudgetError,
     CampaignBusyError,
     GatewayError,
     ReportError,
@@ -413,15 +414,17 @@ def _run_locked(
     balance = fetch_balance(gateway)
     budget = None
     if campaign.send.max_cost is not None:
-        cost, unpriced = journal.cost_so_far()
-        budget = check_budget(
-            campaign.send.max_cost,
-            cost_so_far=cost,
-            unpriced=unpriced,
-            price=unit_price(campaign, gateway.account, journal)[0],
-            messages=sendable,
-            balance=balance.amount if balance is not None else None,
-        )
+        try:
+            budget = _check_budget(campaign, gateway, journal, sendable, balance)
+        except BudgetError:
+            # Lost answers count at the reserved price until settled: settle what the logbook
+            # can before refusing (their real prices, or shown absent), then ask again.
+            if not journal.unsettled() or not any(settle_now(campaign, gateway, journal, found)):
+                raise
+            sendable = journal.count_sendable()
+            if limit is not None:
+                sendable = min(sendable, limit)
+            budget = _check_budget(campaign, gateway, journal, sendable, balance)
     if state.read_history(found) is None and not journal.run_count():
         # A journal with no history: make sure no other machine, report folder or person's cron
         # already sent this campaign before its first message goes.
@@ -498,6 +501,97 @@ def _run_locked(
         # finished run's folder.
         journal.finish_run(run_id, report.exit_code, json.dumps(summary))
     return RunResult(run_id, folder, report)
+
+
+def _check_budget(
+    campaign: Campaign,
+    gateway: Gateway,
+    journal: Journal,
+    sendable: int,
+    balance: Balance | None,
+) -> Budget:
+    assert campaign.send.max_cost is not None
+    cost, unpriced = journal.cost_so_far()
+    price = unit_price(campaign, gateway.account, journal)[0]
+    highest = journal.highest_price()
+    if price is not None and highest is not None and highest > price:
+        # Reserve at least what the gateway charged: a row without a price yet (a lost answer,
+        # a price settled later) counts at it, never at a lower estimate.
+        price = highest
+    return check_budget(
+        campaign.send.max_cost,
+        cost_so_far=cost,
+        unpriced=unpriced,
+        price=price,
+        messages=sendable,
+        balance=balance.amount if balance is not None else None,
+    )
+
+
+def settle_now(
+    campaign: Campaign,
+    gateway: Gateway,
+    journal: Journal,
+    found: state.CampaignState,
+    *,
+    settings: SendSettings | None = None,
+) -> tuple[int, int]:
+    """One settling pass over the journal's lost answers, outside a run (before a budget check,
+    in `sync`): rows the logbook proves sent are recorded with its ids and prices, rows shown
+    absent become sendable, the rest stay unknown with the reason. Returns how many were found
+    sent and how many shown absent."""
+    from rcsbatch.claims import AccountClaims
+    from rcsbatch.client import GatewayClient
+    from rcsbatch.settle import Known, Rules, Settler
+
+    settings = settings or SendSettings.of(campaign)
+    rows = journal.unsettled()
+    now = settings.clock()
+    if any(r.status == "in_flight" for r in rows):
+        # A dead run's rows: their requests left before this command could take the lock.
+        journal.mark_unknown(
+            [r.recipient for r in rows if r.status == "in_flight"],
+            "the run stopped while its request was in flight: settled from the logbook",
+            now,
+        )
+        rows = journal.unsettled()
+    if not rows:
+        return 0, 0
+
+    async def go() -> Any:
+        async with GatewayClient(
+            gateway.base_url, gateway.api_key, timeout=settings.request_timeout
+        ) as client:
+            await client.balance()  # its Date header: the gateway's clock
+            claims = AccountClaims(found.account_folder, campaign.name, found.journal)
+            settler = Settler(
+                client,
+                Rules(
+                    settings.request_timeout,
+                    settings.settle_floor,
+                    settings.evidence_margin,
+                    settings.max_attempts,
+                    settings.on_unknown,
+                ),
+                claims=claims,
+                zone=state.read_logbook_zone(found),
+                more_known=lambda: claims.recent_known(8, found.test_sends),
+            )
+            known = [
+                Known(i, r, at, at + settings.request_timeout, delay)
+                for i, r, at, delay in journal.recent_known(8)
+            ]
+            return await settler.settle(rows, now=now, run_started=now, known=known)
+
+    with _event_loop() as loop_runner:
+        try:
+            result = loop_runner.run(go())
+        except GatewayError:
+            return 0, 0
+    journal.record(journal.latest_run() or "settled", result.found)
+    journal.resend(result.resend)
+    journal.note_undecided(result.undecided)
+    return len(result.found), len(result.resend)
 
 
 def check_not_sent_elsewhere(
@@ -658,6 +752,8 @@ def sync_campaign(
 
         with _event_loop() as loop_runner:
             stats = loop_runner.run(go())
+        # Lost answers the logbook now proves sent (or shows absent, for the next run to send).
+        stats.settled_found, stats.settled_absent = settle_now(campaign, gateway, journal, found)
         return stats, rewrite_latest(journal, root / campaign.name)
 
 

@@ -63,8 +63,12 @@ log = logging.getLogger("rcsbatch.sender")
 
 # Rows are marked in flight BATCH_SIZE at a time, and at most one more batch waits in the queue
 # for the workers: after a crash, those rows (in flight, but most never sent) must each be settled
-# through the logbook, so fewer is better, while each batch costs one fsync.
+# through the logbook, so fewer is better, while each batch costs one fsync. A run with few
+# workers takes smaller batches (4 rows a worker, at least 8): sending is slow then anyway, and a
+# small campaign killed mid-run leaves rows to send, whose messages show the logbook current
+# past the dead run's (settle.py), instead of every row in flight.
 BATCH_SIZE = 128
+ROWS_PER_WORKER = 4
 FLUSH_EVERY = 256
 FLUSH_SECONDS = 0.25
 # After Ctrl-C or SIGTERM, requests in flight get this long to finish; then their rows are left
@@ -152,6 +156,7 @@ class Sender:
         # (ids, recipient, request left, answer came, delay) of the newest accepted messages.
         self._recent: collections.deque[tuple[tuple[str, ...], int, float, float, float | None]]
         self._recent = collections.deque(maxlen=KNOWN_KEPT)
+        self._batch = min(BATCH_SIZE, max(8, ROWS_PER_WORKER * settings.concurrency))
         self._waiting: dict[int, float] = {}  # lost answers waiting: recipient → next look
         self._evidence_after: float | None = None
         # Journal writes (each commit an fsync) run on one thread of their own, in order, so the
@@ -187,7 +192,10 @@ class Sender:
             while not self.stopped and not self._past_not_after():
                 keep = self._keep()
                 if self._sendable_beyond(keep):
-                    await self._send_round(keep)
+                    # The last few rows go in a round of their own, after the others' answers
+                    # are in: should some of those be lost, these can show the logbook current
+                    # past them (kept back until they can, by _keep).
+                    await self._send_round(keep or EVIDENCE_RESERVE)
                     if self.stopped:
                         break
                     await self._settle()
@@ -215,6 +223,7 @@ class Sender:
         return EVIDENCE_RESERVE if after is not None and self.settings.clock() < after else 0
 
     def _sendable_beyond(self, keep: int) -> bool:
+        """Whether rows are left to send beyond the `keep` kept back for evidence."""
         if self._remaining is not None and self._remaining <= 0:
             return False
         # Held rows are not counted: a round ends with rows held only when their window opens
@@ -365,6 +374,12 @@ class Sender:
             )
         )
         self._waiting, self._evidence_after = result.waiting, result.evidence_after
+        if self.budget is not None:
+            # Nothing is in flight between rounds: what the campaign has cost is the journal's,
+            # with the logbook's real prices of rows just settled, and every row still without
+            # a price (sent unpriced, unknown) at the reserved price, never at 0.
+            cost, unpriced = self.journal.cost_so_far()
+            self.budget.spent = cost + unpriced * self.budget.price
         self.stats.settled_found += len(result.found)
         self.stats.settled_resent += len(result.resend)
         self.stats.still_unknown = len(rows) - len(result.found) - len(result.resend)
@@ -379,10 +394,11 @@ class Sender:
     # -- one round of sending ---------------------------------------------------------------
 
     async def _send_round(self, keep: int = 0) -> None:
-        """Send every sendable row once (with retries), but the last `keep`; lost answers are
-        left `unknown`."""
-        allowed = self.journal.count_sendable() - keep
-        queue: asyncio.Queue[Pending | None] = asyncio.Queue(maxsize=BATCH_SIZE)
+        """Send every sendable row once (with retries), but the last `keep` when there are more
+        than that; lost answers are left `unknown`."""
+        sendable = self.journal.count_sendable()
+        allowed = sendable - keep if sendable > keep else sendable
+        queue: asyncio.Queue[Pending | None] = asyncio.Queue(maxsize=self._batch)
         workers = [
             asyncio.create_task(self._worker(queue)) for _ in range(self.settings.concurrency)
         ]
@@ -450,7 +466,7 @@ class Sender:
         while not self.stopped:
             if self._past_not_after():
                 return
-            size = BATCH_SIZE if self._remaining is None else min(BATCH_SIZE, self._remaining)
+            size = self._batch if self._remaining is None else min(self._batch, self._remaining)
             size = min(size, allowed)
             if size <= 0:
                 return

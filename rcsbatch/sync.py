@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 from rcsbatch.answers import to_decimal
 from rcsbatch.delivery import normalise
 from rcsbatch.journal import Journal
-from rcsbatch.settle import BERLIN, PAGE, entry_time
+from rcsbatch.settle import BERLIN, PAGE, digits, entry_time, same_content
 
 if TYPE_CHECKING:
     from rcsbatch.client import GatewayClient
@@ -40,13 +40,20 @@ class SyncStats:
     states: int = 0  # delivery states stored (new or better)
     prices: int = 0  # rows whose price became known
     pages: int = 0
+    settled_found: int = 0  # lost answers the logbook proved sent
+    settled_absent: int = 0  # lost answers shown absent: the next run sends them
+    sent_twice: int = 0  # rows resent after an absence whose first message turned up after all
 
 
 async def sync(journal: Journal, client: GatewayClient) -> SyncStats:
     """Read the logbook into the journal; see the module docstring."""
     stats = SyncStats()
     stats.needed, since = journal.needs_sync()
-    if not stats.needed or since is None:
+    resent = journal.resent_rows()
+    if resent:
+        first = min(first for *_, first, _ in resent.values())
+        since = first if since is None else min(since, first)
+    if (not stats.needed and not resent) or since is None:
         return stats
     day = min(dt.datetime.fromtimestamp(since, z).date() for z in (BERLIN, dt.UTC)) - dt.timedelta(
         days=1
@@ -66,8 +73,43 @@ async def sync(journal: Journal, client: GatewayClient) -> SyncStats:
             stats.pages += 1
             stats.entries += len(entries)
             _store(journal, entries, stats)
+            if resent:
+                _second_messages(journal, entries, resent, stats)
         if any(len(entries) < PAGE for entries in pages):
             return stats
+
+
+def _second_messages(
+    journal: Journal,
+    entries: list[dict[str, Any]],
+    resent: dict[int, tuple[str, str | None, str | None, float, set[str]]],
+    stats: SyncStats,
+) -> None:
+    """A row sent again after its lost answer was judged absent, yet the logbook now shows a
+    second message that is its (same recipient, text, label, foreign_id, stamped no earlier than
+    its first attempt less a day: zones and clocks): it was sent twice. Both are kept, and
+    counted, so the cost is the gateway's charge and the error shows."""
+    for entry in entries:
+        to = digits(entry.get("to"))
+        if not to.isdigit() or int(to) not in resent:
+            continue
+        text, label, fid, first, ids = resent[int(to)]
+        msg_id = str(entry.get("id"))
+        if msg_id in ids or str(entry.get("channel") or "RCS").upper() != "RCS":
+            continue
+        if not (
+            same_content(entry.get("text"), text)
+            and (entry.get("label") or None) == (label or None)
+            and (entry.get("foreign_id") or None) == (fid or None)
+        ):
+            continue
+        at = entry_time(entry.get("timestamp"))
+        if at is None or at < first - 86_400:
+            continue
+        price = to_decimal(entry.get("price"))
+        if journal.add_second_message(int(to), msg_id, price if price else None):
+            ids.add(msg_id)
+            stats.sent_twice += 1
 
 
 def _store(journal: Journal, entries: list[dict[str, Any]], stats: SyncStats) -> None:

@@ -331,7 +331,7 @@ def test_unusable_report_folder_and_damaged_journal_are_input_errors(example: Pa
     result = invoke("run", str(example), "--simulate", "--report-dir", str(blocker / "x"))
     assert result.exit_code == 2 and "--report-dir" in result.stderr
     journal = journal_path(load_campaign(example), "simulator")
-    journal.parent.mkdir(parents=True)
+    journal.parent.mkdir(parents=True, exist_ok=True)
     journal.write_bytes(b"garbage" * 200)
     for args in (["--simulate"], ["--dry-run"]):
         result = invoke("run", str(example), *args)

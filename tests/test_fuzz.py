@@ -524,7 +524,8 @@ def test_run_sends_nothing_unless_the_input_is_trusted(
     with tempfile.TemporaryDirectory() as tmp:
         path = case.write(Path(tmp))
         input_errors.clear()
-        result = invoke(["run", "-q", str(path)], env)
+        # Each example is a campaign of its own: its own state folder (the simulator forgot).
+        result = invoke(["run", "-q", str(path)], {**env, "RCSBATCH_STATE_DIR": f"{tmp}/state"})
         # 3: the gateway refused the account's side of a request (an unknown `from`, say).
         check_clean(result, input_errors, EXIT_CODES | {3})
         assert (result.exit_code == 3) == ("stopped by the gateway" in result.stderr)

@@ -672,10 +672,12 @@ def test_a_429_in_the_first_second_halves_the_pace_the_run_has(clock: Clock) -> 
 
 
 def test_a_failing_gateway_pauses_every_worker_then_the_run_gives_up(
-    tmp_path: Path, clock: Clock
+    tmp_path: Path, clock: Clock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Every request answers HTTP 500: workers pause with growing pauses, and after
     give_up_after seconds the run stops; the rows never tried stay not_sent (resumable)."""
+    # Rows taken in batches of 128 (not 4 a worker): most are still untried when it gives up.
+    monkeypatch.setattr("rcsbatch.sender.ROWS_PER_WORKER", 32)
     clock.tick = 0.01
     failing = {rcp(i): [AnswerLostError("HTTP 500", code="500")] for i in range(1, 301)}
     client = FakeGateway(clock, failing)
@@ -870,7 +872,8 @@ def test_outcomes_riding_on_a_failed_take_are_still_written_and_the_run_fails(
     stops with the error, and the outcomes are written by the round's last flush (the rows are
     sent, not left in flight for the logbook)."""
     monkeypatch.setattr("rcsbatch.sender.BATCH_SIZE", 2)
-    j = journal(tmp_path, 8)
+    # 12 rows: the last 4 go in a round of their own, so the first round takes 4 batches.
+    j = journal(tmp_path, 12)
     failing = FailingTakes(j)
     client = FakeGateway()
     with pytest.raises(sqlite3.OperationalError, match="disk I/O"):
@@ -888,7 +891,8 @@ def test_a_take_failing_after_the_grace_period_still_fails_the_run(
     if all were well, and the outcomes the take carried are written."""
     monkeypatch.setattr("rcsbatch.sender.BATCH_SIZE", 2)
     monkeypatch.setattr("rcsbatch.sender.STOP_GRACE", 0.05)
-    j = journal(tmp_path, 8)
+    # 12 rows: the last 4 go in a round of their own, so the first round takes 4 batches.
+    j = journal(tmp_path, 12)
     failing = FailingTakes(j, delay=0.5)
     client = FakeGateway()
 
