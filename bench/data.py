@@ -25,8 +25,28 @@ import pyarrow.parquet as pq
 PREFIXES = (("151", 8), ("160", 7), ("170", 7), ("176", 8))
 MULTIPLIER = 7_654_321  # odd and not a multiple of 5: a permutation modulo any power of ten
 OFFSET = 1_234_567
-NAMES = ("Anna", "Ben", "Clara", "David", "Emma", "Felix", "Greta", "Hannes", "Ida", "Jonas",
-         "Katrin", "Lukas", "Mia", "Noah", "Olga", "Paul", "Jürgen", "Zoë", "Sören", "Ümit")
+NAMES = (
+    "Anna",
+    "Ben",
+    "Clara",
+    "David",
+    "Emma",
+    "Felix",
+    "Greta",
+    "Hannes",
+    "Ida",
+    "Jonas",
+    "Katrin",
+    "Lukas",
+    "Mia",
+    "Noah",
+    "Olga",
+    "Paul",
+    "Jürgen",
+    "Zoë",
+    "Sören",
+    "Ümit",
+)
 JUNK = ("n/a", "unbekannt", "-", "keine", "12345", "+49 176", "siehe oben", "0", "abc 123")
 JUNK_EVERY = 33  # one row in 33 (about 3 %) is junk in the messy file
 CHUNK = 200_000

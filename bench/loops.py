@@ -150,11 +150,13 @@ async def loop_direct(url: str, n: int, concurrency: int) -> int:
     async def one(i: int) -> bool:
         params = message(i)
         content = json.dumps(params, ensure_ascii=False).encode()
-        request = httpx.Request("POST", send_url, headers=HEADERS, content=content,
-                                extensions=extensions)
+        request = httpx.Request(
+            "POST", send_url, headers=HEADERS, content=content, extensions=extensions
+        )
         response = await transport.handle_async_request(request)
-        accepted = read_send_answer(response.status_code, response.headers, response.content,
-                                    params["to"])
+        accepted = read_send_answer(
+            response.status_code, response.headers, response.content, params["to"]
+        )
         return bool(accepted.message_ids)
 
     try:
@@ -177,8 +179,7 @@ async def loop_aio_parse(url: str, n: int, concurrency: int) -> int:
             content = json.dumps(params, ensure_ascii=False).encode()
             async with session.post(send_url, data=content, headers=HEADERS) as response:
                 data = await response.read()
-                accepted = read_send_answer(response.status, response.headers, data,
-                                            params["to"])
+                accepted = read_send_answer(response.status, response.headers, data, params["to"])
                 return bool(accepted.message_ids)
 
         return await _workers(n, concurrency, one)

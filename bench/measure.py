@@ -51,8 +51,14 @@ class Simulator:
         self.balance = balance
         self.proc: subprocess.Popen[bytes] | None = None
         self.log = tempfile.TemporaryFile()  # noqa: SIM115 - open while the simulator runs
-        self.command = [*rcsbatch_command(), "simulator", "--port", str(self.port),
-                        "--balance", balance]
+        self.command = [
+            *rcsbatch_command(),
+            "simulator",
+            "--port",
+            str(self.port),
+            "--balance",
+            balance,
+        ]
 
     @property
     def root(self) -> str:
@@ -63,8 +69,9 @@ class Simulator:
         return self.root + "/api"
 
     def start(self) -> Simulator:
-        self.proc = subprocess.Popen(self.command, stdout=self.log, stderr=self.log,
-                                     stdin=subprocess.DEVNULL)
+        self.proc = subprocess.Popen(
+            self.command, stdout=self.log, stderr=self.log, stdin=subprocess.DEVNULL
+        )
         deadline = time.monotonic() + 30
         while True:
             try:
@@ -73,8 +80,9 @@ class Simulator:
             except OSError:
                 if self.proc.poll() is not None or time.monotonic() > deadline:
                     self.log.seek(0)
-                    raise RuntimeError("the simulator did not start: "
-                                       + self.log.read().decode(errors="replace")) from None
+                    raise RuntimeError(
+                        "the simulator did not start: " + self.log.read().decode(errors="replace")
+                    ) from None
                 time.sleep(0.1)
 
     def stop(self) -> None:
@@ -96,8 +104,9 @@ class Simulator:
 
     def _call(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
         data = None if body is None else json.dumps(body).encode()
-        request = urllib.request.Request(self.root + path, data=data, method=method,
-                                         headers={"Content-Type": "application/json"})
+        request = urllib.request.Request(
+            self.root + path, data=data, method=method, headers={"Content-Type": "application/json"}
+        )
         with urllib.request.urlopen(request, timeout=60) as response:
             return json.loads(response.read())
 
@@ -130,20 +139,33 @@ class Child:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-def run_child(command: list[str], env: dict[str, str] | None = None, *,
-              cwd: Path | None = None, sim: Simulator | None = None,
-              timeout: float = 3600) -> Child:
+def run_child(
+    command: list[str],
+    env: dict[str, str] | None = None,
+    *,
+    cwd: Path | None = None,
+    sim: Simulator | None = None,
+    timeout: float = 3600,
+) -> Child:
     """Run ``command``, polling its memory every 50 ms; see the module docstring."""
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         return _run_child(command, env, cwd, sim, timeout, out, err)
 
 
-def _run_child(command: list[str], env: dict[str, str] | None, cwd: Path | None,
-               sim: Simulator | None, timeout: float, out: Any, err: Any) -> Child:
+def _run_child(
+    command: list[str],
+    env: dict[str, str] | None,
+    cwd: Path | None,
+    sim: Simulator | None,
+    timeout: float,
+    out: Any,
+    err: Any,
+) -> Child:
     before = sim.stats()["cpu_time"] if sim is not None else None
     started = time.perf_counter()
-    proc = subprocess.Popen(command, stdout=out, stderr=err, stdin=subprocess.DEVNULL,
-                            env=env, cwd=cwd)
+    proc = subprocess.Popen(
+        command, stdout=out, stderr=err, stdin=subprocess.DEVNULL, env=env, cwd=cwd
+    )
     watched = psutil.Process(proc.pid)
     peak = 0
     while True:

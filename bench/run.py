@@ -71,25 +71,47 @@ def log(text: str) -> None:
 # ---- rounds ----------------------------------------------------------------------------------
 
 
-def loop_round(sim: Simulator, name: str, n: int, concurrency: int,
-               latency_ms: float = 0) -> dict[str, Any]:
+def loop_round(
+    sim: Simulator, name: str, n: int, concurrency: int, latency_ms: float = 0
+) -> dict[str, Any]:
     """One reference loop in its own process against a freshly reset simulator."""
     sim.reset()
     if latency_ms:
         sim.faults(latency_ms=latency_ms)
-    command = [sys.executable, str(HERE / "loops.py"), name, "--url", sim.base_url,
-               "-n", str(n), "-c", str(concurrency)]
+    command = [
+        sys.executable,
+        str(HERE / "loops.py"),
+        name,
+        "--url",
+        sim.base_url,
+        "-n",
+        str(n),
+        "-c",
+        str(concurrency),
+    ]
     child = run_child(command, sim=sim)
     if child.returncode != 0:
-        raise RuntimeError(f"loop {name} failed ({child.returncode}): {child.stderr[-2000:]}"
-                           f"{child.stdout[-500:]}")
+        raise RuntimeError(
+            f"loop {name} failed ({child.returncode}): {child.stderr[-2000:]}{child.stdout[-500:]}"
+        )
     result = json.loads(child.stdout.strip().splitlines()[-1])
     rate = n / result["seconds"]
-    log(f"  {name:<10} n={n:<7} c={concurrency:<3} {rate:8.0f} msg/s  "
-        f"(client cpu {child.cpu:.1f} s, simulator cpu {child.sim_cpu:.1f} s)")
-    return {"kind": "loop", "loop": name, "n": n, "concurrency": concurrency,
-            "seconds": result["seconds"], "rate": rate, "process_wall": child.wall,
-            "client_cpu": child.cpu, "sim_cpu": child.sim_cpu, "maxrss": child.maxrss}
+    log(
+        f"  {name:<10} n={n:<7} c={concurrency:<3} {rate:8.0f} msg/s  "
+        f"(client cpu {child.cpu:.1f} s, simulator cpu {child.sim_cpu:.1f} s)"
+    )
+    return {
+        "kind": "loop",
+        "loop": name,
+        "n": n,
+        "concurrency": concurrency,
+        "seconds": result["seconds"],
+        "rate": rate,
+        "process_wall": child.wall,
+        "client_cpu": child.cpu,
+        "sim_cpu": child.sim_cpu,
+        "maxrss": child.maxrss,
+    }
 
 
 def rcsbatch_env(sim: Simulator) -> dict[str, str]:
@@ -98,24 +120,38 @@ def rcsbatch_env(sim: Simulator) -> dict[str, str]:
     return env
 
 
-def rcsbatch_round(sim: Simulator, campaign: Path, *, dry_run: bool = False,
-                   expect: dict[str, int] | None = None, latency_ms: float = 0,
-                   label: str = "rcsbatch", program: list[str] | None = None) -> dict[str, Any]:
+def rcsbatch_round(
+    sim: Simulator,
+    campaign: Path,
+    *,
+    dry_run: bool = False,
+    expect: dict[str, int] | None = None,
+    latency_ms: float = 0,
+    label: str = "rcsbatch",
+    program: list[str] | None = None,
+) -> dict[str, Any]:
     """``rcsbatch run CAMPAIGN --report-dir TMP -q`` (or ``--dry-run``) as a subprocess."""
     sim.reset()
     if latency_ms:
         sim.faults(latency_ms=latency_ms)
     report_dir = Path(tempfile.mkdtemp(prefix="rcsbench-"))
-    command = [*(program or rcsbatch_command()), "run", str(campaign), "--report-dir",
-               str(report_dir), "-q"]
+    command = [
+        *(program or rcsbatch_command()),
+        "run",
+        str(campaign),
+        "--report-dir",
+        str(report_dir),
+        "-q",
+    ]
     if dry_run:
         command.append("--dry-run")
     try:
         child = run_child(command, rcsbatch_env(sim), sim=sim)
         lines = child.stdout.strip().splitlines()
         if child.returncode not in (0, 1) or not lines:
-            raise RuntimeError(f"{shlex.join(command)} exited {child.returncode}: "
-                               f"{child.stderr[-2000:]}")
+            raise RuntimeError(
+                f"{shlex.join(command)} exited {child.returncode}: {child.stderr[-2000:]}"
+            )
         summary = json.loads((Path(lines[-1]) / "summary.json").read_text())
     finally:
         shutil.rmtree(report_dir, ignore_errors=True)
@@ -127,18 +163,27 @@ def rcsbatch_round(sim: Simulator, campaign: Path, *, dry_run: bool = False,
     rows = summary["rows"]
     sent = counts.get("sent", 0)
     out = {
-        "kind": "rcsbatch", "label": label, "rows": rows, "counts": counts,
-        "exit_code": child.returncode, "wall": child.wall, "client_cpu": child.cpu,
-        "sim_cpu": child.sim_cpu, "maxrss": child.maxrss, "polled_peak": child.polled_peak,
+        "kind": "rcsbatch",
+        "label": label,
+        "rows": rows,
+        "counts": counts,
+        "exit_code": child.returncode,
+        "wall": child.wall,
+        "client_cpu": child.cpu,
+        "sim_cpu": child.sim_cpu,
+        "maxrss": child.maxrss,
+        "polled_peak": child.polled_peak,
         "duration_seconds": summary.get("duration_seconds"),
         "send_seconds": summary.get("send_seconds"),
     }
     if not dry_run:
         out["rate"] = sent / child.wall
         out["send_rate"] = summary.get("messages_per_second")
-    what = (f"{out['rate']:8.0f} msg/s end to end" if not dry_run else f"{child.wall:6.2f} s")
-    log(f"  {label:<10} rows={rows:<8} {what}  (wall {child.wall:.1f} s, cpu {child.cpu:.1f} s, "
-        f"peak {child.maxrss / MiB:.0f} MiB, simulator cpu {child.sim_cpu:.1f} s)")
+    what = f"{out['rate']:8.0f} msg/s end to end" if not dry_run else f"{child.wall:6.2f} s"
+    log(
+        f"  {label:<10} rows={rows:<8} {what}  (wall {child.wall:.1f} s, cpu {child.cpu:.1f} s, "
+        f"peak {child.maxrss / MiB:.0f} MiB, simulator cpu {child.sim_cpu:.1f} s)"
+    )
     return out
 
 
@@ -148,10 +193,17 @@ def pandas_round(path: Path) -> dict[str, Any]:
     if child.returncode != 0:
         raise RuntimeError(f"pandas read failed: {child.stderr[-2000:]}")
     result = json.loads(child.stdout.strip().splitlines()[-1])
-    log(f"  pandas     rows={result['rows']:<8} read_csv {result['seconds']:.3f} s "
-        f"(process {child.wall:.2f} s)")
-    return {"kind": "pandas", "rows": result["rows"], "seconds": result["seconds"],
-            "process_wall": child.wall, "maxrss": child.maxrss}
+    log(
+        f"  pandas     rows={result['rows']:<8} read_csv {result['seconds']:.3f} s "
+        f"(process {child.wall:.2f} s)"
+    )
+    return {
+        "kind": "pandas",
+        "rows": result["rows"],
+        "seconds": result["seconds"],
+        "process_wall": child.wall,
+        "maxrss": child.maxrss,
+    }
 
 
 def best(rounds: list[dict[str, Any]], key: str = "rate", low: bool = False) -> dict[str, Any]:
@@ -167,10 +219,17 @@ def section_loops(sim: Simulator, args: argparse.Namespace) -> dict[str, Any]:
     campaign = campaign_for(args, n, c, "e2e")
     warm_up(sim, args)
     rounds: dict[str, list[dict[str, Any]]] = {
-        k: [] for k in (*LOOP_NAMES, *DIAGNOSTIC_LOOPS, "rcsbatch")}
-    sizes = {"aiohttp": n, "httpx": args.n_httpx, "httpx-aio": args.n_transports,
-             "httpx-rcs": args.n_transports, "client": args.n_transports,
-             "direct": args.n_transports, "aio-parse": args.n_transports}
+        k: [] for k in (*LOOP_NAMES, *DIAGNOSTIC_LOOPS, "rcsbatch")
+    }
+    sizes = {
+        "aiohttp": n,
+        "httpx": args.n_httpx,
+        "httpx-aio": args.n_transports,
+        "httpx-rcs": args.n_transports,
+        "client": args.n_transports,
+        "direct": args.n_transports,
+        "aio-parse": args.n_transports,
+    }
     for rep in range(args.repeat):
         log(f" round {rep + 1}/{args.repeat}")
         # (a) then rcsbatch then (b): each reference right next to its counterpart.
@@ -180,8 +239,14 @@ def section_loops(sim: Simulator, args: argparse.Namespace) -> dict[str, Any]:
         for name in ("httpx-aio", "httpx-rcs", "client", "direct", "aio-parse"):
             rounds[name].append(loop_round(sim, name, sizes[name], c))
     a, b, r = best(rounds["aiohttp"]), best(rounds["httpx"]), best(rounds["rcsbatch"])
-    return {"n": n, "concurrency": c, "sizes": sizes, "rounds": rounds,
-            "ratio_a": r["rate"] / a["rate"], "ratio_b": r["rate"] / b["rate"]}
+    return {
+        "n": n,
+        "concurrency": c,
+        "sizes": sizes,
+        "rounds": rounds,
+        "ratio_a": r["rate"] / a["rate"],
+        "ratio_b": r["rate"] / b["rate"],
+    }
 
 
 def section_latency(sim: Simulator, args: argparse.Namespace) -> dict[str, Any]:
@@ -192,13 +257,19 @@ def section_latency(sim: Simulator, args: argparse.Namespace) -> dict[str, Any]:
     for rep in range(args.repeat):
         log(f" round {rep + 1}/{args.repeat}")
         rounds["aiohttp"].append(loop_round(sim, "aiohttp", n, c, latency_ms=ms))
-        rounds["rcsbatch"].append(rcsbatch_round(sim, campaign, expect={"sent": n},
-                                                 latency_ms=ms))
+        rounds["rcsbatch"].append(rcsbatch_round(sim, campaign, expect={"sent": n}, latency_ms=ms))
     a, r = best(rounds["aiohttp"]), best(rounds["rcsbatch"])
     ideal = c / (ms / 1000)
-    return {"n": n, "concurrency": c, "latency_ms": ms, "ideal": ideal, "rounds": rounds,
-            "ratio": r["rate"] / a["rate"], "fraction_a": a["rate"] / ideal,
-            "fraction_r": r["rate"] / ideal}
+    return {
+        "n": n,
+        "concurrency": c,
+        "latency_ms": ms,
+        "ideal": ideal,
+        "rounds": rounds,
+        "ratio": r["rate"] / a["rate"],
+        "fraction_a": a["rate"] / ideal,
+        "fraction_r": r["rate"] / ideal,
+    }
 
 
 def section_journal(sim: Simulator, args: argparse.Namespace) -> dict[str, Any]:
@@ -209,10 +280,10 @@ def section_journal(sim: Simulator, args: argparse.Namespace) -> dict[str, Any]:
     rounds: dict[str, list[dict[str, Any]]] = {"batched": [], "per_row": []}
     for rep in range(args.repeat):
         log(f" round {rep + 1}/{args.repeat}")
-        rounds["batched"].append(rcsbatch_round(sim, campaign, expect={"sent": n},
-                                                label="batched"))
-        rounds["per_row"].append(rcsbatch_round(sim, campaign, expect={"sent": n},
-                                                label="per-row", program=per_row))
+        rounds["batched"].append(rcsbatch_round(sim, campaign, expect={"sent": n}, label="batched"))
+        rounds["per_row"].append(
+            rcsbatch_round(sim, campaign, expect={"sent": n}, label="per-row", program=per_row)
+        )
     b, p = best(rounds["batched"]), best(rounds["per_row"])
     return {"n": n, "concurrency": c, "rounds": rounds, "ratio": b["rate"] / p["rate"]}
 
@@ -232,11 +303,16 @@ def section_messy(sim: Simulator, args: argparse.Namespace) -> dict[str, Any]:
     pw = best(rounds["pandas"], "process_wall", low=True)
     r = best(rounds["rcsbatch"], "wall", low=True)
     rd = best(rounds["rcsbatch"], "duration_seconds", low=True)
-    return {"n": n, "file_mb": path.stat().st_size / 1e6, "sample_valid": valid,
-            "sample_distinct": distinct, "rounds": rounds,
-            "ratio": r["wall"] / p["seconds"],
-            "ratio_process": r["wall"] / pw["process_wall"],
-            "ratio_inside": rd["duration_seconds"] / p["seconds"]}
+    return {
+        "n": n,
+        "file_mb": path.stat().st_size / 1e6,
+        "sample_valid": valid,
+        "sample_distinct": distinct,
+        "rounds": rounds,
+        "ratio": r["wall"] / p["seconds"],
+        "ratio_process": r["wall"] / pw["process_wall"],
+        "ratio_inside": rd["duration_seconds"] / p["seconds"],
+    }
 
 
 def section_dryrun(sim: Simulator, args: argparse.Namespace) -> dict[str, Any]:
@@ -245,10 +321,12 @@ def section_dryrun(sim: Simulator, args: argparse.Namespace) -> dict[str, Any]:
     out: dict[str, Any] = {"n": n}
     for suffix in (".csv", ".parquet"):
         path = data.cached(args.data, n, "clean", suffix)
-        campaign = data.write_campaign(args.data / f"dry{suffix.replace('.', '-')}-{n}.toml",
-                                       path, concurrency=32)
-        result = rcsbatch_round(sim, campaign, dry_run=True, label=f"dry{suffix}",
-                                expect={"ready": n})
+        campaign = data.write_campaign(
+            args.data / f"dry{suffix.replace('.', '-')}-{n}.toml", path, concurrency=32
+        )
+        result = rcsbatch_round(
+            sim, campaign, dry_run=True, label=f"dry{suffix}", expect={"ready": n}
+        )
         result["file_mb"] = path.stat().st_size / 1e6
         out[suffix[1:]] = result
     return out
@@ -265,16 +343,18 @@ def section_big(sim: Simulator, args: argparse.Namespace) -> dict[str, Any]:
 
 def campaign_for(args: argparse.Namespace, n: int, concurrency: int, name: str) -> Path:
     path = data.cached(args.data, n, "clean", ".csv")
-    return data.write_campaign(args.data / f"{name}-{n}-c{concurrency}.toml", path,
-                               concurrency=concurrency)
+    return data.write_campaign(
+        args.data / f"{name}-{n}-c{concurrency}.toml", path, concurrency=concurrency
+    )
 
 
 def warm_up(sim: Simulator, args: argparse.Namespace) -> None:
     """Compile, cache and connect once before anything is timed (not recorded)."""
     log(" warm-up (not recorded)")
     loop_round(sim, "aiohttp", 2_000, 32)
-    rcsbatch_round(sim, campaign_for(args, 2_000, 32, "warm"), expect={"sent": 2_000},
-                   label="warm-up")
+    rcsbatch_round(
+        sim, campaign_for(args, 2_000, 32, "warm"), expect={"sent": 2_000}, label="warm-up"
+    )
 
 
 RUNNERS: dict[str, Callable[[Simulator, argparse.Namespace], dict[str, Any]]] = {
@@ -304,23 +384,35 @@ def machine(source: str) -> dict[str, Any]:
     except OSError:
         nproc = str(os.cpu_count())
     versions = {}
-    for name in ("rcsbatch", "aiohttp", "httpx", "httpx-aiohttp", "pandas", "pyarrow",
-                 "phonenumbers"):
+    for name in (
+        "rcsbatch",
+        "aiohttp",
+        "httpx",
+        "httpx-aiohttp",
+        "pandas",
+        "pyarrow",
+        "phonenumbers",
+    ):
         try:
             versions[name] = importlib.metadata.version(name)
         except importlib.metadata.PackageNotFoundError:
             versions[name] = "-"
     return {
-        "nproc": nproc, "cpu": model, "python": platform.python_version(),
-        "platform": platform.platform(), "date": dt.datetime.now(dt.UTC).isoformat(
-            timespec="seconds"), "versions": versions, "source": source,
+        "nproc": nproc,
+        "cpu": model,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "versions": versions,
+        "source": source,
         "command": shlex.join([os.path.relpath(sys.executable), *sys.argv]),
     }
 
 
 def git(*args: str) -> str:
-    return subprocess.run(["git", "-C", str(HERE.parent), *args], capture_output=True,
-                          text=True, check=True).stdout.strip()
+    return subprocess.run(
+        ["git", "-C", str(HERE.parent), *args], capture_output=True, text=True, check=True
+    ).stdout.strip()
 
 
 def use_source(rev: str | None) -> str:
@@ -341,19 +433,29 @@ def use_source(rev: str | None) -> str:
         changed = git("status", "--porcelain", "--", "rcsbatch").splitlines()
         if not changed:
             return f"the working tree at commit {head} (rcsbatch/ unmodified)"
-        digest = hashlib.sha1(subprocess.run(
-            ["git", "-C", str(HERE.parent), "diff", "HEAD", "--", "rcsbatch"],
-            capture_output=True, check=True).stdout).hexdigest()[:10]
-        return (f"the working tree: commit {head} with {len(changed)} files of rcsbatch/ "
-                f"modified (diff sha1 {digest})")
+        digest = hashlib.sha1(
+            subprocess.run(
+                ["git", "-C", str(HERE.parent), "diff", "HEAD", "--", "rcsbatch"],
+                capture_output=True,
+                check=True,
+            ).stdout
+        ).hexdigest()[:10]
+        return (
+            f"the working tree: commit {head} with {len(changed)} files of rcsbatch/ "
+            f"modified (diff sha1 {digest})"
+        )
     full = git("rev-parse", "--verify", f"{rev}^{{commit}}")
     folder = Path(tempfile.mkdtemp(prefix="rcsbench-src-"))
-    archive = subprocess.run(["git", "-C", str(HERE.parent), "archive", full, "rcsbatch"],
-                             capture_output=True, check=True).stdout
+    archive = subprocess.run(
+        ["git", "-C", str(HERE.parent), "archive", full, "rcsbatch"],
+        capture_output=True,
+        check=True,
+    ).stdout
     subprocess.run(["tar", "-x", "-C", str(folder)], input=archive, check=True)
     sys.path.insert(0, str(folder))
     os.environ["PYTHONPATH"] = os.pathsep.join(
-        [str(folder), *filter(None, [os.environ.get("PYTHONPATH")])])
+        [str(folder), *filter(None, [os.environ.get("PYTHONPATH")])]
+    )
     return f"commit {full[:10]} (`--source {rev}`: git archive, first on PYTHONPATH)"
 
 
@@ -363,17 +465,34 @@ def preflight(args: argparse.Namespace) -> None:
     campaign = data.write_campaign(args.data / "preflight.toml", path, concurrency=32)
     report_dir = Path(tempfile.mkdtemp(prefix="rcsbench-"))
     try:
-        done = subprocess.run([*rcsbatch_command(), "run", str(campaign), "--dry-run", "-q",
-                               "--report-dir", str(report_dir)], capture_output=True, text=True)
-        probe = subprocess.run([sys.executable, "-c", "import rcsbatch; print(rcsbatch.__file__)"],
-                               capture_output=True, text=True, cwd=tempfile.gettempdir())
+        done = subprocess.run(
+            [
+                *rcsbatch_command(),
+                "run",
+                str(campaign),
+                "--dry-run",
+                "-q",
+                "--report-dir",
+                str(report_dir),
+            ],
+            capture_output=True,
+            text=True,
+        )
+        probe = subprocess.run(
+            [sys.executable, "-c", "import rcsbatch; print(rcsbatch.__file__)"],
+            capture_output=True,
+            text=True,
+            cwd=tempfile.gettempdir(),
+        )
     finally:
         shutil.rmtree(report_dir, ignore_errors=True)
     log(f"measuring rcsbatch from {probe.stdout.strip()}")
     if done.returncode != 0:
-        raise SystemExit(f"rcsbatch cannot dry-run a 1,000-row file (exit {done.returncode}); "
-                         f"nothing measured. Its stderr:\n{done.stderr[-3000:]}\n"
-                         "(Measuring a commit instead of the working tree: --source HEAD)")
+        raise SystemExit(
+            f"rcsbatch cannot dry-run a 1,000-row file (exit {done.returncode}); "
+            f"nothing measured. Its stderr:\n{done.stderr[-3000:]}\n"
+            "(Measuring a commit instead of the working tree: --source HEAD)"
+        )
 
 
 def fmt_rate(x: float) -> str:
@@ -391,81 +510,109 @@ def verdict(ok: bool) -> str:
 def render(results: dict[str, Any]) -> str:
     s = results["sections"]
     runs = {json.dumps(v["run"], sort_keys=True) for v in s.values()}
-    out = ["# rcsbatch benchmark results", "",
-           "Written by `bench/run.py` (see `bench/README.md`). The simulator runs in its own "
-           "process (`rcsbatch simulator --port P --balance 100000000`) on loopback and is reset "
-           "(`POST /_sim/reset`) before every round; its CPU seconds per round come from "
-           "`/_sim/stats`. rcsbatch runs as `rcsbatch run CAMPAIGN --report-dir TMP -q` "
-           "(a fresh TMP per round) with `SEVEN_BASE_URL=http://127.0.0.1:P/api "
-           "SEVEN_API_KEY=bench`; its time is the wall time from process start to exit. "
-           "Reference loops run in their own process too; their time is from the first "
-           "request to the last answer. The machine is noisy: every short round ran "
-           "`--repeat` times (3 unless said otherwise) with each reference right before its "
-           "rcsbatch counterpart, and the **best of the repeats** is reported on each side. "
-           "Memory is the kernel's peak resident set of the process (`ru_maxrss` from "
-           "`os.wait4`); the peak seen by polling with psutil every 50 ms (process and "
-           "children) is shown beside it. MiB = 2^20 bytes; the 500 MB bound is read as "
-           "500 MiB.", ""]
+    out = [
+        "# rcsbatch benchmark results",
+        "",
+        "Written by `bench/run.py` (see `bench/README.md`). The simulator runs in its own "
+        "process (`rcsbatch simulator --port P --balance 100000000`) on loopback and is reset "
+        "(`POST /_sim/reset`) before every round; its CPU seconds per round come from "
+        "`/_sim/stats`. rcsbatch runs as `rcsbatch run CAMPAIGN --report-dir TMP -q` "
+        "(a fresh TMP per round) with `SEVEN_BASE_URL=http://127.0.0.1:P/api "
+        "SEVEN_API_KEY=bench`; its time is the wall time from process start to exit. "
+        "Reference loops run in their own process too; their time is from the first "
+        "request to the last answer. The machine is noisy: every short round ran "
+        "`--repeat` times (3 unless said otherwise) with each reference right before its "
+        "rcsbatch counterpart, and the **best of the repeats** is reported on each side. "
+        "Memory is the kernel's peak resident set of the process (`ru_maxrss` from "
+        "`os.wait4`); the peak seen by polling with psutil every 50 ms (process and "
+        "children) is shown beside it. MiB = 2^20 bytes; the 500 MB bound is read as "
+        "500 MiB.",
+        "",
+    ]
     out += ["## Machine and command", ""]
     for run in sorted(runs):
         m = json.loads(run)
         names = [k for k, v in s.items() if json.dumps(v["run"], sort_keys=True) == run]
-        out += [f"- sections {', '.join(names)}: `{m['command']}` on {m['date']}",
-                f"  - nproc {m['nproc']}, CPU {m['cpu']}, Python {m['python']}, "
-                f"{m['platform']}",
-                f"  - rcsbatch measured: {m.get('source', m.get('commit'))}; " + ", ".join(
-                    f"{k} {v}" for k, v in m["versions"].items())]
+        out += [
+            f"- sections {', '.join(names)}: `{m['command']}` on {m['date']}",
+            f"  - nproc {m['nproc']}, CPU {m['cpu']}, Python {m['python']}, {m['platform']}",
+            f"  - rcsbatch measured: {m.get('source', m.get('commit'))}; "
+            + ", ".join(f"{k} {v}" for k, v in m["versions"].items()),
+        ]
     out += [""]
-    out += ["## Results against the targets", "",
-            "| # | measure | rcsbatch | reference | ratio / value | target | |",
-            "|---|---|---|---|---|---|---|"]
+    out += [
+        "## Results against the targets",
+        "",
+        "| # | measure | rcsbatch | reference | ratio / value | target | |",
+        "|---|---|---|---|---|---|---|",
+    ]
     if "loops" in s:
         L = s["loops"]
         r = best(L["rounds"]["rcsbatch"])
         a = best(L["rounds"]["aiohttp"])
         b = best(L["rounds"]["httpx"])
-        out.append(f"| 2 | zero latency, c=32, {L['n']:,} recipients, end to end | "
-                   f"{fmt_rate(r['rate'])} msg/s | (a) aiohttp {fmt_rate(a['rate'])} msg/s | "
-                   f"{L['ratio_a']:.2f}× | ≥ 0.6× | {verdict(L['ratio_a'] >= 0.6)} |")
-        out.append(f"| 2 | same, vs httpx default transport | {fmt_rate(r['rate'])} msg/s | "
-                   f"(b) httpx {fmt_rate(b['rate'])} msg/s | {L['ratio_b']:.1f}× | ≥ 5× | "
-                   f"{verdict(L['ratio_b'] >= 5)} |")
+        out.append(
+            f"| 2 | zero latency, c=32, {L['n']:,} recipients, end to end | "
+            f"{fmt_rate(r['rate'])} msg/s | (a) aiohttp {fmt_rate(a['rate'])} msg/s | "
+            f"{L['ratio_a']:.2f}× | ≥ 0.6× | {verdict(L['ratio_a'] >= 0.6)} |"
+        )
+        out.append(
+            f"| 2 | same, vs httpx default transport | {fmt_rate(r['rate'])} msg/s | "
+            f"(b) httpx {fmt_rate(b['rate'])} msg/s | {L['ratio_b']:.1f}× | ≥ 5× | "
+            f"{verdict(L['ratio_b'] >= 5)} |"
+        )
     if "latency" in s:
         T = s["latency"]
         r = best(T["rounds"]["rcsbatch"])
         a = best(T["rounds"]["aiohttp"])
-        out.append(f"| 3 | 50 ms latency, c=64, {T['n']:,} recipients, end to end | "
-                   f"{fmt_rate(r['rate'])} msg/s | aiohttp {fmt_rate(a['rate'])} msg/s | "
-                   f"{T['ratio']:.2f}× | ≥ 0.8× | {verdict(T['ratio'] >= 0.8)} |")
-        out.append(f"| 3 | fraction of the ideal 64 / 0.05 s = {T['ideal']:,.0f}/s | "
-                   f"{T['fraction_r']:.0%} | aiohttp {T['fraction_a']:.0%} | | (reported) | |")
+        out.append(
+            f"| 3 | 50 ms latency, c=64, {T['n']:,} recipients, end to end | "
+            f"{fmt_rate(r['rate'])} msg/s | aiohttp {fmt_rate(a['rate'])} msg/s | "
+            f"{T['ratio']:.2f}× | ≥ 0.8× | {verdict(T['ratio'] >= 0.8)} |"
+        )
+        out.append(
+            f"| 3 | fraction of the ideal 64 / 0.05 s = {T['ideal']:,.0f}/s | "
+            f"{T['fraction_r']:.0%} | aiohttp {T['fraction_a']:.0%} | | (reported) | |"
+        )
     if "journal" in s:
         J = s["journal"]
         bj, pj = best(J["rounds"]["batched"]), best(J["rounds"]["per_row"])
-        out.append(f"| 3* | journal: commits batched vs one per row, c=32, {J['n']:,} "
-                   f"recipients | {fmt_rate(bj['rate'])} msg/s | one commit per row "
-                   f"{fmt_rate(pj['rate'])} msg/s | {J['ratio']:.1f}× | (reported) | |")
+        out.append(
+            f"| 3* | journal: commits batched vs one per row, c=32, {J['n']:,} "
+            f"recipients | {fmt_rate(bj['rate'])} msg/s | one commit per row "
+            f"{fmt_rate(pj['rate'])} msg/s | {J['ratio']:.1f}× | (reported) | |"
+        )
     if "big" in s:
         B = s["big"]["result"]
-        out.append(f"| 4 | send {s['big']['n']:,} messages: peak RSS | {fmt_mib(B['maxrss'])} "
-                   f"(polled {fmt_mib(B['polled_peak'])}) | | | ≤ 500 MiB | "
-                   f"{verdict(B['maxrss'] <= 500 * MiB)} |")
+        out.append(
+            f"| 4 | send {s['big']['n']:,} messages: peak RSS | {fmt_mib(B['maxrss'])} "
+            f"(polled {fmt_mib(B['polled_peak'])}) | | | ≤ 500 MiB | "
+            f"{verdict(B['maxrss'] <= 500 * MiB)} |"
+        )
     if "dryrun" in s:
         D = s["dryrun"]
         for kind in ("csv", "parquet"):
             x = D[kind]
-            out.append(f"| 5 | dry run, {D['n']:,} {kind} rows: peak RSS | "
-                       f"{fmt_mib(x['maxrss'])} (polled {fmt_mib(x['polled_peak'])}) | | | "
-                       f"≤ 500 MiB | {verdict(x['maxrss'] <= 500 * MiB)} |")
+            out.append(
+                f"| 5 | dry run, {D['n']:,} {kind} rows: peak RSS | "
+                f"{fmt_mib(x['maxrss'])} (polled {fmt_mib(x['polled_peak'])}) | | | "
+                f"≤ 500 MiB | {verdict(x['maxrss'] <= 500 * MiB)} |"
+            )
     if "messy" in s:
         M = s["messy"]
         r = best(M["rounds"]["rcsbatch"], "wall", low=True)
         p = best(M["rounds"]["pandas"], "seconds", low=True)
-        out.append(f"| 6 | dry run, {M['n']:,} messy numbers vs `pd.read_csv(engine=\"pyarrow\", "
-                   f"dtype=str)` | {r['wall']:.2f} s | {p['seconds']:.3f} s | "
-                   f"{M['ratio']:.1f}× | ≤ 10× | {verdict(M['ratio'] <= 10)} |")
-    out += ["", "Where the time goes in the targets still failing: see "
-            "\"Where the targets stand\" in [`README.md`](README.md).", ""]
+        out.append(
+            f'| 6 | dry run, {M["n"]:,} messy numbers vs `pd.read_csv(engine="pyarrow", '
+            f"dtype=str)` | {r['wall']:.2f} s | {p['seconds']:.3f} s | "
+            f"{M['ratio']:.1f}× | ≤ 10× | {verdict(M['ratio'] <= 10)} |"
+        )
+    out += [
+        "",
+        "Where the time goes in the targets still failing: see "
+        '"Where the targets stand" in [`README.md`](README.md).',
+        "",
+    ]
     out += details(s)
     return "\n".join(out) + "\n"
 
@@ -479,101 +626,142 @@ def details(s: dict[str, Any]) -> list[str]:
     if "loops" in s:
         L = s["loops"]
         a_rate = best(L["rounds"]["aiohttp"])["rate"]
-        out += ["## 1–2. Zero latency, concurrency 32", "",
-                "Reference loops: `bench/loops.py` (one client, 32 workers over a shared "
-                "iterator; JSON body with to/text/from/label/foreign_id/ttl, header X-Api-Key; "
-                "distinct valid +49 151 numbers). (a)–(d) read each body without parsing it; "
-                "(e) parses each answer as a run does. N differs by loop to keep the run short "
-                "(httpx's default transport is slow); rates are steady-state messages/s. "
-                "rcsbatch end to end: a generated CSV of distinct valid German mobile numbers "
-                "(+49 151/160/170/176) with customer_id, first_name, code; concurrency 32; "
-                "text `" + data.TEXT + "`; summary.json checked to say "
-                f"{L['n']:,} sent. CPU columns are of the best round.", "",
-                "| client | N | best msg/s | all rounds msg/s | vs (a) | client CPU s | "
-                "client CPU µs/msg | simulator CPU s | simulator CPU µs/msg |",
-                "|---|---|---|---|---|---|---|---|---|"]
-        titles = (*LOOP_NAMES.items(), ("rcsbatch", "**rcsbatch run, end to end**"),
-                  *DIAGNOSTIC_LOOPS.items())
+        out += [
+            "## 1–2. Zero latency, concurrency 32",
+            "",
+            "Reference loops: `bench/loops.py` (one client, 32 workers over a shared "
+            "iterator; JSON body with to/text/from/label/foreign_id/ttl, header X-Api-Key; "
+            "distinct valid +49 151 numbers). (a)–(d) read each body without parsing it; "
+            "(e) parses each answer as a run does. N differs by loop to keep the run short "
+            "(httpx's default transport is slow); rates are steady-state messages/s. "
+            "rcsbatch end to end: a generated CSV of distinct valid German mobile numbers "
+            "(+49 151/160/170/176) with customer_id, first_name, code; concurrency 32; "
+            "text `" + data.TEXT + "`; summary.json checked to say "
+            f"{L['n']:,} sent. CPU columns are of the best round.",
+            "",
+            "| client | N | best msg/s | all rounds msg/s | vs (a) | client CPU s | "
+            "client CPU µs/msg | simulator CPU s | simulator CPU µs/msg |",
+            "|---|---|---|---|---|---|---|---|---|",
+        ]
+        titles = (
+            *LOOP_NAMES.items(),
+            ("rcsbatch", "**rcsbatch run, end to end**"),
+            *DIAGNOSTIC_LOOPS.items(),
+        )
         for key, title in titles:
             rounds = L["rounds"].get(key)
             if not rounds:
                 continue
             b = best(rounds)
             n = b.get("n") or b.get("rows")
-            out.append(f"| {title} | {n:,} | {fmt_rate(b['rate'])} | {rounds_cell(rounds)} | "
-                       f"{b['rate'] / a_rate:.2f}× | {b['client_cpu']:.1f} | "
-                       f"{b['client_cpu'] / n * 1e6:.0f} | "
-                       f"{b['sim_cpu']:.1f} | {b['sim_cpu'] / n * 1e6:.0f} |")
-        out += ["", "Client CPU is the whole process (start-up included: about 0.3 s for a "
-                "loop, 0.6 s for rcsbatch), so µs/msg is a little high for the smaller N. "
-                "(f) and (g) are not targets: they split the per-request cost (see "
-                "`bench/loops.py`)."]
+            out.append(
+                f"| {title} | {n:,} | {fmt_rate(b['rate'])} | {rounds_cell(rounds)} | "
+                f"{b['rate'] / a_rate:.2f}× | {b['client_cpu']:.1f} | "
+                f"{b['client_cpu'] / n * 1e6:.0f} | "
+                f"{b['sim_cpu']:.1f} | {b['sim_cpu'] / n * 1e6:.0f} |"
+            )
+        out += [
+            "",
+            "Client CPU is the whole process (start-up included: about 0.3 s for a "
+            "loop, 0.6 s for rcsbatch), so µs/msg is a little high for the smaller N. "
+            "(f) and (g) are not targets: they split the per-request cost (see "
+            "`bench/loops.py`).",
+        ]
         r = best(L["rounds"]["rcsbatch"])
-        out += ["", "rcsbatch end to end, best round: "
-                f"wall {r['wall']:.2f} s = start-up (imports, CLI) "
-                f"{r['wall'] - r['duration_seconds']:.2f} s + load and report "
-                f"{r['duration_seconds'] - r['send_seconds']:.2f} s + send "
-                f"{r['send_seconds']:.2f} s; send phase alone {r['send_rate']:,.0f} msg/s; "
-                f"client CPU {r['client_cpu']:.1f} s, peak RSS {fmt_mib(r['maxrss'])}.", ""]
+        out += [
+            "",
+            "rcsbatch end to end, best round: "
+            f"wall {r['wall']:.2f} s = start-up (imports, CLI) "
+            f"{r['wall'] - r['duration_seconds']:.2f} s + load and report "
+            f"{r['duration_seconds'] - r['send_seconds']:.2f} s + send "
+            f"{r['send_seconds']:.2f} s; send phase alone {r['send_rate']:,.0f} msg/s; "
+            f"client CPU {r['client_cpu']:.1f} s, peak RSS {fmt_mib(r['maxrss'])}.",
+            "",
+        ]
 
     if "latency" in s:
         T = s["latency"]
-        out += [f"## 3. Gateway latency {T['latency_ms']:.0f} ms, concurrency 64", "",
-                "`PATCH /_sim/faults {\"latency_ms\": 50}` after each reset; campaign "
-                "concurrency 64.", "",
-                "| client | N | best msg/s | all rounds msg/s | of ideal 1,280/s | client CPU s "
-                "| simulator CPU s |", "|---|---|---|---|---|---|---|"]
-        for key, title in (("aiohttp", "bare aiohttp loop"), ("rcsbatch", "rcsbatch run, end "
-                                                                         "to end")):
+        out += [
+            f"## 3. Gateway latency {T['latency_ms']:.0f} ms, concurrency 64",
+            "",
+            '`PATCH /_sim/faults {"latency_ms": 50}` after each reset; campaign concurrency 64.',
+            "",
+            "| client | N | best msg/s | all rounds msg/s | of ideal 1,280/s | client CPU s "
+            "| simulator CPU s |",
+            "|---|---|---|---|---|---|---|",
+        ]
+        for key, title in (
+            ("aiohttp", "bare aiohttp loop"),
+            ("rcsbatch", "rcsbatch run, end to end"),
+        ):
             rounds = T["rounds"][key]
             b = best(rounds)
-            out.append(f"| {title} | {T['n']:,} | {fmt_rate(b['rate'])} | {rounds_cell(rounds)} "
-                       f"| {b['rate'] / T['ideal']:.0%} | {b['client_cpu']:.1f} | "
-                       f"{b['sim_cpu']:.1f} |")
+            out.append(
+                f"| {title} | {T['n']:,} | {fmt_rate(b['rate'])} | {rounds_cell(rounds)} "
+                f"| {b['rate'] / T['ideal']:.0%} | {b['client_cpu']:.1f} | "
+                f"{b['sim_cpu']:.1f} |"
+            )
         r = best(T["rounds"]["rcsbatch"])
-        out += ["", f"rcsbatch best round: wall {r['wall']:.2f} s, send phase "
-                f"{r['send_seconds']:.2f} s ({r['send_rate']:,.0f} msg/s), start-up + load + "
-                f"report {r['wall'] - r['send_seconds']:.2f} s.", ""]
+        out += [
+            "",
+            f"rcsbatch best round: wall {r['wall']:.2f} s, send phase "
+            f"{r['send_seconds']:.2f} s ({r['send_rate']:,.0f} msg/s), start-up + load + "
+            f"report {r['wall'] - r['send_seconds']:.2f} s.",
+            "",
+        ]
 
     if "journal" in s:
         J = s["journal"]
-        out += ["## 3*. The journal's cost: commits batched vs one per row (issue 3)", "",
-                "The same run twice per round: as shipped (128 rows marked in flight per "
-                "transaction, the outcomes gathered meanwhile committed in the same one, or on "
-                "their own after 256 or 0.25 s), and "
-                "through `bench/per_row.py`, which makes each row its own transaction for the "
-                "in-flight mark and another for its outcome (two fsyncs a row, "
-                "`synchronous=FULL`). Zero latency, concurrency 32.", "",
-                "| journal | N | best msg/s | all rounds msg/s | client CPU s | wall s |",
-                "|---|---|---|---|---|---|"]
-        for key, title in (("batched", "batched (as shipped)"),
-                           ("per_row", "one commit per row")):
+        out += [
+            "## 3*. The journal's cost: commits batched vs one per row (issue 3)",
+            "",
+            "The same run twice per round: as shipped (128 rows marked in flight per "
+            "transaction, the outcomes gathered meanwhile committed in the same one, or on "
+            "their own after 256 or 0.25 s), and "
+            "through `bench/per_row.py`, which makes each row its own transaction for the "
+            "in-flight mark and another for its outcome (two fsyncs a row, "
+            "`synchronous=FULL`). Zero latency, concurrency 32.",
+            "",
+            "| journal | N | best msg/s | all rounds msg/s | client CPU s | wall s |",
+            "|---|---|---|---|---|---|",
+        ]
+        for key, title in (("batched", "batched (as shipped)"), ("per_row", "one commit per row")):
             rounds = J["rounds"][key]
             b = best(rounds)
-            out.append(f"| {title} | {J['n']:,} | {fmt_rate(b['rate'])} | "
-                       f"{rounds_cell(rounds)} | {b['client_cpu']:.1f} | {b['wall']:.1f} |")
+            out.append(
+                f"| {title} | {J['n']:,} | {fmt_rate(b['rate'])} | "
+                f"{rounds_cell(rounds)} | {b['client_cpu']:.1f} | {b['wall']:.1f} |"
+            )
         out += ["", f"Batching makes the run {J['ratio']:.1f}× as fast.", ""]
 
     if "big" in s:
         B = s["big"]["result"]
-        out += [f"## 4. Sending {s['big']['n']:,} messages, concurrency 32 (one round, "
-                "`--big`)", "",
-                f"Wall {B['wall']:.0f} s ({B['rate']:,.0f} msg/s end to end; send phase "
-                f"{B['send_seconds']:.0f} s), client CPU {B['client_cpu']:.0f} s, "
-                f"peak RSS {fmt_mib(B['maxrss'])} (polled {fmt_mib(B['polled_peak'])}), "
-                f"counts {B['counts']}; the simulator held {fmt_mib(B['simulator_rss'])} "
-                "at the end (it keeps every accepted message).", ""]
+        out += [
+            f"## 4. Sending {s['big']['n']:,} messages, concurrency 32 (one round, `--big`)",
+            "",
+            f"Wall {B['wall']:.0f} s ({B['rate']:,.0f} msg/s end to end; send phase "
+            f"{B['send_seconds']:.0f} s), client CPU {B['client_cpu']:.0f} s, "
+            f"peak RSS {fmt_mib(B['maxrss'])} (polled {fmt_mib(B['polled_peak'])}), "
+            f"counts {B['counts']}; the simulator held {fmt_mib(B['simulator_rss'])} "
+            "at the end (it keeps every accepted message).",
+            "",
+        ]
 
     if "dryrun" in s:
         D = s["dryrun"]
-        out += [f"## 5. Dry runs over {D['n']:,} rows (one round each)", "",
-                "| file | size | wall s | peak RSS (ru_maxrss) | polled peak | counts |",
-                "|---|---|---|---|---|---|"]
+        out += [
+            f"## 5. Dry runs over {D['n']:,} rows (one round each)",
+            "",
+            "| file | size | wall s | peak RSS (ru_maxrss) | polled peak | counts |",
+            "|---|---|---|---|---|---|",
+        ]
         for kind in ("csv", "parquet"):
             x = D[kind]
-            out.append(f"| {kind} | {x['file_mb']:.0f} MB | {x['wall']:.1f} | "
-                       f"{fmt_mib(x['maxrss'])} | {fmt_mib(x['polled_peak'])} | "
-                       f"{x['counts']} |")
+            out.append(
+                f"| {kind} | {x['file_mb']:.0f} MB | {x['wall']:.1f} | "
+                f"{fmt_mib(x['maxrss'])} | {fmt_mib(x['polled_peak'])} | "
+                f"{x['counts']} |"
+            )
         out.append("")
 
     if "messy" in s:
@@ -582,58 +770,78 @@ def details(s: dict[str, Any]) -> list[str]:
         pw = best(M["rounds"]["pandas"], "process_wall", low=True)
         r = best(M["rounds"]["rcsbatch"], "wall", low=True)
         rd = best(M["rounds"]["rcsbatch"], "duration_seconds", low=True)
-        out += [f"## 6. Dry run over {M['n']:,} messy numbers", "",
-                f"One CSV ({M['file_mb']:.0f} MB; customer_id, first_name, code, phone): "
-                "distinct valid numbers written in turn as `+49 176 1234 5678`, "
-                "`0049 176-12345678`, `0176 12345678`, `4917612345678`, and one row in 33 junk "
-                f"(a sample of 2,000 through `normalise_one`: {M['sample_valid']} valid, "
-                f"{M['sample_distinct']} distinct). The pandas read is timed in a fresh "
-                "process around the call alone; its process wall time (start-up and imports "
-                "included) is shown too.", "",
-                "| | best | all rounds |", "|---|---|---|",
-                f"| `pd.read_csv(path, engine=\"pyarrow\", dtype=str)`, the call | "
-                f"{p['seconds']:.3f} s | {rounds_cell(M['rounds']['pandas'], 'seconds', 3)} |",
-                f"| same, whole process (`bench/read_pandas.py`: start-up, import, read) | "
-                f"{pw['process_wall']:.2f} s"
-                f" | {rounds_cell(M['rounds']['pandas'], 'process_wall', 2)} |",
-                f"| `rcsbatch run --dry-run`, process wall | {r['wall']:.2f} s | "
-                f"{rounds_cell(M['rounds']['rcsbatch'], 'wall', 2)} |",
-                f"| same, inside the run (summary.json duration) | "
-                f"{rd['duration_seconds']:.2f} s | "
-                f"{rounds_cell(M['rounds']['rcsbatch'], 'duration_seconds', 2)} |", "",
-                f"Ratios: dry-run command / read call **{M['ratio']:.1f}×** (the target's "
-                f"measure); dry-run command / pandas process {M['ratio_process']:.1f}×; "
-                f"dry run inside the process / read call {M['ratio_inside']:.1f}×. "
-                f"Dry run peak RSS {fmt_mib(r['maxrss'])}.", ""]
+        out += [
+            f"## 6. Dry run over {M['n']:,} messy numbers",
+            "",
+            f"One CSV ({M['file_mb']:.0f} MB; customer_id, first_name, code, phone): "
+            "distinct valid numbers written in turn as `+49 176 1234 5678`, "
+            "`0049 176-12345678`, `0176 12345678`, `4917612345678`, and one row in 33 junk "
+            f"(a sample of 2,000 through `normalise_one`: {M['sample_valid']} valid, "
+            f"{M['sample_distinct']} distinct). The pandas read is timed in a fresh "
+            "process around the call alone; its process wall time (start-up and imports "
+            "included) is shown too.",
+            "",
+            "| | best | all rounds |",
+            "|---|---|---|",
+            f'| `pd.read_csv(path, engine="pyarrow", dtype=str)`, the call | '
+            f"{p['seconds']:.3f} s | {rounds_cell(M['rounds']['pandas'], 'seconds', 3)} |",
+            f"| same, whole process (`bench/read_pandas.py`: start-up, import, read) | "
+            f"{pw['process_wall']:.2f} s"
+            f" | {rounds_cell(M['rounds']['pandas'], 'process_wall', 2)} |",
+            f"| `rcsbatch run --dry-run`, process wall | {r['wall']:.2f} s | "
+            f"{rounds_cell(M['rounds']['rcsbatch'], 'wall', 2)} |",
+            f"| same, inside the run (summary.json duration) | "
+            f"{rd['duration_seconds']:.2f} s | "
+            f"{rounds_cell(M['rounds']['rcsbatch'], 'duration_seconds', 2)} |",
+            "",
+            f"Ratios: dry-run command / read call **{M['ratio']:.1f}×** (the target's "
+            f"measure); dry-run command / pandas process {M['ratio_process']:.1f}×; "
+            f"dry run inside the process / read call {M['ratio_inside']:.1f}×. "
+            f"Dry run peak RSS {fmt_mib(r['maxrss'])}.",
+            "",
+        ]
     return out
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        description="Measure rcsbatch against reference loops; write bench/RESULTS.md.")
-    parser.add_argument("--big", action="store_true",
-                        help="also send 1,000,000 messages end to end (several minutes)")
+        description="Measure rcsbatch against reference loops; write bench/RESULTS.md."
+    )
+    parser.add_argument(
+        "--big",
+        action="store_true",
+        help="also send 1,000,000 messages end to end (several minutes)",
+    )
     parser.add_argument("--only", help=f"comma-separated sections: {', '.join(SECTIONS)}")
     parser.add_argument("--repeat", type=int, default=3, help="rounds per short measure")
-    parser.add_argument("-n", type=int, default=50_000,
-                        help="recipients for (a) and rcsbatch end to end")
+    parser.add_argument(
+        "-n", type=int, default=50_000, help="recipients for (a) and rcsbatch end to end"
+    )
     parser.add_argument("--n-httpx", type=int, default=5_000, help="messages for loop (b)")
-    parser.add_argument("--n-transports", type=int, default=20_000,
-                        help="messages for loops (c), (d), (e)")
+    parser.add_argument(
+        "--n-transports", type=int, default=20_000, help="messages for loops (c), (d), (e)"
+    )
     parser.add_argument("--latency-n", type=int, default=20_000)
     parser.add_argument("--journal-n", type=int, default=20_000)
     parser.add_argument("--messy-n", type=int, default=1_000_000)
     parser.add_argument("--dry-n", type=int, default=5_000_000)
     parser.add_argument("--big-n", type=int, default=1_000_000)
     parser.add_argument("--port", type=int, default=0, help="simulator port (default: a free one)")
-    parser.add_argument("--data", type=Path, default=HERE / ".data",
-                        help="where generated files are kept")
+    parser.add_argument(
+        "--data", type=Path, default=HERE / ".data", help="where generated files are kept"
+    )
     parser.add_argument("--out", type=Path, default=HERE / "RESULTS.md")
-    parser.add_argument("--render", action="store_true",
-                        help="only rewrite RESULTS.md from results.json; measure nothing")
-    parser.add_argument("--source", metavar="REV",
-                        help="measure rcsbatch as committed at this git revision (e.g. HEAD) "
-                             "instead of the installed working tree")
+    parser.add_argument(
+        "--render",
+        action="store_true",
+        help="only rewrite RESULTS.md from results.json; measure nothing",
+    )
+    parser.add_argument(
+        "--source",
+        metavar="REV",
+        help="measure rcsbatch as committed at this git revision (e.g. HEAD) "
+        "instead of the installed working tree",
+    )
     args = parser.parse_args(argv)
     if args.only:
         wanted = [x.strip() for x in args.only.split(",") if x.strip()]
