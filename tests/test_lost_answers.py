@@ -10,6 +10,7 @@ from __future__ import annotations
 import concurrent.futures
 import json
 import os
+import random
 import shutil
 import signal
 import sqlite3
@@ -23,7 +24,7 @@ import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
 from conftest import API_KEY, CampaignFactory
-from test_resume import Cli, folder_of, wait_until
+from test_resume import Cli, folder_of, kill_repeatedly, wait_until
 
 from rcsbatch.campaign import Campaign
 from rcsbatch.cli import cli
@@ -334,29 +335,62 @@ def test_a_kill_then_a_lost_wal_still_settles_every_row_once(
             "SELECT count(*) FROM messages WHERE status = 'in_flight'"
         ).fetchone()
     assert in_flight > 0
+    done = finish(cli_run, campaign, sim)
+    exactly_once(folder_of(done), sim, [R(i) for i in range(1, rows + 1)])
+
+
+def test_a_sigkill_storm_ends_with_nobody_messaged_twice_and_the_cost_to_the_cent(
+    make_campaign: CampaignFactory, sim: SimulatorServer
+) -> None:
+    """22 SIGKILLs at random moments of a campaign with dropped answers and 5xx pages: in the
+    end every row has exactly one message, and the report's cost is the gateway's charge."""
+    rows = 600
+    sim.set_faults(
+        seed=12,
+        latency_ms=30,
+        logbook_latency_ms=0,
+        drop_after_accept_rate=0.03,
+        error_502_rate=0.03,
+    )
+    campaign = make_campaign(rows, send={"concurrency": 3})
+    cli_run = Cli(campaign, sim)
+    _, kills = kill_repeatedly(cli_run, sim, random.Random(5), kills=22)
+    assert len(kills) == 22, "the campaign ended before 22 kills"
+    done = finish(cli_run, campaign, sim)
+    exactly_once(folder_of(done), sim, [R(i) for i in range(1, rows + 1)])
+
+
+NUDGE = "4917699999999"
+
+
+def finish(cli_run: Cli, campaign: Campaign, sim: SimulatorServer) -> Any:
+    """Run the command until it exits 0. Lost answers among a run's last rows have no later
+    message to show the logbook current past them: another campaign's message does (a test
+    send would too)."""
     done = cli_run.run()
-    assert done.returncode in (0, 1), done.stderr
-    nudge = "4917699999999"
-    for n in range(3):
-        if done.returncode == 0:
+    for n in range(4):
+        if done.returncode != 1:
             break
-        # The last lost answers had nothing sent after them: another campaign's message shows
-        # the logbook current past them.
         time.sleep(2.5)
         other = CampaignFactory(campaign.path.parent)(
-            [{"phone": "+" + nudge}], name=f"nudge{n}", message={"text": "x", "foreign_id": None}
+            [{"phone": "+" + NUDGE}], name=f"nudge{n}", message={"text": "x", "foreign_id": None}
         )
         run(other, other.report_dir, Gateway(sim.base_url, API_KEY))
         done = cli_run.run()
     assert done.returncode == 0, done.stderr
-    ours = [m for m in sim.backend.accepted() if m.to != nudge]
-    assert sorted(Counter(m.to for m in ours).items()) == [(R(i), 1) for i in range(1, rows + 1)]
-    table = pq.read_table(folder_of(done) / "results.parquet").to_pylist()
+    return done
+
+
+def exactly_once(folder: Path, sim: SimulatorServer, recipients: list[str]) -> None:
+    """Each recipient has exactly one message at the gateway, the report names it at its price,
+    and the total cost is the gateway's charge for them to the cent."""
+    ours = [m for m in sim.backend.accepted() if m.to != NUDGE]
+    assert sorted(Counter(m.to for m in ours).items()) == sorted((r, 1) for r in recipients)
     by_id = {m.id: m for m in ours}
-    for row in table:
+    for row in pq.read_table(folder / "results.parquet").to_pylist():
         m = by_id[row["message_id"]]
         assert (row["status"], row["recipient"], row["price"]) == ("sent", m.to, m.price)
-    summary = json.loads((folder_of(done) / "summary.json").read_text())
+    summary = json.loads((folder / "summary.json").read_text())
     assert Decimal(summary["total_cost"]) == sum((m.price for m in ours), Decimal(0))
 
 

@@ -149,6 +149,7 @@ def kill_repeatedly(
         assert started, "the run sent nothing within 20 s"
         time.sleep(rng.uniform(0.0, 0.25))
         if proc.poll() is not None:
+            proc.communicate()
             break  # it finished: nothing left to kill
         killed_at = time.time()
         proc.send_signal(signal.SIGKILL)
@@ -165,17 +166,18 @@ def kill_repeatedly(
 def test_sigkill_at_random_moments_then_resume_sends_each_row_exactly_once(
     make_campaign: CampaignFactory, sim: SimulatorServer
 ) -> None:
-    """Ten SIGKILLs with requests in flight, each followed by the same command: in the end every
-    row has exactly one message at the gateway and the report has its id and price."""
+    """Eight SIGKILLs, most with requests in flight, each followed by the same command: in the
+    end every row has exactly one message at the gateway and the report has its id and price."""
     rows = 240
     # The logbook answers without latency: each resume looks up every row a dead run left in
     # flight (up to three batches), and the test would spend its time there.
     sim.set_faults(latency_ms=20, logbook_latency_ms=0, logbook_lag_s=0.2)
     campaign = make_campaign(rows, send={"concurrency": 3, "settle_seconds": 0.5})
     cli = Cli(campaign, sim)
-    in_flight, _ = kill_repeatedly(cli, sim, random.Random(3), kills=14)
-    # Some kills land while a resumed run waits for evidence, with nothing in flight.
-    assert in_flight >= 6
+    in_flight, _ = kill_repeatedly(cli, sim, random.Random(3), kills=8)
+    # Some kills land while a resumed run waits for evidence, with nothing in flight (the storm
+    # of 22 kills is in test_lost_answers.py).
+    assert in_flight >= 4
     done = cli.run()
     assert done.returncode == 0, done.stderr
     compare(folder_of(done), sim, [R(i) for i in range(1, rows + 1)])
