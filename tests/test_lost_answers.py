@@ -456,3 +456,29 @@ def test_validate_warns_when_the_foreign_id_template_holds_nothing_of_the_campai
     done = CliRunner().invoke(cli, ["validate", str(named.path)])
     assert done.exit_code == 0 and "warning" not in done.stderr
     assert os.environ.get("RCSBATCH_STATE_DIR")
+
+
+def test_sync_keeps_a_second_message_found_for_a_row_resent_after_its_absence(
+    make_campaign: CampaignFactory, sim: SimulatorServer, gateway: Gateway
+) -> None:
+    """A row judged absent and sent again, whose first message shows in the logbook after all
+    (a logbook out of order by more than the margin): sync keeps both ids and both prices, and
+    says the row was sent twice; the cost is the gateway's charge."""
+    from rcsbatch.runner import sync_campaign
+
+    campaign = make_campaign(1)
+    done = run(campaign, campaign.report_dir, gateway)
+    (second,) = sim.backend.accepted()
+    first_id = sim.backend.inject(R(1), "Hi Name1", foreign_id="c1", at=second.accepted_at - 40)
+    with sqlite3.connect(journal_path(campaign, gateway)) as db:
+        db.execute(
+            "UPDATE messages SET resent_after_absence = 1, first_attempt_at = ?",
+            (second.accepted_at - 45,),
+        )
+    stats, folder = sync_campaign(campaign, campaign.report_dir, gateway)
+    assert stats.sent_twice == 1 and folder == done.folder
+    row = rows_of(done)[R(1)]
+    assert set(row["message_id"].split()) == {first_id, second.id}
+    assert row["price"] == 2 * second.price
+    assert "sent twice" in row["error_text"]
+    assert sync_campaign(campaign, campaign.report_dir, gateway)[0].sent_twice == 0
