@@ -20,6 +20,7 @@ import tempfile
 import time
 import urllib.request
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -118,6 +119,18 @@ class Simulator:
 
     def faults(self, **knobs: Any) -> dict[str, Any]:
         return self._call("PATCH", "/_sim/faults", knobs)  # type: ignore[no-any-return]
+
+    def accepted(self, page: int = 5_000) -> list[dict[str, Any]]:
+        """Every message the simulator accepted (``GET /_sim/state``), oldest first, prices as
+        Decimal; read ``page`` at a time, since one answer for 100,000 messages is tens of MB."""
+        out: list[dict[str, Any]] = []
+        while True:
+            url = f"{self.root}/_sim/state?offset={len(out)}&limit={page}"
+            with urllib.request.urlopen(url, timeout=60) as response:
+                messages = json.loads(response.read(), parse_float=Decimal)["messages"]
+            out += messages
+            if len(messages) < page:
+                return out
 
     def rss(self) -> int:
         return psutil.Process(self.proc.pid).memory_info().rss if self.proc else 0

@@ -10,6 +10,8 @@ Start the gateway simulator in its own process (``rcsbatch simulator --port P --
 ``journal``  ``rcsbatch run`` with its journal commits batched (as shipped) vs one per row;
 ``messy``    ``rcsbatch run --dry-run`` over 1 000 000 messy numbers vs a pandas read (pyarrow);
 ``dryrun``   peak memory of ``--dry-run`` over 5 000 000 rows of CSV, and of Parquet;
+``resume``   a 3 000-row run SIGKILLed at ~30 %, then resumed with the default send settings;
+``sync``     ``rcsbatch sync`` of 100 000 messages whose prices only the logbook has, 50 ms latency;
 ``big``      peak memory of ``rcsbatch run`` sending 1 000 000 messages (only with ``--big``).
 
 Short rounds run ``--repeat`` times (default 3), each reference right before its rcsbatch
@@ -27,19 +29,24 @@ Run from the project folder with the project's virtual environment::
 from __future__ import annotations
 
 import argparse
+import csv
 import datetime as dt
 import hashlib
 import importlib.metadata
 import json
 import os
 import platform
+import re
 import shlex
 import shutil
+import signal
+import sqlite3
 import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Callable
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -47,10 +54,12 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 import data  # noqa: E402
-from measure import Simulator, rcsbatch_command, run_child  # noqa: E402
+import pyarrow.parquet as pq  # noqa: E402
+from measure import Child, Simulator, rcsbatch_command, run_child  # noqa: E402
 
 MiB = 1 << 20
-SECTIONS = ("loops", "latency", "journal", "messy", "dryrun", "big")
+CENT = Decimal("0.01")
+SECTIONS = ("loops", "latency", "journal", "messy", "dryrun", "resume", "sync", "big")
 LOOP_NAMES = {
     "aiohttp": "(a) bare aiohttp loop",
     "httpx": "(b) httpx, default async transport",
@@ -114,9 +123,13 @@ def loop_round(
     }
 
 
-def rcsbatch_env(sim: Simulator) -> dict[str, str]:
+def rcsbatch_env(sim: Simulator, state_dir: Path | None = None) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k != "RCSBATCH_REPORT_DIR"}
     env.update(SEVEN_BASE_URL=sim.base_url, SEVEN_API_KEY="bench")
+    if state_dir is not None:
+        # A fresh state root: the journal is found there by account and campaign name, and
+        # nothing an earlier run left may be resumed or settled by mistake.
+        env["RCSBATCH_STATE_DIR"] = str(state_dir)
     return env
 
 
@@ -341,6 +354,237 @@ def section_big(sim: Simulator, args: argparse.Namespace) -> dict[str, Any]:
     return {"n": n, "concurrency": 32, "result": result}
 
 
+def section_resume(sim: Simulator, args: argparse.Namespace) -> dict[str, Any]:
+    """SIGKILL a run at ~30 %, then time the resumed run with the default send settings."""
+    n, c, ms = args.resume_n, 32, args.resume_latency_ms
+    kill_at = round(n * 0.3)
+    path = data.cached(args.data, n, "clean", ".csv")
+    # No request_timeout / settle_floor / evidence_margin / settle_seconds in the file: the
+    # target is about the defaults (30 s, 30 s, 10 s, 300 s).
+    campaign = data.write_campaign(
+        args.data / f"resume-{n}-c{c}.toml", path, concurrency=c, name="resume"
+    )
+    sim.reset()
+    if ms:
+        # A little latency so the run is still going when the kill lands (at zero latency 900
+        # messages go in ~0.1 s, shorter than a poll of the simulator can be relied on).
+        sim.faults(latency_ms=ms)
+    state_dir = Path(tempfile.mkdtemp(prefix="rcsbench-state-"))
+    report_dir = Path(tempfile.mkdtemp(prefix="rcsbench-"))
+    env = rcsbatch_env(sim, state_dir)
+    command = [*rcsbatch_command(), "run", str(campaign), "--report-dir", str(report_dir), "-q"]
+    try:
+        killed = kill_when_accepted(command, env, sim, kill_at)
+        # Requests the simulator had already read when the client died still land: count them
+        # after a pause, so the figure is what the resumed run faces.
+        time.sleep(0.5)
+        killed["accepted_after_kill"] = sim.stats()["accepted"]
+        journal = journal_path(state_dir, "resume")
+        killed["journal"] = journal_counts(journal)
+        log(
+            f"  killed     at {killed['accepted_at_kill']:,} accepted "
+            f"({killed['accepted_after_kill']:,} after the pause), "
+            f"{killed['seconds']:.1f} s after start; journal {killed['journal']}"
+        )
+        resumed = run_child(command, env, sim=sim)
+        out = check_resumed(sim, resumed, n)
+        out.update(n=n, concurrency=c, latency_ms=ms, kill_at=kill_at, killed=killed)
+        out["account_folder"] = journal.parent.parent.name
+    finally:
+        shutil.rmtree(report_dir, ignore_errors=True)
+        shutil.rmtree(state_dir, ignore_errors=True)
+    log(
+        f"  resumed    exit {out['exit_code']} in {out['wall']:.1f} s; counts {out['counts']}; "
+        f"simulator {out['accepted']:,} accepted, {out['distinct']:,} distinct; cost "
+        f"{out['total_cost']} vs {out['accepted_cost']}"
+    )
+    return out
+
+
+def kill_when_accepted(
+    command: list[str], env: dict[str, str], sim: Simulator, kill_at: int
+) -> dict[str, Any]:
+    """Start ``command`` and SIGKILL it once the simulator has accepted ``kill_at`` messages."""
+    started = time.perf_counter()
+    with tempfile.TemporaryFile() as err:
+        proc = subprocess.Popen(
+            command, stdout=subprocess.DEVNULL, stderr=err, stdin=subprocess.DEVNULL, env=env
+        )
+        while True:
+            accepted = sim.stats()["accepted"]
+            if accepted >= kill_at or proc.poll() is not None:
+                break
+            time.sleep(0.002)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        seconds = time.perf_counter() - started
+        err.seek(0)
+        stderr = err.read().decode(errors="replace")
+    if proc.returncode != -signal.SIGKILL:
+        raise RuntimeError(
+            f"the run ended (exit {proc.returncode}) before {kill_at} messages were accepted; "
+            f"its stderr: {stderr[-2000:]}"
+        )
+    return {"accepted_at_kill": accepted, "seconds": seconds}
+
+
+def journal_path(state_dir: Path, name: str) -> Path:
+    """``<state dir>/<account>/<campaign>/journal.sqlite``; the account is the only folder."""
+    accounts = [p for p in state_dir.iterdir() if p.is_dir()]
+    if len(accounts) != 1:
+        raise RuntimeError(f"expected one account folder in {state_dir}, found {accounts}")
+    return accounts[0] / name / "journal.sqlite"
+
+
+def journal_counts(journal: Path) -> dict[str, int]:
+    """Rows per status in a journal, read only: the resumed run must find it as the kill left
+    it (a read-write open could checkpoint the WAL on close)."""
+    db = sqlite3.connect(f"file:{journal}?mode=ro", uri=True)
+    try:
+        return dict(db.execute("SELECT status, count(*) FROM messages GROUP BY status"))
+    finally:
+        db.close()
+
+
+def check_resumed(sim: Simulator, child: Child, n: int) -> dict[str, Any]:
+    """The resumed run's figures, and whether every row went exactly once, at the right cost."""
+    lines = child.stdout.strip().splitlines()
+    if not lines:
+        raise RuntimeError(f"the resumed run exited {child.returncode}: {child.stderr[-2000:]}")
+    folder = Path(lines[-1])
+    summary = json.loads((folder / "summary.json").read_text())
+    messages = sim.accepted()
+    accepted_cost = sum((m["price"] for m in messages), Decimal(0))
+    out = {
+        "exit_code": child.returncode,
+        "wall": child.wall,
+        "client_cpu": child.cpu,
+        "counts": summary["counts"],
+        "accepted": len(messages),
+        "distinct": len({m["to"] for m in messages}),
+        "total_cost": summary["total_cost"],
+        "accepted_cost": str(accepted_cost),
+        "cost_matches": Decimal(summary["total_cost"]).quantize(CENT)
+        == accepted_cost.quantize(CENT),
+        "settled_from_logbook": summary.get("settled_from_logbook"),
+        "logbook": summary.get("logbook"),
+        "send_seconds": summary.get("send_seconds"),
+        "duration_seconds": summary.get("duration_seconds"),
+        "stderr": child.stderr[-3000:],
+    }
+    # Rows the resumed run could not settle: why, in its own words (results.csv error_text).
+    with (folder / "results.csv").open(encoding="utf-8", newline="") as f:
+        out["unsettled"] = [
+            {k: r[k] for k in ("row", "recipient", "status", "error_code", "error_text")}
+            for r in csv.DictReader(f)
+            if r["status"] not in ("sent",)
+        ][:20]
+    out["ok"] = (
+        child.returncode == 0
+        and summary["counts"].get("sent") == n
+        and out["accepted"] == n
+        and out["distinct"] == n
+        and out["cost_matches"]
+    )
+    return out
+
+
+def section_sync(sim: Simulator, args: argparse.Namespace) -> dict[str, Any]:
+    """``rcsbatch sync`` over 100 000 sent messages whose prices are all in the logbook only."""
+    n, c, ms = args.sync_n, 32, 50.0
+    path = data.cached(args.data, n, "clean", ".csv")
+    campaign = data.write_campaign(
+        args.data / f"sync-{n}-c{c}.toml", path, concurrency=c, name="sync"
+    )
+    sim.reset()
+    # Answers without a price, so every row needs one from the logbook; delivered at once, so
+    # the states the sync reads are final.
+    sim.faults(price_in_answer=False, delivery_after_s=0.0)
+    state_dir = Path(tempfile.mkdtemp(prefix="rcsbench-state-"))
+    report_dir = Path(tempfile.mkdtemp(prefix="rcsbench-"))
+    env = rcsbatch_env(sim, state_dir)
+    try:
+        sent = run_child(
+            [*rcsbatch_command(), "run", str(campaign), "--report-dir", str(report_dir), "-q"],
+            env,
+            sim=sim,
+        )
+        lines = sent.stdout.strip().splitlines()
+        if sent.returncode != 0 or not lines:
+            raise RuntimeError(f"the run exited {sent.returncode}: {sent.stderr[-2000:]}")
+        before = json.loads((Path(lines[-1]) / "summary.json").read_text())
+        if before["counts"].get("sent") != n:
+            raise RuntimeError(f"expected {n} sent, the run's summary says {before['counts']}")
+        log(
+            f"  run        {n:,} sent in {sent.wall:.1f} s; {before['sent_without_price']:,} "
+            "without a price"
+        )
+        sim.faults(latency_ms=ms, logbook_latency_ms=ms)
+        child = run_child(
+            [*rcsbatch_command(), "sync", str(campaign), "--report-dir", str(report_dir)],
+            env,
+            sim=sim,
+        )
+        lines = child.stdout.strip().splitlines()
+        if child.returncode != 0 or not lines:
+            raise RuntimeError(f"rcsbatch sync exited {child.returncode}: {child.stderr[-2000:]}")
+        folder = Path(lines[-1])
+        after = json.loads((folder / "summary.json").read_text())
+        table = pq.read_table(
+            folder / "results.parquet", columns=["status", "price", "price_status"]
+        )
+        messages = sim.accepted()
+    finally:
+        shutil.rmtree(report_dir, ignore_errors=True)
+        shutil.rmtree(state_dir, ignore_errors=True)
+    read = re.search(r"logbook: (\d+) entries read \((\d+) pages\)", child.stderr)
+    status = table.column("status").to_pylist()
+    price_status = table.column("price_status").to_pylist()
+    prices = table.column("price").to_pylist()
+    accepted_cost = sum((m["price"] for m in messages), Decimal(0))
+    out = {
+        "n": n,
+        "concurrency": c,
+        "latency_ms": ms,
+        "pages_at_once": pages_at_once(),
+        "run_wall": sent.wall,
+        "run_send_seconds": before.get("send_seconds"),
+        "without_price_before": before["sent_without_price"],
+        "wall": child.wall,
+        "client_cpu": child.cpu,
+        "sim_cpu": child.sim_cpu,
+        "entries": int(read.group(1)) if read else None,
+        "pages": int(read.group(2)) if read else None,
+        "stderr": child.stderr[-2000:],
+        "rows": len(status),
+        "sent": status.count("sent"),
+        "price_known": sum(
+            1
+            for s, k, p in zip(status, price_status, prices, strict=True)
+            if s == "sent" and k == "known" and p is not None
+        ),
+        "without_price_after": after["sent_without_price"],
+        "cost_complete": after["cost_complete"],
+        "total_cost": after["total_cost"],
+        "accepted_cost": str(accepted_cost),
+        "cost_matches": Decimal(after["total_cost"]).quantize(CENT) == accepted_cost.quantize(CENT),
+    }
+    log(
+        f"  sync       {out['wall']:.1f} s at {ms:.0f} ms: {out['entries']} entries, "
+        f"{out['pages']} pages; {out['price_known']:,} of {out['sent']:,} sent rows priced"
+    )
+    return out
+
+
+def pages_at_once() -> int | None:
+    """rcsbatch.sync.PAGES_AT_ONCE of the measured rcsbatch, for the report."""
+    try:
+        from rcsbatch.sync import PAGES_AT_ONCE
+    except ImportError:
+        return None
+    return int(PAGES_AT_ONCE)
+
+
 def campaign_for(args: argparse.Namespace, n: int, concurrency: int, name: str) -> Path:
     path = data.cached(args.data, n, "clean", ".csv")
     return data.write_campaign(
@@ -364,6 +608,8 @@ RUNNERS: dict[str, Callable[[Simulator, argparse.Namespace], dict[str, Any]]] = 
     "messy": section_messy,
     "dryrun": section_dryrun,
     "big": section_big,
+    "resume": section_resume,
+    "sync": section_sync,
 }
 
 
@@ -607,6 +853,24 @@ def render(results: dict[str, Any]) -> str:
             f"dtype=str)` | {r['wall']:.2f} s | {p['seconds']:.3f} s | "
             f"{M['ratio']:.1f}× | ≤ 10× | {verdict(M['ratio'] <= 10)} |"
         )
+    if "resume" in s:
+        R = s["resume"]
+        out.append(
+            f"| resume | SIGKILL at ~30 % of {R['n']:,} rows, resumed with the default send "
+            f"settings: process start to exit | {R['wall']:.1f} s | client timeout + settle "
+            f"floor 60 s | exit {R['exit_code']}, {R['counts'].get('sent', 0):,} sent, "
+            f"{R['accepted']:,} accepted to {R['distinct']:,} recipients, cost "
+            f"{'matches' if R['cost_matches'] else 'DIFFERS'} | ≤ 90 s | "
+            f"{verdict(R['ok'] and R['wall'] <= 90)} |"
+        )
+    if "sync" in s:
+        Y = s["sync"]
+        out.append(
+            f"| sync | `rcsbatch sync`, {Y['n']:,} messages, {Y['latency_ms']:.0f} ms latency | "
+            f"{Y['wall']:.1f} s | | {Y['entries']:,} entries, {Y['pages']:,} pages; "
+            f"{Y['price_known']:,} of {Y['sent']:,} sent rows priced | < 60 s | "
+            f"{verdict(Y['wall'] < 60 and Y['price_known'] == Y['n'])} |"
+        )
     out += [
         "",
         "Where the time goes in the targets still failing: see "
@@ -800,7 +1064,96 @@ def details(s: dict[str, Any]) -> list[str]:
             f"Dry run peak RSS {fmt_mib(r['maxrss'])}.",
             "",
         ]
+
+    if "resume" in s:
+        out += resume_details(s["resume"])
+    if "sync" in s:
+        out += sync_details(s["sync"])
     return out
+
+
+def resume_details(R: dict[str, Any]) -> list[str]:
+    k = R["killed"]
+    settled = R["settled_from_logbook"] or {}
+    out = [
+        f"## Resume after SIGKILL: {R['n']:,} rows, default send settings (one round)",
+        "",
+        f"`rcsbatch run CAMPAIGN --report-dir TMP -q` with a fresh `RCSBATCH_STATE_DIR`, "
+        f"concurrency {R['concurrency']}, gateway latency {R['latency_ms']:g} ms (so the kill "
+        "lands mid-run), no logbook lag; the campaign sets none of request_timeout, "
+        "settle_floor, evidence_margin, settle_seconds (defaults 30 s, 30 s, 10 s, 300 s). "
+        f"The first run is killed with SIGKILL once `/_sim/stats` counts {R['kill_at']:,} "
+        "accepted; the same command then runs again and is timed from process start to "
+        "exit. Checked: its exit code, summary.json's counts, the simulator's accepted list "
+        "(`GET /_sim/state`, paged) for one message per recipient, and the summary's "
+        "total_cost against the sum of the accepted prices.",
+        "",
+        "| | |",
+        "|---|---|",
+        f"| killed | {k['seconds']:.1f} s after start, at {k['accepted_at_kill']:,} accepted "
+        f"({k['accepted_after_kill']:,} 0.5 s later) |",
+        "| journal right after the kill | "
+        + ", ".join(f"{v:,} {s}" for s, v in sorted(k["journal"].items()))
+        + " |",
+        f"| resumed run, process start to exit | **{R['wall']:.1f} s** (exit "
+        f"{R['exit_code']}; send phase {R['send_seconds']:.1f} s; client CPU "
+        f"{R['client_cpu']:.1f} s) |",
+        f"| summary counts | {R['counts']} |",
+        f"| simulator accepted | {R['accepted']:,} messages to {R['distinct']:,} distinct "
+        "recipients |",
+        f"| cost | summary total_cost {R['total_cost']}, accepted prices sum to "
+        f"{R['accepted_cost']} ({'equal' if R['cost_matches'] else 'NOT equal'} to the cent) |",
+        f"| settled_from_logbook | {settled.get('found')} found sent, {settled.get('resent')} "
+        f"sent again after their absence was shown, {settled.get('resent_without_proof')} "
+        "sent again without proof |",
+        f"| logbook | `{json.dumps(R['logbook'])}` |",
+        "",
+        "The in-flight rows can be decided only once the client timeout and the settle floor "
+        "(30 + 30 s) have passed since their requests left, so the resumed run waits about "
+        "60 s less the time between the kill and its start; the rest of the file is sent "
+        "meanwhile.",
+        "",
+    ]
+    if R["unsettled"]:
+        out += ["Rows not sent after the resumed run (results.csv, first 20):", ""]
+        out += [f"- `{json.dumps(r, ensure_ascii=False)}`" for r in R["unsettled"]]
+        out += ["", "Its stderr:", "", "```", R["stderr"].strip(), "```", ""]
+    return out
+
+
+def sync_details(Y: dict[str, Any]) -> list[str]:
+    # Each round of the sync waits for its slowest page: the latency alone costs this much.
+    at_once = Y["pages_at_once"] or 1
+    rounds = -(-Y["pages"] // at_once)
+    floor = (
+        f"; {rounds} rounds of {at_once} pages at once (`rcsbatch.sync.PAGES_AT_ONCE`) wait "
+        f"at least {rounds * Y['latency_ms'] / 1000:.1f} s for the latency alone"
+    )
+    return [
+        f"## Sync: {Y['n']:,} messages at {Y['latency_ms']:.0f} ms gateway latency (one round)",
+        "",
+        '`PATCH /_sim/faults {"price_in_answer": false, "delivery_after_s": 0}`, then '
+        f"`rcsbatch run CAMPAIGN --report-dir TMP -q` at zero latency (concurrency "
+        f"{Y['concurrency']}, a fresh `RCSBATCH_STATE_DIR`): every row sent without a price "
+        f"({Y['without_price_before']:,} per its summary; wall {Y['run_wall']:.1f} s, send "
+        f"phase {Y['run_send_seconds']:.1f} s). Then "
+        f'`PATCH /_sim/faults {{"latency_ms": {Y["latency_ms"]:g}, "logbook_latency_ms": '
+        f"{Y['latency_ms']:g}}}` and `rcsbatch sync CAMPAIGN --report-dir TMP` (same "
+        "environment), timed from process start to exit; it reads the logbook and rewrites "
+        "the run's results.csv, results.parquet and summary.json.",
+        "",
+        "| | |",
+        "|---|---|",
+        f"| sync, process start to exit | **{Y['wall']:.1f} s** (client CPU "
+        f"{Y['client_cpu']:.1f} s, simulator CPU {Y['sim_cpu']:.1f} s) |",
+        f"| logbook read | {Y['entries']:,} entries, {Y['pages']:,} pages{floor} |",
+        f"| results.parquet after | {Y['price_known']:,} of {Y['sent']:,} sent rows with "
+        "price_status `known` and a price |",
+        f"| summary.json after | sent_without_price {Y['without_price_after']:,}, "
+        f"cost_complete {Y['cost_complete']}, total_cost {Y['total_cost']} (accepted prices "
+        f"sum to {Y['accepted_cost']}: {'equal' if Y['cost_matches'] else 'NOT equal'}) |",
+        "",
+    ]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -826,6 +1179,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--messy-n", type=int, default=1_000_000)
     parser.add_argument("--dry-n", type=int, default=5_000_000)
     parser.add_argument("--big-n", type=int, default=1_000_000)
+    parser.add_argument("--resume-n", type=int, default=3_000)
+    parser.add_argument(
+        "--resume-latency-ms",
+        type=float,
+        default=5.0,
+        help="gateway latency while the run is killed and resumed (default 5)",
+    )
+    parser.add_argument("--sync-n", type=int, default=100_000)
     parser.add_argument("--port", type=int, default=0, help="simulator port (default: a free one)")
     parser.add_argument(
         "--data", type=Path, default=HERE / ".data", help="where generated files are kept"
