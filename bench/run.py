@@ -148,6 +148,11 @@ def rcsbatch_round(
     if latency_ms:
         sim.faults(latency_ms=latency_ms)
     report_dir = Path(tempfile.mkdtemp(prefix="rcsbench-"))
+    # A fresh state root per round too: the journal lives there, keyed by account (the
+    # simulator's URL) and campaign name, so a later round of the same campaign (or another
+    # section's "bench" campaign) would find its rows sent and send nothing, while its summary
+    # still counts them sent.
+    state_dir = Path(tempfile.mkdtemp(prefix="rcsbench-state-"))
     command = [
         *(program or rcsbatch_command()),
         "run",
@@ -159,7 +164,7 @@ def rcsbatch_round(
     if dry_run:
         command.append("--dry-run")
     try:
-        child = run_child(command, rcsbatch_env(sim), sim=sim)
+        child = run_child(command, rcsbatch_env(sim, state_dir), sim=sim)
         lines = child.stdout.strip().splitlines()
         if child.returncode not in (0, 1) or not lines:
             raise RuntimeError(
@@ -168,6 +173,7 @@ def rcsbatch_round(
         summary = json.loads((Path(lines[-1]) / "summary.json").read_text())
     finally:
         shutil.rmtree(report_dir, ignore_errors=True)
+        shutil.rmtree(state_dir, ignore_errors=True)
     counts = summary["counts"]
     if expect is not None:
         for status, number in expect.items():
