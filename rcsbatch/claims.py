@@ -31,17 +31,26 @@ class AccountClaims:
         self.campaign = campaign
         self.journal = journal.resolve()
 
-    def _others(self) -> Iterator[sqlite3.Connection]:
-        """Read-only connections to the account's other journals on this machine."""
+    def register(self) -> None:
+        """Note this campaign's journal for the account (one kept elsewhere, with `journal =`,
+        is found through this note)."""
+        with self._claims() as db:
+            db.execute("INSERT OR IGNORE INTO journals VALUES (?)", (str(self.journal),))
+
+    def _paths(self) -> list[Path]:
         if not self.folder.is_dir():
-            return
-        for path in sorted(self.folder.glob(f"*/{JOURNAL}")):
-            if path.resolve() == self.journal:
-                continue
-            try:
-                db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)
-            except sqlite3.Error:
-                continue
+            return []
+        paths = {p.resolve() for p in self.folder.glob(f"*/{JOURNAL}")}
+        if (self.folder / CLAIMS).exists():
+            with self._claims() as db:
+                paths |= {Path(p) for (p,) in db.execute("SELECT path FROM journals")}
+        return sorted(p for p in paths if p != self.journal and p.exists())
+
+    def _others(self) -> Iterator[sqlite3.Connection]:
+        """Read-only connections to the account's other journals on this machine; a journal
+        that cannot be opened raises sqlite3.Error (what it holds is not known)."""
+        for path in self._paths():
+            db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)
             try:
                 yield db
             finally:
@@ -62,6 +71,7 @@ class AccountClaims:
                 """CREATE TABLE IF NOT EXISTS claims (
                     id TEXT PRIMARY KEY, campaign TEXT NOT NULL, recipient INTEGER, at REAL)"""
             )
+            db.execute("CREATE TABLE IF NOT EXISTS journals (path TEXT PRIMARY KEY)")
             yield db
         finally:
             db.close()
@@ -88,13 +98,12 @@ class AccountClaims:
             for start in range(0, len(wanted), 500):
                 part = wanted[start : start + 500]
                 marks = ",".join("?" * len(part))
-                with contextlib.suppress(sqlite3.Error):
-                    held.update(
-                        i
-                        for (i,) in other.execute(
-                            f"SELECT id FROM message_ids WHERE id IN ({marks})", part
-                        )
+                held.update(
+                    i
+                    for (i,) in other.execute(
+                        f"SELECT id FROM message_ids WHERE id IN ({marks})", part
                     )
+                )
         return held
 
     def recent_known(self, count: int, test_sends: Path | None = None) -> list[Known]:
@@ -102,15 +111,22 @@ class AccountClaims:
         campaign's test sends, in `test_sends`) got accepted: evidence that the logbook is
         current, when this campaign itself sent nothing since a lost answer."""
         found: list[Known] = []
-        for other in self._others():
+        others = self._others()
+        while True:
+            try:
+                other = next(others)
+            except StopIteration:
+                break
+            except sqlite3.Error:
+                continue  # evidence only: a journal that cannot be read gives none
             with contextlib.suppress(sqlite3.Error):
                 found += [
                     Known(ids.split()[0], r, at, at + 30.0, delay)
                     for ids, r, at, delay in other.execute(
-                        """SELECT message_ids, recipient, last_attempt_at, delay FROM messages
+                        """SELECT message_ids, recipient, first_attempt_at, delay FROM messages
                            WHERE status = 'sent' AND message_ids IS NOT NULL
-                           AND last_attempt_at IS NOT NULL
-                           ORDER BY last_attempt_at DESC LIMIT ?""",
+                           AND first_attempt_at IS NOT NULL
+                           ORDER BY first_attempt_at DESC LIMIT ?""",
                         (count,),
                     )
                 ]
@@ -138,14 +154,16 @@ class AccountClaims:
         that matches could be theirs as well as ours."""
         found = 0
         for other in self._others():
-            with contextlib.suppress(sqlite3.Error):
+            try:
                 row = other.execute(
                     """SELECT 1 FROM messages WHERE recipient = ?
                        AND status IN ('unknown', 'in_flight') AND text = ?
                        AND coalesce(label, '') = ? AND coalesce(foreign_id, '') = ?""",
                     (recipient, text, label or "", foreign_id or ""),
                 ).fetchone()
-                found += row is not None
+            except sqlite3.Error:
+                row = (1,)  # not readable: it may hold such a row
+            found += row is not None
         return found
 
     def claim(self, ids: Iterable[str], recipient: int) -> bool:

@@ -444,7 +444,12 @@ class Journal:
         return int(count)
 
     def take_batch(
-        self, run_id: str, size: int, now: float | None = None, outcomes: Sequence[Outcome] = ()
+        self,
+        run_id: str,
+        size: int,
+        now: float | None = None,
+        outcomes: Sequence[Outcome] = (),
+        delay: float | None = None,
     ) -> list[Pending]:
         """Mark the next `size` sendable rows (file order) in flight, durably, and return them.
 
@@ -452,7 +457,8 @@ class Journal:
         taken earlier) are recorded in the same transaction: one commit, one fsync, for both.
         The in-flight mark is then checkpointed into the main file before any of the batch's
         requests leave: should the `-wal` file be lost after a crash, the rows still show in
-        flight (settled through the logbook), never as not yet sent.
+        flight (settled through the logbook), never as not yet sent. `delay` (the campaign's)
+        goes with the mark: a killed run's scheduled rows are judged after it.
         """
         now = time.time() if now is None else now
         self.db.execute("BEGIN IMMEDIATE")
@@ -470,8 +476,9 @@ class Journal:
                 (size,),
             ).fetchall()
             self.db.executemany(
-                "UPDATE messages SET status='in_flight', run_id=?, taken_at=? WHERE recipient=?",
-                [(run_id, now, r[0]) for r in rows],
+                """UPDATE messages SET status='in_flight', run_id=?, taken_at=?, delay=?
+                   WHERE recipient=?""",
+                [(run_id, now, delay, r[0]) for r in rows],
             )
             self.db.execute("COMMIT")
         except BaseException:
@@ -480,6 +487,28 @@ class Journal:
         if rows:
             self.checkpoint()
         return [Pending(*r) for r in rows]
+
+    def set_delays(self, delays: Sequence[tuple[int, float]]) -> None:
+        """Record the delay rows in flight go with (scheduled for their window's opening)."""
+        with self._transaction():
+            self.db.executemany(
+                "UPDATE messages SET delay=? WHERE recipient=? AND status='in_flight'",
+                [(at, r) for r, at in delays],
+            )
+
+    def claim_account(self, account: str) -> None:
+        """Record which gateway account this journal belongs to; ReportError when it is
+        another's (a `journal = …` path shared by a simulated and a real run, or two keys)."""
+        found = self.db.execute("SELECT value FROM meta WHERE key='account'").fetchone()
+        if found is None:
+            self.db.execute("INSERT OR IGNORE INTO meta VALUES ('account', ?)", (account,))
+        elif found[0] != account:
+            raise ReportError(
+                f"{self.path} is the journal of another gateway account ({found[0]}), not of "
+                f"this one ({account}): sending from it would skip or settle rows with another "
+                "account's messages. Give this account a journal of its own (another "
+                "`journal = …`, or none: the state folder keeps one per account)"
+            )
 
     def record(self, run_id: str, outcomes: Sequence[Outcome]) -> None:
         """Store the outcomes of one group of rows in one transaction."""
@@ -746,17 +775,20 @@ class Journal:
         )
         self.db.execute("COMMIT")
 
-    def resent_rows(self) -> dict[int, tuple[str, str | None, str | None, float, set[str]]]:
+    def resent_rows(
+        self,
+    ) -> dict[int, tuple[str, str | None, str | None, float, float, set[str]]]:
         """Sent rows whose lost answer was judged absent and that went again: recipient → (text,
-        label, foreign_id, first attempt, ids). A second message found for one later was sent
-        twice."""
-        found: dict[int, tuple[str, str | None, str | None, float, set[str]]] = {}
-        for r, text, label, fid, first, ids in self.db.execute(
-            """SELECT recipient, text, label, foreign_id, first_attempt_at, message_ids
+        label, foreign_id, first attempt, the resend's attempt, ids). A second message found for
+        one later was sent twice."""
+        found: dict[int, tuple[str, str | None, str | None, float, float, set[str]]] = {}
+        for r, text, label, fid, first, last, ids in self.db.execute(
+            """SELECT recipient, text, label, foreign_id, first_attempt_at,
+                      coalesce(last_attempt_at, first_attempt_at), message_ids
                FROM messages WHERE resent_after_absence = 1 AND status = 'sent'
                AND first_attempt_at IS NOT NULL"""
         ):
-            found[r] = (text, label, fid, first, set((ids or "").split()))
+            found[r] = (text, label, fid, first, last, set((ids or "").split()))
         return found
 
     def add_second_message(self, recipient: int, msg_id: str, price: Decimal | None) -> bool:
@@ -790,10 +822,12 @@ class Journal:
     def recent_known(self, count: int) -> list[tuple[str, int, float, float | None]]:
         """The newest sent messages with known ids: (id, recipient, its request's start,
         its delay), for telling the logbook's zone and how current it is."""
+        # The first attempt: the earliest the accepted request can have left (a row settled
+        # from the logbook never recorded its request's start).
         rows = self.db.execute(
-            """SELECT message_ids, recipient, last_attempt_at, delay FROM messages
-               WHERE status='sent' AND message_ids IS NOT NULL AND last_attempt_at IS NOT NULL
-               ORDER BY last_attempt_at DESC LIMIT ?""",
+            """SELECT message_ids, recipient, first_attempt_at, delay FROM messages
+               WHERE status='sent' AND message_ids IS NOT NULL AND first_attempt_at IS NOT NULL
+               ORDER BY first_attempt_at DESC LIMIT ?""",
             (count,),
         ).fetchall()
         return [(ids.split()[0], r, at, delay) for ids, r, at, delay in rows]

@@ -226,11 +226,11 @@ class Report:
                 "row's error_text says why): the next run looks them up in the gateway's logbook "
                 "again and sends none of them without proof that it did not go"
             )
-        if self.logbook.absence_contradicted or self.logbook.sent_twice:
+        if self.logbook.absence_contradicted:
             out.append(
-                f"sent twice: {self.logbook.sent_twice + self.logbook.absence_contradicted} lost "
-                "answers judged absent from the logbook had gone after all (see README, "
-                "'How settling decides')"
+                f"sent twice: {self.logbook.absence_contradicted} lost answers judged absent "
+                "from the logbook had gone after all (a resend was refused as a repeat, 402); "
+                "see README, 'Lost answers: how settling decides'"
             )
         if self.stop_reason:
             out.append(f"stopped by the gateway: {self.stop_reason}")

@@ -14,6 +14,7 @@ import fcntl
 import gc
 import json
 import os
+import sqlite3
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -27,6 +28,7 @@ import pandas as pd
 from rcsbatch import state
 from rcsbatch.budget import Budget, check_budget
 from rcsbatch.campaign import Campaign
+from rcsbatch.claims import AccountClaims
 from rcsbatch.errors import (
     AccountError,
     AlreadySentError,
@@ -406,6 +408,14 @@ def _run_locked(
     settings: SendSettings | None,
     lookup: bool,
 ) -> RunResult:
+    journal.claim_account(gateway.account)
+    try:
+        AccountClaims(found.account_folder, campaign.name, found.journal).register()
+    except (OSError, sqlite3.Error) as exc:
+        raise ReportError(
+            f"cannot use the state folder {found.account_folder} ({exc}); free some space or "
+            f"set {state.STATE_DIR_ENV} to a folder you can write"
+        ) from None
     load_journal(journal, plan, retry_failed=retry_failed)
     capability_note = apply_requirements(campaign, journal, gateway, lookup, on_status)
     sendable = journal.count_sendable()
@@ -438,7 +448,13 @@ def _run_locked(
         # The run's start goes into the journal's main file, then into the history mark
         # beside it: a journal that loses its -wal (or goes missing) from now on is refused.
         journal.checkpoint()
-        state.write_history(found, campaign.name, run_id, journal.run_count())
+        try:
+            state.write_history(found, campaign.name, run_id, journal.run_count())
+        except OSError as exc:
+            raise ReportError(
+                f"cannot write {found.history} ({exc.strerror}); nothing was sent: free some "
+                "space (or fix its permissions) and run again"
+            ) from None
         report = Report(simulated=gateway.simulated, run_id=run_id)
         report.capability_note = capability_note
         if balance is not None:
@@ -540,7 +556,6 @@ def settle_now(
     in `sync`): rows the logbook proves sent are recorded with its ids and prices, rows shown
     absent become sendable, the rest stay unknown with the reason. Returns how many were found
     sent and how many shown absent."""
-    from rcsbatch.claims import AccountClaims
     from rcsbatch.client import GatewayClient
     from rcsbatch.settle import Known, Rules, Settler
 
@@ -709,7 +724,13 @@ def send_test_messages(
 
     settings = testsends.settings_for_test(campaign)
     test_log = campaign_state(campaign, gateway).test_sends
-    state.make_private_dir(test_log.parent)
+    try:
+        state.make_private_dir(test_log.parent)
+    except OSError as exc:
+        raise ReportError(
+            f"cannot use the state folder {test_log.parent} ({exc.strerror}); set "
+            f"{state.STATE_DIR_ENV} to a folder you can write"
+        ) from None
     with testsends.TestSendLog(test_log) as log:
         send_id, messages = log.start(
             testsends.new_send_id(),
@@ -748,7 +769,8 @@ def sync_campaign(
 
         async def go() -> SyncStats:
             async with GatewayClient(gateway.base_url, gateway.api_key) as client:
-                return await sync(journal, client)
+                claims = AccountClaims(found.account_folder, campaign.name, found.journal)
+                return await sync(journal, client, claims)
 
         with _event_loop() as loop_runner:
             stats = loop_runner.run(go())
@@ -926,7 +948,6 @@ async def _send(
     budget: Budget | None,
 ) -> SendStats:
     # Imported here: aiohttp and httpx cost ~0.1 s of start-up that dry runs never use.
-    from rcsbatch.claims import AccountClaims
     from rcsbatch.client import GatewayClient
     from rcsbatch.settle import Rules, Settler
 

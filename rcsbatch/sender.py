@@ -158,6 +158,7 @@ class Sender:
         self._recent = collections.deque(maxlen=KNOWN_KEPT)
         self._batch = min(BATCH_SIZE, max(8, ROWS_PER_WORKER * settings.concurrency))
         self._waiting: dict[int, float] = {}  # lost answers waiting: recipient → next look
+        self._zone_pending: set[int] = set()  # of those, the ones waiting for the zone
         self._evidence_after: float | None = None
         # Journal writes (each commit an fsync) run on one thread of their own, in order, so the
         # event loop keeps sending while the disk catches up. Only that thread touches the
@@ -231,23 +232,27 @@ class Sender:
         return self.journal.count_sendable(held=False) > keep
 
     async def _wait_for_evidence(self, now: float, keep: int, since: float) -> bool:
-        """Lost answers wait (for their floor, for evidence); sleep until the next moment worth
-        a look. False: stop waiting, they stay unknown (or, with on_unknown = "resend", went
-        again without evidence)."""
+        """Lost answers wait (for their floor, for evidence, for the logbook's zone); sleep until
+        the next moment worth a look. False: stop waiting, they stay unknown (or, with
+        on_unknown = "resend", the ones whose floor has passed went again without evidence)."""
         s = self.settings
         end = since + s.settle_seconds
         due = min(self._waiting.values())
-        poll = max(0.05, min(2.0, s.settle_floor / 4))
-        if keep and self.journal.count_sendable(held=False) and self._evidence_after is not None:
+        # Each look reads the logbook: not more often than every 0.2 s, nor less than every 2 s.
+        poll = max(0.2, min(2.0, s.settle_floor / 4))
+        if keep and self._may_send() and self._evidence_after is not None:
             wake = self._evidence_after  # the kept-back rows go then, as evidence
         elif now >= end or not self._evidence_possible():
-            if s.on_unknown != "resend":
+            if s.on_unknown != "resend" or not self._may_send(held=False, rows=False):
                 return False
-            if now < due:
-                wake = due  # not even the floor has passed: a request may still be accepted
-            else:
-                self._resend_blindly(now)
+            blind = self._blind_due(now)
+            if blind:
+                self._resend_blindly(blind)
                 return True
+            later = [at for r, at in self._waiting.items() if r not in self._zone_pending]
+            if not later or min(later) <= now:
+                return False
+            wake = min(later)  # not even the floor has passed: a request may still be accepted
         else:
             wake = max(due, now + poll)
             wake = min(wake, end)
@@ -259,21 +264,46 @@ class Sender:
         await self._wait(wake - now)
         return True
 
+    def _may_send(self, *, held: bool = False, rows: bool = True) -> bool:
+        """Whether this run may still send: within --limit and not_after, and (with `rows`)
+        rows are left to send."""
+        if self._remaining is not None and self._remaining <= 0:
+            return False
+        if self.settings.too_late(self.settings.clock()):
+            return False
+        return not rows or self.journal.count_sendable(held=held) > 0
+
     def _evidence_possible(self) -> bool:
         """Whether a message already sent (or still to send) could show the logbook current past
         the waiting rows' requests."""
         after = self._evidence_after
         if after is None:
             return True
-        if self.journal.count_sendable(held=False):
+        if self._may_send():
             return True
         if any(left >= after for _, _, left, _, _ in self._recent):
             return True
         more = self.settler.more_known
         return more is not None and any(k.left >= after for k in more())
 
-    def _resend_blindly(self, now: float) -> None:
-        due = [r for r, at in self._waiting.items() if at <= now]
+    def _blind_due(self, now: float) -> list[int]:
+        """on_unknown = "resend": the waiting rows that may go again without evidence: their
+        floor has passed, their attempts are not used up, and nothing in the logbook makes them
+        doubtful (a zone still in question, an entry that differs: those are not waiting)."""
+        rows = {r.recipient: r for r in self.journal.unsettled()}
+        return [
+            r
+            for r, at in self._waiting.items()
+            if at <= now
+            and r not in self._zone_pending
+            and r in rows
+            and rows[r].row is not None
+            and rows[r].attempts < self.settings.max_attempts
+        ]
+
+    def _resend_blindly(self, due: list[int]) -> None:
+        # They go in the next round, all of them: nothing is kept back for evidence any more.
+        self._evidence_after = None
         self.journal.resend(due)
         self.stats.resent_blindly += len(due)
         for r in due:
@@ -336,7 +366,7 @@ class Sender:
             rows = self.journal.unsettled()
         if not rows:
             self.stats.still_unknown = 0
-            self._waiting, self._evidence_after = {}, None
+            self._waiting, self._zone_pending, self._evidence_after = {}, set(), None
             return
         try:
             result = await self.settler.settle(
@@ -373,7 +403,9 @@ class Sender:
                 "again",
             )
         )
-        self._waiting, self._evidence_after = result.waiting, result.evidence_after
+        self._waiting = {**result.waiting, **result.zone_pending}
+        self._zone_pending = set(result.zone_pending)
+        self._evidence_after = result.evidence_after
         if self.budget is not None:
             # Nothing is in flight between rounds: what the campaign has cost is the journal's,
             # with the logbook's real prices of rows just settled, and every row still without
@@ -475,7 +507,7 @@ class Sender:
             outcomes, self._pending_outcomes = self._pending_outcomes, []
             # Shielded: if the round is cut short meanwhile, the batch still lands in _owned.
             self._taking = self._in_journal_thread(
-                self.journal.take_batch, self.run_id, size, now, outcomes
+                self.journal.take_batch, self.run_id, size, now, outcomes, s.delay
             )
             self._taking.add_done_callback(functools.partial(self._own, outcomes=outcomes))
             batch: list[Pending] = await asyncio.shield(self._taking)
@@ -526,6 +558,11 @@ class Sender:
                 holds.append((item.recipient, opening.timestamp()))
         if holds:
             await self._in_journal_thread(self.journal.hold, holds)
+        scheduled = [(p.recipient, p.delay) for p in go if p.delay is not None]
+        if scheduled:
+            # Before their requests leave: should the run die, the next one knows these rows
+            # were scheduled, and when (the logbook may list them only from then on).
+            await self._in_journal_thread(self.journal.set_delays, scheduled)
         return go
 
     async def _worker(self, queue: asyncio.Queue[Pending | None]) -> None:

@@ -40,6 +40,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
+import sqlite3
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -63,6 +64,7 @@ ZONES = {"Europe/Berlin": BERLIN, "UTC": UTC}
 UNMEASURED_SKEW = 300.0
 PAGE = 100  # the logbook's largest page
 MAX_PAGES = 50  # per recipient: a lookup that needs more is cut short, and proves nothing
+MAX_WINDOW_PAGES = 2000  # one read by time: 200,000 entries since the day before, at most
 WINDOW_READ_AT = 20  # from this many rows on, the logbook is read once by time, not per row
 LOOKUPS_AT_ONCE = 8
 # A known message stamped more than this far from its request is not used to tell the zone.
@@ -91,7 +93,6 @@ class LogbookFacts:
     lag_seen: float = 0.0  # the longest a known message was not yet listed
     scheduled_listed_early: bool | None = None
     evidence_passes: int = 0
-    sent_twice: int = 0  # rows whose second message turned up later
     absence_contradicted: int = 0  # a resend answered 402: the first had gone after all
 
     def summary(self) -> dict[str, object]:
@@ -103,7 +104,6 @@ class LogbookFacts:
             "stamped_after_request_seconds": round(self.stamp_delay, 3),
             "lag_seen_seconds": round(self.lag_seen, 3),
             "scheduled_listed_early": self.scheduled_listed_early,
-            "sent_twice": self.sent_twice,
             "absence_contradicted": self.absence_contradicted,
         }
 
@@ -117,6 +117,9 @@ class Settlement:
     waiting: dict[int, float] = field(default_factory=dict)  # recipient → when to look again
     # Recipient → why it stays unknown for now (unreadable, cut short, differs, ambiguous).
     undecided: dict[int, str] = field(default_factory=dict)
+    # Rows whose entry is this row's message or not depending on the logbook's zone, not known
+    # yet: looked at again (recipient → when), never sent again without it.
+    zone_pending: dict[int, float] = field(default_factory=dict)
     # Not accepted, but its answers were lost max_attempts times: not tried again in this run.
     gave_up: list[int] = field(default_factory=list)
     # A message whose request leaves after this moment would be evidence for the waiting rows.
@@ -142,12 +145,12 @@ def entry_moments(value: Any, zones: Sequence[ZoneInfo]) -> list[float]:
     in each of `zones` (both readings of a wall time that happens twice), ISO 8601 with an
     offset or Unix seconds as such; [] when unreadable."""
     if isinstance(value, (int, float, Decimal)) and not isinstance(value, bool):
-        return [float(value)]
+        return [_seconds(float(value))]
     if not isinstance(value, str) or not value.strip():
         return []
     text = value.strip()
     if text.isdecimal():
-        return [float(text)]
+        return [_seconds(float(text))]
     try:
         moment = dt.datetime.fromisoformat(text)
     except ValueError:
@@ -156,6 +159,11 @@ def entry_moments(value: Any, zones: Sequence[ZoneInfo]) -> list[float]:
         return [moment.timestamp()]
     found = {moment.replace(tzinfo=z, fold=f).timestamp() for z in zones for f in (0, 1)}
     return sorted(found)
+
+
+def _seconds(number: float) -> float:
+    """Unix seconds, or milliseconds (a number past the year 5000 is read as those)."""
+    return number / 1000 if number > 1e11 else number
 
 
 def entry_time(value: Any, zone: ZoneInfo = BERLIN) -> float | None:
@@ -276,71 +284,115 @@ class Settler:
         result = Settlement()
         if not rows or self.rules.on_unknown == "skip":
             return result
+        margin = self.rules.margin
         windows = {row.recipient: self.window(row, run_started) for row in rows}
-        # Known messages that could be evidence: their request left after some row's moment.
+        # Known messages that could be evidence: sent (not scheduled for later) after some
+        # row's moment.
         earliest = min(w.moment for w in windows.values())
-        evidence = [k for k in known if k.left >= earliest + self.rules.margin]
+        evidence = [k for k in known if _sent_now(k) and k.left >= earliest + margin]
         if not evidence and self.more_known is not None:
             known = [*known, *self.more_known()]
-            evidence = [k for k in known if k.left >= earliest + self.rules.margin]
+            evidence = [k for k in known if _sent_now(k) and k.left >= earliest + margin]
         evidence = sorted(evidence, key=lambda k: k.left)[-4:]
         measuring = sorted(known, key=lambda k: k.left)[-4:]
+        looked = sorted(
+            {k.message_id: k for k in (*evidence, *measuring)}.values(), key=lambda k: k.left
+        )
         since = min(w.start for w in windows.values())
         entries, unreadable = await self._read(
-            [r.recipient for r in rows],
-            [k.recipient for k in {*evidence, *measuring}],
-            since,
+            [r.recipient for r in rows], [k.recipient for k in looked], since
         )
         clock = self._learn(entries, known, now)
         # What was learnt (how late known messages are stamped) widens the windows.
         windows = {row.recipient: self.window(row, run_started) for row in rows}
         visible = {str(e.get("id")) for group in entries.values() for e in group}
-        seen_evidence = [k for k in evidence if k.message_id in visible]
-        for k in known:
+        # The logbook is shown current up to the newest of our messages looked for that is
+        # listed together with every older one looked for: one missing (lag, out of order)
+        # shows it current only up to the message before.
+        evidence_for: float | None = None
+        for k in looked:
             if k.message_id not in visible:
                 self.facts.lag_seen = max(self.facts.lag_seen, now - k.answered)
-        if seen_evidence:
+                break
+            if _sent_now(k):
+                evidence_for = k.left
+        if evidence_for is not None and evidence_for >= earliest + margin:
             self.facts.evidence_passes += 1
-        evidence_for = max((k.left for k in seen_evidence), default=None)
-        held = self._held_elsewhere(entries, rows)
+        try:
+            held = self._held_elsewhere(entries, rows)
+            claims_error = None
+        except (sqlite3.Error, OSError) as exc:
+            held, claims_error = set(), str(exc)
+        measured_clock = self.facts.clock_offset is not None
 
         for row in rows:
             w = windows[row.recipient]
             if row.recipient in unreadable:
                 result.undecided[row.recipient] = unreadable[row.recipient]
                 continue
+            if claims_error is not None and entries.get(row.recipient):
+                result.undecided[row.recipient] = (
+                    "which messages the account's other campaigns hold could not be read "
+                    f"({claims_error}): not settled"
+                )
+                continue
             mine = [e for e in entries.get(row.recipient, ()) if str(e.get("id")) not in held]
             strict: list[Mapping[str, Any]] = []
             loose: list[Mapping[str, Any]] = []
+            later: list[Mapping[str, Any]] = []
+            unstamped: list[Mapping[str, Any]] = []
             zoned = False  # an entry inside the window under one zone only
             for e in mine:
-                every, some = clock.inside(e.get("timestamp"), w.start, w.end)
-                if not some:
+                stamp = e.get("timestamp")
+                if not clock.spans(stamp):
+                    unstamped.append(e)
                     continue
-                zoned = zoned or not every
-                (strict if _is_the_message(e, row) else loose).append(e)
+                every, some = clock.inside(stamp, w.start, w.end)
+                if some:
+                    zoned = zoned or not every
+                    (strict if _is_the_message(e, row) else loose).append(e)
+                elif _is_the_message(e, row) and clock.inside(stamp, w.start, now + 86_400)[1]:
+                    later.append(e)
             if strict and not zoned:
                 self._found(row, strict, clock, result)
                 continue
+            why = None
             if strict:
                 # Which entries are the row's depends on the logbook's zone: look again once
                 # this run's own messages have told it.
-                result.waiting[row.recipient] = now
-                result.undecided[row.recipient] = (
+                result.zone_pending[row.recipient] = now
+                why = (
                     "the logbook shows this message near the attempt, but its time zone is not "
                     "known yet (UTC or Europe/Berlin): it decides whether the entry is this row's"
                 )
-                continue
-            if loose:
-                result.undecided[row.recipient] = _differs(loose[0], row)
+            elif loose:
+                why = _differs(loose[0], row)
+            elif unstamped:
+                why = (
+                    f"the logbook lists a message to this number whose time cannot be read "
+                    f"({unstamped[0].get('timestamp')!r}): it may be this row's; not sent again"
+                )
+            elif later:
+                why = (
+                    f"the logbook lists this row's exact message (id {later[0].get('id')}) "
+                    "stamped after its attempt's window (queued by the gateway, or sent again "
+                    "from elsewhere): not taken as proof, not sent again"
+                )
+            elif not measured_clock:
+                why = (
+                    "the gateway's answers carry no Date header, so its clock is not known: "
+                    "absence from the logbook is not judged"
+                )
+            if why is not None:
+                result.undecided[row.recipient] = why
                 continue
             self._absent(row, w, now, evidence_for, result)
         waiting = [windows[r] for r in result.waiting]
         if waiting:
-            result.evidence_after = max(w.moment for w in waiting) + self.rules.margin
+            result.evidence_after = max(w.moment for w in waiting) + margin
             if any(w.scheduled for w in waiting):
                 latest = max(w.scheduled or 0.0 for w in waiting)
-                result.evidence_after = max(result.evidence_after, latest + self.rules.margin)
+                result.evidence_after = max(result.evidence_after, latest + margin)
         return result
 
     def _absent(
@@ -375,13 +427,22 @@ class Settler:
     ) -> None:
         ids = tuple(dict.fromkeys(str(e["id"]) for e in entries if e.get("id") is not None))
         if self.claims is not None:
-            if self.claims.rivals(row.recipient, row.text, row.label, row.foreign_id):
+            try:
+                rivals = self.claims.rivals(row.recipient, row.text, row.label, row.foreign_id)
+                claimed = not rivals and self.claims.claim(ids, row.recipient)
+            except (sqlite3.Error, OSError) as exc:
                 result.undecided[row.recipient] = (
-                    "the logbook's entry could be this row's message or another campaign's "
-                    "(same recipient, text, label and foreign_id, both answers lost)"
+                    f"the account's claims could not be read or written ({exc}): not settled"
                 )
                 return
-            if not self.claims.claim(ids, row.recipient):
+            if rivals:
+                result.undecided[row.recipient] = (
+                    "the logbook's entry could be this row's message or another campaign's "
+                    "(same recipient, text, label and foreign_id, both answers lost, or a "
+                    "journal of the account that could not be read)"
+                )
+                return
+            if not claimed:
                 result.undecided[row.recipient] = (
                     "the logbook's entry was just claimed by another campaign of this account"
                 )
@@ -390,13 +451,16 @@ class Settler:
         known = all(p is not None and p > 0 for p in prices)
         times = [s[0][0] for s in (clock.spans(e.get("timestamp")) for e in entries) if s]
         sent_at = min(times) if times else None
+        # The request's start is not known (its answer was lost): the first attempt is the
+        # earliest it can have been, so a later pass never takes it for a later message.
+        first = row.first_attempt_at or row.taken_at or sent_at
         result.found.append(
             Outcome(
                 row.recipient,
                 "sent",
                 max(row.attempts, 1),
-                row.first_attempt_at or row.taken_at or sent_at,
-                row.last_attempt_at or sent_at,
+                first,
+                first,
                 message_ids=ids,
                 price=sum((p for p in prices if p is not None), Decimal(0)) if known else None,
                 delay=row.delay,
@@ -419,14 +483,14 @@ class Settler:
         whether scheduled messages are listed early, from the entries whose ids we know."""
         by_id = {k.message_id: k for k in known}
         clock = self._clock()
-        both = _Clock(list(ZONES.values()), clock.offset)
+        found: list[tuple[Known, Any, set[str]]] = []
         for group in entries.values():
             for e in group:
                 k = by_id.get(str(e.get("id")))
                 if k is None:
                     continue
-                if k.delay is not None and k.delay > k.answered:
-                    if now < k.delay:
+                if not _sent_now(k):
+                    if k.delay is not None and now < k.delay:
                         self.facts.scheduled_listed_early = True
                     continue
                 fits = {
@@ -438,17 +502,24 @@ class Settler:
                         k.answered + ZONE_TOLERANCE,
                     )
                 }
-                if len(fits) == 1:
-                    (name,) = fits
-                    if self.facts.zone != name or self.facts.zone_source != "measured":
-                        self.facts.zone, self.facts.zone_source = name, "measured"
-                        clock = self._clock()
-                spans = clock.spans(e.get("timestamp")) if fits else both.spans(e.get("timestamp"))
-                if spans and fits:
-                    # The least it surely was stamped after its answer: the resolution of the
-                    # stamps and clocks is in the spans already.
-                    stamped = max(0.0, min(a for a, _ in spans) - k.answered)
-                    self.facts.stamp_delay = max(self.facts.stamp_delay, stamped)
+                found.append((k, e.get("timestamp"), fits))
+        # Only an answer all known messages agree on is the zone; disagreement (a queue longer
+        # than the tolerance, a zone changed) leaves both in question.
+        single = {next(iter(fits)) for _, _, fits in found if len(fits) == 1}
+        if len(single) == 1:
+            (name,) = single
+            if self.facts.zone != name or self.facts.zone_source != "measured":
+                self.facts.zone, self.facts.zone_source = name, "measured"
+        elif len(single) > 1:
+            self.facts.zone, self.facts.zone_source = None, "conflicting"
+        clock = self._clock()
+        for k, stamp, fits in found:
+            spans = clock.spans(stamp)
+            if spans and fits:
+                # The most it may have been stamped after its request left (a dispatch stamp
+                # after the gateway's queue): the window of a lost answer is widened by it.
+                stamped = max(0.0, max(b for _, b in spans) - k.left)
+                self.facts.stamp_delay = max(self.facts.stamp_delay, stamped)
         return clock
 
     # -- reading ------------------------------------------------------------------------------
@@ -476,56 +547,75 @@ class Settler:
                     raise
                 except GatewayError as exc:
                     unreadable[recipient] = f"the logbook could not be read ({exc})"
-                except _CutShort:
-                    unreadable[recipient] = (
-                        f"the logbook lists more than {MAX_PAGES * PAGE} messages to this "
-                        "number since the first attempt: the lookup was cut short"
-                    )
+                except _CutShort as exc:
+                    unreadable[recipient] = str(exc)
 
         await asyncio.gather(*(one(r) for r in wanted))
         return entries, unreadable
 
-    async def _lookup(self, recipient: int, date_from: str) -> list[Mapping[str, Any]]:
+    async def _pages(
+        self, query: dict[str, str | int], cap: int, at_once: int = 1
+    ) -> list[Mapping[str, Any]]:
+        """Every entry the logbook lists for `query`, page after page until an empty page (a
+        short page is not taken for the end: the gateway may cap `limit` lower than asked, and
+        then the next page starts where that one ended), `at_once` full pages at a time;
+        _CutShort past `cap` pages or when a page repeats the one before (an `offset` the
+        gateway ignores)."""
         found: list[Mapping[str, Any]] = []
-        for page in range(MAX_PAGES):
-            entries = await self.client.logbook(
-                {"to": str(recipient), "date_from": date_from, "limit": PAGE, "offset": page * PAGE}
+        previous: list[Any] | None = None
+        pages = 0
+        while pages < cap:
+            ahead = at_once if len(found) % PAGE == 0 else 1
+            batch = await asyncio.gather(
+                *(
+                    self.client.logbook({**query, "limit": PAGE, "offset": len(found) + n * PAGE})
+                    for n in range(ahead)
+                )
             )
-            found += [e for e in entries if digits(e.get("to")) == str(recipient)]
-            if len(entries) < PAGE:
-                return found
-        raise _CutShort
+            pages += ahead
+            for entries in batch:
+                if not entries:
+                    return found
+                ids = [e.get("id") for e in entries]
+                if ids == previous:
+                    raise _CutShort("the logbook repeats its pages (offset ignored): cut short")
+                previous = ids
+                found += entries
+                if len(entries) < PAGE:
+                    break  # a page the gateway cut: go on from where it ended, one at a time
+        raise _CutShort(
+            f"the logbook lists more than {cap * PAGE} entries here since the day before the "
+            "first attempt: the lookup was cut short"
+        )
+
+    async def _lookup(self, recipient: int, date_from: str) -> list[Mapping[str, Any]]:
+        entries = await self._pages({"to": str(recipient), "date_from": date_from}, MAX_PAGES)
+        return [e for e in entries if digits(e.get("to")) == str(recipient)]
 
     async def _read_window(
         self, wanted: set[int], date_from: str
     ) -> tuple[dict[int, list[Mapping[str, Any]]], dict[int, str]]:
-        entries: dict[int, list[Mapping[str, Any]]] = defaultdict(list)
-        offset = 0
         try:
-            while True:
-                pages = await asyncio.gather(
-                    *(
-                        self.client.logbook(
-                            {"date_from": date_from, "limit": PAGE, "offset": offset + i * PAGE}
-                        )
-                        for i in range(4)
-                    )
-                )
-                offset += 4 * PAGE
-                for page in pages:
-                    for e in page:
-                        to = digits(e.get("to"))
-                        if to.isdigit() and int(to) in wanted:
-                            entries[int(to)].append(e)
-                if any(len(page) < PAGE for page in pages):
-                    break
+            read = await self._pages({"date_from": date_from}, MAX_WINDOW_PAGES, at_once=4)
         except AccountError:
             raise
         except GatewayError as exc:
-            why = f"the logbook could not be read ({exc})"
-            return {}, dict.fromkeys(wanted, why)
-        # New messages arriving meanwhile shift older ones to later pages: one may be read twice.
-        return {r: list({str(e.get("id")): e for e in g}.values()) for r, g in entries.items()}, {}
+            return {}, dict.fromkeys(wanted, f"the logbook could not be read ({exc})")
+        except _CutShort as exc:
+            return {}, dict.fromkeys(wanted, str(exc))
+        entries: dict[int, dict[str, Mapping[str, Any]]] = defaultdict(dict)
+        for e in read:
+            to = digits(e.get("to"))
+            if to.isdigit() and int(to) in wanted:
+                # New messages arriving meanwhile shift older ones to later pages: one may be
+                # read twice, none skipped.
+                entries[int(to)][str(e.get("id"))] = e
+        return {r: list(g.values()) for r, g in entries.items()}, {}
+
+
+def _sent_now(k: Known) -> bool:
+    """Whether a known message went at once (a scheduled one may be listed otherwise)."""
+    return k.delay is None or k.delay <= k.left
 
 
 class _CutShort(Exception):

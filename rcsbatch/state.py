@@ -61,7 +61,11 @@ def account_id(base_url: str, api_key: str, *, simulated: bool = False) -> str:
         return SIMULATOR
     url = base_url.strip().rstrip("/")
     digest = hashlib.sha256(f"{url}\n{api_key}".encode()).hexdigest()[:16]
-    host = urllib.parse.urlsplit(url).netloc or "gateway"
+    parts = urllib.parse.urlsplit(url)
+    # The host and port only: a URL's user:password never goes into a folder's name.
+    host = parts.hostname or "gateway"
+    if parts.port:
+        host = f"{host}_{parts.port}"
     return f"{re.sub(r'[^A-Za-z0-9.-]', '_', host)}-{digest}"
 
 

@@ -26,6 +26,7 @@ from rcsbatch.journal import Journal
 from rcsbatch.settle import BERLIN, PAGE, digits, entry_time, same_content
 
 if TYPE_CHECKING:
+    from rcsbatch.claims import AccountClaims
     from rcsbatch.client import GatewayClient
 
 PAGES_AT_ONCE = 4
@@ -45,13 +46,15 @@ class SyncStats:
     sent_twice: int = 0  # rows resent after an absence whose first message turned up after all
 
 
-async def sync(journal: Journal, client: GatewayClient) -> SyncStats:
+async def sync(
+    journal: Journal, client: GatewayClient, claims: AccountClaims | None = None
+) -> SyncStats:
     """Read the logbook into the journal; see the module docstring."""
     stats = SyncStats()
     stats.needed, since = journal.needs_sync()
     resent = journal.resent_rows()
     if resent:
-        first = min(first for *_, first, _ in resent.values())
+        first = min(first for *_, first, _, _ in resent.values())
         since = first if since is None else min(since, first)
     if (not stats.needed and not resent) or since is None:
         return stats
@@ -74,7 +77,7 @@ async def sync(journal: Journal, client: GatewayClient) -> SyncStats:
             stats.entries += len(entries)
             _store(journal, entries, stats)
             if resent:
-                _second_messages(journal, entries, resent, stats)
+                _second_messages(journal, entries, resent, stats, claims)
         if any(len(entries) < PAGE for entries in pages):
             return stats
 
@@ -82,8 +85,9 @@ async def sync(journal: Journal, client: GatewayClient) -> SyncStats:
 def _second_messages(
     journal: Journal,
     entries: list[dict[str, Any]],
-    resent: dict[int, tuple[str, str | None, str | None, float, set[str]]],
+    resent: dict[int, tuple[str, str | None, str | None, float, float, set[str]]],
     stats: SyncStats,
+    claims: AccountClaims | None,
 ) -> None:
     """A row sent again after its lost answer was judged absent, yet the logbook now shows a
     second message that is its (same recipient, text, label, foreign_id, stamped no earlier than
@@ -93,7 +97,7 @@ def _second_messages(
         to = digits(entry.get("to"))
         if not to.isdigit() or int(to) not in resent:
             continue
-        text, label, fid, first, ids = resent[int(to)]
+        text, label, fid, first, resent_at, ids = resent[int(to)]
         msg_id = str(entry.get("id"))
         if msg_id in ids or str(entry.get("channel") or "RCS").upper() != "RCS":
             continue
@@ -104,7 +108,12 @@ def _second_messages(
         ):
             continue
         at = entry_time(entry.get("timestamp"))
-        if at is None or at < first - 86_400:
+        # Its first message was accepted before it was sent again, so (read in either zone, a
+        # day's slack) stamped before the resend plus a day: a later campaign's identical
+        # message to the person is not taken for it.
+        if at is None or not first - 86_400 <= at <= resent_at + 86_400:
+            continue
+        if claims is not None and claims.held_elsewhere([msg_id]):
             continue
         price = to_decimal(entry.get("price"))
         if journal.add_second_message(int(to), msg_id, price if price else None):

@@ -543,6 +543,17 @@ def test_on_unknown_resend_sends_again_without_proof_after_the_floor(
     assert stats.resent_blindly == 1
 
 
+def test_on_unknown_resend_stops_at_max_attempts(tmp_path: Path, clock: Clock) -> None:
+    """Every answer lost and a logbook that never shows them: with on_unknown = "resend" the
+    row goes at most max_attempts times, then stays unknown, never failed or not_sent."""
+    lost = AnswerLostError("the gateway answered HTTP 500", code="500")
+    client = FakeGateway(clock, {rcp(1): [lost] * 9})
+    j = journal(tmp_path, 1)
+    send(j, client, SendSettings(clock=clock, on_unknown="resend", max_attempts=2))
+    assert len(client.calls_for(rcp(1))) == 2
+    assert statuses(j) == {rcp(1): "unknown"}
+
+
 def test_rows_a_dead_run_left_in_flight_are_settled_first(tmp_path: Path, clock: Clock) -> None:
     """A killed run left two rows in flight, one of which went: that one is sent (from the
     logbook); the other goes again once messages sent after this run's start (plus the client
@@ -856,13 +867,13 @@ class FailingTakes:
         self.real = j.take_batch
         j.take_batch = self.take  # type: ignore[method-assign]
 
-    def take(self, run_id: str, size: int, now: float, outcomes: list[Outcome]) -> Any:
+    def take(self, run_id: str, size: int, now: float, outcomes: list[Outcome], *rest: Any) -> Any:
         self.takes += 1
         if self.takes == 3:
             self.carried = list(outcomes)
             time.sleep(self.delay)
             raise sqlite3.OperationalError("disk I/O error")
-        return self.real(run_id, size, now, outcomes)
+        return self.real(run_id, size, now, outcomes, *rest)
 
 
 def test_outcomes_riding_on_a_failed_take_are_still_written_and_the_run_fails(

@@ -128,6 +128,7 @@ def later(at: float, message_id: str = "90", recipient: int = OTHER) -> Known:
         ("2027-01-15T08:00:00+00:00", [T0]),
         (int(T0), [T0]),
         (str(int(T0)), [T0]),
+        (int(T0) * 1000, [T0]),  # milliseconds
         ("yesterday", []),
         (None, []),
     ],
@@ -190,15 +191,16 @@ def test_another_campaigns_message_with_the_same_foreign_id_is_no_proof() -> Non
     assert TO in result.undecided
 
 
-def test_an_identical_message_outside_the_window_is_neither_proof_nor_loose() -> None:
+def test_an_identical_message_after_the_window_is_no_proof_and_no_absence() -> None:
     """A daily cron with the same text, label and foreign_id: yesterday's lost row is never
-    settled with today's message (nor today's with yesterday's)."""
+    settled with today's message; nor is it sent again, since the gateway may have queued it
+    that long."""
     yesterday = row(first_attempt_at=T0 - 86_400, last_attempt_at=T0 - 86_400, taken_at=None)
     seen = entry(id="90", to=str(OTHER), ts=T0 + 101, text="x", foreign_id="o")
     book = Logbook([seen, entry(ts=T0 + 2, id="today")])
     result = decide(book, [yesterday], now=T0 + 600, known=[later(T0 + 100)])
-    assert not result.found
-    assert result.resend == [TO]
+    assert not result.found and not result.resend
+    assert "stamped after its attempt's window" in result.undecided[TO]
 
 
 def test_an_id_another_campaign_of_the_account_holds_is_not_ours(tmp_path: Path) -> None:
@@ -282,6 +284,52 @@ def test_a_lookup_cut_short_is_never_absence() -> None:
     assert "cut short" in result.undecided[TO]
 
 
+def test_a_short_page_is_not_the_end_when_the_gateway_caps_its_pages() -> None:
+    """A gateway that answers 50 entries a page, whatever `limit` says: the lookup goes on from
+    where the short page ended, and finds the row's message on the second page."""
+
+    class Capped(Logbook):
+        async def logbook(self, query: dict[str, Any]) -> list[dict[str, Any]]:
+            return (await super().logbook(query))[:50]
+
+    others = [entry(id=str(i), text="other", ts=T0 + 100 + i) for i in range(60)]
+    book = Capped([*reversed(others), entry(id="77")])
+    result = decide(book, [row()], now=T0 + 600, known=[later(T0 + 45)])
+    assert [o.message_ids for o in result.found] == [("77",)]
+
+
+@pytest.mark.parametrize("stamp", ["15.01.2027 09:00:01", None, "", "yesterday"])
+def test_an_entry_whose_time_cannot_be_read_is_never_absence(stamp: Any) -> None:
+    seen = entry(id="90", to=str(OTHER), ts=T0 + 50, text="x", foreign_id="o")
+    result = decide(
+        Logbook([seen, entry(timestamp=stamp)]), [row()], now=T0 + 61, known=[later(T0 + 45)]
+    )
+    assert not result.resend and not result.found
+    assert "cannot be read" in result.undecided[TO] or "stamped after" in result.undecided[TO]
+
+
+def test_without_a_date_header_absence_is_not_judged() -> None:
+    seen = entry(id="90", to=str(OTHER), ts=T0 + 50, text="x", foreign_id="o")
+    result = decide(Logbook([seen], offset=None), [row()], now=T0 + 61, known=[later(T0 + 45)])
+    assert not result.resend and "Date header" in result.undecided[TO]
+
+
+def test_a_later_message_listed_before_an_older_one_of_ours_is_no_evidence() -> None:
+    """Out of order: our message sent at T0+45 is listed, the one sent at T0+42 not yet: the
+    logbook is shown current only up to before T0+42."""
+    seen = entry(id="91", to=str(OTHER), ts=T0 + 46, text="x", foreign_id="o")
+    known = [later(T0 + 42, "90", OTHER + 1), later(T0 + 45, "91")]
+    result = decide(Logbook([seen]), [row()], now=T0 + 61, known=known)
+    assert not result.resend and TO in result.waiting
+
+
+def test_a_scheduled_message_of_ours_is_no_evidence() -> None:
+    seen = entry(id="90", to=str(OTHER), ts=T0 + 50, text="x", foreign_id="o")
+    scheduled = Known("90", OTHER, T0 + 45, T0 + 46, delay=T0 + 86_400)
+    result = decide(Logbook([seen]), [row()], now=T0 + 61, known=[scheduled])
+    assert not result.resend
+
+
 def test_an_unreadable_logbook_decides_nothing() -> None:
     book = Logbook([], error=AnswerLostError("the logbook answered HTTP 502"))
     result = decide(book, [row()], now=T0 + 3600, known=[later(T0 + 45)])
@@ -320,7 +368,7 @@ def test_proof_that_hangs_on_the_unknown_zone_waits_for_it() -> None:
     book = Logbook([entry(ts=T0 - 3600)])
     result = decide(book, [row()], now=T0 + 5, zone=None)
     assert not result.found and not result.resend
-    assert TO in result.waiting and "time zone" in result.undecided[TO]
+    assert TO in result.zone_pending and "time zone" in result.undecided[TO]
 
 
 @pytest.mark.parametrize("offset", [-600.0, 600.0])
@@ -383,7 +431,8 @@ def test_many_lost_answers_are_read_from_the_logbook_once_by_time() -> None:
     result = decide(book, rows, now=T0 + 5)
     assert len(result.found) == WINDOW_READ_AT
     assert all("to" not in q for q in book.queries)
-    assert len(book.queries) <= 4
+    # Four pages at once, then (after the short first page) the page after it, found empty.
+    assert len(book.queries) <= 5
 
 
 # -- a campaign's first run ----------------------------------------------------------------------
