@@ -76,7 +76,16 @@ class GatewayClient:
                 "User-Agent": f"rcsbatch/{__version__}",
             }
         )
-        self._extensions = {"timeout": httpx.Timeout(timeout, connect=min(timeout, 10.0)).as_dict()}
+        # A request ends within `timeout` of its start: settling counts on a lost answer's
+        # request being accepted no later (settle.py). Waiting for a connection and connecting
+        # take at most a third of it (10 s at most), the answer the rest: it comes in one or
+        # two reads, each bounded (an answer trickling in over many reads is not bounded).
+        connecting = min(timeout / 3, 10.0)
+        self._extensions = {
+            "timeout": httpx.Timeout(
+                timeout - connecting, connect=connecting, pool=connecting
+            ).as_dict()
+        }
         # A send's headers but its Content-Length, in the order httpx.Request writes them.
         self._send_headers = httpx.Headers([(b"Host", self._send_url.netloc), *self._headers.raw])
         # Requests go straight to the transport: httpx.AsyncClient's per-request machinery

@@ -819,18 +819,18 @@ class Journal:
             )
         return True
 
-    def recent_known(self, count: int) -> list[tuple[str, int, float, float | None]]:
+    def recent_known(self, count: int) -> list[tuple[str, int, float, float | None, str]]:
         """The newest sent messages with known ids: (id, recipient, its request's start,
         its delay), for telling the logbook's zone and how current it is."""
         # The first attempt: the earliest the accepted request can have left (a row settled
         # from the logbook never recorded its request's start).
         rows = self.db.execute(
-            """SELECT message_ids, recipient, first_attempt_at, delay FROM messages
+            """SELECT message_ids, recipient, first_attempt_at, delay, text FROM messages
                WHERE status='sent' AND message_ids IS NOT NULL AND first_attempt_at IS NOT NULL
                ORDER BY first_attempt_at DESC LIMIT ?""",
             (count,),
         ).fetchall()
-        return [(ids.split()[0], r, at, delay) for ids, r, at, delay in rows]
+        return [(ids.split()[0], r, at, delay, text) for ids, r, at, delay, text in rows]
 
     def mark_unknown(self, recipients: Iterable[int], why: str, now: float | None = None) -> None:
         """Rows left in flight (a dead run's, or cut off when a run stopped) become `unknown`.

@@ -593,8 +593,8 @@ def settle_now(
                 more_known=lambda: claims.recent_known(8, found.test_sends),
             )
             known = [
-                Known(i, r, at, at + settings.request_timeout, delay)
-                for i, r, at, delay in journal.recent_known(8)
+                Known(i, r, at, at + settings.request_timeout, delay, text)
+                for i, r, at, delay, text in journal.recent_known(8)
             ]
             return await settler.settle(rows, now=now, run_started=now, known=known)
 

@@ -153,8 +153,8 @@ class Sender:
                 settings.on_unknown,
             ),
         )
-        # (ids, recipient, request left, answer came, delay) of the newest accepted messages.
-        self._recent: collections.deque[tuple[tuple[str, ...], int, float, float, float | None]]
+        # (ids, row, request left, answer came, delay) of the newest accepted messages.
+        self._recent: collections.deque[tuple[tuple[str, ...], Pending, float, float, float | None]]
         self._recent = collections.deque(maxlen=KNOWN_KEPT)
         self._batch = min(BATCH_SIZE, max(8, ROWS_PER_WORKER * settings.concurrency))
         self._waiting: dict[int, float] = {}  # lost answers waiting: recipient → next look
@@ -337,16 +337,16 @@ class Sender:
         """Messages whose ids and request times are known: this run's newest, then the
         journal's (a resumed run's first pass), each answered at the latest a timeout later."""
         known = [
-            Known(ids[0], recipient, left, answered, delay)
-            for ids, recipient, left, answered, delay in self._recent
+            Known(ids[0], item.recipient, left, answered, delay, item.text)
+            for ids, item, left, answered, delay in self._recent
             if ids
         ]
         if len(known) < 8:
             timeout = self.settings.request_timeout
             have = {k.message_id for k in known}
             known += [
-                Known(i, r, at, at + timeout, delay)
-                for i, r, at, delay in self.journal.recent_known(8)
+                Known(i, r, at, at + timeout, delay, text)
+                for i, r, at, delay, text in self.journal.recent_known(8)
                 if i not in have
             ]
         return known
@@ -758,9 +758,7 @@ class Sender:
         if accepted.balance is not None:
             self.stats.balance = accepted.balance
         if last is not None:
-            self._recent.append(
-                (accepted.message_ids, item.recipient, last, clock(), item.delay or s.delay)
-            )
+            self._recent.append((accepted.message_ids, item, last, clock(), item.delay or s.delay))
         return outcome("sent", message_ids=accepted.message_ids, price=accepted.price)
 
     async def _request(self, recipient: int, params: dict[str, Any]) -> Accepted:

@@ -80,6 +80,7 @@ class Known:
     left: float
     answered: float
     delay: float | None = None
+    text: str | None = None  # what it carried, when known: how the logbook renders texts
 
 
 @dataclass
@@ -92,6 +93,9 @@ class LogbookFacts:
     stamp_delay: float = 0.0  # the longest a known message was stamped after its request
     lag_seen: float = 0.0  # the longest a known message was not yet listed
     scheduled_listed_early: bool | None = None
+    # How the logbook showed the text of known messages: "as sent", or "rewritten" (link
+    # tracking, trimming, rich content drawn otherwise: such lost answers stay unknown).
+    text_rendering: str | None = None
     evidence_passes: int = 0
     absence_contradicted: int = 0  # a resend answered 402: the first had gone after all
 
@@ -104,6 +108,7 @@ class LogbookFacts:
             "stamped_after_request_seconds": round(self.stamp_delay, 3),
             "lag_seen_seconds": round(self.lag_seen, 3),
             "scheduled_listed_early": self.scheduled_listed_early,
+            "text_rendering": self.text_rendering,
             "absence_contradicted": self.absence_contradicted,
         }
 
@@ -489,6 +494,9 @@ class Settler:
                 k = by_id.get(str(e.get("id")))
                 if k is None:
                     continue
+                if k.text is not None and self.facts.text_rendering != "rewritten":
+                    same = same_content(e.get("text"), k.text)
+                    self.facts.text_rendering = "as sent" if same else "rewritten"
                 if not _sent_now(k):
                     if k.delay is not None and now < k.delay:
                         self.facts.scheduled_listed_early = True

@@ -54,11 +54,9 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         timeout: dict[str, Any] = request.extensions.get("timeout", {})
         if timeout != self._timeout:
             self._timeout = dict(timeout)
-            # `total` bounds the whole request by the read timeout: a lost answer's request
-            # may have been accepted until its start plus that much, and settling counts on
-            # no later (sock_read alone restarts with every chunk read).
+            # No `total`: its timer costs ~30 µs a request (bench/RESULTS.md); GatewayClient
+            # splits its timeout between connecting and reading instead.
             self._client_timeout = aiohttp.ClientTimeout(
-                total=timeout.get("read"),
                 connect=timeout.get("pool"),
                 sock_connect=timeout.get("connect"),
                 sock_read=timeout.get("read"),

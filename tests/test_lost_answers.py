@@ -521,3 +521,23 @@ def test_an_account_folder_never_names_credentials_in_the_base_url() -> None:
     assert "secret" not in name and "user" not in name and "key" not in name
     assert name.startswith("gateway.seven.io_8443-")
     assert account_id("http://127.0.0.1:9/api", "k", simulated=True) == "simulator"
+
+
+def test_a_logbook_that_rewrites_links_keeps_lost_answers_unknown_and_says_so(
+    make_campaign: CampaignFactory, sim: SimulatorServer, gateway: Gateway
+) -> None:
+    """Click tracking shortens the links the logbook shows: a lost answer's message is not
+    recognised (not `sent`), and is not sent again either; the summary records that the logbook
+    rewrites texts, measured on this run's own messages."""
+    sim.set_faults(text_rendering="tracked_links", script=["drop"])
+    campaign = make_campaign(
+        4,
+        message={"text": "Hi {first_name}, see https://example.com/{customer_id}"},
+        send={"concurrency": 1},
+    )
+    result = run(campaign, campaign.report_dir, gateway)
+    row = rows_of(result)[R(1)]
+    assert row["status"] == "unknown" and "text" in row["error_text"]
+    assert once_each(sim, "Hi Name1")[R(1)] == 1
+    facts = json.loads((result.folder / "summary.json").read_text())["logbook"]
+    assert facts["text_rendering"] == "rewritten"
