@@ -15,6 +15,7 @@ import gc
 import json
 import os
 import sqlite3
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -111,11 +112,17 @@ def check_report_folder(root: Path, campaign: Campaign) -> None:
                 "use --report-dir to choose a folder"
             )
     existing = next((p for p in (folder, *folder.parents) if p.exists()), None)
-    if existing is not None and not os.access(existing, os.W_OK | os.X_OK):
+    if existing is None:
+        return
+    # Making a folder there is the test: access() says yes to root for /proc and read-only
+    # mounts, where a run then fails. The probe is removed at once.
+    try:
+        os.rmdir(tempfile.mkdtemp(prefix=".rcsbatch-probe-", dir=existing))
+    except OSError:
         raise ReportError(
             f"cannot write the report folder {folder} ({existing} is not writable); choose "
             "another with --report-dir"
-        )
+        ) from None
 
 
 def campaign_state(campaign: Campaign, account: Gateway | str) -> state.CampaignState:
