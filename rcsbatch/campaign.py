@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from rcsbatch import phones, richcontent
+from rcsbatch import csvfile, phones, richcontent
 from rcsbatch.errors import CampaignError
 from rcsbatch.richcontent import RichSpec
 from rcsbatch.template import Template
@@ -126,9 +126,16 @@ class Campaign:
     sheet: str | None = None
     encoding: str = "utf-8"
     report_dir: Path = Path("reports")
+    # How the campaign's CSV files are written (csvfile.py): "standard" or "excel".
+    csv_dialect: str = "standard"
     journal: Path | None = None  # None: in the state folder (see state.py)
     send: SendSpec = field(default_factory=SendSpec)
     test: TestSpec = field(default_factory=TestSpec)
+
+    @property
+    def csv(self) -> csvfile.Dialect:
+        """The dialect `csv_dialect` names, for every CSV file of the campaign."""
+        return csvfile.dialect(self.csv_dialect)
 
 
 _TOP_KEYS = {
@@ -140,6 +147,7 @@ _TOP_KEYS = {
     "sheet",
     "encoding",
     "report_dir",
+    "csv_dialect",
     "journal",
     "message",
     "send",
@@ -272,6 +280,10 @@ def parse_campaign(data: Mapping[str, Any], path: Path) -> Campaign:
     except LookupError:
         raise top.fail("encoding", f"names an unknown encoding ({encoding!r})") from None
 
+    csv_dialect = top.text("csv_dialect", csvfile.STANDARD.name)
+    if csv_dialect not in csvfile.DIALECTS:
+        known = " or ".join(f'"{d}"' for d in csvfile.DIALECTS)
+        raise top.fail("csv_dialect", f"must be {known}, not {csv_dialect!r}")
     journal_name = top.text("journal")
     message = _parse_message(data.get("message"), path)
     send = _parse_send(data.get("send"), path, message.timezone)
@@ -287,6 +299,7 @@ def parse_campaign(data: Mapping[str, Any], path: Path) -> Campaign:
         sheet=top.text("sheet"),
         encoding=encoding,
         report_dir=(base / top.text("report_dir", "reports")).resolve(),
+        csv_dialect=csv_dialect,
         journal=(base / journal_name).resolve() if journal_name else None,
         message=message,
         send=send,

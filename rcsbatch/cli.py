@@ -31,7 +31,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from rcsbatch import __version__, runner
+from rcsbatch import __version__, csvfile, runner
 from rcsbatch.campaign import Campaign, check_validity, load_campaign
 from rcsbatch.errors import AccountError, CampaignBusyError, GatewayError, InputError
 from rcsbatch.prepare import Plan, open_plan
@@ -108,6 +108,14 @@ report_dir_option = click.option(
     "--report-dir",
     type=click.Path(file_okay=False, path_type=Path),
     help=f"Report folder (default: ${runner.REPORT_DIR_ENV}, else the campaign's report_dir).",
+)
+# Never taken from the locale: the same command writes the same bytes on every machine.
+csv_option = click.option(
+    "--csv",
+    "csv_dialect",
+    type=click.Choice(list(csvfile.DIALECTS)),
+    help="CSV dialect: standard (UTF-8, `,`, `.`) or excel (UTF-8 with BOM, `;`, decimal "
+    "comma). Default: standard, or for a campaign its csv_dialect.",
 )
 
 
@@ -834,10 +842,11 @@ def _hooks_call(call: Any) -> Any:
 @click.option(
     "-o",
     "--output",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Write to this file (default: stdout; xlsx and html: report.xlsx / report.html "
-    "in the campaign's report folder).",
+    type=click.Path(dir_okay=False, path_type=Path, allow_dash=True),
+    help="Write to this file, or `-` for stdout, in every format (default: stdout; xlsx and "
+    "html: report.xlsx / report.html in the campaign's report folder).",
 )
+@csv_option
 @report_dir_option
 @click.option(
     "--simulate", is_flag=True, help="Report the campaign's simulated runs (`run --simulate`)."
@@ -847,6 +856,7 @@ def report(
     run_id: str | None,
     fmt: str,
     output: Path | None,
+    csv_dialect: str | None,
     report_dir: Path | None,
     simulate: bool,
 ) -> None:
@@ -867,6 +877,7 @@ def report(
             run_id=run_id,
             output=output,
             folder=root / campaign.name,
+            dialect=csvfile.dialect(csv_dialect) if csv_dialect else campaign.csv,
         )
     if written is not None:
         click.echo(str(written))
@@ -1071,6 +1082,7 @@ def _gateway_for(simulate: bool, state: Path | None) -> Iterator[runner.Gateway]
 @click.option(
     "--simulate", is_flag=True, help="Send to a throwaway built-in simulator (no account)."
 )
+@csv_option
 @click.option("-q", "--quiet", is_flag=True, help="Print only the results file (on stdout).")
 @click.option("-v", "--verbose", is_flag=True, help="Log each retry on stderr.")
 def event(
@@ -1082,6 +1094,7 @@ def event(
     region: str,
     concurrency: int,
     simulate: bool,
+    csv_dialect: str | None,
     quiet: bool,
     verbose: bool,
 ) -> None:
@@ -1123,7 +1136,9 @@ def event(
     if file is not None:
         with _input_errors():
             try:
-                written = events.write_results(events.results_path(file), done)
+                written = events.write_results(
+                    events.results_path(file), done, csvfile.dialect(csv_dialect or "standard")
+                )
             except OSError as exc:
                 raise InputProblem(f"cannot write the results ({exc.strerror})") from None
         click.echo(str(written))

@@ -12,7 +12,6 @@ a second one), `not_sent` (the gateway stopped the batch: key, rights).
 from __future__ import annotations
 
 import asyncio
-import csv
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -21,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from rcsbatch import phones
+from rcsbatch.csvfile import STANDARD, Dialect, safe_cell
 from rcsbatch.errors import (
     AccountError,
     AnswerLostError,
@@ -30,7 +30,6 @@ from rcsbatch.errors import (
 )
 from rcsbatch.recipients import open_recipients
 from rcsbatch.request import sleep as default_sleep
-from rcsbatch.results import safe_cell
 from rcsbatch.retry import Attempts, with_retries
 
 if TYPE_CHECKING:
@@ -201,24 +200,23 @@ def _done(
     return replace(item, status=status, attempts=attempts.count, error_code=code, error=text)
 
 
-def write_results(path: Path, events: list[Event]) -> Path:
-    """Write one row per event (RESULT_FIELDS) to `path` as CSV; returns `path`."""
+def write_results(path: Path, events: list[Event], dialect: Dialect = STANDARD) -> Path:
+    """Write one row per event (RESULT_FIELDS) to `path` as CSV in `dialect`; returns `path`."""
     temp = path.with_name(path.name + ".tmp")
-    with temp.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
+    with dialect.open(temp) as handle:
+        writer = dialect.writer(handle)
         writer.writerow(RESULT_FIELDS)
         for e in sorted(events, key=lambda e: e.row):
-            writer.writerow(
-                [
-                    e.row,
-                    safe_cell(e.to or ""),
-                    safe_cell(e.msg_id or ""),
-                    e.event,
-                    e.status,
-                    e.attempts,
-                    safe_cell(e.error_code or ""),
-                    safe_cell(e.error or ""),
-                ],
-            )
+            cells = [
+                e.row,
+                e.to or "",
+                e.msg_id or "",
+                e.event,
+                e.status,
+                e.attempts,
+                e.error_code or "",
+                e.error or "",
+            ]
+            writer.writerow([safe_cell(c) for c in cells])
     temp.replace(path)
     return path

@@ -7,12 +7,12 @@ figures and a script can filter either.
 
 from __future__ import annotations
 
-import csv
 import json
 from collections.abc import Iterator
 from decimal import Decimal
 from typing import IO, Any
 
+from rcsbatch.csvfile import STANDARD, Dialect, safe_cell
 from rcsbatch.report import plain
 from rcsbatch.reporting import CostLine, Figures, cents
 
@@ -169,13 +169,11 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
-def write_csv(f: Figures, out: IO[str]) -> None:
-    """The report as CSV with the header `section,key,metric,value`; a text cell a spreadsheet
-    would take for a formula (`=`, `@`, tab, carriage return first) gets a leading `'`."""
-    writer = csv.writer(out, lineterminator="\n")
+def write_csv(f: Figures, out: IO[str], dialect: Dialect = STANDARD) -> None:
+    """The report as CSV with the header `section,key,metric,value` in `dialect` (its BOM is
+    written by the caller's file encoding); formula-like cells made safe as csvfile.py says, and
+    decimal values in the dialect's decimal mark."""
+    writer = dialect.writer(out)
     writer.writerow(CSV_HEADER)
-    writer.writerows(tuple(_safe(c) for c in line) for line in csv_lines(f))
-
-
-def _safe(cell: str) -> str:
-    return "'" + cell if cell[:1] in ("=", "@", "\t", "\r") else cell
+    for *text, value in csv_lines(f):
+        writer.writerow([*(safe_cell(c) for c in text), safe_cell(dialect.number(value))])

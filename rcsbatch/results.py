@@ -2,8 +2,9 @@
 which appears only once they are complete and on disk (`RunFolder`).
 
 Rows are written in batches as they are read (from the journal, or from the checks of a dry run),
-so a campaign of millions never sits in memory. CSV cells that a spreadsheet would take for a
-formula (starting with `=`, `+`, `-`, `@`, tab or carriage return) are written with a leading `'`.
+so a campaign of millions never sits in memory. results.csv follows csvfile.py's rules: cells a
+spreadsheet would take for a formula get a leading `'`, and the campaign's `csv_dialect` says the
+separator, decimal mark and BOM.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
+from rcsbatch.csvfile import STANDARD, Dialect, safe_column
 from rcsbatch.errors import ReportError
 from rcsbatch.report import CHARGED, REPORT_STATUS, Report
 
@@ -77,17 +79,6 @@ REPEATING = [
     "channel",
 ]
 TEXT_COLUMNS = ("message_id", "foreign_id", "label", "error_text", "input_phone")
-# What a spreadsheet takes for the start of a formula: such text cells get a leading `'`.
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-_FORMULA_STARTS = pa.array(FORMULA_STARTS)
-
-
-def safe_cell(value: object) -> object:
-    """A text cell safe to open in a spreadsheet (one that would start a formula gets a `'`);
-    other values as they are. For CSV files written row by row (results.csv does it by column)."""
-    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
-        return "'" + value
-    return value
 
 
 # A run folder is written as `.<run id>.tmp`; a rewrite as `.<run id>.rewrite.tmp`, and where the
@@ -539,14 +530,22 @@ class ResultsWriter:
     tables behind, so the next chunk is checked while the last one is written. `close` waits.
     """
 
-    def __init__(self, folder: Path, report: Report) -> None:
+    def __init__(self, folder: Path, report: Report, dialect: Dialect = STANDARD) -> None:
         self.folder = folder
+        self.dialect = dialect
         self.report = report
         self._thread = ThreadPoolExecutor(1, thread_name_prefix="rcsbatch-results")
         self._pending: deque[Future[None]] = deque()
         self._csv_path = folder / "results.csv"
         self._parquet_path = folder / "results.parquet"
-        self._csv = pacsv.CSVWriter(self._csv_path, SCHEMA)
+        # Arrow's own file, not Python's: writing it needs no GIL, so the next chunk is checked
+        # meanwhile.
+        self._csv_file = pa.OSFile(str(self._csv_path), "wb")
+        if dialect.bom:
+            self._csv_file.write("\ufeff".encode())
+        self._csv = pacsv.CSVWriter(
+            self._csv_file, SCHEMA, write_options=pacsv.WriteOptions(delimiter=dialect.delimiter)
+        )
         # Dictionary-encode only the columns with few distinct values: trying it on ids and
         # numbers (distinct per row) costs time and makes the file larger.
         self._parquet = pq.ParquetWriter(self._parquet_path, SCHEMA, use_dictionary=REPEATING)
@@ -580,7 +579,7 @@ class ResultsWriter:
 
     def _write_files(self, table: pa.Table) -> None:
         self._parquet.write_table(table)
-        self._csv.write_table(_neutralise(table))
+        self._csv.write_table(_neutralise(table, self.dialect))
 
     def close(self) -> None:
         """Wait for every table to be written, then close both files."""
@@ -589,25 +588,24 @@ class ResultsWriter:
                 self._pending.popleft().result()
         finally:
             self._thread.shutdown(wait=True)
-            self._csv.close()
+            try:
+                self._csv.close()
+            finally:
+                self._csv_file.close()
             self._parquet.close()
 
 
-def _neutralise(table: pa.Table) -> pa.Table:
-    """Prepare a table for CSV: prices without trailing zeros, formula-like cells quoted."""
+def _neutralise(table: pa.Table, dialect: Dialect = STANDARD) -> pa.Table:
+    """Prepare a table for CSV: prices without trailing zeros in the dialect's decimal mark,
+    formula-like cells quoted."""
     price = pc.cast(table["price"], pa.string())
     price = pc.replace_substring_regex(price, r"(\.\d*?)0+$", r"\1")
     price = pc.replace_substring_regex(price, r"\.$", "")
+    if dialect.decimal != ".":
+        price = pc.replace_substring(price, ".", dialect.decimal)
     table = table.set_column(table.schema.get_field_index("price"), "price", price)
     for name in TEXT_COLUMNS:
-        column = table[name]
-        if column.null_count == len(column):
-            continue
-        first = pc.utf8_slice_codeunits(column, 0, 1)
-        risky = pc.fill_null(pc.is_in(first, value_set=_FORMULA_STARTS), False)
-        if not pc.any(risky).as_py():
-            continue
-        safe = pc.if_else(risky, pc.binary_join_element_wise("'", column, ""), column)
+        safe = safe_column(table[name])
         table = table.set_column(table.schema.get_field_index(name), name, safe)
     return table
 

@@ -157,4 +157,4 @@ def revoke_campaign(
 
         with _event_loop() as loop_runner:
             stats = loop_runner.run(go())
-        return found, stats, rewrite_latest(journal, root / campaign.name)
+        return found, stats, rewrite_latest(journal, root / campaign.name, campaign.csv)

@@ -30,6 +30,7 @@ from rcsbatch import state
 from rcsbatch.budget import Budget, check_budget
 from rcsbatch.campaign import Campaign
 from rcsbatch.claims import AccountClaims
+from rcsbatch.csvfile import STANDARD, Dialect
 from rcsbatch.errors import (
     AccountError,
     AlreadySentError,
@@ -227,7 +228,7 @@ def dry_run(
     samples: list[dict[str, Any]] = []
     # A dry run that could not read the whole file leaves no folder behind.
     with reserve_run_folder(root, campaign.name, dry_run=True) as target:
-        writer = ResultsWriter(target.temp, report)
+        writer = ResultsWriter(target.temp, report, campaign.csv)
         try:
             for chunk in plan.chunks():
                 if settled is not None:
@@ -503,7 +504,7 @@ def _run_locked(
         report.settled_found, report.settled_resent = stats.settled_found, stats.settled_resent
         report.resent_blindly = stats.resent_blindly
         journal.note_unsent(_why_unsent(stats, limit))
-        writer = ResultsWriter(target.temp, report)
+        writer = ResultsWriter(target.temp, report, campaign.csv)
         try:
             for table in journal_batches(journal.result_rows()):
                 writer.write(table)
@@ -757,7 +758,9 @@ def send_test_messages(
 
         with _event_loop() as loop_runner:
             sent, stop_reason = loop_runner.run(go())
-    path = testsends.write_results(testsends.results_path(root, campaign, send_id), sent)
+    path = testsends.write_results(
+        testsends.results_path(root, campaign, send_id), sent, campaign.csv
+    )
     return testsends.TestSendResult(send_id, path, tuple(sent), stop_reason)
 
 
@@ -783,10 +786,12 @@ def sync_campaign(
             stats = loop_runner.run(go())
         # Lost answers the logbook now proves sent (or shows absent, for the next run to send).
         stats.settled_found, stats.settled_absent = settle_now(campaign, gateway, journal, found)
-        return stats, rewrite_latest(journal, root / campaign.name)
+        return stats, rewrite_latest(journal, root / campaign.name, campaign.csv)
 
 
-def rewrite_latest(journal: Journal, campaign_folder: Path) -> Path | None:
+def rewrite_latest(
+    journal: Journal, campaign_folder: Path, dialect: Dialect = STANDARD
+) -> Path | None:
     """Rewrite the newest finished run's folder in `campaign_folder` (rewrite_results); returns
     it, or None when that run has no folder there (or there is no finished run)."""
     # First, so that a run folder a killed rewrite left as a backup is back in its place.
@@ -794,7 +799,7 @@ def rewrite_latest(journal: Journal, campaign_folder: Path) -> Path | None:
     run_id = journal.latest_run()
     if run_id is None or not (campaign_folder / run_id).is_dir():
         return None
-    rewrite_results(journal, campaign_folder / run_id, run_id)
+    rewrite_results(journal, campaign_folder / run_id, run_id, dialect)
     return campaign_folder / run_id
 
 
@@ -812,14 +817,16 @@ COUNTED = (
 )
 
 
-def rewrite_results(journal: Journal, folder: Path, run_id: str) -> None:
+def rewrite_results(
+    journal: Journal, folder: Path, run_id: str, dialect: Dialect = STANDARD
+) -> None:
     """Write a run folder anew from the journal: results.csv, results.parquet and summary.json
     (its figures in COUNTED counted anew), swapped in whole, so a reader sees the old folder or
     the new one, never half of either. Other files in the folder are kept. Callers hold the
     campaign's run lock."""
     report = Report(run_id=run_id)
     with RunFolder.replacing(folder) as target:
-        writer = ResultsWriter(target.temp, report)
+        writer = ResultsWriter(target.temp, report, dialect)
         try:
             for table in journal_batches(journal.result_rows()):
                 writer.write(table)

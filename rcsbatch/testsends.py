@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import csv
 import datetime as dt
 import json
 import re
@@ -42,6 +41,7 @@ import pandas as pd
 
 from rcsbatch import phones
 from rcsbatch.campaign import Campaign
+from rcsbatch.csvfile import STANDARD, Dialect, safe_cell
 from rcsbatch.errors import (
     AccountError,
     AnswerLostError,
@@ -52,7 +52,6 @@ from rcsbatch.errors import (
 )
 from rcsbatch.prepare import LABEL_RE, Plan
 from rcsbatch.request import SendSettings, cell_text, message_params
-from rcsbatch.results import safe_cell
 from rcsbatch.retry import Attempts, with_retries
 
 if TYPE_CHECKING:
@@ -427,13 +426,14 @@ def results_path(root: Path, campaign: Campaign, send_id: str) -> Path:
     return root / campaign.name / "test-sends" / f"{send_id}.csv"
 
 
-def write_results(path: Path, messages: Sequence[TestMessage]) -> Path:
-    """Write one row per test message (RESULT_FIELDS) to `path` as CSV; returns `path`."""
+def write_results(path: Path, messages: Sequence[TestMessage], dialect: Dialect = STANDARD) -> Path:
+    """Write one row per test message (RESULT_FIELDS) to `path` as CSV in `dialect`; returns
+    `path`."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         temp = path.with_name(path.name + ".tmp")
-        with temp.open("w", newline="", encoding="utf-8") as handle:
-            writer = csv.writer(handle)
+        with dialect.open(temp) as handle:
+            writer = dialect.writer(handle)
             writer.writerow(RESULT_FIELDS)
             for m in sorted(messages, key=lambda m: (m.row, m.to)):
                 sent_at = (
@@ -446,7 +446,7 @@ def write_results(path: Path, messages: Sequence[TestMessage]) -> Path:
                     m.to,
                     m.status,
                     " ".join(m.message_ids),
-                    "" if m.price is None else str(m.price),
+                    "" if m.price is None else dialect.number(str(m.price)),
                     m.params["foreign_id"],
                     m.params["label"],
                     m.attempts,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import csv
+import io
 from pathlib import Path
 
 import pytest
@@ -136,3 +137,26 @@ def test_results_file_cells_cannot_start_a_formula(tmp_path: Path) -> None:
     with out.open() as handle:
         (row,) = list(csv.DictReader(handle))
     assert (row["msg_id"], row["error"]) == ("'=HYPERLINK(1)", "'-oops")
+
+
+@pytest.mark.parametrize("name", ["standard", "excel"])
+def test_results_file_follows_the_formula_rule_and_dialect(tmp_path: Path, name: str) -> None:
+    """Every cell by csvfile's rule (numbers left alone); excel: BOM and `;`, standard: neither."""
+    from test_csvfile import CELLS
+
+    from rcsbatch.csvfile import dialect
+
+    chosen = dialect(name)
+    items = [
+        events.Event(i, "READ", to=cell, status="failed", error=cell)
+        for i, (cell, _) in enumerate(CELLS, 1)
+    ]
+    out = events.write_results(tmp_path / "r.csv", items, chosen)
+    data = out.read_bytes()
+    assert data.startswith(b"\xef\xbb\xbf") == (name == "excel")
+    rows = list(
+        csv.DictReader(
+            io.StringIO(data.decode("utf-8-sig"), newline=""), delimiter=chosen.delimiter
+        )
+    )
+    assert [(r["to"], r["error"]) for r in rows] == [(w, w) for _, w in CELLS]

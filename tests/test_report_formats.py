@@ -141,3 +141,71 @@ def test_html_is_written_beside_the_journal(history: History) -> None:
     assert done.exit_code == 0 and path.name == "report.html"
     text = path.read_text(encoding="utf-8")
     assert "Campaign report: history" in text and "0.35 EUR" in text
+
+
+def test_csv_cells_follow_the_formula_rule(
+    history: History, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """--format csv: a label -lbl, +x, =1+1, @a, tab, CR get a `'`; numbers stay as they are."""
+    from test_csvfile import CELLS
+
+    from rcsbatch import report_data
+
+    lines = [("cost_by_label", cell, "cost", cell) for cell, _ in CELLS]
+    monkeypatch.setattr(report_data, "csv_lines", lambda f: iter(lines))
+    done = report(history, "--format", "csv")
+    assert done.exit_code == 0, done.output
+    rows = list(csv.DictReader(io.StringIO(done.stdout_bytes.decode(), newline="")))
+    assert [(r["key"], r["value"]) for r in rows] == [(w, w) for _, w in CELLS]
+
+
+def test_csv_excel_has_a_bom_semicolons_and_decimal_commas(
+    history: History, tmp_path: Path
+) -> None:
+    """--csv excel: BOM, `;`, `0,3462`; the default: no BOM, `,`, `0.3462`."""
+    excel, standard = tmp_path / "excel.csv", tmp_path / "standard.csv"
+    assert report(history, "--format", "csv", "--csv", "excel", "-o", str(excel)).exit_code == 0
+    assert report(history, "--format", "csv", "-o", str(standard)).exit_code == 0
+    data = excel.read_bytes()
+    assert data.startswith(b"\xef\xbb\xbfsection;key;metric;value\r\n")
+    assert b"cost;total;cost;0,3462\r\n" in data
+    plain = standard.read_bytes()
+    assert plain.startswith(b"section,key,metric,value\r\n")
+    assert b"cost,total,cost,0.3462\r\n" in plain
+    piped = report(history, "--format", "csv", "--csv", "excel", "-o", "-").stdout_bytes
+    assert piped.startswith(b"\xef\xbb\xbfsection;key;metric;value\r\n")
+
+
+def test_csv_dialect_of_the_campaign_is_the_default(
+    history: History, make_campaign: CampaignFactory
+) -> None:
+    """`csv_dialect = "excel"` in the campaign file makes report --format csv excel's."""
+    text = history.campaign.path.read_text(encoding="utf-8")
+    history.campaign.path.write_text('csv_dialect = "excel"\n' + text, encoding="utf-8")
+    done = report(history, "--format", "csv")
+    assert done.exit_code == 0, done.output
+    assert done.stdout_bytes.startswith(b"\xef\xbb\xbfsection;key;metric;value\r\n")
+    standard = report(history, "--format", "csv", "--csv", "standard")
+    assert standard.stdout_bytes.startswith(b"section,key,metric,value\r\n")
+
+
+@pytest.mark.parametrize("fmt", ["table", "csv", "json", "xlsx", "html"])
+def test_output_dash_is_stdout(
+    history: History, fmt: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """-o - writes the report to stdout in every format (xlsx and html as bytes), no file `-`."""
+    monkeypatch.chdir(tmp_path)
+    done = report(history, "--format", fmt, "-o", "-")
+    assert done.exit_code == 0, done.output
+    assert not (tmp_path / "-").exists()
+    assert not list(history.campaign.report_dir.rglob(f"report.{fmt}"))
+    data = done.stdout_bytes
+    if fmt == "xlsx":
+        book = openpyxl.load_workbook(io.BytesIO(data), read_only=True)
+        assert "Summary" in book.sheetnames
+    elif fmt == "html":
+        assert data.lstrip().lower().startswith(b"<!doctype html")
+    elif fmt == "json":
+        assert json.loads(data)["cost"]["cost"] == "0.3462"
+    else:
+        assert b"0.3462" in data or b"0.35" in data

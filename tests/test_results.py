@@ -333,7 +333,8 @@ def test_journal_rows_round_trip_through_the_files(tmp_path: Path) -> None:
     rows = read_csv(folder)
     assert (rows[0]["row"], rows[0]["status"]) == ("1", "sent")
     assert Decimal(rows[0]["price"]) == Decimal("0.0475")
-    assert rows[1]["input_phone"] == "'+12"
+    # Entirely a number: no formula, so no `'` (which would make Excel take it for text).
+    assert rows[1]["input_phone"] == "+12"
     assert report.cost == Decimal("0.0475")
 
 
@@ -579,3 +580,36 @@ def test_price_with_many_decimal_places_is_written_not_crashed(tmp_path: Path) -
     assert pq.read_table(tmp_path / "results.parquet")["price"][0].as_py() == Decimal(
         "0.07500000000000001"
     )
+
+
+def test_every_text_column_follows_the_formula_rule(tmp_path: Path) -> None:
+    """results.csv: a label -lbl, +x, =1+1, @a, tab, CR get a `'`; numbers stay as they are."""
+    from test_csvfile import CELLS
+
+    rows = [
+        tup(row=i, recipient=4917610000000 + i, status="invalid", label=cell, input_phone=cell)
+        for i, (cell, _) in enumerate(CELLS, 1)
+    ]
+    write(tmp_path, rows)
+    got = [(r["label"], r["input_phone"]) for r in read_csv(tmp_path)]
+    assert got == [(w, w) for _, w in CELLS]
+
+
+@pytest.mark.parametrize("name", ["standard", "excel"])
+def test_csv_dialect_sets_bom_separator_and_decimal_mark(tmp_path: Path, name: str) -> None:
+    """excel: BOM, `;` and a decimal comma in prices; standard: none of them."""
+    from rcsbatch.csvfile import dialect
+
+    writer = ResultsWriter(tmp_path, Report(), dialect(name))
+    try:
+        writer.write(journal_batches([ROWS[0]], size=10).__next__())
+    finally:
+        writer.close()
+    data = (tmp_path / "results.csv").read_bytes()
+    text = data.decode("utf-8-sig")
+    if name == "excel":
+        assert data.startswith(b"\xef\xbb\xbf")
+        assert text.startswith('"row";"recipient"') and ";0,0475;" in text
+    else:
+        assert not data.startswith(b"\xef\xbb\xbf")
+        assert text.startswith('"row","recipient"') and ",0.0475," in text

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import io
 import json
 import sqlite3
 import time
@@ -12,6 +13,7 @@ from typing import Any
 import pytest
 from conftest import CampaignFactory
 
+from rcsbatch import testsends
 from rcsbatch.campaign import Campaign, load_campaign
 from rcsbatch.errors import InputError
 from rcsbatch.prepare import open_plan
@@ -232,3 +234,27 @@ def test_a_test_message_never_settles_a_lost_answer_to_the_same_number(
     assert len(to_r1) == 2  # the test message and the real one, each once
     test_message, real = sorted(to_r1, key=lambda m: m.id not in tests.messages[0].message_ids)
     assert test_message.foreign_id == f"test.{tests.send_id}.1" != real.foreign_id
+
+
+@pytest.mark.parametrize("name", ["standard", "excel"])
+def test_results_file_follows_the_formula_rule_and_dialect(tmp_path: Path, name: str) -> None:
+    """Labels by csvfile's rule (numbers left alone); excel: BOM, `;`, price `0,0475`."""
+    from decimal import Decimal
+
+    from test_csvfile import CELLS
+
+    from rcsbatch.csvfile import dialect
+
+    chosen = dialect(name)
+    messages = [
+        testsends.TestMessage(
+            i, 4917699990001, {"foreign_id": cell, "label": cell}, "sent", price=Decimal("0.0475")
+        )
+        for i, (cell, _) in enumerate(CELLS, 1)
+    ]
+    data = testsends.write_results(tmp_path / "t.csv", messages, chosen).read_bytes()
+    assert data.startswith(b"\xef\xbb\xbf") == (name == "excel")
+    text = io.StringIO(data.decode("utf-8-sig"), newline="")
+    rows = list(csv.DictReader(text, delimiter=chosen.delimiter))
+    assert [(r["label"], r["foreign_id"]) for r in rows] == [(w, w) for _, w in CELLS]
+    assert {r["price"] for r in rows} == {"0,0475" if name == "excel" else "0.0475"}
