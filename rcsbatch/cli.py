@@ -685,6 +685,21 @@ def webhook() -> None:
     help=f"Run without ${SIGNING_KEY_ENV}: accept unsigned reports, which anyone who finds the "
     "URL can forge. Only for an account without a signing key.",
 )
+@click.option(
+    "--idle-timeout",
+    type=click.FloatRange(0, min_open=True),
+    default=10.0,
+    show_default=True,
+    help="Seconds a connection may stay open without sending a whole request head.",
+)
+@click.option(
+    "--body-timeout",
+    type=click.FloatRange(0, min_open=True),
+    default=3.0,
+    show_default=True,
+    help="Seconds a request's body may take to arrive after its headers (seven wants an answer "
+    "within 5).",
+)
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors.")
 @click.option("-v", "--verbose", is_flag=True, help="Log every request's outcome on stderr.")
 def webhook_serve(
@@ -694,6 +709,8 @@ def webhook_serve(
     public_url: str | None,
     report_dir: Path | None,
     insecure_no_signature: bool,
+    idle_timeout: float,
+    body_timeout: float,
     quiet: bool,
     verbose: bool,
 ) -> None:
@@ -720,7 +737,9 @@ def webhook_serve(
             )
         if key is not None and insecure_no_signature:
             err.print(f"{SIGNING_KEY_ENV} is set: signatures are checked all the same")
-        settings = receiver.ReceiverSettings(key, public_url)
+        settings = receiver.ReceiverSettings(
+            key, public_url, idle_timeout=idle_timeout, body_timeout=body_timeout
+        )
 
     def ready(found: receiver.Receiver) -> None:
         checked = "signed reports only" if key else "UNSIGNED reports accepted (insecure)"

@@ -38,7 +38,7 @@ import numpy as np
 from rcsbatch.delivery import FINAL, READ, replaces, row_state
 from rcsbatch.errors import ReportError
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 # Refusals that say the number itself is wrong: re-sending cannot help (see `reopen_failed`).
 FINAL_REFUSALS = ("202", "301")
@@ -99,8 +99,11 @@ CREATE TABLE IF NOT EXISTS message_ids (
 );
 CREATE INDEX IF NOT EXISTS message_ids_by_recipient ON message_ids(recipient);
 -- Delivery reports for ids this campaign does not know (webhooks are per account): kept aside.
+-- A signed body that could not be read is kept too, raw, with msg_id NULL and why in `unreadable`
+-- (schema 6): it was answered 2xx, so seven will not send it again.
 CREATE TABLE IF NOT EXISTS stray_reports (
     msg_id TEXT, state TEXT, state_at REAL, received_at REAL NOT NULL, payload TEXT,
+    unreadable TEXT,
     UNIQUE (msg_id, state, state_at)
 );
 -- Capability lookups (GET /lookup/rcs), one per recipient: a JSON list of capability names
@@ -268,7 +271,7 @@ class Journal:
             raise
 
     def _migrate(self) -> bool:
-        """Bring a journal of an older rcsbatch (schema 1 to 3) up to date; the schema adds the
+        """Bring a journal of an older rcsbatch (schema 1 to 5) up to date; the schema adds the
         rest. Returns whether the message ids must be indexed (schema 1 had no such table)."""
         info = self.db.execute("PRAGMA table_info(messages)").fetchall()
         columns = {r[1] for r in info}
@@ -289,6 +292,9 @@ class Journal:
         ids = {r[1] for r in self.db.execute("PRAGMA table_info(message_ids)")}
         if ids and "revoke_requested_at" not in ids:
             self.db.execute("ALTER TABLE message_ids ADD COLUMN revoke_requested_at REAL")
+        strays = {r[1] for r in self.db.execute("PRAGMA table_info(stray_reports)")}
+        if strays and "unreadable" not in strays:
+            self.db.execute("ALTER TABLE stray_reports ADD COLUMN unreadable TEXT")
         # Schema 1's index did not leave held rows out; the schema creates it anew.
         (index,) = self.db.execute(
             "SELECT count(*) FROM sqlite_master WHERE name='sendable_by_row' "
@@ -619,7 +625,8 @@ class Journal:
         if found is None:
             if keep_stray:
                 self.db.execute(
-                    "INSERT OR IGNORE INTO stray_reports VALUES (?,?,?,?,?)",
+                    "INSERT OR IGNORE INTO stray_reports "
+                    "(msg_id, state, state_at, received_at, payload) VALUES (?,?,?,?,?)",
                     (msg_id, state, state_at, received_at, payload),
                 )
             return "stray"
@@ -631,6 +638,26 @@ class Journal:
         )
         self._update_row_delivery(found[0])
         return "stored"
+
+    def record_unreadable(self, body: bytes, why: str, *, received_at: float | None = None) -> str:
+        """Keep a signed webhook body that could not be read as a report, as it came, among the
+        stray reports: "raw", or "kept" when the same body is already there (a retry)."""
+        received_at = time.time() if received_at is None else received_at
+        try:
+            payload: str | bytes = body.decode("utf-8")
+        except UnicodeDecodeError:
+            payload = body  # a BLOB: the exact bytes, for whoever looks into it
+        with self._transaction():
+            found = self.db.execute(
+                "SELECT 1 FROM stray_reports WHERE msg_id IS NULL AND payload=?", (payload,)
+            ).fetchone()
+            if found is not None:
+                return "kept"
+            self.db.execute(
+                "INSERT INTO stray_reports (received_at, payload, unreadable) VALUES (?,?,?)",
+                (received_at, payload, why),
+            )
+        return "raw"
 
     def needs_sync(self) -> tuple[int, float | None]:
         """Sent rows whose delivery state is not final yet or whose price is unknown, and the

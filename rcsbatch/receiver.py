@@ -8,10 +8,21 @@ registered with ``request_method`` GET):
 2xx    stored, or nothing to store: a report about a message this campaign does not know
        (webhooks are per account) is kept aside in the journal's ``stray_reports``, an event
        that is not about delivery (an inbound message, a click) is dropped
-401    no signature, a wrong one, or a timestamp more than ``max_age`` seconds from now
-400    signed, but not a body we can read (seven does not retry a 4xx)
+2xx    signed, but not a body we can read (not JSON, nested too deeply, an unexpected
+       shape): kept raw among the stray reports, since seven may not retry a 4xx and the
+       report would be lost
+401    no signature (refused before the body is read), a wrong one, or a timestamp more than
+       ``max_age`` seconds from now
+400    unsigned and unreadable, with ``--insecure-no-signature`` (nobody vouches for it)
+408    the body did not arrive within ``body_timeout`` seconds; the connection is closed
 503    the journal could not take it in time (seven retries on 5xx)
 =====  =================================================================================
+
+Connections are bounded in time, so idle or slow clients cannot pile up: one that has not sent a
+whole request head within ``idle_timeout`` seconds of opening (or of its last answer) is closed,
+and a request whose body takes longer than ``body_timeout`` is cut off. seven sends at once and
+wants its answer within 5 s, so neither bound touches it. A client that goes away mid-request is
+one line in the log, never a traceback.
 
 seven wants an answer within 5 s and retries up to 14 times over days, so storing is idempotent
 (`Journal.record_delivery`: the same report twice, or an older one late, changes nothing) and a
@@ -41,19 +52,27 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, Self, TypeVar
 
-from aiohttp import web
+from aiohttp import ClientPayloadError, web
 
 from rcsbatch.errors import InputError, ReportFormatError, SignatureError
 from rcsbatch.journal import Journal
-from rcsbatch.webhook import MAX_AGE, DeliveryReport, parse_reports, verify
+from rcsbatch.webhook import MAX_AGE, parse_reports, signature_headers, verify
 
 SIGNING_KEY_ENV = "SEVEN_SIGNING_KEY"
 ANSWER_WITHIN = 4.0  # seconds: seven gives up on an answer after 5
+# A connection without a whole request head for this long is closed. seven sends at once; this
+# only keeps a short keep-alive for it and sheds idle or header-dripping clients.
+IDLE_TIMEOUT = 10.0
+# A body must arrive this soon after its headers: seven's answer is due within 5 s of sending.
+BODY_TIMEOUT = 3.0
+BACKLOG = 512  # pending connections the kernel holds for us: a burst of retries, not an error
 ADOPT_EVERY = 2.0  # seconds between looks for stray reports whose id is now known
 
 log = logging.getLogger("rcsbatch.receiver")
+
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True)
@@ -69,10 +88,15 @@ class ReceiverSettings:
     max_age: float = MAX_AGE
     answer_within: float = ANSWER_WITHIN
     adopt_every: float = ADOPT_EVERY
+    idle_timeout: float = IDLE_TIMEOUT
+    body_timeout: float = BODY_TIMEOUT
 
     def __post_init__(self) -> None:
         if self.signing_key is not None and not self.signing_key.strip():
             raise InputError(f"the signing key is empty: set {SIGNING_KEY_ENV}")
+        for name in ("idle_timeout", "body_timeout"):
+            if not getattr(self, name) > 0:
+                raise InputError(f"{name} must be more than 0 seconds")
         if self.public_url is not None:
             check_public_url(self.public_url)
 
@@ -124,13 +148,19 @@ class Receiver:
         loop = asyncio.get_running_loop()
         try:
             self._journal = await loop.run_in_executor(self._executor, Journal, self.journal_path)
+            # lingering_time 0: a body cut off is not waited for once more after the answer.
             runner = web.AppRunner(
-                self.app(), access_log=None, handle_signals=False, shutdown_timeout=1.0
+                self.app(),
+                access_log=None,
+                handle_signals=False,
+                shutdown_timeout=1.0,
+                keepalive_timeout=self.settings.idle_timeout,
+                lingering_time=0,
             )
             await runner.setup()
             try:
                 family = socket.AF_INET6 if ":" in host else socket.AF_INET
-                sock = socket.create_server((host, port), family=family)
+                sock = socket.create_server((host, port), family=family, backlog=BACKLOG)
                 self.host, self.port = host, sock.getsockname()[1]
                 await web.SockSite(runner, sock).start()
             except BaseException:
@@ -179,8 +209,29 @@ class Receiver:
 
     async def handle(self, request: web.Request) -> web.Response:
         """Check, read and store one webhook request; see the module's table for the answers."""
-        body = await request.read()
         key = self.settings.signing_key
+        if key is not None:
+            try:
+                signature_headers(request.headers)
+            except SignatureError as exc:
+                return self._refuse(request, exc, force_close=True)
+        try:
+            async with asyncio.timeout(self.settings.body_timeout):
+                body = await request.read()
+        except TimeoutError:
+            self._count("too_slow")
+            log.warning(
+                "cut off a request from %s: its body took more than %g s",
+                request.remote,
+                self.settings.body_timeout,
+            )
+            answer = _answer(408, {"error": "the body came too slowly"})
+            answer.force_close()
+            return answer
+        except (ConnectionError, ClientPayloadError) as exc:
+            self._count("cut_short")
+            log.info("a request from %s ended before its body did (%s)", request.remote, exc)
+            return _answer(400, {"error": "the request ended early"})
         if key is not None:
             try:
                 verify(
@@ -193,34 +244,19 @@ class Receiver:
                     self.settings.max_age,
                 )
             except SignatureError as exc:
-                self._count(f"refused_{exc.kind}")
-                log.warning("refused a webhook from %s: %s", request.remote, exc)
-                return _answer(401, {"error": str(exc)})
+                return self._refuse(request, exc)
         query = request.raw_path.partition("?")[2]
         try:
             reports = parse_reports(body, request.headers.get("Content-Type", ""), query)
         except ReportFormatError as exc:
-            self._count("malformed")
-            log.warning("a signed webhook that is not a report: %s", exc)
-            return _answer(400, {"error": str(exc)})
+            if key is None:
+                self._count("malformed")
+                log.warning("an unsigned webhook that is not a report: %s", exc)
+                return _answer(400, {"error": str(exc)})
+            return await self._keep_raw(body, str(exc))
         if not reports:
             self._count("ignored")
             return _answer(200, {"ignored": True})
-        try:
-            verdicts = await self._store(reports, body)
-        except (TimeoutError, sqlite3.Error) as exc:
-            self._count("busy")
-            log.warning("the journal could not take a report in time (%s); seven retries", exc)
-            return _answer(503, {"error": "the journal is busy; try again"})
-        tally = {v: verdicts.count(v) for v in set(verdicts)}
-        for verdict, n in tally.items():
-            self._count(verdict, n)
-        log.info("reports: %s", ", ".join(f"{n} {v}" for v, n in sorted(tally.items())))
-        return _answer(200, tally)
-
-    async def _store(self, reports: list[DeliveryReport], body: bytes) -> list[str]:
-        if self._executor is None:
-            raise TimeoutError("the receiver is stopping")
         journal = self._journal
         assert journal is not None
         payload = body.decode("utf-8", "replace")
@@ -234,7 +270,55 @@ class Receiver:
                 for r in reports
             ]
 
-        future = asyncio.get_running_loop().run_in_executor(self._executor, store)
+        try:
+            verdicts = await self._in_journal(store)
+        except (TimeoutError, sqlite3.Error) as exc:
+            return self._busy(exc)
+        tally = {v: verdicts.count(v) for v in set(verdicts)}
+        for verdict, n in tally.items():
+            self._count(verdict, n)
+        log.info("reports: %s", ", ".join(f"{n} {v}" for v, n in sorted(tally.items())))
+        return _answer(200, tally)
+
+    def _refuse(
+        self, request: web.Request, exc: SignatureError, *, force_close: bool = False
+    ) -> web.Response:
+        self._count(f"refused_{exc.kind}")
+        log.warning("refused a webhook from %s: %s", request.remote, exc)
+        answer = _answer(401, {"error": str(exc)})
+        if force_close:  # its body was never read: the connection cannot carry another request
+            answer.force_close()
+        return answer
+
+    async def _keep_raw(self, body: bytes, why: str) -> web.Response:
+        """A signed body that is no report we can read: kept raw, answered 2xx so seven does not
+        give up on it somewhere we never see (it may not retry a 4xx)."""
+        journal = self._journal
+        assert journal is not None
+        received_at = time.time()
+        try:
+            verdict = await self._in_journal(
+                lambda: journal.record_unreadable(body, why, received_at=received_at)
+            )
+        except (TimeoutError, sqlite3.Error) as exc:
+            return self._busy(exc)
+        self._count("unreadable")
+        log.warning("a signed webhook that is not a report, kept raw in the journal: %s", why)
+        return _answer(200, {verdict: 1})
+
+    def _busy(self, exc: BaseException) -> web.Response:
+        self._count("busy")
+        log.warning("the journal could not take a report in time (%s); seven retries", exc)
+        return _answer(503, {"error": "the journal is busy; try again"})
+
+    async def _in_journal(self, work: Callable[[], _T]) -> _T:
+        """`work` on the journal's thread, waited for at most ``answer_within`` seconds."""
+        if self._executor is None:
+            raise TimeoutError("the receiver is stopping")
+        future = asyncio.get_running_loop().run_in_executor(self._executor, work)
+        # Whoever stops waiting leaves the outcome to this callback, so a late failure is one
+        # log line rather than asyncio's "exception was never retrieved" traceback.
+        future.add_done_callback(_late_failure)
         # The store goes on if the answer cannot wait for it (idempotent: seven's retry finds it).
         return await asyncio.wait_for(asyncio.shield(future), self.settings.answer_within)
 
@@ -255,6 +339,11 @@ class Receiver:
 
     def _count(self, name: str, n: int = 1) -> None:
         self.counts[name] = self.counts.get(name, 0) + n
+
+
+def _late_failure(future: asyncio.Future[Any]) -> None:
+    if not future.cancelled() and future.exception() is not None:
+        log.debug("a journal write ended in %r", future.exception())
 
 
 def _answer(status: int, body: dict[str, Any]) -> web.Response:

@@ -73,6 +73,21 @@ def signature(key: str, timestamp: str, nonce: str, method: str, url: str, body:
     return hmac.new(key.encode(), message.encode(), hashlib.sha256).hexdigest()
 
 
+def signature_headers(headers: Mapping[str, str]) -> dict[str, str]:
+    """The signature's three headers, by their canonical names; SignatureError (kind missing)
+    when one is absent or blank. Checking them needs no body, so an unsigned request can be
+    refused before it is read."""
+    found = {name.lower(): value for name, value in headers.items()}
+    given = {
+        name: found.get(name.lower(), "").strip()
+        for name in (SIGNATURE_HEADER, TIMESTAMP_HEADER, NONCE_HEADER)
+    }
+    missing = [name for name, value in given.items() if not value]
+    if missing:
+        raise SignatureError(f"unsigned request: no {', '.join(missing)}", kind="missing")
+    return given
+
+
 def verify(
     headers: Mapping[str, str],
     method: str,
@@ -87,14 +102,7 @@ def verify(
 
     `url` is the full URL seven called, query string included.
     """
-    found = {name.lower(): value for name, value in headers.items()}
-    given = {
-        name: found.get(name.lower(), "").strip()
-        for name in (SIGNATURE_HEADER, TIMESTAMP_HEADER, NONCE_HEADER)
-    }
-    missing = [name for name, value in given.items() if not value]
-    if missing:
-        raise SignatureError(f"unsigned request: no {', '.join(missing)}", kind="missing")
+    given = signature_headers(headers)
     timestamp = given[TIMESTAMP_HEADER]
     expected = signature(key, timestamp, given[NONCE_HEADER], method, url, body)
     if not hmac.compare_digest(
@@ -150,6 +158,8 @@ def _payload(body: bytes, content_type: str, query: str | Mapping[str, str]) -> 
             return json.loads(text)
         except ValueError as exc:
             raise ReportFormatError(f"the body is not JSON ({exc})") from None
+        except RecursionError:
+            raise ReportFormatError("the body is JSON nested too deeply to read") from None
     try:
         decoded = text.decode("utf-8")
     except UnicodeDecodeError:
@@ -180,7 +190,7 @@ def _form(fields: list[tuple[str, str]]) -> dict[str, Any]:
         elif name == "data" and value.strip().startswith(("{", "[")):
             try:
                 out[name] = json.loads(value)
-            except ValueError:
+            except (ValueError, RecursionError):
                 raise ReportFormatError("the form field data is not JSON") from None
         else:
             out[name] = value

@@ -673,3 +673,33 @@ def test_mark_unknown_moves_the_last_attempt_on(journal: Journal) -> None:
     journal.mark_unknown([A], "cut off", now=100.0)
     (u,) = journal.unsettled()
     assert (u.status, u.last_attempt_at) == ("unknown", 100.0)
+
+
+def test_an_unreadable_body_is_kept_raw_once(journal: Journal) -> None:
+    """Kept among the strays with no msg_id and the reason; the same body again is "kept"."""
+    assert journal.record_unreadable(b"[[[", "too deep", received_at=1.0) == "raw"
+    assert journal.record_unreadable(b"[[[", "too deep", received_at=2.0) == "kept"
+    assert journal.record_unreadable(b"\xff", "not text") == "raw"
+    rows = journal.db.execute(
+        "SELECT msg_id, payload, unreadable FROM stray_reports ORDER BY received_at"
+    ).fetchall()
+    assert rows[0] == (None, "[[[", "too deep") and rows[1][1] == b"\xff"
+    assert journal.adopt_strays() == 0
+
+
+def test_a_schema_5_journal_gains_room_for_unreadable_reports(path: Path) -> None:
+    """Schema 5's stray_reports had no `unreadable` column: it is added, the strays kept."""
+    with Journal(path) as j:
+        j.db.executescript(
+            """DROP TABLE stray_reports;
+               CREATE TABLE stray_reports (msg_id TEXT, state TEXT, state_at REAL,
+                 received_at REAL NOT NULL, payload TEXT, UNIQUE (msg_id, state, state_at));
+               INSERT INTO stray_reports VALUES ('m9', 'DELIVERED', 5.0, 6.0, '{}');
+               UPDATE meta SET value = '5' WHERE key = 'schema_version';"""
+        )
+    with Journal(path) as j:
+        assert j.record_unreadable(b"[", "not JSON") == "raw"
+        assert j.db.execute("SELECT msg_id, unreadable FROM stray_reports").fetchall() == [
+            ("m9", None),
+            (None, "not JSON"),
+        ]

@@ -3,13 +3,19 @@ the receiver checks them and stores them in the campaign's journal."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import json
+import logging
 import os
 import re
+import select
+import selectors
 import signal
+import socket
 import sqlite3
+import struct
 import subprocess
 import sys
 import time
@@ -25,7 +31,7 @@ from conftest import API_KEY, CampaignFactory
 from rcsbatch.campaign import Campaign
 from rcsbatch.cli import cli
 from rcsbatch.journal import Journal
-from rcsbatch.receiver import ReceiverServer, ReceiverSettings
+from rcsbatch.receiver import BODY_TIMEOUT, IDLE_TIMEOUT, ReceiverServer, ReceiverSettings
 from rcsbatch.runner import Gateway, RunResult, journal_path, run
 from rcsbatch.simulator import SimulatorServer
 from rcsbatch.simulator.hooks import sign
@@ -268,15 +274,47 @@ def test_bad_signatures_get_401_and_store_nothing(
     assert delivery(campaign)[R(1)] == (None, None)
 
 
+def raw_strays(campaign: Campaign) -> list[tuple[Any, ...]]:
+    """The unreadable bodies kept raw: (payload, why)."""
+    with Journal(journal_path(campaign, "simulator")) as j:
+        return j.db.execute(
+            "SELECT payload, unreadable FROM stray_reports WHERE msg_id IS NULL"
+        ).fetchall()
+
+
 @pytest.mark.parametrize(
-    "body", [b"{not json", b'{"webhook_event": "dlr", "data": {"status": "DELIVERED"}}', b""]
+    "body",
+    [
+        b"{not json",
+        b"[" * 100_000,
+        b'{"webhook_event": "dlr", "data": {"status": "DELIVERED"}}',
+        b'{"webhook_event": "dlr", "data": [1, 2]}',
+        b"\xff\xfe not text",
+        b"",
+    ],
+    ids=["not-json", "nested-deeply", "no-msg-id", "odd-shape", "not-utf8", "empty"],
 )
-def test_a_signed_body_that_is_no_report_gets_400(receiver: ReceiverServer, body: bytes) -> None:
-    """Malformed but correctly signed: 400 (seven does not retry it), with the reason."""
+def test_a_signed_body_that_is_no_report_gets_200_and_is_kept_raw(
+    campaign: Campaign, receiver: ReceiverServer, body: bytes
+) -> None:
+    """Unreadable but correctly signed: 200 (seven may not retry a 4xx), the body kept as it came,
+    once however often it comes."""
     url = receiver.url
-    response = post(url, body, signed(url, body))
-    assert response.status_code == 400 and response.json()["error"]
-    assert receiver.receiver.counts == {"malformed": 1}
+    first, again = (post(url, body, signed(url, body)) for _ in range(2))
+    assert (first.status_code, first.json()) == (200, {"raw": 1})
+    assert (again.status_code, again.json()) == (200, {"kept": 1})
+    ((payload, why),) = raw_strays(campaign)
+    assert (payload if isinstance(payload, bytes) else payload.encode()) == body and why
+    assert receiver.receiver.counts == {"unreadable": 2}
+
+
+def test_an_unsigned_unreadable_body_gets_400_from_the_insecure_receiver(
+    campaign: Campaign,
+) -> None:
+    """--insecure-no-signature: nobody vouches for an unreadable body, so it is not kept."""
+    with ReceiverServer(journal_path(campaign, "simulator"), ReceiverSettings(None)) as server:
+        assert post(server.url, b"[" * 100_000, {}).status_code == 400
+    assert raw_strays(campaign) == []
 
 
 def test_reports_for_unknown_ids_get_200_and_are_kept_aside(
@@ -370,6 +408,14 @@ def test_without_a_key_the_insecure_receiver_takes_unsigned_reports(
 # ---- the command line -------------------------------------------------------------------------
 
 
+def test_serve_offers_the_receivers_own_time_bounds() -> None:
+    """--idle-timeout and --body-timeout default to the library's numbers (the CLI does not import
+    the receiver, and aiohttp with it, to show its help)."""
+    serve = cli.commands["webhook"].commands["serve"]  # type: ignore[attr-defined]
+    defaults = {p.name: p.default for p in serve.params}
+    assert (defaults["idle_timeout"], defaults["body_timeout"]) == (IDLE_TIMEOUT, BODY_TIMEOUT)
+
+
 def test_serve_refuses_to_start_without_a_signing_key(campaign: Campaign) -> None:
     """No $SEVEN_SIGNING_KEY and no --insecure-no-signature: exit 2 saying what to set."""
     result = CliRunner().invoke(
@@ -443,3 +489,120 @@ def test_webhook_serve_runs_as_a_process_until_sigterm(sent: list[str], campaign
     assert proc.returncode == 0, rest
     assert "1 stored" in rest and KEY not in rest
     assert delivery(campaign)[R(3)][0] == "READ"
+
+
+# ---- slow, idle and vanishing clients (raw sockets, loopback only) ---------------------------
+
+
+def connect(server: ReceiverServer) -> socket.socket:
+    sock = socket.create_connection(("127.0.0.1", server.receiver.port), timeout=30)
+    sock.setblocking(False)
+    return sock
+
+
+def closed_by_server(sock: socket.socket) -> bool:
+    """Whether the server closed `sock` (after whatever answer it sent)."""
+    try:
+        while chunk := sock.recv(65536):
+            del chunk
+    except BlockingIOError:
+        return False
+    except ConnectionError:
+        pass
+    return True
+
+
+def head(server: ReceiverServer, body_length: int, headers: dict[str, str]) -> bytes:
+    lines = ["POST / HTTP/1.1", f"Host: 127.0.0.1:{server.receiver.port}"]
+    lines += [f"{k}: {v}" for k, v in {**headers, "Content-Length": str(body_length)}.items()]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode()
+
+
+@pytest.fixture
+def impatient(campaign: Campaign) -> Iterator[ReceiverServer]:
+    """A receiver with short bounds on idle connections (1 s) and on bodies (1 s)."""
+    settings = ReceiverSettings(KEY, idle_timeout=1.0, body_timeout=1.0)
+    with ReceiverServer(journal_path(campaign, "simulator"), settings) as server:
+        yield server
+
+
+def test_a_thousand_idle_connections_are_closed_by_the_server(impatient: ReceiverServer) -> None:
+    """Connections that send nothing, or half a request head, are closed after idle_timeout."""
+    socks: list[socket.socket] = []
+    try:
+        for i in range(1000):
+            socks.append(connect(impatient))
+            if i % 2:
+                socks[-1].send(b"POST / HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+        with selectors.DefaultSelector() as selector:
+            for sock in socks:
+                selector.register(sock, selectors.EVENT_READ)
+            open_ = len(socks)
+            deadline = time.monotonic() + 60  # generous: a busy machine, 1 s asked for
+            while open_ and time.monotonic() < deadline:
+                for key, _ in selector.select(timeout=1):
+                    sock = key.fileobj
+                    assert isinstance(sock, socket.socket)
+                    if closed_by_server(sock):
+                        selector.unregister(sock)
+                        open_ -= 1
+        assert open_ == 0, f"{open_} of 1000 idle connections still open"
+    finally:
+        for sock in socks:
+            sock.close()
+
+
+def test_a_body_dripped_a_byte_at_a_time_is_cut_off(impatient: ReceiverServer) -> None:
+    """Headers, then a byte every 0.2 s of a 200-byte body: 408 and closed long before the end."""
+    body = b" " * 200
+    started = time.monotonic()
+    with contextlib.closing(connect(impatient)) as sock:
+        sock.setblocking(True)
+        sock.sendall(head(impatient, len(body), signed(impatient.url, body)))
+        answer = b""
+        for byte in body:
+            try:
+                sock.sendall(bytes([byte]))
+            except OSError:
+                break
+            readable, _, _ = select.select([sock], [], [], 0.2)
+            if readable:
+                chunk = sock.recv(65536)
+                answer += chunk
+                if not chunk:
+                    break
+        assert answer.startswith(b"HTTP/1.1 408"), answer[:80]
+    assert time.monotonic() - started < 30  # the whole drip would take 40 s
+    assert impatient.receiver.counts == {"too_slow": 1}
+
+
+def test_an_unsigned_request_is_refused_before_its_body_is_read(impatient: ReceiverServer) -> None:
+    """No signature headers: 401 at once, without waiting for a body that never comes."""
+    with contextlib.closing(connect(impatient)) as sock:
+        sock.setblocking(True)
+        sock.sendall(head(impatient, 1000, {"Content-Type": "application/json"}))
+        assert sock.recv(65536).startswith(b"HTTP/1.1 401")
+    assert impatient.receiver.counts == {"refused_missing": 1}
+
+
+def test_a_reset_connection_logs_one_line_and_no_traceback(
+    receiver: ReceiverServer, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A client that resets mid-body: one log line, no traceback (and the server carries on)."""
+    monkeypatch.setattr(logging.getLogger("rcsbatch"), "propagate", True)  # a CLI test cut it
+    caplog.set_level(logging.DEBUG)
+    caplog.set_level(logging.DEBUG, logger="rcsbatch")
+    body = report("1")
+    sock = connect(receiver)
+    sock.setblocking(True)
+    sock.sendall(head(receiver, len(body), signed(receiver.url, body)) + body[:10])
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    sock.close()  # with linger 0: a reset, not a goodbye
+    wait_for(lambda: any(r.name.startswith("rcsbatch") for r in caplog.records))
+    assert receiver.receiver.counts == {"cut_short": 1}
+    mine = [r for r in caplog.records if r.name.startswith("rcsbatch")]
+    assert all(r.levelno <= logging.INFO for r in mine)
+    assert len({(r.getMessage(), r.created) for r in mine}) == 1  # seen once per handler
+    assert not [r for r in caplog.records if r.exc_info or r.stack_info]
+    assert "Traceback" not in caplog.text
+    assert post(receiver.url, body, signed(receiver.url, body)).status_code == 200

@@ -266,6 +266,9 @@ def test_events_that_are_not_delivery_are_dropped(body: dict[str, Any]) -> None:
         (b"\xff\xfe\x00garbage", "application/octet-stream", ""),
         (b"data=%7Bbroken", FORM, ""),
         (b"webhook_event=dlr", FORM, ""),
+        (b"[" * 100_000, JSON, ""),
+        (b'{"a":' * 100_000, "", ""),
+        (b"data=" + b"%5B" * 100_000, FORM, ""),
     ],
     ids=[
         "bad-json",
@@ -281,6 +284,9 @@ def test_events_that_are_not_delivery_are_dropped(body: dict[str, Any]) -> None:
         "binary",
         "form-bad-json",
         "form-no-report",
+        "nested-deeply",
+        "nested-deeply-untyped",
+        "form-nested-deeply",
     ],
 )
 def test_malformed_bodies_are_refused_with_a_reason(
