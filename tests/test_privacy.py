@@ -12,11 +12,12 @@ import pytest
 from click.testing import CliRunner
 from conftest import CampaignFactory
 
-from rcsbatch import privacy
+from rcsbatch import events, privacy
 from rcsbatch.cli import cli
 from rcsbatch.journal import Journal
 from rcsbatch.prepare import open_plan
 from rcsbatch.runner import Gateway, run, send_test_messages
+from rcsbatch.simulator.backend import Backend
 from rcsbatch.testsends import TestSendResult, choose_rows
 
 
@@ -136,3 +137,20 @@ def test_a_journal_an_older_rcsbatch_made_readable_is_narrowed(umask: None, tmp_
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     if Path(f"{path}-wal").exists():
         assert stat.S_IMODE(Path(f"{path}-wal").stat().st_mode) == 0o600
+
+
+@pytest.mark.parametrize("share", [None, "1"], ids=["private", "group"])
+def test_event_results_and_the_simulator_state_are_private(
+    umask: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, share: str | None
+) -> None:
+    """`event` results and the simulator's state file get the same modes as a run's files."""
+    if share is None:
+        monkeypatch.delenv(privacy.SHARE_ENV, raising=False)
+    else:
+        monkeypatch.setenv(privacy.SHARE_ENV, share)
+    file, folder = (0o640, 0o750) if share else (0o600, 0o700)
+    written = events.write_results(tmp_path / "events.results.csv", [])
+    Backend().save(tmp_path / "sim" / "simulator.json")
+    assert stat.S_IMODE(written.stat().st_mode) == file
+    assert stat.S_IMODE((tmp_path / "sim" / "simulator.json").stat().st_mode) == file
+    assert stat.S_IMODE((tmp_path / "sim").stat().st_mode) == folder
