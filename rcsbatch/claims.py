@@ -10,12 +10,12 @@ so two campaigns settling at the same moment never both take one entry.
 from __future__ import annotations
 
 import contextlib
-import os
 import sqlite3
 import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
+from rcsbatch import privacy
 from rcsbatch.settle import Known
 from rcsbatch.state import JOURNAL, make_private_dir
 
@@ -60,10 +60,7 @@ class AccountClaims:
     def _claims(self) -> Iterator[sqlite3.Connection]:
         make_private_dir(self.folder)
         path = self.folder / CLAIMS
-        if not path.exists():
-            # Created for the owner only, whatever the umask: it names recipients.
-            with contextlib.suppress(FileExistsError):
-                os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+        privacy.prepare_database(path)  # it names recipients
         db = sqlite3.connect(path, isolation_level=None, timeout=30)
         try:
             db.execute("PRAGMA journal_mode=WAL")

@@ -31,7 +31,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from rcsbatch import __version__, csvfile, runner
+from rcsbatch import __version__, csvfile, privacy, runner
 from rcsbatch.campaign import Campaign, check_validity, load_campaign
 from rcsbatch.errors import AccountError, CampaignBusyError, GatewayError, InputError
 from rcsbatch.prepare import Plan, open_plan
@@ -1060,7 +1060,7 @@ def _gateway_for(simulate: bool, state: Path | None) -> Iterator[runner.Gateway]
 
     try:
         if state is not None:
-            state.parent.mkdir(parents=True, exist_ok=True)
+            privacy.make_folder(state.parent)
         server = SimulatorServer(state_path=state).start()
     except OSError as exc:
         raise InputProblem(f"cannot start the simulator ({exc.strerror or exc})") from None

@@ -23,6 +23,8 @@ from typing import IO, Any, TextIO
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from rcsbatch import privacy
+
 # What a spreadsheet takes for the start of a formula: such text cells get a leading `'`.
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 # A cell that is entirely a number is left alone. [0-9], not \d: Python's \d takes any Unicode
@@ -53,8 +55,9 @@ class Dialect:
         return text
 
     def open(self, path: Path) -> TextIO:
-        """`path` opened for writing CSV in this dialect (a BOM first, for excel)."""
-        return path.open("w", encoding=self.encoding, newline="")
+        """`path` opened for writing CSV in this dialect (a BOM first, for excel), private
+        (privacy.py): a CSV rcsbatch writes holds numbers."""
+        return privacy.open_text(path, self.encoding)
 
     def writer(self, handle: IO[str]) -> Any:
         """A `csv.writer` on `handle` with this dialect's separator and CRLF line ends."""

@@ -35,6 +35,7 @@ from pathlib import Path
 
 import numpy as np
 
+from rcsbatch import privacy
 from rcsbatch.delivery import FINAL, READ, replaces, row_state
 from rcsbatch.errors import ReportError
 
@@ -223,7 +224,8 @@ class Journal:
     def __init__(self, path: Path) -> None:
         self.path = path
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            privacy.make_folder(path.parent)
+            privacy.prepare_database(path)
             # A reader (a dry run, a report) may meet a run's write: wait for it, don't fail.
             self.db = sqlite3.connect(
                 path, isolation_level=None, check_same_thread=False, timeout=30

@@ -17,6 +17,7 @@ from typing import TextIO
 
 from rich.console import Console
 
+from rcsbatch import privacy
 from rcsbatch.csvfile import STANDARD, Dialect
 from rcsbatch.errors import ReportError
 from rcsbatch.report_data import write_csv, write_json
@@ -65,7 +66,7 @@ def write_report(
     if output is not None:
         output = output.expanduser()
         try:
-            output.parent.mkdir(parents=True, exist_ok=True)
+            privacy.make_folder(output.parent)
         except OSError as exc:
             raise ReportError(f"cannot create {output.parent} ({exc.strerror})") from None
     if output is None:
@@ -73,7 +74,8 @@ def write_report(
         return None
     temp = output.with_name(output.name + ".tmp")
     try:
-        _write_file(journal, campaign, run_id, fmt, found, temp, dialect)
+        # xlsx and html writers take a path: the file is made private first, they keep its mode.
+        _write_file(journal, campaign, run_id, fmt, found, privacy.prepare(temp), dialect)
         os.replace(temp, output)  # a reader never sees half a report
     except OSError as exc:
         temp.unlink(missing_ok=True)
@@ -96,7 +98,7 @@ def _write_file(
         write_html(found, path)
     else:
         encoding = dialect.encoding if fmt == "csv" else "utf-8"
-        with path.open("w", encoding=encoding, newline="") as out:
+        with privacy.open_text(path, encoding) as out:
             _write_text(found, fmt, out, file=True, dialect=dialect)
 
 

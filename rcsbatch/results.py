@@ -34,6 +34,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
+from rcsbatch import privacy
 from rcsbatch.csvfile import STANDARD, Dialect, safe_column
 from rcsbatch.errors import ReportError
 from rcsbatch.report import CHARGED, REPORT_STATUS, Report
@@ -111,13 +112,13 @@ def reserve_run_folder(
     base = moment.strftime("%Y%m%dT%H%M%SZ") + ("-dry-run" if dry_run else "")
     parent = root / campaign
     try:
-        parent.mkdir(parents=True, exist_ok=True)
+        privacy.make_folder(parent)
         clean_temp_folders(parent)
         for n in range(1000):
             run_id = base if n == 0 else f"{base}-{n}"
             temp = parent / f".{run_id}{TEMP_SUFFIX}"
             try:
-                temp.mkdir()
+                temp.mkdir(mode=privacy.folder_mode())
             except FileExistsError:
                 continue
             # The hidden name is the reservation (mkdir lets one process have it), and only its
@@ -163,7 +164,7 @@ class RunFolder:
         clean_temp_folders(folder.parent)
         temp = folder.with_name(f".{folder.name}{_REWRITE}{TEMP_SUFFIX}")
         _clear(temp)
-        temp.mkdir()
+        temp.mkdir(mode=privacy.folder_mode())
         try:
             return cls(folder, temp, replaces=True)
         except BaseException:
@@ -540,7 +541,7 @@ class ResultsWriter:
         self._parquet_path = folder / "results.parquet"
         # Arrow's own file, not Python's: writing it needs no GIL, so the next chunk is checked
         # meanwhile.
-        self._csv_file = pa.OSFile(str(self._csv_path), "wb")
+        self._csv_file = pa.OSFile(str(privacy.prepare(self._csv_path)), "wb")
         if dialect.bom:
             self._csv_file.write("\ufeff".encode())
         self._csv = pacsv.CSVWriter(
@@ -548,7 +549,9 @@ class ResultsWriter:
         )
         # Dictionary-encode only the columns with few distinct values: trying it on ids and
         # numbers (distinct per row) costs time and makes the file larger.
-        self._parquet = pq.ParquetWriter(self._parquet_path, SCHEMA, use_dictionary=REPEATING)
+        self._parquet = pq.ParquetWriter(
+            privacy.prepare(self._parquet_path), SCHEMA, use_dictionary=REPEATING
+        )
 
     def write(self, table: pa.Table) -> None:
         counts = pc.value_counts(table["status"]).to_pylist()
@@ -614,6 +617,7 @@ def write_summary(folder: Path, summary: dict[str, Any]) -> Path:
     """Write `summary.json` atomically (a reader never sees half a file)."""
     path = folder / "summary.json"
     temp = path.with_suffix(".json.tmp")
-    temp.write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    with privacy.open_text(temp) as out:
+        out.write(json.dumps(summary, indent=2, ensure_ascii=False) + "\n")
     os.replace(temp, path)
     return path

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from rcsbatch import state
+from rcsbatch import privacy, state
 from rcsbatch.budget import Budget, check_budget
 from rcsbatch.campaign import Campaign
 from rcsbatch.claims import AccountClaims
@@ -928,7 +928,7 @@ def campaign_lock(path: Path) -> Iterator[None]:
     """
     try:
         state.make_private_dir(path.parent)
-        handle = path.open("a+")
+        handle = os.fdopen(privacy.open_fd(path, os.O_RDWR | os.O_CREAT | os.O_APPEND), "a+")
     except OSError as exc:
         raise ReportError(
             f"cannot use the state folder {path.parent} ({exc.strerror}); set "

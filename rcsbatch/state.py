@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from rcsbatch import privacy
 from rcsbatch.errors import HistoryLostError, ReportError
 
 STATE_DIR_ENV = "RCSBATCH_STATE_DIR"
@@ -120,8 +121,9 @@ def glob_escape(text: str) -> str:
 
 
 def make_private_dir(path: Path) -> None:
-    """Create `path` (and its parents) for the owner only: it holds numbers and texts."""
-    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    """Create `path` (and its parents) for the owner only (privacy.py): it holds numbers and
+    texts."""
+    privacy.make_folder(path)
 
 
 # -- history: proof that the campaign ran, kept outside the journal ----------------------------
@@ -155,7 +157,7 @@ def write_history(state: CampaignState, campaign: str, run_id: str, runs: int) -
         "journal": str(state.journal),
     }
     temp = state.history.with_name(state.history.name + ".tmp")
-    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    fd = privacy.open_fd(temp)
     try:
         os.write(fd, json.dumps(data, indent=2).encode() + b"\n")
         os.fsync(fd)
@@ -282,7 +284,7 @@ def keep_logbook_zone(state: CampaignState, zone: str) -> None:
     path = state.account_folder / LOGBOOK
     temp = path.with_name(path.name + ".tmp")
     with contextlib.suppress(OSError):
-        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        fd = privacy.open_fd(temp)
         try:
             os.write(fd, json.dumps({"zone": zone}).encode() + b"\n")
         finally:

@@ -39,7 +39,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from rcsbatch import phones
+from rcsbatch import phones, privacy
 from rcsbatch.campaign import Campaign
 from rcsbatch.csvfile import STANDARD, Dialect, safe_cell
 from rcsbatch.errors import (
@@ -264,7 +264,8 @@ class TestSendLog:
 
     def __init__(self, path: Path) -> None:
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            privacy.make_folder(path.parent)
+            privacy.prepare_database(path)
             self.db = sqlite3.connect(path, isolation_level=None, timeout=10)
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=FULL")
@@ -430,7 +431,7 @@ def write_results(path: Path, messages: Sequence[TestMessage], dialect: Dialect 
     """Write one row per test message (RESULT_FIELDS) to `path` as CSV in `dialect`; returns
     `path`."""
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        privacy.make_folder(path.parent)
         temp = path.with_name(path.name + ".tmp")
         with dialect.open(temp) as handle:
             writer = dialect.writer(handle)

@@ -23,7 +23,7 @@ import math
 import os
 import random
 import re
-import tempfile
+import secrets
 import threading
 import time
 from bisect import bisect_left, bisect_right
@@ -35,6 +35,8 @@ from operator import attrgetter
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
+
+from rcsbatch import privacy
 
 from . import numbers, rich
 from .faults import Faults
@@ -568,8 +570,10 @@ class Backend:
         """Write the state file atomically (temp file in the same folder, then rename)."""
         data = json.dumps(self.to_state(), indent=1)
         path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
+        privacy.make_folder(path.parent)
+        # It holds the numbers and texts sent: private (privacy.py), under a name of its own.
+        tmp = path.with_name(f"{path.name}.{secrets.token_hex(6)}.tmp")
+        fd = privacy.open_fd(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL)
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as fh:
                 fh.write(data)
