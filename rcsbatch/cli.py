@@ -501,12 +501,18 @@ def validate(campaign_file: str, show: int) -> None:
                     str(item["reason"]),
                 )
                 listed += 1
+    key = os.environ.get(API_KEY_ENV, "").strip()
     if campaign.message.sender is not None:
         # Only once the rows are known good: a problem in the file is the first thing to say.
-        if os.environ.get(API_KEY_ENV, "").strip():
+        if key:
             _check_agent(campaign, _gateway_from_env(), err)
         else:
             err.print(f"agent check skipped: no {API_KEY_ENV} to ask the gateway with")
+    # A campaign that validates must not be refused by `run` for its budget (the balance is read
+    # only when there is a key to ask with, as a dry run does).
+    with _input_errors():
+        gateway = _gateway_from_env() if key else None
+        runner.check_budget_ahead(campaign, plan, gateway, runner.account_for(campaign, gateway))
     total = sum(counts.values())
     parts = ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
     rows = f"{total} row" + ("" if total == 1 else "s")
