@@ -469,3 +469,18 @@ def test_the_dry_run_budget_counts_the_cost_so_far_from_the_journal(
         assert "spent so far 0.19, estimate for 7 messages 0.35" in result.stderr
     example.write_text(example.read_text().replace("max_cost = 0.40", "max_cost = 1"))
     assert invoke("run", str(example), "--dry-run").exit_code == 1  # 3 invalid rows, not 2
+
+
+def test_a_long_wait_says_one_line_on_stderr_without_a_terminal(
+    example: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without a terminal (cron) a wait the run announces is a line on stderr, so the log shows
+    why the run is quiet; -q leaves it out. (The notice threshold is lowered to the
+    simulator's 1 s Retry-After to keep the test short.)"""
+    monkeypatch.setattr("rcsbatch.sender.WAIT_NOTICE", 0.5)
+    with SimulatorServer(Faults(rate_429=0.6, retry_after=1.0)) as server:
+        env = {"SEVEN_BASE_URL": server.base_url, "SEVEN_API_KEY": SECRET}
+        result = invoke("run", str(example), "--limit", "4", env=env)
+    assert result.exit_code in (0, 1), result.stderr
+    assert "waiting 1s: the gateway asks to slow down (429, Retry-After)" in result.stderr
+    assert SECRET not in result.stderr
