@@ -1199,7 +1199,11 @@ def event(
     show_default=True,
     help="Reuse a cached lookup younger than this (s, m, h, d, w); older ones are looked up.",
 )
-@click.option("--yes", is_flag=True, help="Do not ask before the (billed) lookups.")
+@click.option(
+    "--yes",
+    is_flag=True,
+    help="Do not ask before the (billed) lookups (needed without a terminal).",
+)
 @click.option(
     "--lookup-price",
     help="Price of one lookup, to show the cost before (default: the simulator's, else unknown).",
@@ -1266,6 +1270,12 @@ def capabilities(
         declined = False
         stats = None
         if due:
+            if not yes and not _interactive():
+                # click.confirm would read no answer and abort with exit 1 ("Aborted!"): say why.
+                raise InputProblem(
+                    "capabilities asks before the billed lookups, and there is no terminal to ask "
+                    "in: add --yes to look them up without asking"
+                )
             if not yes and not click.confirm("look them up?", err=True):
                 declined = True
             else:
