@@ -53,6 +53,7 @@ from rcsbatch.errors import (
 from rcsbatch.journal import Journal, Outcome, Pending
 from rcsbatch.pace import Health, RateLimiter
 from rcsbatch.request import Expired, SendSettings, message_params
+from rcsbatch.retry import WAIT_NOTICE
 from rcsbatch.settle import Known, Rules, Settlement, Settler
 from rcsbatch.window import WindowNeverOpens
 
@@ -68,9 +69,6 @@ log = logging.getLogger("rcsbatch.sender")
 # small campaign killed mid-run leaves rows to send, whose messages show the logbook current
 # past the dead run's (settle.py), instead of every row in flight.
 BATCH_SIZE = 128
-# A wait this long or longer says one line (through on_status): a run without a terminal (cron)
-# must not look hung in its log.
-WAIT_NOTICE = 5.0
 ROWS_PER_WORKER = 4
 FLUSH_EVERY = 256
 FLUSH_SECONDS = 0.25
