@@ -537,7 +537,9 @@ _LOCAL_FORMS = ("%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S")
 def parse_moment(value: str | int | dt.datetime, timezone: dt.tzinfo | None) -> dt.datetime:
     """Read a moment given as "YYYY-MM-DD HH:MM[:SS]", ISO 8601, Unix seconds or a TOML date-time.
 
-    A moment without an offset is read in `timezone` (None: the machine's zone). Returns UTC.
+    A moment without an offset is read in `timezone` (None: the machine's zone). Returns UTC. A
+    local time the clocks skip (the hour daylight saving time begins) is a ValueError; one they
+    pass twice (the hour it ends) is the earlier of the two moments.
     """
     if isinstance(value, dt.datetime):
         moment = value
@@ -567,6 +569,21 @@ def parse_moment(value: str | int | dt.datetime, timezone: dt.tzinfo | None) -> 
                 ) from None
     assert moment is not None
     if moment.tzinfo is None:
+        wall = moment.replace(fold=0)  # fold=0: of a repeated hour, the first (earlier) pass
         # astimezone() on a naive time reads it in the machine's zone, DST included.
-        moment = moment.replace(tzinfo=timezone) if timezone else moment.astimezone()
+        moment = wall.replace(tzinfo=timezone) if timezone else wall.astimezone()
+        # A skipped wall time still converts (shifted by the jump); only the round trip tells.
+        there = moment.astimezone(dt.UTC).astimezone(timezone)
+        if timezone is None:
+            there = moment.astimezone(dt.UTC).astimezone()
+        if there.replace(tzinfo=None) != wall:
+            zone = f"in {timezone}" if timezone else "in the machine's time zone"
+            # The machine's zone may land before the gap, a ZoneInfo after it: suggest after.
+            later = (wall + abs(there.replace(tzinfo=None) - wall)).isoformat(" ", "minutes")
+            offset = moment.isoformat(timespec="seconds")[19:]
+            raise ValueError(
+                f"{wall.isoformat(' ', 'minutes')} does not exist {zone}: the clocks skip that "
+                f'hour (daylight saving time begins); write a time after the jump, e.g. "{later}", '
+                f'or the offset you mean, e.g. "{wall.isoformat("T", "seconds")}{offset}"'
+            )
     return moment.astimezone(dt.UTC)

@@ -501,12 +501,18 @@ def validate(campaign_file: str, show: int) -> None:
                     str(item["reason"]),
                 )
                 listed += 1
+    key = os.environ.get(API_KEY_ENV, "").strip()
     if campaign.message.sender is not None:
         # Only once the rows are known good: a problem in the file is the first thing to say.
-        if os.environ.get(API_KEY_ENV, "").strip():
+        if key:
             _check_agent(campaign, _gateway_from_env(), err)
         else:
             err.print(f"agent check skipped: no {API_KEY_ENV} to ask the gateway with")
+    # A campaign that validates must not be refused by `run` for its budget (the balance is read
+    # only when there is a key to ask with, as a dry run does).
+    with _input_errors():
+        gateway = _gateway_from_env() if key else None
+        runner.check_budget_ahead(campaign, plan, gateway, runner.account_for(campaign, gateway))
     total = sum(counts.values())
     parts = ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
     rows = f"{total} row" + ("" if total == 1 else "s")
@@ -1193,7 +1199,11 @@ def event(
     show_default=True,
     help="Reuse a cached lookup younger than this (s, m, h, d, w); older ones are looked up.",
 )
-@click.option("--yes", is_flag=True, help="Do not ask before the (billed) lookups.")
+@click.option(
+    "--yes",
+    is_flag=True,
+    help="Do not ask before the (billed) lookups (needed without a terminal).",
+)
 @click.option(
     "--lookup-price",
     help="Price of one lookup, to show the cost before (default: the simulator's, else unknown).",
@@ -1260,6 +1270,12 @@ def capabilities(
         declined = False
         stats = None
         if due:
+            if not yes and not _interactive():
+                # click.confirm would read no answer and abort with exit 1 ("Aborted!"): say why.
+                raise InputProblem(
+                    "capabilities asks before the billed lookups, and there is no terminal to ask "
+                    "in: add --yes to look them up without asking"
+                )
             if not yes and not click.confirm("look them up?", err=True):
                 declined = True
             else:

@@ -25,6 +25,10 @@ from rcsbatch.request import sleep as default_sleep
 
 log = logging.getLogger("rcsbatch.retry")
 
+# A wait this long or longer says one line on stderr (the sender's too): a run without a terminal
+# (cron) must not look hung in its log.
+WAIT_NOTICE = 5.0
+
 T = TypeVar("T")
 
 
@@ -54,7 +58,17 @@ async def with_retries(
 
     def before_sleep(state: RetryCallState) -> None:
         exc = state.outcome.exception() if state.outcome else None
-        log.info("retrying after %s (attempt %d)", exc, state.attempt_number)
+        seconds = state.next_action.sleep if state.next_action else 0.0
+        # A wait of WAIT_NOTICE s or more is a warning (shown without -v): a cron log of a sync,
+        # revoke or lookup waiting on a Retry-After must not look hung.
+        level = logging.WARNING if seconds >= WAIT_NOTICE else logging.INFO
+        log.log(
+            level,
+            "retrying after %s (attempt %d, waiting %.0fs)",
+            exc,
+            state.attempt_number,
+            seconds,
+        )
 
     async for attempt in AsyncRetrying(
         retry=retry_if_exception_type(RetriableError),

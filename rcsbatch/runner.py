@@ -247,9 +247,51 @@ def dry_run(
         report.estimate, report.estimate_source = estimate(
             campaign, account, report.counts["ready"]
         )
+        # A dry run that passes must mean the run will start: the same check, no folder left.
+        _budget_ahead(campaign, account, report.counts["ready"], balance)
         _summarise(target.temp, campaign, target.run_id, report, started, dry_run=True)
         folder = target.commit()
     return RunResult(target.run_id, folder, report, tuple(samples))
+
+
+def check_budget_ahead(
+    campaign: Campaign, plan: Plan, gateway: Gateway | None, account: str
+) -> None:
+    """Refuse (BudgetError) what `run` would refuse for `[send] max_cost`, before it: the cost so
+    far from the campaign's journal of `account` (if any) plus the estimate for the rows that
+    would still go, and the account's balance when there is a `gateway` to ask."""
+    if campaign.send.max_cost is None:
+        return
+    path = journal_path(campaign, account)
+    settled, lacking = _settled(path), _lacking(campaign, path)
+    ready = 0
+    for chunk in plan.chunks():
+        if settled is not None:
+            chunk = _mark_settled(chunk, *settled)
+        if lacking:
+            chunk = _mark_incapable(chunk, lacking)
+        ready += int((chunk["status"] == "ready").sum())
+    balance = fetch_balance(gateway) if gateway is not None else None
+    _budget_ahead(campaign, account, ready, balance)
+
+
+def _budget_ahead(campaign: Campaign, account: str, ready: int, balance: Balance | None) -> None:
+    """The run's budget check for `ready` messages, without a run: read-only on the journal."""
+    if campaign.send.max_cost is None:
+        return
+    path = journal_path(campaign, account)
+    if path.exists():
+        with Journal(path) as journal:
+            _check_budget(campaign, account, journal, ready, balance)
+        return
+    check_budget(
+        campaign.send.max_cost,
+        cost_so_far=Decimal(0),
+        unpriced=0,
+        price=unit_price(campaign, account)[0],
+        messages=ready,
+        balance=balance.amount if balance is not None else None,
+    )
 
 
 def _settled(path: Path) -> tuple[np.ndarray, np.ndarray] | None:
@@ -433,7 +475,7 @@ def _run_locked(
     budget = None
     if campaign.send.max_cost is not None:
         try:
-            budget = _check_budget(campaign, gateway, journal, sendable, balance)
+            budget = _check_budget(campaign, gateway.account, journal, sendable, balance)
         except BudgetError:
             # Lost answers count at the reserved price until settled: settle what the logbook
             # can before refusing (their real prices, or shown absent), then ask again.
@@ -442,7 +484,7 @@ def _run_locked(
             sendable = journal.count_sendable()
             if limit is not None:
                 sendable = min(sendable, limit)
-            budget = _check_budget(campaign, gateway, journal, sendable, balance)
+            budget = _check_budget(campaign, gateway.account, journal, sendable, balance)
     if state.read_history(found) is None and not journal.run_count():
         # A journal with no history: make sure no other machine, report folder or person's cron
         # already sent this campaign before its first message goes.
@@ -529,14 +571,14 @@ def _run_locked(
 
 def _check_budget(
     campaign: Campaign,
-    gateway: Gateway,
+    account: str,
     journal: Journal,
     sendable: int,
     balance: Balance | None,
 ) -> Budget:
     assert campaign.send.max_cost is not None
     cost, unpriced = journal.cost_so_far()
-    price = unit_price(campaign, gateway.account, journal)[0]
+    price = unit_price(campaign, account, journal)[0]
     highest = journal.highest_price()
     if price is not None and highest is not None and highest > price:
         # Reserve at least what the gateway charged: a row without a price yet (a lost answer,

@@ -53,6 +53,7 @@ from rcsbatch.errors import (
 from rcsbatch.journal import Journal, Outcome, Pending
 from rcsbatch.pace import Health, RateLimiter
 from rcsbatch.request import Expired, SendSettings, message_params
+from rcsbatch.retry import WAIT_NOTICE
 from rcsbatch.settle import Known, Rules, Settlement, Settler
 from rcsbatch.window import WindowNeverOpens
 
@@ -131,6 +132,7 @@ class Sender:
         self.on_outcome = on_outcome
         self.on_status = on_status or (lambda line: log.info("%s", line))
         self.limiter = RateLimiter(settings.rate, clock=settings.clock, sleep=settings.sleep)
+        self._said_until = 0.0  # the end of the last wait a line announced
         self.health = Health(settings.clock)
         self.stats = SendStats()
         self._stop = asyncio.Event()
@@ -318,6 +320,17 @@ class Sender:
             self.stats.not_after_passed = True
             return True
         return False
+
+    def _say_wait(self, seconds: float, what: str) -> None:
+        """One line for a wait of WAIT_NOTICE seconds or more, unless one ending about then was
+        announced already (every worker meets the same 429 pause; their retries follow it)."""
+        if seconds < WAIT_NOTICE:
+            return
+        until = self.settings.clock() + seconds
+        if until <= self._said_until + WAIT_NOTICE:
+            return
+        self._said_until = until
+        self.on_status(f"waiting {seconds:.0f}s: {what}")
 
     async def _wait(self, seconds: float) -> None:
         """Sleep up to `seconds`; return early when the run is stopped."""
@@ -517,6 +530,9 @@ class Sender:
                     return
                 if s.not_after is not None and opens >= s.not_after:
                     return  # held rows stay not_sent: their window opens too late
+                self._say_wait(
+                    opens - s.clock(), "the held rows' sending window opens then (window)"
+                )
                 await self._wait(opens - s.clock())
                 continue
             if s.window is not None:
@@ -607,7 +623,10 @@ class Sender:
         pause = self.health.failed()
         if pause is not None:
             self.limiter.pause(pause)
-            log.warning("the gateway is failing (%s): every worker pauses %.0fs", exc, pause)
+            if pause >= WAIT_NOTICE:
+                self._say_wait(pause, f"the gateway is failing ({exc}); every worker pauses")
+            else:
+                log.warning("the gateway is failing (%s): every worker pauses %.0fs", exc, pause)
         if self.health.failing_for() >= self.settings.give_up_after and not self.stopped:
             self.stats.gave_up = (
                 f"the gateway kept failing for {self.health.failing_for():.0f}s ({exc}); "
@@ -678,6 +697,10 @@ class Sender:
                 self._release(reserved)
                 if exc.code == "429":
                     self.limiter.slow_down(exc.retry_after)
+                    self._say_wait(
+                        self.limiter.paused_until - clock(),
+                        "the gateway asks to slow down (429, Retry-After); every worker pauses",
+                    )
                 else:
                     self._count_failure(exc)
                 raise
@@ -807,6 +830,7 @@ class Sender:
         exc = state.outcome.exception() if state.outcome else None
         wait = state.next_action.sleep if state.next_action else 0.0
         log.info("retrying after %s (attempt %d, waiting %.2fs)", exc, state.attempt_number, wait)
+        self._say_wait(wait, f"a message is retried after {exc}")
 
 
 class _Wait:

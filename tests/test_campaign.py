@@ -352,6 +352,48 @@ def test_delay_without_timezone_is_read_in_the_machines_zone(
     assert load(tmp_path, message={"delay": delay}).message.delay == expected
 
 
+@pytest.mark.parametrize(
+    ("table", "key", "value"),
+    [
+        ("message", "delay", '"2027-03-28 02:30"'),
+        ("send", "not_after", '"2027-03-28 02:30"'),
+        ("message", "delay", "2027-03-28T02:30:00"),  # a TOML local date-time
+    ],
+)
+def test_a_local_time_the_clocks_skip_is_refused_naming_the_key(
+    tmp_path: Path, table: str, key: str, value: str
+) -> None:
+    """02:30 on 2027-03-28 does not exist in Berlin (02:00 -> 03:00): a CampaignError naming the
+    key, saying why and suggesting the time after the jump, instead of a silent 03:30."""
+    tables: dict[str, dict[str, str]] = {"message": {"timezone": '"Europe/Berlin"'}}
+    tables.setdefault(table, {})[key] = value
+    with pytest.raises(CampaignError) as error:
+        load(tmp_path, **tables)
+    message = str(error.value)
+    assert f"`{table}.{key}`" in message and "does not exist in Europe/Berlin" in message
+    assert "daylight saving" in message
+    assert '"2027-03-28 03:30"' in message and '"2027-03-28T02:30:00+01:00"' in message
+
+
+@pytest.mark.usefixtures("machine_zone")
+def test_a_skipped_local_time_in_the_machines_zone_is_refused(tmp_path: Path) -> None:
+    """Without `timezone`, a time New York skips (2027-03-14 02:30) is refused too."""
+    with pytest.raises(CampaignError, match="does not exist in the machine's time zone") as error:
+        load(tmp_path, message={"delay": '"2027-03-14 02:30"'})
+    assert '"2027-03-14 03:30"' in str(error.value)
+
+
+@pytest.mark.parametrize("key", ["delay", "not_after"])
+def test_a_local_time_passed_twice_is_the_earlier_moment(tmp_path: Path, key: str) -> None:
+    """02:30 on 2027-10-31 happens twice in Berlin (03:00 -> 02:00): the first, 00:30 UTC."""
+    table = "message" if key == "delay" else "send"
+    tables: dict[str, dict[str, str]] = {"message": {"timezone": '"Europe/Berlin"'}}
+    tables.setdefault(table, {})[key] = '"2027-10-31 02:30"'
+    campaign = load(tmp_path, **tables)
+    moment = campaign.message.delay if key == "delay" else campaign.send.not_after
+    assert moment == utc(2027, 10, 31, 0, 30)
+
+
 # --- errors that name the key and the file --------------------------------------------------
 
 

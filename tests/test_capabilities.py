@@ -73,12 +73,26 @@ def test_no_second_lookup_within_the_age(sim: SimulatorServer, tmp_path: Path) -
     assert sim.backend.counters.lookups == 6
 
 
-def test_cost_is_shown_and_declining_looks_nothing_up(sim: SimulatorServer, tmp_path: Path) -> None:
-    """Without --yes it asks first; a "no" makes no request (exit 1)."""
+def test_cost_is_shown_and_declining_looks_nothing_up(
+    sim: SimulatorServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without --yes it asks a person at a terminal first; a "no" makes no request (exit 1)."""
+    monkeypatch.setattr("rcsbatch.cli._interactive", lambda: True)
     result = invoke(sim, str(phones_file(tmp_path, 2)), input="n\n")
     assert result.exit_code == 1
     assert "2 to look up" in result.stderr and "look them up?" in result.stderr
     assert sim.backend.counters.lookups == 0
+
+
+def test_without_a_terminal_or_yes_it_refuses_with_a_hint(
+    sim: SimulatorServer, tmp_path: Path
+) -> None:
+    """No terminal to ask in (cron; CliRunner's stdin) and no --yes: exit 2 saying to add --yes,
+    not click's "Aborted!" with exit 1; nothing looked up."""
+    result = invoke(sim, str(phones_file(tmp_path, 2)))
+    assert result.exit_code == 2, result.output
+    assert "2 to look up" in result.stderr and "add --yes to look them up" in result.stderr
+    assert "Aborted" not in result.output and sim.backend.counters.lookups == 0
 
 
 def test_retriable_faults_are_retried_lost_answers_are_not(

@@ -434,3 +434,53 @@ def test_simulated_test_send(example: Path) -> None:
     assert result.exit_code == 0, result.stderr
     with Path(result.stdout.strip()).open(encoding="utf-8") as handle:
         assert [line.split(",")[2] for line in handle][1:] == ["sent"] * 3
+
+
+def _with_max_cost(example: Path, cap: str) -> None:
+    text = example.read_text()
+    example.write_text(text.replace("[send]\n", f"[send]\nmax_cost = {cap}\n", 1))
+
+
+@pytest.mark.parametrize("command", [("validate",), ("run", "--dry-run")])
+def test_validate_and_dry_run_refuse_what_run_would_refuse_for_max_cost(
+    example: Path, command: tuple[str, ...]
+) -> None:
+    """11 ready rows at 0.05 = 0.55 > max_cost 0.30: exit 2 with run's message, no folder."""
+    _with_max_cost(example, "0.30")
+    refused = invoke("run", str(example), "--simulate")
+    result = invoke(*command, str(example))
+    assert (result.exit_code, refused.exit_code) == (2, 2), result.stderr
+    message = "this run would pass [send] max_cost = 0.3:"
+    assert message in result.stderr and message in refused.stderr
+    assert not (example.parent.parent / "reports" / "spring-sale").exists() or not [
+        p for p in (example.parent.parent / "reports" / "spring-sale").iterdir() if p.is_dir()
+    ]
+
+
+def test_the_dry_run_budget_counts_the_cost_so_far_from_the_journal(
+    example: Path, gateway: SimulatorServer
+) -> None:
+    """After 4 rows sent, the 7 left (0.35) fit a 0.40 cap alone but not with what was spent."""
+    assert invoke("run", str(example), "--limit", "4").exit_code == 1
+    _with_max_cost(example, "0.40")
+    for command in (("validate",), ("run", "--dry-run")):
+        result = invoke(*command, str(example))
+        assert result.exit_code == 2, result.stderr
+        assert "spent so far 0.19, estimate for 7 messages 0.35" in result.stderr
+    example.write_text(example.read_text().replace("max_cost = 0.40", "max_cost = 1"))
+    assert invoke("run", str(example), "--dry-run").exit_code == 1  # 3 invalid rows, not 2
+
+
+def test_a_long_wait_says_one_line_on_stderr_without_a_terminal(
+    example: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without a terminal (cron) a wait the run announces is a line on stderr, so the log shows
+    why the run is quiet; -q leaves it out. (The notice threshold is lowered to the
+    simulator's 1 s Retry-After to keep the test short.)"""
+    monkeypatch.setattr("rcsbatch.sender.WAIT_NOTICE", 0.5)
+    with SimulatorServer(Faults(rate_429=0.6, retry_after=1.0)) as server:
+        env = {"SEVEN_BASE_URL": server.base_url, "SEVEN_API_KEY": SECRET}
+        result = invoke("run", str(example), "--limit", "4", env=env)
+    assert result.exit_code in (0, 1), result.stderr
+    assert "waiting 1s: the gateway asks to slow down (429, Retry-After)" in result.stderr
+    assert SECRET not in result.stderr

@@ -150,7 +150,12 @@ def journal(tmp_path: Path, rows: int, earlier: dict[int, float] | None = None) 
 
 
 def send(
-    j: Journal, client: FakeGateway, settings: SendSettings, *, limit: int | None = None
+    j: Journal,
+    client: FakeGateway,
+    settings: SendSettings,
+    *,
+    limit: int | None = None,
+    on_status: Callable[[str], None] | None = None,
 ) -> tuple[SendStats, dict[int, Outcome]]:
     """Run a Sender over the journal; the stats and each row's outcome by recipient."""
     outcomes: dict[int, Outcome] = {}
@@ -163,6 +168,7 @@ def send(
             RUN,
             limit=limit,  # type: ignore[arg-type]
             on_outcome=lambda o: outcomes.__setitem__(o.recipient, o),
+            on_status=on_status,
         )
         return await sender.run()
 
@@ -735,6 +741,39 @@ def test_a_request_that_hangs_past_the_grace_period_is_left_unknown(
     assert statuses(j) == {rcp(1): "unknown", rcp(2): "not_sent", rcp(3): "not_sent"}
 
 
+@pytest.mark.parametrize(
+    ("retry_after", "lines"),
+    [
+        (7, ["waiting 7s: the gateway asks to slow down (429, Retry-After); every worker pauses"]),
+        (2, []),
+    ],
+)
+def test_a_wait_of_five_seconds_or_more_says_one_line(
+    tmp_path: Path, clock: Clock, retry_after: float, lines: list[str]
+) -> None:
+    """A 429's 7 s pause is one status line (not a second one for the retry that follows it), so
+    a cron log shows why the run is quiet; a 2 s pause says nothing."""
+    error = RetriableError("429", code="429", retry_after=retry_after)
+    client = FakeGateway(clock, {rcp(1): [error]})
+    said: list[str] = []
+    send(journal(tmp_path, 1), client, SendSettings(clock=clock), on_status=said.append)
+    assert said == lines
+
+
+def test_a_backoff_retry_of_five_seconds_or_more_says_one_line(
+    tmp_path: Path, clock: Clock
+) -> None:
+    """A retry without Retry-After that waits 5 s or more says so, once."""
+    client = FakeGateway(clock, {rcp(1): [RetriableError("503", code="503")] * 8})
+    said: list[str] = []
+    settings = SendSettings(clock=clock, max_attempts=8, backoff_max=60)
+    send(journal(tmp_path, 1), client, settings, on_status=said.append)
+    waits = [b - a for (a, _), (b, _) in itertools.pairwise(client.calls)]
+    long = [w for w in waits if w >= 5]
+    assert (len(said) >= 1) == bool(long) and len(said) <= len(long)
+    assert all(line.startswith("waiting ") and "503" in line for line in said)
+
+
 # ---- quiet hours -------------------------------------------------------------------------------
 
 
@@ -744,8 +783,10 @@ def test_rows_outside_their_window_wait_for_it_to_open(tmp_path: Path, clock: Cl
     client = FakeGateway(clock)
     j = journal(tmp_path, 2)
     settings = SendSettings(clock=clock, window=parse_window("10:00-12:00"), ttl_minutes=60)
-    send(j, client, settings)
+    said: list[str] = []
+    send(j, client, settings, on_status=said.append)
     assert [t - T0 for t, _ in client.calls] == [3600, 3600]
+    assert said == ["waiting 3600s: the held rows' sending window opens then (window)"]
     assert [p["ttl"] for _, p in client.calls] == [60, 60]
     assert all("delay" not in p for _, p in client.calls)
     assert set(statuses(j).values()) == {"sent"}
