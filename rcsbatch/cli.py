@@ -30,9 +30,11 @@ from typing import Any
 import click
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from rcsbatch import __version__, csvfile, privacy, runner
 from rcsbatch.campaign import Campaign, check_validity, load_campaign
+from rcsbatch.controls import visible
 from rcsbatch.errors import AccountError, CampaignBusyError, GatewayError, InputError
 from rcsbatch.prepare import Plan, open_plan
 from rcsbatch.progress import Progress
@@ -464,7 +466,10 @@ def _finish(err: Console, result: runner.RunResult) -> None:
             loud.print(RESUME)
     for sample in result.samples:
         body = {key: value for key, value in sample.items() if key != "row"}
-        err.print(f"row {sample['row']} would go as: " + json.dumps(body, ensure_ascii=False))
+        err.print(
+            f"row {sample['row']} would go as: " + visible(json.dumps(body, ensure_ascii=False)),
+            markup=False,
+        )
     for line in report.lines():
         err.print(line)
     click.echo(str(result.folder))
@@ -494,11 +499,12 @@ def validate(campaign_file: str, show: int) -> None:
                     counts[str(status)] = counts.get(str(status), 0) + int(n)
             bad = chunk[chunk["status"] != "ready"]
             for row, item in bad.head(max(show - listed, 0)).iterrows():
+                # Text, not str: a cell is data, and `[/x]` in it is no markup for rich to parse.
                 problems.add_row(
                     str(row),
                     item["status"],
-                    cell_text(item["input_phone"]) or "",
-                    str(item["reason"]),
+                    _literal(cell_text(item["input_phone"]) or ""),
+                    _literal(str(item["reason"])),
                 )
                 listed += 1
     key = os.environ.get(API_KEY_ENV, "").strip()
@@ -582,10 +588,15 @@ def _print_params(out: Console, row: int, params: dict[str, Any]) -> None:
     table.add_column(style="bold")
     table.add_column()
     for key, value in params.items():
-        table.add_row(
-            key, json.dumps(value, ensure_ascii=False) if not isinstance(value, str) else value
-        )
+        shown = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+        table.add_row(key, _literal(shown))
     out.print(table)
+
+
+def _literal(value: str) -> Text:
+    """Recipient data or a template for a rich table: shown as written, never read as markup
+    (`[i]` stays, `[/STOP]` cannot crash), its control characters written out."""
+    return Text(visible(value))
 
 
 @cli.command()

@@ -2,9 +2,10 @@
 
 For each row: normalise the number (invalid when it cannot be), drop it when it is in the suppress
 list, merge the text, label and foreign_id (invalid when a needed cell is empty with no default, or
-the result breaks the gateway's rules), and mark later rows of a recipient already seen `duplicate`.
-Rows that pass are `ready`. All of it is vectorised per chunk; memory grows only by 16 bytes per
-distinct recipient (for finding duplicates). A rich message's text fields are merged and checked
+the result breaks the gateway's rules or holds a control character other than LF and TAB), and
+mark later rows of a recipient already seen `duplicate`. Rows that pass are `ready`. All of it is
+vectorised per chunk; memory grows only by 16 bytes per distinct recipient (for finding
+duplicates). A rich message's text fields are merged and checked
 the same way, and the row's text becomes its RCS object as compact JSON (see `richcontent`).
 """
 
@@ -20,6 +21,7 @@ import pandas as pd
 
 from rcsbatch import phones, richcontent
 from rcsbatch.campaign import Campaign
+from rcsbatch.controls import CONTROL_RE, control_name, first_control
 from rcsbatch.errors import RecipientsError
 from rcsbatch.recipients import RecipientFile, open_recipients, read_numbers_column
 
@@ -148,6 +150,25 @@ def _empty_cell_reason(
     return ok
 
 
+def _control_reason(merged: dict[str, pd.Series], ok: np.ndarray, reason: np.ndarray) -> np.ndarray:
+    """Mark rows whose merged text, label, foreign_id or rich field holds a control character
+    (but LF and TAB): a NUL or ESC in a message is a mistake in the file, never wanted text, and
+    would reach the recipient's phone. Returns the mask of rows still fine."""
+    for key in sorted(merged):
+        found = merged[key].str.contains(CONTROL_RE, regex=True)
+        bad = found.to_numpy(dtype=bool, na_value=False) & ok
+        if bad.any():
+            at = np.flatnonzero(bad)
+            # Only the few bad rows are looked at one by one, to name their character.
+            reason[at] = [
+                f"{key} contains a control character {control_name(first_control(v) or '')}; "
+                "remove it"
+                for v in merged[key].iloc[at].tolist()
+            ]
+            ok = ok & ~bad
+    return ok
+
+
 def foreign_id_prefix(campaign_name: str) -> str:
     """The part of a derived foreign_id before the recipient: a readable prefix of the name and
     a hash of the whole name, so two long names that share their first characters (`…-wave1`,
@@ -218,6 +239,7 @@ def check_chunk(
         text_empty = (merged["text"].str.strip() == "").to_numpy(dtype=bool) & ok
         reason[text_empty] = "the merged text is empty"
         ok &= ~text_empty
+    ok = _control_reason(merged, ok, reason)
     if m.rich is not None:
         # The row's text becomes its merged RCS object (JSON): what the journal keeps and sends.
         ok = richcontent.check_frame(m.rich, merged, ok, reason)

@@ -1,4 +1,8 @@
-"""A rich message for people: the RCS object drawn as panels (one per card) with its buttons."""
+"""A rich message for people: the RCS object drawn as panels (one per card) with its buttons.
+
+Every piece of the object is merged recipient data: it goes into `Text` (never parsed as markup)
+with its control characters written out, so nothing in a cell can restyle or drive the terminal.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +13,8 @@ from rich.console import Group, RenderableType
 from rich.markup import escape
 from rich.panel import Panel
 from rich.text import Text
+
+from rcsbatch.controls import visible
 
 _ICONS = {
     "reply": "↩",
@@ -43,30 +49,34 @@ def _suggestion(s: Mapping[str, Any]) -> str:
 def _buttons(suggestions: Any, prefix: str = "") -> list[RenderableType]:
     if not suggestions:
         return []
-    return [Text(prefix + " ".join(_suggestion(s) for s in suggestions), style="cyan")]
+    return [_text(prefix + " ".join(_suggestion(s) for s in suggestions), style="cyan")]
+
+
+def _text(value: object, style: str = "") -> Text:
+    return Text(visible(str(value)), style=style)
 
 
 def _card(card: Mapping[str, Any], caption: str) -> Panel:
     parts: list[RenderableType] = []
     if card.get("title"):
-        parts.append(Text(str(card["title"]), style="bold"))
+        parts.append(_text(card["title"], style="bold"))
     if card.get("description"):
-        parts.append(Text(str(card["description"])))
+        parts.append(_text(card["description"]))
     parts += _file_lines(card.get("file"))
     parts += _buttons(card.get("suggestions"))
     layout = [card.get("orientation"), card.get("thumbnailImageAlignment")]
-    subtitle = ", ".join(str(x) for x in layout if x) or None
+    subtitle = _text(", ".join(str(x) for x in layout if x)) if any(layout) else None
     return Panel(Group(*parts), title=escape(caption), subtitle=subtitle, expand=False)
 
 
 def _file_lines(file: Any) -> list[RenderableType]:
     if not isinstance(file, Mapping):
         return []
-    lines: list[RenderableType] = [Text(f"media: {file.get('fileUrl')}", style="green")]
+    lines: list[RenderableType] = [_text(f"media: {file.get('fileUrl')}", style="green")]
     if file.get("thumbnailUrl"):
-        lines.append(Text(f"thumbnail: {file['thumbnailUrl']}", style="green"))
+        lines.append(_text(f"thumbnail: {file['thumbnailUrl']}", style="green"))
     if file.get("height"):
-        lines.append(Text(f"height: {file['height']}", style="dim"))
+        lines.append(_text(f"height: {file['height']}", style="dim"))
     return lines
 
 
@@ -83,6 +93,6 @@ def render(obj: Mapping[str, Any]) -> RenderableType:
     elif "file" in obj:
         parts.append(Panel(Group(*_file_lines(obj["file"])), title="file", expand=False))
     elif "text" in obj:
-        parts.append(Panel(Text(str(obj["text"])), title="text", expand=False))
+        parts.append(Panel(_text(obj["text"]), title="text", expand=False))
     parts += _buttons(obj.get("suggestions"), "suggestions: ")
     return Group(*parts)

@@ -484,3 +484,45 @@ def test_a_long_wait_says_one_line_on_stderr_without_a_terminal(
     assert result.exit_code in (0, 1), result.stderr
     assert "waiting 1s: the gateway asks to slow down (429, Retry-After)" in result.stderr
     assert SECRET not in result.stderr
+
+
+def _with_brackets(example: Path) -> None:
+    """The example campaign with markup-like brackets in its text and in a phone cell."""
+    toml = example.read_text().replace(
+        'text = "Hi {first_name}, your code {code} is valid until Sunday."',
+        'text = "Hi [i]{first_name}[/i] [/STOP]"',
+    )
+    example.write_text(toml)
+    data = example.parent.parent / "sample_data" / "customers.csv"
+    lines = data.read_text().splitlines()
+    lines.append("C9001,Zoe,[/x]0176 1234567,SPRING-ZZZ,regular")
+    data.write_text("\n".join(lines) + "\n")
+
+
+def test_preview_and_validate_print_data_literally_never_as_markup(example: Path) -> None:
+    """Brackets in a template or a cell are text: shown as written, and no MarkupError."""
+    _with_brackets(example)
+    result = invoke("preview", str(example), "-n", "1")
+    assert result.exit_code == 0, result.output
+    assert "Hi [i]Anna[/i] [/STOP]" in result.stdout
+    result = invoke("validate", str(example), "--show", "100")
+    assert result.exit_code == 1
+    assert "[/x]0176" in result.stdout
+
+
+def test_control_characters_never_reach_the_terminal(example: Path) -> None:
+    """A row with ESC in a cell is invalid with the reason, and no raw ESC is printed."""
+    data = example.parent.parent / "sample_data" / "customers.csv"
+    lines = data.read_text().splitlines()
+    lines[1] = lines[1].replace("Anna", "\x1b[31mAnna")
+    lines.append("C9001,Zoe,\x1b]0;owned\x07+49 176 1234567,SPRING-ZZZ,regular")
+    data.write_text("\n".join(lines) + "\n")
+    result = invoke("validate", str(example), "--show", "100")
+    assert result.exit_code == 1
+    assert "U+001B (ESC)" in result.stdout
+    assert "\\x1b" in result.stdout
+    result_preview = invoke("preview", str(example), "-n", "20")
+    assert result_preview.exit_code == 0
+    assert "Anna" not in result_preview.stdout  # row 1 is invalid now
+    for out in (result.stdout, result.stderr, result_preview.stdout, result_preview.stderr):
+        assert "\x1b" not in out and "\x07" not in out

@@ -144,3 +144,32 @@ def test_seen_numbers_agree_with_a_dict(chunks: list[list[int]]) -> None:
             expected.append(reference.get(number, 0))
             reference.setdefault(number, int(r))
         assert got.tolist() == expected
+
+
+@pytest.mark.parametrize(
+    ("cell", "named"), [("a\x00b", "U+0000 (NUL)"), ("\x1b[31mred", "U+001B (ESC)")]
+)
+def test_a_control_character_makes_only_its_row_invalid(
+    tmp_path: Path, cell: str, named: str
+) -> None:
+    """NUL, ESC and the like are mistakes in the file: that row is invalid, naming the character;
+    LF and TAB are text."""
+    path = campaign_with(tmp_path, "phone,name\n0176 12345678,Ann\n0176 22223333,x\n")
+    frame = pd.DataFrame(
+        {
+            "phone": ["0176 12345678", "0176 22223333", "0176 33334444"],
+            "name": [cell, "a\tb", "c\nd"],
+        }
+    )
+    frame.to_csv(tmp_path / "people.csv", index=False)
+    rows = checked(path)
+    assert rows["status"].tolist() == ["invalid", "ready", "ready"]
+    assert rows.loc[1, "reason"] == f"text contains a control character {named}; remove it"
+
+
+def test_a_c1_control_character_in_the_label_is_named(tmp_path: Path) -> None:
+    path = campaign_with(
+        tmp_path, "phone,name,tag\n0176 12345678,Ann,a\u009bb\n", message='label = "{tag}"'
+    )
+    rows = checked(path)
+    assert rows.loc[1, "reason"] == "label contains a control character U+009B (CSI); remove it"
