@@ -123,6 +123,9 @@ class Campaign:
     phone_column: str = "phone"
     default_region: str = "DE"
     suppress: Path | None = None
+    # "refuse": an entry of the suppress list that is not a number stops the run, for that
+    # person's opt-out would silently be lost; "ignore" drops such entries.
+    suppress_invalid: str = "refuse"
     sheet: str | None = None
     encoding: str = "utf-8"
     report_dir: Path = Path("reports")
@@ -138,12 +141,14 @@ class Campaign:
         return csvfile.dialect(self.csv_dialect)
 
 
+SUPPRESS_INVALID = ("refuse", "ignore")
 _TOP_KEYS = {
     "name",
     "recipients",
     "phone_column",
     "default_region",
     "suppress",
+    "suppress_invalid",
     "sheet",
     "encoding",
     "report_dir",
@@ -271,6 +276,11 @@ def parse_campaign(data: Mapping[str, Any], path: Path) -> Campaign:
     if recipients.suffix.lower() not in (".csv", ".parquet", ".xlsx", ".txt", ".tsv"):
         raise top.fail("recipients", "must be a .csv, .parquet or .xlsx file")
     suppress_name = top.text("suppress")
+    suppress_invalid = top.text("suppress_invalid", "refuse")
+    if suppress_invalid not in SUPPRESS_INVALID:
+        raise top.fail(
+            "suppress_invalid", f'must be "refuse" or "ignore", not {suppress_invalid!r}'
+        )
     region = top.text("default_region", "DE").upper()
     if not phones.is_known_region(region):
         raise top.fail("default_region", f'is not a known country code ({region!r}); use e.g. "DE"')
@@ -295,6 +305,7 @@ def parse_campaign(data: Mapping[str, Any], path: Path) -> Campaign:
         phone_column=top.text("phone_column", "phone"),
         default_region=region,
         suppress=(base / suppress_name).resolve() if suppress_name else None,
+        suppress_invalid=suppress_invalid,
         # The contract's own example names a sheet beside a CSV file: it is simply unused there.
         sheet=top.text("sheet"),
         encoding=encoding,

@@ -16,6 +16,7 @@ Exit codes:
 from __future__ import annotations
 
 import contextlib
+import errno
 import gc
 import json
 import logging
@@ -85,9 +86,39 @@ def _load(path: str, *, checking: bool = False) -> tuple[Campaign, Plan]:
         return campaign, open_plan(campaign)
 
 
+def _api_key() -> str:
+    """$SEVEN_API_KEY, stripped; "" when unset. Never shown: not even in an error."""
+    key = os.environ.get(API_KEY_ENV, "").strip()
+    bad = next((i for i, char in enumerate(key, 1) if not char.isascii()), None)
+    if bad is not None:
+        # httpx refuses such a header value with a traceback; say why before any request.
+        raise InputProblem(
+            f"{API_KEY_ENV} holds a character that is not ASCII (character {bad} of "
+            f"{len(key)}); seven's API keys are plain letters and digits: copy it again from "
+            "seven's dashboard (a word processor may have changed a quote or a dash)"
+        )
+    return key
+
+
+def _echo_result(line: str) -> None:
+    """Print a command's result line (a folder, a file) on stdout, whatever became of stdout.
+
+    The work is done and on disk when this is printed: a reader that went away (`| head -0`)
+    or a full disk must neither hide the command's exit code nor end in a traceback.
+    """
+    try:
+        click.echo(line)
+    except OSError as exc:
+        # Python would try to flush stdout again at exit and print an error of its own.
+        with contextlib.suppress(OSError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        if exc.errno != errno.EPIPE:  # the reader left on purpose: nothing to say
+            click.echo(f"cannot print {line} on stdout ({exc.strerror or exc})", err=True)
+
+
 def _account(campaign: Campaign, simulate: bool = False) -> str:
     """The account whose journal a command reads: see runner.account_for."""
-    key = os.environ.get(API_KEY_ENV, "").strip()
+    key = _api_key()
     gateway = runner.Gateway(_base_url(), key) if key and not simulate else None
     return runner.account_for(campaign, gateway, simulate)
 
@@ -223,7 +254,7 @@ def run(
         raise click.UsageError("--rows chooses the rows of a test send: give --test-to or --test")
     campaign, plan = _load(campaign_file, checking=dry_run)
     root = runner.report_root(campaign, report_dir)
-    api_key = os.environ.get(API_KEY_ENV, "").strip()
+    api_key = "" if simulate else _api_key()  # a simulation needs no key, nor a good one
     if dry_run:
         # The balance is shown when there is a key to ask with; a dry run needs none.
         gateway = runner.Gateway(_base_url(), api_key) if api_key and not simulate else None
@@ -310,7 +341,7 @@ def _test_send(
     err.print("test send: " + ", ".join(f"{n} {s}" for s, n in sorted(counts.items())))
     if result.stop_reason:
         _stderr().print(f"stopped by the gateway: {result.stop_reason}", markup=False)
-    click.echo(str(result.path))
+    _echo_result(str(result.path))
     sys.exit(result.exit_code)
 
 
@@ -357,7 +388,7 @@ def _simulated(campaign: Campaign, root: Path) -> Iterator[runner.Gateway]:
 
 
 def _gateway_from_env() -> runner.Gateway:
-    api_key = os.environ.get(API_KEY_ENV, "").strip()
+    api_key = _api_key()
     if not api_key:
         raise InputProblem(
             f"no API key: set {API_KEY_ENV} to your seven API key (seven's dashboard → "
@@ -414,7 +445,7 @@ def sync(campaign_file: str, report_dir: Path | None, simulate: bool, quiet: boo
         )
     if folder is not None:
         err.print(f"results rewritten from the journal in {folder}")
-        click.echo(str(folder))
+        _echo_result(str(folder))
 
 
 def _send(
@@ -472,7 +503,7 @@ def _finish(err: Console, result: runner.RunResult) -> None:
         )
     for line in report.lines():
         err.print(line)
-    click.echo(str(result.folder))
+    _echo_result(str(result.folder))
     sys.exit(report.exit_code)
 
 
@@ -507,7 +538,7 @@ def validate(campaign_file: str, show: int) -> None:
                     _literal(str(item["reason"])),
                 )
                 listed += 1
-    key = os.environ.get(API_KEY_ENV, "").strip()
+    key = _api_key()
     if campaign.message.sender is not None:
         # Only once the rows are known good: a problem in the file is the first thing to say.
         if key:
@@ -601,7 +632,7 @@ def _literal(value: str) -> Text:
 
 @cli.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=8089, show_default=True, type=int)
+@click.option("--port", default=8089, show_default=True, type=click.IntRange(0, 65535))
 @click.option(
     "--state",
     type=click.Path(dir_okay=False, path_type=Path),
@@ -839,7 +870,7 @@ def _hooks_call(call: Any) -> Any:
     from rcsbatch.client import GatewayClient
     from rcsbatch.errors import AccountError, GatewayError
 
-    api_key = os.environ.get(API_KEY_ENV, "").strip()
+    api_key = _api_key()
     if not api_key:
         raise InputProblem(f"no API key: set {API_KEY_ENV} to your seven API key")
     base_url = _base_url()
@@ -916,7 +947,7 @@ def report(
             dialect=csvfile.dialect(csv_dialect) if csv_dialect else campaign.csv,
         )
     if written is not None:
-        click.echo(str(written))
+        _echo_result(str(written))
 
 
 # ---- revoke, agents and test sends ----------------------------------------------------------
@@ -1023,7 +1054,7 @@ def revoke(
     if stats.failed:
         err.print(f"{len(stats.failed)} requests failed: run the same command again to retry them")
     if folder is not None:
-        click.echo(str(folder))
+        _echo_result(str(folder))
     if stats.stop_reason:
         raise GatewayStop(stats.stop_reason)
     if stats.failed or stats.refused:
@@ -1177,7 +1208,7 @@ def event(
                 )
             except OSError as exc:
                 raise InputProblem(f"cannot write the results ({exc.strerror})") from None
-        click.echo(str(written))
+        _echo_result(str(written))
     elif done[0].error:
         err.print(done[0].error)
     if stopped:

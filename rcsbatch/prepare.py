@@ -11,6 +11,7 @@ the same way, and the row's text becomes its RCS object as compact JSON (see `ri
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import re
 from collections.abc import Iterator
@@ -66,7 +67,11 @@ def open_plan(campaign: Campaign) -> Plan:
 
 
 def load_suppress(campaign: Campaign) -> np.ndarray:
-    """The suppress list's valid numbers, normalised, sorted and unique."""
+    """The suppress list's numbers, normalised, sorted and unique.
+
+    An entry that is not a number refuses the run (unless `suppress_invalid = "ignore"`): it is
+    someone's opt-out we could not honour. Empty cells are no entry; a header-only list is empty.
+    """
     assert campaign.suppress is not None
     if not campaign.suppress.exists():
         raise RecipientsError(f"{campaign.suppress}: no such file (named by `suppress`)")
@@ -78,10 +83,54 @@ def load_suppress(campaign: Campaign) -> np.ndarray:
             pd.Series([file.columns[0]], dtype="str"), campaign.default_region
         )
         found.append(first[first != 0])
+    bad_rows: list[int] = []
+    bad_count = 0
     for column in read_numbers_column(file):
         numbers, _ = phones.normalise_many(column, campaign.default_region)
         found.append(numbers[numbers != 0])
+        bad = (numbers == 0) & column.notna().to_numpy()
+        bad_count += int(bad.sum())
+        bad_rows.extend(column.index[bad][: SHOWN_BAD - len(bad_rows)].tolist())
+    if bad_count and campaign.suppress_invalid == "refuse":
+        lines = suppress_lines(file, bad_rows)
+        shown = ", ".join(str(n) for n in lines)
+        more = f" and {bad_count - len(lines)} more" if bad_count > len(lines) else ""
+        raise RecipientsError(
+            f"{file.path.name}: {bad_count} entr{'y is' if bad_count == 1 else 'ies are'} "
+            f"not a phone number (line {shown}{more}); those people's opt-outs would be lost. "
+            'Fix the list, or set `suppress_invalid = "ignore"` in the campaign file to skip them'
+        )
     return np.unique(np.concatenate(found))
+
+
+SHOWN_BAD = 10  # lines named when a suppress list has entries that are not numbers
+
+
+def suppress_lines(file: RecipientFile, rows: list[int]) -> list[int]:
+    """The lines a person sees in an editor for data `rows` (1-based, after the first line).
+
+    In a CSV file a blank line is no row and a quoted cell may span lines, so the file is read
+    again (only when something is wrong) to count them; elsewhere the first line is line 1 (a
+    headerless list's first number stands where a header would).
+    """
+    offset = 1
+    if file.path.suffix.lower() in (".parquet", ".xlsx"):
+        return [row + offset for row in rows]
+    wanted = set(rows)
+    lines: dict[int, int] = {}
+    with file.path.open(encoding=file.encoding, newline="", errors="replace") as handle:
+        reader = csv.reader(handle, delimiter=file.delimiter)
+        row = -1  # the header is row 0
+        start = 1
+        for record in reader:
+            if record:
+                row += 1
+                if row in wanted:
+                    lines[row] = start
+                    if len(lines) == len(wanted):
+                        break
+            start = reader.line_num + 1
+    return [lines.get(row, row + offset) for row in rows]
 
 
 class SeenNumbers:

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
@@ -526,3 +529,61 @@ def test_control_characters_never_reach_the_terminal(example: Path) -> None:
     assert "Anna" not in result_preview.stdout  # row 1 is invalid now
     for out in (result.stdout, result.stderr, result_preview.stdout, result_preview.stderr):
         assert "\x1b" not in out and "\x07" not in out
+
+
+def test_simulator_port_out_of_range_is_a_usage_error() -> None:
+    """A port past 65535 is one clean line, exit 2, not an OverflowError from the socket."""
+    result = invoke("simulator", "--port", "99999")
+    assert result.exit_code == 2
+    assert "99999" in result.output and "Traceback" not in result.output
+
+
+@pytest.mark.parametrize("command", [["run"], ["run", "--dry-run"], ["validate"]])
+def test_non_ascii_api_key_is_refused_before_any_request(
+    example: Path, gateway: SimulatorServer, monkeypatch: pytest.MonkeyPatch, command: list[str]
+) -> None:
+    """A key with a pasted “smart” character: exit 2 saying so, the key never shown."""
+    key = SECRET[:6] + "\u2013" + SECRET[7:]
+    monkeypatch.setenv("SEVEN_API_KEY", key)
+    result = invoke(command[0], str(example), *command[1:])
+    assert result.exit_code == 2, result.output
+    assert "not ASCII" in result.output
+    assert key not in result.output and SECRET[:6] not in result.output
+    assert gateway.backend.accepted() == []
+
+
+def test_agents_with_non_ascii_api_key_is_exit_2(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every command that asks the gateway checks the key the same way."""
+    monkeypatch.setenv("SEVEN_API_KEY", "schlüssel")
+    result = invoke("agents")
+    assert result.exit_code == 2 and "not ASCII" in result.output
+    assert "schlüssel" not in result.output
+
+
+def _run_simulated(example: Path, stdout: Any) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "rcsbatch", "run", str(example), "--simulate", "-q"],
+        stdout=stdout,
+        stderr=subprocess.PIPE,
+    )
+
+
+def test_run_folder_on_a_full_stdout_keeps_the_exit_code(example: Path) -> None:
+    """/dev/full as stdout: one line on stderr naming the folder, the run's own exit code."""
+    with open("/dev/full", "w") as full:
+        child = _run_simulated(example, full)
+        _, err = child.communicate(timeout=120)
+    text = err.decode()
+    assert child.returncode == 0, text
+    assert "Traceback" not in text and "cannot print" in text
+
+
+def test_run_folder_to_a_closed_pipe_is_quiet(example: Path) -> None:
+    """`rcsbatch run … | head -0`: the reader left; no traceback, the run's own exit code."""
+    child = _run_simulated(example, subprocess.PIPE)
+    assert child.stdout is not None
+    child.stdout.close()  # before the run prints its folder
+    _, err = child.communicate(timeout=120)
+    text = err.decode()
+    assert child.returncode == 0, text
+    assert "Traceback" not in text and "Broken pipe" not in text

@@ -11,6 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from rcsbatch.campaign import load_campaign
+from rcsbatch.errors import CampaignError, RecipientsError
 from rcsbatch.prepare import SeenNumbers, check_chunk, open_plan
 
 
@@ -173,3 +174,50 @@ def test_a_c1_control_character_in_the_label_is_named(tmp_path: Path) -> None:
     )
     rows = checked(path)
     assert rows.loc[1, "reason"] == "label contains a control character U+009B (CSI); remove it"
+
+
+def test_suppress_entries_that_are_not_numbers_refuse_the_run(tmp_path: Path) -> None:
+    """An opt-out we cannot read is not dropped silently: the run stops, naming its lines."""
+    suppress = "email\n\na@example.com\n0176 12345678\n\nb@example.com\n"
+    with pytest.raises(RecipientsError, match=r"2 entries .*\(line 3, 6\).*suppress_invalid"):
+        checked(campaign_with(tmp_path, "phone,name\n0151 23456789,b\n", suppress=suppress))
+
+
+def test_suppress_lines_listed_are_capped(tmp_path: Path) -> None:
+    """A long list of bad entries names the first ten lines, then how many more."""
+    suppress = "phone\n" + "x\n" * 25
+    lines = ", ".join(str(n) for n in range(2, 12))
+    with pytest.raises(RecipientsError, match=rf"25 entries .*\(line {lines} and 15 more\)"):
+        checked(campaign_with(tmp_path, "phone,name\n0151 23456789,b\n", suppress=suppress))
+
+
+def test_suppress_invalid_ignore_skips_bad_entries(tmp_path: Path) -> None:
+    """`suppress_invalid = "ignore"` keeps the old behaviour: bad entries are skipped."""
+    path = campaign_with(
+        tmp_path,
+        "phone,name\n0176 12345678,a\n0151 23456789,b\n",
+        top='suppress_invalid = "ignore"',
+        suppress="phone\nnot a number\n0176 12345678\n",
+    )
+    assert checked(path)["status"].tolist() == ["suppressed", "ready"]
+
+
+def test_suppress_header_only_is_empty_and_fine(tmp_path: Path) -> None:
+    """A list with only its header suppresses nobody, without complaint."""
+    for header in ("phone", "phone\n", "email,phone\n"):
+        path = campaign_with(tmp_path, "phone,name\n0151 23456789,b\n", suppress=header)
+        assert checked(path)["status"].tolist() == ["ready"]
+
+
+def test_suppress_without_a_phone_column_refuses(tmp_path: Path) -> None:
+    """Several columns and none of them `phone`: the run stops rather than guess."""
+    suppress = "email,name\na@example.com,A\n"
+    with pytest.raises(RecipientsError, match="`phone` column"):
+        checked(campaign_with(tmp_path, "phone,name\n0151 23456789,b\n", suppress=suppress))
+
+
+def test_suppress_invalid_must_be_refuse_or_ignore(tmp_path: Path) -> None:
+    """Any other value of `suppress_invalid` is a campaign error naming the key."""
+    path = campaign_with(tmp_path, "phone,name\n", top='suppress_invalid = "skip"')
+    with pytest.raises(CampaignError, match="suppress_invalid"):
+        load_campaign(path)
