@@ -53,10 +53,11 @@ from rcsbatch.results import (
     write_summary,
 )
 from rcsbatch.sender import Sender, SendStats
+from rcsbatch.settle import LogbookFacts, Rules, Settler, journal_known, sent_elsewhere
 from rcsbatch.sync import SyncStats
 
 if TYPE_CHECKING:
-    from rcsbatch.client import Balance
+    from rcsbatch.client import Balance, GatewayClient
 
 REPORT_DIR_ENV = "RCSBATCH_REPORT_DIR"
 SAMPLES = 3
@@ -607,7 +608,6 @@ def settle_now(
     absent become sendable, the rest stay unknown with the reason. Returns how many were found
     sent and how many shown absent."""
     from rcsbatch.client import GatewayClient
-    from rcsbatch.settle import Known, Rules, Settler
 
     settings = settings or SendSettings.of(campaign)
     rows = journal.unsettled()
@@ -628,24 +628,8 @@ def settle_now(
             gateway.base_url, gateway.api_key, timeout=settings.request_timeout
         ) as client:
             await client.balance()  # its Date header: the gateway's clock
-            claims = AccountClaims(found.account_folder, campaign.name, found.journal)
-            settler = Settler(
-                client,
-                Rules(
-                    settings.request_timeout,
-                    settings.settle_floor,
-                    settings.evidence_margin,
-                    settings.max_attempts,
-                    settings.on_unknown,
-                ),
-                claims=claims,
-                zone=state.read_logbook_zone(found),
-                more_known=lambda: claims.recent_known(8, found.test_sends),
-            )
-            known = [
-                Known(i, r, at, at + settings.request_timeout, delay, text)
-                for i, r, at, delay, text in journal.recent_known(8)
-            ]
+            settler = campaign_settler(client, campaign.name, found, settings)
+            known = journal_known(journal, settings.request_timeout)
             return await settler.settle(rows, now=now, run_started=now, known=known)
 
     with _event_loop() as loop_runner:
@@ -659,6 +643,28 @@ def settle_now(
     return len(result.found), len(result.resend)
 
 
+def campaign_settler(
+    client: GatewayClient,
+    campaign_name: str,
+    found: state.CampaignState,
+    settings: SendSettings,
+    facts: LogbookFacts | None = None,
+) -> Settler:
+    """The settler of a campaign's lost answers: its account's claims, the logbook zone kept
+    for the account, and the account's other messages (other campaigns, test sends) as
+    evidence."""
+
+    claims = AccountClaims(found.account_folder, campaign_name, found.journal)
+    return Settler(
+        client,
+        Rules.of(settings),
+        claims=claims,
+        zone=state.read_logbook_zone(found),
+        facts=facts,
+        more_known=lambda: claims.recent_known(8, found.test_sends),
+    )
+
+
 def check_not_sent_elsewhere(
     campaign: Campaign,
     gateway: Gateway,
@@ -669,7 +675,6 @@ def check_not_sent_elsewhere(
     AlreadySentError when an entry carries this campaign's derived foreign_id, or its exact
     text and label (see `settle.sent_elsewhere`)."""
     from rcsbatch.client import GatewayClient
-    from rcsbatch.settle import sent_elsewhere
 
     rows = journal.sample_rows(SAMPLE_LOOKUPS)
     if not rows:
@@ -1005,7 +1010,6 @@ async def _send(
 ) -> SendStats:
     # Imported here: aiohttp and httpx cost ~0.1 s of start-up that dry runs never use.
     from rcsbatch.client import GatewayClient
-    from rcsbatch.settle import Rules, Settler
 
     async with GatewayClient(
         gateway.base_url,
@@ -1014,21 +1018,7 @@ async def _send(
         timeout=settings.request_timeout,
         clock=settings.clock,
     ) as client:
-        claims = AccountClaims(found.account_folder, campaign_name, found.journal)
-        settler = Settler(
-            client,
-            Rules(
-                settings.request_timeout,
-                settings.settle_floor,
-                settings.evidence_margin,
-                settings.max_attempts,
-                settings.on_unknown,
-            ),
-            claims=claims,
-            zone=state.read_logbook_zone(found),
-            facts=report.logbook,
-            more_known=lambda: claims.recent_known(8, found.test_sends),
-        )
+        settler = campaign_settler(client, campaign_name, found, settings, report.logbook)
         sender = Sender(
             journal,
             client,

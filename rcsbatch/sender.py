@@ -54,7 +54,7 @@ from rcsbatch.journal import Journal, Outcome, Pending
 from rcsbatch.pace import Health, RateLimiter
 from rcsbatch.request import Expired, SendSettings, message_params
 from rcsbatch.retry import WAIT_NOTICE
-from rcsbatch.settle import Known, Rules, Settlement, Settler
+from rcsbatch.settle import Known, Rules, Settlement, Settler, journal_known
 from rcsbatch.window import WindowNeverOpens
 
 if TYPE_CHECKING:  # the client (aiohttp, httpx) is imported by whoever builds one
@@ -145,16 +145,7 @@ class Sender:
         self._last_flush = 0.0
         self._remaining = limit
         self._run_started = 0.0
-        self.settler = settler or Settler(
-            client,
-            Rules(
-                settings.request_timeout,
-                settings.settle_floor,
-                settings.evidence_margin,
-                settings.max_attempts,
-                settings.on_unknown,
-            ),
-        )
+        self.settler = settler or Settler(client, Rules.of(settings))
         # (ids, row, request left, answer came, delay) of the newest accepted messages.
         self._recent: collections.deque[tuple[tuple[str, ...], Pending, float, float, float | None]]
         self._recent = collections.deque(maxlen=KNOWN_KEPT)
@@ -355,12 +346,11 @@ class Sender:
             if ids
         ]
         if len(known) < 8:
-            timeout = self.settings.request_timeout
             have = {k.message_id for k in known}
             known += [
-                Known(i, r, at, at + timeout, delay, text)
-                for i, r, at, delay, text in self.journal.recent_known(8)
-                if i not in have
+                k
+                for k in journal_known(self.journal, self.settings.request_timeout)
+                if k.message_id not in have
             ]
         return known
 

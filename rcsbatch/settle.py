@@ -55,6 +55,8 @@ from rcsbatch.journal import Outcome, SampleRow, Unsettled
 if TYPE_CHECKING:
     from rcsbatch.claims import AccountClaims
     from rcsbatch.client import GatewayClient
+    from rcsbatch.journal import Journal
+    from rcsbatch.request import SendSettings
 
 UTC = ZoneInfo("UTC")
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -96,7 +98,6 @@ class LogbookFacts:
     # How the logbook showed the text of known messages: "as sent", or "rewritten" (link
     # tracking, trimming, rich content drawn otherwise: such lost answers stay unknown).
     text_rendering: str | None = None
-    evidence_passes: int = 0
     absence_contradicted: int = 0  # a resend answered 402: the first had gone after all
 
     def summary(self) -> dict[str, object]:
@@ -140,6 +141,26 @@ class Rules:
     margin: float
     max_attempts: int
     on_unknown: str = "reconcile"
+
+    @classmethod
+    def of(cls, settings: SendSettings) -> Rules:
+        """The rules a run's send settings give."""
+        return cls(
+            settings.request_timeout,
+            settings.settle_floor,
+            settings.evidence_margin,
+            settings.max_attempts,
+            settings.on_unknown,
+        )
+
+
+def journal_known(journal: Journal, timeout: float, count: int = 8) -> list[Known]:
+    """The journal's newest sent messages as known ones, each answered at the latest a
+    `timeout` after its first attempt (the earliest its accepted request can have left)."""
+    return [
+        Known(i, r, at, at + timeout, delay, text)
+        for i, r, at, delay, text in journal.recent_known(count)
+    ]
 
 
 # -- reading logbook entries ------------------------------------------------------------------
@@ -321,8 +342,6 @@ class Settler:
                 break
             if _sent_now(k):
                 evidence_for = k.left
-        if evidence_for is not None and evidence_for >= earliest + margin:
-            self.facts.evidence_passes += 1
         try:
             held = self._held_elsewhere(entries, rows)
             claims_error = None

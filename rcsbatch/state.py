@@ -29,7 +29,6 @@ import re
 import shutil
 import sqlite3
 import urllib.parse
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -299,12 +298,3 @@ def _fsync_dir(path: Path) -> None:
             os.fsync(fd)
         finally:
             os.close(fd)
-
-
-def iter_account_journals(account_folder: Path, but: Path) -> Iterator[Path]:
-    """The journals of the other campaigns of one account on this machine."""
-    if not account_folder.is_dir():
-        return
-    for path in account_folder.glob(f"*/{JOURNAL}"):
-        if path.resolve() != but.resolve():
-            yield path
