@@ -48,6 +48,12 @@ class Balance:
     currency: str
 
 
+def send_body(params: dict[str, Any]) -> bytes:
+    """The JSON body of `POST /rcs/messages` with `params`, as `GatewayClient.send` sends it
+    (the payload limit counts these bytes)."""
+    return json.dumps(params, ensure_ascii=False).encode()
+
+
 class GatewayClient:
     """An async client for seven's gateway; use as `async with GatewayClient(...) as client`."""
 
@@ -104,7 +110,7 @@ class GatewayClient:
 
     async def send(self, params: dict[str, Any], recipient: str) -> Accepted:
         """POST one message; return what was accepted or raise the fitting GatewayError."""
-        body = json.dumps(params, ensure_ascii=False).encode()
+        body = send_body(params)
         response = await self._request(self._send_request(body))
         try:
             return read_send_answer(
