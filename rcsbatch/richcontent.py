@@ -186,24 +186,24 @@ class _Parser:
     def check_template(self, found: Field) -> None:
         """Refuse now what would make every row invalid later."""
         template = found.template
-        if template.is_constant:
-            problem = check_value(found, template.literals[0], self.limits)
-            if problem:
-                raise self.fail(found.key, problem)
-            return
-        literal = "".join(template.literals)
         if found.limit and found.max_length is not None:
-            length = size(literal, UNITS[found.limit])
+            length = size("".join(template.literals), UNITS[found.limit])
             if length > found.max_length:
+                without = "" if template.is_constant else " without its placeholders"
                 raise self.fail(
                     found.key,
-                    self.limits.reason("is", found.limit, length, after=" without its placeholders")
+                    self.limits.reason("is", found.limit, length, after=without)
                     + ", so every row would be over it",
                 )
-        if found.url:
-            problem = url_template_problem(template)
-            if problem:
-                raise self.fail(found.key, problem)
+        problem = (
+            check_value(found, template.literals[0], self.limits)
+            if template.is_constant
+            else url_template_problem(template)
+            if found.url
+            else None
+        )
+        if problem:
+            raise self.fail(found.key, problem)
 
     # ---- content ---------------------------------------------------------------------------
 
@@ -253,12 +253,15 @@ class _Parser:
         if not isinstance(width, str) or width.upper() not in CAROUSEL_WIDTHS:
             raise self.fail(f"{key}.width", f"must be SMALL or MEDIUM (got {width!r})")
         cards = self.tables(table.get("cards"), f"{key}.cards")
-        lo, hi = MIN_CAROUSEL_CARDS, self.limits.carousel_cards
-        if not lo <= len(cards) <= hi:
+        if len(cards) < MIN_CAROUSEL_CARDS:
             raise self.fail(
                 f"{key}.cards",
-                f"must hold {lo} to {hi} cards (`[[message.{key}.cards]]`; "
-                f"at most limits.carousel_cards), not {len(cards)}",
+                f"must hold at least {MIN_CAROUSEL_CARDS} cards (`[[message.{key}.cards]]`), "
+                f"not {len(cards)}",
+            )
+        if len(cards) > self.limits.carousel_cards:
+            raise self.fail(
+                f"{key}.cards", self.limits.reason("holds", "carousel_cards", len(cards))
             )
         return {
             "width": width.upper(),
