@@ -34,6 +34,7 @@ from rcsbatch.errors import (
     RecipientError,
     RetriableError,
 )
+from rcsbatch.request import send_body
 from rcsbatch.transport import AiohttpTransport
 
 DEFAULT_BASE_URL = "https://gateway.seven.io/api"
@@ -46,12 +47,6 @@ class Balance:
 
     amount: Decimal
     currency: str
-
-
-def send_body(params: dict[str, Any]) -> bytes:
-    """The JSON body of `POST /rcs/messages` with `params`, as `GatewayClient.send` sends it
-    (the payload limit counts these bytes)."""
-    return json.dumps(params, ensure_ascii=False).encode()
 
 
 class GatewayClient:

@@ -6,6 +6,7 @@ One function builds them for the sender and for `preview`, so a preview shows ex
 from __future__ import annotations
 
 import asyncio
+import json
 import math
 import time
 from collections.abc import Awaitable, Callable
@@ -144,6 +145,12 @@ def message_params(
     return params
 
 
+def send_body(params: dict[str, Any]) -> bytes:
+    """The JSON body of `POST /rcs/messages` with `params`: what `GatewayClient.send` sends, and
+    what the payload limit counts."""
+    return json.dumps(params, ensure_ascii=False).encode()
+
+
 def largest_body(
     settings: SendSettings,
     *,
@@ -154,8 +161,6 @@ def largest_body(
 ) -> int:
     """The size in bytes of the largest body a row may be sent with: sent before the campaign's
     delay (or, under `outside_window = "schedule"`, with a delay of its own) and its full ttl."""
-    from rcsbatch.client import send_body
-
     delay = settings.delay
     if delay is None and settings.window is not None and settings.outside_window == "schedule":
         delay = float(_TEN_DIGITS)

@@ -395,7 +395,8 @@ def encode_component(value: str, part: str) -> str:
     """
     # quote() leaves every % alone here, so the stray ones are found (and fixed) afterwards: a
     # valid escape in the result is one of the value's own or one quote() wrote.
-    return _STRAY_PERCENT.sub("%25", quote(value, safe=SAFE[part] + "%"))
+    encoded = quote(value, safe=SAFE[part] + "%")
+    return _STRAY_PERCENT.sub("%25", encoded) if "%" in value else encoded
 
 
 def _encoder(part: str) -> Callable[[pd.Series], pd.Series]:
