@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from rcsbatch import csvfile, phones, richcontent
 from rcsbatch.errors import CampaignError
+from rcsbatch.limits import UNITS, Limits, parse_limits, size
 from rcsbatch.richcontent import RichSpec
 from rcsbatch.template import Template
 from rcsbatch.window import Window, parse_window
@@ -134,6 +135,7 @@ class Campaign:
     journal: Path | None = None  # None: in the state folder (see state.py)
     send: SendSpec = field(default_factory=SendSpec)
     test: TestSpec = field(default_factory=TestSpec)
+    limits: Limits = field(default_factory=Limits)
 
     @property
     def csv(self) -> csvfile.Dialect:
@@ -157,6 +159,7 @@ _TOP_KEYS = {
     "message",
     "send",
     "test",
+    "limits",
 }
 _MESSAGE_KEYS = {
     "from",
@@ -295,7 +298,8 @@ def parse_campaign(data: Mapping[str, Any], path: Path) -> Campaign:
         known = " or ".join(f'"{d}"' for d in csvfile.DIALECTS)
         raise top.fail("csv_dialect", f"must be {known}, not {csv_dialect!r}")
     journal_name = top.text("journal")
-    message = _parse_message(data.get("message"), path)
+    limits = parse_limits(data.get("limits"), path)
+    message = _parse_message(data.get("message"), path, limits)
     send = _parse_send(data.get("send"), path, message.timezone)
     test = _parse_test(data.get("test"), path, region)
     return Campaign(
@@ -315,10 +319,11 @@ def parse_campaign(data: Mapping[str, Any], path: Path) -> Campaign:
         message=message,
         send=send,
         test=test,
+        limits=limits,
     )
 
 
-def _parse_message(table: Any, path: Path) -> MessageSpec:
+def _parse_message(table: Any, path: Path, limits: Limits) -> MessageSpec:
     if not isinstance(table, dict):
         raise CampaignError(f"{path}: a `[message]` table with at least `text` is required")
     msg = _Reader(table, "message.", path)
@@ -342,6 +347,8 @@ def _parse_message(table: Any, path: Path) -> MessageSpec:
     fallback = msg.text("fallback")
     if fallback is not None and fallback not in FALLBACKS:
         raise msg.fail("fallback", f"must be one of {', '.join(FALLBACKS)} (got {fallback!r})")
+    if text is not None:
+        _check_text_alone(msg, text, limits, fallback)
     tz_name = msg.text("timezone")
     timezone: dt.tzinfo | None = None
     if tz_name is not None:
@@ -366,7 +373,7 @@ def _parse_message(table: Any, path: Path) -> MessageSpec:
             raise msg.fail(f"defaults.{key}", "must be a string or a number")
         defaults[key] = str(value)
     sender = msg.text("from")
-    rich = richcontent.parse_rich(table, path, text, timezone, parse_moment)
+    rich = richcontent.parse_rich(table, path, text, timezone, parse_moment, limits)
     return MessageSpec(
         text=text,
         sender=sender,
@@ -380,6 +387,23 @@ def _parse_message(table: Any, path: Path) -> MessageSpec:
         defaults=defaults,
         rich=rich,
     )
+
+
+def _check_text_alone(msg: _Reader, text: Template, limits: Limits, fallback: str | None) -> None:
+    """Refuse a text whose template alone (placeholders left out) is over a limit: every row
+    would be invalid."""
+    length = size("".join(text.literals), UNITS["text"])
+    checks = [("text", "")]
+    if fallback == "sms":
+        checks.append(("sms_fallback", " for an SMS fallback"))
+    for key, to in checks:
+        if length > getattr(limits, key):
+            without = "" if text.is_constant else " without its placeholders"
+            raise msg.fail(
+                "text",
+                limits.reason("is", key, length, after=without, to=to)
+                + ", so every row would be over it",
+            )
 
 
 def _parse_send(table: Any, path: Path, timezone: dt.tzinfo | None) -> SendSpec:

@@ -34,6 +34,7 @@ from rcsbatch.errors import (
     RecipientError,
     RetriableError,
 )
+from rcsbatch.request import send_body
 from rcsbatch.transport import AiohttpTransport
 
 DEFAULT_BASE_URL = "https://gateway.seven.io/api"
@@ -104,7 +105,7 @@ class GatewayClient:
 
     async def send(self, params: dict[str, Any], recipient: str) -> Accepted:
         """POST one message; return what was accepted or raise the fitting GatewayError."""
-        body = json.dumps(params, ensure_ascii=False).encode()
+        body = send_body(params)
         response = await self._request(self._send_request(body))
         try:
             return read_send_answer(

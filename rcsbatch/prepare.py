@@ -24,7 +24,9 @@ from rcsbatch import phones, richcontent
 from rcsbatch.campaign import Campaign
 from rcsbatch.controls import CONTROL_RE, control_name, first_control
 from rcsbatch.errors import RecipientsError
+from rcsbatch.limits import UNITS, sizes
 from rcsbatch.recipients import RecipientFile, open_recipients, read_numbers_column
+from rcsbatch.request import SendSettings, bodies_over
 
 LABEL_RE = r"[A-Za-z0-9.\-_@]{1,100}"
 FOREIGN_ID_RE = r"[A-Za-z0-9.\-_@]{1,64}"
@@ -218,6 +220,55 @@ def _control_reason(merged: dict[str, pd.Series], ok: np.ndarray, reason: np.nda
     return ok
 
 
+def _text_length_reason(
+    campaign: Campaign, text: pd.Series, ok: np.ndarray, reason: np.ndarray
+) -> np.ndarray:
+    """Mark rows whose merged text is over `limits.text` (or, with an SMS fallback, over
+    `limits.sms_fallback`), in characters; returns the mask of rows still fine."""
+    limits = campaign.limits
+    lengths = sizes(text, UNITS["text"])
+    checks = [("text", "")]
+    if campaign.message.fallback == "sms":
+        checks.append(("sms_fallback", " for an SMS fallback"))
+    for key, to in checks:
+        bad = (lengths > getattr(limits, key)) & ok
+        if bad.any():
+            at = np.flatnonzero(bad)
+            reason[at] = [limits.reason("text is", key, int(n), to=to) for n in lengths[at]]
+            ok = ok & ~bad
+    return ok
+
+
+def _payload_reason(
+    campaign: Campaign,
+    numbers: np.ndarray,
+    merged: dict[str, pd.Series],
+    ok: np.ndarray,
+    reason: np.ndarray,
+) -> np.ndarray:
+    """Mark rows whose request body would be over `limits.payload` bytes; returns the mask of
+    rows still fine."""
+    at = np.flatnonzero(ok)
+    if not len(at):
+        return ok
+    label = merged.get("label")
+    over = bodies_over(
+        SendSettings.of(campaign),
+        campaign.limits.payload,
+        numbers[at],
+        merged["text"].iloc[at],
+        label.iloc[at] if label is not None else None,
+        merged["foreign_id"].iloc[at],
+    )
+    if not over:
+        return ok
+    ok = ok.copy()
+    for i, found in over.items():
+        reason[at[i]] = campaign.limits.reason("the request body is", "payload", found)
+        ok[at[i]] = False
+    return ok
+
+
 def foreign_id_prefix(campaign_name: str) -> str:
     """The part of a derived foreign_id before the recipient: a readable prefix of the name and
     a hash of the whole name, so two long names that share their first characters (`…-wave1`,
@@ -282,13 +333,19 @@ def check_chunk(
 
     merged: dict[str, pd.Series] = {}
     blank = filled.fillna("")
+    rich_fields = {f.key: f for f in m.rich.fields} if m.rich is not None else {}
     for key, template in templates.items():
-        merged[key] = template.render_frame(blank).astype("str")
+        # A rich field merges itself: a URL's placeholders are percent-encoded.
+        rich_field = rich_fields.get(key)
+        rendered = rich_field.merge(blank) if rich_field else template.render_frame(blank)
+        merged[key] = rendered.astype("str")
     if "text" in merged:
         text_empty = (merged["text"].str.strip() == "").to_numpy(dtype=bool) & ok
         reason[text_empty] = "the merged text is empty"
         ok &= ~text_empty
     ok = _control_reason(merged, ok, reason)
+    if "text" in merged and not templates["text"].is_constant:
+        ok = _text_length_reason(campaign, merged["text"], ok, reason)
     if m.rich is not None:
         # The row's text becomes its merged RCS object (JSON): what the journal keeps and sends.
         ok = richcontent.check_frame(m.rich, merged, ok, reason)
@@ -308,6 +365,10 @@ def check_chunk(
             if bad.any():
                 reason[bad] = f"the merged {key} breaks the gateway's rule ({rule})"
                 ok &= ~bad
+    index = chunk.index
+    if "foreign_id" not in merged:
+        merged["foreign_id"] = derived_foreign_ids(campaign.name, numbers, index)
+    ok = _payload_reason(campaign, numbers, merged, ok, reason)
     status[(status == READY) & ~ok] = INVALID
 
     first = seen.first_rows(numbers[ok], rows[ok])
@@ -317,10 +378,7 @@ def check_chunk(
         [f"same recipient as row {r}" for r in first[first != 0]], dtype=object
     )
 
-    index = chunk.index
     none = pd.Series(pd.NA, index=index, dtype="str")
-    if "foreign_id" not in merged:
-        merged["foreign_id"] = derived_foreign_ids(campaign.name, numbers, index)
     return pd.DataFrame(
         {
             "recipient": numbers,

@@ -6,12 +6,14 @@ One function builds them for the sender and for `preview`, so a preview shows ex
 from __future__ import annotations
 
 import asyncio
+import json
 import math
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from rcsbatch.campaign import (
@@ -141,6 +143,80 @@ def message_params(
     if s.fallback:
         params["fallback"] = s.fallback
     return params
+
+
+def send_body(params: dict[str, Any]) -> bytes:
+    """The JSON body of `POST /rcs/messages` with `params`: what `GatewayClient.send` sends, and
+    what the payload limit counts."""
+    return json.dumps(params, ensure_ascii=False).encode()
+
+
+def largest_body(
+    settings: SendSettings,
+    *,
+    recipient: int,
+    text: str,
+    label: str | None,
+    foreign_id: str | None,
+) -> int:
+    """The size in bytes of the largest body a row may be sent with: sent before the campaign's
+    delay (or, under `outside_window = "schedule"`, with a delay of its own) and its full ttl."""
+    delay = settings.delay
+    if delay is None and settings.window is not None and settings.outside_window == "schedule":
+        delay = float(_TEN_DIGITS)
+    params = message_params(
+        settings,
+        recipient=recipient,
+        text=text,
+        label=label,
+        foreign_id=foreign_id,
+        now=0.0,
+        deadline=settings.deadline(0.0, delay),
+        delay=delay,
+    )
+    return len(send_body(params))
+
+
+_TEN_DIGITS = 9_999_999_999  # a Unix time as long as any until the year 2286
+
+
+def bodies_over(
+    settings: SendSettings,
+    limit: int,
+    recipients: np.ndarray,
+    text: pd.Series,
+    label: pd.Series | None,
+    foreign_id: pd.Series | None,
+) -> dict[int, int]:
+    """The rows (by position) whose largest body (see largest_body) is over `limit` bytes, with
+    its size.
+
+    A bound first, for all rows at once: the body with an empty text, plus twice the text's
+    UTF-8 bytes (JSON escaping at most doubles them: control characters but LF and TAB, which
+    would take six, make a row invalid before this; json_string escapes the compact JSON once
+    more, again at most doubling it), plus the label's and foreign_id's bytes (their characters
+    need no escaping) and the recipient's digits. Only rows whose bound is over the limit are
+    built and measured one by one.
+    """
+    from rcsbatch.limits import BYTES, sizes
+
+    empty = largest_body(settings, recipient=0, text="", label="x", foreign_id="x")
+    bound = empty + 2 + 2 * sizes(text, BYTES) + 20
+    for column in (label, foreign_id):
+        if column is not None:
+            bound += sizes(column, BYTES)
+    over: dict[int, int] = {}
+    for i in np.flatnonzero(bound > limit).tolist():
+        found = largest_body(
+            settings,
+            recipient=int(recipients[i]),
+            text=text.iloc[i],
+            label=cell_text(label.iloc[i]) if label is not None else None,
+            foreign_id=cell_text(foreign_id.iloc[i]) if foreign_id is not None else None,
+        )
+        if found > limit:
+            over[i] = found
+    return over
 
 
 def request_params(campaign: Campaign, row: pd.Series) -> dict[str, Any]:

@@ -7,7 +7,7 @@ its header spells it (spaces included).
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import pandas as pd
@@ -65,13 +65,23 @@ class Template:
             out.append(literal)
         return "".join(out)
 
-    def render_frame(self, frame: pd.DataFrame) -> pd.Series:
-        """Merge every row of `frame` at once; cells must already be filled (no NA)."""
+    def render_frame(
+        self,
+        frame: pd.DataFrame,
+        encoders: Sequence[Callable[[pd.Series], pd.Series] | None] = (),
+    ) -> pd.Series:
+        """Merge every row of `frame` at once; cells must already be filled (no NA).
+
+        `encoders`, when given, holds one function (or None) per placeholder, in order: it
+        turns that placeholder's column into the text merged (a URL's percent-encoding).
+        """
         if self.is_constant:
             return pd.Series(self.literals[0], index=frame.index, dtype="str")
         result: pd.Series | None = None
         for i, name in enumerate(self.fields):
-            piece = self.literals[i] + frame[name] if self.literals[i] else frame[name]
+            encode = encoders[i] if encoders else None
+            column = encode(frame[name]) if encode else frame[name]
+            piece = self.literals[i] + column if self.literals[i] else column
             result = piece if result is None else result + piece
         assert result is not None
         if self.literals[-1]:

@@ -43,8 +43,20 @@ def test_readme_campaign_example_is_a_valid_campaign() -> None:
     shown = set(re.findall(r"^([a-z_]+) =", example, flags=re.M))
     every_key = campaign_keys._TOP_KEYS | campaign_keys._MESSAGE_KEYS | campaign_keys._SEND_KEYS
     every_key |= campaign_keys._TEST_KEYS
-    assert shown >= every_key - {"message", "send", "defaults", "test"}
+    assert shown >= every_key - {"message", "send", "defaults", "test", "limits"}
     assert campaign.test.numbers == (4917699990001,)
+
+
+def test_readme_limits_table_lists_every_limit_at_its_default() -> None:
+    """The `[limits]` block of "Texts and limits" names every limit, at its default, with its
+    unit in the comment."""
+    from rcsbatch.limits import UNITS, Limits
+
+    (block,) = [b for b in blocks("toml") if b.startswith("[limits]\ntext")]
+    assert tomllib.loads(block)["limits"] == vars(Limits())
+    for key, unit in UNITS.items():
+        (line,) = [x for x in block.splitlines() if x.startswith(f"{key} =")]
+        assert unit in line.split("#", 1)[1], line
 
 
 def test_every_option_in_the_commands_table_exists() -> None:

@@ -9,15 +9,26 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 from conftest import API_KEY, CampaignFactory
+from hypothesis import given
+from hypothesis import strategies as st
 
 from rcsbatch.campaign import Campaign, load_campaign
 from rcsbatch.cli import cli
 from rcsbatch.errors import CampaignError
 from rcsbatch.prepare import open_plan
 from rcsbatch.request import SendSettings, message_params
-from rcsbatch.richcontent import RICH_FORMS
+from rcsbatch.richcontent import (
+    AS_IS,
+    FRAGMENT,
+    PATH,
+    QUERY,
+    RICH_FORMS,
+    encode_component,
+    url_parts,
+)
 from rcsbatch.runner import Gateway, run
 from rcsbatch.simulator import Faults, SimulatorServer
+from rcsbatch.template import Template
 
 ROOT = Path(__file__).resolve().parent.parent
 R = CampaignFactory.recipient
@@ -260,20 +271,39 @@ def test_merged_values_are_escaped_as_json(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    ("code", "reason"),
+    ("url", "code", "reason"),
     [
-        ("A1 B2", "the merged `message.richcard.file.url` is not an http(s) URL"),
-        ("x" * 2100, "is longer than"),
+        (
+            "https://{code}/x",
+            "shop example.com",
+            "is not an http(s) URL ('https://shop example.com/x')",
+        ),
+        ("https://{code}/x", "shop.example.com:99999", "Port out of range 0-65535"),
+        ("https://{code}/x", "[::1", "is not an http(s) URL"),
+        ("https://{code}/x", "", "empty cell in column `code`"),
+        ("{code}", "javascript:alert(1)", "is not an http(s) URL ('javascript:alert(1)')"),
+        ("{code}", "ftp://example.com/f.png", "is not an http(s) URL"),
+        ("{code}", "https://example.com/a b.png", "is not an http(s) URL"),
+        ("{code}", "https://example.com/" + "x" * 1981, "is 2,001 characters; the limit is 2,000"),
     ],
 )
-def test_rows_whose_merged_url_is_malformed_are_invalid(
-    tmp_path: Path, code: str, reason: str
+def test_a_url_placeholder_inserted_as_is_makes_a_bad_url_invalid(
+    tmp_path: Path, url: str, code: str, reason: str
 ) -> None:
-    """A URL that is well formed only for some rows makes the others `invalid`, with the reason."""
-    csv = f"phone,first_name,code,customer_id\n+4917610000001,A,ok,c1\n+4917610000002,B,{code},c2\n"
-    rows = merged(write(tmp_path, CARD, csv=csv))
+    """A placeholder forming the host or the whole URL goes in unencoded, and a row whose merged
+    URL is not a well-formed http(s) URL within the limit is `invalid`, saying why."""
+    good_code = "example.com" if url.startswith("https") else "https://x.y/"
+    good = url.replace("{code}", good_code)
+    csv = (
+        "phone,first_name,code,customer_id\n"
+        f"+4917610000001,A,{good_code},c1\n+4917610000002,B,{code},c2\n"
+    )
+    rows = merged(write(tmp_path, f"[message.file]\nurl = {json.dumps(url)}\n", csv=csv))
     assert rows.loc[1, "status"] == "ready"
+    assert json.loads(rows.loc[1, "text"])["file"]["fileUrl"] == good
     assert rows.loc[2, "status"] == "invalid" and reason in rows.loc[2, "reason"]
+    if "empty" not in reason:
+        assert rows.loc[2, "reason"].startswith("the merged `message.file.url` ")
 
 
 def test_row_whose_suggestion_text_merges_too_long_is_invalid(tmp_path: Path) -> None:
@@ -281,7 +311,10 @@ def test_row_whose_suggestion_text_merges_too_long_is_invalid(tmp_path: Path) ->
     csv = "phone,first_name,code,customer_id\n+4917610000001,Maximilian-Alexander-X,A1,c1\n"
     rows = merged(write(tmp_path, CARD, csv=csv))
     assert rows.loc[1, "status"] == "invalid"
-    assert "`message.richcard.suggestions[1].text` is longer than 25" in rows.loc[1, "reason"]
+    assert rows.loc[1, "reason"] == (
+        "the merged `message.richcard.suggestions[1].text` is 27 characters; "
+        "the limit is 25 characters (limits.suggestion_text)"
+    )
 
 
 @pytest.mark.parametrize("form", sorted(RICH_FORMS))
@@ -411,3 +444,124 @@ def test_readme_rich_examples_are_valid_campaigns() -> None:
     head = card.split("[message.richcard]", 1)[0]
     campaign = parse_campaign(tomllib.loads(head + carousel), ROOT / "campaigns" / "readme.toml")
     assert campaign.message.rich is not None and campaign.message.rich.content == "carousel"
+
+
+# ---- placeholders in URLs ------------------------------------------------------------------
+
+
+def readme_url_table() -> list[tuple[str, str, str]]:
+    """The README's table of cell, URL template and merged URL."""
+    import re
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme.split("### Placeholders in URLs", 1)[1].split("\n## ", 1)[0]
+    return re.findall(r"^\| `([^`]*)` \| `([^`]*)` \| `([^`]*)` \|$", section, flags=re.M)
+
+
+def test_readme_url_table_is_there() -> None:
+    """The README's URL encoding table has its rows (the test below reads them)."""
+    assert len(readme_url_table()) >= 8
+
+
+@pytest.mark.parametrize(("cell", "url", "expected"), readme_url_table())
+def test_url_placeholders_merge_as_the_readme_table_says(
+    tmp_path: Path, cell: str, url: str, expected: str
+) -> None:
+    """Each row of the README's table: the cell in that template merges to that URL, in a file
+    URL and in an openUrl suggestion alike."""
+    message = (
+        f"[message.file]\nurl = {json.dumps(url)}\n\n[[message.suggestions]]\n"
+        f'type = "openUrl"\ntext = "Open"\nurl = {json.dumps(url)}\n'
+    )
+    frame = pd.DataFrame({"phone": ["+4917610000001"], "code": [cell], "customer_id": ["c1"]})
+    frame.to_csv(tmp_path / "people.csv", index=False)
+    rows = merged(write(tmp_path, message, csv=(tmp_path / "people.csv").read_text()))
+    assert rows.loc[1, "status"] == "ready", rows.loc[1, "reason"]
+    obj = json.loads(rows.loc[1, "text"])
+    assert obj["file"]["fileUrl"] == expected
+    assert obj["suggestions"][0]["url"] == expected
+
+
+@pytest.mark.parametrize(
+    ("template", "parts"),
+    [
+        (
+            "https://example.com/p/{a}/{b}?{n}={v}&x={w}#s-{f}",
+            (PATH, PATH, QUERY, QUERY, QUERY, FRAGMENT),
+        ),
+        ("https://{host}:8443/{p}", (AS_IS, PATH)),
+        ("{scheme}://{host}/{p}?q={q}", (AS_IS, AS_IS, PATH, QUERY)),
+        ("{link}", (AS_IS,)),
+        ("{link}/{p}", (AS_IS, PATH)),
+        ("{link}&ref={r}", (AS_IS, QUERY)),
+        ("{link}#{f}", (AS_IS, FRAGMENT)),
+        ("{link}{more}", (AS_IS, AS_IS)),
+        ("https://example.com/?a={a}#{b}?c={c}", (QUERY, FRAGMENT, FRAGMENT)),
+    ],
+)
+def test_url_parts_reads_where_each_placeholder_lands(
+    template: str, parts: tuple[str, ...]
+) -> None:
+    """The part of the URL a placeholder lands in is read from the text before it."""
+    assert url_parts(Template.parse(template)) == parts
+
+
+@given(st.text(st.characters(exclude_categories=("Cs",))), st.sampled_from([PATH, QUERY, FRAGMENT]))
+def test_encoding_is_never_done_twice_and_decodes_back(value: str, part: str) -> None:
+    """Encoding an encoded value changes nothing (no %XX is encoded twice); a value without `%`
+    decodes back to itself; the result holds none of the part's delimiters."""
+    from urllib.parse import unquote
+
+    encoded = encode_component(value, part)
+    assert encode_component(encoded, part) == encoded
+    if "%" not in value:
+        assert unquote(encoded) == value
+    forbidden = "/?#;+" if part == PATH else "&=#+;"
+    assert not set(encoded) & set(forbidden + " ")
+
+
+def test_url_template_text_must_fit_a_url(tmp_path: Path) -> None:
+    """A URL template whose own text holds a space, or starts with another scheme, refuses the
+    campaign naming the field."""
+    for url, says in [
+        ("https://example.com/a b/{code}", "holds a space or line break outside its placeholders"),
+        ("ftp://example.com/{code}", "must start with http:// or https://"),
+    ]:
+        path = write(tmp_path, f"[message.file]\nurl = {json.dumps(url)}\n")
+        with pytest.raises(CampaignError, match=rf"`message\.file\.url` {says}"):
+            load_campaign(path)
+
+
+def test_preview_shows_the_url_encoded_as_sent(tmp_path: Path) -> None:
+    """`preview` shows a URL placeholder's cell encoded, as the request carries it."""
+    csv = "phone,first_name,code,customer_id\n+4917610000001,Anna,A&B=C#d x,c1\n"
+    message = (
+        '[[message.suggestions]]\ntype = "openUrl"\ntext = "Shop"\n'
+        'url = "https://shop.example.com/?code={code}"\n'
+    )
+    path = write(tmp_path, message, csv=csv, text="Hi")
+    shown = CliRunner().invoke(cli, ["preview", str(path), "-n", "1"])
+    assert shown.exit_code == 0, shown.output
+    assert "https://shop.example.com/?code=A%26B%3DC%23d%20x" in shown.stdout
+    body = json.loads(CliRunner().invoke(cli, ["preview", str(path), "-n", "1", "--json"]).stdout)
+    assert (
+        body["text"]["suggestions"][0]["url"] == "https://shop.example.com/?code=A%26B%3DC%23d%20x"
+    )
+
+
+def test_run_sends_url_placeholders_encoded(tmp_path: Path) -> None:
+    """A run sends a cell `A&B=C#d` in a query as `A%26B%3DC%23d` and a space as `%20`: the
+    gateway gets the link the cell meant, and the row is sent, not `invalid`."""
+    csv = (
+        f"phone,first_name,code,customer_id\n+{R(1)},Anna,A&B=C#d,c1\n+{R(2)},Ben,spring sale,c2\n"
+    )
+    message = '[message.file]\nurl = "https://example.com/f/{first_name}.pdf?code={code}"\n'
+    campaign = load_campaign(write(tmp_path, message, csv=csv))
+    with SimulatorServer() as sim:
+        result = run(campaign, campaign.report_dir, Gateway(sim.base_url, API_KEY, simulated=True))
+        urls = {m.to: json.loads(m.text)["file"]["fileUrl"] for m in sim.backend.accepted()}
+    assert result.report.counts["sent"] == 2
+    assert urls == {
+        R(1): "https://example.com/f/Anna.pdf?code=A%26B%3DC%23d",
+        R(2): "https://example.com/f/Ben.pdf?code=spring%20sale",
+    }
