@@ -361,7 +361,7 @@ def test_xlsx_reads_the_first_sheet_by_default() -> None:
     assert cells(frame, "phone") == ["4917612345678", "0049 176-22223333", "+49 176 3333 4444"]
     assert cells(frame, "first_name") == ["Anna", None, "Cem"]
     assert cells(frame, "code") == ["007", "K8D", "X1M"]
-    assert frame.index.tolist() == [1, 2, 3]
+    assert frame.index.tolist() == [2, 3, 4]  # the sheet's own row numbers
 
 
 def test_xlsx_reads_a_named_sheet() -> None:
@@ -384,8 +384,8 @@ def test_xlsx_unknown_sheet_lists_the_sheets() -> None:
     ("header", "problem"),
     [
         (["phone", "phone"], "two columns are named `phone`"),
-        (["phone", None, "code"], "column 2"),
-        (["phone", "  "], "column 2"),
+        (["phone", None, "code"], "column B has no name"),
+        (["phone", "  "], "column B has no name"),
     ],
 )
 def test_xlsx_duplicate_or_empty_header_name_is_an_error(
