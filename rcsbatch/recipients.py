@@ -285,7 +285,9 @@ def _parquet_batches(path: Path, wanted: list[str], chunk_rows: int) -> Iterator
 
 
 def _as_text(column: pa.Array) -> pa.Array:
-    """Cast a column to text; integral floats (a phone column stored as float) lose their `.0`."""
+    """Cast a column to text: floats rounded to 15 significant digits, shortest (a whole one, such
+    as a phone column stored as float, without `.0`); decimals keep their scale; dates and times
+    in ISO 8601."""
     if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
         return column
     if pa.types.is_floating(column.type):
@@ -294,7 +296,14 @@ def _as_text(column: pa.Array) -> pa.Array:
         column = pc.if_else(pc.is_nan(column), pa.scalar(None, column.type), column)
         whole = pc.and_(pc.equal(pc.floor(column), column), pc.less(pc.abs(column), 2.0**53))
         digits = pc.cast(pc.cast(pc.if_else(whole, column, 0.0), pa.int64()), pa.string())
-        return pc.if_else(whole, digits, pc.cast(column, pa.string()))
+        if pc.all(pc.fill_null(whole, True)).as_py():
+            return digits
+        shortest = [None if v is None else cellformat.shortest(v) for v in column.to_pylist()]
+        return pc.if_else(whole, digits, pa.array(shortest, pa.string()))
+    if pa.types.is_timestamp(column.type) or pa.types.is_time(column.type):
+        return pa.array(
+            [None if v is None else v.isoformat() for v in column.to_pylist()], pa.string()
+        )
     if pa.types.is_dictionary(column.type):
         column = column.dictionary_decode()
     return pc.cast(column, pa.string())
@@ -370,11 +379,21 @@ def _xlsx_rows(
         ) from None
     except (CalamineError, IndexError, OSError, ValueError) as exc:
         raise RecipientsError(f"{path.name}: not a readable Excel file ({_short(exc)})") from None
+    except BaseException as exc:
+        if not workbook.is_panic(exc):
+            raise
+        raise RecipientsError(f"{path.name}: not a readable Excel file ({_short(exc)})") from None
     first_col = found.start[1] if found.start is not None else 0
 
     def rows() -> Iterator[tuple[int, list[workbook.Value], int]]:
-        for number, row in workbook.sheet_rows(found):
-            yield number, row, first_col
+        try:
+            for number, row in workbook.sheet_rows(found):
+                yield number, row, first_col
+        except workbook.UnreadableRow as exc:
+            raise RecipientsError(
+                f"{path.name}: row {exc.row} of sheet {name!r} cannot be read ({exc}): a date or "
+                "time cell there is out of range; fix its value or its format"
+            ) from None
 
     return name, rows()
 

@@ -356,12 +356,36 @@ def sheet_rows(sheet: Any) -> Iterator[tuple[int, list[Value]]]:
     start = sheet.start
     if start is None:
         return
-    # calamine's iter_rows pads the rows above the first used one and starts each row at the
-    # first used column; should it ever stop padding, the first used row tells.
-    offset: int | None = None
-    for index, row in enumerate(sheet.iter_rows()):
-        if is_blank(row):
-            continue
-        if offset is None:
-            offset = 0 if index == start[0] else start[0] - index
-        yield index + offset + 1, row
+    # calamine's iter_rows pads the rows above the first used one (so the index is the sheet's
+    # row) and starts each row at the first used column (tests/test_workbook.py pins both).
+    rows = iter(sheet.iter_rows())
+    index = -1
+    while True:
+        try:
+            row = next(rows)
+        except StopIteration:
+            return
+        except (OverflowError, ValueError) as exc:  # a duration or date beyond Python's range
+            raise UnreadableRow(index + 2, str(exc)) from None
+        except BaseException as exc:
+            # calamine's Rust side panics on some durations out of range; pyo3 raises that as
+            # a PanicException, a BaseException. Anything else goes on as it came.
+            if not is_panic(exc):
+                raise
+            raise UnreadableRow(index + 2, str(exc)) from None
+        index += 1
+        if not is_blank(row):
+            yield index + 1, row
+
+
+def is_panic(exc: BaseException) -> bool:
+    """True for pyo3's PanicException (a panic in calamine), which no module exports by name."""
+    return type(exc).__name__ == "PanicException"
+
+
+class UnreadableRow(ValueError):
+    """A row calamine cannot hand over (a date or duration out of range); `row` is its number."""
+
+    def __init__(self, row: int, problem: str) -> None:
+        super().__init__(problem)
+        self.row = row
