@@ -226,3 +226,26 @@ def test_a_duration_out_of_range_is_an_error_naming_its_row(tmp_path: Path) -> N
     book.save(path)
     with pytest.raises(RecipientsError, match="row 3 .* out of range"):
         rows_of(open_recipients(path))
+
+
+@pytest.mark.parametrize(
+    ("keys", "message"),
+    [
+        ('locale = "klingon"', "`locale` is not a known locale"),
+        ('raw_columns = ["nope"]', "no column `nope` (needed by `raw_columns`)"),
+    ],
+)
+def test_validate_refuses_a_bad_locale_or_raw_column(
+    tmp_path: Path, keys: str, message: str
+) -> None:
+    """An unknown locale or a raw column the sheet lacks: exit 2 with a message saying so."""
+    from click.testing import CliRunner
+
+    from rcsbatch.cli import cli
+
+    xlsx(tmp_path / "k.xlsx", EXCEL_ROWS, STRINGS)
+    campaign = tmp_path / "c.toml"
+    campaign.write_text(f'name = "c"\nrecipients = "k.xlsx"\n{keys}\n[message]\ntext = "hi"\n')
+    result = CliRunner().invoke(cli, ["validate", str(campaign)])
+    assert result.exit_code == 2
+    assert message in result.output
