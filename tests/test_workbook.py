@@ -224,7 +224,7 @@ def test_a_duration_out_of_range_is_an_error_naming_its_row(tmp_path: Path) -> N
     sheet["A3"].number_format = "[h]:mm"
     path = tmp_path / "k.xlsx"
     book.save(path)
-    with pytest.raises(RecipientsError, match="row 3 .* out of range"):
+    with pytest.raises(RecipientsError, match=r"row 3 .* out of range"):
         rows_of(open_recipients(path))
 
 
