@@ -117,7 +117,39 @@ def write_parquet(path: Path, n: int, kind: str = "clean") -> Path:
     return path
 
 
-def write_campaign(path: Path, recipients: Path, *, concurrency: int, name: str = "bench") -> Path:
+XLSX_TEXT = "Hi {first_name}, your code {code} ({zip}, {amount}, since {since}) is valid."
+
+
+def write_xlsx(path: Path, n: int, kind: str = "clean") -> Path:
+    """Write ``n`` rows as an xlsx sheet as Excel would (shared strings), the text columns plus
+    three formatted number columns: ``zip`` (``00000``), ``amount`` (``#,##0.00 [$€-407]``) and
+    ``since`` (a date, ``dd.mm.yyyy``); return the path."""
+    import xlsxwriter
+
+    tmp = path.with_suffix(".tmp")
+    book = xlsxwriter.Workbook(str(tmp))
+    sheet = book.add_worksheet("Recipients")
+    formats = [
+        book.add_format({"num_format": code})
+        for code in ("00000", "#,##0.00 [$€-407]", "dd.mm.yyyy")
+    ]
+    sheet.write_row(0, 0, (*COLUMNS, "zip", "amount", "since"))
+    row = 1
+    for chunk in rows(n, kind):
+        for values in zip(*(chunk[c] for c in COLUMNS), strict=True):
+            sheet.write_row(row, 0, values)
+            sheet.write_number(row, 4, (row * 7919) % 99_999, formats[0])
+            sheet.write_number(row, 5, (row * 31) % 10_000 / 4, formats[1])
+            sheet.write_number(row, 6, 45_000 + row % 1_000, formats[2])
+            row += 1
+    book.close()
+    tmp.replace(path)
+    return path
+
+
+def write_campaign(
+    path: Path, recipients: Path, *, concurrency: int, name: str = "bench", text: str = TEXT
+) -> Path:
     """A campaign file beside ``recipients`` that merges ``first_name`` and ``code``."""
     path.write_text(
         f'name = "{name}"\n'
@@ -126,7 +158,7 @@ def write_campaign(path: Path, recipients: Path, *, concurrency: int, name: str 
         'default_region = "DE"\n'
         "\n[message]\n"
         'from = "myfancyagent"\n'
-        f'text = "{TEXT}"\n'
+        f'text = "{text}"\n'
         'label = "bench"\n'
         'foreign_id = "{customer_id}"\n'
         "ttl = 2880\n"
@@ -143,7 +175,8 @@ def cached(folder: Path, n: int, kind: str, suffix: str) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{kind}-{n}{suffix}"
     if not path.exists():
-        (write_parquet if suffix == ".parquet" else write_csv)(path, n, kind)
+        writer = {".parquet": write_parquet, ".xlsx": write_xlsx}.get(suffix, write_csv)
+        writer(path, n, kind)
     return path
 
 

@@ -10,6 +10,8 @@ Start the gateway simulator in its own process (``rcsbatch simulator --port P --
 ``journal``  ``rcsbatch run`` with its journal commits batched (as shipped) vs one per row;
 ``messy``    ``rcsbatch run --dry-run`` over 1 000 000 messy numbers vs a pandas read (pyarrow);
 ``dryrun``   peak memory of ``--dry-run`` over 5 000 000 rows of CSV, and of Parquet;
+``xlsx``     ``--dry-run`` over a 100 000-row xlsx sheet with formatted numbers and dates, rendered
+             in the campaign's locale, beside the same rows' dry run as CSV;
 ``resume``   a 3 000-row run SIGKILLed at ~30 %, then resumed with the default send settings;
 ``sync``     ``rcsbatch sync`` of 100 000 messages whose prices only the logbook has, 50 ms latency;
 ``big``      peak memory of ``rcsbatch run`` sending 1 000 000 messages (only with ``--big``).
@@ -59,7 +61,7 @@ from measure import Child, Simulator, rcsbatch_command, run_child  # noqa: E402
 
 MiB = 1 << 20
 CENT = Decimal("0.01")
-SECTIONS = ("loops", "latency", "journal", "messy", "dryrun", "resume", "sync", "big")
+SECTIONS = ("loops", "latency", "journal", "messy", "dryrun", "xlsx", "resume", "sync", "big")
 LOOP_NAMES = {
     "aiohttp": "(a) bare aiohttp loop",
     "httpx": "(b) httpx, default async transport",
@@ -351,6 +353,30 @@ def section_dryrun(sim: Simulator, args: argparse.Namespace) -> dict[str, Any]:
     return out
 
 
+def section_xlsx(sim: Simulator, args: argparse.Namespace) -> dict[str, Any]:
+    """Issue 11: dry run over a 100 000-row xlsx sheet whose cells render through their formats."""
+    n = args.xlsx_n
+    rounds: dict[str, list[dict[str, Any]]] = {"xlsx": [], "csv": []}
+    campaigns = {}
+    for suffix in (".xlsx", ".csv"):
+        path = data.cached(args.data, n, "clean", suffix)
+        text = data.XLSX_TEXT if suffix == ".xlsx" else data.TEXT
+        campaigns[suffix[1:]] = data.write_campaign(
+            args.data / f"xlsx-{suffix[1:]}-{n}.toml", path, concurrency=32, text=text
+        )
+    for rep in range(args.repeat):
+        log(f" round {rep + 1}/{args.repeat}")
+        for kind, campaign in campaigns.items():
+            rounds[kind].append(
+                rcsbatch_round(
+                    sim, campaign, dry_run=True, label=f"dry-{kind}", expect={"ready": n}
+                )
+            )
+    x = best(rounds["xlsx"], "wall", low=True)
+    c = best(rounds["csv"], "wall", low=True)
+    return {"n": n, "rounds": rounds, "ratio_to_csv": x["wall"] / c["wall"]}
+
+
 def section_big(sim: Simulator, args: argparse.Namespace) -> dict[str, Any]:
     """Item 4: peak memory of the rcsbatch process sending 1 000 000 messages (one round)."""
     n = args.big_n
@@ -613,6 +639,7 @@ RUNNERS: dict[str, Callable[[Simulator, argparse.Namespace], dict[str, Any]]] = 
     "journal": section_journal,
     "messy": section_messy,
     "dryrun": section_dryrun,
+    "xlsx": section_xlsx,
     "big": section_big,
     "resume": section_resume,
     "sync": section_sync,
@@ -850,6 +877,15 @@ def render(results: dict[str, Any]) -> str:
                 f"{fmt_mib(x['maxrss'])} (polled {fmt_mib(x['polled_peak'])}) | | | "
                 f"≤ 500 MiB | {verdict(x['maxrss'] <= 500 * MiB)} |"
             )
+    if "xlsx" in s:
+        X = s["xlsx"]
+        x = best(X["rounds"]["xlsx"], "wall", low=True)
+        c = best(X["rounds"]["csv"], "wall", low=True)
+        out.append(
+            f"| 11 | dry run, {X['n']:,} formatted xlsx rows vs the same as CSV | "
+            f"{x['wall']:.2f} s, cpu {x['client_cpu']:.2f} s, peak {fmt_mib(x['maxrss'])} | "
+            f"{c['wall']:.2f} s | {X['ratio_to_csv']:.1f}× | | |"
+        )
     if "messy" in s:
         M = s["messy"]
         r = best(M["rounds"]["rcsbatch"], "wall", low=True)
@@ -1184,6 +1220,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--journal-n", type=int, default=20_000)
     parser.add_argument("--messy-n", type=int, default=1_000_000)
     parser.add_argument("--dry-n", type=int, default=5_000_000)
+    parser.add_argument("--xlsx-n", type=int, default=100_000)
     parser.add_argument("--big-n", type=int, default=1_000_000)
     parser.add_argument("--resume-n", type=int, default=3_000)
     parser.add_argument(

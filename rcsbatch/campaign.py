@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from rcsbatch import csvfile, phones, richcontent
+from rcsbatch import cellformat, csvfile, phones, richcontent
 from rcsbatch.errors import CampaignError
 from rcsbatch.limits import UNITS, Limits, parse_limits, size
 from rcsbatch.richcontent import RichSpec
@@ -128,6 +128,9 @@ class Campaign:
     # person's opt-out would silently be lost; "ignore" drops such entries.
     suppress_invalid: str = "refuse"
     sheet: str | None = None
+    # How spreadsheet cells render (separators, dates, TRUE/FALSE); default from default_region.
+    locale: str = "de-DE"
+    raw_columns: tuple[str, ...] = ()  # xlsx columns taken as stored, without their format
     encoding: str = "utf-8"
     report_dir: Path = Path("reports")
     # How the campaign's CSV files are written (csvfile.py): "standard" or "excel".
@@ -152,6 +155,8 @@ _TOP_KEYS = {
     "suppress",
     "suppress_invalid",
     "sheet",
+    "locale",
+    "raw_columns",
     "encoding",
     "report_dir",
     "csv_dialect",
@@ -287,6 +292,10 @@ def parse_campaign(data: Mapping[str, Any], path: Path) -> Campaign:
     region = top.text("default_region", "DE").upper()
     if not phones.is_known_region(region):
         raise top.fail("default_region", f'is not a known country code ({region!r}); use e.g. "DE"')
+    cell_locale = _parse_locale(top, region)
+    raw_columns = top.get("raw_columns", list, [])
+    if not all(isinstance(c, str) and c.strip() for c in raw_columns):
+        raise top.fail("raw_columns", 'must be a list of column names, e.g. ["zip"]')
     encoding = top.text("encoding", "utf-8")
     try:
         "".encode(encoding)
@@ -312,6 +321,8 @@ def parse_campaign(data: Mapping[str, Any], path: Path) -> Campaign:
         suppress_invalid=suppress_invalid,
         # The contract's own example names a sheet beside a CSV file: it is simply unused there.
         sheet=top.text("sheet"),
+        locale=cell_locale,
+        raw_columns=tuple(dict.fromkeys(c.strip() for c in raw_columns)),
         encoding=encoding,
         report_dir=(base / top.text("report_dir", "reports")).resolve(),
         csv_dialect=csv_dialect,
@@ -321,6 +332,22 @@ def parse_campaign(data: Mapping[str, Any], path: Path) -> Campaign:
         test=test,
         limits=limits,
     )
+
+
+def _parse_locale(top: _Reader, region: str) -> str:
+    """The `locale` tag, or the one most people of `region` use; never the machine's own."""
+    name = top.text("locale")
+    if name is None:
+        try:
+            return cellformat.cell_locale(cellformat.locale_for_region(region)).tag
+        except (cellformat.UnknownLocale, ValueError):
+            return "en-US"
+    try:
+        return cellformat.cell_locale(name).tag
+    except cellformat.UnknownLocale:
+        raise top.fail(
+            "locale", f'is not a known locale ({name!r}); use a tag such as "de-DE" or "en-US"'
+        ) from None
 
 
 def _parse_message(table: Any, path: Path, limits: Limits) -> MessageSpec:

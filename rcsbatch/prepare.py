@@ -60,8 +60,15 @@ class Plan:
 
 def open_plan(campaign: Campaign) -> Plan:
     """Open the recipient file and suppress list, and check that every named column exists."""
-    file = open_recipients(campaign.recipients, sheet=campaign.sheet, encoding=campaign.encoding)
+    file = open_recipients(
+        campaign.recipients,
+        sheet=campaign.sheet,
+        encoding=campaign.encoding,
+        locale=campaign.locale,
+        raw=campaign.raw_columns,
+    )
     file.require([campaign.phone_column], "`phone_column`")
+    file.require(campaign.raw_columns, "`raw_columns`")
     for key, template in campaign.message.templates.items():
         file.require(template.fields, f"a placeholder in `message.{key}`")
     suppress = load_suppress(campaign) if campaign.suppress else np.empty(0, np.int64)
@@ -77,7 +84,7 @@ def load_suppress(campaign: Campaign) -> np.ndarray:
     assert campaign.suppress is not None
     if not campaign.suppress.exists():
         raise RecipientsError(f"{campaign.suppress}: no such file (named by `suppress`)")
-    file = open_recipients(campaign.suppress, encoding=campaign.encoding)
+    file = open_recipients(campaign.suppress, encoding=campaign.encoding, locale=campaign.locale)
     found = [np.empty(0, np.int64)]
     if len(file.columns) == 1:
         # A list without a header: its first line is a number, not a column name.
@@ -116,7 +123,9 @@ def suppress_lines(file: RecipientFile, rows: list[int]) -> list[int]:
     headerless list's first number stands where a header would).
     """
     offset = 1
-    if file.path.suffix.lower() in (".parquet", ".xlsx"):
+    if file.path.suffix.lower() == ".xlsx":
+        return rows  # already the sheet's row numbers
+    if file.path.suffix.lower() == ".parquet":
         return [row + offset for row in rows]
     wanted = set(rows)
     lines: dict[int, int] = {}

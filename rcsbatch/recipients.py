@@ -1,24 +1,32 @@
 """Recipient files: stream the rows of a CSV, Parquet or xlsx file as text, in chunks.
 
 Every cell is read as text (no lost leading zeros or `+`), stripped of surrounding white space, and
-an empty cell is NA. Rows are numbered from 1 in file order, the header excluded.
+an empty cell is NA. CSV cells are text as written; Parquet numbers and dates become text
+(`cellformat.shortest`, ISO dates); xlsx cells show what the sheet shows in the campaign's locale
+(see `workbook`). CSV and Parquet rows are numbered from 1 in file order, the header excluded;
+xlsx rows carry their sheet row numbers, and blank sheet rows and columns are left out.
 """
 
 from __future__ import annotations
 
 import codecs
 import csv
+import operator
 import re
-from collections.abc import Iterable, Iterator
+import zipfile
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from xml.parsers import expat
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
+from rcsbatch import cellformat, workbook
 from rcsbatch.errors import RecipientsError
 
 CHUNK_ROWS = 100_000
@@ -34,6 +42,13 @@ class RecipientFile:
     sheet: str | None = None
     encoding: str = "utf-8"
     delimiter: str = ","
+    locale: str = "en-US"  # how xlsx cells render (cellformat)
+    raw: frozenset[str] = frozenset()  # xlsx columns rendered as stored (General, ISO dates)
+    # xlsx: the sheet's name, each column's place (0-based, from the sheet's column A) and the
+    # header's row number.
+    sheet_name: str = ""
+    places: tuple[int, ...] = ()
+    header_row: int = 1
 
     def require(self, names: Iterable[str], what: str) -> None:
         """Raise RecipientsError naming each of `names` that is not a column; list the columns."""
@@ -49,30 +64,45 @@ class RecipientFile:
     def chunks(
         self, columns: Iterable[str], chunk_rows: int = CHUNK_ROWS
     ) -> Iterator[pd.DataFrame]:
-        """Yield DataFrames of `columns` (text, NA for empty), indexed by 1-based row number."""
+        """Yield DataFrames of `columns` (text, NA for empty), indexed by the file's row numbers."""
         wanted = list(dict.fromkeys(columns))
         self.require(wanted, "the campaign")
         suffix = self.path.suffix.lower()
+        batches: Iterator[tuple[pa.RecordBatch, np.ndarray]]
         if suffix == ".parquet":
-            batches = _parquet_batches(self.path, wanted, chunk_rows)
+            batches = _numbered(_parquet_batches(self.path, wanted, chunk_rows))
         elif suffix == ".xlsx":
-            batches = _xlsx_batches(self.path, self.sheet, wanted, chunk_rows)
+            batches = _xlsx_batches(self, wanted, chunk_rows)
         else:
-            batches = _csv_batches(self, wanted, chunk_rows)
-        start = 1
-        for batch in batches:
+            batches = _numbered(_csv_batches(self, wanted, chunk_rows))
+        for batch, rows in batches:
             if batch.num_rows == 0:
                 continue
             frame = _clean(batch)
-            frame.index = pd.RangeIndex(start, start + len(frame), name="row")
-            start += len(frame)
+            frame.index = pd.Index(rows, name="row")
             yield frame
 
 
+def _numbered(batches: Iterator[pa.RecordBatch]) -> Iterator[tuple[pa.RecordBatch, np.ndarray]]:
+    """Number the rows of `batches` 1, 2, … in order (the header is not a row)."""
+    start = 1
+    for batch in batches:
+        yield batch, np.arange(start, start + batch.num_rows, dtype=np.int64)
+        start += batch.num_rows
+
+
 def open_recipients(
-    path: Path, *, sheet: str | None = None, encoding: str = "utf-8"
+    path: Path,
+    *,
+    sheet: str | None = None,
+    encoding: str = "utf-8",
+    locale: str = "en-US",
+    raw: Iterable[str] = (),
 ) -> RecipientFile:
-    """Open `path` (.csv/.tsv/.txt, .parquet or .xlsx) and read its header; nothing else yet."""
+    """Open `path` (.csv/.tsv/.txt, .parquet or .xlsx) and read its header; nothing else yet.
+
+    `locale` (a tag such as "de-DE") and `raw` (column names) say how xlsx cells render.
+    """
     if not path.exists():
         raise RecipientsError(f"{path}: no such recipient file")
     if path.is_dir():
@@ -83,7 +113,7 @@ def open_recipients(
             schema = pq.read_schema(path)
             return RecipientFile(path, tuple(schema.names))
         if suffix == ".xlsx":
-            return RecipientFile(path, _xlsx_columns(path, sheet), sheet=sheet)
+            return _open_xlsx(path, sheet, locale, frozenset(raw))
     except RecipientsError:
         raise
     except Exception as exc:  # pyarrow and calamine raise many kinds; all mean "unreadable"
@@ -255,7 +285,9 @@ def _parquet_batches(path: Path, wanted: list[str], chunk_rows: int) -> Iterator
 
 
 def _as_text(column: pa.Array) -> pa.Array:
-    """Cast a column to text; integral floats (a phone column stored as float) lose their `.0`."""
+    """Cast a column to text: floats rounded to 15 significant digits, shortest (a whole one, such
+    as a phone column stored as float, without `.0`); decimals keep their scale; dates and times
+    in ISO 8601."""
     if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
         return column
     if pa.types.is_floating(column.type):
@@ -264,63 +296,168 @@ def _as_text(column: pa.Array) -> pa.Array:
         column = pc.if_else(pc.is_nan(column), pa.scalar(None, column.type), column)
         whole = pc.and_(pc.equal(pc.floor(column), column), pc.less(pc.abs(column), 2.0**53))
         digits = pc.cast(pc.cast(pc.if_else(whole, column, 0.0), pa.int64()), pa.string())
-        return pc.if_else(whole, digits, pc.cast(column, pa.string()))
+        if pc.all(pc.fill_null(whole, True)).as_py():
+            return digits
+        shortest = [None if v is None else cellformat.shortest(v) for v in column.to_pylist()]
+        return pc.if_else(whole, digits, pa.array(shortest, pa.string()))
+    if pa.types.is_timestamp(column.type) or pa.types.is_time(column.type):
+        return pa.array(
+            [None if v is None else v.isoformat() for v in column.to_pylist()], pa.string()
+        )
     if pa.types.is_dictionary(column.type):
         column = column.dictionary_decode()
     return pc.cast(column, pa.string())
 
 
-def _xlsx_columns(path: Path, sheet: str | None) -> tuple[str, ...]:
-    # The first row as plain cells: pandas' own header would rename a duplicate to "phone.1" and
-    # an empty name to "Unnamed: 1", hiding both from the check.
-    frame = _read_xlsx(path, sheet, nrows=1, header=None)
-    if frame.empty:
+def _open_xlsx(path: Path, sheet: str | None, locale: str, raw: frozenset[str]) -> RecipientFile:
+    """Read the header: the sheet's first row that is not blank. A column without a name is
+    left out when it is blank, and an error when it holds something."""
+    name, rows = _xlsx_rows(path, sheet)
+    first = next(rows, None)
+    if first is None:
         raise RecipientsError(
             f"{path.name}: the sheet is empty; it needs a header row naming "
             "the columns, then one row per recipient"
         )
-    columns = tuple("" if pd.isna(c) else str(c).strip() for c in frame.iloc[0])
+    header_row, cells, first_col = first
+    text = workbook.CellText(workbook.Styles(("General",)), cellformat.cell_locale(locale), True)
+    names = [text.cell(c, None).strip() for c in cells]
+    unnamed = {i for i, n in enumerate(names) if not n}
+    if unnamed:
+        # Only a sheet with an unnamed column is read through here: is that column blank?
+        for number, row, _ in rows:
+            used = next((i for i in sorted(unnamed) if i < len(row) and not _blank(row[i])), None)
+            if used is not None:
+                letter = _column_letters(first_col + used)
+                raise RecipientsError(
+                    f"{path.name}: column {letter} has no name in the header (row {header_row}) "
+                    f"but holds a value in row {number}; name it, or delete the column"
+                )
+    kept = [i for i in range(len(names)) if i not in unnamed]
+    columns = tuple(names[i] for i in kept)
     _check_header(path, columns)
-    return columns
+    return RecipientFile(
+        path,
+        columns,
+        sheet=sheet,
+        locale=locale,
+        raw=raw,
+        sheet_name=name,
+        places=tuple(first_col + i for i in kept),
+        header_row=header_row,
+    )
 
 
-def _read_xlsx(
-    path: Path, sheet: str | None, nrows: int | None = None, header: int | None = 0
-) -> pd.DataFrame:
+def _blank(value: object) -> bool:
+    return isinstance(value, str) and not value.strip()
+
+
+def _column_letters(index: int) -> str:
+    """`A` for 0, `AA` for 26: the name Excel shows above a column."""
+    letters = ""
+    index += 1
+    while index:
+        index, rest = divmod(index - 1, 26)
+        letters = chr(65 + rest) + letters
+    return letters
+
+
+def _xlsx_rows(
+    path: Path, sheet: str | None
+) -> tuple[str, Iterator[tuple[int, list[workbook.Value], int]]]:
+    """The sheet's name, and its rows that are not blank: (row number, cells, first column)."""
+    from python_calamine import CalamineError, CalamineWorkbook, WorksheetNotFound
+
     try:
-        return pd.read_excel(
-            path,
-            sheet_name=sheet if sheet is not None else 0,
-            dtype=str,
-            engine="calamine",
-            nrows=nrows,
-            keep_default_na=False,
-            header=header,
-        )
-    except ValueError as exc:
-        if sheet is not None and "not found" in str(exc).lower():
-            from python_calamine import CalamineWorkbook
+        book = CalamineWorkbook.from_path(str(path))
+        name = sheet if sheet is not None else book.sheet_names[0]
+        found = book.get_sheet_by_name(name)
+    except WorksheetNotFound:
+        names = ", ".join(f'"{n}"' for n in book.sheet_names)
+        raise RecipientsError(
+            f'{path.name}: no sheet named "{sheet}"; its sheets are: {names}'
+        ) from None
+    except (CalamineError, IndexError, OSError, ValueError) as exc:
+        raise RecipientsError(f"{path.name}: not a readable Excel file ({_short(exc)})") from None
+    except BaseException as exc:
+        if not workbook.is_panic(exc):
+            raise
+        raise RecipientsError(f"{path.name}: not a readable Excel file ({_short(exc)})") from None
+    first_col = found.start[1] if found.start is not None else 0
 
-            names = ", ".join(f'"{n}"' for n in CalamineWorkbook.from_path(str(path)).sheet_names)
+    def rows() -> Iterator[tuple[int, list[workbook.Value], int]]:
+        try:
+            for number, row in workbook.sheet_rows(found):
+                yield number, row, first_col
+        except workbook.UnreadableRow as exc:
             raise RecipientsError(
-                f'{path.name}: no sheet named "{sheet}"; its sheets are: {names}'
+                f"{path.name}: row {exc.row} of sheet {name!r} cannot be read ({exc}): a date or "
+                "time cell there is out of range; fix its value or its format"
             ) from None
-        raise
+
+    return name, rows()
 
 
 def _xlsx_batches(
-    path: Path, sheet: str | None, wanted: list[str], chunk_rows: int
-) -> Iterator[pa.RecordBatch]:
-    # xlsx holds at most ~1M rows and calamine reads it whole; chunks keep later stages streaming.
+    file: RecipientFile, wanted: list[str], chunk_rows: int
+) -> Iterator[tuple[pa.RecordBatch, np.ndarray]]:
+    # calamine holds the sheet's values (xlsx has at most ~1M rows); the chunks hold text.
+    _, rows = _xlsx_rows(file.path, file.sheet)
+    part, styles = workbook.read_layout(file.path, file.sheet_name)
+    places = [file.places[file.columns.index(c)] for c in wanted]
+    formatted = styles.formatted()
     try:
-        frame = _read_xlsx(path, sheet)
-    except RecipientsError:
-        raise
-    except Exception as exc:
-        raise RecipientsError(f"{path.name}: not a readable Excel file ({_short(exc)})") from None
-    frame.columns = [str(c).strip() for c in frame.columns]
-    table = pa.Table.from_pandas(frame[wanted].astype("str"), preserve_index=False)
-    yield from table.to_batches(max_chunksize=chunk_rows)
+        by_column = (
+            workbook.cell_styles(file.path, part, places, formatted)
+            if formatted and part is not None
+            else {}
+        )
+    except (expat.ExpatError, KeyError, zipfile.BadZipFile, OSError) as exc:
+        raise RecipientsError(
+            f"{file.path.name}: not a readable Excel file ({_short(exc)})"
+        ) from None
+    loc = cellformat.cell_locale(file.locale)
+    texts = [workbook.CellText(styles, loc, raw=c in file.raw) for c in wanted]
+    numbers: list[int] = []
+    cells: list[tuple[workbook.Value, ...]] = []
+
+    def flush() -> tuple[pa.RecordBatch, np.ndarray]:
+        at = np.asarray(numbers, np.int64)
+        arrays = []
+        for j, column in enumerate(zip(*cells, strict=True) if cells else []):
+            styles_here = by_column.get(places[j])
+            ids = None
+            if styles_here is not None:
+                index = at - 1
+                inside = index < len(styles_here)
+                ids = np.where(inside, styles_here[np.where(inside, index, 0)], 0)
+            arrays.append(pa.array(texts[j].column(list(column), ids), pa.string()))
+        numbers.clear()
+        cells.clear()
+        return pa.record_batch(arrays, names=wanted), at
+
+    pick: Callable[[list[workbook.Value]], tuple[workbook.Value, ...]] | None = None
+    for number, row, first_col in rows:
+        if pick is None:
+            pick = _picker([p - first_col for p in places])
+        if number <= file.header_row:
+            continue
+        numbers.append(number)
+        cells.append(pick(row))
+        if len(numbers) >= chunk_rows:
+            yield flush()
+    if numbers:
+        yield flush()
+
+
+def _picker(indexes: list[int]) -> Callable[[list[workbook.Value]], tuple[workbook.Value, ...]]:
+    """A function taking the cells at `indexes` of a row, as a tuple (calamine's rows are all
+    as wide as the sheet's used area, which holds every header cell)."""
+    if len(indexes) == 1:
+        (only,) = indexes
+        return lambda row: (row[only],)
+    getter = operator.itemgetter(*indexes)
+    return lambda row: getter(row)
 
 
 def _clean(batch: pa.RecordBatch) -> pd.DataFrame:

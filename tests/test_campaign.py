@@ -442,6 +442,10 @@ def test_unknown_table_is_an_error_naming_it(tmp_path: Path) -> None:
         ({"top": {"default_region": "49"}}, "default_region"),
         ({"top": {"suppress": "true"}}, "suppress"),
         ({"top": {"sheet": "1"}}, "sheet"),
+        ({"top": {"locale": '"xx-YY"'}}, "locale"),
+        ({"top": {"locale": "1"}}, "locale"),
+        ({"top": {"raw_columns": '"zip"'}}, "raw_columns"),
+        ({"top": {"raw_columns": "[1]"}}, "raw_columns"),
         ({"top": {"encoding": "8"}}, "encoding"),
         ({"top": {"report_dir": "{ path = 'x' }"}}, "report_dir"),
         ({"message": {"text": "42"}}, "message.text"),
@@ -647,3 +651,29 @@ def test_a_bad_test_table_is_an_error_naming_the_key_and_file(
     with pytest.raises(CampaignError) as raised:
         load_campaign(path)
     assert problem in str(raised.value) and str(path) in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    ("top", "expected"),
+    [
+        ({}, "de-DE"),
+        ({"default_region": '"US"'}, "en-US"),
+        ({"default_region": '"AT"'}, "de-AT"),
+        ({"default_region": '"US"', "locale": '"de_DE"'}, "de-DE"),
+        ({"locale": '"fr"'}, "fr"),
+    ],
+)
+def test_locale_comes_from_the_file_or_the_region(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, top: dict[str, str], expected: str
+) -> None:
+    """`locale` as given (normalised), else from `default_region`; never the machine's."""
+    monkeypatch.setenv("LANG", "ja_JP.UTF-8")
+    monkeypatch.setenv("LC_ALL", "ja_JP.UTF-8")
+    campaign = load(tmp_path, top=top)
+    assert campaign.locale == expected
+
+
+def test_raw_columns_are_read(tmp_path: Path) -> None:
+    """`raw_columns` lists columns, each once."""
+    campaign = load(tmp_path, top={"raw_columns": '["zip", "since", "zip"]'})
+    assert campaign.raw_columns == ("zip", "since")

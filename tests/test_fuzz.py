@@ -257,16 +257,40 @@ def csv_cases(draw: st.DrawFn) -> Case:
     return Case(files, rows=len(rows), notes=[f"{encoding=} {said=} {delimiter=}"])
 
 
+NUMBER_FORMATS = [
+    "General",
+    "0",
+    "00000",
+    "#,##0",
+    "0.00",
+    "#,##0.00 [$€-407]",
+    "0%",
+    '"+"0',
+    "0000 0000000",
+    "0.00E+00",
+    "dd.mm.yyyy",
+    "mm-dd-yy",
+    "[h]:mm",
+    "@",
+]
+
+
 @st.composite
 def xlsx_cases(draw: st.DrawFn) -> Case:
-    """An Excel workbook written with openpyxl: phones as text, integers or floats."""
+    """An Excel workbook written with openpyxl: phones as text, integers or floats under number
+    formats, blank rows anywhere (leading ones too), a locale or none."""
     header, rows = draw(table_rows(max_rows=4))
     book = openpyxl.Workbook()
     sheet = book.active
     assert sheet is not None
+    for _ in range(draw(st.integers(0, 2))):
+        sheet.append([None])  # blank rows above the header: the header is the first that is not
     sheet.append([ILLEGAL_CHARACTERS_RE.sub("", name) for name in header])
-    written = 0  # a sheet ends at its last row with a cell: empty rows after it are not in it
-    for i, row in enumerate(rows, 1):
+    header_blank = all(not ILLEGAL_CHARACTERS_RE.sub("", n).strip() for n in header)
+    written = 0  # a blank row (no cell, or only white space) is no row
+    for row in rows:
+        if draw(st.booleans()) and draw(st.booleans()):
+            sheet.append([None])
         cells: list[Any] = [ILLEGAL_CHARACTERS_RE.sub("", cell)[:32_000] for cell in row]
         if header[0] == "phone" and cells:
             cells[0] = draw(
@@ -279,11 +303,19 @@ def xlsx_cases(draw: st.DrawFn) -> Case:
             )
         cells = [None if c == "" else c for c in cells]
         sheet.append(cells)
-        written = i if any(c is not None for c in cells) else written
+        if cells and not isinstance(cells[0], str) and cells[0] is not None:
+            sheet.cell(sheet.max_row, 1).number_format = draw(st.sampled_from(NUMBER_FORMATS))
+        if any(c is not None and not (isinstance(c, str) and not c.strip()) for c in cells):
+            written += 1
     buffer = io.BytesIO()
     book.save(buffer)
-    files = {"r.xlsx": buffer.getvalue(), "c.toml": toml_document(campaign_data("r.xlsx")).encode()}
-    return Case(files, rows=written)
+    top: dict[str, Any] = {}
+    if draw(st.booleans()):
+        top["locale"] = draw(st.sampled_from(["de-DE", "en-US", "fr-CH", "ja-JP"]))
+    campaign = toml_document(campaign_data("r.xlsx", **top)).encode()
+    files = {"r.xlsx": buffer.getvalue(), "c.toml": campaign}
+    # A blank header row makes the first data row the header: the count is then not known.
+    return Case(files, rows=None if header_blank else written)
 
 
 @st.composite
@@ -585,3 +617,122 @@ def test_phone_numbers_written_as_floats(tmp_path: Path, kind: str) -> None:
         ("4917612345679", "ready"),
     ]
     assert rows[1]["error_text"] == FLOAT_HINT
+
+
+# ---- xlsx number formats and blank rows, at the library ------------------------------------
+
+
+@st.composite
+def plain_formats(draw: st.DrawFn) -> str:
+    """A number format of one run of placeholders: `#,##0.00 "€"`, `00000`, `0.0%`, …"""
+    zeros = draw(st.integers(0, 6))
+    hashes = draw(st.integers(0 if zeros else 1, 4))
+    whole = "#" * hashes + "0" * zeros
+    if draw(st.booleans()) and zeros <= 1 and len(whole) >= 2:
+        whole = whole[:-1] + "," + whole[-1]  # grouping, as `#,##0`
+        whole = "#" * max(0, 4 - len(whole)) + whole
+    places = draw(st.integers(0, 4))
+    fraction = "0" * draw(st.integers(0, places)) + "#" * 0
+    fraction += "#" * (places - len(fraction))
+    point = places > 0 or draw(st.booleans())
+    code = whole + ("." + fraction if point else "")
+    code += draw(st.sampled_from(["", "%", ' "€"', " [$€-407]"] + ([] if point else [","])))
+    return draw(st.sampled_from(["", '"Nr. "', "$"])) + code
+
+
+@given(
+    code=plain_formats(),
+    value=st.one_of(
+        st.floats(-1e17, 1e17, allow_nan=False),
+        st.integers(-(10**12), 10**12).map(float),
+        st.decimals(-(10**6), 10**6, places=3).map(float),
+    ),
+    locale=st.sampled_from(["de-DE", "en-US", "de-CH", "fr-FR"]),
+)
+def test_fast_number_formats_agree_with_the_general_filler(
+    code: str, value: float, locale: str
+) -> None:
+    """The fast path for one-run formats renders as the placeholder-by-placeholder filler does."""
+    from rcsbatch import cellformat
+
+    renderer = cellformat.renderer(code, locale)
+    (section,) = renderer.sections
+    assert section.plain is not None, code
+    loc = cellformat.cell_locale(locale)
+    if section.lcid is not None:  # `[$€-407]`: German for this section, whatever the campaign's
+        loc = cellformat.locale_for_lcid(section.lcid, loc)
+    slow = cellformat._render_number(section.tokens, value, loc)
+    assert renderer.render(value) == slow
+
+
+@given(
+    value=st.floats(-1e15, 1e15, allow_nan=False),
+    places=st.integers(0, 4),
+)
+def test_separators_follow_the_locale(value: float, places: int) -> None:
+    """`#,##0.00` in de-DE is en-US's text with `.` and `,` swapped; digits agree with Decimal."""
+    from rcsbatch import cellformat
+
+    code = "#,##0" + ("." + "0" * places if places else "")
+    english = cellformat.render(value, code, "en-US")
+    german = cellformat.render(value, code, "de-DE")
+    assert german == english.translate(str.maketrans(".,", ",."))
+    expected = Decimal(format(abs(value), ".15g")).quantize(
+        Decimal(1).scaleb(-places), rounding="ROUND_HALF_UP"
+    )
+    assert Decimal(english.lstrip("-").replace(",", "")) == expected
+
+
+@given(
+    value=st.one_of(
+        st.floats(allow_nan=False, allow_infinity=False), st.integers(-(2**62), 2**62).map(float)
+    )
+)
+def test_general_never_loses_a_whole_number(value: float) -> None:
+    """General: a whole number shows every digit of its 15 significant ones, never `E+`."""
+    from rcsbatch import cellformat
+
+    text = cellformat.general(value)
+    if value.is_integer():
+        assert "E" not in text and "." not in text
+        assert Decimal(text) == Decimal(format(value, ".15g"))
+    else:
+        assert float(text) == float(format(value, ".15g"))
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    layout=st.lists(st.one_of(st.none(), st.integers(0, 10**9)), min_size=0, max_size=12),
+    above=st.integers(0, 3),
+    left=st.integers(0, 3),
+)
+def test_xlsx_blank_rows_are_skipped_and_rows_keep_sheet_numbers(
+    layout: list[int | None], above: int, left: int
+) -> None:
+    """Blank rows anywhere and blank columns before the table: the header is the first row that
+    is not blank, each data row keeps its sheet row number, nothing else is read."""
+    from rcsbatch.recipients import open_recipients
+
+    book = openpyxl.Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.cell(above + 1, left + 1, "phone")
+    sheet.cell(above + 1, left + 3, "n")
+    expected = []
+    for i, value in enumerate(layout):
+        row = above + 2 + i
+        if value is not None:
+            sheet.cell(row, left + 1, value).number_format = "00000"
+            sheet.cell(row, left + 3, f"r{i}")
+            expected.append((row, f"{value:05d}", f"r{i}"))
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "r.xlsx"
+        book.save(path)
+        file = open_recipients(path, locale="de-DE")
+        assert file.columns == ("phone", "n")
+        found = [
+            (row, phone, n)
+            for chunk in file.chunks(["phone", "n"], chunk_rows=3)
+            for row, phone, n in zip(chunk.index, chunk["phone"], chunk["n"], strict=True)
+        ]
+    assert found == expected

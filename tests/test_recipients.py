@@ -361,7 +361,7 @@ def test_xlsx_reads_the_first_sheet_by_default() -> None:
     assert cells(frame, "phone") == ["4917612345678", "0049 176-22223333", "+49 176 3333 4444"]
     assert cells(frame, "first_name") == ["Anna", None, "Cem"]
     assert cells(frame, "code") == ["007", "K8D", "X1M"]
-    assert frame.index.tolist() == [1, 2, 3]
+    assert frame.index.tolist() == [2, 3, 4]  # the sheet's own row numbers
 
 
 def test_xlsx_reads_a_named_sheet() -> None:
@@ -384,8 +384,8 @@ def test_xlsx_unknown_sheet_lists_the_sheets() -> None:
     ("header", "problem"),
     [
         (["phone", "phone"], "two columns are named `phone`"),
-        (["phone", None, "code"], "column 2"),
-        (["phone", "  "], "column 2"),
+        (["phone", None, "code"], "column B has no name"),
+        (["phone", "  "], "column B has no name"),
     ],
 )
 def test_xlsx_duplicate_or_empty_header_name_is_an_error(
@@ -413,3 +413,25 @@ def test_unreadable_xlsx_is_an_error(tmp_path: Path) -> None:
     """A file named .xlsx that is not a workbook is a RecipientsError."""
     with pytest.raises(RecipientsError, match="Excel"):
         open_recipients(write(tmp_path, b"phone\n0176 1\n", "people.xlsx"))
+
+
+def test_parquet_numbers_and_dates_become_text(tmp_path: Path) -> None:
+    """Parquet: floats at 15 significant digits, shortest; decimals keep their scale; ISO dates."""
+    import datetime as dt
+    from decimal import Decimal
+
+    table = pa.table(
+        {
+            "phone": pa.array([4917612345678.0, 0.1 + 0.2, None], pa.float64()),
+            "price": pa.array([Decimal("12.50"), Decimal("3.00"), None], pa.decimal128(8, 2)),
+            "day": pa.array([dt.date(2024, 1, 5), None, None], pa.date32()),
+            "at": pa.array([dt.datetime(2024, 1, 5, 10, 30), None, None], pa.timestamp("ms")),
+        }
+    )
+    path = tmp_path / "people.parquet"
+    pq.write_table(table, path)
+    frame = read_all(open_recipients(path))
+    assert cells(frame, "phone") == ["4917612345678", "0.3", None]
+    assert cells(frame, "price") == ["12.50", "3.00", None]
+    assert cells(frame, "day") == ["2024-01-05", None, None]
+    assert cells(frame, "at") == ["2024-01-05T10:30:00", None, None]
