@@ -1,5 +1,5 @@
 """`python -m rcsbatch` runs the command line."""
 
-from rcsbatch.cli import main
+from rcsbatch.process import main
 
 main()

@@ -6,11 +6,12 @@ Exit codes:
   0    every row that could be sent was accepted (invalid, duplicate and
        suppressed rows are reported, not failures)
   1    some rows are failed, unknown, expired or not_sent; for validate and
-       --dry-run: some rows are invalid
-  2    usage or input error: nothing was sent
+       --dry-run: some rows are invalid; a full disk stopped sending
+  2    usage or input error, a full disk or damaged journal: nothing was sent
   3    the gateway stopped the run (key, credit, permissions, sender)
   4    another run of the same campaign is going on: nothing sent
-  130  interrupted (Ctrl-C); 143 terminated (SIGTERM): journal and report written
+  130  interrupted (Ctrl-C); 143 terminated (SIGTERM), at any moment: journal
+       and report written once sending began
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import gc
 import json
 import logging
 import os
+import signal
 import sys
 import time
 import urllib.parse
@@ -33,10 +35,17 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from rcsbatch import __version__, csvfile, privacy, runner
+from rcsbatch import __version__, csvfile, privacy, process, runner, storage
 from rcsbatch.campaign import Campaign, check_validity, load_campaign
+from rcsbatch.claims import CLAIMS
 from rcsbatch.controls import visible
-from rcsbatch.errors import AccountError, CampaignBusyError, GatewayError, InputError
+from rcsbatch.errors import (
+    AccountError,
+    CampaignBusyError,
+    GatewayError,
+    InputError,
+    StorageError,
+)
 from rcsbatch.prepare import Plan, open_plan
 from rcsbatch.progress import Progress
 from rcsbatch.report import EXIT_BUSY, EXIT_INPUT, RESUME
@@ -54,8 +63,18 @@ class InputProblem(click.ClickException):
     exit_code = EXIT_INPUT
 
 
+class _People(Console):
+    """stderr for people. Its lines quote data (file and column names, the gateway's texts):
+    printed as written, never read as markup, their control characters written out, so an ESC
+    in a cell or an answer cannot reach the terminal."""
+
+    def print(self, *objects: Any, **options: Any) -> None:
+        options.setdefault("markup", False)
+        super().print(*(visible(o) if isinstance(o, str) else o for o in objects), **options)
+
+
 def _stderr(quiet: bool = False) -> Console:
-    return Console(stderr=True, quiet=quiet, highlight=False, soft_wrap=True)
+    return _People(stderr=True, quiet=quiet, highlight=False, soft_wrap=True)
 
 
 class CampaignBusy(click.ClickException):
@@ -64,15 +83,43 @@ class CampaignBusy(click.ClickException):
     exit_code = EXIT_BUSY
 
 
+class SendingStopped(click.ClickException):
+    """A full disk stopped a run that had begun to send: exit code 1, as for rows not sent (before
+    sending, such trouble is an InputProblem: exit 2)."""
+
+    exit_code = 1
+
+
 @contextlib.contextmanager
 def _input_errors() -> Iterator[None]:
     """Turn the library's input errors into one-line messages with their exit codes."""
     try:
         yield
+    # Messages may quote data (file and column names): control characters written out.
     except InputError as exc:
-        raise InputProblem(str(exc)) from None
+        raise InputProblem(visible(str(exc))) from None
     except CampaignBusyError as exc:
         raise CampaignBusy(str(exc)) from None
+    except StorageError as exc:
+        problem = SendingStopped if exc.sending_started else InputProblem
+        raise problem(visible(str(exc))) from None
+
+
+@contextlib.contextmanager
+def _kept(
+    campaign: Campaign, root: Path, *extra: Path, nothing_sent: bool = True
+) -> Iterator[None]:
+    """Disk trouble with the campaign's files (a full disk, a damaged journal): one message
+    naming the folder or file, exit 2 (see storage.checked)."""
+    from rcsbatch import state
+
+    accounts = {state.SIMULATOR, *state.accounts_with(campaign.name)}
+    files: list[Path] = []
+    for account in sorted(accounts):
+        found = runner.campaign_state(campaign, account)
+        files += [found.journal, found.test_sends, found.account_folder / CLAIMS]
+    with _input_errors(), storage.checked([*files, root, *extra], nothing_sent=nothing_sent):
+        yield
 
 
 def _load(path: str, *, checking: bool = False) -> tuple[Campaign, Plan]:
@@ -109,11 +156,20 @@ def _echo_result(line: str) -> None:
     try:
         click.echo(line)
     except OSError as exc:
-        # Python would try to flush stdout again at exit and print an error of its own.
+        # A stdout process.main does not guard (the CLI called in-process): Python would try to
+        # flush it again at exit and print an error of its own.
         with contextlib.suppress(OSError):
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         if exc.errno != errno.EPIPE:  # the reader left on purpose: nothing to say
             click.echo(f"cannot print {line} on stdout ({exc.strerror or exc})", err=True)
+    process.tell_stdout_lost(line)
+
+
+def _require_stdout() -> None:
+    """For a command whose product is what it prints: exit 2 when stdout could not take it
+    (a full device; a reader that left is its own choice, see process.py)."""
+    if process.tell_stdout_lost():
+        sys.exit(EXIT_INPUT)
 
 
 def _account(campaign: Campaign, simulate: bool = False) -> str:
@@ -152,8 +208,20 @@ csv_option = click.option(
 )
 
 
+class _Commands(click.Group):
+    """The command group: Ctrl-C and SIGTERM pass click by as process.Interrupted."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt as exc:
+            raise process.Interrupted(process.signal_of(exc) or signal.SIGINT) from None
+
+
 @click.group(
-    epilog="Exit codes:\n" + EXIT_CODES, context_settings={"help_option_names": ["-h", "--help"]}
+    cls=_Commands,
+    epilog="Exit codes:\n" + EXIT_CODES,
+    context_settings={"help_option_names": ["-h", "--help"]},
 )
 @click.version_option(__version__, prog_name="rcsbatch")
 def cli() -> None:
@@ -258,7 +326,7 @@ def run(
     if dry_run:
         # The balance is shown when there is a key to ask with; a dry run needs none.
         gateway = runner.Gateway(_base_url(), api_key) if api_key and not simulate else None
-        with _input_errors():
+        with _kept(campaign, root):
             account = runner.account_for(campaign, gateway, simulate)
             result = runner.dry_run(campaign, root, plan, gateway, account)
         _finish(err, result)
@@ -333,7 +401,7 @@ def _test_send(
         else:
             gateway = _gateway_from_env()
         _check_agent(campaign, gateway, err)
-        with _input_errors():
+        with _kept(campaign, root, nothing_sent=False):
             result = runner.send_test_messages(campaign, root, gateway, chosen, numbers, done)
     counts: dict[str, int] = {}
     for m in result.messages:
@@ -384,7 +452,20 @@ def _simulated(campaign: Campaign, root: Path) -> Iterator[runner.Gateway]:
             lookup_price=server.backend.lookup_price,
         )
     finally:
-        server.stop()  # saves its state for the next command
+        _stop_simulator(server, state)
+
+
+def _stop_simulator(server: Any, state: Path) -> None:
+    """Stop the simulator, which saves its state for the next command: a disk too full for that
+    costs the simulated account its memory, and must not hide why the command stopped."""
+    try:
+        server.stop()
+    except OSError as exc:
+        _stderr().print(
+            f"the simulator could not save its state in {state} ({exc.strerror or exc}): the "
+            "simulated account forgets what this command did",
+            markup=False,
+        )
 
 
 def _gateway_from_env() -> runner.Gateway:
@@ -420,7 +501,7 @@ def sync(campaign_file: str, report_dir: Path | None, simulate: bool, quiet: boo
         campaign = load_campaign(campaign_file)
     root = runner.report_root(campaign, report_dir)
     try:
-        with _input_errors(), contextlib.ExitStack() as stack:
+        with _kept(campaign, root), contextlib.ExitStack() as stack:
             gateway = (
                 stack.enter_context(_simulated(campaign, root)) if simulate else _gateway_from_env()
             )
@@ -547,7 +628,7 @@ def validate(campaign_file: str, show: int) -> None:
             err.print(f"agent check skipped: no {API_KEY_ENV} to ask the gateway with")
     # A campaign that validates must not be refused by `run` for its budget (the balance is read
     # only when there is a key to ask with, as a dry run does).
-    with _input_errors():
+    with _kept(campaign, runner.report_root(campaign)):
         gateway = _gateway_from_env() if key else None
         runner.check_budget_ahead(campaign, plan, gateway, runner.account_for(campaign, gateway))
     total = sum(counts.values())
@@ -584,24 +665,31 @@ def validate(campaign_file: str, show: int) -> None:
 def preview(campaign_file: str, count: int, as_json: bool) -> None:
     """Show the first N merged messages exactly as the gateway would get them."""
     campaign, plan = _load(campaign_file, checking=True)
-    shown = 0
-    out = Console(highlight=False, soft_wrap=True)
     with _input_errors():
-        for chunk in plan.chunks():
-            ready = chunk[chunk["status"] == "ready"]
-            for row, (_, item) in zip(ready.index.tolist(), ready.iterrows(), strict=True):
-                params = request_params(campaign, item)
-                if as_json:
-                    click.echo(json.dumps({"row": row, **params}, ensure_ascii=False))
-                elif campaign.message.rich is not None:
-                    _print_rich(out, row, params, campaign.message.rich.form, item["text"])
-                else:
-                    _print_params(out, row, params)
-                shown += 1
-                if shown >= count:
-                    return
+        shown = _preview(campaign, plan, count, as_json)
     if not shown:
         _stderr().print("no row would be sent: run `rcsbatch validate` to see why")
+    _require_stdout()
+
+
+def _preview(campaign: Campaign, plan: Plan, count: int, as_json: bool) -> int:
+    """Print the first `count` ready rows' requests on stdout; how many were printed."""
+    shown = 0
+    out = Console(highlight=False, soft_wrap=True)
+    for chunk in plan.chunks():
+        ready = chunk[chunk["status"] == "ready"]
+        for row, (_, item) in zip(ready.index.tolist(), ready.iterrows(), strict=True):
+            params = request_params(campaign, item)
+            if as_json:
+                click.echo(json.dumps({"row": row, **params}, ensure_ascii=False))
+            elif campaign.message.rich is not None:
+                _print_rich(out, row, params, campaign.message.rich.form, item["text"])
+            else:
+                _print_params(out, row, params)
+            shown += 1
+            if shown >= count:
+                return shown
+    return shown
 
 
 def _print_rich(out: Console, row: int, params: dict[str, Any], form: str, obj: str) -> None:
@@ -641,7 +729,11 @@ def _literal(value: str) -> Text:
 @click.option(
     "--latency-ms", default=0.0, show_default=True, type=float, help="Delay added to every request."
 )
-@click.option("--api-key", help="Accept only this key (default: any key).")
+@click.option(
+    "--api-key",
+    callback=lambda ctx, param, value: _plain_key(value),
+    help="Accept only this key (default: any key).",
+)
 @click.option("--price", help="Price per message, e.g. 0.0475.")
 @click.option("--balance", help="Starting balance, e.g. 500.00.")
 def simulator(
@@ -681,6 +773,18 @@ def simulator(
         raise InputProblem(f"{state}: {exc}; delete the file to start afresh") from None
 
 
+def _plain_key(value: str | None) -> str | None:
+    """A key the simulator is to accept: one an HTTP header can carry (printable ASCII), or no
+    client could ever use it and every request would be refused."""
+    if value is not None and not (value.isascii() and value.isprintable() and value.strip()):
+        raise click.BadParameter(
+            "a key holds printable ASCII characters only (seven's keys are letters and digits); "
+            "a header cannot carry any other, so every request would be refused",
+            param_hint="--api-key",
+        )
+    return value
+
+
 def _decimal_option(name: str, value: str) -> Any:
     from decimal import Decimal, InvalidOperation
 
@@ -690,10 +794,17 @@ def _decimal_option(name: str, value: str) -> Any:
         raise click.BadParameter(f"{value!r} is not a number", param_hint=name) from None
 
 
+class _PlainFormatter(logging.Formatter):
+    """Log lines with their control characters written out (they may quote the gateway)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return visible(super().format(record))
+
+
 def _logging(verbose: bool, quiet: bool) -> None:
     level = logging.INFO if verbose else logging.ERROR if quiet else logging.WARNING
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    handler.setFormatter(_PlainFormatter("%(levelname)s %(name)s: %(message)s"))
     logger = logging.getLogger("rcsbatch")
     logger.handlers[:] = [handler]
     logger.setLevel(level)
@@ -839,6 +950,7 @@ def hooks_register(url: str, event_type: str, request_method: str) -> None:
         raise click.BadParameter(f"{url!r} is not an http(s) URL", param_hint="URL")
     hook_id = _hooks_call(lambda client: client.add_hook(url, event_type, request_method.upper()))
     click.echo(hook_id)
+    _require_stdout()
 
 
 @hooks.command("list")
@@ -852,6 +964,7 @@ def hooks_list(as_json: bool) -> None:
         else:
             fields = ("id", "event_type", "request_method", "target_url")
             click.echo("\t".join(str(hook.get(f, "")) for f in fields))
+    _require_stdout()
 
 
 @hooks.command("remove")
@@ -937,6 +1050,8 @@ def report(
     with _input_errors():
         campaign = load_campaign(campaign_file)
         root = runner.report_root(campaign, report_dir)
+    chosen = () if output is None or str(output) == "-" else (output.expanduser().absolute(),)
+    with _kept(campaign, root, *chosen, nothing_sent=False):
         written = write_report(
             runner.journal_path(campaign, _account(campaign, simulate)),
             campaign.name,
@@ -948,6 +1063,8 @@ def report(
         )
     if written is not None:
         _echo_result(str(written))
+    else:
+        _require_stdout()
 
 
 # ---- revoke, agents and test sends ----------------------------------------------------------
@@ -1010,7 +1127,7 @@ def revoke(
         return yes or click.confirm("revoke them?", default=False, err=True)
 
     try:
-        with _input_errors(), contextlib.ExitStack() as stack:
+        with _kept(campaign, root, nothing_sent=False), contextlib.ExitStack() as stack:
             gateway = (
                 stack.enter_context(_simulated(campaign, root)) if simulate else _gateway_from_env()
             )
@@ -1092,6 +1209,7 @@ def agents(as_json: bool) -> None:
             click.echo(json.dumps(agent, default=str, ensure_ascii=False))
         else:
             click.echo("\t".join(str(agent.get(f, "")) for f in ("id", "status", "display_name")))
+    _require_stdout()
 
 
 # ---- events and capabilities ----------------------------------------------------------------
@@ -1119,7 +1237,7 @@ def _gateway_for(simulate: bool, state: Path | None) -> Iterator[runner.Gateway]
             server.base_url, "simulated", simulated=True, lookup_price=server.backend.lookup_price
         )
     finally:
-        server.stop()
+        _stop_simulator(server, state or Path(os.devnull))
 
 
 @cli.command(
@@ -1207,7 +1325,12 @@ def event(
                     events.results_path(file), done, csvfile.dialect(csv_dialect or "standard")
                 )
             except OSError as exc:
-                raise InputProblem(f"cannot write the results ({exc.strerror})") from None
+                # The events went: not an input error (exit 2 says nothing was sent).
+                raise click.ClickException(
+                    f"the events were sent, but their results could not be written to "
+                    f"{events.results_path(file)} ({exc.strerror or exc}); the counts above are "
+                    "all that is left of them"
+                ) from None
         _echo_result(str(written))
     elif done[0].error:
         err.print(done[0].error)
@@ -1300,7 +1423,8 @@ def capabilities(
             state = root / "simulator.json"
         price = _decimal_option("--lookup-price", lookup_price) if lookup_price else None
         journal = Journal(cache)
-    with journal, _gateway_for(simulate, state) as gateway:
+    kept = storage.checked([cache, root], nothing_sent=False)
+    with _input_errors(), kept, journal, _gateway_for(simulate, state) as gateway:
         price = price if price is not None else gateway.lookup_price
         due = journal.capabilities_due(numbers, time.time() - age)
         cost = f"{price * len(due)} ({len(due)} × {price})" if price is not None else "unknown"
@@ -1340,8 +1464,12 @@ def capabilities(
     sys.exit(1 if declined or summary.known < summary.numbers else 0)
 
 
-def main() -> None:
-    """Entry point of the `rcsbatch` console script."""
+def run_command(args: list[str] | None = None) -> int:
+    """Run the command line as the `rcsbatch` process does (process.main); its exit code.
+
+    Ctrl-C and SIGTERM leave as process.Interrupted, for process.main to say and exit 130/143:
+    click would turn them into "Aborted!" and exit 1, which cron reads as "some rows failed".
+    """
     # A run makes millions of short-lived objects and few cycles: collecting the youngest
     # generation every 20,000 allocations instead of 700 (the older two after 20 and 100 of
     # those, instead of 10 and 10) saves ~3 % of a 50,000-message run (interleaved rounds
@@ -1349,13 +1477,32 @@ def main() -> None:
     # process this command owns: a program that imports rcsbatch keeps its own settings.
     gc.set_threshold(20_000, 20, 100)
     try:
-        cli(prog_name="rcsbatch")
-    except KeyboardInterrupt:
-        # Only before or after sending: while sending, the sender turns Ctrl-C into a clean stop.
-        click.echo("interrupted: run the same command again to go on", err=True)
-        sys.exit(130)
-    finally:
-        # Only the interpreter's shutdown comes after this: its collections need not walk
-        # every object left (0.13-0.16 s -> 0.03 s after a 50,000-message run). Every file
-        # rcsbatch writes is closed by then; the objects are still freed.
-        gc.freeze()
+        try:
+            returned = cli.main(args, prog_name="rcsbatch", standalone_mode=False)
+        finally:
+            # Only the interpreter's shutdown comes after this: its collections need not walk
+            # every object left (0.13-0.16 s -> 0.03 s after a 50,000-message run). Every file
+            # rcsbatch writes is closed by then; the objects are still freed.
+            gc.freeze()
+    except SystemExit as exc:
+        if exc.code is None or isinstance(exc.code, int):
+            return exc.code or 0
+        click.echo(exc.code, err=True)
+        return 1
+    except click.ClickException as exc:
+        vars(exc)["message"] = visible(exc.message)  # it may quote data: see _People
+        exc.show()
+        return exc.exit_code
+    except click.Abort as exc:
+        signum = process.signal_of(exc)
+        if signum is not None:
+            raise process.Interrupted(signum) from None
+        # The end of input where a question wanted an answer (Ctrl-D): no answer is a no.
+        click.echo("no answer: nothing was done", err=True)
+        return 1
+    return returned if isinstance(returned, int) else 0
+
+
+def main() -> None:
+    """Entry point of the `rcsbatch` console script (see process.main)."""
+    process.main()

@@ -9,6 +9,7 @@
     │   ├── HistoryLostError       the campaign ran, but its journal is missing, empty or older
     │   └── AlreadySentError       the logbook holds this campaign's messages, the journal none
     ├── CampaignBusyError          another run of the same campaign is going on (exit 4)
+    ├── StorageError               a full disk, a damaged journal (exit 2; 1 once sending began)
     ├── GatewayError               something the gateway said or did not say
     │   ├── RetriableError         surely not accepted; safe to send again (429, 503, connect error)
     │   ├── RecipientError         refused for this recipient only: the row is ``failed``
@@ -91,6 +92,19 @@ class AlreadySentError(InputError):
 
 class CampaignBusyError(RcsbatchError):
     """Another run of the same campaign holds its lock; this one sends nothing."""
+
+
+class StorageError(RcsbatchError):
+    """The disk under a file rcsbatch keeps is full or refused a write, or a database is
+    damaged; the message names it and says what to do.
+
+    ``sending_started`` tells whether messages may have gone before it: the journal holds them
+    either way, so running again after the cause is fixed sends nothing twice.
+    """
+
+    def __init__(self, message: str, *, sending_started: bool = False) -> None:
+        super().__init__(message)
+        self.sending_started = sending_started
 
 
 class WebhookError(RcsbatchError):

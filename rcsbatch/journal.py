@@ -35,7 +35,7 @@ from pathlib import Path
 
 import numpy as np
 
-from rcsbatch import privacy
+from rcsbatch import privacy, storage
 from rcsbatch.delivery import FINAL, READ, replaces, row_state
 from rcsbatch.errors import ReportError
 
@@ -233,22 +233,26 @@ class Journal:
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=FULL")
             self._set_up()
-        except sqlite3.OperationalError as exc:
-            raise ReportError(
-                f"{path}: cannot open the journal or bring it up to date ({exc}); nothing "
-                "in it was changed: fix the cause (disk space: an upgrade copies its rows once; "
-                "file permissions; another rcsbatch holding it) and run the command again"
-            ) from None
-        except sqlite3.DatabaseError as exc:
-            raise ReportError(
-                f"{path}: not a usable journal ({exc}); if it is damaged, move it away to "
-                "start the campaign afresh, knowing that this forgets what was already sent"
-            ) from None
-        except OSError as exc:
-            raise ReportError(
-                f"cannot create {path} ({exc.strerror}); choose another "
-                "report folder with --report-dir"
-            ) from None
+        except (sqlite3.Error, OSError) as exc:
+            # A full disk or a damaged file: said the same way wherever it is met.
+            found = storage.explain(exc, [path])
+            if found is not None:
+                raise found from None
+            if isinstance(exc, sqlite3.OperationalError):
+                raise ReportError(
+                    f"{path}: cannot open the journal or bring it up to date ({exc}); nothing "
+                    "in it was changed: fix the cause (disk space: an upgrade copies its rows "
+                    "once; file permissions; another rcsbatch holding it) and run the command "
+                    "again"
+                ) from None
+            if isinstance(exc, sqlite3.DatabaseError):
+                raise ReportError(storage.damaged(path, exc)) from None
+            if isinstance(exc, OSError):
+                raise ReportError(
+                    f"cannot create {path} ({exc.strerror}); choose another "
+                    "report folder with --report-dir"
+                ) from None
+            raise
 
     def _set_up(self) -> None:
         """Create the schema or bring an older journal up to date, in one transaction: another

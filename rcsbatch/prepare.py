@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import logging
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -22,11 +23,13 @@ import pandas as pd
 
 from rcsbatch import phones, richcontent
 from rcsbatch.campaign import Campaign
-from rcsbatch.controls import CONTROL_RE, control_name, first_control
+from rcsbatch.controls import CONTROL_RE, control_name, first_control, visible
 from rcsbatch.errors import RecipientsError
 from rcsbatch.limits import UNITS, sizes
 from rcsbatch.recipients import RecipientFile, open_recipients, read_numbers_column
 from rcsbatch.request import SendSettings, bodies_over
+
+log = logging.getLogger(__name__)
 
 LABEL_RE = r"[A-Za-z0-9.\-_@]{1,100}"
 FOREIGN_ID_RE = r"[A-Za-z0-9.\-_@]{1,64}"
@@ -109,7 +112,18 @@ def load_suppress(campaign: Campaign) -> np.ndarray:
             f"not a phone number (line {shown}{more}); those people's opt-outs would be lost. "
             'Fix the list, or set `suppress_invalid = "ignore"` in the campaign file to skip them'
         )
-    return np.unique(np.concatenate(found))
+    numbers = np.unique(np.concatenate(found))
+    if not numbers.size and not bad_count and "phone" not in map(str.lower, file.columns):
+        # A header-only list is fine (nobody opted out yet), but one whose column is not
+        # `phone` may be the wrong file (an `email` list): said, not refused, as no opt-out
+        # can be lost from an empty list.
+        log.warning(
+            "the suppress list %s holds no number, and its column is `%s`, not `phone`: "
+            "nobody is suppressed; is it the right file?",
+            visible(file.path.name),
+            visible("`, `".join(file.columns)),
+        )
+    return numbers
 
 
 SHOWN_BAD = 10  # lines named when a suppress list has entries that are not numbers

@@ -8,6 +8,7 @@ from rich.console import Console, Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
+from rcsbatch.controls import visible
 from rcsbatch.report import plain
 from rcsbatch.reporting import CostLine, Figures, RunLine, cents
 
@@ -42,6 +43,12 @@ def percent(part: int, whole: int) -> str:
     return f"{100 * part / whole:.1f} %" if whole else "-"
 
 
+def _data(value: str) -> Text:
+    """A value from the journal (the gateway's codes and texts, labels): shown as written, never
+    read as markup, its control characters written out."""
+    return Text(visible(value))
+
+
 def render(f: Figures) -> RenderableType:
     """The whole report as one rich renderable."""
     sim = " (simulated)" if f.simulated else ""
@@ -60,7 +67,7 @@ def render(f: Figures) -> RenderableType:
         errors = Table("code", "status", "rows", "gateway's text", title="Gateway errors")
         errors.title_justify = "left"
         for e in f.errors:
-            errors.add_row(e.code, e.status, f"{e.count:,}", e.text or "")
+            errors.add_row(_data(e.code), _data(e.status), f"{e.count:,}", _data(e.text or ""))
         parts.append(errors)
     for name, lines in (
         ("label", f.by_label),
@@ -72,7 +79,7 @@ def render(f: Figures) -> RenderableType:
         parts.append(_costs(name, lines, f.currency))
     parts.append(_runs(f))
     for note in f.notes:
-        parts.append(Text("note: " + note, style="yellow"))
+        parts.append(Text("note: " + visible(note), style="yellow"))
     return Group(*parts)
 
 
@@ -109,7 +116,7 @@ def _costs(name: str, lines: list[CostLine], currency: str) -> Table:
     table.title_justify = "left"
     for c in lines:
         table.add_row(
-            c.key,
+            _data(c.key),
             f"{c.sent:,}",
             f"{c.priced:,}",
             f"{c.unpriced:,}",

@@ -30,6 +30,7 @@ from typing import Any
 import phonenumbers
 import pyarrow as pa
 
+from rcsbatch import storage
 from rcsbatch.errors import ReportError
 from rcsbatch.journal import CHANNEL_COLUMN, RESULT_COLUMNS, SENDABLE, Journal
 from rcsbatch.report import ORDER, REPORT_STATUS, plain
@@ -217,7 +218,7 @@ def open_journal(path: Path, campaign: str) -> sqlite3.Connection:
         db.create_function("region", 1, region, deterministic=True)
         db.execute("SELECT count(*) FROM runs").fetchone()
     except sqlite3.DatabaseError as exc:
-        raise ReportError(f"{path}: not a usable journal ({exc})") from None
+        raise ReportError(storage.damaged(path, exc)) from None
     return db
 
 

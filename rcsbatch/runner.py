@@ -16,6 +16,7 @@ import json
 import os
 import sqlite3
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -26,10 +27,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from rcsbatch import privacy, state
+from rcsbatch import privacy, state, storage
 from rcsbatch.budget import Budget, check_budget
 from rcsbatch.campaign import Campaign
-from rcsbatch.claims import AccountClaims
+from rcsbatch.claims import CLAIMS, AccountClaims
 from rcsbatch.csvfile import STANDARD, Dialect
 from rcsbatch.errors import (
     AccountError,
@@ -421,7 +422,9 @@ def run(
     plan = plan or open_plan(campaign)
     started = time.time()
     found = campaign_state(campaign, gateway)
-    with campaign_lock(found.lock):
+    sending = threading.Event()  # set once the run's start is journaled: messages may go
+    files = (found.journal, found.account_folder / CLAIMS, root / campaign.name)
+    with storage.checked(files, sending_started=sending.is_set), campaign_lock(found.lock):
         found = open_state(campaign, gateway, root)
         with Journal(found.journal) as journal:
             return _run_locked(
@@ -432,6 +435,7 @@ def run(
                 journal,
                 found,
                 started,
+                sending,
                 limit=limit,
                 retry_failed=retry_failed,
                 on_start=on_start,
@@ -450,6 +454,7 @@ def _run_locked(
     journal: Journal,
     found: state.CampaignState,
     started: float,
+    sending: threading.Event,
     *,
     limit: int | None,
     retry_failed: bool,
@@ -520,6 +525,7 @@ def _run_locked(
         # re-scanning it every few thousand messages (~5 % of the send's CPU, measured).
         gc.collect()
         gc.freeze()
+        sending.set()
         try:
             with _event_loop() as loop_runner:
                 stats = loop_runner.run(

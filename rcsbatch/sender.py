@@ -176,7 +176,10 @@ class Sender:
         s = self.settings
         self.stats.started = self._run_started = s.clock()
         loop = asyncio.get_running_loop()
-        for signum in (signal.SIGINT, signal.SIGTERM):
+        # The handlers before ours come back afterwards (the loop would leave SIGTERM's default,
+        # which kills the process without a word while the report is written).
+        before = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM)}
+        for signum in before:
             # Not the main thread, or no signals here: Ctrl-C then stops the process.
             with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
                 loop.add_signal_handler(signum, self.stop, signum)
@@ -203,9 +206,10 @@ class Sender:
                     break
                 await self._settle()
         finally:
-            for signum in (signal.SIGINT, signal.SIGTERM):
+            for signum, handler in before.items():
                 with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
-                    loop.remove_signal_handler(signum)
+                    if loop.remove_signal_handler(signum) and handler is not None:
+                        signal.signal(signum, handler)
             self._journal_thread.shutdown(wait=True)
             self.stats.finished = s.clock()
         return self.stats

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import sqlite3
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -587,3 +588,42 @@ def test_run_folder_to_a_closed_pipe_is_quiet(example: Path) -> None:
     text = err.decode()
     assert child.returncode == 0, text
     assert "Traceback" not in text and "Broken pipe" not in text
+
+
+def test_simulator_api_key_with_non_ascii_is_a_usage_error() -> None:
+    """`simulator --api-key` with a pasted “smart” character: exit 2 saying why; no client
+    could ever send such a key, so every request would have been refused."""
+    result = invoke("simulator", "--api-key", "schl\u00fcssel")
+    assert result.exit_code == 2
+    assert "--api-key" in result.output and "ASCII" in result.output
+
+
+def test_control_characters_in_a_message_never_reach_the_terminal(tmp_path: Path) -> None:
+    """A column name holding an OSC sequence (it retitles a terminal) is quoted in the error
+    with its control characters written out."""
+    (tmp_path / "people.csv").write_text("phone,na\x1b]0;pwned\x07me\n+4917612345678,x\n")
+    campaign = tmp_path / "c.toml"
+    campaign.write_text('name = "c"\nrecipients = "people.csv"\n[message]\ntext = "Hi {first}"\n')
+    result = invoke("validate", str(campaign))
+    assert result.exit_code == 2
+    assert "\x1b" not in result.output and "\x07" not in result.output
+    assert "na\\x1b]0;pwned\\x07me" in result.output
+
+
+def test_report_table_shows_gateway_texts_literally(example: Path) -> None:
+    """A gateway's error text with ESC and rich markup in it is shown as written, its control
+    characters written out, and cannot crash the table (`[/x]`)."""
+    assert invoke("run", str(example), "--simulate").exit_code == 0
+    campaign = load_campaign(example)
+    with sqlite3.connect(journal_path(campaign, "simulator")) as db:
+        db.execute(
+            "UPDATE messages SET status = 'failed', error_code = '500', "
+            "error_text = 'bad \x1b[2J[/x] [bold]thing' WHERE rowid = (SELECT min(rowid) "
+            "FROM messages WHERE status = 'sent')"
+        )
+    db.close()
+    result = invoke("report", str(example), "--simulate")
+    assert result.exit_code == 0, result.output
+    assert "\x1b" not in result.stdout
+    (line,) = [line for line in result.stdout.splitlines() if "500" in line and "failed" in line]
+    assert "bad \\x1b[2J[/x] [bold]thing" in line, result.stdout

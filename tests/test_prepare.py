@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -221,3 +222,22 @@ def test_suppress_invalid_must_be_refuse_or_ignore(tmp_path: Path) -> None:
     path = campaign_with(tmp_path, "phone,name\n", top='suppress_invalid = "skip"')
     with pytest.raises(CampaignError, match="suppress_invalid"):
         load_campaign(path)
+
+
+def test_suppress_header_only_not_phone_is_accepted_with_a_warning(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A header-only list whose one column is `email`: accepted (no opt-out to lose), but said:
+    it may be the wrong file. A header-only `phone` list stays silent."""
+    # The CLI's own handler (set by an earlier command in this process) keeps records from caplog.
+    monkeypatch.setattr(logging.getLogger("rcsbatch"), "propagate", True)
+    path = campaign_with(tmp_path, "phone,name\n0151 23456789,b\n", suppress="email\n")
+    with caplog.at_level("WARNING", logger="rcsbatch"):
+        assert checked(path)["status"].tolist() == ["ready"]
+    said = [r.getMessage() for r in caplog.records if r.name == "rcsbatch.prepare"]
+    assert said and all("column is `email`, not `phone`: nobody is" in m for m in said), said
+    caplog.clear()
+    path = campaign_with(tmp_path, "phone,name\n0151 23456789,b\n", suppress="Phone\n")
+    with caplog.at_level("WARNING", logger="rcsbatch"):
+        checked(path)
+    assert [r for r in caplog.records if r.name == "rcsbatch.prepare"] == []

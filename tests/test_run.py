@@ -19,7 +19,7 @@ import pytest
 from conftest import API_KEY, CampaignFactory
 
 from rcsbatch.campaign import Campaign
-from rcsbatch.errors import BudgetError
+from rcsbatch.errors import BudgetError, StorageError
 from rcsbatch.journal import Journal
 from rcsbatch.report import EXIT_GATEWAY, EXIT_OK, EXIT_ROWS
 from rcsbatch.results import STALE_AFTER, ResultsWriter
@@ -534,6 +534,8 @@ def test_a_run_that_fails_while_writing_leaves_no_folder(
     """A full disk or Ctrl-C while results or summary are written: no run folder and no
     temporary one; the run is not recorded finished, and the next run writes a whole folder."""
     campaign = make_campaign(3)
+    if error is OSError and not dry:
+        error = StorageError  # a run says which disk is full, and that sending had begun
     with monkeypatch.context() as patch:
         patch.setattr(target, fault)
         with pytest.raises(error):
