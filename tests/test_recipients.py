@@ -1,4 +1,5 @@
-"""Tests for rcsbatch.recipients: every cell read as text, NA for empty, rows numbered from 1."""
+"""Tests for rcsbatch.recipients: every cell read as text, NA for empty, rows numbered as the file's
+own lines (the header is 1), blank rows and unnamed empty columns left out."""
 
 from __future__ import annotations
 
@@ -61,7 +62,7 @@ def test_csv_line_endings(tmp_path: Path, newline: str) -> None:
     assert file.columns == ("phone", "first_name")
     frame = read_all(file)
     assert cells(frame, "first_name") == ["Anna", "Ben"]
-    assert frame.index.tolist() == [1, 2]
+    assert frame.index.tolist() == [2, 3]
 
 
 @pytest.mark.parametrize("newline", ["\n", "\r\n"], ids=["lf", "crlf"])
@@ -181,11 +182,11 @@ def test_csv_quoted_cell_may_hold_the_delimiter(
 
 
 def test_csv_quoted_cell_may_hold_a_line_break(tmp_path: Path) -> None:
-    """A quoted cell with a line break is one cell, and the next row is still row 2."""
+    """A quoted cell with a line break is one cell, and the next row is numbered by its line."""
     content = b'phone,note\n0176 1,"two\nlines"\n0176 2,plain\n'
     frame = read_all(open_recipients(write(tmp_path, content)))
     assert cells(frame, "note") == ["two\nlines", "plain"]
-    assert frame.index.tolist() == [1, 2]
+    assert frame.index.tolist() == [2, 4]
 
 
 @pytest.mark.parametrize(
@@ -226,17 +227,18 @@ def test_csv_header_only_yields_no_chunks(tmp_path: Path, content: bytes) -> Non
     [
         ("phone,name,phone", "two columns are named `phone`"),
         ("phone, name ,name", "two columns are named `name`"),
-        ("phone,,name", "column 2"),
-        ("phone,name,", "column 3"),
-        ("phone, ,name", "column 2"),
+        ("phone,,name", "column 2 of the header has no name, but line 2 has a value"),
+        ("phone,name,", "column 3 of the header has no name, but line 2 has a value"),
+        ("phone, ,name", "column 2 of the header has no name, but line 2 has a value"),
     ],
 )
-def test_csv_duplicate_or_empty_header_name_is_an_error(
+def test_csv_duplicate_or_unnamed_filled_column_is_an_error(
     tmp_path: Path, header: str, problem: str
 ) -> None:
-    """A header naming a column twice, or leaving one unnamed, is an error saying which."""
+    """A header naming a column twice, or leaving one with data unnamed, is an error saying
+    which (and where the data is)."""
     with pytest.raises(RecipientsError, match=problem):
-        open_recipients(write(tmp_path, f"{header}\n1,2,3\n".encode()))
+        read_all(open_recipients(write(tmp_path, f"{header}\n1,2,3\n".encode())))
 
 
 @pytest.mark.parametrize("name", ["people.csv", "people.tsv", "people.txt", "PEOPLE.CSV"])
@@ -262,15 +264,15 @@ def test_folder_is_an_error(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("chunk_rows", [1, 2, 3, 7, 100])
-def test_rows_are_numbered_from_one_across_chunks(tmp_path: Path, chunk_rows: int) -> None:
-    """Chunks hold at most chunk_rows rows, indexed `row` from 1 and continuing across chunks."""
+def test_rows_are_numbered_by_line_across_chunks(tmp_path: Path, chunk_rows: int) -> None:
+    """Chunks hold at most chunk_rows rows, indexed `row` by line (the header is 1) across chunks."""
     content = "phone\n" + "".join(f"0176 {i}\n" for i in range(1, 8))
     file = open_recipients(write(tmp_path, content.encode()))
     chunks = list(file.chunks(["phone"], chunk_rows))
     assert all(0 < len(c) <= chunk_rows for c in chunks)
     frame = pd.concat(chunks)
     assert frame.index.name == "row"
-    assert frame.index.tolist() == list(range(1, 8))
+    assert frame.index.tolist() == list(range(2, 9))
     assert cells(frame, "phone") == [f"0176 {i}" for i in range(1, 8)]
 
 
@@ -279,7 +281,7 @@ def test_chunks_hold_only_the_wanted_columns(tmp_path: Path) -> None:
     file = open_recipients(write(tmp_path, b"a,phone,b,c\n1,2,3,4\n"))
     (chunk,) = file.chunks(["c", "phone", "c"])
     assert chunk.columns.tolist() == ["c", "phone"]
-    assert chunk.loc[1].tolist() == ["4", "2"]
+    assert chunk.loc[2].tolist() == ["4", "2"]
 
 
 def test_require_names_the_missing_columns_and_lists_the_existing(tmp_path: Path) -> None:
@@ -315,7 +317,7 @@ def test_parquet_phone_columns_become_text_digits(column: str, expected: list[st
     """Parquet phone columns stored as text, int64 or float64 read as text, without `.0`."""
     frame = read_all(open_recipients(DATA / "recipients.parquet"), chunk_rows=2)
     assert cells(frame, column) == expected
-    assert frame.index.tolist() == [1, 2, 3]
+    assert frame.index.tolist() == [2, 3, 4]  # record index + 2, as a CSV export would number
 
 
 def test_parquet_cells_are_stripped_and_empty_is_na() -> None:
@@ -361,7 +363,7 @@ def test_xlsx_reads_the_first_sheet_by_default() -> None:
     assert cells(frame, "phone") == ["4917612345678", "0049 176-22223333", "+49 176 3333 4444"]
     assert cells(frame, "first_name") == ["Anna", None, "Cem"]
     assert cells(frame, "code") == ["007", "K8D", "X1M"]
-    assert frame.index.tolist() == [1, 2, 3]
+    assert frame.index.tolist() == [2, 3, 4]
 
 
 def test_xlsx_reads_a_named_sheet() -> None:
