@@ -189,8 +189,14 @@ def _check_header(path: Path, columns: tuple[str, ...]) -> None:
 
 
 def _encoding_error(path: Path, encoding: str) -> RecipientsError:
+    """Say the file is not `encoding` text, and on which line, when finding it is cheap."""
+    where = ""
+    if csvlines.ascii_compatible(encoding):
+        offset = csvlines.first_bad_byte(path, encoding)
+        if offset is not None:
+            where = f" (line {csvlines.locate_line(path, offset):,} is the first that is not)"
     return RecipientsError(
-        f"{path.name}: the file is not {encoding} text; save it as UTF-8, or set "
+        f"{path.name}: the file is not {encoding} text{where}; save it as UTF-8, or set "
         f'`encoding = "cp1252"` (Excel on Windows) or `encoding = "latin-1"` in the campaign file'
     )
 
