@@ -210,6 +210,20 @@ def test_validate_exits_0_when_every_row_is_fine(example: Path) -> None:
     assert result.exit_code == 0, result.stdout
 
 
+def test_validate_skips_blank_spreadsheet_rows_and_columns(example: Path) -> None:
+    """Rows of only delimiters and a delimiter after every line (an Excel export's empty rows
+    and column) are no rows: validate exits 0, counting and numbering only the real ones."""
+    data = example.parent.parent / "sample_data" / "customers.csv"
+    lines = data.read_text().splitlines()[:9]  # header + rows 2-9, all valid
+    lines[3:3] = [",,,,", " , ,,,"]
+    data.write_text("".join(line + ",\r\n" for line in lines) + ",,,,,")
+    result = invoke("validate", str(example))
+    assert result.exit_code == 0, result.stdout
+    assert "8 rows" in result.stderr
+    shown = invoke("preview", str(example), "-n", "3", "--json")
+    assert [json.loads(line)["row"] for line in shown.stdout.splitlines()] == [2, 3, 6]
+
+
 def test_preview_json_shows_the_exact_request(example: Path) -> None:
     """`preview --json` prints one request body per line, merged as the gateway gets it."""
     result = invoke("preview", str(example), "-n", "2", "--json")

@@ -157,6 +157,16 @@ def test_a_chosen_row_that_is_not_ready_is_an_error_naming_it(
     assert "row 2 " not in text
 
 
+def test_a_chosen_row_on_a_blank_line_holds_no_recipient(make_campaign: CampaignFactory) -> None:
+    """A row number that is a blank line of the file (or inside a quoted cell) is named."""
+    campaign = make_campaign(3)
+    lines = campaign.recipients.read_text(encoding="utf-8").splitlines()
+    campaign.recipients.write_text("\n".join([*lines[:2], ",,", *lines[2:]]) + "\n")
+    assert [row for row, _ in choose_rows(open_plan(campaign), (2, 4))] == [2, 4]
+    with pytest.raises(InputError, match="row 3 holds no recipient"):
+        choose_rows(open_plan(campaign), (3,))
+
+
 @pytest.mark.parametrize("value", ["0", "1", "2,x", "", "2;3", "-2"])
 def test_bad_rows_values_are_input_errors(value: str) -> None:
     """--rows takes the file's row numbers from 2 (the header is 1) separated by commas."""
