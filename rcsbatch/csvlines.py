@@ -204,7 +204,10 @@ class _Scan:
                 return
             used, breaks, quotes, starts, ends = found
             if len(starts):
-                lines = line + np.searchsorted(breaks, starts).astype(np.int64)
+                if len(quotes):
+                    lines = line + np.searchsorted(breaks, starts).astype(np.int64)
+                else:  # every line break ends a record: record i starts after i of them
+                    lines = np.arange(line, line + len(starts), dtype=np.int64)
                 blank = self._blanks(data, quotes, starts, ends)
                 keep = ends > starts  # pyarrow skips empty lines
                 if self.in_header and keep.any():
