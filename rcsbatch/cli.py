@@ -273,9 +273,10 @@ def cli() -> None:
 @click.option(
     "--rows",
     "rows_option",
-    metavar="1,5,9",
-    help="With --test-to or --test: the data rows to send (1-based, as in the results; each "
-    "must be ready); default: the first three ready rows.",
+    metavar="2,5,9",
+    help="With --test-to or --test: the rows to send, numbered as the file shows them and the "
+    "results list them (the header is row 1; each must be ready); default: the first three "
+    "ready rows.",
 )
 @click.option("-q", "--quiet", is_flag=True, help="Print only the run folder (on stdout).")
 @click.option("-v", "--verbose", is_flag=True, help="Log each retry on stderr.")

@@ -59,7 +59,7 @@ _MESSAGES_TABLE = """CREATE TABLE IF NOT EXISTS {name} (
     -- batch's in-flight mark and its outcomes cost less than half as much as in schema 3).
     id INTEGER PRIMARY KEY,
     recipient INTEGER NOT NULL UNIQUE,  -- E.164 digits: a row's identity
-    row INTEGER,                        -- 1-based row in the latest read of the file
+    row INTEGER,                        -- row as the file shows it (header 1), latest read
     text TEXT NOT NULL, label TEXT, foreign_id TEXT,
     status TEXT NOT NULL DEFAULT 'pending',
     message_ids TEXT, price TEXT, price_known INTEGER,

@@ -11,7 +11,6 @@ the same way, and the row's text becomes its RCS object as compact JSON (see `ri
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import logging
 import re
@@ -95,18 +94,17 @@ def load_suppress(campaign: Campaign) -> np.ndarray:
             pd.Series([file.columns[0]], dtype="str"), campaign.default_region
         )
         found.append(first[first != 0])
-    bad_rows: list[int] = []
+    bad_lines: list[int] = []  # row numbers are the lines a person sees in the file
     bad_count = 0
     for column in read_numbers_column(file):
         numbers, _ = phones.normalise_many(column, campaign.default_region)
         found.append(numbers[numbers != 0])
         bad = (numbers == 0) & column.notna().to_numpy()
         bad_count += int(bad.sum())
-        bad_rows.extend(column.index[bad][: SHOWN_BAD - len(bad_rows)].tolist())
+        bad_lines.extend(column.index[bad][: SHOWN_BAD - len(bad_lines)].tolist())
     if bad_count and campaign.suppress_invalid == "refuse":
-        lines = suppress_lines(file, bad_rows)
-        shown = ", ".join(str(n) for n in lines)
-        more = f" and {bad_count - len(lines)} more" if bad_count > len(lines) else ""
+        shown = ", ".join(str(n) for n in bad_lines)
+        more = f" and {bad_count - len(bad_lines)} more" if bad_count > len(bad_lines) else ""
         raise RecipientsError(
             f"{file.path.name}: {bad_count} entr{'y is' if bad_count == 1 else 'ies are'} "
             f"not a phone number (line {shown}{more}); those people's opt-outs would be lost. "
@@ -127,35 +125,6 @@ def load_suppress(campaign: Campaign) -> np.ndarray:
 
 
 SHOWN_BAD = 10  # lines named when a suppress list has entries that are not numbers
-
-
-def suppress_lines(file: RecipientFile, rows: list[int]) -> list[int]:
-    """The lines a person sees in an editor for data `rows` (1-based, after the first line).
-
-    In a CSV file a blank line is no row and a quoted cell may span lines, so the file is read
-    again (only when something is wrong) to count them; elsewhere the first line is line 1 (a
-    headerless list's first number stands where a header would).
-    """
-    offset = 1
-    if file.path.suffix.lower() == ".xlsx":
-        return rows  # already the sheet's row numbers
-    if file.path.suffix.lower() == ".parquet":
-        return [row + offset for row in rows]
-    wanted = set(rows)
-    lines: dict[int, int] = {}
-    with file.path.open(encoding=file.encoding, newline="", errors="replace") as handle:
-        reader = csv.reader(handle, delimiter=file.delimiter)
-        row = -1  # the header is row 0
-        start = 1
-        for record in reader:
-            if record:
-                row += 1
-                if row in wanted:
-                    lines[row] = start
-                    if len(lines) == len(wanted):
-                        break
-            start = reader.line_num + 1
-    return [lines.get(row, row + offset) for row in rows]
 
 
 class SeenNumbers:

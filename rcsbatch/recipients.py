@@ -1,10 +1,11 @@
 """Recipient files: stream the rows of a CSV, Parquet or xlsx file as text, in chunks.
 
 Every cell is read as text (no lost leading zeros or `+`), stripped of surrounding white space, and
-an empty cell is NA. CSV cells are text as written; Parquet numbers and dates become text
-(`cellformat.shortest`, ISO dates); xlsx cells show what the sheet shows in the campaign's locale
-(see `workbook`). CSV and Parquet rows are numbered from 1 in file order, the header excluded;
-xlsx rows carry their sheet row numbers, and blank sheet rows and columns are left out.
+an empty cell is NA. Rows carry the number a person sees in the file, the header being 1: in a CSV
+file the line where the record starts (see `csvlines`), in a sheet its row, in Parquet the record's
+index + 2 (so a CSV exported from the same data keeps the numbers). A spreadsheet's blank rows
+(CSV lines of only delimiters) and unnamed empty columns (a delimiter at the end of every line)
+are no data: they are skipped.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from rcsbatch import cellformat, workbook
+from rcsbatch import cellformat, csvlines, workbook
 from rcsbatch.errors import RecipientsError
 
 CHUNK_ROWS = 100_000
@@ -49,6 +50,8 @@ class RecipientFile:
     sheet_name: str = ""
     places: tuple[int, ...] = ()
     header_row: int = 1
+    # A CSV file's cells per line, named: `columns` plus a placeholder for each unnamed one.
+    fields: tuple[str, ...] = ()
 
     def require(self, names: Iterable[str], what: str) -> None:
         """Raise RecipientsError naming each of `names` that is not a column; list the columns."""
@@ -64,31 +67,23 @@ class RecipientFile:
     def chunks(
         self, columns: Iterable[str], chunk_rows: int = CHUNK_ROWS
     ) -> Iterator[pd.DataFrame]:
-        """Yield DataFrames of `columns` (text, NA for empty), indexed by the file's row numbers."""
+        """Yield DataFrames of `columns` (text, NA for empty), indexed by the file's row number."""
         wanted = list(dict.fromkeys(columns))
         self.require(wanted, "the campaign")
         suffix = self.path.suffix.lower()
-        batches: Iterator[tuple[pa.RecordBatch, np.ndarray]]
+        batches: Batches
         if suffix == ".parquet":
-            batches = _numbered(_parquet_batches(self.path, wanted, chunk_rows))
+            batches = _parquet_batches(self.path, wanted, chunk_rows)
         elif suffix == ".xlsx":
             batches = _xlsx_batches(self, wanted, chunk_rows)
         else:
-            batches = _numbered(_csv_batches(self, wanted, chunk_rows))
+            batches = _csv_batches(self, wanted, chunk_rows)
         for batch, rows in batches:
             if batch.num_rows == 0:
                 continue
             frame = _clean(batch)
             frame.index = pd.Index(rows, name="row")
             yield frame
-
-
-def _numbered(batches: Iterator[pa.RecordBatch]) -> Iterator[tuple[pa.RecordBatch, np.ndarray]]:
-    """Number the rows of `batches` 1, 2, … in order (the header is not a row)."""
-    start = 1
-    for batch in batches:
-        yield batch, np.arange(start, start + batch.num_rows, dtype=np.int64)
-        start += batch.num_rows
 
 
 def open_recipients(
@@ -144,9 +139,31 @@ def _open_csv(path: Path, encoding: str) -> RecipientFile:
         )
     delimiter = max(_DELIMITERS, key=header_text.count)
     header = next(csv.reader([header_text], delimiter=delimiter))
-    columns = tuple(name.strip() for name in header)
+    names = tuple(name.strip() for name in header)
+    # An unnamed column is a spreadsheet's empty one (Excel writes `phone;name;`) until a cell
+    # in it holds data (`_csv_batches` refuses the file then).
+    fields = tuple(name or _unnamed(i) for i, name in enumerate(names, 1))
+    columns = tuple(name for name in names if name)
+    if not columns:
+        raise RecipientsError(
+            f"{path.name}: the first line names no column; it needs a header row naming "
+            "the columns, then one row per recipient"
+        )
     _check_header(path, columns)
-    return RecipientFile(path, columns, encoding=codec, delimiter=delimiter)
+    return RecipientFile(path, columns, encoding=codec, delimiter=delimiter, fields=fields)
+
+
+def _unnamed(position: int) -> str:
+    # A leading space: no name read from a header has one (names are stripped).
+    return f" column {position}"
+
+
+def _unnamed_error(path: Path, field: str, line: int) -> RecipientsError:
+    position = int(field.split()[-1])
+    return RecipientsError(
+        f"{path.name}: column {position} of the header has no name, but line {line:,} has a "
+        "value in it; give every column a name in the first row"
+    )
 
 
 _BOMS = (  # UTF-32 first: its little-endian mark begins with UTF-16's
@@ -191,8 +208,14 @@ def _check_header(path: Path, columns: tuple[str, ...]) -> None:
 
 
 def _encoding_error(path: Path, encoding: str) -> RecipientsError:
+    """Say the file is not `encoding` text, and on which line, when finding it is cheap."""
+    where = ""
+    if csvlines.ascii_compatible(encoding):
+        offset = csvlines.first_bad_byte(path, encoding)
+        if offset is not None:
+            where = f" (line {csvlines.locate_line(path, offset):,} is the first that is not)"
     return RecipientsError(
-        f"{path.name}: the file is not {encoding} text; save it as UTF-8, or set "
+        f"{path.name}: the file is not {encoding} text{where}; save it as UTF-8, or set "
         f'`encoding = "cp1252"` (Excel on Windows) or `encoding = "latin-1"` in the campaign file'
     )
 
@@ -206,53 +229,92 @@ def _short(exc: BaseException) -> str:
     return re.sub(r"(got \d+): .*", r"\1", text[0])[:200]
 
 
-def _csv_batches(
-    file: RecipientFile, wanted: list[str], chunk_rows: int
-) -> Iterator[pa.RecordBatch]:
+Batches = Iterator[tuple[pa.RecordBatch, np.ndarray]]
+
+
+def _csv_batches(file: RecipientFile, wanted: list[str], chunk_rows: int) -> Batches:
+    """Yield (batch of `wanted`, the line each record starts on), blank records left out."""
     if _header_only(file.path):
         # pyarrow cannot skip a header line that has no line break after it.
         return
+    fields = list(file.fields or file.columns)
+    unnamed = [name for name in fields if name not in file.columns]
     # Our own cleaned header names replace the file's; the file's header line is skipped.
     read = pacsv.ReadOptions(
-        column_names=list(file.columns),
+        column_names=fields,
         skip_rows=1,
         encoding=file.encoding,
         # Small blocks: the reader parses several ahead, each held as Arrow arrays (with 4 MiB
         # blocks a 5M-row dry run peaked near 300 MB in the reader alone).
         block_size=1 << 20,
     )
-    parse = pacsv.ParseOptions(delimiter=file.delimiter, newlines_in_values=True)
+    parse = pacsv.ParseOptions(
+        delimiter=file.delimiter,
+        newlines_in_values=True,
+        invalid_row_handler=csvlines.skip_blank(file.delimiter),
+    )
     convert = pacsv.ConvertOptions(
-        column_types={name: pa.string() for name in file.columns},
-        include_columns=wanted,
+        column_types={name: pa.string() for name in fields},
+        include_columns=wanted + unnamed,
         strings_can_be_null=False,
         quoted_strings_can_be_null=False,
     )
+    lines = csvlines.RecordLines(file.path, file.encoding, file.delimiter, len(fields))
     try:
         reader = pacsv.open_csv(
             file.path, read_options=read, parse_options=parse, convert_options=convert
         )
         buffered: list[pa.RecordBatch] = []
+        numbers: list[np.ndarray] = []
         rows = 0
         for batch in reader:
-            buffered.append(batch)
-            rows += batch.num_rows
+            found, blank = lines.take(batch.num_rows)
+            if blank.any():
+                batch = batch.filter(pa.array(~blank))
+                found = found[~blank]
+            for name in unnamed:
+                _check_unnamed(file.path, name, batch.column(name), found)
+            buffered.append(batch.select(wanted))
+            numbers.append(found)
+            rows += len(found)
             if rows >= chunk_rows:
-                yield from _split(pa.Table.from_batches(buffered).combine_chunks(), chunk_rows)
-                buffered, rows = [], 0
+                yield from _split(buffered, numbers, chunk_rows)
+                buffered, numbers, rows = [], [], 0
         if buffered:
-            yield from _split(pa.Table.from_batches(buffered).combine_chunks(), chunk_rows)
+            yield from _split(buffered, numbers, chunk_rows)
     except pa.ArrowInvalid as exc:
         message = str(exc)
         if "UTF8" in message or "utf8" in message or "decode" in message.lower():
             raise _encoding_error(file.path, file.encoding) from None
-        raise RecipientsError(
-            f"{file.path.name}: cannot read as CSV with `{_show(file.delimiter)}` between cells "
-            f"({_short(exc)}); every row needs as many cells as the header, and a cell holding "
-            "the delimiter or a line break must be quoted"
-        ) from None
+        raise _parse_error(file, exc) from None
     except UnicodeDecodeError:
         raise _encoding_error(file.path, file.encoding) from None
+
+
+def _check_unnamed(path: Path, name: str, column: pa.Array, lines: np.ndarray) -> None:
+    """Refuse data in an unnamed column: which of its cells is what, we cannot tell."""
+    filled = pc.not_equal(pc.utf8_trim_whitespace(column), "")
+    if pc.any(filled).as_py():
+        first = int(pc.index(filled, True).as_py())
+        raise _unnamed_error(path, name, int(lines[first]))
+
+
+def _parse_error(file: RecipientFile, exc: pa.ArrowInvalid) -> RecipientsError:
+    """Name the line of the first record pyarrow could not read, found again with `csv`."""
+    fields = len(file.fields or file.columns)
+    fix = "every row needs as many cells as the header, and a cell holding the delimiter or a "
+    fix += "line break must be quoted"
+    bad = csvlines.first_bad_record(file.path, file.encoding, file.delimiter, fields)
+    if bad is not None:
+        line, found = bad
+        return RecipientsError(
+            f"{file.path.name}: line {line:,}: expected {fields} cells (as in the header), "
+            f"found {found}, with `{_show(file.delimiter)}` between cells; {fix}"
+        )
+    return RecipientsError(
+        f"{file.path.name}: cannot read as CSV with `{_show(file.delimiter)}` between cells "
+        f"({_short(exc)}); {fix}"
+    )
 
 
 def _header_only(path: Path) -> bool:
@@ -266,20 +328,28 @@ def _show(delimiter: str) -> str:
     return "tab" if delimiter == "\t" else delimiter
 
 
-def _split(batch: pa.RecordBatch, rows: int) -> Iterator[pa.RecordBatch]:
-    for offset in range(0, batch.num_rows, rows):
-        yield batch.slice(offset, rows)
+def _split(batches: list[pa.RecordBatch], numbers: list[np.ndarray], rows: int) -> Batches:
+    """Join `batches` and their row numbers, and cut them into chunks of `rows`."""
+    table = pa.Table.from_batches(batches).combine_chunks()
+    joined = np.concatenate(numbers)
+    for offset in range(0, table.num_rows, rows):
+        # A one-chunk table slice stands for a batch: `_clean` reads either alike.
+        yield table.slice(offset, rows), joined[offset : offset + rows]
 
 
-def _parquet_batches(path: Path, wanted: list[str], chunk_rows: int) -> Iterator[pa.RecordBatch]:
+def _parquet_batches(path: Path, wanted: list[str], chunk_rows: int) -> Batches:
+    """Yield (batch of `wanted` as text, record index + 2: the line a CSV export would have)."""
     try:
         # No pre-buffering: it reads whole row groups ahead, which for large files held
         # ~100 MB more than streaming them (measured on 5M rows).
         parquet = pq.ParquetFile(path, pre_buffer=False)
+        start = 2
         for batch in parquet.iter_batches(batch_size=chunk_rows, columns=wanted, use_threads=False):
-            yield pa.record_batch(
+            text = pa.record_batch(
                 [_as_text(col) for col in batch.columns], names=batch.schema.names
             )
+            yield text, np.arange(start, start + batch.num_rows, dtype=np.int64)
+            start += batch.num_rows
     except (pa.ArrowException, OSError) as exc:
         raise RecipientsError(f"{path.name}: not a readable Parquet file ({_short(exc)})") from None
 

@@ -147,13 +147,15 @@ def resolve_numbers(campaign: Campaign, given: Sequence[str]) -> tuple[int, ...]
 
 
 def parse_rows(value: str) -> tuple[int, ...]:
-    """`--rows 1,5,9` as row numbers (1-based data rows, as in the results); InputError else."""
+    """`--rows 2,5,9` as row numbers (the file's own, as in the results: the header is row 1);
+    InputError else."""
     rows: list[int] = []
     for part in value.split(","):
         part = part.strip()
-        if not part.isdecimal() or int(part) < 1:
+        if not part.isdecimal() or int(part) < 2:
             raise InputError(
-                f"--rows {value!r}: give data row numbers from 1, separated by commas (e.g. 1,5,9)"
+                f"--rows {value!r}: give row numbers as the file shows them (the header is row 1, "
+                "so the first recipient is row 2), separated by commas (e.g. 2,5,9)"
             )
         rows.append(int(part))
     return tuple(dict.fromkeys(rows))
@@ -183,6 +185,7 @@ def choose_rows(plan: Plan, rows: Sequence[int] = ()) -> list[tuple[int, Any]]:
     found: dict[int, Any] = {}
     problems: list[str] = []
     wanted = set(rows)
+    seen: set[int] = set()
     last = 0
     for chunk in plan.chunks():
         last = int(chunk.index[-1]) if len(chunk) else last
@@ -194,6 +197,7 @@ def choose_rows(plan: Plan, rows: Sequence[int] = ()) -> list[tuple[int, Any]]:
                     return list(found.items())
             continue
         for row in sorted(wanted & set(chunk.index.tolist())):
+            seen.add(row)
             picked = chunk.loc[row]  # one row: the index is the row number, unique
             assert isinstance(picked, pd.Series)
             if picked["status"] == "ready":
@@ -209,11 +213,14 @@ def choose_rows(plan: Plan, rows: Sequence[int] = ()) -> list[tuple[int, Any]]:
                 "run `rcsbatch validate` to see why"
             )
         return list(found.items())
-    problems += [
-        f"row {row} is not in the recipient file (it has {last} rows)"
-        for row in sorted(wanted)
-        if row > last
-    ]
+    for row in sorted(wanted - seen):
+        if row > last:
+            problems.append(f"row {row} is not in the recipient file (its last row is {last})")
+        elif row == 1:
+            problems.append("row 1 is the header")
+        else:
+            # Rows are the file's lines: some hold no recipient.
+            problems.append(f"row {row} holds no recipient (a blank line, or inside a quoted cell)")
     if problems:
         raise InputError(f"--rows: only ready rows can be test-sent: {'; '.join(problems)}")
     return [(row, found[row]) for row in rows]

@@ -140,7 +140,7 @@ def test_dry_run_writes_a_marked_folder_and_sends_nothing(
     frame = pd.read_parquet(folder / "results.parquet")
     assert (frame["status"] == "ready").sum() == 11
     assert "estimated cost: 0.55 EUR" in result.stderr
-    assert 'row 1 would go as: {"to": "4917612345678", "text": "Hi Anna' in result.stderr
+    assert 'row 2 would go as: {"to": "4917612345678", "text": "Hi Anna' in result.stderr
 
 
 @pytest.mark.parametrize(
@@ -198,7 +198,7 @@ def test_validate_lists_problem_rows_and_exits_1(example: Path) -> None:
     result = invoke("validate", str(example))
     assert result.exit_code == 1
     assert "11 ready" in result.stderr and "3 invalid" in result.stderr
-    assert "same recipient as row 1" in result.stdout
+    assert "same recipient as row 2" in result.stdout  # Anna, line 2 (the header is 1)
     assert "in the suppress list" in result.stdout
 
 
@@ -206,9 +206,23 @@ def test_validate_exits_0_when_every_row_is_fine(example: Path) -> None:
     """A campaign with no invalid row validates with exit 0."""
     data = example.parent.parent / "sample_data" / "customers.csv"
     lines = data.read_text().splitlines()
-    data.write_text("\n".join(lines[:9]) + "\n")  # header + rows 1-8, all valid
+    data.write_text("\n".join(lines[:9]) + "\n")  # header + rows 2-9, all valid
     result = invoke("validate", str(example))
     assert result.exit_code == 0, result.stdout
+
+
+def test_validate_skips_blank_spreadsheet_rows_and_columns(example: Path) -> None:
+    """Rows of only delimiters and a delimiter after every line (an Excel export's empty rows
+    and column) are no rows: validate exits 0, counting and numbering only the real ones."""
+    data = example.parent.parent / "sample_data" / "customers.csv"
+    lines = data.read_text().splitlines()[:9]  # header + rows 2-9, all valid
+    lines[3:3] = [",,,,", " , ,,,"]
+    data.write_text("".join(line + ",\r\n" for line in lines) + ",,,,,")
+    result = invoke("validate", str(example))
+    assert result.exit_code == 0, result.stdout
+    assert "8 rows" in result.stderr
+    shown = invoke("preview", str(example), "-n", "3", "--json")
+    assert [json.loads(line)["row"] for line in shown.stdout.splitlines()] == [2, 3, 6]
 
 
 def test_preview_json_shows_the_exact_request(example: Path) -> None:
@@ -217,7 +231,7 @@ def test_preview_json_shows_the_exact_request(example: Path) -> None:
     assert result.exit_code == 0
     first, second = (json.loads(line) for line in result.stdout.splitlines())
     assert first == {
-        "row": 1,
+        "row": 2,
         "to": "4917612345678",
         "text": "Hi Anna, your code SPRING-7Q2 is valid until Sunday.",
         "from": "myfancyagent",
@@ -376,7 +390,7 @@ def test_test_to_sends_the_first_rows_to_the_number_and_prints_the_results_file(
     assert path.parent.name == "test-sends" and path.suffix == ".csv"
     assert {m.to for m in gateway.backend.accepted()} == {"4917699990001"}
     assert len(gateway.backend.accepted()) == 3
-    assert "row 1 → +4917699990001: sent" in result.stderr and "3 sent" in result.stderr
+    assert "row 2 → +4917699990001: sent" in result.stderr and "3 sent" in result.stderr
     full = invoke("run", str(example))
     assert full.exit_code == 0
     summary = json.loads((run_folder(full) / "summary.json").read_text())
@@ -387,11 +401,11 @@ def test_test_uses_the_file_numbers_and_dry_run_sends_nothing(
     example: Path, gateway: SimulatorServer
 ) -> None:
     """`run --test` takes [test] numbers; with --dry-run it only shows the requests."""
-    shown = invoke("run", str(example), "--test", "--rows", "2", "--dry-run")
+    shown = invoke("run", str(example), "--test", "--rows", "3", "--dry-run")
     assert shown.exit_code == 0 and gateway.backend.accepted() == []
-    assert "row 2 would go to +4917699990001" in shown.stderr
+    assert "row 3 would go to +4917699990001" in shown.stderr
     assert '"label": "spring_2026-test"' in shown.stderr
-    sent = invoke("run", str(example), "--test", "--rows", "2")
+    sent = invoke("run", str(example), "--test", "--rows", "3")
     assert sent.exit_code == 0, sent.stderr
     (message,) = gateway.backend.accepted()
     assert message.to == "4917699990001" and message.text.startswith("Hi Ben")
@@ -402,9 +416,10 @@ def test_test_uses_the_file_numbers_and_dry_run_sends_nothing(
     [
         (["--test-to", "12"], "--test-to '12' is not a valid number"),
         (["--test"], "no test numbers"),
-        (["--test-to", "+4917699990001", "--rows", "1,9"], "row 9 is invalid"),
+        (["--test-to", "+4917699990001", "--rows", "2,10"], "row 10 is invalid"),
+        (["--test-to", "+4917699990001", "--rows", "1"], "the header is row 1"),
         (["--test-to", "+4917699990001", "--rows", "x"], "--rows 'x'"),
-        (["--rows", "1"], "give --test-to or --test"),
+        (["--rows", "2"], "give --test-to or --test"),
         (["--test-to", "+4917699990001", "--limit", "1"], "--limit does not go with"),
     ],
 )

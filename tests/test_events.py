@@ -76,7 +76,7 @@ def test_bad_rows_in_a_file_are_named_and_nothing_is_sent(tmp_path: Path) -> Non
     """Every bad row is named in one error, before any request."""
     path = tmp_path / "replies.csv"
     path.write_text("to,msg_id,event\n+4917610000001,,READ\n,,READ\n+4917610000002,9,READ\n")
-    with pytest.raises(InputError, match=r"row 2: fill exactly one.*row 3: fill exactly one"):
+    with pytest.raises(InputError, match=r"row 3: fill exactly one.*row 4: fill exactly one"):
         events.read_events(path, None, "DE")
 
 

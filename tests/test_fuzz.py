@@ -738,3 +738,89 @@ def test_xlsx_blank_rows_are_skipped_and_rows_keep_sheet_numbers(
             for row, phone, n in zip(chunk.index, chunk["phone"], chunk["n"], strict=True)
         ]
     assert found == expected
+# --- blank rows and the file's own line numbers ---------------------------------------------------
+
+SPREAD_CELLS = st.one_of(
+    st.text(alphabet='ab ä;,\t"\r\n', max_size=6),
+    st.sampled_from(["", " ", '17" screen', "x\ny", "a\r\nb", "\r", '"', '""', ";", ","]),
+)
+# What spreadsheets write for an empty row, `{d}` standing for the delimiter.
+BLANK_LINES = st.sampled_from(["", "{d}{d}", " {d} {d} ", '""{d}""{d}""', "{d}", "  ", '" "'])
+
+
+def _csv_cell(cell: str, delimiter: str, how: str) -> str:
+    """A cell as a spreadsheet writes it: quoted when it must be (or always), else as it is."""
+    must = (
+        any(c in cell for c in (delimiter, "\n", "\r"))
+        or cell.startswith('"')
+        or cell != cell.strip(" ")  # pyarrow keeps a quote after a space literally
+    )
+    if must or how == "all":
+        return '"' + cell.replace('"', '""') + '"'
+    return cell
+
+
+@st.composite
+def spreadsheet_exports(draw: st.DrawFn) -> tuple[bytes, str, list[list[str]], list[int]]:
+    """A CSV with blank rows (and perhaps an unnamed empty last column) anywhere: its bytes,
+    its encoding, the data rows it holds and the line each starts on, counted as we write."""
+    delimiter = draw(st.sampled_from([",", ";", "\t"]))
+    newline = draw(st.sampled_from(["\n", "\r\n", "\r"]))
+    encoding = draw(st.sampled_from(["utf-8", "utf-8-sig", "utf-16"]))
+    how = draw(st.sampled_from(["minimal", "all"]))
+    trailing = draw(st.booleans())  # Excel's unnamed empty last column: `a;b;c;`
+    rows = draw(st.lists(st.lists(SPREAD_CELLS, min_size=3, max_size=3), max_size=12))
+    blanks = draw(st.lists(st.tuples(st.integers(0, 12), BLANK_LINES), max_size=6))
+    lines: list[str] = [delimiter.join(["a", "b", "c"]) + (delimiter if trailing else "")]
+    kinds: list[list[str] | None] = [None]
+    for i, row in enumerate(rows):
+        for at, blank in blanks:
+            if at == i:
+                lines.append(blank.format(d=delimiter))
+                kinds.append(None)
+        cells = [_csv_cell(c, delimiter, how) for c in row]
+        lines.append(delimiter.join(cells) + (delimiter if trailing else ""))
+        kinds.append(row)
+    for at, blank in blanks:
+        if at >= len(rows):
+            lines.append(blank.format(d=delimiter))
+            kinds.append(None)
+    end = draw(st.sampled_from([newline, ""]))
+    text = newline.join(lines) + end
+    expected: list[list[str]] = []
+    starts: list[int] = []
+    line = 1
+    for written, row in zip(lines, kinds, strict=True):
+        if row is not None and any(c.strip(" \t\r\n") for c in row):
+            expected.append(row)
+            starts.append(line)
+        # Every line break in what was written moves the next record down: CRLF counts once.
+        line += written.replace("\r\n", "\n").replace("\r", "\n").count("\n") + 1
+    return text.encode(encoding), encoding.removesuffix("-sig"), expected, starts
+
+
+@given(export=spreadsheet_exports(), block=st.sampled_from([3, 7, 64, 1 << 20]))
+def test_blank_rows_and_columns_leave_rows_and_line_numbers_alone(
+    export: tuple[bytes, str, list[list[str]], list[int]], block: int
+) -> None:
+    """Blank rows and an unnamed empty column anywhere in a CSV do not change the rows read,
+    and each row's number is the line its record starts on (whatever the scanner's block)."""
+    from rcsbatch import csvlines
+    from rcsbatch.recipients import open_recipients
+
+    content, encoding, expected, starts = export
+    with tempfile.TemporaryDirectory() as folder, pytest.MonkeyPatch.context() as patch:
+        patch.setattr(csvlines, "BLOCK", block)
+        path = Path(folder) / "people.csv"
+        path.write_bytes(content)
+        file = open_recipients(path, encoding=encoding)
+        assert file.columns == ("a", "b", "c")
+        chunks = list(file.chunks(["a", "b", "c"], chunk_rows=4))
+    got = [
+        [None if v is None or v != v else v for v in row]
+        for chunk in chunks
+        for row in chunk.astype(object).itertuples(index=False)
+    ]
+    want = [[c.strip() or None for c in row] for row in expected]
+    assert got == want
+    assert [int(i) for chunk in chunks for i in chunk.index] == starts

@@ -161,11 +161,11 @@ def test_each_limit_passes_at_it_and_refuses_one_over(tmp_path: Path, key: str) 
     message, text, cell, subject = PER_ROW[key]
     limit = getattr(Limits(), key)
     rows = checked(write(tmp_path, message, [cell(limit), cell(limit + 1)], text=text))
-    assert rows.loc[1, "status"] == "ready", rows.loc[1, "reason"]
-    assert rows.loc[2, "status"] == "invalid"
+    assert rows.loc[2, "status"] == "ready", rows.loc[2, "reason"]
+    assert rows.loc[3, "status"] == "invalid"
     unit = "bytes" if key in ("card_title", "card_description") else "characters"
     to = " for an SMS fallback" if key == "sms_fallback" else ""
-    assert rows.loc[2, "reason"].endswith(
+    assert rows.loc[3, "reason"].endswith(
         f"{subject} {limit + 1:,} {unit}; the limit{to} is {limit:,} {unit} (limits.{key})"
     )
 
@@ -180,14 +180,14 @@ def test_each_limit_follows_the_campaigns_setting(tmp_path: Path, key: str) -> N
     assert list(rows["status"]) == ["ready", "invalid"]
     assert (
         f"the limit{' for an SMS fallback' if key == 'sms_fallback' else ''} is {limit} "
-        in (rows.loc[2, "reason"])
+        in (rows.loc[3, "reason"])
     )
 
 
 def test_card_title_counts_bytes_not_characters(tmp_path: Path) -> None:
     """101 two-byte characters are 202 bytes: over the card title's 200, though 101 characters."""
     rows = checked(write(tmp_path, PER_ROW["card_title"][0], ["é" * 101]))
-    assert rows.loc[1, "reason"].endswith(
+    assert rows.loc[2, "reason"].endswith(
         "is 202 bytes; the limit is 200 bytes (limits.card_title)"
     )
 
@@ -330,14 +330,14 @@ def test_payload_limit_counts_the_bytes_the_client_sends(tmp_path: Path, form: s
     cell = 'Ä "q" \\ €\nx😀'
     message = f'label = "spring"\nrich_form = "{form}"\n' + RICH if form else ""
     path = write(tmp_path, message, [cell], text="Hi {v}")
-    row = checked(path).loc[1]
+    row = checked(path).loc[2]
     assert row["status"] == "ready"
     size = len(sent_body(load_campaign(path), row))
     at = checked(write(tmp_path, message, [cell], text="Hi {v}", limits=f"payload = {size}"))
-    assert at.loc[1, "status"] == "ready"
+    assert at.loc[2, "status"] == "ready"
     over = checked(write(tmp_path, message, [cell], text="Hi {v}", limits=f"payload = {size - 1}"))
-    assert over.loc[1, "status"] == "invalid"
-    assert over.loc[1, "reason"] == (
+    assert over.loc[2, "status"] == "invalid"
+    assert over.loc[2, "reason"] == (
         f"the request body is {size:,} bytes; the limit is {size - 1:,} bytes (limits.payload)"
     )
 

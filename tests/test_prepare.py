@@ -43,7 +43,7 @@ def test_the_four_forms_of_one_number_are_one_recipient(tmp_path: Path) -> None:
     rows = checked(campaign_with(tmp_path, csv))
     assert rows["recipient"].tolist() == [4917612345678] * 4
     assert rows["status"].tolist() == ["ready", "duplicate", "duplicate", "duplicate"]
-    assert rows.loc[3, "reason"] == "same recipient as row 1"
+    assert rows.loc[4, "reason"] == "same recipient as row 2"  # lines: the header is 1
 
 
 def test_suppressed_in_any_form_and_header_optional(tmp_path: Path) -> None:
@@ -57,7 +57,7 @@ def test_invalid_rows_keep_their_reason_and_input(tmp_path: Path) -> None:
     """An unusable number is `invalid`, with a reason and the cell as it was."""
     rows = checked(campaign_with(tmp_path, "phone,name\nhello,a\n,b\n0176 12345678,c\n"))
     assert rows["status"].tolist() == ["invalid", "invalid", "ready"]
-    assert rows.loc[1, "input_phone"] == "hello"
+    assert rows.loc[2, "input_phone"] == "hello"
     assert all(isinstance(r, str) and r for r in rows["reason"][:2])
 
 
@@ -66,7 +66,7 @@ def test_empty_needed_cell_is_invalid_unless_defaulted(tmp_path: Path) -> None:
     csv = "phone,name\n0176 12345678,\n0151 23456789,Bo\n"
     rows = checked(campaign_with(tmp_path, csv))
     assert rows["status"].tolist() == ["invalid", "ready"]
-    assert "`name`" in rows.loc[1, "reason"]
+    assert "`name`" in rows.loc[2, "reason"]
     rows = checked(campaign_with(tmp_path, csv, '[message.defaults]\nname = "there"'))
     assert rows["text"].tolist() == ["Hi there", "Hi Bo"]
 
@@ -96,9 +96,9 @@ def test_merged_ids_follow_the_gateway_rules(
     """A merged label or foreign_id that seven would refuse makes the row invalid, never sent."""
     csv = f"phone,name,id\n0176 12345678,A,{value}\n"
     rows = checked(campaign_with(tmp_path, csv, template))
-    assert (rows.loc[1, "status"] == "ready") is ok
+    assert (rows.loc[2, "status"] == "ready") is ok
     if not ok:
-        assert "gateway's rule" in rows.loc[1, "reason"]
+        assert "gateway's rule" in rows.loc[2, "reason"]
 
 
 def test_text_of_only_spaces_is_invalid(tmp_path: Path) -> None:
@@ -114,7 +114,7 @@ def test_text_of_only_spaces_is_invalid(tmp_path: Path) -> None:
     (tmp_path / "people.csv").write_text("phone,name\n0176 12345678,\n")
     rows = checked(path)
     assert rows["status"].tolist() == ["invalid"]
-    assert rows.loc[1, "reason"] == "the merged text is empty"
+    assert rows.loc[2, "reason"] == "the merged text is empty"
 
 
 def test_duplicates_found_across_chunks(tmp_path: Path) -> None:
@@ -129,7 +129,7 @@ def test_duplicates_found_across_chunks(tmp_path: Path) -> None:
     ]
     rows = pd.concat(parts)
     assert (rows["status"] == "duplicate").sum() == 5
-    assert rows.loc[51:55, "reason"].tolist() == [f"same recipient as row {i}" for i in range(1, 6)]
+    assert rows.loc[52:56, "reason"].tolist() == [f"same recipient as row {i}" for i in range(2, 7)]
 
 
 @given(st.lists(st.lists(st.integers(1, 40), max_size=30), max_size=8))
@@ -166,7 +166,7 @@ def test_a_control_character_makes_only_its_row_invalid(
     frame.to_csv(tmp_path / "people.csv", index=False)
     rows = checked(path)
     assert rows["status"].tolist() == ["invalid", "ready", "ready"]
-    assert rows.loc[1, "reason"] == f"text contains a control character {named}; remove it"
+    assert rows.loc[2, "reason"] == f"text contains a control character {named}; remove it"
 
 
 def test_a_c1_control_character_in_the_label_is_named(tmp_path: Path) -> None:
@@ -174,7 +174,7 @@ def test_a_c1_control_character_in_the_label_is_named(tmp_path: Path) -> None:
         tmp_path, "phone,name,tag\n0176 12345678,Ann,a\u009bb\n", message='label = "{tag}"'
     )
     rows = checked(path)
-    assert rows.loc[1, "reason"] == "label contains a control character U+009B (CSI); remove it"
+    assert rows.loc[2, "reason"] == "label contains a control character U+009B (CSI); remove it"
 
 
 def test_suppress_entries_that_are_not_numbers_refuse_the_run(tmp_path: Path) -> None:

@@ -1,4 +1,5 @@
-"""Tests for rcsbatch.recipients: every cell read as text, NA for empty, rows numbered from 1."""
+"""Tests for rcsbatch.recipients: every cell read as text, NA for empty, rows numbered as the file's
+own lines (the header is 1), blank rows and unnamed empty columns left out."""
 
 from __future__ import annotations
 
@@ -61,7 +62,7 @@ def test_csv_line_endings(tmp_path: Path, newline: str) -> None:
     assert file.columns == ("phone", "first_name")
     frame = read_all(file)
     assert cells(frame, "first_name") == ["Anna", "Ben"]
-    assert frame.index.tolist() == [1, 2]
+    assert frame.index.tolist() == [2, 3]
 
 
 @pytest.mark.parametrize("newline", ["\n", "\r\n"], ids=["lf", "crlf"])
@@ -181,11 +182,11 @@ def test_csv_quoted_cell_may_hold_the_delimiter(
 
 
 def test_csv_quoted_cell_may_hold_a_line_break(tmp_path: Path) -> None:
-    """A quoted cell with a line break is one cell, and the next row is still row 2."""
+    """A quoted cell with a line break is one cell, and the next row is numbered by its line."""
     content = b'phone,note\n0176 1,"two\nlines"\n0176 2,plain\n'
     frame = read_all(open_recipients(write(tmp_path, content)))
     assert cells(frame, "note") == ["two\nlines", "plain"]
-    assert frame.index.tolist() == [1, 2]
+    assert frame.index.tolist() == [2, 4]
 
 
 @pytest.mark.parametrize(
@@ -226,17 +227,18 @@ def test_csv_header_only_yields_no_chunks(tmp_path: Path, content: bytes) -> Non
     [
         ("phone,name,phone", "two columns are named `phone`"),
         ("phone, name ,name", "two columns are named `name`"),
-        ("phone,,name", "column 2"),
-        ("phone,name,", "column 3"),
-        ("phone, ,name", "column 2"),
+        ("phone,,name", "column 2 of the header has no name, but line 2 has a value"),
+        ("phone,name,", "column 3 of the header has no name, but line 2 has a value"),
+        ("phone, ,name", "column 2 of the header has no name, but line 2 has a value"),
     ],
 )
-def test_csv_duplicate_or_empty_header_name_is_an_error(
+def test_csv_duplicate_or_unnamed_filled_column_is_an_error(
     tmp_path: Path, header: str, problem: str
 ) -> None:
-    """A header naming a column twice, or leaving one unnamed, is an error saying which."""
+    """A header naming a column twice, or leaving one with data unnamed, is an error saying
+    which (and where the data is)."""
     with pytest.raises(RecipientsError, match=problem):
-        open_recipients(write(tmp_path, f"{header}\n1,2,3\n".encode()))
+        read_all(open_recipients(write(tmp_path, f"{header}\n1,2,3\n".encode())))
 
 
 @pytest.mark.parametrize("name", ["people.csv", "people.tsv", "people.txt", "PEOPLE.CSV"])
@@ -262,15 +264,15 @@ def test_folder_is_an_error(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("chunk_rows", [1, 2, 3, 7, 100])
-def test_rows_are_numbered_from_one_across_chunks(tmp_path: Path, chunk_rows: int) -> None:
-    """Chunks hold at most chunk_rows rows, indexed `row` from 1 and continuing across chunks."""
+def test_rows_are_numbered_by_line_across_chunks(tmp_path: Path, chunk_rows: int) -> None:
+    """Chunks hold at most chunk_rows rows, indexed `row` by line (the header is 1) throughout."""
     content = "phone\n" + "".join(f"0176 {i}\n" for i in range(1, 8))
     file = open_recipients(write(tmp_path, content.encode()))
     chunks = list(file.chunks(["phone"], chunk_rows))
     assert all(0 < len(c) <= chunk_rows for c in chunks)
     frame = pd.concat(chunks)
     assert frame.index.name == "row"
-    assert frame.index.tolist() == list(range(1, 8))
+    assert frame.index.tolist() == list(range(2, 9))
     assert cells(frame, "phone") == [f"0176 {i}" for i in range(1, 8)]
 
 
@@ -279,7 +281,7 @@ def test_chunks_hold_only_the_wanted_columns(tmp_path: Path) -> None:
     file = open_recipients(write(tmp_path, b"a,phone,b,c\n1,2,3,4\n"))
     (chunk,) = file.chunks(["c", "phone", "c"])
     assert chunk.columns.tolist() == ["c", "phone"]
-    assert chunk.loc[1].tolist() == ["4", "2"]
+    assert chunk.loc[2].tolist() == ["4", "2"]
 
 
 def test_require_names_the_missing_columns_and_lists_the_existing(tmp_path: Path) -> None:
@@ -315,7 +317,7 @@ def test_parquet_phone_columns_become_text_digits(column: str, expected: list[st
     """Parquet phone columns stored as text, int64 or float64 read as text, without `.0`."""
     frame = read_all(open_recipients(DATA / "recipients.parquet"), chunk_rows=2)
     assert cells(frame, column) == expected
-    assert frame.index.tolist() == [1, 2, 3]
+    assert frame.index.tolist() == [2, 3, 4]  # record index + 2, as a CSV export would number
 
 
 def test_parquet_cells_are_stripped_and_empty_is_na() -> None:
@@ -435,3 +437,92 @@ def test_parquet_numbers_and_dates_become_text(tmp_path: Path) -> None:
     assert cells(frame, "price") == ["12.50", "3.00", None]
     assert cells(frame, "day") == ["2024-01-05", None, None]
     assert cells(frame, "at") == ["2024-01-05T10:30:00", None, None]
+# --- spreadsheet exports: blank rows and columns, the file's own line numbers ----------------
+
+# As Excel (German) saves "CSV UTF-8 (durch Trennzeichen getrennt)": BOM, `;`, CRLF; a quoted cell
+# with `;` and one with a line break; empty rows as `;;;` in the middle and at the end; a `;` after
+# every line (an unnamed empty last column); no line break after the last line.
+EXCEL_DE = (
+    b"\xef\xbb\xbfphone;first_name;note;\r\n"
+    b"+49 176 1;Anna;plain;\r\n"
+    b";;;\r\n"
+    b'0176 2;"Ben; Jr.";"two\r\nlines";\r\n'
+    b"\r\n"
+    b' ; ;"";\r\n'
+    b"0176 3;Cem;;\r\n"
+    b";;;\r\n"
+    b";;;"
+)
+
+
+def test_excel_de_export_reads_rows_at_their_lines(tmp_path: Path) -> None:
+    """An Excel CSV export keeps its data rows only, each numbered by the line it starts on."""
+    file = open_recipients(write(tmp_path, EXCEL_DE))
+    assert file.columns == ("phone", "first_name", "note")
+    frame = read_all(file, chunk_rows=2)
+    assert cells(frame, "first_name") == ["Anna", "Ben; Jr.", "Cem"]
+    assert cells(frame, "note") == ["plain", "two\r\nlines", None]
+    assert frame.index.tolist() == [2, 4, 8]
+
+
+@pytest.mark.parametrize(
+    "content",
+    [b"phone;name\n\n\n", b"phone;name\r\n;\r\n;\r\n", b"phone;name;\r\n;;\r\n ; ; \r\n", b"phone"],
+    ids=["blank-lines", "delimiter-lines", "trailing-delimiter", "no-line-break"],
+)
+def test_a_header_with_only_blank_lines_has_no_rows(tmp_path: Path, content: bytes) -> None:
+    """A header followed by nothing but blank lines (of any kind) is a file of no rows."""
+    file = open_recipients(write(tmp_path, content))
+    assert list(file.chunks(file.columns)) == []
+
+
+def test_an_unnamed_empty_column_in_the_middle_is_dropped(tmp_path: Path) -> None:
+    """An unnamed column whose cells are all empty is no column; the others read as usual."""
+    file = open_recipients(write(tmp_path, b"phone,,name\n0176 1,,Anna\n0176 2, ,Ben\n"))
+    assert file.columns == ("phone", "name")
+    assert cells(read_all(file), "name") == ["Anna", "Ben"]
+
+
+def test_a_cell_in_an_unnamed_column_names_its_line(tmp_path: Path) -> None:
+    """Data in an unnamed column is refused with the line that holds it."""
+    content = b"phone;name;\r\n0176 1;a;\r\n;;\r\n0176 2;b;oops\r\n"
+    with pytest.raises(RecipientsError, match=r"column 3 of the header has no name, but line 4"):
+        read_all(open_recipients(write(tmp_path, content)))
+
+
+def test_a_quote_inside_a_cell_does_not_lose_the_line_count(tmp_path: Path) -> None:
+    """`17" screen` (a quote that opens no quoted cell) is text, and later lines still count."""
+    content = b'phone;item\n1;17" screen\n\n2;"a\nb"\n3;x\n'
+    frame = read_all(open_recipients(write(tmp_path, content)))
+    assert cells(frame, "item") == ['17" screen', "a\nb", "x"]
+    assert frame.index.tolist() == [2, 4, 6]
+
+
+def test_utf16_rows_are_numbered_by_line(tmp_path: Path) -> None:
+    """A UTF-16 file (read by the csv module, not the byte scanner) numbers rows the same way."""
+    text = '\ufeffphone\tnote\r\n1\t"x\r\ny"\r\n\t\r\n2\tz\r\n'
+    frame = read_all(open_recipients(write(tmp_path, text.encode("utf-16-le")), encoding="utf-16"))
+    assert cells(frame, "note") == ["x\r\ny", "z"]
+    assert frame.index.tolist() == [2, 5]
+
+
+def test_a_parse_error_names_the_line(tmp_path: Path) -> None:
+    """A record with more cells than the header names its line, counted as an editor shows it."""
+    lines = ['0176 1,"a\nb",c'] + ["0176 1,a,b"] * 41_333 + ["", "0176 9,a,b,EXTRA"]
+    content = ("phone,name,code\n" + "\n".join(lines) + "\n").encode()
+    with pytest.raises(RecipientsError) as caught:
+        read_all(open_recipients(write(tmp_path, content)), chunk_rows=100_000)
+    message = str(caught.value)
+    expected = "people.csv: line 41,338: expected 3 cells (as in the header), found 4"
+    assert message.startswith(expected)
+    assert "must be quoted" in message
+
+
+def test_an_encoding_error_names_the_line(tmp_path: Path) -> None:
+    """A byte that is not UTF-8 is named by the line holding it, with the encoding fix."""
+    content = b"phone;city\r\n0176 1;Berlin\r\n\r\n0176 2;K\xf6ln\r\n"
+    with pytest.raises(RecipientsError) as caught:
+        read_all(open_recipients(write(tmp_path, content)))
+    message = str(caught.value)
+    assert "not utf-8 text (line 4 is the first that is not)" in message
+    assert 'encoding = "cp1252"' in message

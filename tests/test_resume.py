@@ -399,6 +399,24 @@ def test_rows_added_to_the_file_are_sent_and_nothing_else(
     assert Decimal(s["total_cost"]) == sum((m.price for m in sim.backend.accepted()), Decimal(0))
 
 
+def test_a_journal_numbered_the_old_way_resumes_without_sending_twice(
+    make_campaign: CampaignFactory, sim: SimulatorServer, gateway: Gateway
+) -> None:
+    """A journal from before rows were the file's lines (first data row 1) resumes: the journal
+    knows rows by recipient, so the rest go once, and the results show the new numbers."""
+    campaign = make_campaign(6)
+    first = run(campaign, *_where(make_campaign), gateway, limit=3)
+    assert first.report.counts == {"sent": 3, "not_sent": 3}
+    with sqlite3.connect(journal_path(campaign, gateway)) as db:
+        db.execute("UPDATE messages SET row = row - 1")  # as an older rcsbatch numbered them
+    db.close()
+    second = run(campaign, *_where(make_campaign), gateway)
+    assert second.report.exit_code == 0
+    compare(second.folder, sim, [R(i) for i in range(1, 7)])
+    parquet, _ = results(second.folder)
+    assert {to: r["row"] for to, r in parquet.items()} == {R(i): i + 1 for i in range(1, 7)}
+
+
 def _where(make_campaign: CampaignFactory) -> tuple[Path]:
     return (make_campaign.folder / "reports",)
 

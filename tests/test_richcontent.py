@@ -238,7 +238,7 @@ def test_unknown_placeholder_in_a_rich_field_names_the_field(tmp_path: Path) -> 
 def test_rich_fields_are_merged_per_row(tmp_path: Path) -> None:
     """Card title, suggestion text and URLs take each row's cells; the text is the RCS object."""
     rows = merged(write(tmp_path, CARD + SUGGESTIONS))
-    first = json.loads(rows.loc[1, "text"])
+    first = json.loads(rows.loc[2, "text"])
     card = first["richcard"]
     assert card["title"] == "Hi Anna" and card["description"] == "Code A1"
     assert card["file"] == {
@@ -259,7 +259,7 @@ def test_rich_fields_are_merged_per_row(tmp_path: Path) -> None:
         "label": "Shop",
     }
     assert first["suggestions"][3]["calendarEvent"]["startTime"] == "2026-12-01T08:00:00Z"
-    second = json.loads(rows.loc[2, "text"])
+    second = json.loads(rows.loc[3, "text"])
     assert second["richcard"]["suggestions"][0]["url"] == "https://shop.example.com/?c=c2"
 
 
@@ -267,7 +267,7 @@ def test_merged_values_are_escaped_as_json(tmp_path: Path) -> None:
     """Quotes, backslashes, newlines and non-ASCII in a cell survive the JSON unchanged."""
     csv = 'phone,first_name,code,customer_id\n+4917610000001,"Ä ""q"" \\ x\ny",A1,c1\n'
     rows = merged(write(tmp_path, CARD, csv=csv))
-    assert json.loads(rows.loc[1, "text"])["richcard"]["title"] == 'Hi Ä "q" \\ x\ny'
+    assert json.loads(rows.loc[2, "text"])["richcard"]["title"] == 'Hi Ä "q" \\ x\ny'
 
 
 @pytest.mark.parametrize(
@@ -299,19 +299,19 @@ def test_a_url_placeholder_inserted_as_is_makes_a_bad_url_invalid(
         f"+4917610000001,A,{good_code},c1\n+4917610000002,B,{code},c2\n"
     )
     rows = merged(write(tmp_path, f"[message.file]\nurl = {json.dumps(url)}\n", csv=csv))
-    assert rows.loc[1, "status"] == "ready"
-    assert json.loads(rows.loc[1, "text"])["file"]["fileUrl"] == good
-    assert rows.loc[2, "status"] == "invalid" and reason in rows.loc[2, "reason"]
+    assert rows.loc[2, "status"] == "ready"
+    assert json.loads(rows.loc[2, "text"])["file"]["fileUrl"] == good
+    assert rows.loc[3, "status"] == "invalid" and reason in rows.loc[3, "reason"]
     if "empty" not in reason:
-        assert rows.loc[2, "reason"].startswith("the merged `message.file.url` ")
+        assert rows.loc[3, "reason"].startswith("the merged `message.file.url` ")
 
 
 def test_row_whose_suggestion_text_merges_too_long_is_invalid(tmp_path: Path) -> None:
     """A suggestion text over RBM's 25 characters after merging makes that row `invalid`."""
     csv = "phone,first_name,code,customer_id\n+4917610000001,Maximilian-Alexander-X,A1,c1\n"
     rows = merged(write(tmp_path, CARD, csv=csv))
-    assert rows.loc[1, "status"] == "invalid"
-    assert rows.loc[1, "reason"] == (
+    assert rows.loc[2, "status"] == "invalid"
+    assert rows.loc[2, "reason"] == (
         "the merged `message.richcard.suggestions[1].text` is 27 characters; "
         "the limit is 25 characters (limits.suggestion_text)"
     )
@@ -476,8 +476,8 @@ def test_url_placeholders_merge_as_the_readme_table_says(
     frame = pd.DataFrame({"phone": ["+4917610000001"], "code": [cell], "customer_id": ["c1"]})
     frame.to_csv(tmp_path / "people.csv", index=False)
     rows = merged(write(tmp_path, message, csv=(tmp_path / "people.csv").read_text()))
-    assert rows.loc[1, "status"] == "ready", rows.loc[1, "reason"]
-    obj = json.loads(rows.loc[1, "text"])
+    assert rows.loc[2, "status"] == "ready", rows.loc[2, "reason"]
+    obj = json.loads(rows.loc[2, "text"])
     assert obj["file"]["fileUrl"] == expected
     assert obj["suggestions"][0]["url"] == expected
 

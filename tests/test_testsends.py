@@ -69,13 +69,13 @@ def test_chosen_rows_arrive_at_each_test_number_marked_as_tests(
         (f"Hi Name{i}", str(n)) for i in (1, 2, 3) for n in (PHONE_A, PHONE_B)
     ]
     for m in got:
-        row = int(m.text[-1])
-        assert m.label == f"spring_c{row}-test"
-        assert m.foreign_id == f"test.{result.send_id}.{row}" != f"c{row}"
+        i = int(m.text[-1])  # Name<i> is on line i + 1 (the header is line 1)
+        assert m.label == f"spring_c{i}-test"
+        assert m.foreign_id == f"test.{result.send_id}.{i + 1}" != f"c{i}"
         assert m.sender == "myfancyagent" and m.delay is None
     table = results(result)
     assert [(r["row"], r["to"], r["status"]) for r in table] == [
-        (str(i), str(n), "sent") for i in (1, 2, 3) for n in (PHONE_A, PHONE_B)
+        (str(i + 1), str(n), "sent") for i in (1, 2, 3) for n in (PHONE_A, PHONE_B)
     ]
     assert {r["message_id"] for r in table} == {m.id for m in got}
     assert result.path == campaign.report_dir / "test" / "test-sends" / f"{result.send_id}.csv"
@@ -92,7 +92,7 @@ def test_a_delay_and_window_do_not_hold_a_test_message(
     campaign = make_campaign(
         2, message={"delay": "2099-01-01 09:00", "ttl": 60}, send={"window": "03:00-03:01"}
     )
-    test_send(campaign, gateway, (PHONE_A,), (2,))
+    test_send(campaign, gateway, (PHONE_A,), (3,))
     (m,) = sim.backend.accepted()
     assert m.delay is None and m.ttl == 60 and m.text == "Hi Name2"
 
@@ -111,8 +111,8 @@ def test_the_test_label_is_the_rows_label_marked_or_a_fixed_one(
 def test_rows_chooses_rows_in_the_order_given(
     make_campaign: CampaignFactory, sim: SimulatorServer, gateway: Gateway
 ) -> None:
-    """`--rows 5,2` sends data rows 5 and 2 (1-based, as in the results)."""
-    test_send(make_campaign(6), gateway, (PHONE_A,), parse_rows("5, 2"))
+    """`--rows 6,3` sends rows 6 and 3 as the file numbers them (the header is row 1)."""
+    test_send(make_campaign(6), gateway, (PHONE_A,), parse_rows("6, 3"))
     assert sorted(m.text for m in sim.backend.accepted()) == ["Hi Name2", "Hi Name5"]
 
 
@@ -127,13 +127,14 @@ def test_default_rows_skip_rows_that_are_not_ready(make_campaign: CampaignFactor
         {"phone": "+" + R(4), "first_name": "Four", "customer_id": "c4"},
     ]
     chosen = choose_rows(open_plan(make_campaign(data)))
-    assert [row for row, _ in chosen] == [2, 4, 5]
+    assert [row for row, _ in chosen] == [3, 5, 6]
 
 
 def test_a_chosen_row_that_is_not_ready_is_an_error_naming_it(
     make_campaign: CampaignFactory, tmp_path: Path
 ) -> None:
-    """Invalid, duplicate, suppressed and missing rows are named together; nothing is chosen."""
+    """Invalid, duplicate, suppressed, missing rows and the header are named together; nothing
+    is chosen."""
     (tmp_path / "optouts.csv").write_text("+" + R(3) + "\n", encoding="utf-8")
     data = [
         {"phone": "+" + R(1), "first_name": "One"},
@@ -143,16 +144,32 @@ def test_a_chosen_row_that_is_not_ready_is_an_error_naming_it(
     ]
     campaign = make_campaign(data, message={"foreign_id": None}, suppress="optouts.csv")
     with pytest.raises(InputError) as raised:
-        choose_rows(open_plan(campaign), (1, 2, 3, 4, 9))
+        choose_rows(open_plan(campaign), (1, 2, 3, 4, 5, 9))
     text = str(raised.value)
-    for part in ("row 2 is invalid", "row 3 is suppressed", "row 4 is duplicate", "row 9 is not"):
+    for part in (
+        "row 1 is the header",
+        "row 3 is invalid",
+        "row 4 is suppressed",
+        "row 5 is duplicate",
+        "row 9 is not in the recipient file (its last row is 5)",
+    ):
         assert part in text
-    assert "row 1 " not in text
+    assert "row 2 " not in text
 
 
-@pytest.mark.parametrize("value", ["0", "1,x", "", "1;2", "-1"])
+def test_a_chosen_row_on_a_blank_line_holds_no_recipient(make_campaign: CampaignFactory) -> None:
+    """A row number that is a blank line of the file (or inside a quoted cell) is named."""
+    campaign = make_campaign(3)
+    lines = campaign.recipients.read_text(encoding="utf-8").splitlines()
+    campaign.recipients.write_text("\n".join([*lines[:2], ",,", *lines[2:]]) + "\n")
+    assert [row for row, _ in choose_rows(open_plan(campaign), (2, 4))] == [2, 4]
+    with pytest.raises(InputError, match="row 3 holds no recipient"):
+        choose_rows(open_plan(campaign), (3,))
+
+
+@pytest.mark.parametrize("value", ["0", "1", "2,x", "", "2;3", "-2"])
 def test_bad_rows_values_are_input_errors(value: str) -> None:
-    """--rows takes 1-based row numbers separated by commas, nothing else."""
+    """--rows takes the file's row numbers from 2 (the header is 1) separated by commas."""
     with pytest.raises(InputError, match="--rows"):
         parse_rows(value)
 
@@ -216,16 +233,16 @@ def test_a_test_message_never_settles_a_lost_answer_to_the_same_number(
     for that recipient's row is not `found` by it. A later test message is what shows the
     logbook current past the lost request: then the row is sent again, once."""
     campaign = make_campaign(2, message={"foreign_id": foreign_id}, send={"concurrency": 1})
-    tests = test_send(campaign, gateway, (int(R(1)),), (1,))
+    tests = test_send(campaign, gateway, (int(R(1)),), (2,))
     assert tests.exit_code == EXIT_OK
     # A second later: a test message in the same second as the lost request would (rightly)
     # keep the row unknown, as a message to the number inside the attempt's window.
     time.sleep(2.5)
-    sim.set_faults(script=["500"])  # the real row 1's first request: an HTML page, not accepted
+    sim.set_faults(script=["500"])  # the real row 2's first request: an HTML page, not accepted
     first = run(campaign, campaign.report_dir, gateway)
     assert first.report.settled_found == 0 and first.report.counts == {"unknown": 1, "sent": 1}
     time.sleep(2.5)  # past the lost request's timeout and the margin
-    later = test_send(campaign, gateway, (PHONE_A,), (2,))
+    later = test_send(campaign, gateway, (PHONE_A,), (3,))
     result = run(campaign, campaign.report_dir, gateway)
     assert result.report.settled_found == 0 and result.report.settled_resent == 1
     assert result.report.counts == {"sent": 2}
@@ -233,7 +250,7 @@ def test_a_test_message_never_settles_a_lost_answer_to_the_same_number(
     to_r1 = [m for m in sim.backend.accepted() if m.to == R(1)]
     assert len(to_r1) == 2  # the test message and the real one, each once
     test_message, real = sorted(to_r1, key=lambda m: m.id not in tests.messages[0].message_ids)
-    assert test_message.foreign_id == f"test.{tests.send_id}.1" != real.foreign_id
+    assert test_message.foreign_id == f"test.{tests.send_id}.2" != real.foreign_id
 
 
 @pytest.mark.parametrize("name", ["standard", "excel"])
