@@ -738,6 +738,8 @@ def test_xlsx_blank_rows_are_skipped_and_rows_keep_sheet_numbers(
             for row, phone, n in zip(chunk.index, chunk["phone"], chunk["n"], strict=True)
         ]
     assert found == expected
+
+
 # --- blank rows and the file's own line numbers ---------------------------------------------------
 
 SPREAD_CELLS = st.one_of(

@@ -437,6 +437,8 @@ def test_parquet_numbers_and_dates_become_text(tmp_path: Path) -> None:
     assert cells(frame, "price") == ["12.50", "3.00", None]
     assert cells(frame, "day") == ["2024-01-05", None, None]
     assert cells(frame, "at") == ["2024-01-05T10:30:00", None, None]
+
+
 # --- spreadsheet exports: blank rows and columns, the file's own line numbers ----------------
 
 # As Excel (German) saves "CSV UTF-8 (durch Trennzeichen getrennt)": BOM, `;`, CRLF; a quoted cell
