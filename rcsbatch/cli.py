@@ -24,6 +24,7 @@ import os
 import sys
 import time
 import urllib.parse
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -37,9 +38,9 @@ from rcsbatch import __version__, csvfile, privacy, runner
 from rcsbatch.campaign import Campaign, check_validity, load_campaign
 from rcsbatch.controls import visible
 from rcsbatch.errors import AccountError, CampaignBusyError, GatewayError, InputError
-from rcsbatch.prepare import Plan, open_plan
+from rcsbatch.prepare import Plan, open_plan, warning_counts
 from rcsbatch.progress import Progress
-from rcsbatch.report import EXIT_BUSY, EXIT_INPUT, RESUME
+from rcsbatch.report import EXIT_BUSY, EXIT_INPUT, RESUME, warning_lines
 from rcsbatch.request import cell_text, request_params
 
 API_KEY_ENV = "SEVEN_API_KEY"
@@ -184,8 +185,9 @@ def cli() -> None:
 @click.option(
     "--lookup",
     is_flag=True,
-    help="With [send] require: first look up (billed per number) the rows without a "
-    "capability lookup younger than 30 days.",
+    help="First look up (billed per number) the rows without a capability lookup younger than "
+    "30 days: with [send] require the rows to send, and always the numbers refused for their "
+    "type (a landline the lookup shows able to receive RCS is sent).",
 )
 @click.option(
     "--test-to",
@@ -522,12 +524,27 @@ def validate(campaign_file: str, show: int) -> None:
     err = _stderr()
     counts: dict[str, int] = {}
     problems = Table("row", "status", "input", "reason", title="Rows that will not be sent")
-    listed = 0
+    warned = Table("row", "input", "warning", title="Rows sent with a warning")
+    warnings: Counter[str] = Counter()
+    listed = listed_warnings = 0
+    key = _api_key()
     with _input_errors():
+        gateway = _gateway_from_env() if key else None
+        account = runner.account_for(campaign, gateway)
+        plan = runner.with_lookups(plan, runner.journal_path(campaign, account))
         for chunk in plan.chunks():
             for status, n in chunk["status"].value_counts().items():
                 if n:
                     counts[str(status)] = counts.get(str(status), 0) + int(n)
+            warnings.update(warning_counts(chunk))
+            noted = chunk[chunk["warning"].notna()]
+            for row, item in noted.head(max(show - listed_warnings, 0)).iterrows():
+                warned.add_row(
+                    str(row),
+                    _literal(cell_text(item["input_phone"]) or ""),
+                    _literal(str(item["warning"])),
+                )
+                listed_warnings += 1
             bad = chunk[chunk["status"] != "ready"]
             for row, item in bad.head(max(show - listed, 0)).iterrows():
                 # Text, not str: a cell is data, and `[/x]` in it is no markup for rich to parse.
@@ -538,7 +555,6 @@ def validate(campaign_file: str, show: int) -> None:
                     _literal(str(item["reason"])),
                 )
                 listed += 1
-    key = _api_key()
     if campaign.message.sender is not None:
         # Only once the rows are known good: a problem in the file is the first thing to say.
         if key:
@@ -548,8 +564,7 @@ def validate(campaign_file: str, show: int) -> None:
     # A campaign that validates must not be refused by `run` for its budget (the balance is read
     # only when there is a key to ask with, as a dry run does).
     with _input_errors():
-        gateway = _gateway_from_env() if key else None
-        runner.check_budget_ahead(campaign, plan, gateway, runner.account_for(campaign, gateway))
+        runner.check_budget_ahead(campaign, plan, gateway, account)
     total = sum(counts.values())
     parts = ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
     rows = f"{total} row" + ("" if total == 1 else "s")
@@ -565,8 +580,12 @@ def validate(campaign_file: str, show: int) -> None:
             f'when a lost answer is settled; write e.g. "{campaign.name}-{template.source}"',
             markup=False,
         )
+    for line in warning_lines(warnings):
+        err.print(line, markup=False)
     if listed:
         Console(highlight=False).print(problems)
+    if listed_warnings:
+        Console(highlight=False).print(warned)
     sys.exit(1 if counts.get("invalid") else 0)
 
 
@@ -586,10 +605,15 @@ def preview(campaign_file: str, count: int, as_json: bool) -> None:
     campaign, plan = _load(campaign_file, checking=True)
     shown = 0
     out = Console(highlight=False, soft_wrap=True)
+    err = _stderr()
     with _input_errors():
-        for chunk in plan.chunks():
+        gateway = _gateway_from_env() if _api_key() else None
+        path = runner.journal_path(campaign, runner.account_for(campaign, gateway))
+        for chunk in runner.with_lookups(plan, path).chunks():
             ready = chunk[chunk["status"] == "ready"]
             for row, (_, item) in zip(ready.index.tolist(), ready.iterrows(), strict=True):
+                if item["warning"] is not None:
+                    err.print(f"row {row}: warning: {visible(item['warning'])}", markup=False)
                 params = request_params(campaign, item)
                 if as_json:
                     click.echo(json.dumps({"row": row, **params}, ensure_ascii=False))
@@ -1270,8 +1294,9 @@ def capabilities(
 ) -> None:
     """Look up which recipients can receive RCS, rich cards and carousels (GET /lookup/rcs).
 
-    TARGET is a campaign file (.toml: its sendable rows; answers cached in its journal) or a
-    recipient file (answers cached in <report dir>/lookups.sqlite; report dir: --report-dir,
+    TARGET is a campaign file (.toml: its sendable rows and those refused for their number
+    type; answers cached in its journal) or a recipient file (answers cached in
+    <report dir>/lookups.sqlite; report dir: --report-dir,
     else $RCSBATCH_REPORT_DIR, else `reports` beside the file). Lookups are billed per number:
     the count and cost are shown first and confirmed (or --yes); a number is never looked up
     again while its cached answer is younger than --max-age. Prints a JSON summary on stdout.
