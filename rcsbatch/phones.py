@@ -1483,21 +1483,24 @@ def _country_codes(numbers: Ints) -> tuple[Ints, Ints]:
     return np.where(width == 1, one, np.where(width == 2, two, three)), width
 
 
-def _international_many(numbers: Ints) -> list[str]:
-    """format_international for many valid numbers: each country code's formatting rules
-    (phonenumbers' _choose_formatting_pattern_for_number) replayed with RE2."""
-    texts: list[str] = [""] * len(numbers)
+def _international_many(numbers: Ints) -> Any:
+    """format_international for many valid numbers, as a pyarrow string array: each country
+    code's formatting rules (phonenumbers' _choose_formatting_pattern_for_number) replayed with
+    RE2, the first rule whose leading digits and pattern fit the NSN rewriting it."""
     codes, widths = _country_codes(numbers)
+    pieces: list[Any] = []
+    placed: list[Ints] = []
     for code in _distinct(codes):
         rows = np.flatnonzero(codes == code)
         main = phonenumbers.region_code_for_country_code(code)
         metadata = PhoneMetadata.metadata_for_region_or_calling_code(code, main.upper())
         if len(rows) < _SMALL_GROUP or metadata is None:
-            for row in rows.tolist():
-                texts[row] = format_international(int(numbers[row]))
+            texts = [format_international(int(n)) for n in numbers[rows].tolist()]
+            pieces.append(pa.array(texts, pa.string()))
+            placed.append(rows)
             continue
         nsn = pc.utf8_slice_codeunits(pc.cast(pa.array(numbers[rows]), pa.string()), len(str(code)))
-        done = nsn.to_pylist()  # the NSN as it is when no rule applies
+        head = f"+{code} "
         remaining = np.arange(len(rows), dtype=np.int64)
         for rule in metadata.intl_number_format or metadata.number_format:
             if remaining.size == 0:
@@ -1509,13 +1512,18 @@ def _international_many(numbers: Ints) -> list[str]:
             if not hit.any():
                 continue
             shaped = pc.replace_substring_regex(some.filter(_mask(hit)), rule.pattern, rule.format)
-            for at, text in zip(remaining[hit].tolist(), shaped.to_pylist(), strict=True):
-                done[at] = text
+            pieces.append(pc.binary_join_element_wise(head, shaped, ""))
+            placed.append(rows[remaining[hit]])
             remaining = remaining[~hit]
-        for row, text in zip(rows.tolist(), done, strict=True):
-            texts[row] = f"+{code} {text}"
+        if remaining.size:  # no rule fits: the NSN as it is
+            pieces.append(pc.binary_join_element_wise(head, nsn.take(pa.array(remaining)), ""))
+            placed.append(rows[remaining])
     del widths
-    return texts
+    if not pieces:
+        return pa.array([], pa.string())
+    order = np.empty(len(numbers), dtype=np.int64)
+    order[np.concatenate(placed)] = np.arange(len(numbers), dtype=np.int64)
+    return pa.concat_arrays([piece.cast(pa.string()) for piece in pieces]).take(pa.array(order))
 
 
 @dataclass(slots=True)
@@ -1884,29 +1892,32 @@ def _check_chunk(array: Any, region: str, allowed: frozenset[str]) -> tuple[Chec
     allowed_codes = np.array([NUMBER_TYPES[name] for name in allowed], dtype=np.int64)
     two = (others != 0) & np.isin(other_kind, allowed_codes)
     # without a second reading to weigh, the verdict follows from the type alone
-    alone = (numbers != 0) & ~two
-    for code in _distinct(kind[alone]):
-        rows = alone & (kind == code)
+    alone = np.flatnonzero((numbers != 0) & ~two)
+    alone_kinds = kind[alone]
+    for code in _distinct(alone_kinds):
         verdict = _judge(1, _TYPE_NAME[code], None, allowed, region)
+        if verdict == Check(1, None):
+            continue  # a plain mobile: nothing to note
+        rows = alone[alone_kinds == code]
         reasons[rows] = verdict.reason
         warnings[rows] = verdict.warning
         kinds_of_warnings[rows] = verdict.warning_kind
         refused[rows] = verdict.refused_type
     rows = np.flatnonzero(two)
     if rows.size:
-        texts = np.array(_international_many(others[rows]), dtype=object)
+        texts = _international_many(others[rows])
         for code in _distinct(kind[rows]):
             name = _TYPE_NAME[code]
             same = kind[rows] == code
-            chosen, named = rows[same], texts[same].tolist()
+            chosen, named = rows[same], texts.filter(_mask(same))
             if name in allowed:
-                warnings[chosen] = np.array([_also_reads(t) for t in named], dtype=object)
-                kinds_of_warnings[chosen] = TWO_READINGS
+                head, tail = _also_reads("\0").split("\0")
+                column, kinds_of_warnings[chosen] = warnings, TWO_READINGS
             else:
-                reasons[chosen] = np.array(
-                    [_did_you_mean(name, region, t) for t in named], dtype=object
-                )
-                refused[chosen] = True
+                head, tail = _did_you_mean(name, region, "\0").split("\0")
+                column, refused[chosen] = reasons, True
+            joined = pc.binary_join_element_wise(head, named, tail, "")
+            column[chosen] = joined.to_numpy(zero_copy_only=False)
     return Checks(numbers, reasons, warnings, kinds_of_warnings, refused), found.slow
 
 

@@ -575,3 +575,24 @@ def test_length_table_matches_phonenumbers(region: str) -> None:
     for length in range(1, 20):
         expected = phonenumbers.phonenumberutil._test_number_length("5" * length, metadata)
         assert table[length] == expected, length
+
+
+def test_international_format_of_many_numbers_is_phonenumbers() -> None:
+    """The did-you-mean numbers, formatted by country code with RE2, are phonenumbers' own
+    INTERNATIONAL format (each example number many times, so every code takes that path)."""
+    valid = [n for n in _EXAMPLES if phonenumbers.is_valid_number(n)]
+    numbers = [int(phonenumbers.format_number(n, PhoneNumberFormat.E164)[1:]) for n in valid]
+    expected = [phonenumbers.format_number(n, PhoneNumberFormat.INTERNATIONAL) for n in valid]
+    repeat = phones._SMALL_GROUP
+    found = phones._international_many(np.array(numbers * repeat, dtype=np.int64)).to_pylist()
+    assert found == expected * repeat
+    assert [phones.format_international(n) for n in numbers] == expected
+
+
+def test_many_did_you_mean_rows_agree_with_the_reference() -> None:
+    """A column of many bare foreign mobiles that read as German landlines: check_many names
+    the same suggestions as check_one."""
+    cells = [f"43664{i:07d}" for i in range(0, 400, 7)] + [f"4179{i:07d}" for i in range(60)]
+    found = check_many(cells, "DE")
+    assert [found.at(i) for i in range(len(cells))] == [check_one(c, "DE") for c in cells]
+    assert sum("did you mean" in (found.reason[i] or "") for i in range(len(cells))) > 24
