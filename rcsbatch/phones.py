@@ -1239,9 +1239,13 @@ class _Matcher:
 
     def select(self, rows: Bools) -> _Matcher:
         """The strings where rows is true."""
+        if rows.all():
+            return self
         chosen = _Matcher.__new__(_Matcher)
         chosen.small = self.small
-        if self.small:
+        if not rows.any():
+            chosen.strings = [] if self.small else self.strings.slice(0, 0)
+        elif self.small:
             chosen.strings = [s for s, k in zip(self.strings, rows.tolist(), strict=True) if k]
         else:
             chosen.strings = self.strings.filter(_mask(rows))
@@ -1431,13 +1435,10 @@ def _validate(rows: _Rows, parsed: _Parsed, typed: bool = False) -> tuple[Bools,
     result_kinds = np.full(len(positions), int(PhoneNumberType.UNKNOWN), dtype=np.int64)
     starts = None
     if typed:
-        # the first three digits of each NSN, where they lie within the lead digits
-        nsn_at = parsed.skip[positions]
-        known = (nsn_at + _PREFIX_DIGITS <= _LEAD) & (
-            rows.length[positions] - nsn_at >= _PREFIX_DIGITS
-        )
-        first = _window(rows.lead[positions], np.where(known, nsn_at, 0), _PREFIX_DIGITS)
-        starts = np.where(known, first, -1)
+        # the first three digits of each NSN (-1 for shorter ones)
+        after = rows.length[positions] - parsed.skip[positions] - _PREFIX_DIGITS
+        first = rows.value[positions] // _POW10[np.maximum(after, 0)] % 10**_PREFIX_DIGITS
+        starts = np.where(after >= 0, first, -1)
     lengths = _groups(key)
     at = 0  # the first length run of the current (country code, skip) run
     for begin, end in _groups(key >> 5):
