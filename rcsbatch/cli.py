@@ -37,7 +37,13 @@ from rich.text import Text
 from rcsbatch import __version__, csvfile, privacy, runner
 from rcsbatch.campaign import Campaign, check_validity, load_campaign
 from rcsbatch.controls import visible
-from rcsbatch.errors import AccountError, CampaignBusyError, GatewayError, InputError
+from rcsbatch.errors import (
+    AccountError,
+    CampaignBusyError,
+    GatewayError,
+    InputError,
+    ReportError,
+)
 from rcsbatch.prepare import Plan, open_plan, warning_counts
 from rcsbatch.progress import Progress
 from rcsbatch.report import EXIT_BUSY, EXIT_INPUT, RESUME, warning_lines
@@ -608,8 +614,10 @@ def preview(campaign_file: str, count: int, as_json: bool) -> None:
     err = _stderr()
     with _input_errors():
         gateway = _gateway_from_env() if _api_key() else None
-        path = runner.journal_path(campaign, runner.account_for(campaign, gateway))
-        for chunk in runner.with_lookups(plan, path).chunks():
+        with contextlib.suppress(ReportError):  # several accounts and no key: no lookups to use
+            path = runner.journal_path(campaign, runner.account_for(campaign, gateway))
+            plan = runner.with_lookups(plan, path)
+        for chunk in plan.chunks():
             ready = chunk[chunk["status"] == "ready"]
             for row, (_, item) in zip(ready.index.tolist(), ready.iterrows(), strict=True):
                 if item["warning"] is not None:
