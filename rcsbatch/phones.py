@@ -23,6 +23,12 @@ goes through the same rules:
 3. Validity and the national significant number are decided by
    ``phonenumbers`` (``parse`` + ``is_valid_number``): :func:`normalise_one` is
    the reference; invalid cells get a short reason.
+4. :func:`check_one` then judges a valid number by its type
+   (``phonenumbers.number_type``) against the types a campaign sends to:
+   landlines and the like are refused with the type as the reason, VoIP,
+   personal and unknown types go with a warning, and bare digits read as a
+   national number of a refused type whose international reading is allowed
+   ask "did you mean +43 664 1234567?".
 
 :func:`normalise_many` gives exactly the answers of :func:`normalise_one` for
 a whole column, vectorised: cells are cleaned on the raw Arrow bytes with
@@ -37,6 +43,10 @@ rewrites digits (default regions AR, BR, JP, GA, MG, NF, SM, CC, CX, GG, IM,
 JE and the NANPA territories such as AG or BB; country codes +54, +55, +81,
 +241, +261, +378 and +672), numbers written with the default region's own
 international prefix (``011...`` in the US) and cells of more than 18 digits.
+:func:`check_many` is the same for :func:`check_one`: the type is decided in the
+validity pass (a valid number matching only mobile's pattern is a mobile; the
+other type patterns are skipped where they cannot start like the number), and
+the suggested numbers are formatted with RE2 on phonenumbers' format rules.
 """
 
 from __future__ import annotations
