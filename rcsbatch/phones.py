@@ -1498,7 +1498,7 @@ def _international_many(numbers: Ints) -> Any:
     """format_international for many valid numbers, as a pyarrow string array: each country
     code's formatting rules (phonenumbers' _choose_formatting_pattern_for_number) replayed with
     RE2, the first rule whose leading digits and pattern fit the NSN rewriting it."""
-    codes, widths = _country_codes(numbers)
+    codes, _ = _country_codes(numbers)
     pieces: list[Any] = []
     placed: list[Ints] = []
     for code in _distinct(codes):
@@ -1529,7 +1529,6 @@ def _international_many(numbers: Ints) -> Any:
         if remaining.size:  # no rule fits: the NSN as it is
             pieces.append(pc.binary_join_element_wise(head, nsn.take(pa.array(remaining)), ""))
             placed.append(rows[remaining])
-    del widths
     if not pieces:
         return pa.array([], pa.string())
     order = np.empty(len(numbers), dtype=np.int64)

@@ -312,10 +312,8 @@ def with_lookups(plan: Plan, path: Path) -> Plan:
     journal at `path` (if any) is recent and shows RCS: the gateway's word beats the type."""
     if not path.exists():
         return plan
-    from rcsbatch import capabilities
-
     with Journal(path) as journal:
-        return plan.with_capable(journal.rcs_capable(time.time() - capabilities.DEFAULT_MAX_AGE))
+        return plan.with_capable(journal.rcs_capable(time.time() - _lookup_max_age()))
 
 
 def _lacking(campaign: Campaign, path: Path) -> dict[int, str]:
@@ -774,6 +772,7 @@ def apply_requirements(
 
 
 def _lookup_max_age() -> float:
+    """How young a capability lookup must be to count (capabilities.DEFAULT_MAX_AGE)."""
     from rcsbatch import capabilities
 
     return capabilities.DEFAULT_MAX_AGE
