@@ -8,12 +8,15 @@ both see the same machine load:
 * ``pd.read_csv(path, engine="pyarrow", dtype=str)``
 * ``normalise_many(df["phone"], region)`` on the column read (also its first
   call in the process, and one thread only)
+* ``check_many(df["phone"], region)``: the same plus the number types and the
+  second reading of bare digits, as a campaign's rows are checked
 * phonenumbers per element (parse + is_valid_number + format) and
   ``normalise_one`` on a sample, extrapolated to N
 
 and prints the ratios and the machine.  Run: ``python bench/bench_phones.py``
 (``--rows``, ``--sample``, ``--repeat``, ``--seed``, ``--region`` change the
-defaults).  Exits 1 if normalise_many disagrees with normalise_one on the sample.
+defaults).  Exits 1 if normalise_many disagrees with normalise_one, or check_many
+with check_one, on the sample.
 """
 
 from __future__ import annotations
@@ -211,14 +214,21 @@ def main() -> int:
         # interleaved, so that both see the same machine load
         reads: list[float] = []
         manys: list[float] = []
+        checks: list[float] = []
+        phones.check_many(column, region)
         for _ in range(args.repeat):
             reads.append(timed(lambda: pd.read_csv(path, engine="pyarrow", dtype=str)))
             manys.append(timed(lambda: phones.normalise_many(column, region)))
+            checks.append(timed(lambda: phones.check_many(column, region)))
         threads = phones._workers(len(column))
         workers = phones._workers
         phones._workers = lambda rows: 1
         try:
-            single = [timed(lambda: phones.normalise_many(column, region)) for _ in range(3)]
+            single: list[float] = []
+            single_checks: list[float] = []
+            for _ in range(3):
+                single.append(timed(lambda: phones.normalise_many(column, region)))
+                single_checks.append(timed(lambda: phones.check_many(column, region)))
         finally:
             phones._workers = workers
 
@@ -255,6 +265,12 @@ def main() -> int:
         (int(n), r) == reference(cell, region)
         for n, r, cell in zip(sample_numbers, sample_reasons, sample, strict=True)
     )
+    sample_checks = phones.check_many(pd.Series(sample, dtype="str"), region)
+    agree_checks = sum(
+        sample_checks.at(i) == phones.check_one(cell, region) for i, cell in enumerate(sample)
+    )
+    verdicts = phones.check_many(column, region)
+    refused, warned = int(verdicts.refused_type.sum()), int(pd.notna(verdicts.warning).sum())
 
     rows = len(column)
     read, many = min(reads), min(manys)
@@ -277,6 +293,13 @@ def main() -> int:
         f"  -> {min(single) / read:.1f}x the read"
     )
     print(f"normalise_many, first call:    {cold:.3f} s -> {cold / read:.1f}x the read")
+    check, check_median = min(checks), statistics.median(checks)
+    print(
+        f"check_many ({threads} threads):       best {check:.3f} s, median {check_median:.3f} s"
+        f"  -> {check / many:.2f}x normalise_many (medians: {check_median / many_median:.2f}x); "
+        f"1 thread: best {min(single_checks):.3f} s -> {min(single_checks) / min(single):.2f}x"
+    )
+    print(f"check_many: {refused:,} refused for their type, {warned:,} ready with a warning")
     for name, cost in (("phonenumbers", per_number), ("normalise_one", per_one)):
         total = cost * rows
         print(
@@ -284,7 +307,8 @@ def main() -> int:
             f"for {rows:,} = {total / read:.0f}x the read"
         )
     print(f"normalise_many == normalise_one on a {len(sample):,} sample: {agree:,}")
-    return 0 if agree == len(sample) else 1
+    print(f"check_many == check_one on the same sample: {agree_checks:,}")
+    return 0 if agree == agree_checks == len(sample) else 1
 
 
 if __name__ == "__main__":

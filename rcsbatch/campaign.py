@@ -132,6 +132,9 @@ class Campaign:
     locale: str = "de-DE"
     raw_columns: tuple[str, ...] = ()  # xlsx columns taken as stored, without their format
     encoding: str = "utf-8"
+    # The number types (phones.NUMBER_TYPES) sent to; a capability lookup that shows RCS lets
+    # a number of another type go too (prepare.py).
+    number_types: frozenset[str] = phones.DEFAULT_NUMBER_TYPES
     report_dir: Path = Path("reports")
     # How the campaign's CSV files are written (csvfile.py): "standard" or "excel".
     csv_dialect: str = "standard"
@@ -154,6 +157,7 @@ _TOP_KEYS = {
     "default_region",
     "suppress",
     "suppress_invalid",
+    "number_types",
     "sheet",
     "locale",
     "raw_columns",
@@ -308,9 +312,10 @@ def parse_campaign(data: Mapping[str, Any], path: Path) -> Campaign:
         raise top.fail("csv_dialect", f"must be {known}, not {csv_dialect!r}")
     journal_name = top.text("journal")
     limits = parse_limits(data.get("limits"), path)
+    number_types = _parse_number_types(top)
     message = _parse_message(data.get("message"), path, limits)
     send = _parse_send(data.get("send"), path, message.timezone)
-    test = _parse_test(data.get("test"), path, region)
+    test = _parse_test(data.get("test"), path, region, number_types)
     return Campaign(
         path=path,
         name=name,
@@ -319,6 +324,7 @@ def parse_campaign(data: Mapping[str, Any], path: Path) -> Campaign:
         default_region=region,
         suppress=(base / suppress_name).resolve() if suppress_name else None,
         suppress_invalid=suppress_invalid,
+        number_types=number_types,
         # The contract's own example names a sheet beside a CSV file: it is simply unused there.
         sheet=top.text("sheet"),
         locale=cell_locale,
@@ -553,7 +559,22 @@ def _parse_require(send: _Reader) -> tuple[str, ...]:
     return tuple(dict.fromkeys(value))
 
 
-def _parse_test(table: Any, path: Path, region: str) -> TestSpec:
+def _parse_number_types(top: _Reader) -> frozenset[str]:
+    value = top.get("number_types", list, None)
+    if value is None:
+        return phones.DEFAULT_NUMBER_TYPES
+    known = ", ".join(phones.NUMBER_TYPES)
+    if not value or not all(isinstance(v, str) for v in value):
+        raise top.fail(
+            "number_types", f'must be a list of number types, e.g. ["mobile"]; known: {known}'
+        )
+    unknown = [v for v in value if v not in phones.NUMBER_TYPES]
+    if unknown:
+        raise top.fail("number_types", f"names unknown number types {unknown}; known: {known}")
+    return frozenset(value)
+
+
+def _parse_test(table: Any, path: Path, region: str, number_types: frozenset[str]) -> TestSpec:
     if table is None:
         return TestSpec()
     if not isinstance(table, dict):
@@ -567,10 +588,11 @@ def _parse_test(table: Any, path: Path, region: str) -> TestSpec:
         )
     numbers: list[int] = []
     for raw in value:
-        number, reason = phones.normalise_one(raw, region)
-        if reason is not None:
-            raise test.fail("numbers", f"holds {raw!r}, which is not a valid number ({reason})")
-        numbers.append(number)
+        found = phones.check_one(raw, region, number_types)
+        if found.reason is not None:
+            what = "cannot be sent to" if found.refused_type else "is not a valid number"
+            raise test.fail("numbers", f"holds {raw!r}, which {what} ({found.reason})")
+        numbers.append(found.number)
     return TestSpec(tuple(dict.fromkeys(numbers)))
 
 

@@ -60,11 +60,13 @@ def parse_age(text: str) -> float:
 
 
 def campaign_numbers(plan: Plan) -> list[int]:
-    """The distinct recipients a campaign would send to (its `ready` rows), in file order."""
+    """The distinct recipients a campaign would send to (its `ready` rows), in file order, then
+    those refused only for their number type (a lookup that shows RCS lets them go)."""
     found: dict[int, None] = {}
     for chunk in plan.chunks():
         ready = chunk[chunk["status"] == "ready"]
         found.update(dict.fromkeys(int(r) for r in ready["recipient"].tolist()))
+    found.update(dict.fromkeys(plan.refused_types()))
     return list(found)
 
 

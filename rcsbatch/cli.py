@@ -26,6 +26,7 @@ import signal
 import sys
 import time
 import urllib.parse
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -44,11 +45,12 @@ from rcsbatch.errors import (
     CampaignBusyError,
     GatewayError,
     InputError,
+    ReportError,
     StorageError,
 )
-from rcsbatch.prepare import Plan, open_plan
+from rcsbatch.prepare import Plan, open_plan, warning_counts
 from rcsbatch.progress import Progress
-from rcsbatch.report import EXIT_BUSY, EXIT_INPUT, RESUME
+from rcsbatch.report import EXIT_BUSY, EXIT_INPUT, RESUME, warning_lines
 from rcsbatch.request import cell_text, request_params
 
 API_KEY_ENV = "SEVEN_API_KEY"
@@ -252,8 +254,9 @@ def cli() -> None:
 @click.option(
     "--lookup",
     is_flag=True,
-    help="With [send] require: first look up (billed per number) the rows without a "
-    "capability lookup younger than 30 days.",
+    help="First look up (billed per number) the rows without a capability lookup younger than "
+    "30 days: with [send] require the rows to send, and always the numbers refused for their "
+    "type (a landline the lookup shows able to receive RCS is sent).",
 )
 @click.option(
     "--test-to",
@@ -604,12 +607,27 @@ def validate(campaign_file: str, show: int) -> None:
     err = _stderr()
     counts: dict[str, int] = {}
     problems = Table("row", "status", "input", "reason", title="Rows that will not be sent")
-    listed = 0
-    with _input_errors():
+    warned = Table("row", "input", "warning", title="Rows sent with a warning")
+    warnings: Counter[str] = Counter()
+    listed = listed_warnings = 0
+    key = _api_key()
+    with _kept(campaign, runner.report_root(campaign)):
+        gateway = _gateway_from_env() if key else None
+        account = runner.account_for(campaign, gateway)
+        plan = runner.with_lookups(plan, runner.journal_path(campaign, account))
         for chunk in plan.chunks():
             for status, n in chunk["status"].value_counts().items():
                 if n:
                     counts[str(status)] = counts.get(str(status), 0) + int(n)
+            warnings.update(warning_counts(chunk))
+            noted = chunk[chunk["warning"].notna()]
+            for row, item in noted.head(max(show - listed_warnings, 0)).iterrows():
+                warned.add_row(
+                    str(row),
+                    _literal(cell_text(item["input_phone"]) or ""),
+                    _literal(str(item["warning"])),
+                )
+                listed_warnings += 1
             bad = chunk[chunk["status"] != "ready"]
             for row, item in bad.head(max(show - listed, 0)).iterrows():
                 # Text, not str: a cell is data, and `[/x]` in it is no markup for rich to parse.
@@ -620,7 +638,6 @@ def validate(campaign_file: str, show: int) -> None:
                     _literal(str(item["reason"])),
                 )
                 listed += 1
-    key = _api_key()
     if campaign.message.sender is not None:
         # Only once the rows are known good: a problem in the file is the first thing to say.
         if key:
@@ -630,8 +647,7 @@ def validate(campaign_file: str, show: int) -> None:
     # A campaign that validates must not be refused by `run` for its budget (the balance is read
     # only when there is a key to ask with, as a dry run does).
     with _kept(campaign, runner.report_root(campaign)):
-        gateway = _gateway_from_env() if key else None
-        runner.check_budget_ahead(campaign, plan, gateway, runner.account_for(campaign, gateway))
+        runner.check_budget_ahead(campaign, plan, gateway, account)
     total = sum(counts.values())
     parts = ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
     rows = f"{total} row" + ("" if total == 1 else "s")
@@ -647,8 +663,12 @@ def validate(campaign_file: str, show: int) -> None:
             f'when a lost answer is settled; write e.g. "{campaign.name}-{template.source}"',
             markup=False,
         )
+    for line in warning_lines(warnings):
+        err.print(line, markup=False)
     if listed:
         Console(highlight=False).print(problems)
+    if listed_warnings:
+        Console(highlight=False).print(warned)
     sys.exit(1 if counts.get("invalid") else 0)
 
 
@@ -666,7 +686,11 @@ def validate(campaign_file: str, show: int) -> None:
 def preview(campaign_file: str, count: int, as_json: bool) -> None:
     """Show the first N merged messages exactly as the gateway would get them."""
     campaign, plan = _load(campaign_file, checking=True)
-    with _input_errors():
+    with _kept(campaign, runner.report_root(campaign)):
+        gateway = _gateway_from_env() if _api_key() else None
+        with contextlib.suppress(ReportError):  # several accounts and no key: no lookups to use
+            path = runner.journal_path(campaign, runner.account_for(campaign, gateway))
+            plan = runner.with_lookups(plan, path)
         shown = _preview(campaign, plan, count, as_json)
     if not shown:
         _stderr().print("no row would be sent: run `rcsbatch validate` to see why")
@@ -677,9 +701,12 @@ def _preview(campaign: Campaign, plan: Plan, count: int, as_json: bool) -> int:
     """Print the first `count` ready rows' requests on stdout; how many were printed."""
     shown = 0
     out = Console(highlight=False, soft_wrap=True)
+    err = _stderr()
     for chunk in plan.chunks():
         ready = chunk[chunk["status"] == "ready"]
         for row, (_, item) in zip(ready.index.tolist(), ready.iterrows(), strict=True):
+            if item["warning"] is not None:
+                err.print(f"row {row}: warning: {visible(item['warning'])}", markup=False)
             params = request_params(campaign, item)
             if as_json:
                 click.echo(json.dumps({"row": row, **params}, ensure_ascii=False))
@@ -1394,8 +1421,9 @@ def capabilities(
 ) -> None:
     """Look up which recipients can receive RCS, rich cards and carousels (GET /lookup/rcs).
 
-    TARGET is a campaign file (.toml: its sendable rows; answers cached in its journal) or a
-    recipient file (answers cached in <report dir>/lookups.sqlite; report dir: --report-dir,
+    TARGET is a campaign file (.toml: its sendable rows and those refused for their number
+    type; answers cached in its journal) or a recipient file (answers cached in
+    <report dir>/lookups.sqlite; report dir: --report-dir,
     else $RCSBATCH_REPORT_DIR, else `reports` beside the file). Lookups are billed per number:
     the count and cost are shown first and confirmed (or --yes); a number is never looked up
     again while its cached answer is younger than --max-age. Prints a JSON summary on stdout.

@@ -1055,6 +1055,18 @@ class Journal:
                 ],
             )
 
+    def rcs_capable(self, not_before: float) -> np.ndarray:
+        """The recipients (sorted int64) whose lookup made at or after `not_before` shows any
+        RCS capability."""
+        found = [
+            r
+            for (r,) in self.db.execute(
+                "SELECT recipient FROM capabilities WHERE looked_up_at >= ? AND names != '[]'",
+                (not_before,),
+            )
+        ]
+        return np.array(sorted(found), dtype=np.int64)
+
     def cached_capabilities(self, recipients: Iterable[int]) -> dict[int, tuple[str, ...]]:
         """The cached capability names of those of `recipients` that were looked up."""
         found: dict[int, tuple[str, ...]] = {}

@@ -6,7 +6,9 @@ hold numbers in many shapes (``+49 176 1234 5678``, ``0049 176-12345678``,
 ``0176 12345678`` read with a default region, ``4917612345678``), so every cell
 goes through the same rules:
 
-1. Strip visual separators (whitespace, dashes, dots, slashes, parentheses,
+1. Read compatibility characters as ASCII (NFKC: full-width ``０１７６`` and
+   ``＋``), drop one leading apostrophe (a spreadsheet's text marker) and strip
+   visual separators (whitespace, dashes, dots, slashes, parentheses,
    brackets).  Anything else that is not a digit, apart from one leading
    ``+``, makes the cell "not a phone number".  A cell holding an
    integer-valued float (``4917612345678.0``) counts as its digits; scientific
@@ -21,6 +23,12 @@ goes through the same rules:
 3. Validity and the national significant number are decided by
    ``phonenumbers`` (``parse`` + ``is_valid_number``): :func:`normalise_one` is
    the reference; invalid cells get a short reason.
+4. :func:`check_one` then judges a valid number by its type
+   (``phonenumbers.number_type``) against the types a campaign sends to:
+   landlines and the like are refused with the type as the reason, VoIP,
+   personal and unknown types go with a warning, and bare digits read as a
+   national number of a refused type whose international reading is allowed
+   ask "did you mean +43 664 1234567?".
 
 :func:`normalise_many` gives exactly the answers of :func:`normalise_one` for
 a whole column, vectorised: cells are cleaned on the raw Arrow bytes with
@@ -35,6 +43,10 @@ rewrites digits (default regions AR, BR, JP, GA, MG, NF, SM, CC, CX, GG, IM,
 JE and the NANPA territories such as AG or BB; country codes +54, +55, +81,
 +241, +261, +378 and +672), numbers written with the default region's own
 international prefix (``011...`` in the US) and cells of more than 18 digits.
+:func:`check_many` is the same for :func:`check_one`: the type is decided in the
+validity pass (a valid number matching only mobile's pattern is a mobile; the
+other type patterns are skipped where they cannot start like the number), and
+the suggested numbers are formatted with RE2 on phonenumbers' format rules.
 """
 
 from __future__ import annotations
@@ -45,6 +57,7 @@ import itertools
 import os
 import re
 import threading
+import unicodedata
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -56,7 +69,7 @@ import pandas as pd
 import phonenumbers
 import pyarrow as pa
 import pyarrow.compute as pc
-from phonenumbers import NumberParseException, PhoneMetadata, PhoneNumberFormat
+from phonenumbers import NumberParseException, PhoneMetadata, PhoneNumberFormat, PhoneNumberType
 from phonenumbers.phonenumberutil import (
     COUNTRY_CODE_TO_REGION_CODE,
     SUPPORTED_REGIONS,
@@ -64,12 +77,22 @@ from phonenumbers.phonenumberutil import (
 )
 
 __all__ = [
+    "DEFAULT_NUMBER_TYPES",
     "EMPTY",
     "FLOAT_NOTATION",
     "NOT_A_NUMBER",
+    "NUMBER_TYPES",
+    "PLAIN_TYPES",
     "TOO_LONG",
     "TOO_SHORT",
+    "TWO_READINGS",
     "UNKNOWN_COUNTRY_CODE",
+    "Check",
+    "Checks",
+    "check_many",
+    "check_one",
+    "describe_type",
+    "format_international",
     "is_known_region",
     "normalise_many",
     "normalise_one",
@@ -141,7 +164,13 @@ def _is_missing(raw: object) -> bool:
 
 def _clean(text: str) -> tuple[str | None, str | None]:
     """Cleaned cell (digits with an optional leading '+') or None and the reason it is unusable."""
+    if not text.isascii():
+        # full-width digits and '+' (０１７６, ＋４９) are the ASCII ones to a reader
+        text = unicodedata.normalize("NFKC", text)
     text = text.strip(_WHITESPACE)
+    if text.startswith("'"):
+        # a spreadsheet's text marker (rcsbatch's own CSV files write one before '+49 176 …')
+        text = text[1:].strip(_WHITESPACE)
     if not text:
         return None, EMPTY
     if _SCIENTIFIC.fullmatch(text):
@@ -178,18 +207,52 @@ def _national_prefix(region: str) -> str | None:
     return phonenumbers.ndd_prefix_for_region(region, True) or None
 
 
-def _evaluate(digits: str, parse_region: str | None, region: str) -> tuple[int, str | None]:
-    """Parse digits (national for parse_region, else international) and judge validity."""
+_Reading = tuple[int, str | None, phonenumbers.PhoneNumber | None]
+
+
+def _evaluate(digits: str, parse_region: str | None, region: str) -> _Reading:
+    """Parse digits (national for parse_region, else international) and judge validity:
+    (E.164 digits, None, the parsed number) when valid, else (0, reason, None)."""
     try:
         number = phonenumbers.parse(digits if parse_region else "+" + digits, parse_region)
     except NumberParseException as error:
-        return 0, _PARSE_ERROR_REASONS.get(error.error_type, NOT_A_NUMBER)
+        return 0, _PARSE_ERROR_REASONS.get(error.error_type, NOT_A_NUMBER), None
     if phonenumbers.is_valid_number(number):
         e164 = phonenumbers.format_number(number, PhoneNumberFormat.E164)
-        return int(e164[1:]), None
+        return int(e164[1:]), None, number
     country_code = number.country_code or 0
     possible = phonenumbers.is_possible_number_with_reason(number)
-    return 0, _invalid_reason(country_code, possible, region)
+    return 0, _invalid_reason(country_code, possible, region), None
+
+
+def _read_one(raw: object, code: str) -> tuple[_Reading, _Reading | None]:
+    """The reading normalise_one gives a cell, and for bare digits read as a national number
+    the valid international reading of the same digits (None when there is none)."""
+    if _is_missing(raw):
+        return (0, EMPTY, None), None
+    cleaned, reason = _clean(raw if isinstance(raw, str) else str(raw))
+    if cleaned is None:
+        return (0, reason, None), None
+    if cleaned.startswith("+"):
+        return _evaluate(cleaned[1:], None, code), None
+    if cleaned.startswith("00"):
+        return _evaluate(cleaned[2:], None, code), None
+    national_prefix = _national_prefix(code)
+    if national_prefix is not None and cleaned.startswith(national_prefix):
+        return _evaluate(cleaned, code, code), None
+    # bare digits: E.164 without '+' when they start with the region's own country
+    # code (4917612345678 in DE, although phonenumbers would take it as a valid
+    # national number), else national first; the national reason when neither is valid
+    if cleaned.startswith(str(phonenumbers.country_code_for_region(code))):
+        international = _evaluate(cleaned, None, code)
+        if international[1] is None:
+            return international, None
+        return _evaluate(cleaned, code, code), None
+    national = _evaluate(cleaned, code, code)
+    international = _evaluate(cleaned, None, code)
+    if national[1] is None:
+        return national, international if international[1] is None else None
+    return (international if international[1] is None else national), None
 
 
 def normalise_one(raw: str | None, region: str) -> tuple[int, str | None]:
@@ -198,34 +261,11 @@ def normalise_one(raw: str | None, region: str) -> tuple[int, str | None]:
     This is the reference implementation, built on phonenumbers; ``region`` is
     the default region for national numbers (ValueError when unknown).
     Missing cells (None, NaN, pd.NA) give ``(0, "empty")``; non-string cells
-    are read as ``str(raw)``.
+    are read as ``str(raw)``.  The number's type is not looked at (see
+    :func:`check_one`).
     """
-    code = _canonical_region(region)
-    if _is_missing(raw):
-        return 0, EMPTY
-    cleaned, reason = _clean(raw if isinstance(raw, str) else str(raw))
-    if cleaned is None:
-        return 0, reason
-    if cleaned.startswith("+"):
-        return _evaluate(cleaned[1:], None, code)
-    if cleaned.startswith("00"):
-        return _evaluate(cleaned[2:], None, code)
-    national_prefix = _national_prefix(code)
-    if national_prefix is not None and cleaned.startswith(national_prefix):
-        return _evaluate(cleaned, code, code)
-    # bare digits: E.164 without '+' when they start with the region's own country
-    # code (4917612345678 in DE, although phonenumbers would take it as a valid
-    # national number), else national first; the national reason when neither is valid
-    if cleaned.startswith(str(phonenumbers.country_code_for_region(code))):
-        international = _evaluate(cleaned, None, code)
-        if international[1] is None:
-            return international
-        return _evaluate(cleaned, code, code)
-    national = _evaluate(cleaned, code, code)
-    if national[1] is None:
-        return national
-    international = _evaluate(cleaned, None, code)
-    return international if international[1] is None else national
+    (number, reason, _), _ = _read_one(raw, _canonical_region(region))
+    return number, reason
 
 
 def region_of(number: int) -> str | None:
@@ -245,6 +285,148 @@ def region_of(number: int) -> str | None:
     if region in (phonenumbers.UNKNOWN_REGION, phonenumbers.REGION_CODE_FOR_NON_GEO_ENTITY):
         return None
     return region
+
+
+# --------------------------------------------------------------------------- number types
+
+#: phonenumbers' number types by the name a campaign file uses for them.
+NUMBER_TYPES: Final[dict[str, int]] = {
+    "mobile": PhoneNumberType.MOBILE,
+    "fixed_line_or_mobile": PhoneNumberType.FIXED_LINE_OR_MOBILE,
+    "fixed_line": PhoneNumberType.FIXED_LINE,
+    "toll_free": PhoneNumberType.TOLL_FREE,
+    "premium_rate": PhoneNumberType.PREMIUM_RATE,
+    "shared_cost": PhoneNumberType.SHARED_COST,
+    "uan": PhoneNumberType.UAN,
+    "voicemail": PhoneNumberType.VOICEMAIL,
+    "pager": PhoneNumberType.PAGER,
+    "voip": PhoneNumberType.VOIP,
+    "personal_number": PhoneNumberType.PERSONAL_NUMBER,
+    "unknown": PhoneNumberType.UNKNOWN,
+}
+_TYPE_NAME: Final = {code: name for name, code in NUMBER_TYPES.items()}
+#: The types a campaign sends to unless its `number_types` says otherwise: RCS reaches
+#: mobile phones; the types phonenumbers cannot tell from a mobile go with a warning.
+DEFAULT_NUMBER_TYPES: Final = frozenset(
+    {"mobile", "fixed_line_or_mobile", "voip", "personal_number", "unknown"}
+)
+#: Types sent without a warning (every US and Canadian number is fixed_line_or_mobile).
+PLAIN_TYPES: Final = frozenset({"mobile", "fixed_line_or_mobile"})
+TWO_READINGS: Final = "two_readings"  # the warning kind of bare digits that read two ways
+_DESCRIPTIONS: Final = {
+    "mobile": "a mobile number",
+    "fixed_line_or_mobile": "a number that may be a landline or a mobile",
+    "fixed_line": "a landline number",
+    "toll_free": "a freephone number",
+    "premium_rate": "a premium-rate number",
+    "shared_cost": "a shared-cost number",
+    "uan": "a company (universal access) number",
+    "voicemail": "a voicemail access number",
+    "pager": "a pager number",
+    "voip": "an internet telephony (VoIP) number",
+    "personal_number": "a personal (forwarding) number",
+    "unknown": "a number of unknown type",
+}
+
+
+def describe_type(name: str) -> str:
+    """The type in plain words with its name, e.g. "a landline number (fixed_line)"."""
+    return f"{_DESCRIPTIONS[name]} ({name})"
+
+
+def type_reason(name: str) -> str:
+    """Why a number of this type is not sent."""
+    if name in DEFAULT_NUMBER_TYPES:
+        return f"{describe_type(name)}; `number_types` leaves it out"
+    return f"{describe_type(name)}; RCS reaches mobile phones"
+
+
+def type_warning(name: str) -> str:
+    """What to know about a number of this type that is sent."""
+    return f"{describe_type(name)}: it may not receive RCS"
+
+
+def _did_you_mean(name: str, region: str, other: str) -> str:
+    return f"{_DESCRIPTIONS[name]} when read as a {region} number ({name}); did you mean {other}?"
+
+
+def _also_reads(other: str) -> str:
+    return f"the bare digits also read as {other}: write the number with + or 00 to be sure"
+
+
+def _international(number: phonenumbers.PhoneNumber) -> str:
+    return phonenumbers.format_number(number, PhoneNumberFormat.INTERNATIONAL)
+
+
+def format_international(number: int) -> str:
+    """A valid number given as E.164 digits in phonenumbers' INTERNATIONAL format."""
+    text = str(number)
+    width = 1 if _IS_COUNTRY_CODE[int(text[:1])] else 2 if _IS_COUNTRY_CODE[int(text[:2])] else 3
+    nsn = text[width:]
+    zeros = len(nsn) - len(nsn.lstrip("0"))
+    parsed = phonenumbers.PhoneNumber(
+        country_code=int(text[:width]),
+        national_number=int(nsn),
+        italian_leading_zero=zeros > 0 or None,
+        number_of_leading_zeros=zeros if zeros > 1 else None,
+    )
+    return _international(parsed)
+
+
+@dataclass(frozen=True, slots=True)
+class Check:
+    """What a cell is as a recipient: its number, why it is not sent, what to know if it is.
+
+    ``number`` is the E.164 digits of a valid number (0 when the cell is none), also when
+    the number is refused for its type (``refused_type``: a capability lookup that shows
+    RCS may still let it go); ``warning_kind`` is a type name or TWO_READINGS.
+    """
+
+    number: int
+    reason: str | None
+    warning: str | None = None
+    warning_kind: str | None = None
+    refused_type: bool = False
+
+
+def _judge(
+    number: int,
+    kind: str,
+    other: tuple[int, str, str] | None,
+    allowed: frozenset[str],
+    region: str,
+) -> Check:
+    """The verdict on a valid number of type ``kind``; ``other`` is the international reading
+    of bare digits read nationally: (digits, type, INTERNATIONAL text)."""
+    if kind not in allowed:
+        if other is not None and other[1] in allowed:
+            return Check(number, _did_you_mean(kind, region, other[2]), refused_type=True)
+        return Check(number, type_reason(kind), refused_type=True)
+    if other is not None and other[1] in allowed:
+        return Check(number, None, _also_reads(other[2]), TWO_READINGS)
+    if kind not in PLAIN_TYPES:
+        return Check(number, None, type_warning(kind), kind)
+    return Check(number, None)
+
+
+def check_one(raw: object, region: str, allowed: frozenset[str] = DEFAULT_NUMBER_TYPES) -> Check:
+    """The reference verdict on one cell, built on phonenumbers: normalise_one, then the number
+    type (``phonenumbers.number_type``) against ``allowed`` (names of NUMBER_TYPES).
+
+    Bare digits read as a national number of a refused type whose international reading is
+    an allowed number are refused with "did you mean +43 664 1234567?"; when both readings
+    are allowed the national one is sent with a warning naming the other.
+    """
+    code = _canonical_region(region)
+    (number, reason, parsed), alternative = _read_one(raw, code)
+    if parsed is None:
+        return Check(0, reason)
+    kind = _TYPE_NAME[phonenumbers.number_type(parsed)]
+    other = None
+    if alternative is not None and alternative[2] is not None:
+        other_kind = _TYPE_NAME[phonenumbers.number_type(alternative[2])]
+        other = (alternative[0], other_kind, _international(alternative[2]))
+    return _judge(number, kind, other, allowed, code)
 
 
 # --------------------------------------------------------------------------- metadata
@@ -369,6 +551,89 @@ def _first_characters(pattern: str) -> frozenset[str] | None:
     return None if nullable else chars
 
 
+_PREFIX_DIGITS: Final = 3  # _may_start tells which NSNs of this many leading digits can match
+
+
+@functools.cache
+def _may_start(pattern: str) -> Bools | None:
+    """Which three-digit starts a full match of the regex can have, as a table by their value;
+    None when unknown (a construct it does not model).
+
+    A type's pattern that cannot start like a number need not be run on it: a German mobile
+    (176...) is never tried against the landline, premium-rate or voicemail patterns.
+    """
+    try:
+        parser: Any = importlib.import_module("re._parser")
+        constants: Any = importlib.import_module("re._constants")
+        tree = parser.parse(pattern)
+    except (ImportError, re.error):
+        return None
+    width = _PREFIX_DIGITS
+    digits = frozenset("0123456789")
+
+    def chars_of(op: Any, argument: Any) -> frozenset[str]:
+        if op is constants.LITERAL:
+            return frozenset(chr(argument)) & digits
+        if op is constants.ANY:
+            return digits
+        if op is constants.IN:
+            found: set[str] = set()
+            for kind, value in argument:
+                if kind is constants.LITERAL:
+                    found.add(chr(value))
+                elif kind is constants.RANGE:
+                    found.update(chr(c) for c in range(value[0], value[1] + 1))
+                elif kind is constants.CATEGORY and value is constants.CATEGORY_DIGIT:
+                    found |= digits
+                else:  # negation, other categories
+                    raise LookupError(kind)
+            return frozenset(found) & digits
+        raise LookupError(op)
+
+    def sequence(items: Any, states: set[str]) -> set[str]:
+        for op, argument in items:
+            short = {state for state in states if len(state) < width}
+            if not short:
+                break
+            states = (states - short) | item(op, argument, short)
+        return states
+
+    def item(op: Any, argument: Any, states: set[str]) -> set[str]:
+        if op is constants.AT:
+            return states
+        if op is constants.SUBPATTERN:
+            return sequence(argument[-1], states)
+        if op is constants.BRANCH:
+            return set().union(*(sequence(branch, states) for branch in argument[1]))
+        if op in (constants.MAX_REPEAT, constants.MIN_REPEAT):
+            low, high, body = argument
+
+            def again(current: set[str]) -> set[str]:
+                short = {state for state in current if len(state) < width}
+                return (current - short) | sequence(body, short)
+
+            current = states
+            for _ in range(min(low, width + 1)):
+                current = again(current)
+            found = set(current)
+            for _ in range(min(high - low, width + 1)):
+                current = again(current)
+                if current <= found:
+                    break
+                found |= current
+            return found
+        chars = chars_of(op, argument)
+        return {state + char for state in states for char in chars}
+
+    try:
+        ends = sequence(tree, {""})
+    except LookupError:
+        return None
+    table = np.zeros(10**width, dtype=np.bool_)
+    table[[int(state) for state in ends if len(state) == width]] = True
+    return table
+
+
 @dataclass(frozen=True, slots=True)
 class _Parser:
     """The parts of one metadata record that phonenumbers.parse uses, for the fast path."""
@@ -398,12 +663,28 @@ def _parser_of(metadata: PhoneMetadata | None) -> _Parser | None:
 
 @dataclass(frozen=True, slots=True)
 class _Checker:
-    """What is_valid_number checks for one region (or non-geographic entity)."""
+    """What is_valid_number and number_type check for one region (or non-geographic entity).
+
+    The per-length tables hold, for national numbers of that length, the patterns of the
+    number types whose possible lengths allow it (None when there are none).
+    """
 
     general: str | None
     general_lengths: frozenset[int]
     types_by_length: tuple[str | None, ...]  # union of number-type patterns allowing the length
     leading_digits: str | None
+    same_mobile_and_fixed_line: bool
+    # number_type's order of the types before fixed_line, as (type, pattern), and their union
+    specials_by_length: tuple[tuple[tuple[int, str], ...], ...]
+    special_by_length: tuple[str | None, ...]
+    fixed_by_length: tuple[str | None, ...]
+    mobile_by_length: tuple[str | None, ...]  # None as well when mobile is fixed_line's pattern
+    not_mobile_by_length: tuple[str | None, ...]  # the specials and fixed_line
+
+
+def _union(patterns: Iterable[str | None]) -> str | None:
+    """One regex matching what any of the patterns matches; None for no pattern."""
+    return "|".join(f"(?:{p})" for p in patterns if p is not None) or None
 
 
 @functools.cache
@@ -413,25 +694,43 @@ def _checker(country_code: int, region: str) -> _Checker | None:
     if metadata is None:
         return None
     general = metadata.general_desc
-    fields = list(_TYPE_FIELDS)
-    if not metadata.same_mobile_and_fixed_line_pattern:
-        fields.append("mobile")
-    descs = [getattr(metadata, field) for field in fields]
-    by_length: list[str | None] = []
+    same = bool(metadata.same_mobile_and_fixed_line_pattern)
+
+    def pattern(field: str, length: int) -> str | None:
+        desc = getattr(metadata, field)
+        if desc is None or not desc.national_number_pattern:
+            return None
+        if desc.possible_length and length not in desc.possible_length:
+            return None
+        return str(desc.national_number_pattern)
+
+    specials = _TYPE_FIELDS[:-1]
+    by_length, by_kind, special, fixed, mobile, not_mobile = [], [], [], [], [], []
     for length in range(_LENGTHS):
-        patterns = [
-            f"(?:{desc.national_number_pattern})"
-            for desc in descs
-            if desc is not None
-            and desc.national_number_pattern
-            and (not desc.possible_length or length in desc.possible_length)
-        ]
-        by_length.append("|".join(patterns) or None)
+        kinds = tuple(
+            (int(getattr(PhoneNumberType, field.upper())), found)
+            for field in specials
+            if (found := pattern(field, length)) is not None
+        )
+        fixed_line = pattern("fixed_line", length)
+        mobile_pattern = None if same else pattern("mobile", length)
+        by_kind.append(kinds)
+        special.append(_union(p for _, p in kinds))
+        fixed.append(fixed_line)
+        mobile.append(mobile_pattern)
+        not_mobile.append(_union([special[-1], fixed_line]))
+        by_length.append(_union([not_mobile[-1], mobile_pattern]))
     return _Checker(
         general=general.national_number_pattern or None if general is not None else None,
         general_lengths=frozenset(general.possible_length if general is not None else ()),
         types_by_length=tuple(by_length),
         leading_digits=metadata.leading_digits,
+        same_mobile_and_fixed_line=same,
+        specials_by_length=tuple(by_kind),
+        special_by_length=tuple(special),
+        fixed_by_length=tuple(fixed),
+        mobile_by_length=tuple(mobile),
+        not_mobile_by_length=tuple(not_mobile),
     )
 
 
@@ -465,7 +764,7 @@ _STATUS_REASONS: Final = {
 _BYTE_CLASS: Final = np.full(256, 2, dtype=np.uint8)
 _BYTE_CLASS[[ord(c) for c in " -./()"]] = 0
 _BYTE_CLASS[[ord(c) for c in "0123456789+"]] = 1
-_FAST_INTEGER_FLOAT: Final = r"^ *[0-9]+\.0+ *$"
+_FAST_INTEGER_FLOAT: Final = r"^'? *[0-9]+\.0+ *$"
 
 _SMALL_GROUP: Final = 24  # validity of smaller groups is checked with Python's re
 _CHUNK: Final = 100_000  # rows per worker thread at least
@@ -950,9 +1249,13 @@ class _Matcher:
 
     def select(self, rows: Bools) -> _Matcher:
         """The strings where rows is true."""
+        if rows.all():
+            return self
         chosen = _Matcher.__new__(_Matcher)
         chosen.small = self.small
-        if self.small:
+        if not rows.any():
+            chosen.strings = [] if self.small else self.strings.slice(0, 0)
+        elif self.small:
             chosen.strings = [s for s, k in zip(self.strings, rows.tolist(), strict=True) if k]
         else:
             chosen.strings = self.strings.filter(_mask(rows))
@@ -984,13 +1287,105 @@ def _valid_for(
     return general & strings.match(f"{prefix}(?:{union})$")
 
 
-def _valid_group(strings: _Matcher, country_code: int, prefix: str, nsn_length: int) -> Bools:
-    """is_valid_number for NSNs of one country code and length, including region resolution."""
+def _typed_for(
+    strings: _Matcher,
+    checker: _Checker,
+    prefix: str,
+    nsn_length: int,
+    general: Bools | None = None,
+    starts: Ints | None = None,
+) -> tuple[Bools, Ints]:
+    """_valid_for, and number_type (PhoneNumberType values) of the valid numbers.
+
+    Valid numbers match some type's pattern, so a number that matches the general pattern
+    and mobile's but no other type's is a valid mobile: for the usual column of mobiles that
+    is one pass more than validity alone, and only the rest is tried type by type in
+    number_type's order.  ``starts``, the first three NSN digits of each number (-1 when
+    unknown), spare the passes of patterns that cannot start like the number.
+    """
+    n = len(strings)
+    length = min(nsn_length, _LENGTHS - 1)
+    valid = np.zeros(n, dtype=np.bool_)
+    kinds = np.full(n, int(PhoneNumberType.UNKNOWN), dtype=np.int64)
+    if (
+        checker.general is None
+        or checker.types_by_length[length] is None
+        or (checker.general_lengths and nsn_length not in checker.general_lengths)
+    ):
+        return valid, kinds
+    if general is None:
+        general = strings.match(f"{prefix}(?:{checker.general})$")
+
+    def matching(chosen: _Matcher, rows: Ints, pattern: str | None) -> Bools:
+        """Which of the strings (at ``rows``) match the pattern wholly."""
+        if pattern is None or not len(chosen):
+            return np.zeros(len(chosen), dtype=np.bool_)
+        table = _may_start(pattern) if starts is not None and nsn_length >= 3 else None
+        if table is None or starts is None:
+            return chosen.match(f"{prefix}(?:{pattern})$")
+        first = starts[rows]
+        maybe = (first < 0) | table[np.maximum(first, 0)]
+        found = np.zeros(len(chosen), dtype=np.bool_)
+        if maybe.all():
+            found = chosen.match(f"{prefix}(?:{pattern})$")
+        elif maybe.any():
+            found[maybe] = chosen.select(maybe).match(f"{prefix}(?:{pattern})$")
+        return found
+
+    rest = np.flatnonzero(general)
+    strings = strings.select(general)
+    other = matching(strings, rest, checker.not_mobile_by_length[length])
+    if not checker.same_mobile_and_fixed_line:
+        maybe = ~other
+        mobile = matching(strings.select(maybe), rest[maybe], checker.mobile_by_length[length])
+        valid[rest[maybe][mobile]] = True
+        kinds[rest[maybe][mobile]] = PhoneNumberType.MOBILE
+    rest, strings = rest[other], strings.select(other)
+    valid[rest] = True
+    special = matching(strings, rest, checker.special_by_length[length])
+    plain = ~special
+    if checker.same_mobile_and_fixed_line:
+        kinds[rest[plain]] = PhoneNumberType.FIXED_LINE_OR_MOBILE
+    elif plain.any():
+        mobile = matching(strings.select(plain), rest[plain], checker.mobile_by_length[length])
+        kinds[rest[plain]] = np.where(
+            mobile, PhoneNumberType.FIXED_LINE_OR_MOBILE, PhoneNumberType.FIXED_LINE
+        )
+    rest, strings = rest[special], strings.select(special)
+    for kind, pattern in checker.specials_by_length[length]:
+        if not len(strings):
+            break
+        hit = matching(strings, rest, pattern)
+        kinds[rest[hit]] = kind
+        rest, strings = rest[~hit], strings.select(~hit)
+    return valid, kinds
+
+
+def _at(values: Ints | None, begin: Ints | int, end: int | None = None) -> Ints | None:
+    """values[begin:end] (or values[begin] for an index array), None for None."""
+    if values is None:
+        return None
+    if isinstance(begin, int):
+        return values[begin:end]
+    return values[begin]
+
+
+def _valid_group(
+    strings: _Matcher,
+    country_code: int,
+    prefix: str,
+    nsn_length: int,
+    typed: bool = False,
+    starts: Ints | None = None,
+) -> tuple[Bools, Ints]:
+    """is_valid_number for NSNs of one country code and length, including region resolution,
+    and with ``typed`` number_type of the valid ones (UNKNOWN elsewhere)."""
     regions = COUNTRY_CODE_TO_REGION_CODE.get(country_code, ())
     n = len(strings)
     # region_code_for_number: the first region whose leading digits match, or (without
     # leading digits) for which the number is valid; then is_valid_number_for_region
     valid = np.zeros(n, dtype=np.bool_)
+    kinds = np.full(n, int(PhoneNumberType.UNKNOWN), dtype=np.int64)
     remaining = np.arange(n, dtype=np.int64)
     for region in regions:
         if remaining.size == 0:
@@ -1002,27 +1397,43 @@ def _valid_group(strings: _Matcher, country_code: int, prefix: str, nsn_length: 
             picked = strings.match(f"{prefix}(?:{checker.leading_digits})")
             if picked.any():
                 chosen = strings.select(picked)
-                valid[remaining[picked]] = _valid_for(chosen, checker, prefix, nsn_length)
+                if typed:
+                    at = remaining[picked]
+                    found, kind = _typed_for(
+                        chosen, checker, prefix, nsn_length, None, _at(starts, at)
+                    )
+                    kinds[at] = kind
+                else:
+                    found = _valid_for(chosen, checker, prefix, nsn_length)
+                valid[remaining[picked]] = found
+        elif typed:
+            picked, kind = _typed_for(
+                strings, checker, prefix, nsn_length, None, _at(starts, remaining)
+            )
+            valid[remaining[picked]] = True
+            kinds[remaining[picked]] = kind[picked]
         else:
             picked = _valid_for(strings, checker, prefix, nsn_length)
             valid[remaining[picked]] = True
         if picked.any():
             remaining = remaining[~picked]
             strings = strings.select(~picked)
-    return valid
+    return valid, kinds
 
 
-def _validate(rows: _Rows, parsed: _Parsed) -> Bools:
-    """is_valid_number for every parsed row (status OK); False elsewhere.
+def _validate(rows: _Rows, parsed: _Parsed, typed: bool = False) -> tuple[Bools, Ints]:
+    """is_valid_number for every parsed row (status OK); False elsewhere.  With ``typed``,
+    also number_type (PhoneNumberType values) of the valid rows; UNKNOWN elsewhere.
 
     Rows are sorted by country code, characters skipped before the NSN and NSN
     length; each run of one country code and skip gets one general-pattern pass,
     each length within it one pass of the union of the number-type patterns.
     """
     valid = np.zeros(len(rows), dtype=np.bool_)
+    kinds = np.full(len(rows), int(PhoneNumberType.UNKNOWN), dtype=np.int64)
     ok = np.flatnonzero(parsed.status == _OK)
     if ok.size == 0:
-        return valid
+        return valid, kinds
     nsn = rows.length[ok] - parsed.skip[ok]
     skip = np.where(parsed.zeros[ok], 31, parsed.skip[ok])  # 31: '0' or '00', then the code
     key = (parsed.country_code[ok] * 32 + skip) * 32 + nsn
@@ -1031,6 +1442,13 @@ def _validate(rows: _Rows, parsed: _Parsed) -> Bools:
     positions = ok[order]
     strings = rows.column.strings.take(pa.array(rows.index[positions]))
     result = np.zeros(len(positions), dtype=np.bool_)
+    result_kinds = np.full(len(positions), int(PhoneNumberType.UNKNOWN), dtype=np.int64)
+    starts = None
+    if typed:
+        # the first three digits of each NSN (-1 for shorter ones)
+        after = rows.length[positions] - parsed.skip[positions] - _PREFIX_DIGITS
+        first = rows.value[positions] // _POW10[np.maximum(after, 0)] % 10**_PREFIX_DIGITS
+        starts = np.where(after >= 0, first, -1)
     lengths = _groups(key)
     at = 0  # the first length run of the current (country code, skip) run
     for begin, end in _groups(key >> 5):
@@ -1051,13 +1469,71 @@ def _validate(rows: _Rows, parsed: _Parsed) -> Bools:
             part = matcher.slice(b - begin, e - begin)
             nsn_length = int(key[b]) & 31
             if len(regions) != 1:
-                result[b:e] = _valid_group(part, country_code, prefix, nsn_length)
-            elif checker is not None and general is not None:
-                result[b:e] = _valid_for(
-                    part, checker, prefix, nsn_length, general[b - begin : e - begin]
+                result[b:e], result_kinds[b:e] = _valid_group(
+                    part, country_code, prefix, nsn_length, typed, _at(starts, b, e)
                 )
+            elif checker is not None and general is not None:
+                known = general[b - begin : e - begin]
+                if typed:
+                    result[b:e], result_kinds[b:e] = _typed_for(
+                        part, checker, prefix, nsn_length, known, _at(starts, b, e)
+                    )
+                else:
+                    result[b:e] = _valid_for(part, checker, prefix, nsn_length, known)
     valid[positions] = result
-    return valid
+    kinds[positions] = result_kinds
+    return valid, kinds
+
+
+def _country_codes(numbers: Ints) -> tuple[Ints, Ints]:
+    """Country code and its width in digits of valid numbers given as E.164 digits."""
+    length = np.searchsorted(_POW10, numbers, side="right").astype(np.int64)
+    three = numbers // _POW10[np.maximum(length - 3, 0)]
+    one, two = three // 100, three // 10
+    width = np.where(_IS_COUNTRY_CODE[one], 1, np.where(_IS_COUNTRY_CODE[two], 2, 3))
+    return np.where(width == 1, one, np.where(width == 2, two, three)), width
+
+
+def _international_many(numbers: Ints) -> Any:
+    """format_international for many valid numbers, as a pyarrow string array: each country
+    code's formatting rules (phonenumbers' _choose_formatting_pattern_for_number) replayed with
+    RE2, the first rule whose leading digits and pattern fit the NSN rewriting it."""
+    codes, _ = _country_codes(numbers)
+    pieces: list[Any] = []
+    placed: list[Ints] = []
+    for code in _distinct(codes):
+        rows = np.flatnonzero(codes == code)
+        main = phonenumbers.region_code_for_country_code(code)
+        metadata = PhoneMetadata.metadata_for_region_or_calling_code(code, main.upper())
+        if len(rows) < _SMALL_GROUP or metadata is None:
+            texts = [format_international(int(n)) for n in numbers[rows].tolist()]
+            pieces.append(pa.array(texts, pa.string()))
+            placed.append(rows)
+            continue
+        nsn = pc.utf8_slice_codeunits(pc.cast(pa.array(numbers[rows]), pa.string()), len(str(code)))
+        head = f"+{code} "
+        remaining = np.arange(len(rows), dtype=np.int64)
+        for rule in metadata.intl_number_format or metadata.number_format:
+            if remaining.size == 0:
+                break
+            some = nsn.take(pa.array(remaining))
+            hit = _match(some, f"^(?:{rule.pattern})$")
+            if rule.leading_digits_pattern:
+                hit &= _match(some, f"^(?:{rule.leading_digits_pattern[-1]})")
+            if not hit.any():
+                continue
+            shaped = pc.replace_substring_regex(some.filter(_mask(hit)), rule.pattern, rule.format)
+            pieces.append(pc.binary_join_element_wise(head, shaped, ""))
+            placed.append(rows[remaining[hit]])
+            remaining = remaining[~hit]
+        if remaining.size:  # no rule fits: the NSN as it is
+            pieces.append(pc.binary_join_element_wise(head, nsn.take(pa.array(remaining)), ""))
+            placed.append(rows[remaining])
+    if not pieces:
+        return pa.array([], pa.string())
+    order = np.empty(len(numbers), dtype=np.int64)
+    order[np.concatenate(placed)] = np.arange(len(numbers), dtype=np.int64)
+    return pa.concat_arrays([piece.cast(pa.string()) for piece in pieces]).take(pa.array(order))
 
 
 @dataclass(slots=True)
@@ -1124,6 +1600,10 @@ def _clean_column(array: Any) -> _Cleaned:
     # cells with bytes other than digits, '+' and " -./()", and dotted cells that may be
     # integer-valued floats, are cleaned by _clean() (they become extra candidates)
     classes = _BYTE_CLASS[data]
+    # a leading apostrophe (a spreadsheet's text marker) is dropped like a separator
+    quoted = np.flatnonzero(lengths > 0)
+    quoted = offsets[quoted[data[offsets[quoted]] == ord("'")]]
+    classes[quoted] = 0
     odd = np.zeros(n, dtype=np.bool_)
     odd_bytes = np.flatnonzero(classes == 2)
     if odd_bytes.size:
@@ -1220,10 +1700,32 @@ def _clean_column(array: Any) -> _Cleaned:
     )
 
 
-def _fast_path(array: Any, region: str) -> tuple[Ints, npt.NDArray[np.object_], Ints]:
-    """normalise_many on one chunk, except the cells it returns for normalise_one."""
+@dataclass(slots=True)
+class _Found:
+    """The fast path's answers for one chunk, per row; ``slow`` rows are left to the reference.
+
+    ``kinds`` is the number type of valid numbers; ``others`` the valid international reading
+    of bare digits read as a national number (0 where there is none) and ``other_kinds`` its
+    type: both only when asked for (``typed``).
+    """
+
+    numbers: Ints
+    reasons: npt.NDArray[np.object_]
+    kinds: Ints
+    others: Ints
+    other_kinds: Ints
+    slow: Ints
+
+
+def _fast_path(array: Any, region: str, typed: bool = False) -> _Found:
+    """normalise_many on one chunk (with ``typed``, also the types and the other reading of
+    bare digits, as _read_one gives it), except the cells it returns for the reference."""
     n = len(array)
+    unknown = int(PhoneNumberType.UNKNOWN)
     numbers = np.zeros(n, dtype=np.int64)
+    kinds = np.full(n, unknown, dtype=np.int64)
+    others = np.zeros(n, dtype=np.int64)
+    other_kinds = np.full(n, unknown, dtype=np.int64)
     reasons = np.full(n, None, dtype=object)
     cleaned = _clean_column(array)
     reasons[cleaned.decided_rows] = np.array(cleaned.decided_reasons, dtype=object)
@@ -1233,21 +1735,23 @@ def _fast_path(array: Any, region: str) -> tuple[Ints, npt.NDArray[np.object_], 
     country_code = np.zeros(count, dtype=np.int64)
     skip = np.zeros(count, dtype=np.int64)
     valid = np.zeros(count, dtype=np.bool_)
+    kind = np.full(count, unknown, dtype=np.int64)
 
-    def attempt(index: Ints, start: Ints | None) -> tuple[_Parsed, Bools]:
+    def attempt(index: Ints, start: Ints | None) -> tuple[_Parsed, Bools, Ints]:
         """Parse (international from ``start``, else national) and validate some candidates."""
         rows = _Rows(column, index)
         parsed = (
             _parse_national(rows, region) if start is None else _parse_international(rows, start)
         )
-        return parsed, _validate(rows, parsed)
+        return parsed, *_validate(rows, parsed, typed)
 
-    def record(index: Ints, parsed: _Parsed, ok: Bools) -> None:
+    def record(index: Ints, parsed: _Parsed, ok: Bools, types: Ints) -> None:
         """Make these outcomes the candidates' answers."""
         status[index] = parsed.status
         country_code[index] = parsed.country_code
         skip[index] = parsed.skip
         valid[index] = ok
+        kind[index] = types
 
     length, lead, plus, usable = column.length, column.lead, cleaned.plus, cleaned.usable
     international = usable & (plus | ((length >= 2) & (_window(lead, 0, 2) == 0)))
@@ -1265,26 +1769,38 @@ def _fast_path(array: Any, region: str) -> tuple[Ints, npt.NDArray[np.object_], 
     # '+' / '00' forms, and bare digits starting with the region's country code: international
     first = np.flatnonzero(international | home)
     start = np.where(plus[first], 1, np.where(international[first], 2, 0))
-    parsed, ok = attempt(first, start)
-    record(first, parsed, ok)
+    parsed, ok, types = attempt(first, start)
+    record(first, parsed, ok, types)
     # national prefix, other bare digits, and home-code digits that are no valid
     # international number: national
     retry = np.zeros(count, dtype=np.bool_)
     retry[first[home[first] & ~ok & (parsed.status != _SLOW)]] = True
     second = np.flatnonzero(marked | bare | retry)
-    parsed, ok = attempt(second, None)
-    record(second, parsed, ok)
+    parsed, ok, types = attempt(second, None)
+    record(second, parsed, ok, types)
+    national = second[bare[second] & ok]
     # other bare digits that are no valid national number: international
     third = second[bare[second] & ~ok & (parsed.status != _SLOW)]
     if third.size:
-        parsed, ok = attempt(third, np.zeros(len(third), dtype=np.int64))
-        record(third[ok], parsed.subset(ok), ok[ok])
+        parsed, ok, types = attempt(third, np.zeros(len(third), dtype=np.int64))
+        record(third[ok], parsed.subset(ok), ok[ok], types[ok])
         status[third[parsed.status == _SLOW]] = _SLOW
 
     rows = cleaned.row
+    slow = [cleaned.slow_rows, rows[status == _SLOW]]
+    if typed and national.size:
+        parsed, ok, types = attempt(national, np.zeros(len(national), dtype=np.int64))
+        found, parsed_ok = national[ok], parsed.subset(ok)
+        nsn = length[found] - parsed_ok.skip
+        others[rows[found]] = (
+            parsed_ok.country_code * _POW10[nsn] + column.value[found] % _POW10[nsn]
+        )
+        other_kinds[rows[found]] = types[ok]
+        slow.append(rows[national[parsed.status == _SLOW]])
     good = np.flatnonzero(valid & (status == _OK))
     nsn = length[good] - skip[good]
     numbers[rows[good]] = country_code[good] * _POW10[nsn] + column.value[good] % _POW10[nsn]
+    kinds[rows[good]] = kind[good]
     for error, reason in _STATUS_REASONS.items():
         reasons[rows[status == error]] = reason
     bad = np.flatnonzero(~valid & (status == _OK))
@@ -1296,7 +1812,7 @@ def _fast_path(array: Any, region: str) -> tuple[Ints, npt.NDArray[np.object_], 
             dtype=object,
         )
         reasons[rows[bad]] = texts[inverse]
-    return numbers, reasons, np.unique(np.concatenate((cleaned.slow_rows, rows[status == _SLOW])))
+    return _Found(numbers, reasons, kinds, others, other_kinds, np.unique(np.concatenate(slow)))
 
 
 def _workers(rows: int) -> int:
@@ -1333,11 +1849,124 @@ def normalise_many(
     else:
         with ThreadPoolExecutor(workers) as pool:
             results = list(pool.map(_fast_path, chunks, [code] * pieces))
-    numbers = np.concatenate([r[0] for r in results])
-    reasons = np.concatenate([r[1] for r in results])
-    slow_rows = np.concatenate([r[2] + a for r, a in zip(results, bounds, strict=False)])
+    numbers = np.concatenate([r.numbers for r in results])
+    reasons = np.concatenate([r.reasons for r in results])
+    slow_rows = np.concatenate([r.slow + a for r, a in zip(results, bounds, strict=False)])
     if slow_rows.size:
         texts = array.take(pa.array(slow_rows)).to_pylist()
         for row, text in zip(slow_rows.tolist(), texts, strict=True):
             numbers[row], reasons[row] = normalise_one(text, code)
     return numbers, reasons
+
+
+@dataclass(frozen=True, slots=True)
+class Checks:
+    """check_one for every cell of a column, as arrays (see Check for the fields)."""
+
+    number: npt.NDArray[np.int64]
+    reason: npt.NDArray[np.object_]
+    warning: npt.NDArray[np.object_]
+    warning_kind: npt.NDArray[np.object_]
+    refused_type: Bools
+
+    def __len__(self) -> int:
+        return len(self.number)
+
+    def at(self, row: int) -> Check:
+        """The verdict on one cell."""
+        return Check(
+            int(self.number[row]),
+            self.reason[row],
+            self.warning[row],
+            self.warning_kind[row],
+            bool(self.refused_type[row]),
+        )
+
+    @staticmethod
+    def join(parts: Sequence[Checks]) -> Checks:
+        """The parts one after the other."""
+        return Checks(
+            *(np.concatenate([getattr(p, name) for p in parts]) for name in Checks.__slots__)
+        )
+
+
+def _check_chunk(array: Any, region: str, allowed: frozenset[str]) -> tuple[Checks, Ints]:
+    """check_many on one chunk, and the rows left for check_one."""
+    found = _fast_path(array, region, typed=True)
+    numbers, reasons, kind, others = found.numbers, found.reasons, found.kinds, found.others
+    other_kind = found.other_kinds
+    n = len(numbers)
+    warnings = np.full(n, None, dtype=object)
+    kinds_of_warnings = np.full(n, None, dtype=object)
+    refused = np.zeros(n, dtype=np.bool_)
+    allowed_codes = np.array([NUMBER_TYPES[name] for name in allowed], dtype=np.int64)
+    two = (others != 0) & np.isin(other_kind, allowed_codes)
+    # without a second reading to weigh, the verdict follows from the type alone
+    alone = np.flatnonzero((numbers != 0) & ~two)
+    alone_kinds = kind[alone]
+    for code in _distinct(alone_kinds):
+        verdict = _judge(1, _TYPE_NAME[code], None, allowed, region)
+        if verdict == Check(1, None):
+            continue  # a plain mobile: nothing to note
+        rows = alone[alone_kinds == code]
+        reasons[rows] = verdict.reason
+        warnings[rows] = verdict.warning
+        kinds_of_warnings[rows] = verdict.warning_kind
+        refused[rows] = verdict.refused_type
+    rows = np.flatnonzero(two)
+    if rows.size:
+        texts = _international_many(others[rows])
+        for code in _distinct(kind[rows]):
+            name = _TYPE_NAME[code]
+            same = kind[rows] == code
+            chosen, named = rows[same], texts.filter(_mask(same))
+            if name in allowed:
+                head, tail = _also_reads("\0").split("\0")
+                column, kinds_of_warnings[chosen] = warnings, TWO_READINGS
+            else:
+                head, tail = _did_you_mean(name, region, "\0").split("\0")
+                column, refused[chosen] = reasons, True
+            joined = pc.binary_join_element_wise(head, named, tail, "")
+            column[chosen] = joined.to_numpy(zero_copy_only=False)
+    return Checks(numbers, reasons, warnings, kinds_of_warnings, refused), found.slow
+
+
+def check_many(
+    raw: pd.Series[Any] | Sequence[object],
+    region: str,
+    allowed: frozenset[str] = DEFAULT_NUMBER_TYPES,
+) -> Checks:
+    """Vectorised check_one: exactly its verdict for every cell of a column.
+
+    The numbers are normalise_many's; their types are replayed with RE2 on phonenumbers'
+    type patterns, grouped by country code and NSN length; only the cells whose bare
+    digits read two ways are formatted one by one (to name the other reading).
+    """
+    code = _canonical_region(region)
+    array = _arrow_column(raw)
+    n = len(array)
+    if n == 0:
+        none = np.full(0, None, dtype=object)
+        return Checks(np.zeros(0, np.int64), none, none, none, np.zeros(0, np.bool_))
+    workers = _workers(n)
+    pieces = max(workers, -(-n // _MAX_CHUNK))
+    pieces = -(-pieces // workers) * workers
+    bounds = [n * i // pieces for i in range(pieces + 1)]
+    chunks = [array.slice(a, b - a) for a, b in itertools.pairwise(bounds)]
+    if workers == 1:
+        results = [_check_chunk(chunk, code, allowed) for chunk in chunks]
+    else:
+        with ThreadPoolExecutor(workers) as pool:
+            results = list(pool.map(_check_chunk, chunks, [code] * pieces, [allowed] * pieces))
+    checks = Checks.join([r[0] for r in results])
+    slow_rows = np.concatenate([r[1] + a for r, a in zip(results, bounds, strict=False)])
+    if slow_rows.size:
+        texts = array.take(pa.array(slow_rows)).to_pylist()
+        for row, text in zip(slow_rows.tolist(), texts, strict=True):
+            verdict = check_one(text, code, allowed)
+            checks.number[row] = verdict.number
+            checks.reason[row] = verdict.reason
+            checks.warning[row] = verdict.warning
+            checks.warning_kind[row] = verdict.warning_kind
+            checks.refused_type[row] = verdict.refused_type
+    return checks

@@ -1,12 +1,14 @@
 """Check and merge the rows of a recipient file, chunk by chunk, before anything is sent.
 
-For each row: normalise the number (invalid when it cannot be), drop it when it is in the suppress
-list, merge the text, label and foreign_id (invalid when a needed cell is empty with no default, or
-the result breaks the gateway's rules or holds a control character other than LF and TAB), and
-mark later rows of a recipient already seen `duplicate`. Rows that pass are `ready`. All of it is
-vectorised per chunk; memory grows only by 16 bytes per distinct recipient (for finding
-duplicates). A rich message's text fields are merged and checked
-the same way, and the row's text becomes its RCS object as compact JSON (see `richcontent`).
+For each row: normalise the number (invalid when it cannot be, or when its type is not one the
+campaign sends to and no capability lookup shows it can receive RCS), drop it when it is in the
+suppress list, merge the text, label and foreign_id (invalid when a needed cell is empty with no
+default, or the result breaks the gateway's rules or holds a control character other than LF
+and TAB), and mark later rows of a recipient already seen `duplicate`. Rows that pass are `ready`
+(some with a warning, see `phones.check_one`). All of it is vectorised per chunk; memory grows
+only by 16 bytes per distinct recipient (for finding duplicates). A rich message's text fields are
+merged and checked the same way, and the row's text becomes its RCS object as compact JSON (see
+`richcontent`).
 """
 
 from __future__ import annotations
@@ -14,8 +16,9 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
+from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
@@ -40,7 +43,19 @@ READY, INVALID, SUPPRESSED, DUPLICATE = range(4)
 FOREIGN_ID_PREFIX = 37
 FOREIGN_ID_HASH = 10
 
-COLUMNS = ["recipient", "status", "reason", "text", "label", "foreign_id", "input_phone"]
+COLUMNS = [
+    "recipient",
+    "status",
+    "reason",
+    "text",
+    "label",
+    "foreign_id",
+    "input_phone",
+    "warning",
+    "warning_kind",
+]
+#: The warning kind of a number of a refused type that is sent because a lookup shows RCS.
+BY_LOOKUP = "lookup"
 
 
 @dataclass(frozen=True)
@@ -50,6 +65,8 @@ class Plan:
     campaign: Campaign
     file: RecipientFile
     suppress: np.ndarray  # sorted unique int64 recipients
+    # Sorted recipients whose recent capability lookup shows RCS: sent whatever their type.
+    capable: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))
 
     def chunks(self) -> Iterator[pd.DataFrame]:
         """Yield checked chunks: COLUMNS, indexed by row, `status` one of ready/invalid/…"""
@@ -57,7 +74,21 @@ class Plan:
         c = self.campaign
         wanted = [c.phone_column, *sorted(c.message.columns)]
         for chunk in self.file.chunks(wanted):
-            yield check_chunk(chunk, c, self.suppress, seen)
+            yield check_chunk(chunk, c, self.suppress, seen, self.capable)
+
+    def with_capable(self, capable: np.ndarray) -> Plan:
+        """This plan, sending also to the `capable` recipients whatever their number type."""
+        return replace(self, capable=np.unique(np.asarray(capable, np.int64)))
+
+    def refused_types(self) -> list[int]:
+        """The distinct recipients refused only for their number type, in file order: those a
+        capability lookup may let go."""
+        found: dict[int, None] = {}
+        c = self.campaign
+        for chunk in self.file.chunks([c.phone_column]):
+            checked = phones.check_many(chunk[c.phone_column], c.default_region, c.number_types)
+            found.update(dict.fromkeys(checked.number[checked.refused_type].tolist()))
+        return list(found)
 
 
 def open_plan(campaign: Campaign) -> Plan:
@@ -290,7 +321,11 @@ def derived_foreign_ids(campaign_name: str, numbers: np.ndarray, index: pd.Index
 
 
 def check_chunk(
-    chunk: pd.DataFrame, campaign: Campaign, suppress: np.ndarray, seen: SeenNumbers
+    chunk: pd.DataFrame,
+    campaign: Campaign,
+    suppress: np.ndarray,
+    seen: SeenNumbers,
+    capable: np.ndarray | None = None,
 ) -> pd.DataFrame:
     """Decide every row of one chunk; see the module docstring for the order of the checks.
 
@@ -301,11 +336,23 @@ def check_chunk(
     n = len(chunk)
     rows = chunk.index.to_numpy(np.int64)
     raw = chunk[campaign.phone_column]
-    numbers, reasons = phones.normalise_many(raw, campaign.default_region)
+    checked = phones.check_many(raw, campaign.default_region, campaign.number_types)
+    numbers = checked.number
     status = np.zeros(n, np.int8)  # codes into STATUSES
-    reason = np.asarray(reasons, dtype=object).copy()
+    reason = checked.reason.copy()
+    warning = checked.warning.copy()
+    warning_kind = checked.warning_kind.copy()
+    if capable is not None and len(capable) and checked.refused_type.any():
+        # A lookup showing RCS outweighs the type: the number is sent, with a word why.
+        lifted = checked.refused_type & np.isin(numbers, capable)
+        warning[lifted] = [
+            f"{_refused_as(r)}, sent: a capability lookup shows it can receive RCS"
+            for r in reason[lifted]
+        ]
+        warning_kind[lifted] = BY_LOOKUP
+        reason[lifted] = None
 
-    invalid = numbers == 0
+    invalid = pd.notna(reason)
     status[invalid] = INVALID
     suppressed = ~invalid & np.isin(numbers, suppress)
     status[suppressed] = SUPPRESSED
@@ -362,6 +409,8 @@ def check_chunk(
         merged["foreign_id"] = derived_foreign_ids(campaign.name, numbers, index)
     ok = _payload_reason(campaign, numbers, merged, ok, reason)
     status[(status == READY) & ~ok] = INVALID
+    warning[status != READY] = None
+    warning_kind[status != READY] = None
 
     first = seen.first_rows(numbers[ok], rows[ok])
     dup_rows = np.flatnonzero(ok)[first != 0]
@@ -380,6 +429,20 @@ def check_chunk(
             "label": merged.get("label", none),
             "foreign_id": merged.get("foreign_id", none),
             "input_phone": raw,
+            "warning": pd.Series(warning, index=index, dtype=object),
+            "warning_kind": pd.Series(warning_kind, index=index, dtype=object),
         },
         index=index,
     )
+
+
+def _refused_as(reason: str) -> str:
+    """The type part of a type reason ("a landline number (fixed_line)")."""
+    return reason.split(";")[0]
+
+
+def warning_counts(chunk: pd.DataFrame) -> Counter[str]:
+    """How many of a checked chunk's ready rows carry a warning, by kind."""
+    kinds = chunk["warning_kind"]
+    kinds = kinds[kinds.notna() & (chunk["status"] == "ready")]
+    return Counter({str(k): int(n) for k, n in kinds.value_counts().items()})

@@ -87,6 +87,9 @@ class Report:
     # What settling measured about the gateway's logbook (zone, clock, lag, ...).
     logbook: LogbookFacts = field(default_factory=LogbookFacts)
     resent_blindly: int = 0  # on_unknown = "resend": lost answers sent again without evidence
+    # Ready rows of the file with a warning, by kind (prepare.warning_counts): a number type
+    # that may not receive RCS, bare digits that read two ways, a type lifted by a lookup.
+    warnings: Counter[str] = field(default_factory=Counter)
 
     def add_channel(self, channel: str, sent: int, cost: Decimal) -> None:
         """Count sent rows (and their known cost) by how they went: rcs or fallback."""
@@ -168,6 +171,7 @@ class Report:
                 for name, c in sorted(self.channels.items())
             },
             "capabilities": self.capability_note,
+            "warnings": dict(sorted(self.warnings.items())),
         }
 
     def lines(self) -> list[str]:
@@ -210,6 +214,7 @@ class Report:
             )
         if self.capability_note:
             out.append(self.capability_note)
+        out += warning_lines(self.warnings)
         if self.text_changed:
             out.append(
                 f"{self.text_changed} recipients were already messaged and their text in the file "
@@ -261,3 +266,16 @@ def plain(number: Decimal) -> str:
 def _ordered(counts: Counter[str]) -> list[str]:
     known = [s for s in ORDER if counts.get(s)]
     return known + sorted(s for s in counts if s not in ORDER and counts[s])
+
+
+def warning_lines(counts: Counter[str]) -> list[str]:
+    """The summary line of counted warnings, by kind (none when there are none): a number type
+    that may not receive RCS (voip, ...), `two_readings` or `lookup` (see the README)."""
+    total = sum(counts.values())
+    if not total:
+        return []
+    parts = ", ".join(
+        f"{n} {kind}" for kind, n in sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+    )
+    rows = "1 ready row has" if total == 1 else f"{total} ready rows have"
+    return [f"warning: {rows} a number to look at ({parts}); `rcsbatch validate` lists them"]

@@ -18,6 +18,7 @@ import sqlite3
 import tempfile
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from decimal import Decimal
@@ -41,7 +42,7 @@ from rcsbatch.errors import (
     ReportError,
 )
 from rcsbatch.journal import Journal, Outcome
-from rcsbatch.prepare import Plan, open_plan
+from rcsbatch.prepare import Plan, open_plan, warning_counts
 from rcsbatch.report import Report
 from rcsbatch.request import Expired, SendSettings, request_params
 from rcsbatch.results import (
@@ -227,6 +228,7 @@ def dry_run(
         report.balance_before, report.currency = balance.amount, balance.currency
     settled = _settled(journal_path(campaign, account))
     lacking = _lacking(campaign, journal_path(campaign, account))
+    plan = with_lookups(plan, journal_path(campaign, account))
     samples: list[dict[str, Any]] = []
     # A dry run that could not read the whole file leaves no folder behind.
     with reserve_run_folder(root, campaign.name, dry_run=True) as target:
@@ -237,6 +239,7 @@ def dry_run(
                     chunk = _mark_settled(chunk, *settled)
                 if lacking:
                     chunk = _mark_incapable(chunk, lacking)
+                report.warnings.update(warning_counts(chunk))
                 writer.write(plan_table(chunk))
                 if len(samples) < SAMPLES:
                     ready = chunk[chunk["status"] == "ready"].head(SAMPLES - len(samples))
@@ -266,6 +269,7 @@ def check_budget_ahead(
         return
     path = journal_path(campaign, account)
     settled, lacking = _settled(path), _lacking(campaign, path)
+    plan = with_lookups(plan, path)
     ready = 0
     for chunk in plan.chunks():
         if settled is not None:
@@ -302,6 +306,15 @@ def _settled(path: Path) -> tuple[np.ndarray, np.ndarray] | None:
         return None
     with Journal(path) as journal:
         return journal.settled()
+
+
+def with_lookups(plan: Plan, path: Path) -> Plan:
+    """The plan sending also to numbers of a refused type whose capability lookup in the
+    journal at `path` (if any) is recent and shows RCS: the gateway's word beats the type."""
+    if not path.exists():
+        return plan
+    with Journal(path) as journal:
+        return plan.with_capable(journal.rcs_capable(time.time() - _lookup_max_age()))
 
 
 def _lacking(campaign: Campaign, path: Path) -> dict[int, str]:
@@ -357,18 +370,22 @@ def _mark_settled(chunk: pd.DataFrame, numbers: np.ndarray, statuses: np.ndarray
     return chunk.assign(status=status, reason=pd.Series(reason, index=chunk.index, dtype=object))
 
 
-def load_journal(journal: Journal, plan: Plan, *, retry_failed: bool = False) -> int:
+def load_journal(
+    journal: Journal, plan: Plan, *, retry_failed: bool = False
+) -> tuple[int, Counter[str]]:
     """Record every row of the recipient file in the journal, in one transaction.
 
     With `retry_failed`, `failed` rows whose refusal may pass are made sendable first (so they
-    take the file's text as it is now); returns how many.
+    take the file's text as it is now); returns how many, and the ready rows' warnings by kind.
     """
     journal.begin_load()
     reopened = 0
+    warnings: Counter[str] = Counter()
     try:
         if retry_failed:
             reopened = journal.reopen_failed()
         for chunk in plan.chunks():
+            warnings.update(warning_counts(chunk))
             ready = chunk[chunk["status"] == "ready"]
             journal.add_rows(
                 zip(
@@ -395,7 +412,7 @@ def load_journal(journal: Journal, plan: Plan, *, retry_failed: bool = False) ->
         journal.rollback()
         raise
     journal.end_load()
-    return reopened
+    return reopened, warnings
 
 
 def run(
@@ -472,7 +489,10 @@ def _run_locked(
             f"cannot use the state folder {found.account_folder} ({exc}); free some space or "
             f"set {state.STATE_DIR_ENV} to a folder you can write"
         ) from None
-    load_journal(journal, plan, retry_failed=retry_failed)
+    if lookup:
+        look_up_refused_types(journal, plan, gateway, on_status)
+    plan = plan.with_capable(journal.rcs_capable(time.time() - _lookup_max_age()))
+    _, warnings = load_journal(journal, plan, retry_failed=retry_failed)
     capability_note = apply_requirements(campaign, journal, gateway, lookup, on_status)
     sendable = journal.count_sendable()
     if limit is not None:
@@ -513,6 +533,7 @@ def _run_locked(
             ) from None
         report = Report(simulated=gateway.simulated, run_id=run_id)
         report.capability_note = capability_note
+        report.warnings = warnings
         if balance is not None:
             report.balance_before, report.currency = balance.amount, balance.currency
         report.estimate, report.estimate_source = estimate(
@@ -754,6 +775,37 @@ def apply_requirements(
             "(run `rcsbatch capabilities` or `run --lookup` first)"
         )
     return note
+
+
+def _lookup_max_age() -> float:
+    """How young a capability lookup must be to count (capabilities.DEFAULT_MAX_AGE)."""
+    from rcsbatch import capabilities
+
+    return capabilities.DEFAULT_MAX_AGE
+
+
+def look_up_refused_types(
+    journal: Journal,
+    plan: Plan,
+    gateway: Gateway,
+    on_status: Callable[[str], None] | None,
+) -> None:
+    """`run --lookup`: look up (billed) the numbers refused for their type that have no recent
+    lookup, so those the gateway shows able to receive RCS are sent (see `with_lookups`)."""
+    numbers = plan.refused_types()
+    due = journal.capabilities_due(numbers, time.time() - _lookup_max_age())
+    if not due:
+        return
+    price = gateway.lookup_price
+    cost = f"{price * len(due)} at {price} each" if price is not None else "billed by seven"
+    if on_status is not None:
+        on_status(
+            f"looking up the RCS capabilities of {len(due)} numbers refused for their type "
+            f"(landlines and the like; {cost})"
+        )
+    stats = lookup_capabilities(gateway, journal, due)
+    if stats.stop_reason:
+        raise AccountError(f"the capability lookup was refused: {stats.stop_reason}")
 
 
 def lookup_capabilities(gateway: Gateway, journal: Journal, numbers: list[int]) -> Any:

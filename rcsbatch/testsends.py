@@ -139,10 +139,11 @@ def resolve_numbers(campaign: Campaign, given: Sequence[str]) -> tuple[int, ...]
         return campaign.test.numbers
     numbers: list[int] = []
     for raw in given:
-        number, reason = phones.normalise_one(raw, campaign.default_region)
-        if reason is not None:
-            raise InputError(f"--test-to {raw!r} is not a valid number ({reason})")
-        numbers.append(number)
+        found = phones.check_one(raw, campaign.default_region, campaign.number_types)
+        if found.reason is not None:
+            what = "cannot be sent to" if found.refused_type else "is not a valid number"
+            raise InputError(f"--test-to {raw!r} {what} ({found.reason})")
+        numbers.append(found.number)
     return tuple(dict.fromkeys(numbers))
 
 

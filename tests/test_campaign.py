@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from rcsbatch import phones
 from rcsbatch.campaign import Campaign, check_validity, load_campaign
 from rcsbatch.errors import CampaignError
 
@@ -617,6 +618,35 @@ def test_check_validity_refuses_a_delay_whose_ttl_has_passed(tmp_path: Path) -> 
     check_validity(load(tmp_path, message={"ttl": "60"}), 2_000_000_000)  # no delay: no check
 
 
+# --- number_types --------------------------------------------------------------------------
+
+
+def test_number_types_default_and_given(tmp_path: Path) -> None:
+    """Without `number_types` mobiles, VoIP, personal and unknown types go; a list replaces it."""
+    assert load(tmp_path).number_types == phones.DEFAULT_NUMBER_TYPES
+    given = load(tmp_path, top={"number_types": '["mobile", "fixed_line"]'})
+    assert given.number_types == {"mobile", "fixed_line"}
+
+
+@pytest.mark.parametrize(
+    ("value", "problem"),
+    [
+        ('["mobile", "landline"]', "names unknown number types ['landline']; known: mobile,"),
+        ("[]", "must be a list of number types"),
+        ('"mobile"', "must be a list"),
+        ("[1]", "must be a list of number types"),
+    ],
+)
+def test_a_bad_number_types_names_the_types(tmp_path: Path, value: str, problem: str) -> None:
+    """An unknown type name is refused, listing the names there are."""
+    path = write_campaign(tmp_path, campaign_source(top={"number_types": value}))
+    with pytest.raises(CampaignError) as raised:
+        load_campaign(path)
+    assert problem in str(raised.value) and "`number_types`" in str(raised.value)
+    if "unknown" in problem:
+        assert ", ".join(phones.NUMBER_TYPES) in str(raised.value)
+
+
 # --- [test] ---------------------------------------------------------------------------------
 
 
@@ -638,6 +668,10 @@ def test_without_a_test_table_there_are_no_test_numbers(tmp_path: Path) -> None:
     ("table", "problem"),
     [
         ('numbers = ["12"]', "`test.numbers` holds '12', which is not a valid number"),
+        (
+            'numbers = ["+49 30 1234567"]',
+            "`test.numbers` holds '+49 30 1234567', which cannot be sent to (a landline number",
+        ),
         ("numbers = [4917612345678]", "`test.numbers` must be a list of phone numbers as strings"),
         ('numbers = "+4917612345678"', "`test.numbers` must be a list"),
         ('number = ["+4917612345678"]', "`test.number` is not a campaign setting"),

@@ -211,3 +211,32 @@ def test_incapable_rows_are_reopened_once_capable(
         journal.db.execute("UPDATE capabilities SET looked_up_at = ?", (time.time(),))
     done = run(campaign, campaign.report_dir, gateway)
     assert done.report.counts["sent"] == 2
+
+
+def test_run_lookup_sends_a_landline_the_gateway_shows_rcs_capable(
+    make_campaign: CampaignFactory, sim: SimulatorServer, gateway: Gateway
+) -> None:
+    """A landline is invalid until a fresh lookup shows RCS: `run --lookup` looks refused types
+    up (no `require` needed) and sends the capable one; a dry run then agrees from the cache."""
+    rows = [
+        {"phone": "+49 30 1234567", "first_name": "A", "customer_id": "a"},  # RCS (last digit)
+        {"phone": "+49 30 1234560", "first_name": "B", "customer_id": "b"},  # no RCS
+        {"phone": f"+{R(1)}", "first_name": "C", "customer_id": "c"},
+    ]
+    campaign = load_campaign(make_campaign(rows, message={"fallback": "sms"}).path)
+    before = run(campaign, campaign.report_dir, gateway)
+    assert (before.report.counts["sent"], before.report.counts["invalid"]) == (1, 2)
+    done = run(campaign, campaign.report_dir, gateway, lookup=True)
+    assert sim.backend.counters.lookups == 2  # only the two landlines
+    assert (done.report.counts["sent"], done.report.counts["invalid"]) == (2, 1)
+    assert "49301234567" in {m.to for m in sim.backend.accepted()}
+    assert done.report.warnings == {"lookup": 1}
+    assert "(1 lookup)" in " ".join(done.report.lines())
+    summary = json.loads((done.folder / "summary.json").read_text())
+    assert summary["warnings"] == {"lookup": 1}
+    table = pq.read_table(done.folder / "results.parquet").to_pylist()
+    refused = [r for r in table if r["status"] == "invalid"]
+    assert refused[0]["error_text"].startswith("a landline number (fixed_line)")
+    # A dry run reads the same cache: the lifted landline is settled (sent), not invalid.
+    dry = dry_run(campaign, campaign.report_dir, account=gateway.account)
+    assert (dry.report.counts["sent"], dry.report.counts["invalid"]) == (2, 1)

@@ -202,6 +202,35 @@ def test_validate_lists_problem_rows_and_exits_1(example: Path) -> None:
     assert "in the suppress list" in result.stdout
 
 
+def test_number_types_show_in_validate_preview_and_dry_run(example: Path) -> None:
+    """A landline is a problem row with its type; a VoIP number is ready with a warning that
+    validate counts and lists, preview prints with its row, and the dry run counts."""
+    data = example.parent.parent / "sample_data" / "customers.csv"
+    data.write_text(
+        "customer_id,first_name,phone,code,segment\n"
+        "C1,Anna,+44 56 1234 5678,X,vip\n"
+        "C2,Ben,+49 30 1234567,Y,vip\n"
+        "C3,Cem,'\uff10\uff11\uff17\uff16 12345678,Z,vip\n"
+    )
+    result = invoke("validate", str(example))
+    assert result.exit_code == 1
+    assert "2 ready" in result.stderr and "1 invalid" in result.stderr
+    assert "warning: 1 ready row has a number to look at (1 voip)" in result.stderr
+    assert "a landline number" in result.stdout and "(fixed_line)" in result.stdout
+    assert "Rows sent with a warning" in result.stdout and "(voip)" in result.stdout
+    preview = invoke("preview", str(example), "-n", "2", "--json")
+    assert preview.exit_code == 0
+    assert "row 1: warning: an internet telephony (VoIP) number (voip)" in preview.stderr
+    assert [json.loads(line)["to"] for line in preview.stdout.splitlines()] == [
+        "445612345678",
+        "4917612345678",
+    ]
+    dry = invoke("run", str(example), "--dry-run")
+    assert "(1 voip)" in dry.stderr
+    summary = json.loads((run_folder(dry) / "summary.json").read_text())
+    assert summary["warnings"] == {"voip": 1}
+
+
 def test_validate_exits_0_when_every_row_is_fine(example: Path) -> None:
     """A campaign with no invalid row validates with exit 0."""
     data = example.parent.parent / "sample_data" / "customers.csv"

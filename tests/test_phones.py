@@ -15,10 +15,15 @@ from phonenumbers import PhoneNumberFormat, PhoneNumberType
 
 from rcsbatch import phones
 from rcsbatch.phones import (
+    DEFAULT_NUMBER_TYPES,
     EMPTY,
     FLOAT_NOTATION,
     NOT_A_NUMBER,
+    TWO_READINGS,
     UNKNOWN_COUNTRY_CODE,
+    Check,
+    check_many,
+    check_one,
     is_known_region,
     normalise_many,
     normalise_one,
@@ -105,7 +110,9 @@ def test_bare_foreign_digits_are_read_as_national_first() -> None:
         ("+", "DE", NOT_A_NUMBER),
         ("+1", "DE", NOT_A_NUMBER),
         ("0", "DE", NOT_A_NUMBER),
-        ("\ufeff\uff0b49 176", "DE", NOT_A_NUMBER),
+        ("\ufeff\uff0b49 176", "DE", "too short for DE"),
+        ("''0176 12345678", "DE", NOT_A_NUMBER),
+        ("0176 '12345678", "DE", NOT_A_NUMBER),
         ("123", "DE", "too short for DE"),
         ("+49 30", "DE", "too short for DE"),
         ("0176 123", "DE", "not a valid number for country code 49"),
@@ -121,6 +128,136 @@ def test_invalid_numbers_have_short_reasons(cell: str, region: str, reason: str)
     """Unusable cells give 0 and a short human reason."""
     assert normalise_one(cell, region) == (0, reason)
     assert _many([cell], region) == [(0, reason)]
+
+
+@pytest.mark.parametrize(
+    "cell",
+    [
+        "'0176 12345678",
+        "'+49 176 1234 5678",
+        " '4917612345678",
+        "'4917612345678.0",
+        "\uff10\uff11\uff17\uff16 \uff11\uff12\uff13\uff14\uff15\uff16\uff17\uff18",
+        "\uff0b\uff14\uff19 \uff11\uff17\uff16 \uff11\uff12\uff13\uff14\uff15\uff16\uff17\uff18",
+        "'\uff10\uff11\uff17\uff16\u3000\uff11\uff12\uff13\uff14\uff15\uff16\uff17\uff18",
+    ],
+)
+def test_apostrophe_and_full_width_digits_are_read(cell: str) -> None:
+    """A spreadsheet's leading apostrophe and full-width digits and plus are the plain number."""
+    assert normalise_one(cell, "DE") == (DE_MOBILE, None)
+    assert _many([cell], "DE") == [(DE_MOBILE, None)]
+    assert check_many([cell], "DE").at(0) == check_one(cell, "DE") == Check(DE_MOBILE, None)
+
+
+@pytest.mark.parametrize(
+    ("cell", "region", "kind"),
+    [
+        ("+49 30 1234567", "DE", "fixed_line"),
+        ("030 1234567", "DE", "fixed_line"),
+        ("0800 1234567", "DE", "toll_free"),
+        ("+49 900 1234567", "DE", "premium_rate"),
+        ("+44 20 7946 0958", "DE", "fixed_line"),
+        ("0180 1 2345", "DE", "shared_cost"),
+        ("+44 55 1234 5678", "DE", "uan"),
+        ("+49 16412345", "DE", "pager"),
+        ("+49 177 99 1234567", "DE", "voicemail"),
+        ("+1 800 234 5678", "US", "toll_free"),
+    ],
+)
+def test_numbers_of_refused_types_are_invalid_with_the_type(
+    cell: str, region: str, kind: str
+) -> None:
+    """Landline, freephone, premium-rate, shared-cost, UAN, pager, voicemail numbers: refused."""
+    parsed = phonenumbers.parse(cell, region)
+    assert phonenumbers.number_type(parsed) == phones.NUMBER_TYPES[kind]
+    found = check_one(cell, region)
+    assert found.number == int(phonenumbers.format_number(parsed, PhoneNumberFormat.E164)[1:])
+    assert found.refused_type
+    assert found.reason is not None and f"({kind})" in found.reason
+    assert check_many([cell], region).at(0) == found
+
+
+def test_reasons_say_the_type_in_plain_words() -> None:
+    """The reason names the type in words and why such numbers are not sent."""
+    assert check_one("+49 30 1234567", "DE").reason == (
+        "a landline number (fixed_line); RCS reaches mobile phones"
+    )
+    assert check_one("0800 1234567", "DE").reason == (
+        "a freephone number (toll_free); RCS reaches mobile phones"
+    )
+    assert check_one("+49 900 1234567", "DE").reason == (
+        "a premium-rate number (premium_rate); RCS reaches mobile phones"
+    )
+
+
+@pytest.mark.parametrize(
+    ("cell", "region", "kind"),
+    [
+        ("+49 176 1234 5678", "DE", "mobile"),
+        ("+1 212 555 0123", "DE", "fixed_line_or_mobile"),
+        ("(416) 555-0123", "CA", "fixed_line_or_mobile"),
+        ("+33 6 12 34 56 78", "DE", "mobile"),
+    ],
+)
+def test_mobiles_go_without_a_warning(cell: str, region: str, kind: str) -> None:
+    """Mobiles and fixed_line_or_mobile numbers (all of the US and Canada) are plainly ready."""
+    assert phonenumbers.number_type(phonenumbers.parse(cell, region)) == phones.NUMBER_TYPES[kind]
+    found = check_one(cell, region)
+    assert found.reason is None and found.warning is None and not found.refused_type
+    assert check_many([cell], region).at(0) == found
+
+
+@pytest.mark.parametrize(
+    ("cell", "kind"),
+    [("+44 56 1234 5678", "voip"), ("+44 70 1234 5678", "personal_number")],
+)
+def test_voip_and_personal_numbers_go_with_a_warning(cell: str, kind: str) -> None:
+    """VoIP and personal numbers are ready, with a warning of their kind."""
+    assert phonenumbers.number_type(phonenumbers.parse(cell)) == phones.NUMBER_TYPES[kind]
+    found = check_one(cell, "DE")
+    assert found.reason is None and found.warning_kind == kind
+    assert found.warning == f"{phones.describe_type(kind)}: it may not receive RCS"
+    assert check_many([cell], "DE").at(0) == found
+
+
+def test_the_allowed_types_can_be_changed() -> None:
+    """With fixed_line allowed a landline goes (with a warning); without voip a VoIP number not."""
+    landline = check_one("+49 30 1234567", "DE", DEFAULT_NUMBER_TYPES | {"fixed_line"})
+    assert landline.reason is None and landline.warning_kind == "fixed_line"
+    voip = check_one("+44 56 1234 5678", "DE", DEFAULT_NUMBER_TYPES - {"voip"})
+    assert voip.refused_type
+    assert voip.reason == (
+        "an internet telephony (VoIP) number (voip); `number_types` leaves it out"
+    )
+    allowed = frozenset({"mobile"})
+    cells = ["+49 30 1234567", "+44 56 1234 5678", "+1 212 555 0123", "0176 12345678"]
+    assert [check_many(cells, "DE", allowed).at(i) for i in range(4)] == [
+        check_one(c, "DE", allowed) for c in cells
+    ]
+
+
+def test_bare_digits_of_a_refused_national_reading_ask_did_you_mean() -> None:
+    """An Austrian mobile whose 00 was lost reads as a German landline: refused, with a hint."""
+    found = check_one("436641234567", "DE")
+    assert found.number == 49436641234567  # the national reading, as before
+    assert found.refused_type
+    assert found.reason == (
+        "a landline number when read as a DE number (fixed_line); did you mean +43 664 1234567?"
+    )
+    assert check_many(["436641234567"], "DE").at(0) == found
+    # written with + or 00, or as an Austrian national number, it is simply the mobile
+    for cell, region in (("+43 664 1234567", "DE"), ("0043 664 1234567", "DE")):
+        assert check_one(cell, region) == Check(436641234567, None)
+
+
+def test_bare_digits_whose_two_readings_are_allowed_warn() -> None:
+    """Where both readings are allowed the national one goes, with a warning naming the other."""
+    allowed = DEFAULT_NUMBER_TYPES | {"fixed_line"}
+    found = check_one("436641234567", "DE", allowed)
+    assert found.number == 49436641234567 and found.reason is None
+    assert found.warning_kind == TWO_READINGS
+    assert found.warning is not None and "+43 664 1234567" in found.warning
+    assert check_many(["436641234567"], "DE", allowed).at(0) == found
 
 
 @pytest.mark.parametrize("cell", [None, "", "   ", "\t", "-", "()", math.nan, pd.NA])
@@ -333,6 +470,16 @@ _JUNK = st.one_of(
     st.text(max_size=8),
 )
 _CELL = st.one_of(_messy_number(), _messy_number(), _JUNK)
+_FULL_WIDTH = str.maketrans(
+    "0123456789+", "\uff10\uff11\uff12\uff13\uff14\uff15\uff16\uff17\uff18\uff19\uff0b"
+)
+
+
+def _dressed(cell: str | None) -> str | None:
+    """A cell as a spreadsheet may hand it over: behind an apostrophe, or in full-width digits."""
+    if cell is None:
+        return None
+    return ("'" + cell) if len(cell) % 2 else cell.translate(_FULL_WIDTH)
 
 
 @settings(
@@ -352,6 +499,59 @@ def test_many_equals_one_for_messy_numbers(
     assert _many(cells, region, dtype) == _reference(cells, region)
 
 
+_TYPE_SETS = st.sampled_from(
+    [
+        DEFAULT_NUMBER_TYPES,
+        DEFAULT_NUMBER_TYPES | {"fixed_line"},
+        frozenset({"mobile"}),
+        frozenset(phones.NUMBER_TYPES) - {"mobile"},
+    ]
+)
+
+
+def _type_name(cell: object, region: str) -> str | None:
+    """phonenumbers' own type of the number normalise_one reads in the cell."""
+    number, reason = normalise_one(cell, region)  # type: ignore[arg-type]
+    if reason is not None:
+        return None
+    kind = phonenumbers.number_type(phonenumbers.parse(f"+{number}"))
+    return next(name for name, code in phones.NUMBER_TYPES.items() if code == kind)
+
+
+@settings(
+    max_examples=150,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+@given(
+    cells=st.lists(st.one_of(_CELL, _CELL.map(_dressed)), min_size=1, max_size=40),
+    region=st.sampled_from(_REGIONS),
+    allowed=_TYPE_SETS,
+)
+def test_check_many_equals_check_one_and_phonenumbers_types(
+    cells: list[str | None], region: str, allowed: frozenset[str]
+) -> None:
+    """check_many gives check_one's verdict (status, reason, warning) on messy inputs, and the
+    verdict follows phonenumbers.number_type: refused exactly when the type is not allowed."""
+    series = pd.Series(cells, dtype="object")
+    found = check_many(series, region, allowed)
+    assert [found.at(i) for i in range(len(cells))] == [
+        check_one(c, region, allowed) for c in cells
+    ]
+    for i, cell in enumerate(cells):
+        kind = _type_name(cell, region)
+        verdict = found.at(i)
+        if kind is None:
+            assert verdict.number == 0 and verdict.reason is not None
+            continue
+        assert verdict.refused_type == (kind not in allowed)
+        assert verdict.refused_type == (verdict.reason is not None)
+        if verdict.reason is not None:
+            assert f"({kind})" in verdict.reason
+        elif verdict.warning_kind != TWO_READINGS:
+            assert verdict.warning_kind == (None if kind in phones.PLAIN_TYPES else kind)
+
+
 @pytest.mark.parametrize("region", ["DE", "US", "GB"])
 def test_many_equals_one_for_every_example_number(region: str) -> None:
     """Every phonenumbers example number, in five forms, gets the reference answer."""
@@ -362,6 +562,8 @@ def test_many_equals_one_for_every_example_number(region: str) -> None:
         national = phonenumbers.format_number(number, PhoneNumberFormat.NATIONAL)
         cells += [f"+{code} {nsn}", f"00{code} {nsn}", national, code + nsn, nsn]
     assert _many(cells, region) == _reference(cells, region)
+    found = check_many(cells, region)
+    assert [found.at(i) for i in range(len(cells))] == [check_one(c, region) for c in cells]
 
 
 @pytest.mark.parametrize("region", sorted(phonenumbers.SUPPORTED_REGIONS))
@@ -373,3 +575,24 @@ def test_length_table_matches_phonenumbers(region: str) -> None:
     for length in range(1, 20):
         expected = phonenumbers.phonenumberutil._test_number_length("5" * length, metadata)
         assert table[length] == expected, length
+
+
+def test_international_format_of_many_numbers_is_phonenumbers() -> None:
+    """The did-you-mean numbers, formatted by country code with RE2, are phonenumbers' own
+    INTERNATIONAL format (each example number many times, so every code takes that path)."""
+    valid = [n for n in _EXAMPLES if phonenumbers.is_valid_number(n)]
+    numbers = [int(phonenumbers.format_number(n, PhoneNumberFormat.E164)[1:]) for n in valid]
+    expected = [phonenumbers.format_number(n, PhoneNumberFormat.INTERNATIONAL) for n in valid]
+    repeat = phones._SMALL_GROUP
+    found = phones._international_many(np.array(numbers * repeat, dtype=np.int64)).to_pylist()
+    assert found == expected * repeat
+    assert [phones.format_international(n) for n in numbers] == expected
+
+
+def test_many_did_you_mean_rows_agree_with_the_reference() -> None:
+    """A column of many bare foreign mobiles that read as German landlines: check_many names
+    the same suggestions as check_one."""
+    cells = [f"43664{i:07d}" for i in range(0, 400, 7)] + [f"4179{i:07d}" for i in range(60)]
+    found = check_many(cells, "DE")
+    assert [found.at(i) for i in range(len(cells))] == [check_one(c, "DE") for c in cells]
+    assert sum("did you mean" in (found.reason[i] or "") for i in range(len(cells))) > 24

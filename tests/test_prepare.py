@@ -13,7 +13,8 @@ from hypothesis import strategies as st
 
 from rcsbatch.campaign import load_campaign
 from rcsbatch.errors import CampaignError, RecipientsError
-from rcsbatch.prepare import SeenNumbers, check_chunk, open_plan
+from rcsbatch.prepare import SeenNumbers, check_chunk, open_plan, warning_counts
+from rcsbatch.report import warning_lines
 
 
 def campaign_with(
@@ -241,3 +242,72 @@ def test_suppress_header_only_not_phone_is_accepted_with_a_warning(
     with caplog.at_level("WARNING", logger="rcsbatch"):
         checked(path)
     assert [r for r in caplog.records if r.name == "rcsbatch.prepare"] == []
+
+
+# --- number types (issue 11) --------------------------------------------------------------------
+
+
+def test_numbers_of_refused_types_are_invalid_with_the_type(tmp_path: Path) -> None:
+    """Landline, freephone and premium-rate rows are invalid, the type in words as the reason;
+    the recipient keeps its number (a lookup may still let it go)."""
+    csv = "phone,name\n+49 30 1234567,a\n0800 1234567,b\n+49 900 1234567,c\n0176 12345678,d\n"
+    rows = checked(campaign_with(tmp_path, csv))
+    assert rows["status"].tolist() == ["invalid", "invalid", "invalid", "ready"]
+    assert rows.loc[2, "reason"] == "a landline number (fixed_line); RCS reaches mobile phones"
+    assert rows.loc[3, "reason"].startswith("a freephone number (toll_free)")
+    assert rows.loc[4, "reason"].startswith("a premium-rate number (premium_rate)")
+    assert rows.loc[2, "recipient"] == 49301234567
+
+
+def test_voip_numbers_are_ready_with_a_counted_warning(tmp_path: Path) -> None:
+    """A VoIP number goes, with a warning that warning_counts counts; a mobile has none."""
+    csv = "phone,name\n+44 56 1234 5678,a\n0176 12345678,b\n436641234567,c\n"
+    rows = checked(campaign_with(tmp_path, csv))
+    assert rows["status"].tolist() == ["ready", "ready", "invalid"]
+    assert rows.loc[2, "warning"] == (
+        "an internet telephony (VoIP) number (voip): it may not receive RCS"
+    )
+    assert pd.isna(rows.loc[3, "warning"]) and pd.isna(rows.loc[4, "warning"])
+    assert rows.loc[4, "reason"].endswith("did you mean +43 664 1234567?")
+    assert warning_counts(rows) == {"voip": 1}
+    assert warning_lines(warning_counts(rows)) == [
+        "warning: 1 ready row has a number to look at (1 voip); `rcsbatch validate` lists them"
+    ]
+
+
+def test_number_types_changes_the_set_and_fallback_does_not(tmp_path: Path) -> None:
+    """`number_types` decides which types go; `fallback = "sms"` does not widen it."""
+    csv = "phone,name\n+49 30 1234567,a\n+44 56 1234 5678,b\n"
+    fallback = 'fallback = "sms"'
+    rows = checked(campaign_with(tmp_path, csv, fallback))
+    assert rows["status"].tolist() == ["invalid", "ready"]
+    top = 'number_types = ["mobile", "fixed_line"]'
+    rows = checked(campaign_with(tmp_path, csv, fallback, top=top))
+    assert rows["status"].tolist() == ["ready", "invalid"]
+    assert rows.loc[2, "warning_kind"] == "fixed_line"
+    assert rows.loc[3, "reason"] == (
+        "an internet telephony (VoIP) number (voip); `number_types` leaves it out"
+    )
+
+
+def test_a_lookup_showing_rcs_lets_a_refused_type_go(tmp_path: Path) -> None:
+    """A landline whose recent lookup shows RCS is ready (with a warning), then a duplicate
+    of it too; the plan lists the numbers refused for their type."""
+    csv = "phone,name\n+49 30 1234567,a\n+49 30 7654321,b\n030 1234567,c\n"
+    plan = open_plan(load_campaign(campaign_with(tmp_path, csv)))
+    assert plan.refused_types() == [49301234567, 49307654321]
+    rows = pd.concat(list(plan.with_capable(np.array([49301234567])).chunks()))
+    assert rows["status"].tolist() == ["ready", "invalid", "duplicate"]
+    assert rows.loc[2, "warning"] == (
+        "a landline number (fixed_line), sent: a capability lookup shows it can receive RCS"
+    )
+    assert warning_counts(rows) == {"lookup": 1}
+
+
+def test_suppress_lists_take_landlines_apostrophes_and_full_width(tmp_path: Path) -> None:
+    """A suppressed landline is no invalid entry, and an apostrophe or full-width digits are
+    read in a suppress list as in the recipients."""
+    csv = "phone,name\n'0176 12345678,a\n\uff10\uff11\uff15\uff11 23456789,b\n0160 98765432,c\n"
+    suppress = "phone\n+49 30 1234567\n'0151 23456789\n\uff10\uff11\uff16\uff10 98765432\n"
+    rows = checked(campaign_with(tmp_path, csv, suppress=suppress))
+    assert rows["status"].tolist() == ["ready", "suppressed", "suppressed"]

@@ -185,6 +185,12 @@ def test_test_to_wins_over_the_file_and_is_normalised(make_campaign: CampaignFac
     assert resolve_numbers(campaign, ("0176 99990001", "+49 176 99990001")) == (PHONE_A,)
     with pytest.raises(InputError, match="--test-to '12'"):
         resolve_numbers(campaign, ("12",))
+    # read like recipients: an apostrophe and full-width digits pass, a landline does not
+    assert resolve_numbers(campaign, ("'0176 99990001", "\uff10\uff11\uff17\uff16 99990001")) == (
+        PHONE_A,
+    )
+    with pytest.raises(InputError, match=r"cannot be sent to \(a landline number \(fixed_line\)"):
+        resolve_numbers(campaign, ("+49 30 1234567",))
 
 
 def test_a_refused_number_fails_and_the_gateway_stop_stops(
