@@ -220,7 +220,7 @@ def test_number_types_show_in_validate_preview_and_dry_run(example: Path) -> Non
     assert "Rows sent with a warning" in result.stdout and "(voip)" in result.stdout
     preview = invoke("preview", str(example), "-n", "2", "--json")
     assert preview.exit_code == 0
-    assert "row 1: warning: an internet telephony (VoIP) number (voip)" in preview.stderr
+    assert "row 2: warning: an internet telephony (VoIP) number (voip)" in preview.stderr
     assert [json.loads(line)["to"] for line in preview.stdout.splitlines()] == [
         "445612345678",
         "4917612345678",

@@ -277,6 +277,14 @@ NUMBER_FORMATS = [
 ]
 
 
+def _as_text_not_formula(sheet: Any, row: int) -> None:
+    """openpyxl takes a string starting with `=` for a formula (saved with no value, so empty);
+    a person typing it into a text cell, or Excel reading it from CSV, keeps it as text."""
+    for cell in sheet[row]:
+        if isinstance(cell.value, str) and cell.value.startswith("="):
+            cell.data_type = "s"
+
+
 @st.composite
 def xlsx_cases(draw: st.DrawFn) -> Case:
     """An Excel workbook written with openpyxl: phones as text, integers or floats under number
@@ -288,6 +296,7 @@ def xlsx_cases(draw: st.DrawFn) -> Case:
     for _ in range(draw(st.integers(0, 2))):
         sheet.append([None])  # blank rows above the header: the header is the first that is not
     sheet.append([ILLEGAL_CHARACTERS_RE.sub("", name) for name in header])
+    _as_text_not_formula(sheet, sheet.max_row)
     header_blank = all(not ILLEGAL_CHARACTERS_RE.sub("", n).strip() for n in header)
     written = 0  # a blank row (no cell, or only white space) is no row
     for row in rows:
@@ -305,6 +314,7 @@ def xlsx_cases(draw: st.DrawFn) -> Case:
             )
         cells = [None if c == "" else c for c in cells]
         sheet.append(cells)
+        _as_text_not_formula(sheet, sheet.max_row)
         if cells and not isinstance(cells[0], str) and cells[0] is not None:
             sheet.cell(sheet.max_row, 1).number_format = draw(st.sampled_from(NUMBER_FORMATS))
         if any(c is not None and not (isinstance(c, str) and not c.strip()) for c in cells):
