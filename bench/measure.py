@@ -29,8 +29,14 @@ import psutil
 POLL_SECONDS = 0.05
 
 
+SOURCE_ENV = "RCSBENCH_SOURCE"  # set by `run.py --source`: rcsbatch comes from an exported commit
+
+
 def rcsbatch_command() -> list[str]:
-    """The ``rcsbatch`` console script of this interpreter's environment (else ``-m rcsbatch``)."""
+    """The ``rcsbatch`` console script of this interpreter's environment (else ``-m rcsbatch``);
+    ``-m rcsbatch`` when a commit is measured (``--source``)."""
+    if os.environ.get(SOURCE_ENV):
+        return [sys.executable, "-m", "rcsbatch"]
     script = Path(sys.executable).parent / "rcsbatch"
     if script.exists():
         return [str(script)]

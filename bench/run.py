@@ -57,7 +57,7 @@ sys.path.insert(0, str(HERE))
 
 import data  # noqa: E402
 import pyarrow.parquet as pq  # noqa: E402
-from measure import Child, Simulator, rcsbatch_command, run_child  # noqa: E402
+from measure import SOURCE_ENV, Child, Simulator, rcsbatch_command, run_child  # noqa: E402
 
 MiB = 1 << 20
 CENT = Decimal("0.01")
@@ -735,6 +735,9 @@ def use_source(rev: str | None) -> str:
     os.environ["PYTHONPATH"] = os.pathsep.join(
         [str(folder), *filter(None, [os.environ.get("PYTHONPATH")])]
     )
+    # The installed console script names the working tree's entry point, which an older commit
+    # may not have: `python -m rcsbatch` starts the measured commit's own.
+    os.environ[SOURCE_ENV] = full
     return f"commit {full[:10]} (`--source {rev}`: git archive, first on PYTHONPATH)"
 
 
@@ -784,6 +787,32 @@ def fmt_mib(x: float) -> str:
 
 def verdict(ok: bool) -> str:
     return "**pass**" if ok else "**FAIL**"
+
+
+HAND_MARK = "added by hand"  # a RESULTS.md section with this in its heading survives reruns
+
+
+def write_results(path: Path, results: dict[str, Any]) -> str:
+    """Write RESULTS.md from `results`, keeping the sections written by hand into the last one
+    (comparisons of commits measured the same day): a rerun must not silently drop them."""
+    kept: list[str] = []
+    if path.exists():
+        section: list[str] | None = None
+        for line in path.read_text().splitlines():
+            if line.startswith("## "):
+                section = [line] if HAND_MARK in line else None
+                if section is not None:
+                    kept.append("")
+            if section is not None:
+                kept.append(line)
+    text = render(results)
+    if kept:
+        marker = "\n## 1–2. "
+        at = text.find(marker)
+        at = len(text) if at < 0 else at
+        text = text[:at] + "\n".join(kept).rstrip("\n") + "\n" + text[at:]
+    path.write_text(text)
+    return text
 
 
 def render(results: dict[str, Any]) -> str:
@@ -1262,7 +1291,7 @@ def main(argv: list[str] | None = None) -> int:
     if store.exists():
         results = json.loads(store.read_text())
     if args.render:
-        args.out.write_text(render(results))
+        write_results(args.out, results)
         log(f"wrote {args.out} from {store}")
         return 0
     run_info = machine(use_source(args.source))
@@ -1282,9 +1311,8 @@ def main(argv: list[str] | None = None) -> int:
             section["section_seconds"] = time.monotonic() - t0
             results["sections"][name] = section
             store.write_text(json.dumps(results, indent=1, default=str) + "\n")
-            args.out.write_text(render(results))
-    text = render(results)
-    args.out.write_text(text)
+            write_results(args.out, results)
+    text = write_results(args.out, results)
     print(text)
     log(f"done in {time.monotonic() - started:.0f} s; wrote {args.out} and {store}")
     return 0
