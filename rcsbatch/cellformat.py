@@ -330,10 +330,15 @@ def _plain(tokens: list[Token]) -> _Plain | None:
     if "?" in run or run.count(".") > 1 or (run.startswith((",", ".")) and len(run) == 1):
         return None
     whole, point, fraction = run.partition(".")
-    if "," in fraction or (not whole.rstrip(",") and not fraction):
+    # Commas after the last placeholder scale, after the decimals too (`0.0,` shows thousands).
+    if point and fraction.rstrip(","):
+        scaling = len(fraction) - len(fraction.rstrip(","))
+        fraction = fraction.rstrip(",")
+    else:
+        scaling = len(whole) - len(whole.rstrip(","))
+        whole = whole.rstrip(",")
+    if "," in fraction or (not whole and not fraction):
         return None
-    scaling = len(whole) - len(whole.rstrip(","))
-    whole = whole.rstrip(",")
     if whole.startswith(",") or ",," in whole or ("," in whole and whole.count("0") > 1):
         return None
     rest = [t for i, t in enumerate(tokens) if i not in core]
@@ -542,9 +547,9 @@ def _number_parts(tokens: list[Token]) -> tuple[int, int, bool, int, int]:
         if integer and integer[0] < i < integer[-1]:
             grouping = True
         elif (
-            integer
-            and i > integer[-1]
-            and all(tokens[j] == ("other", ",") for j in range(integer[-1] + 1, i))
+            digits
+            and i > digits[-1]
+            and all(tokens[j] == ("other", ",") for j in range(digits[-1] + 1, i))
         ):
             scaling += 1
     percent = sum(1 for k, t in tokens if k == "other" and t == "%")
