@@ -4,8 +4,8 @@ Every cell is read as text (no lost leading zeros or `+`), stripped of surroundi
 an empty cell is NA. Rows carry the number a person sees in the file, the header being 1: in a CSV
 file the line where the record starts (see `csvlines`), in a sheet its row, in Parquet the record's
 index + 2 (so a CSV exported from the same data keeps the numbers). A spreadsheet's blank rows
-(CSV lines of only delimiters) and unnamed empty columns (a delimiter at the end of every line)
-are no data: they are skipped.
+(CSV lines of only delimiters, Parquet records of only nulls) and unnamed empty columns (a
+delimiter at the end of every line) are no data: they are skipped.
 """
 
 from __future__ import annotations
@@ -338,20 +338,38 @@ def _split(batches: list[pa.RecordBatch], numbers: list[np.ndarray], rows: int) 
 
 
 def _parquet_batches(path: Path, wanted: list[str], chunk_rows: int) -> Batches:
-    """Yield (batch of `wanted` as text, record index + 2: the line a CSV export would have)."""
+    """Yield (batch of `wanted` as text, record index + 2: the line a CSV export would have),
+    blank records left out."""
     try:
         # No pre-buffering: it reads whole row groups ahead, which for large files held
         # ~100 MB more than streaming them (measured on 5M rows).
         parquet = pq.ParquetFile(path, pre_buffer=False)
+        # Every column is read: a record is blank only when all of its cells are.
         start = 2
-        for batch in parquet.iter_batches(batch_size=chunk_rows, columns=wanted, use_threads=False):
-            text = pa.record_batch(
-                [_as_text(col) for col in batch.columns], names=batch.schema.names
-            )
-            yield text, np.arange(start, start + batch.num_rows, dtype=np.int64)
+        for batch in parquet.iter_batches(batch_size=chunk_rows, use_threads=False):
+            numbers = np.arange(start, start + batch.num_rows, dtype=np.int64)
             start += batch.num_rows
+            text = pa.record_batch([_as_text(batch.column(name)) for name in wanted], names=wanted)
+            blank = _blank_records(batch)
+            if blank.any():
+                text, numbers = text.filter(pa.array(~blank)), numbers[~blank]
+            yield text, numbers
     except (pa.ArrowException, OSError) as exc:
         raise RecipientsError(f"{path.name}: not a readable Parquet file ({_short(exc)})") from None
+
+
+def _blank_records(batch: pa.RecordBatch) -> np.ndarray:
+    """Which records hold nothing in any column (null, NaN or white space): a spreadsheet's
+    empty row, exported."""
+    blank = np.ones(batch.num_rows, bool)
+    for column in batch.columns:
+        empty = pc.is_null(column, nan_is_null=True)
+        if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
+            empty = pc.or_kleene(empty, pc.equal(pc.utf8_trim_whitespace(column), ""))
+        blank &= empty.to_numpy(zero_copy_only=False)
+        if not blank.any():
+            break
+    return blank
 
 
 def _as_text(column: pa.Array) -> pa.Array:
