@@ -34,6 +34,9 @@ _CONTEXT = Context(prec=400, rounding=ROUND_HALF_UP)
 _MEMO_SIZE = 65_536  # rendered texts a Renderer keeps: dates, ZIP codes and prices repeat
 EPOCH = dt.datetime(1899, 12, 30)  # day 0 of Excel's 1900 date system, past its 1900-02-29
 DAY = 86_400.0
+# Serials of 0001-01-01 and 9999-12-31: dates outside them show as General.
+_FIRST_DAY = (dt.date.min - EPOCH.date()).days
+_LAST_DAY = (dt.date.max - EPOCH.date()).days
 
 # Excel's words for TRUE and FALSE by language; CLDR has none. English is the fallback.
 _BOOLEANS = {
@@ -692,11 +695,13 @@ def _render_fraction(tokens: list[Token], value: float, loc: CellLocale) -> str:
 
 
 def _render_date(tokens: list[Token], serial: float, loc: CellLocale) -> str:
+    if not _FIRST_DAY <= serial < _LAST_DAY + 1:  # no date: before the year 1 or after 9999
+        return general(serial, loc.decimal)
     places = max((len(t) for k, t in tokens if k == "subsecond"), default=0)
     ticks = round(serial * DAY * 10**places)  # in units of the smallest shown second
     seconds, sub = divmod(ticks, 10**places)
     days, in_day = divmod(seconds, 86_400)
-    if days < -693_593 or days > 2_958_465:  # outside the years 1 to 9999
+    if not _FIRST_DAY <= days <= _LAST_DAY:  # rounded up past 9999-12-31 23:59:59
         return general(serial, loc.decimal)
     date = EPOCH.date() + dt.timedelta(days=days)
     hour, rest = divmod(in_day, 3600)

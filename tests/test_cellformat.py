@@ -124,3 +124,10 @@ def test_general(value: float, text: str) -> None:
 def test_format_codes_in_german(code: str, value: float, text: str) -> None:
     """Sections, scientific, fractions, elapsed time, scaling, conditions, system dates."""
     assert cellformat.render(value, code, "de-DE") == text
+
+
+@pytest.mark.parametrize("value", [1e308, -1e308, 2958466.0, -693594.0])
+@pytest.mark.parametrize("code", ["dd.mm.yyyy", "[$-F800]dddd, mmmm dd, yyyy", "hh:mm:ss.000"])
+def test_a_number_beyond_every_date_shows_as_general(code: str, value: float) -> None:
+    """A date format on a number outside the years 1 to 9999 shows the number (it overflowed)."""
+    assert cellformat.render(value, code, "en-US") == cellformat.general(value)
