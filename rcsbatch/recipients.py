@@ -131,12 +131,10 @@ def _open_csv(path: Path, encoding: str) -> RecipientFile:
     except UnicodeError:
         raise _encoding_error(path, encoding) from None
     # A lone "\r" ends a line too (old Mac exports); pyarrow reads such files, so must we.
-    header_text = re.split(r"\r|\n", text.removeprefix("\ufeff"), maxsplit=1)[0]
-    if not header_text.strip():
-        raise RecipientsError(
-            f"{path.name}: the file is empty; it needs a header row naming "
-            "the columns, then one row per recipient"
-        )
+    lines = re.split(r"\r\n|\r|\n", text.removeprefix("\ufeff"))
+    header_text = lines[0]
+    if not header_text.strip(' \t,;"'):
+        _refuse_blank_header(path, lines)
     delimiter = max(_DELIMITERS, key=header_text.count)
     header = next(csv.reader([header_text], delimiter=delimiter))
     names = tuple(name.strip() for name in header)
@@ -151,6 +149,21 @@ def _open_csv(path: Path, encoding: str) -> RecipientFile:
         )
     _check_header(path, columns)
     return RecipientFile(path, columns, encoding=codec, delimiter=delimiter, fields=fields)
+
+
+def _refuse_blank_header(path: Path, lines: list[str]) -> None:
+    """Refuse a file whose first line is blank: empty, or where the header is further down
+    (the header must be line 1, or row numbers would not be the file's)."""
+    below = next((i for i, line in enumerate(lines, 1) if line.strip(' \t,;"')), None)
+    if below is None:
+        raise RecipientsError(
+            f"{path.name}: the file is empty; it needs a header row naming "
+            "the columns, then one row per recipient"
+        )
+    raise RecipientsError(
+        f"{path.name}: line 1 is blank and line {below:,} is the first with text; the header "
+        "naming the columns must be line 1: delete the blank lines above it"
+    )
 
 
 def _unnamed(position: int) -> str:

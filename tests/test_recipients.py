@@ -212,6 +212,24 @@ def test_csv_without_header_is_an_error(tmp_path: Path, content: bytes) -> None:
 
 
 @pytest.mark.parametrize(
+    ("content", "line"),
+    [
+        (b"\r\nphone;name\r\n0176 1;A\r\n", "2"),
+        (b"\xef\xbb\xbf;;\r\n;;\r\nphone;name;\r\n0176 1;A;\r\n", "3"),
+        (b'"";\n\nphone;name\n', "3"),
+    ],
+    ids=["empty-line", "delimiters", "empty-quotes"],
+)
+def test_csv_with_blank_lines_above_the_header_names_the_header_line(
+    tmp_path: Path, content: bytes, line: str
+) -> None:
+    """Blank lines above the header (a sheet's empty top rows, exported) are refused naming the
+    line the header is on, not as an empty file or a header without names."""
+    with pytest.raises(RecipientsError, match=rf"line 1 is blank and line {line} is the first"):
+        open_recipients(write(tmp_path, content))
+
+
+@pytest.mark.parametrize(
     "content",
     [b"phone,name\n", b"phone,name", b"phone,name\r\n", b"\xef\xbb\xbfphone,name"],
     ids=["lf", "no-line-break", "crlf", "bom-no-line-break"],
