@@ -429,7 +429,7 @@ def _open_xlsx(path: Path, sheet: str | None, locale: str, raw: frozenset[str]) 
         for number, row, _ in rows:
             used = next((i for i in sorted(unnamed) if i < len(row) and not _blank(row[i])), None)
             if used is not None:
-                letter = _column_letters(first_col + used)
+                letter = workbook.column_letters(first_col + used)
                 raise RecipientsError(
                     f"{path.name}: column {letter} has no name in the header (row {header_row}) "
                     f"but holds a value in row {number}; name it, or delete the column"
@@ -451,16 +451,6 @@ def _open_xlsx(path: Path, sheet: str | None, locale: str, raw: frozenset[str]) 
 
 def _blank(value: object) -> bool:
     return isinstance(value, str) and not value.strip()
-
-
-def _column_letters(index: int) -> str:
-    """`A` for 0, `AA` for 26: the name Excel shows above a column."""
-    letters = ""
-    index += 1
-    while index:
-        index, rest = divmod(index - 1, 26)
-        letters = chr(65 + rest) + letters
-    return letters
 
 
 def _xlsx_rows(
