@@ -34,6 +34,9 @@ _CONTEXT = Context(prec=400, rounding=ROUND_HALF_UP)
 _MEMO_SIZE = 65_536  # rendered texts a Renderer keeps: dates, ZIP codes and prices repeat
 EPOCH = dt.datetime(1899, 12, 30)  # day 0 of Excel's 1900 date system, past its 1900-02-29
 DAY = 86_400.0
+# Serials of 0001-01-01 and 9999-12-31: dates outside them show as General.
+_FIRST_DAY = (dt.date.min - EPOCH.date()).days
+_LAST_DAY = (dt.date.max - EPOCH.date()).days
 
 # Excel's words for TRUE and FALSE by language; CLDR has none. English is the fallback.
 _BOOLEANS = {
@@ -330,10 +333,15 @@ def _plain(tokens: list[Token]) -> _Plain | None:
     if "?" in run or run.count(".") > 1 or (run.startswith((",", ".")) and len(run) == 1):
         return None
     whole, point, fraction = run.partition(".")
-    if "," in fraction or (not whole.rstrip(",") and not fraction):
+    # Commas after the last placeholder scale, after the decimals too (`0.0,` shows thousands).
+    if point and fraction.rstrip(","):
+        scaling = len(fraction) - len(fraction.rstrip(","))
+        fraction = fraction.rstrip(",")
+    else:
+        scaling = len(whole) - len(whole.rstrip(","))
+        whole = whole.rstrip(",")
+    if "," in fraction or (not whole and not fraction):
         return None
-    scaling = len(whole) - len(whole.rstrip(","))
-    whole = whole.rstrip(",")
     if whole.startswith(",") or ",," in whole or ("," in whole and whole.count("0") > 1):
         return None
     rest = [t for i, t in enumerate(tokens) if i not in core]
@@ -542,9 +550,9 @@ def _number_parts(tokens: list[Token]) -> tuple[int, int, bool, int, int]:
         if integer and integer[0] < i < integer[-1]:
             grouping = True
         elif (
-            integer
-            and i > integer[-1]
-            and all(tokens[j] == ("other", ",") for j in range(integer[-1] + 1, i))
+            digits
+            and i > digits[-1]
+            and all(tokens[j] == ("other", ",") for j in range(digits[-1] + 1, i))
         ):
             scaling += 1
     percent = sum(1 for k, t in tokens if k == "other" and t == "%")
@@ -687,11 +695,13 @@ def _render_fraction(tokens: list[Token], value: float, loc: CellLocale) -> str:
 
 
 def _render_date(tokens: list[Token], serial: float, loc: CellLocale) -> str:
+    if not _FIRST_DAY <= serial < _LAST_DAY + 1:  # no date: before the year 1 or after 9999
+        return general(serial, loc.decimal)
     places = max((len(t) for k, t in tokens if k == "subsecond"), default=0)
     ticks = round(serial * DAY * 10**places)  # in units of the smallest shown second
     seconds, sub = divmod(ticks, 10**places)
     days, in_day = divmod(seconds, 86_400)
-    if days < -693_593 or days > 2_958_465:  # outside the years 1 to 9999
+    if not _FIRST_DAY <= days <= _LAST_DAY:  # rounded up past 9999-12-31 23:59:59
         return general(serial, loc.decimal)
     date = EPOCH.date() + dt.timedelta(days=days)
     hour, rest = divmod(in_day, 3600)

@@ -4,8 +4,8 @@ Every cell is read as text (no lost leading zeros or `+`), stripped of surroundi
 an empty cell is NA. Rows carry the number a person sees in the file, the header being 1: in a CSV
 file the line where the record starts (see `csvlines`), in a sheet its row, in Parquet the record's
 index + 2 (so a CSV exported from the same data keeps the numbers). A spreadsheet's blank rows
-(CSV lines of only delimiters) and unnamed empty columns (a delimiter at the end of every line)
-are no data: they are skipped.
+(CSV lines of only delimiters, Parquet records of only nulls) and unnamed empty columns (a
+delimiter at the end of every line) are no data: they are skipped.
 """
 
 from __future__ import annotations
@@ -131,12 +131,10 @@ def _open_csv(path: Path, encoding: str) -> RecipientFile:
     except UnicodeError:
         raise _encoding_error(path, encoding) from None
     # A lone "\r" ends a line too (old Mac exports); pyarrow reads such files, so must we.
-    header_text = re.split(r"\r|\n", text.removeprefix("\ufeff"), maxsplit=1)[0]
-    if not header_text.strip():
-        raise RecipientsError(
-            f"{path.name}: the file is empty; it needs a header row naming "
-            "the columns, then one row per recipient"
-        )
+    lines = re.split(r"\r\n|\r|\n", text.removeprefix("\ufeff"))
+    header_text = lines[0]
+    if not header_text.strip(' \t,;"'):
+        _refuse_blank_header(path, lines)
     delimiter = max(_DELIMITERS, key=header_text.count)
     header = next(csv.reader([header_text], delimiter=delimiter))
     names = tuple(name.strip() for name in header)
@@ -151,6 +149,21 @@ def _open_csv(path: Path, encoding: str) -> RecipientFile:
         )
     _check_header(path, columns)
     return RecipientFile(path, columns, encoding=codec, delimiter=delimiter, fields=fields)
+
+
+def _refuse_blank_header(path: Path, lines: list[str]) -> None:
+    """Refuse a file whose first line is blank: empty, or where the header is further down
+    (the header must be line 1, or row numbers would not be the file's)."""
+    below = next((i for i, line in enumerate(lines, 1) if line.strip(' \t,;"')), None)
+    if below is None:
+        raise RecipientsError(
+            f"{path.name}: the file is empty; it needs a header row naming "
+            "the columns, then one row per recipient"
+        )
+    raise RecipientsError(
+        f"{path.name}: line 1 is blank and line {below:,} is the first with text; the header "
+        "naming the columns must be line 1: delete the blank lines above it"
+    )
 
 
 def _unnamed(position: int) -> str:
@@ -338,20 +351,38 @@ def _split(batches: list[pa.RecordBatch], numbers: list[np.ndarray], rows: int) 
 
 
 def _parquet_batches(path: Path, wanted: list[str], chunk_rows: int) -> Batches:
-    """Yield (batch of `wanted` as text, record index + 2: the line a CSV export would have)."""
+    """Yield (batch of `wanted` as text, record index + 2: the line a CSV export would have),
+    blank records left out."""
     try:
         # No pre-buffering: it reads whole row groups ahead, which for large files held
         # ~100 MB more than streaming them (measured on 5M rows).
         parquet = pq.ParquetFile(path, pre_buffer=False)
+        # Every column is read: a record is blank only when all of its cells are.
         start = 2
-        for batch in parquet.iter_batches(batch_size=chunk_rows, columns=wanted, use_threads=False):
-            text = pa.record_batch(
-                [_as_text(col) for col in batch.columns], names=batch.schema.names
-            )
-            yield text, np.arange(start, start + batch.num_rows, dtype=np.int64)
+        for batch in parquet.iter_batches(batch_size=chunk_rows, use_threads=False):
+            numbers = np.arange(start, start + batch.num_rows, dtype=np.int64)
             start += batch.num_rows
+            text = pa.record_batch([_as_text(batch.column(name)) for name in wanted], names=wanted)
+            blank = _blank_records(batch)
+            if blank.any():
+                text, numbers = text.filter(pa.array(~blank)), numbers[~blank]
+            yield text, numbers
     except (pa.ArrowException, OSError) as exc:
         raise RecipientsError(f"{path.name}: not a readable Parquet file ({_short(exc)})") from None
+
+
+def _blank_records(batch: pa.RecordBatch) -> np.ndarray:
+    """Which records hold nothing in any column (null, NaN or white space): a spreadsheet's
+    empty row, exported."""
+    blank = np.ones(batch.num_rows, bool)
+    for column in batch.columns:
+        empty = pc.is_null(column, nan_is_null=True)
+        if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
+            empty = pc.or_kleene(empty, pc.equal(pc.utf8_trim_whitespace(column), ""))
+        blank &= empty.to_numpy(zero_copy_only=False)
+        if not blank.any():
+            break
+    return blank
 
 
 def _as_text(column: pa.Array) -> pa.Array:
@@ -398,7 +429,7 @@ def _open_xlsx(path: Path, sheet: str | None, locale: str, raw: frozenset[str]) 
         for number, row, _ in rows:
             used = next((i for i in sorted(unnamed) if i < len(row) and not _blank(row[i])), None)
             if used is not None:
-                letter = _column_letters(first_col + used)
+                letter = workbook.column_letters(first_col + used)
                 raise RecipientsError(
                     f"{path.name}: column {letter} has no name in the header (row {header_row}) "
                     f"but holds a value in row {number}; name it, or delete the column"
@@ -420,16 +451,6 @@ def _open_xlsx(path: Path, sheet: str | None, locale: str, raw: frozenset[str]) 
 
 def _blank(value: object) -> bool:
     return isinstance(value, str) and not value.strip()
-
-
-def _column_letters(index: int) -> str:
-    """`A` for 0, `AA` for 26: the name Excel shows above a column."""
-    letters = ""
-    index += 1
-    while index:
-        index, rest = divmod(index - 1, 26)
-        letters = chr(65 + rest) + letters
-    return letters
 
 
 def _xlsx_rows(

@@ -176,7 +176,7 @@ def _scan_styles(
     """`cell_styles` by a regular expression over the XML as Excel, LibreOffice, openpyxl and
     xlsxwriter write it (`<c r="B2" s="3" …>`), several times as fast as an XML parser.
     None when the sheet is written otherwise (prefixed tags, a cell without `r` first)."""
-    letters = {_column_letters(c).encode(): c for c in wanted}
+    letters = {column_letters(c).encode(): c for c in wanted}
     # Only cells of the wanted columns with a formatted style match at all.
     pattern = re.compile(
         rb'<c r="('
@@ -215,7 +215,8 @@ def _scan_styles(
     }
 
 
-def _column_letters(index: int) -> str:
+def column_letters(index: int) -> str:
+    """`A` for 0, `AA` for 26: the name Excel shows above a column."""
     letters = ""
     index += 1
     while index:

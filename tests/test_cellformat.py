@@ -112,6 +112,9 @@ def test_general(value: float, text: str) -> None:
         ("# ?/?", 1.25, "1 1/4"),
         ("[h]:mm:ss", 1.5, "36:00:00"),
         ('#,##0,"k"', 123456.0, "123k"),
+        ("0.0,", 1234567.0, "1234,6"),  # a comma after the decimals scales too
+        ('#,##0.00,,"M"', 1234567890.0, "1.234,57M"),
+        ('0.0,"k"', 1500.0, "1,5k"),
         ('[>=100]"many";"few"', 5.0, "few"),
         ("[$-F800]dddd, mmmm dd, yyyy", 45296.0, "Freitag, 5. Januar 2024"),
         ("yyyy-mm-dd hh:mm:ss", 45296.4375, "2024-01-05 10:30:00"),
@@ -121,3 +124,10 @@ def test_general(value: float, text: str) -> None:
 def test_format_codes_in_german(code: str, value: float, text: str) -> None:
     """Sections, scientific, fractions, elapsed time, scaling, conditions, system dates."""
     assert cellformat.render(value, code, "de-DE") == text
+
+
+@pytest.mark.parametrize("value", [1e308, -1e308, 2958466.0, -693594.0])
+@pytest.mark.parametrize("code", ["dd.mm.yyyy", "[$-F800]dddd, mmmm dd, yyyy", "hh:mm:ss.000"])
+def test_a_number_beyond_every_date_shows_as_general(code: str, value: float) -> None:
+    """A date format on a number outside the years 1 to 9999 shows the number (it overflowed)."""
+    assert cellformat.render(value, code, "en-US") == cellformat.general(value)

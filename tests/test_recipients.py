@@ -3,6 +3,7 @@ own lines (the header is 1), blank rows and unnamed empty columns left out."""
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 import openpyxl
@@ -211,6 +212,24 @@ def test_csv_without_header_is_an_error(tmp_path: Path, content: bytes) -> None:
 
 
 @pytest.mark.parametrize(
+    ("content", "line"),
+    [
+        (b"\r\nphone;name\r\n0176 1;A\r\n", "2"),
+        (b"\xef\xbb\xbf;;\r\n;;\r\nphone;name;\r\n0176 1;A;\r\n", "3"),
+        (b'"";\n\nphone;name\n', "3"),
+    ],
+    ids=["empty-line", "delimiters", "empty-quotes"],
+)
+def test_csv_with_blank_lines_above_the_header_names_the_header_line(
+    tmp_path: Path, content: bytes, line: str
+) -> None:
+    """Blank lines above the header (a sheet's empty top rows, exported) are refused naming the
+    line the header is on, not as an empty file or a header without names."""
+    with pytest.raises(RecipientsError, match=rf"line 1 is blank and line {line} is the first"):
+        open_recipients(write(tmp_path, content))
+
+
+@pytest.mark.parametrize(
     "content",
     [b"phone,name\n", b"phone,name", b"phone,name\r\n", b"\xef\xbb\xbfphone,name"],
     ids=["lf", "no-line-break", "crlf", "bom-no-line-break"],
@@ -330,7 +349,8 @@ def test_parquet_float_cells_are_read_one_by_one(tmp_path: Path) -> None:
     """In a float column, whole numbers stay digits beside a fraction, and NaN is NA."""
     path = tmp_path / "people.parquet"
     values = [4917612345678.0, 1.5, float("nan"), None, 491761111111.0]
-    pq.write_table(pa.table({"phone": pa.array(values, pa.float64())}), path)
+    names = ["A", "B", "C", "D", "E"]
+    pq.write_table(pa.table({"phone": pa.array(values, pa.float64()), "name": names}), path)
     assert cells(read_all(open_recipients(path), chunk_rows=10), "phone") == [
         "4917612345678",
         "1.5",
@@ -340,10 +360,28 @@ def test_parquet_float_cells_are_read_one_by_one(tmp_path: Path) -> None:
     ]
 
 
+def test_parquet_blank_records_are_skipped_and_rows_keep_their_numbers(tmp_path: Path) -> None:
+    """A record of only nulls, NaN and white space (a spreadsheet's empty row) is no data, as in
+    CSV and xlsx; the others keep index + 2."""
+    path = tmp_path / "people.parquet"
+    table = pa.table(
+        {
+            "phone": pa.array(["0176 1", None, None, "0176 4", None], pa.string()),
+            "score": pa.array([1.0, float("nan"), None, None, float("nan")], pa.float64()),
+            "name": pa.array(["Anna", "  ", None, None, ""], pa.string()),
+            "day": pa.array([None, None, None, None, dt.date(2024, 1, 5)], pa.date32()),
+        }
+    )
+    pq.write_table(table, path)
+    frame = read_all(open_recipients(path), chunk_rows=2)
+    assert frame.index.tolist() == [2, 5, 6]
+    assert cells(frame, "phone") == ["0176 1", "0176 4", None]
+
+
 def test_parquet_columns_come_from_the_schema() -> None:
     """open_recipients() on Parquet lists the schema's columns."""
     file = open_recipients(DATA / "recipients.parquet")
-    assert file.columns == ("phone_text", "phone_int", "phone_float", "first_name")
+    assert file.columns == ("customer_id", "phone_text", "phone_int", "phone_float", "first_name")
 
 
 def test_unreadable_parquet_is_an_error(tmp_path: Path) -> None:
@@ -419,7 +457,6 @@ def test_unreadable_xlsx_is_an_error(tmp_path: Path) -> None:
 
 def test_parquet_numbers_and_dates_become_text(tmp_path: Path) -> None:
     """Parquet: floats at 15 significant digits, shortest; decimals keep their scale; ISO dates."""
-    import datetime as dt
     from decimal import Decimal
 
     table = pa.table(
@@ -428,6 +465,7 @@ def test_parquet_numbers_and_dates_become_text(tmp_path: Path) -> None:
             "price": pa.array([Decimal("12.50"), Decimal("3.00"), None], pa.decimal128(8, 2)),
             "day": pa.array([dt.date(2024, 1, 5), None, None], pa.date32()),
             "at": pa.array([dt.datetime(2024, 1, 5, 10, 30), None, None], pa.timestamp("ms")),
+            "name": ["A", "B", "C"],
         }
     )
     path = tmp_path / "people.parquet"

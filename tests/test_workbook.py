@@ -11,6 +11,7 @@ import openpyxl
 import pandas as pd
 import pytest
 
+from rcsbatch import workbook
 from rcsbatch.errors import RecipientsError
 from rcsbatch.recipients import RecipientFile, open_recipients
 
@@ -249,3 +250,12 @@ def test_validate_refuses_a_bad_locale_or_raw_column(
     result = CliRunner().invoke(cli, ["validate", str(campaign)])
     assert result.exit_code == 2
     assert message in result.output
+
+
+@pytest.mark.parametrize(
+    ("index", "letters"), [(0, "A"), (25, "Z"), (26, "AA"), (51, "AZ"), (16_383, "XFD")]
+)
+def test_column_letters_are_excels(index: int, letters: str) -> None:
+    """Column places name the columns as Excel heads them, up to its last, XFD."""
+    assert workbook.column_letters(index) == letters
+    assert workbook._column_number(letters) == index

@@ -19,9 +19,11 @@ HERE = Path(__file__).resolve().parent
 
 
 def write_parquet(path: Path) -> None:
-    """Three rows; the third has no number in any phone column."""
+    """Three rows; the third has no number in any phone column (but a customer id, so it is
+    not a blank record)."""
     table = pa.table(
         {
+            "customer_id": pa.array(["C1", "C2", "C3"], pa.string()),
             "phone_text": pa.array(["+49 176 1234 5678", "0176 12345678", None], pa.string()),
             "phone_int": pa.array([4917612345678, 491761111111, None], pa.int64()),
             "phone_float": pa.array([4917612345678.0, 491761111111.0, None], pa.float64()),
