@@ -8,6 +8,7 @@ raises `CampaignError` naming the key and the file.
 from __future__ import annotations
 
 import datetime as dt
+import difflib
 import math
 import re
 import tomllib
@@ -570,8 +571,21 @@ def _parse_number_types(top: _Reader) -> frozenset[str]:
         )
     unknown = [v for v in value if v not in phones.NUMBER_TYPES]
     if unknown:
-        raise top.fail("number_types", f"names unknown number types {unknown}; known: {known}")
+        guesses = [
+            f"`{found[0]}` for {v!r}"
+            for v in unknown
+            if (found := difflib.get_close_matches(_type_key(v), phones.NUMBER_TYPES, 1))
+        ]
+        hint = f" (did you mean {', '.join(guesses)}?)" if guesses else ""
+        raise top.fail(
+            "number_types", f"names unknown number types {unknown}{hint}; known: {known}"
+        )
     return frozenset(value)
+
+
+def _type_key(name: str) -> str:
+    """A type name as a person may write it (`Fixed-Line`), in the form NUMBER_TYPES uses."""
+    return re.sub(r"[\s-]+", "_", name.strip().lower())
 
 
 def _parse_test(table: Any, path: Path, region: str, number_types: frozenset[str]) -> TestSpec:

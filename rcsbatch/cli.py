@@ -146,6 +146,14 @@ def _api_key() -> str:
             f"{len(key)}); seven's API keys are plain letters and digits: copy it again from "
             "seven's dashboard (a word processor may have changed a quote or a dash)"
         )
+    bad = next((i for i, char in enumerate(key, 1) if not char.isprintable()), None)
+    if bad is not None:
+        # A line break inside (two lines pasted, a file read whole): aiohttp refuses it as
+        # header injection, with a traceback.
+        raise InputProblem(
+            f"{API_KEY_ENV} holds a control character such as a line break (character {bad} "
+            f"of {len(key)}); seven's API keys are one line of letters and digits: set it again"
+        )
     return key
 
 
@@ -186,10 +194,14 @@ def _base_url() -> str:
     from rcsbatch.client import DEFAULT_BASE_URL  # aiohttp/httpx: only when sending for real
 
     value = os.environ.get(BASE_URL_ENV, "").strip() or DEFAULT_BASE_URL
-    parts = urllib.parse.urlsplit(value)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    try:
+        parts = urllib.parse.urlsplit(value)
+        port_ok = parts.port is None or parts.port > 0  # raises for a port past 65535
+    except ValueError:  # an unclosed `[` of an IPv6 address, a port that is no number
+        parts, port_ok = urllib.parse.urlsplit(""), False
+    if parts.scheme not in ("http", "https") or not parts.hostname or not port_ok:
         raise InputProblem(
-            f"{BASE_URL_ENV}={value!r} is not an http(s) URL; "
+            f"{BASE_URL_ENV}={value!r} is not an http(s) URL with a host (and a port 1-65535); "
             f"for seven use {DEFAULT_BASE_URL} (or leave it unset)"
         )
     return value

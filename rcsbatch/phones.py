@@ -60,7 +60,7 @@ import threading
 import unicodedata
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Final
 
 import numpy as np
@@ -379,7 +379,10 @@ class Check:
 
     ``number`` is the E.164 digits of a valid number (0 when the cell is none), also when
     the number is refused for its type (``refused_type``: a capability lookup that shows
-    RCS may still let it go); ``warning_kind`` is a type name or TWO_READINGS.
+    RCS may still let it go); ``warning_kind`` is a type name or TWO_READINGS. ``other`` is
+    the valid international reading of bare digits read as a national number, whatever its
+    type (0 when there is none): the cell may mean either person, so a suppress list that
+    holds either reading must stop it.
     """
 
     number: int
@@ -387,6 +390,7 @@ class Check:
     warning: str | None = None
     warning_kind: str | None = None
     refused_type: bool = False
+    other: int = 0
 
 
 def _judge(
@@ -426,6 +430,7 @@ def check_one(raw: object, region: str, allowed: frozenset[str] = DEFAULT_NUMBER
     if alternative is not None and alternative[2] is not None:
         other_kind = _TYPE_NAME[phonenumbers.number_type(alternative[2])]
         other = (alternative[0], other_kind, _international(alternative[2]))
+        return replace(_judge(number, kind, other, allowed, code), other=other[0])
     return _judge(number, kind, other, allowed, code)
 
 
@@ -1868,6 +1873,7 @@ class Checks:
     warning: npt.NDArray[np.object_]
     warning_kind: npt.NDArray[np.object_]
     refused_type: Bools
+    other: Ints
 
     def __len__(self) -> int:
         return len(self.number)
@@ -1880,6 +1886,7 @@ class Checks:
             self.warning[row],
             self.warning_kind[row],
             bool(self.refused_type[row]),
+            int(self.other[row]),
         )
 
     @staticmethod
@@ -1928,7 +1935,7 @@ def _check_chunk(array: Any, region: str, allowed: frozenset[str]) -> tuple[Chec
                 column, refused[chosen] = reasons, True
             joined = pc.binary_join_element_wise(head, named, tail, "")
             column[chosen] = joined.to_numpy(zero_copy_only=False)
-    return Checks(numbers, reasons, warnings, kinds_of_warnings, refused), found.slow
+    return Checks(numbers, reasons, warnings, kinds_of_warnings, refused, others), found.slow
 
 
 def check_many(
@@ -1947,7 +1954,8 @@ def check_many(
     n = len(array)
     if n == 0:
         none = np.full(0, None, dtype=object)
-        return Checks(np.zeros(0, np.int64), none, none, none, np.zeros(0, np.bool_))
+        empty = np.zeros(0, np.int64)
+        return Checks(empty, none, none, none, np.zeros(0, np.bool_), empty)
     workers = _workers(n)
     pieces = max(workers, -(-n // _MAX_CHUNK))
     pieces = -(-pieces // workers) * workers
@@ -1969,4 +1977,5 @@ def check_many(
             checks.warning[row] = verdict.warning
             checks.warning_kind[row] = verdict.warning_kind
             checks.refused_type[row] = verdict.refused_type
+            checks.other[row] = verdict.other
     return checks

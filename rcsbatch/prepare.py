@@ -113,6 +113,9 @@ def load_suppress(campaign: Campaign) -> np.ndarray:
 
     An entry that is not a number refuses the run (unless `suppress_invalid = "ignore"`): it is
     someone's opt-out we could not honour. Empty cells are no entry; a header-only list is empty.
+    Bare digits that read two ways (`436641234567`: a German landline, or an Austrian mobile
+    whose `00` a spreadsheet dropped) suppress both readings, whatever their type: the
+    recipient file may write the same person with `+`, and an opt-out must never be missed.
     """
     assert campaign.suppress is not None
     if not campaign.suppress.exists():
@@ -121,16 +124,14 @@ def load_suppress(campaign: Campaign) -> np.ndarray:
     found = [np.empty(0, np.int64)]
     if len(file.columns) == 1:
         # A list without a header: its first line is a number, not a column name.
-        first, _ = phones.normalise_many(
-            pd.Series([file.columns[0]], dtype="str"), campaign.default_region
-        )
-        found.append(first[first != 0])
+        first = _readings(pd.Series([file.columns[0]], dtype="str"), campaign.default_region)
+        found.extend(first)
     bad_lines: list[int] = []  # row numbers are the lines a person sees in the file
     bad_count = 0
     for column in read_numbers_column(file):
-        numbers, _ = phones.normalise_many(column, campaign.default_region)
-        found.append(numbers[numbers != 0])
-        bad = (numbers == 0) & column.notna().to_numpy()
+        read, other = _readings(column, campaign.default_region)
+        found.extend((read, other))
+        bad = (read == 0) & column.notna().to_numpy()
         bad_count += int(bad.sum())
         bad_lines.extend(column.index[bad][: SHOWN_BAD - len(bad_lines)].tolist())
     if bad_count and campaign.suppress_invalid == "refuse":
@@ -141,7 +142,8 @@ def load_suppress(campaign: Campaign) -> np.ndarray:
             f"not a phone number (line {shown}{more}); those people's opt-outs would be lost. "
             'Fix the list, or set `suppress_invalid = "ignore"` in the campaign file to skip them'
         )
-    numbers = np.unique(np.concatenate(found))
+    every = np.unique(np.concatenate(found))
+    numbers: np.ndarray = every[every != 0]
     if not numbers.size and not bad_count and "phone" not in map(str.lower, file.columns):
         # A header-only list is fine (nobody opted out yet), but one whose column is not
         # `phone` may be the wrong file (an `email` list): said, not refused, as no opt-out
@@ -156,6 +158,13 @@ def load_suppress(campaign: Campaign) -> np.ndarray:
 
 
 SHOWN_BAD = 10  # lines named when a suppress list has entries that are not numbers
+
+
+def _readings(column: pd.Series, region: str) -> tuple[np.ndarray, np.ndarray]:
+    """Each cell's number as a recipient file would read it (0 when none), and its other
+    reading when bare digits read two ways (0 when none)."""
+    checked = phones.check_many(column, region, frozenset(phones.NUMBER_TYPES))
+    return checked.number, checked.other
 
 
 class SeenNumbers:
@@ -354,7 +363,9 @@ def check_chunk(
 
     invalid = pd.notna(reason)
     status[invalid] = INVALID
-    suppressed = ~invalid & np.isin(numbers, suppress)
+    # Bare digits that read two ways may mean the person of either reading.
+    listed = np.isin(numbers, suppress) | ((checked.other != 0) & np.isin(checked.other, suppress))
+    suppressed = ~invalid & listed
     status[suppressed] = SUPPRESSED
     reason[suppressed] = "in the suppress list"
     ok = ~invalid & ~suppressed

@@ -13,6 +13,10 @@ any moment ends the same way, never in a traceback:
   whose product is what it prints (`preview`, `report` to stdout, `agents`, `hooks`) then exits
   2, one whose product is on disk (`run`, `sync`, …) keeps its exit code.
 - A stderr that cannot be written loses the messages, not the run.
+- A standard descriptor that is closed (`>&-`, a daemon) is opened on /dev/null first: else the
+  first file or socket opened takes its number (the event loop aborted on closing it, exit 134,
+  and a journal could take stdout's). A closed stdout then counts as one that cannot take
+  what is written.
 """
 
 from __future__ import annotations
@@ -98,9 +102,33 @@ class _Guarded(io.RawIOBase):
 
 
 _streams: dict[str, _Guarded] = {}
+_FDS = {"stdin": 0, "stdout": 1, "stderr": 2}
 
 
-def _guard(name: str, *, write_through: bool) -> None:
+def _open_closed() -> set[str]:
+    """Open each closed standard descriptor on /dev/null; the names of those that were."""
+    closed = set()
+    for name, fd in _FDS.items():
+        try:
+            os.fstat(fd)
+        except OSError:
+            closed.add(name)
+            # The lowest free number is this one, as the loop goes upwards.
+            opened = os.open(os.devnull, os.O_RDWR)
+            if opened != fd:
+                os.dup2(opened, fd)
+                os.close(opened)
+    return closed
+
+
+def _guard(name: str, *, write_through: bool, closed: bool = False) -> None:
+    if closed and getattr(sys, name) is None:
+        # Python left the stream None; what is written goes nowhere, and is said to be lost.
+        raw = _Guarded(_FDS[name])
+        raw.failure = OSError(errno.EBADF, f"{name} is closed")
+        _streams[name] = raw
+        setattr(sys, name, io.TextIOWrapper(io.BufferedWriter(raw), write_through=True))
+        return
     old = getattr(sys, name)
     if old is None or old is not getattr(sys, f"__{name}__"):
         return  # none, or already replaced by whoever runs us: left alone
@@ -154,8 +182,9 @@ def main() -> None:
     """Run the command line with the process's signals and streams in hand; see the module
     docstring."""
     signal.signal(signal.SIGTERM, _terminate)
-    _guard("stdout", write_through=False)
-    _guard("stderr", write_through=True)
+    closed = _open_closed()
+    _guard("stdout", write_through=False, closed="stdout" in closed)
+    _guard("stderr", write_through=True, closed="stderr" in closed)
     try:
         from rcsbatch.cli import run_command
 

@@ -632,13 +632,18 @@ def test_number_types_default_and_given(tmp_path: Path) -> None:
     ("value", "problem"),
     [
         ('["mobile", "landline"]', "names unknown number types ['landline']; known: mobile,"),
+        ('["moblie"]', "types ['moblie'] (did you mean `mobile` for 'moblie'?); known:"),
+        (
+            '["Mobile", "Fixed-Line", "voip"]',
+            "(did you mean `mobile` for 'Mobile', `fixed_line` for 'Fixed-Line'?)",
+        ),
         ("[]", "must be a list of number types"),
         ('"mobile"', "must be a list"),
         ("[1]", "must be a list of number types"),
     ],
 )
 def test_a_bad_number_types_names_the_types(tmp_path: Path, value: str, problem: str) -> None:
-    """An unknown type name is refused, listing the names there are."""
+    """An unknown type name is refused, listing the names there are and the near one."""
     path = write_campaign(tmp_path, campaign_source(top={"number_types": value}))
     with pytest.raises(CampaignError) as raised:
         load_campaign(path)

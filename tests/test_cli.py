@@ -325,7 +325,18 @@ def test_second_run_while_one_holds_the_lock_exits_4(
     assert invoke("run", str(example)).exit_code == 0  # released: the next run goes
 
 
-@pytest.mark.parametrize("url", ["127.0.0.1:8089/api", "ftp://gateway/api", "http:///api"])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "127.0.0.1:8089/api",
+        "ftp://gateway/api",
+        "http:///api",
+        "http://127.0.0.1:99999/api",
+        "http://127.0.0.1:0/api",
+        "http://127.0.0.1:80a/api",
+        "http://[::1/api",
+    ],
+)
 def test_a_base_url_that_is_not_http_is_an_input_error(
     example: Path, url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -333,7 +344,7 @@ def test_a_base_url_that_is_not_http_is_an_input_error(
     monkeypatch.setenv("SEVEN_API_KEY", SECRET)
     monkeypatch.setenv("SEVEN_BASE_URL", url)
     result = invoke("run", str(example))
-    assert result.exit_code == 2
+    assert result.exit_code == 2, result.output
     assert "SEVEN_BASE_URL" in result.stderr
 
 
@@ -594,6 +605,21 @@ def test_non_ascii_api_key_is_refused_before_any_request(
     assert result.exit_code == 2, result.output
     assert "not ASCII" in result.output
     assert key not in result.output and SECRET[:6] not in result.output
+    assert gateway.backend.accepted() == []
+
+
+@pytest.mark.parametrize("inside", ["\n", "\r\n", "\t", "\x7f"])
+def test_api_key_with_a_control_character_is_refused_before_any_request(
+    example: Path, gateway: SimulatorServer, monkeypatch: pytest.MonkeyPatch, inside: str
+) -> None:
+    """A key of two lines (or with a tab, a DEL): exit 2 saying so, not aiohttp's traceback
+    about header injection, and the key never shown."""
+    key = SECRET[:6] + inside + SECRET[6:]
+    monkeypatch.setenv("SEVEN_API_KEY", key)
+    result = invoke("run", str(example))
+    assert result.exit_code == 2, result.output
+    assert "control character" in result.output and "Traceback" not in result.output
+    assert SECRET[:6] not in result.output and SECRET[6:] not in result.output
     assert gateway.backend.accepted() == []
 
 

@@ -596,3 +596,15 @@ def test_many_did_you_mean_rows_agree_with_the_reference() -> None:
     found = check_many(cells, "DE")
     assert [found.at(i) for i in range(len(cells))] == [check_one(c, "DE") for c in cells]
     assert sum("did you mean" in (found.reason[i] or "") for i in range(len(cells))) > 24
+
+
+def test_bare_digits_that_read_two_ways_name_the_other_reading() -> None:
+    """`other` is the international reading of bare digits read nationally, whatever the
+    verdict, in the reference and the vectorised check alike; 0 for a single reading."""
+    cells = ["436641234567", "+43 664 1234567", "0176 12345678", "4917612345678"]
+    for allowed in (DEFAULT_NUMBER_TYPES, DEFAULT_NUMBER_TYPES | {"fixed_line"}):
+        many = check_many(cells, "DE", allowed)
+        assert [check_one(c, "DE", allowed).other for c in cells] == [436641234567, 0, 0, 0]
+        assert [many.at(i) for i in range(len(cells))] == [
+            check_one(c, "DE", allowed) for c in cells
+        ]

@@ -311,3 +311,25 @@ def test_suppress_lists_take_landlines_apostrophes_and_full_width(tmp_path: Path
     suppress = "phone\n+49 30 1234567\n'0151 23456789\n\uff10\uff11\uff16\uff10 98765432\n"
     rows = checked(campaign_with(tmp_path, csv, suppress=suppress))
     assert rows["status"].tolist() == ["ready", "suppressed", "suppressed"]
+
+
+@pytest.mark.parametrize(
+    ("listed", "written", "top"),
+    [
+        # the list lost the 00; the recipient file has the mobile with +
+        ("436641234567", "+43 664 1234567", ""),
+        ("436641234567", "0043 664 1234567", ""),
+        # the recipient file lost the 00 where both readings are allowed (sent with a warning)
+        ("+43 664 1234567", "436641234567", 'number_types = ["mobile", "fixed_line"]'),
+        ("0043 664 1234567", "'436641234567", 'number_types = ["mobile", "fixed_line"]'),
+    ],
+)
+def test_bare_digits_that_read_two_ways_are_suppressed_either_way(
+    tmp_path: Path, listed: str, written: str, top: str
+) -> None:
+    """A suppress entry and a recipient cell naming the same person in different shapes, one
+    of them bare digits that read two ways, still suppress: an opt-out is never lost to a
+    dropped 00."""
+    csv = f"phone,name\n{written},a\n0160 98765432,b\n"
+    rows = checked(campaign_with(tmp_path, csv, top=top, suppress=f"phone\n{listed}\n"))
+    assert rows["status"].tolist() == ["suppressed", "ready"]

@@ -264,3 +264,31 @@ def test_a_full_stderr_loses_the_messages_not_the_run(
         )
     assert proc.returncode == 0
     assert Path(proc.stdout.strip()).is_dir()
+
+
+@pytest.mark.parametrize(
+    ("name", "closing"), [("run", ">&-"), ("run", "2>&-"), ("preview", ">&-"), ("dry-run", "<&-")]
+)
+def test_a_closed_standard_descriptor_is_no_abort(
+    ran: tuple[Path, Path, dict[str, str]], name: str, closing: str
+) -> None:
+    """`rcsbatch … >&-` (or stderr, stdin closed): the first socket or file no longer takes the
+    closed number (the event loop aborted closing it, exit 134); a closed stdout is output lost,
+    said on stderr (exit 2 for a command whose product is what it prints)."""
+    campaign, events, env = ran
+    args = [sys.executable, "-c", CHILD, "never", "0", *_commands(campaign, events)[name]]
+    proc = subprocess.run(
+        ["/bin/sh", "-c", f'exec "$@" {closing}', "sh", *args],
+        env=env,
+        capture_output=True,  # the shell closes the one named after these are set up
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    err = proc.stderr
+    assert "Traceback" not in err, err
+    if closing == ">&-":
+        assert proc.returncode == (2 if name in PRODUCT else EXPECTED[name]), err
+        assert "stdout is closed" in err, err
+    else:
+        assert proc.returncode == EXPECTED[name], err
