@@ -257,8 +257,8 @@ def _csv_batches(file: RecipientFile, wanted: list[str], chunk_rows: int) -> Bat
         column_names=fields,
         skip_rows=1,
         encoding=file.encoding,
-        # Small blocks: the reader parses several ahead, each held as Arrow arrays (with 4 MiB
-        # blocks a 5M-row dry run peaked near 300 MB in the reader alone).
+        # Small blocks: the reader parses several ahead, each held as Arrow arrays, so large
+        # blocks multiply the reader's memory (bench/RESULTS.md, dry runs).
         block_size=1 << 20,
     )
     parse = pacsv.ParseOptions(
@@ -354,8 +354,8 @@ def _parquet_batches(path: Path, wanted: list[str], chunk_rows: int) -> Batches:
     """Yield (batch of `wanted` as text, record index + 2: the line a CSV export would have),
     blank records left out."""
     try:
-        # No pre-buffering: it reads whole row groups ahead, which for large files held
-        # ~100 MB more than streaming them (measured on 5M rows).
+        # No pre-buffering: it reads whole row groups ahead, which for large files holds far
+        # more than streaming them.
         parquet = pq.ParquetFile(path, pre_buffer=False)
         # Every column is read: a record is blank only when all of its cells are.
         start = 2

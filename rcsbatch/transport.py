@@ -54,7 +54,7 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         timeout: dict[str, Any] = request.extensions.get("timeout", {})
         if timeout != self._timeout:
             self._timeout = dict(timeout)
-            # No `total`: its timer costs ~30 µs a request (bench/RESULTS.md); GatewayClient
+            # No `total`: its timer costs CPU on every request (bench/RESULTS.md); GatewayClient
             # splits its timeout between connecting and reading instead.
             self._client_timeout = aiohttp.ClientTimeout(
                 connect=timeout.get("pool"),
