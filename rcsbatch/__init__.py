@@ -12,7 +12,9 @@ command line's start-up, which needs none of pandas or the HTTP stack for `--hel
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING, Any
+
+# Not `typing.TYPE_CHECKING`: importing typing would cost more than the rest of this module.
+TYPE_CHECKING = False
 
 __version__ = "0.1.0"
 
@@ -50,6 +52,8 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
+    from typing import Any
+
     from rcsbatch.api import Gateway, RunResult, load_campaign, run, run_async
     from rcsbatch.errors import (
         AccountError,

@@ -42,12 +42,14 @@ def _on_helper_thread(coro: Coroutine[Any, Any, T]) -> T:
     cancels = caller.cancelling() if caller is not None else 0
     loop = asyncio.new_event_loop()
     task = loop.create_task(coro)
-    thread = threading.Thread(target=_drive, args=(loop, task), name="rcsbatch-engine")
-    thread.start()
+    # Not Thread.join: a KeyboardInterrupt inside it can leave the thread marked stopped while
+    # it still runs. The helper says it is done once its loop is closed.
+    done = threading.Event()
+    threading.Thread(target=_drive, args=(loop, task, done), name="rcsbatch-engine").start()
     interrupted: type[BaseException] | None = None
-    while thread.is_alive():
+    while not done.is_set():
         try:
-            thread.join(POLL_SECONDS)
+            done.wait(POLL_SECONDS)
             if interrupted is None and caller is not None and caller.cancelling() > cancels:
                 interrupted = asyncio.CancelledError
             else:
@@ -63,11 +65,17 @@ def _on_helper_thread(coro: Coroutine[Any, Any, T]) -> T:
     return task.result()
 
 
-def _drive(loop: asyncio.AbstractEventLoop, task: asyncio.Task[Any]) -> None:
-    """The helper thread: run `task` on `loop`, then close the loop as asyncio.run would."""
-    with asyncio.Runner(loop_factory=lambda: loop) as runner, contextlib.suppress(BaseException):
+def _drive(loop: asyncio.AbstractEventLoop, task: asyncio.Task[Any], done: threading.Event) -> None:
+    """The helper thread: run `task` on `loop`, close the loop as asyncio.run would, say done."""
+    try:
         # The task keeps its outcome (an error, KeyboardInterrupt) for the caller to raise.
-        runner.run(_wait(task))
+        with (
+            asyncio.Runner(loop_factory=lambda: loop) as runner,
+            contextlib.suppress(BaseException),
+        ):
+            runner.run(_wait(task))
+    finally:
+        done.set()
 
 
 async def _wait(task: asyncio.Task[T]) -> T:
