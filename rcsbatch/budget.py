@@ -72,11 +72,13 @@ def check_budget(
         raise BudgetError(
             f"this run would pass [send] max_cost = {cap}: spent so far {spent.quantize(CENT)}, "
             f"estimate for {messages} messages {estimate.quantize(CENT)}; raise max_cost, or "
-            "send fewer rows (--limit)"
+            "send fewer rows",
+            option="limit",
         )
     if balance is not None and estimate > balance:
         raise BudgetError(
             f"the estimate for {messages} messages ({estimate.quantize(CENT)}) is more than the "
-            f"account's balance ({balance}): top up the account, or send fewer rows (--limit)"
+            f"account's balance ({balance}): top up the account, or send fewer rows",
+            option="limit",
         )
     return Budget(cap=cap, spent=spent, price=price)

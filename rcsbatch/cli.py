@@ -36,7 +36,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from rcsbatch import __version__, csvfile, privacy, process, runner, storage
+from rcsbatch import __version__, api, csvfile, engine, privacy, process, runner, storage
 from rcsbatch.campaign import Campaign, check_validity, load_campaign
 from rcsbatch.claims import CLAIMS
 from rcsbatch.controls import visible
@@ -53,8 +53,8 @@ from rcsbatch.progress import Progress
 from rcsbatch.report import EXIT_BUSY, EXIT_INPUT, RESUME, warning_lines
 from rcsbatch.request import cell_text, request_params
 
-API_KEY_ENV = "SEVEN_API_KEY"
-BASE_URL_ENV = "SEVEN_BASE_URL"
+API_KEY_ENV = runner.API_KEY_ENV
+BASE_URL_ENV = runner.BASE_URL_ENV
 
 EXIT_CODES = __doc__.split("Exit codes:", 1)[1] if __doc__ else ""
 
@@ -92,6 +92,10 @@ class SendingStopped(click.ClickException):
     exit_code = 1
 
 
+# The flag that also fixes an input error, in the words the library leaves to its front end.
+OPTION_HINTS = {"limit": " (--limit)", "report_dir": " with --report-dir"}
+
+
 @contextlib.contextmanager
 def _input_errors() -> Iterator[None]:
     """Turn the library's input errors into one-line messages with their exit codes."""
@@ -99,7 +103,7 @@ def _input_errors() -> Iterator[None]:
         yield
     # Messages may quote data (file and column names): control characters written out.
     except InputError as exc:
-        raise InputProblem(visible(str(exc))) from None
+        raise InputProblem(visible(str(exc)) + OPTION_HINTS.get(exc.option or "", "")) from None
     except CampaignBusyError as exc:
         raise CampaignBusy(str(exc)) from None
     except StorageError as exc:
@@ -136,25 +140,9 @@ def _load(path: str, *, checking: bool = False) -> tuple[Campaign, Plan]:
 
 
 def _api_key() -> str:
-    """$SEVEN_API_KEY, stripped; "" when unset. Never shown: not even in an error."""
-    key = os.environ.get(API_KEY_ENV, "").strip()
-    bad = next((i for i, char in enumerate(key, 1) if not char.isascii()), None)
-    if bad is not None:
-        # httpx refuses such a header value with a traceback; say why before any request.
-        raise InputProblem(
-            f"{API_KEY_ENV} holds a character that is not ASCII (character {bad} of "
-            f"{len(key)}); seven's API keys are plain letters and digits: copy it again from "
-            "seven's dashboard (a word processor may have changed a quote or a dash)"
-        )
-    bad = next((i for i, char in enumerate(key, 1) if not char.isprintable()), None)
-    if bad is not None:
-        # A line break inside (two lines pasted, a file read whole): aiohttp refuses it as
-        # header injection, with a traceback.
-        raise InputProblem(
-            f"{API_KEY_ENV} holds a control character such as a line break (character {bad} "
-            f"of {len(key)}); seven's API keys are one line of letters and digits: set it again"
-        )
-    return key
+    """$SEVEN_API_KEY, stripped; "" when unset (runner.api_key_from_env)."""
+    with _input_errors():
+        return runner.api_key_from_env()
 
 
 def _echo_result(line: str) -> None:
@@ -190,21 +178,9 @@ def _account(campaign: Campaign, simulate: bool = False) -> str:
 
 
 def _base_url() -> str:
-    """$SEVEN_BASE_URL, checked: a typo must not turn every row into a lost answer."""
-    from rcsbatch.client import DEFAULT_BASE_URL  # aiohttp/httpx: only when sending for real
-
-    value = os.environ.get(BASE_URL_ENV, "").strip() or DEFAULT_BASE_URL
-    try:
-        parts = urllib.parse.urlsplit(value)
-        port_ok = parts.port is None or parts.port > 0  # raises for a port past 65535
-    except ValueError:  # an unclosed `[` of an IPv6 address, a port that is no number
-        parts, port_ok = urllib.parse.urlsplit(""), False
-    if parts.scheme not in ("http", "https") or not parts.hostname or not port_ok:
-        raise InputProblem(
-            f"{BASE_URL_ENV}={value!r} is not an http(s) URL with a host (and a port 1-65535); "
-            f"for seven use {DEFAULT_BASE_URL} (or leave it unset)"
-        )
-    return value
+    """$SEVEN_BASE_URL, checked (runner.base_url_from_env)."""
+    with _input_errors():
+        return runner.base_url_from_env()
 
 
 report_dir_option = click.option(
@@ -339,31 +315,45 @@ def run(
     campaign, plan = _load(campaign_file, checking=dry_run)
     root = runner.report_root(campaign, report_dir)
     api_key = "" if simulate else _api_key()  # a simulation needs no key, nor a good one
-    if dry_run:
-        # The balance is shown when there is a key to ask with; a dry run needs none.
-        gateway = runner.Gateway(_base_url(), api_key) if api_key and not simulate else None
-        with _kept(campaign, root):
-            account = runner.account_for(campaign, gateway, simulate)
-            result = runner.dry_run(campaign, root, plan, gateway, account)
-        _finish(err, result)
-    if simulate:
-        with _simulated(campaign, root) as gateway:
-            err.print(
-                f"sending through the built-in simulator at {gateway.base_url} "
-                "(nothing leaves this machine; costs are simulated)"
-            )
-            _check_agent(campaign, gateway, err)
-            result = _send(campaign, root, plan, gateway, limit, retry_failed, err, quiet, lookup)
-        _finish(err, result)
-    if not api_key:
+    if not (api_key or simulate or dry_run):
         raise InputProblem(
             f"no API key: set {API_KEY_ENV} to your seven API key (seven's dashboard → "
             "Developer → API keys), or try the campaign first with --dry-run or --simulate"
         )
-    base_url = _base_url()
-    gateway = runner.Gateway(base_url, api_key)
-    _check_agent(campaign, gateway, err)
-    result = _send(campaign, root, plan, gateway, limit, retry_failed, err, quiet, lookup)
+    # A dry run needs no key, but shows the balance when there is one to ask with.
+    gateway = runner.Gateway(_base_url(), api_key) if api_key else None
+    progress = Progress(err, enabled=not quiet and err.is_terminal)
+
+    def start(total: int) -> None:
+        progress.start(total)
+        # Everything loaded so far lives for the whole send: frozen, the cyclic GC stops
+        # re-scanning it every few thousand messages. The console's choice, never a library's.
+        gc.collect()
+        gc.freeze()
+
+    kept = _kept(campaign, root) if dry_run else contextlib.nullcontext()
+    with progress, kept, _input_errors(), _account_stops(), engine.console_loop() as loop:
+        try:
+            result = loop.run(
+                api.run_async(
+                    campaign,
+                    gateway=gateway,
+                    dry_run=dry_run,
+                    simulate=simulate,
+                    report_dir=root,
+                    limit=limit,
+                    retry_failed=retry_failed,
+                    lookup=lookup,
+                    on_status=err.print,
+                    on_start=start,
+                    on_outcome=progress.advance,
+                    on_warning=_loud,
+                    plan=plan,
+                    stop_on_signals=True,
+                )
+            )
+        finally:
+            gc.unfreeze()
     _finish(err, result)
 
 
@@ -431,44 +421,11 @@ def _test_send(
 
 @contextlib.contextmanager
 def _simulated(campaign: Campaign, root: Path) -> Iterator[runner.Gateway]:
-    """The built-in simulator, started with the campaign's saved state (what it accepted, its
-    balance) and stopped (saving it) afterwards, as the gateway."""
-    from rcsbatch import state as states
-    from rcsbatch.richcontent import RICH_FORMS
-    from rcsbatch.simulator import Faults, SimulatorServer
-
-    found = runner.campaign_state(campaign, states.SIMULATOR)
-    state = found.simulator
-    with contextlib.suppress(OSError):
-        # A journal an older rcsbatch kept in the report folder, with the simulator's state.
-        states.adopt_legacy(found, root / campaign.name)
-    faults = Faults()
-    if campaign.message.rich is not None:
-        # Which place for rich content seven takes is unconfirmed: the simulated gateway takes
-        # the one the campaign chose, so --simulate tries the campaign, not the guess.
-        faults.rich_form = RICH_FORMS[campaign.message.rich.form]  # type: ignore[assignment]
-    try:
-        states.make_private_dir(state.parent)
-        server = SimulatorServer(faults, state_path=state).start()
-    except OSError as exc:
-        raise InputProblem(
-            f"cannot use {state.parent} ({exc.strerror}); set {states.STATE_DIR_ENV} to a "
-            "folder you can write"
-        ) from None
-    except ValueError as exc:
-        raise InputProblem(
-            f"{state}: the simulator's state file is damaged ({exc}); delete it to start "
-            "the simulated gateway afresh"
-        ) from None
-    try:
-        yield runner.Gateway(
-            server.base_url,
-            "simulated",
-            simulated=True,
-            lookup_price=server.backend.lookup_price,
-        )
-    finally:
-        _stop_simulator(server, state)
+    """The built-in simulator as the gateway (api.simulated), its errors as exit 2."""
+    with contextlib.ExitStack() as stack:
+        with _input_errors():
+            gateway = stack.enter_context(api.simulated(campaign, root, on_trouble=_loud))
+        yield gateway
 
 
 def _stop_simulator(server: Any, state: Path) -> None:
@@ -477,11 +434,15 @@ def _stop_simulator(server: Any, state: Path) -> None:
     try:
         server.stop()
     except OSError as exc:
-        _stderr().print(
+        _loud(
             f"the simulator could not save its state in {state} ({exc.strerror or exc}): the "
-            "simulated account forgets what this command did",
-            markup=False,
+            "simulated account forgets what this command did"
         )
+
+
+def _loud(line: str) -> None:
+    """A line for people that -q does not silence."""
+    _stderr().print(line, markup=False)
 
 
 def _gateway_from_env() -> runner.Gateway:
@@ -543,33 +504,6 @@ def sync(campaign_file: str, report_dir: Path | None, simulate: bool, quiet: boo
     if folder is not None:
         err.print(f"results rewritten from the journal in {folder}")
         _echo_result(str(folder))
-
-
-def _send(
-    campaign: Campaign,
-    root: Path,
-    plan: Plan,
-    gateway: runner.Gateway,
-    limit: int | None,
-    retry_failed: bool,
-    err: Console,
-    quiet: bool,
-    lookup: bool = False,
-) -> runner.RunResult:
-    progress = Progress(err, enabled=not quiet and err.is_terminal)
-    with progress, _input_errors(), _account_stops():
-        return runner.run(
-            campaign,
-            root,
-            gateway,
-            limit=limit,
-            plan=plan,
-            retry_failed=retry_failed,
-            on_start=progress.start,
-            on_outcome=progress.advance,
-            on_status=err.print,
-            lookup=lookup,
-        )
 
 
 @contextlib.contextmanager

@@ -30,7 +30,15 @@ class RcsbatchError(Exception):
 
 
 class InputError(RcsbatchError):
-    """The input cannot be trusted, so nothing is sent; the message says how to fix it."""
+    """The input cannot be trusted, so nothing is sent; the message says how to fix it.
+
+    ``option`` names the run parameter that would also fix it (``limit``, ``report_dir``), for a
+    front end to add its own spelling of it: the CLI appends its flag; the message never does.
+    """
+
+    def __init__(self, message: str = "", *, option: str | None = None) -> None:
+        super().__init__(message)
+        self.option = option
 
 
 class CampaignError(InputError):

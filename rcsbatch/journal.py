@@ -249,8 +249,8 @@ class Journal:
                 raise ReportError(storage.damaged(path, exc)) from None
             if isinstance(exc, OSError):
                 raise ReportError(
-                    f"cannot create {path} ({exc.strerror}); choose another "
-                    "report folder with --report-dir"
+                    f"cannot create {path} ({exc.strerror}); choose another report folder",
+                    option="report_dir",
                 ) from None
             raise
 

@@ -135,7 +135,8 @@ def reserve_run_folder(
     except OSError as exc:
         raise ReportError(
             f"cannot create a run folder in {parent} ({exc.strerror}); "
-            "choose another report folder with --report-dir"
+            "choose another report folder",
+            option="report_dir",
         ) from None
     raise RuntimeError("too many runs in the same second")  # pragma: no cover
 

@@ -11,13 +11,15 @@ import asyncio
 import contextlib
 import datetime as dt
 import fcntl
-import gc
+import functools
 import json
 import os
+import signal
 import sqlite3
 import tempfile
 import threading
 import time
+import urllib.parse
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -28,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from rcsbatch import privacy, state, storage
+from rcsbatch import engine, privacy, state, storage
 from rcsbatch.budget import Budget, check_budget
 from rcsbatch.campaign import Campaign
 from rcsbatch.claims import CLAIMS, AccountClaims
@@ -39,6 +41,7 @@ from rcsbatch.errors import (
     BudgetError,
     CampaignBusyError,
     GatewayError,
+    InputError,
     ReportError,
 )
 from rcsbatch.journal import Journal, Outcome
@@ -62,6 +65,8 @@ if TYPE_CHECKING:
     from rcsbatch.client import Balance, GatewayClient
 
 REPORT_DIR_ENV = "RCSBATCH_REPORT_DIR"
+API_KEY_ENV = "SEVEN_API_KEY"
+BASE_URL_ENV = "SEVEN_BASE_URL"
 SAMPLES = 3
 # How many recipients a campaign's first run looks up in the logbook before it sends.
 SAMPLE_LOOKUPS = 20
@@ -84,15 +89,79 @@ class Gateway:
         """The account's name in the state folder (never the key)."""
         return state.account_id(self.base_url, self.api_key, simulated=self.simulated)
 
+    @classmethod
+    def from_env(cls) -> Gateway:
+        """The gateway of $SEVEN_BASE_URL (default seven's) with the key in $SEVEN_API_KEY;
+        InputError when the key is missing or either is malformed."""
+        key = api_key_from_env()
+        if not key:
+            raise InputError(
+                f"no API key: set {API_KEY_ENV} to your seven API key (seven's dashboard → "
+                "Developer → API keys)"
+            )
+        return cls(base_url_from_env(), key)
+
+
+def api_key_from_env() -> str:
+    """$SEVEN_API_KEY, stripped; "" when unset. Never shown: not even in an error."""
+    key = os.environ.get(API_KEY_ENV, "").strip()
+    bad = next((i for i, char in enumerate(key, 1) if not char.isascii()), None)
+    if bad is not None:
+        # httpx refuses such a header value with a traceback; say why before any request.
+        raise InputError(
+            f"{API_KEY_ENV} holds a character that is not ASCII (character {bad} of "
+            f"{len(key)}); seven's API keys are plain letters and digits: copy it again from "
+            "seven's dashboard (a word processor may have changed a quote or a dash)"
+        )
+    bad = next((i for i, char in enumerate(key, 1) if not char.isprintable()), None)
+    if bad is not None:
+        # A line break inside (two lines pasted, a file read whole): aiohttp refuses it as
+        # header injection, with a traceback.
+        raise InputError(
+            f"{API_KEY_ENV} holds a control character such as a line break (character {bad} "
+            f"of {len(key)}); seven's API keys are one line of letters and digits: set it again"
+        )
+    return key
+
+
+def base_url_from_env() -> str:
+    """$SEVEN_BASE_URL, checked: a typo must not turn every row into a lost answer."""
+    from rcsbatch.client import DEFAULT_BASE_URL  # aiohttp/httpx: only when sending for real
+
+    value = os.environ.get(BASE_URL_ENV, "").strip() or DEFAULT_BASE_URL
+    try:
+        parts = urllib.parse.urlsplit(value)
+        port_ok = parts.port is None or parts.port > 0  # raises for a port past 65535
+    except ValueError:  # an unclosed `[` of an IPv6 address, a port that is no number
+        parts, port_ok = urllib.parse.urlsplit(""), False
+    if parts.scheme not in ("http", "https") or not parts.hostname or not port_ok:
+        raise InputError(
+            f"{BASE_URL_ENV}={value!r} is not an http(s) URL with a host (and a port 1-65535); "
+            f"for seven use {DEFAULT_BASE_URL} (or leave it unset)"
+        )
+    return value
+
 
 @dataclass(frozen=True)
 class RunResult:
-    """A finished run: its id, its folder and its report."""
+    """A finished run: its id, its folder, its report and its exit code; `results` reads its
+    per-recipient rows."""
 
     run_id: str
     folder: Path
     report: Report
     samples: tuple[dict[str, Any], ...] = ()  # dry runs: the first requests, as they would go
+
+    @property
+    def exit_code(self) -> int:
+        """The command line's exit code for this run (report.Report.exit_code)."""
+        return self.report.exit_code
+
+    @functools.cached_property
+    def results(self) -> pd.DataFrame:
+        """The per-recipient rows, as the run folder's results.parquet holds them:
+        read when first asked for, so a large run costs nothing until then."""
+        return pd.read_parquet(self.folder / "results.parquet")
 
 
 def report_root(campaign: Campaign, override: Path | None = None) -> Path:
@@ -112,8 +181,9 @@ def check_report_folder(root: Path, campaign: Campaign) -> None:
     for path in (root, folder):
         if path.exists() and not path.is_dir():
             raise ReportError(
-                f"the report folder {path} is a file; set report_dir in the campaign file or "
-                "use --report-dir to choose a folder"
+                f"the report folder {path} is a file; set report_dir in the campaign file, or "
+                "choose another report folder",
+                option="report_dir",
             )
     existing = next((p for p in (folder, *folder.parents) if p.exists()), None)
     if existing is None:
@@ -125,7 +195,8 @@ def check_report_folder(root: Path, campaign: Campaign) -> None:
     except OSError:
         raise ReportError(
             f"cannot write the report folder {folder} ({existing} is not writable); choose "
-            "another with --report-dir"
+            "another report folder",
+            option="report_dir",
         ) from None
 
 
@@ -212,18 +283,22 @@ def dry_run(
     plan: Plan | None = None,
     gateway: Gateway | None = None,
     account: str | None = None,
+    *,
+    balance: Balance | None = None,
 ) -> RunResult:
     """Check and merge every row, send nothing, and write the results to a dry-run folder, which
     appears only once complete (results.RunFolder).
 
-    With a `gateway`, the account's balance is read (`GET /balance`) and shown too. Rows settled
-    by earlier runs are read from the journal of `account` (default: see `account_for`).
+    With a `gateway`, the account's balance is read (`GET /balance`) and shown too; `balance` is
+    one already read. Rows settled by earlier runs are read from the journal of `account`
+    (default: see `account_for`).
     """
     account = account or account_for(campaign, gateway)
     plan = plan or open_plan(campaign)
     started = time.time()
     report = Report(dry_run=True)
-    balance = fetch_balance(gateway) if gateway is not None else None
+    if gateway is not None:
+        balance = fetch_balance(gateway)
     if balance is not None:
         report.balance_before, report.currency = balance.amount, balance.currency
     settled = _settled(journal_path(campaign, account))
@@ -429,14 +504,56 @@ def run(
     settings: SendSettings | None = None,
     lookup: bool = False,
 ) -> RunResult:
+    """Send the campaign's sendable rows and write the report: `run_async` run to its end by
+    engine.run_sync (which also works inside a running event loop)."""
+    return engine.run_sync(
+        run_async(
+            campaign,
+            root,
+            gateway,
+            limit=limit,
+            plan=plan,
+            retry_failed=retry_failed,
+            on_start=on_start,
+            on_outcome=on_outcome,
+            on_status=on_status,
+            settings=settings,
+            lookup=lookup,
+        )
+    )
+
+
+async def run_async(
+    campaign: Campaign,
+    root: Path,
+    gateway: Gateway,
+    *,
+    limit: int | None = None,
+    plan: Plan | None = None,
+    retry_failed: bool = False,
+    on_start: Callable[[int], None] | None = None,
+    on_outcome: Callable[[Outcome], None] | None = None,
+    on_status: Callable[[str], None] | None = None,
+    settings: SendSettings | None = None,
+    lookup: bool = False,
+    client: GatewayClient | None = None,
+    stop_on_signals: bool = False,
+) -> RunResult:
     """Send the campaign's sendable rows and write the report; see the module docstring.
 
-    `settings` replaces the campaign's send settings (tests inject a clock that way). With
-    `[send] require`, rows whose cached lookup lacks a capability go with the fallback or become
-    `incapable`; `lookup` first looks up (billed) the rows without a lookup younger than
-    capabilities.DEFAULT_MAX_AGE.
+    Every request of the run (lookups, balance, logbook, sends) goes through `client`, or one
+    client opened here for the run. `settings` replaces the campaign's send settings (tests
+    inject a clock that way). With `[send] require`, rows whose cached lookup lacks a capability
+    go with the fallback or become `incapable`; `lookup` first looks up (billed) the rows
+    without a lookup younger than capabilities.DEFAULT_MAX_AGE.
+
+    Errors before sending begins raise. Once it has begun, cancelling the task stops the run as
+    Ctrl-C stops the command line (no new request, those in flight get their grace) and the
+    result comes back, interrupted by SIGINT (exit code 130). `stop_on_signals` (the console
+    script's choice, main thread only) lets SIGINT and SIGTERM do the same while it sends.
     """
     plan = plan or open_plan(campaign)
+    settings = settings or SendSettings.of(campaign)
     started = time.time()
     found = campaign_state(campaign, gateway)
     sending = threading.Event()  # set once the run's start is journaled: messages may go
@@ -444,15 +561,16 @@ def run(
     with storage.checked(files, sending_started=sending.is_set), campaign_lock(found.lock):
         found = open_state(campaign, gateway, root)
         with Journal(found.journal) as journal:
-            return _run_locked(
+            go = functools.partial(
+                _run_locked,
                 campaign,
                 root,
                 gateway,
-                plan,
-                journal,
-                found,
-                started,
-                sending,
+                plan=plan,
+                journal=journal,
+                found=found,
+                started=started,
+                sending=sending,
                 limit=limit,
                 retry_failed=retry_failed,
                 on_start=on_start,
@@ -460,26 +578,48 @@ def run(
                 on_status=on_status,
                 settings=settings,
                 lookup=lookup,
+                stop_on_signals=stop_on_signals,
             )
+            if client is not None:
+                return await go(client=client)
+            async with gateway_client(gateway, settings) as own:
+                return await go(client=own)
 
 
-def _run_locked(
+def gateway_client(gateway: Gateway, settings: SendSettings) -> GatewayClient:
+    """The one client of a run: as many connections as it sends at once, its request timeout
+    and its clock."""
+    # Imported here: aiohttp and httpx cost start-up that dry runs never use.
+    from rcsbatch.client import GatewayClient
+
+    return GatewayClient(
+        gateway.base_url,
+        gateway.api_key,
+        max_connections=settings.concurrency,
+        timeout=settings.request_timeout,
+        clock=settings.clock,
+    )
+
+
+async def _run_locked(
     campaign: Campaign,
     root: Path,
     gateway: Gateway,
+    *,
+    client: GatewayClient,
     plan: Plan,
     journal: Journal,
     found: state.CampaignState,
     started: float,
     sending: threading.Event,
-    *,
     limit: int | None,
     retry_failed: bool,
     on_start: Callable[[int], None] | None,
     on_outcome: Callable[[Outcome], None] | None,
     on_status: Callable[[str], None] | None,
-    settings: SendSettings | None,
+    settings: SendSettings,
     lookup: bool,
+    stop_on_signals: bool,
 ) -> RunResult:
     journal.claim_account(gateway.account)
     try:
@@ -490,14 +630,16 @@ def _run_locked(
             f"set {state.STATE_DIR_ENV} to a folder you can write"
         ) from None
     if lookup:
-        look_up_refused_types(journal, plan, gateway, on_status)
+        await look_up_refused_types(journal, plan, gateway, client, on_status)
     plan = plan.with_capable(journal.rcs_capable(time.time() - _lookup_max_age()))
     _, warnings = load_journal(journal, plan, retry_failed=retry_failed)
-    capability_note = apply_requirements(campaign, journal, gateway, lookup, on_status)
+    capability_note = await apply_requirements(
+        campaign, journal, gateway, client, lookup, on_status
+    )
     sendable = journal.count_sendable()
     if limit is not None:
         sendable = min(sendable, limit)
-    balance = fetch_balance(gateway)
+    balance = await balance_of(client)
     budget = None
     if campaign.send.max_cost is not None:
         try:
@@ -505,7 +647,9 @@ def _run_locked(
         except BudgetError:
             # Lost answers count at the reserved price until settled: settle what the logbook
             # can before refusing (their real prices, or shown absent), then ask again.
-            if not journal.unsettled() or not any(settle_now(campaign, gateway, journal, found)):
+            if not journal.unsettled() or not any(
+                await settle_now_async(campaign, client, journal, found)
+            ):
                 raise
             sendable = journal.count_sendable()
             if limit is not None:
@@ -514,7 +658,7 @@ def _run_locked(
     if state.read_history(found) is None and not journal.run_count():
         # A journal with no history: make sure no other machine, report folder or person's cron
         # already sent this campaign before its first message goes.
-        check_not_sent_elsewhere(campaign, gateway, journal, on_status)
+        await check_not_sent_elsewhere(campaign, client, journal, on_status)
     # The run id is chosen now (the journal records it with each row sent); its folder
     # appears only once results and summary are complete, and not at all if the run fails:
     # the journal tells which ids such runs had.
@@ -541,31 +685,20 @@ def _run_locked(
         )
         if on_start is not None:
             on_start(sendable)
-        settings = settings or SendSettings.of(campaign)
-        # Everything loaded so far lives for the whole send: frozen, the cyclic GC stops
-        # re-scanning it every few thousand messages (~5 % of the send's CPU, measured).
-        gc.collect()
-        gc.freeze()
+        sender = Sender(
+            journal,
+            client,
+            settings,
+            run_id,
+            limit=limit,
+            on_outcome=on_outcome,
+            on_status=on_status,
+            budget=budget,
+            settler=campaign_settler(client, campaign.name, found, settings, report.logbook),
+            stop_on_signals=stop_on_signals,
+        )
         sending.set()
-        try:
-            with _event_loop() as loop_runner:
-                stats = loop_runner.run(
-                    _send(
-                        journal,
-                        found,
-                        campaign.name,
-                        gateway,
-                        settings,
-                        run_id,
-                        limit,
-                        report,
-                        on_outcome,
-                        on_status,
-                        budget,
-                    )
-                )
-        finally:
-            gc.unfreeze()
+        stats = await _send(sender, client, found, report)
         report.stop_reason, report.stop_code = stats.stop_reason, stats.stop_code
         report.interrupted = stats.interrupted
         report.gave_up = stats.gave_up
@@ -630,12 +763,29 @@ def settle_now(
     *,
     settings: SendSettings | None = None,
 ) -> tuple[int, int]:
+    """`settle_now_async` through a client of its own, for `sync`."""
+    settings = settings or SendSettings.of(campaign)
+
+    async def go() -> tuple[int, int]:
+        async with gateway_client(gateway, settings) as client:
+            return await settle_now_async(campaign, client, journal, found, settings=settings)
+
+    with _event_loop() as loop_runner:
+        return loop_runner.run(go())
+
+
+async def settle_now_async(
+    campaign: Campaign,
+    client: GatewayClient,
+    journal: Journal,
+    found: state.CampaignState,
+    *,
+    settings: SendSettings | None = None,
+) -> tuple[int, int]:
     """One settling pass over the journal's lost answers, outside a run (before a budget check,
     in `sync`): rows the logbook proves sent are recorded with its ids and prices, rows shown
     absent become sendable, the rest stay unknown with the reason. Returns how many were found
     sent and how many shown absent."""
-    from rcsbatch.client import GatewayClient
-
     settings = settings or SendSettings.of(campaign)
     rows = journal.unsettled()
     now = settings.clock()
@@ -649,21 +799,13 @@ def settle_now(
         rows = journal.unsettled()
     if not rows:
         return 0, 0
-
-    async def go() -> Any:
-        async with GatewayClient(
-            gateway.base_url, gateway.api_key, timeout=settings.request_timeout
-        ) as client:
-            await client.balance()  # its Date header: the gateway's clock
-            settler = campaign_settler(client, campaign.name, found, settings)
-            known = journal_known(journal, settings.request_timeout)
-            return await settler.settle(rows, now=now, run_started=now, known=known)
-
-    with _event_loop() as loop_runner:
-        try:
-            result = loop_runner.run(go())
-        except GatewayError:
-            return 0, 0
+    try:
+        await client.balance()  # its Date header: the gateway's clock
+        settler = campaign_settler(client, campaign.name, found, settings)
+        known = journal_known(journal, settings.request_timeout)
+        result = await settler.settle(rows, now=now, run_started=now, known=known)
+    except GatewayError:
+        return 0, 0
     journal.record(journal.latest_run() or "settled", result.found)
     journal.resend(result.resend)
     journal.note_undecided(result.undecided)
@@ -692,17 +834,15 @@ def campaign_settler(
     )
 
 
-def check_not_sent_elsewhere(
+async def check_not_sent_elsewhere(
     campaign: Campaign,
-    gateway: Gateway,
+    client: GatewayClient,
     journal: Journal,
     on_status: Callable[[str], None] | None,
 ) -> None:
     """Look a sample of the campaign's recipients up in the gateway's logbook; raise
     AlreadySentError when an entry carries this campaign's derived foreign_id, or its exact
     text and label (see `settle.sent_elsewhere`)."""
-    from rcsbatch.client import GatewayClient
-
     rows = journal.sample_rows(SAMPLE_LOOKUPS)
     if not rows:
         return
@@ -711,16 +851,10 @@ def check_not_sent_elsewhere(
             f"first run of {campaign.name} under this account: looking {len(rows)} recipients "
             "up in the gateway's logbook, so a campaign sent from elsewhere is not sent twice"
         )
-
-    async def go() -> str | None:
-        async with GatewayClient(gateway.base_url, gateway.api_key, max_connections=4) as client:
-            return await sent_elsewhere(client, campaign.name, rows)
-
-    with _event_loop() as loop_runner:
-        try:
-            found = loop_runner.run(go())
-        except AccountError:
-            return  # the first request meets the same refusal, and the run reports it (exit 3)
+    try:
+        found = await sent_elsewhere(client, campaign.name, rows)
+    except AccountError:
+        return  # the first request meets the same refusal, and the run reports it (exit 3)
     if found is not None:
         raise AlreadySentError(
             f"{campaign.name} has no journal under this account, yet the gateway's logbook "
@@ -731,10 +865,11 @@ def check_not_sent_elsewhere(
         )
 
 
-def apply_requirements(
+async def apply_requirements(
     campaign: Campaign,
     journal: Journal,
     gateway: Gateway,
+    client: GatewayClient,
     lookup: bool,
     on_status: Callable[[str], None] | None,
 ) -> str | None:
@@ -757,7 +892,7 @@ def apply_requirements(
             cost = f"{price * len(due)} at {price} each" if price is not None else "billed by seven"
             if on_status is not None:
                 on_status(f"looking up the RCS capabilities of {len(due)} numbers ({cost})")
-            stats = lookup_capabilities(gateway, journal, due)
+            stats = await capabilities.look_up(client, journal, due)
             if stats.stop_reason:
                 raise AccountError(f"the capability lookup was refused: {stats.stop_reason}")
     incapable, fallback, unknown = journal.apply_requirements(
@@ -784,14 +919,17 @@ def _lookup_max_age() -> float:
     return capabilities.DEFAULT_MAX_AGE
 
 
-def look_up_refused_types(
+async def look_up_refused_types(
     journal: Journal,
     plan: Plan,
     gateway: Gateway,
+    client: GatewayClient,
     on_status: Callable[[str], None] | None,
 ) -> None:
     """`run --lookup`: look up (billed) the numbers refused for their type that have no recent
     lookup, so those the gateway shows able to receive RCS are sent (see `with_lookups`)."""
+    from rcsbatch.capabilities import look_up
+
     numbers = plan.refused_types()
     due = journal.capabilities_due(numbers, time.time() - _lookup_max_age())
     if not due:
@@ -803,7 +941,7 @@ def look_up_refused_types(
             f"looking up the RCS capabilities of {len(due)} numbers refused for their type "
             f"(landlines and the like; {cost})"
         )
-    stats = lookup_capabilities(gateway, journal, due)
+    stats = await look_up(client, journal, due)
     if stats.stop_reason:
         raise AccountError(f"the capability lookup was refused: {stats.stop_reason}")
 
@@ -994,18 +1132,19 @@ def fetch_balance(gateway: Gateway) -> Balance | None:
         return loop_runner.run(ask())
 
 
+async def balance_of(client: GatewayClient) -> Balance | None:
+    """The account's balance (`GET /balance`), or None when the gateway does not tell (the run
+    then finds out about the key or the credit from its first answer)."""
+    try:
+        return await client.balance()
+    except GatewayError:
+        return None
+
+
 def _event_loop() -> asyncio.Runner:
-    """The event loop for sending: uvloop where it is installed (not on Windows), as it costs
-    ~25 % less CPU a message than asyncio's own loop here (bench/RESULTS.md), else asyncio's.
-    RCSBATCH_EVENT_LOOP=asyncio chooses asyncio's own."""
-    if os.environ.get("RCSBATCH_EVENT_LOOP", "").lower() != "asyncio":
-        try:
-            import uvloop
-        except ImportError:
-            pass
-        else:
-            return asyncio.Runner(loop_factory=uvloop.new_event_loop)
-    return asyncio.Runner()
+    """The loop of the commands that do not go through `engine.run_sync` yet (sync, revoke,
+    capabilities, test sends): the console's (engine.console_loop)."""
+    return engine.console_loop()
 
 
 def existing_state(
@@ -1054,43 +1193,22 @@ def campaign_lock(path: Path) -> Iterator[None]:
 
 
 async def _send(
-    journal: Journal,
-    found: state.CampaignState,
-    campaign_name: str,
-    gateway: Gateway,
-    settings: SendSettings,
-    run_id: str,
-    limit: int | None,
-    report: Report,
-    on_outcome: Callable[[Outcome], None] | None,
-    on_status: Callable[[str], None] | None,
-    budget: Budget | None,
+    sender: Sender, client: GatewayClient, found: state.CampaignState, report: Report
 ) -> SendStats:
-    # Imported here: aiohttp and httpx cost ~0.1 s of start-up that dry runs never use.
-    from rcsbatch.client import GatewayClient
+    """Run `sender` to its end, then ask the balance after it.
 
-    async with GatewayClient(
-        gateway.base_url,
-        gateway.api_key,
-        max_connections=settings.concurrency,
-        timeout=settings.request_timeout,
-        clock=settings.clock,
-    ) as client:
-        settler = campaign_settler(client, campaign_name, found, settings, report.logbook)
-        sender = Sender(
-            journal,
-            client,
-            settings,
-            run_id,
-            limit=limit,
-            on_outcome=on_outcome,
-            on_status=on_status,
-            budget=budget,
-            settler=settler,
-        )
+    The send goes on as a task of its own: cancelling the caller (Ctrl-C in a library call, a
+    cancelled task) stops it as Ctrl-C stops the command line, and the caller still gets its
+    stats, so that the run's end is written to the journal and its folder.
+    """
+    done = False
+
+    async def go() -> SendStats:
+        nonlocal done
         try:
             stats = await sender.run()
         finally:
+            done = True
             if report.logbook.zone_source == "measured" and report.logbook.zone:
                 state.keep_logbook_zone(found, report.logbook.zone)
         report.balance_after = stats.balance
@@ -1100,6 +1218,16 @@ async def _send(
         except GatewayError:
             pass  # the answers' own balance (if any) stands
         return stats
+
+    task = asyncio.ensure_future(go())
+    while True:
+        try:
+            return await asyncio.shield(task)
+        except asyncio.CancelledError:
+            if task.cancelled():
+                raise
+            if not done:
+                sender.stop(signal.SIGINT)
 
 
 def _summarise(

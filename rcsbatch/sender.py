@@ -122,8 +122,11 @@ class Sender:
         on_status: Callable[[str], None] | None = None,
         budget: Budget | None = None,
         settler: Settler | None = None,
+        stop_on_signals: bool = False,
     ) -> None:
         self.journal = journal
+        # Only the console script asks: a library call leaves the process's handlers alone.
+        self.stop_on_signals = stop_on_signals
         self.budget = budget
         self.client = client
         self.settings = settings
@@ -178,7 +181,8 @@ class Sender:
         loop = asyncio.get_running_loop()
         # The handlers before ours come back afterwards (the loop would leave SIGTERM's default,
         # which kills the process without a word while the report is written).
-        before = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM)}
+        signals = (signal.SIGINT, signal.SIGTERM) if self.stop_on_signals else ()
+        before = {signum: signal.getsignal(signum) for signum in signals}
         for signum in before:
             # Not the main thread, or no signals here: Ctrl-C then stops the process.
             with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):

@@ -281,7 +281,8 @@ class TestSendLog:
         except (OSError, sqlite3.Error) as exc:
             raise ReportError(
                 f"cannot use {path} for the test sends' record ({exc}); "
-                "choose another report folder with --report-dir"
+                "choose another report folder",
+                option="report_dir",
             ) from None
 
     def close(self) -> None:

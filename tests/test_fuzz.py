@@ -29,7 +29,7 @@ from hypothesis import event, given, settings
 from hypothesis import strategies as st
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
-from rcsbatch.cli import cli
+from rcsbatch.cli import OPTION_HINTS, cli
 from rcsbatch.controls import visible
 from rcsbatch.errors import InputError
 from rcsbatch.simulator import Faults, SimulatorServer
@@ -51,9 +51,11 @@ def input_errors() -> Iterator[list[str]]:
     seen: list[str] = []
     original = InputError.__init__
 
-    def spy(self: InputError, *args: Any) -> None:
-        seen.append(str(args[0]) if args else "")
-        original(self, *args)
+    def spy(self: InputError, *args: Any, **options: Any) -> None:
+        # As the command line says it: with its flag for the parameter that helps, if any.
+        hint = OPTION_HINTS.get(options.get("option") or "", "")
+        seen.append((str(args[0]) if args else "") + hint)
+        original(self, *args, **options)
 
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(InputError, "__init__", spy)
