@@ -288,9 +288,11 @@ class _Scan:
             return blank
         content = ~self._empty[arr]
         if len(quotes):
-            # Inside quotes a delimiter is text, and `""` is a quote character.
-            delims = np.flatnonzero(arr == self.delimiter)
-            content[delims[(np.searchsorted(quotes, delims) & 1) == 1]] = True
+            # Inside quotes a delimiter is text, and `""` is a quote character; a quoted tab
+            # (the delimiter of a TSV file) is white space all the same.
+            if self.delimiter not in _BLANK_BYTES:
+                delims = np.flatnonzero(arr == self.delimiter)
+                content[delims[(np.searchsorted(quotes, delims) & 1) == 1]] = True
             reopening = quotes[2::2]
             closing = quotes[1::2][: len(reopening)]
             content[closing[reopening == closing + 1]] = True
