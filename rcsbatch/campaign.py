@@ -48,6 +48,18 @@ DEFAULT_GIVE_UP_AFTER = 600.0
 ON_UNKNOWN = ("reconcile", "resend", "skip")
 MIN_RATE = 0.001  # messages per second: one every 1000 s
 OUTSIDE_WINDOW = ("wait", "schedule")
+#: The capability names seven's lookup lists (seven-gateway.md, and the simulator): what `require`
+#: may name. Here, not in capabilities.py, because the campaign file owns `require`.
+CAPABILITIES = (
+    "REVOCATION",
+    "RICHCARD_STANDALONE",
+    "RICHCARD_CAROUSEL",
+    "ACTION_CREATE_CALENDAR_EVENT",
+    "ACTION_DIAL",
+    "ACTION_OPEN_URL",
+    "ACTION_SHARE_LOCATION",
+    "ACTION_VIEW_LOCATION",
+)
 
 
 @dataclass(frozen=True)
@@ -542,8 +554,6 @@ def _parse_send(table: Any, path: Path, timezone: dt.tzinfo | None) -> SendSpec:
 
 
 def _parse_require(send: _Reader) -> tuple[str, ...]:
-    from rcsbatch.capabilities import CAPABILITIES
-
     value = send.get("require", list, None)
     if value is None:
         return ()

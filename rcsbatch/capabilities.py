@@ -32,17 +32,6 @@ if TYPE_CHECKING:
     from rcsbatch.client import GatewayClient
     from rcsbatch.prepare import Plan
 
-#: The capability names seven's lookup lists (seven-gateway.md, and the simulator).
-CAPABILITIES = (
-    "REVOCATION",
-    "RICHCARD_STANDALONE",
-    "RICHCARD_CAROUSEL",
-    "ACTION_CREATE_CALENDAR_EVENT",
-    "ACTION_DIAL",
-    "ACTION_OPEN_URL",
-    "ACTION_SHARE_LOCATION",
-    "ACTION_VIEW_LOCATION",
-)
 #: Numbers per request. seven documents no maximum; 50 numbers keep the URL short (< 1 KB).
 BATCH_SIZE = 50
 CONCURRENCY = 4

@@ -1,18 +1,4 @@
-"""The command line: each command parses its options, calls the library, and maps its errors.
-
-Exit codes:
-
-\b
-  0    every row that could be sent was accepted (invalid, duplicate and
-       suppressed rows are reported, not failures)
-  1    some rows are failed, unknown, expired or not_sent; for validate and
-       --dry-run: some rows are invalid; a full disk stopped sending
-  2    usage or input error, a full disk or damaged journal: nothing was sent
-  3    the gateway stopped the run (key, credit, permissions, sender)
-  4    another run of the same campaign is going on: nothing sent
-  130  interrupted (Ctrl-C); 143 terminated (SIGTERM), at any moment: journal
-       and report written once sending began
-"""
+"""The command line: each command parses its options, calls the library, and maps its errors."""
 
 from __future__ import annotations
 
@@ -36,7 +22,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from rcsbatch import __version__, api, csvfile, engine, privacy, process, runner, storage
+from rcsbatch import __version__, api, csvfile, engine, exitcodes, privacy, process, runner, storage
 from rcsbatch.campaign import Campaign, check_validity, load_campaign
 from rcsbatch.claims import CLAIMS
 from rcsbatch.controls import visible
@@ -56,7 +42,7 @@ from rcsbatch.request import cell_text, request_params
 API_KEY_ENV = runner.API_KEY_ENV
 BASE_URL_ENV = runner.BASE_URL_ENV
 
-EXIT_CODES = __doc__.split("Exit codes:", 1)[1] if __doc__ else ""
+EXIT_CODES = "\n\b\n" + exitcodes.help_table()
 
 
 class InputProblem(click.ClickException):

@@ -29,11 +29,10 @@ import sys
 from types import FrameType
 from typing import TYPE_CHECKING
 
+from rcsbatch.exitcodes import ExitCode
+
 if TYPE_CHECKING:
     from _typeshed import WriteableBuffer
-
-EXIT_INTERRUPTED = 128 + signal.SIGINT  # 130
-EXIT_TERMINATED = 128 + signal.SIGTERM  # 143
 
 
 class Terminated(KeyboardInterrupt):
@@ -202,4 +201,4 @@ def interrupted(signum: int) -> int:
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     name = "terminated (SIGTERM)" if signum == signal.SIGTERM else "interrupted (Ctrl-C)"
     sys.stderr.write(f"{name}: run the same command again to go on\n")
-    return EXIT_TERMINATED if signum == signal.SIGTERM else EXIT_INTERRUPTED
+    return ExitCode.TERMINATED if signum == signal.SIGTERM else ExitCode.INTERRUPTED

@@ -1,15 +1,7 @@
 """The report: counts each row's final status and cost, and decides the exit code.
 
-Exit codes (the highest that applies is returned):
-
-    0    every row that could be sent was accepted (invalid, duplicate, suppressed and incapable
-         rows are reported, not failures)
-    1    some rows are failed, unknown, expired or not_sent; for a dry run or `validate`, some
-         rows are invalid
-    2    usage or input error: nothing was sent (raised before a report exists)
-    3    the gateway stopped the run (key, credit, permissions, sender)
-    4    another run of the same campaign is going on: nothing sent (raised before a report)
-    130  interrupted by Ctrl-C (SIGINT); 143 stopped by SIGTERM: the journal and report are written
+Exit codes and their meanings are exitcodes.ExitCode's; `Report.exit_code` states the rule that
+picks a run's.
 """
 
 from __future__ import annotations
@@ -20,13 +12,14 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from rcsbatch.exitcodes import ExitCode
 from rcsbatch.settle import LogbookFacts
 
-EXIT_OK = 0
-EXIT_ROWS = 1
-EXIT_INPUT = 2
-EXIT_GATEWAY = 3
-EXIT_BUSY = 4
+EXIT_OK = ExitCode.OK
+EXIT_ROWS = ExitCode.ROWS
+EXIT_INPUT = ExitCode.INPUT
+EXIT_GATEWAY = ExitCode.GATEWAY
+EXIT_BUSY = ExitCode.BUSY
 
 # What the report calls the journal's own working states.
 REPORT_STATUS = {"pending": "not_sent", "in_flight": "unknown"}
@@ -125,7 +118,9 @@ class Report:
 
     @property
     def exit_code(self) -> int:
-        """See the module docstring."""
+        """The run's exit code (exitcodes.ExitCode), the highest that applies: 128 + the signal
+        that interrupted it; GATEWAY when the gateway stopped it; ROWS when a row is failed,
+        unknown, expired or not_sent (for a dry run: invalid); else OK."""
         if self.interrupted is not None:
             return 128 + self.interrupted
         if self.stop_reason is not None:

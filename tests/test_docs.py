@@ -13,6 +13,7 @@ from click.testing import CliRunner
 from rcsbatch import campaign as campaign_keys
 from rcsbatch.campaign import parse_campaign
 from rcsbatch.cli import cli
+from rcsbatch.exitcodes import ExitCode
 
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text(encoding="utf-8")
@@ -75,14 +76,23 @@ def test_every_option_in_the_commands_table_exists() -> None:
             assert option in help_text, (name, option)
 
 
-def test_exit_codes_in_readme_match_help() -> None:
-    """The README's exit-code table and `rcsbatch --help` list the same codes."""
-    table = README.split("### Exit codes", 1)[1].split("\n## ", 1)[0]
-    readme_codes = set(re.findall(r"^\| (\d+)", table, flags=re.M)) | {"143"}
-    help_text = CliRunner().invoke(cli, ["--help"]).stdout
-    help_codes = set(re.findall(r"^\s+(\d+)\s", help_text.split("Exit codes:", 1)[1], flags=re.M))
-    help_codes |= set(re.findall(r"(\d{3}) terminated", help_text))
-    assert readme_codes == help_codes
+def test_exit_codes_in_readme_match_the_code() -> None:
+    """The README's exit-code table lists exactly the codes of ExitCode, each row opening with
+    the code's meaning (its `code` spans aside)."""
+    table = README.split("### Exit codes", 1)[1].strip().split("\n\n", 1)[0]
+    rows = dict(re.findall(r"^\| (\d+) \| (.*) \|$", table, flags=re.M))
+    assert set(rows) == {str(code.value) for code in ExitCode}
+    for code in ExitCode:
+        assert rows[str(code.value)].replace("`", "").startswith(code.meaning), code
+
+
+def test_exit_codes_in_help_match_the_code() -> None:
+    """`rcsbatch --help` and `rcsbatch run --help` list every exit code with its meaning."""
+    for args in (["--help"], ["run", "--help"]):
+        help_text = CliRunner().invoke(cli, args).stdout.split("Exit codes:", 1)[1]
+        listed = re.findall(r"^\s+(\d+)\s+(.*(?:\n\s{7,}\S.*)*)", help_text, flags=re.M)
+        meanings = {int(code): " ".join(text.split()) for code, text in listed}
+        assert meanings == {code.value: code.meaning for code in ExitCode}, args
 
 
 def test_statuses_in_readme_match_the_code() -> None:
