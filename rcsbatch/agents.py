@@ -25,13 +25,13 @@ class AgentCheck:
 def fetch_agents(gateway: Gateway) -> list[dict[str, Any]]:
     """The account's agents, one cheap request; raises GatewayError kinds."""
     from rcsbatch.client import GatewayClient
-    from rcsbatch.runner import _event_loop
+    from rcsbatch.engine import console_loop
 
     async def ask() -> list[dict[str, Any]]:
         async with GatewayClient(gateway.base_url, gateway.api_key, max_connections=1) as client:
             return await client.agents()
 
-    with _event_loop() as loop_runner:
+    with console_loop() as loop_runner:
         return loop_runner.run(ask())
 
 

@@ -129,7 +129,8 @@ def revoke_campaign(
     (runner.rewrite_latest). Returns the plan, what was sent (None when nothing was) and the
     rewritten run folder."""
     from rcsbatch.client import GatewayClient
-    from rcsbatch.runner import _event_loop, campaign_lock, existing_state, rewrite_latest
+    from rcsbatch.engine import console_loop
+    from rcsbatch.runner import campaign_lock, existing_state, rewrite_latest
 
     state = existing_state(campaign, gateway, root, "revoke")
     with campaign_lock(state.lock), Journal(state.journal) as journal:
@@ -155,6 +156,6 @@ def revoke_campaign(
                     max_attempts=campaign.send.max_attempts,
                 )
 
-        with _event_loop() as loop_runner:
+        with console_loop() as loop_runner:
             stats = loop_runner.run(go())
         return found, stats, rewrite_latest(journal, root / campaign.name, campaign.csv)

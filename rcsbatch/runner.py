@@ -770,7 +770,7 @@ def settle_now(
         async with gateway_client(gateway, settings) as client:
             return await settle_now_async(campaign, client, journal, found, settings=settings)
 
-    with _event_loop() as loop_runner:
+    with engine.console_loop() as loop_runner:
         return loop_runner.run(go())
 
 
@@ -955,7 +955,7 @@ def lookup_capabilities(gateway: Gateway, journal: Journal, numbers: list[int]) 
         async with GatewayClient(gateway.base_url, gateway.api_key) as client:
             return await look_up(client, journal, numbers)
 
-    with _event_loop() as loop_runner:
+    with engine.console_loop() as loop_runner:
         return loop_runner.run(go())
 
 
@@ -999,7 +999,7 @@ def send_test_messages(
             ) as client:
                 return await testsends.send_all(client, messages, settings, done)
 
-        with _event_loop() as loop_runner:
+        with engine.console_loop() as loop_runner:
             sent, stop_reason = loop_runner.run(go())
     path = testsends.write_results(
         testsends.results_path(root, campaign, send_id), sent, campaign.csv
@@ -1025,7 +1025,7 @@ def sync_campaign(
                 claims = AccountClaims(found.account_folder, campaign.name, found.journal)
                 return await sync(journal, client, claims)
 
-        with _event_loop() as loop_runner:
+        with engine.console_loop() as loop_runner:
             stats = loop_runner.run(go())
         # Lost answers the logbook now proves sent (or shows absent, for the next run to send).
         stats.settled_found, stats.settled_absent = settle_now(campaign, gateway, journal, found)
@@ -1128,7 +1128,7 @@ def fetch_balance(gateway: Gateway) -> Balance | None:
             except GatewayError:
                 return None
 
-    with _event_loop() as loop_runner:
+    with engine.console_loop() as loop_runner:
         return loop_runner.run(ask())
 
 
@@ -1139,12 +1139,6 @@ async def balance_of(client: GatewayClient) -> Balance | None:
         return await client.balance()
     except GatewayError:
         return None
-
-
-def _event_loop() -> asyncio.Runner:
-    """The loop of the commands that do not go through `engine.run_sync` yet (sync, revoke,
-    capabilities, test sends): the console's (engine.console_loop)."""
-    return engine.console_loop()
 
 
 def existing_state(
