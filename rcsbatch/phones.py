@@ -530,15 +530,8 @@ def _first_characters(pattern: str) -> frozenset[str] | None:
         if op is constants.AT:
             return frozenset(), True
         if op is constants.IN:
-            chars: set[str] = set()
-            for kind, value in argument:
-                if kind is constants.LITERAL:
-                    chars.add(chr(value))
-                elif kind is constants.RANGE:
-                    chars.update(chr(c) for c in range(value[0], value[1] + 1))
-                else:  # categories, negation: assume anything
-                    return everything, False
-            return frozenset(chars), False
+            chars = _set_characters(constants, argument)
+            return (everything if chars is None else chars), False
         if op is constants.SUBPATTERN:
             return first(argument[-1])
         if op is constants.BRANCH:
@@ -554,6 +547,22 @@ def _first_characters(pattern: str) -> frozenset[str] | None:
     except LookupError:
         return None
     return None if nullable else chars
+
+
+def _set_characters(constants: Any, argument: Any) -> frozenset[str] | None:
+    """The characters a parsed `[...]` set matches; None for what this does not model (a
+    negation, a category other than `\\d`, which matches the ASCII digits the checks see)."""
+    chars: set[str] = set()
+    for kind, value in argument:
+        if kind is constants.LITERAL:
+            chars.add(chr(value))
+        elif kind is constants.RANGE:
+            chars.update(chr(c) for c in range(value[0], value[1] + 1))
+        elif kind is constants.CATEGORY and value is constants.CATEGORY_DIGIT:
+            chars.update("0123456789")
+        else:
+            return None
+    return frozenset(chars)
 
 
 _PREFIX_DIGITS: Final = 3  # _may_start tells which NSNs of this many leading digits can match
@@ -582,17 +591,10 @@ def _may_start(pattern: str) -> Bools | None:
         if op is constants.ANY:
             return digits
         if op is constants.IN:
-            found: set[str] = set()
-            for kind, value in argument:
-                if kind is constants.LITERAL:
-                    found.add(chr(value))
-                elif kind is constants.RANGE:
-                    found.update(chr(c) for c in range(value[0], value[1] + 1))
-                elif kind is constants.CATEGORY and value is constants.CATEGORY_DIGIT:
-                    found |= digits
-                else:  # negation, other categories
-                    raise LookupError(kind)
-            return frozenset(found) & digits
+            found = _set_characters(constants, argument)
+            if found is None:
+                raise LookupError(op)
+            return found & digits
         raise LookupError(op)
 
     def sequence(items: Any, states: set[str]) -> set[str]:
