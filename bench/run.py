@@ -208,6 +208,18 @@ def rcsbatch_round(
     return out
 
 
+def library_program() -> list[str] | None:
+    """``bench/library_run.py`` (``rcsbatch.run`` without the console's loop and GC tuning), or
+    None for a commit measured with ``--source`` that has no public ``rcsbatch.run`` yet."""
+    probe = subprocess.run(
+        [sys.executable, "-c", "import rcsbatch; rcsbatch.run"], capture_output=True, check=False
+    )
+    if probe.returncode != 0:
+        log("  (no rcsbatch.run in this source: the library rounds are skipped)")
+        return None
+    return [sys.executable, str(HERE / "library_run.py")]
+
+
 def pandas_round(path: Path) -> dict[str, Any]:
     """``pandas.read_csv(path, engine="pyarrow", dtype=str)`` timed in a fresh process."""
     child = run_child([sys.executable, str(HERE / "read_pandas.py"), str(path)])
@@ -238,9 +250,10 @@ def section_loops(sim: Simulator, args: argparse.Namespace) -> dict[str, Any]:
     """Items 1 and 2: reference loops at c=32, and rcsbatch end to end over the same N."""
     n, c = args.n, 32
     campaign = campaign_for(args, n, c, "e2e")
+    library = library_program()
     warm_up(sim, args)
     rounds: dict[str, list[dict[str, Any]]] = {
-        k: [] for k in (*LOOP_NAMES, *DIAGNOSTIC_LOOPS, "rcsbatch")
+        k: [] for k in (*LOOP_NAMES, *DIAGNOSTIC_LOOPS, "rcsbatch", "library")
     }
     sizes = {
         "aiohttp": n,
@@ -256,6 +269,10 @@ def section_loops(sim: Simulator, args: argparse.Namespace) -> dict[str, Any]:
         # (a) then rcsbatch then (b): each reference right next to its counterpart.
         rounds["aiohttp"].append(loop_round(sim, "aiohttp", n, c))
         rounds["rcsbatch"].append(rcsbatch_round(sim, campaign, expect={"sent": n}))
+        if library:
+            rounds["library"].append(
+                rcsbatch_round(sim, campaign, expect={"sent": n}, label="library", program=library)
+            )
         rounds["httpx"].append(loop_round(sim, "httpx", sizes["httpx"], c))
         for name in ("httpx-aio", "httpx-rcs", "client", "direct", "aio-parse"):
             rounds[name].append(loop_round(sim, name, sizes[name], c))
@@ -267,6 +284,7 @@ def section_loops(sim: Simulator, args: argparse.Namespace) -> dict[str, Any]:
         "rounds": rounds,
         "ratio_a": r["rate"] / a["rate"],
         "ratio_b": r["rate"] / b["rate"],
+        "ratio_library": best(rounds["library"])["rate"] / a["rate"] if library else None,
     }
 
 
@@ -274,11 +292,23 @@ def section_latency(sim: Simulator, args: argparse.Namespace) -> dict[str, Any]:
     """Item 3: 50 ms gateway latency, concurrency 64."""
     n, c, ms = args.latency_n, 64, 50.0
     campaign = campaign_for(args, n, c, "latency")
-    rounds: dict[str, list[dict[str, Any]]] = {"aiohttp": [], "rcsbatch": []}
+    library = library_program()
+    rounds: dict[str, list[dict[str, Any]]] = {"aiohttp": [], "rcsbatch": [], "library": []}
     for rep in range(args.repeat):
         log(f" round {rep + 1}/{args.repeat}")
         rounds["aiohttp"].append(loop_round(sim, "aiohttp", n, c, latency_ms=ms))
         rounds["rcsbatch"].append(rcsbatch_round(sim, campaign, expect={"sent": n}, latency_ms=ms))
+        if library:
+            rounds["library"].append(
+                rcsbatch_round(
+                    sim,
+                    campaign,
+                    expect={"sent": n},
+                    latency_ms=ms,
+                    label="library",
+                    program=library,
+                )
+            )
     a, r = best(rounds["aiohttp"]), best(rounds["rcsbatch"])
     ideal = c / (ms / 1000)
     return {
@@ -288,6 +318,7 @@ def section_latency(sim: Simulator, args: argparse.Namespace) -> dict[str, Any]:
         "ideal": ideal,
         "rounds": rounds,
         "ratio": r["rate"] / a["rate"],
+        "ratio_library": best(rounds["library"])["rate"] / a["rate"] if library else None,
         "fraction_a": a["rate"] / ideal,
         "fraction_r": r["rate"] / ideal,
     }
@@ -826,7 +857,9 @@ def render(results: dict[str, Any]) -> str:
         "(`POST /_sim/reset`) before every round; its CPU seconds per round come from "
         "`/_sim/stats`. rcsbatch runs as `rcsbatch run CAMPAIGN --report-dir TMP -q` "
         "(a fresh TMP per round) with `SEVEN_BASE_URL=http://127.0.0.1:P/api "
-        "SEVEN_API_KEY=bench`; its time is the wall time from process start to exit. "
+        "SEVEN_API_KEY=bench`; its time is the wall time from process start to exit; "
+        "`rcsbatch.run` rounds run `bench/library_run.py` the same way (the library call, "
+        "without the console's event loop and GC tuning). "
         "Reference loops run in their own process too; their time is from the first "
         "request to the last answer. The machine is noisy: every short round ran "
         "`--repeat` times (3 unless said otherwise) with each reference right before its "
@@ -864,6 +897,13 @@ def render(results: dict[str, Any]) -> str:
             f"{fmt_rate(r['rate'])} msg/s | (a) aiohttp {fmt_rate(a['rate'])} msg/s | "
             f"{L['ratio_a']:.2f}× | ≥ 0.6× | {verdict(L['ratio_a'] >= 0.6)} |"
         )
+        if L.get("ratio_library") is not None:
+            q = best(L["rounds"]["library"])
+            out.append(
+                f"| 2 | same, `rcsbatch.run` without the console's loop and GC tuning | "
+                f"{fmt_rate(q['rate'])} msg/s | (a) aiohttp {fmt_rate(a['rate'])} msg/s | "
+                f"{L['ratio_library']:.2f}× | ≥ 0.6× | {verdict(L['ratio_library'] >= 0.6)} |"
+            )
         out.append(
             f"| 2 | same, vs httpx default transport | {fmt_rate(r['rate'])} msg/s | "
             f"(b) httpx {fmt_rate(b['rate'])} msg/s | {L['ratio_b']:.1f}× | ≥ 5× | "
@@ -878,6 +918,13 @@ def render(results: dict[str, Any]) -> str:
             f"{fmt_rate(r['rate'])} msg/s | aiohttp {fmt_rate(a['rate'])} msg/s | "
             f"{T['ratio']:.2f}× | ≥ 0.8× | {verdict(T['ratio'] >= 0.8)} |"
         )
+        if T.get("ratio_library") is not None:
+            q = best(T["rounds"]["library"])
+            out.append(
+                f"| 3 | same, `rcsbatch.run` without the console's loop and GC tuning | "
+                f"{fmt_rate(q['rate'])} msg/s | aiohttp {fmt_rate(a['rate'])} msg/s | "
+                f"{T['ratio_library']:.2f}× | ≥ 0.8× | {verdict(T['ratio_library'] >= 0.8)} |"
+            )
         out.append(
             f"| 3 | fraction of the ideal 64 / 0.05 s = {T['ideal']:,.0f}/s | "
             f"{T['fraction_r']:.0%} | aiohttp {T['fraction_a']:.0%} | | (reported) | |"
@@ -981,6 +1028,7 @@ def details(s: dict[str, Any]) -> list[str]:
         titles = (
             *LOOP_NAMES.items(),
             ("rcsbatch", "**rcsbatch run, end to end**"),
+            ("library", "**`rcsbatch.run`, no console tuning**"),
             *DIAGNOSTIC_LOOPS.items(),
         )
         for key, title in titles:
@@ -1028,8 +1076,11 @@ def details(s: dict[str, Any]) -> list[str]:
         for key, title in (
             ("aiohttp", "bare aiohttp loop"),
             ("rcsbatch", "rcsbatch run, end to end"),
+            ("library", "`rcsbatch.run`, no console tuning"),
         ):
-            rounds = T["rounds"][key]
+            rounds = T["rounds"].get(key)
+            if not rounds:
+                continue
             b = best(rounds)
             out.append(
                 f"| {title} | {T['n']:,} | {fmt_rate(b['rate'])} | {rounds_cell(rounds)} "
