@@ -14,7 +14,8 @@ from openpyxl.styles.numbers import BUILTIN_FORMATS
 from rcsbatch import cellformat
 from rcsbatch.recipients import open_recipients
 
-README = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+# The table lives in the campaign file's page of the docs.
+README = (Path(__file__).resolve().parent.parent / "docs" / "campaign-file.md").read_text()
 ROW = re.compile(
     r"^\| (`(?P<code>[^`]*)`|built-in (?P<builtin>\d+)) \| (?P<cell>[^|]+) \| "
     r"(?P<locale>[\w-]+) \| `(?P<shown>[^`]*)` \|$",

@@ -22,7 +22,7 @@ def tool(name: str) -> str:
 
 @pytest.mark.parametrize(
     "command",
-    [["ruff", "check", "rcsbatch", "tests", "bench"], ["mypy"]],
+    [["ruff", "check", "rcsbatch", "tests", "bench", "examples"], ["mypy"]],
     ids=["ruff", "mypy-strict"],
 )
 def test_code_checks_pass(command: list[str]) -> None:

@@ -429,15 +429,15 @@ def test_example_richcard_campaign_is_valid() -> None:
     assert "Anna" in json.loads(ready["text"].iloc[0])["richcard"]["title"]
 
 
-def test_readme_rich_examples_are_valid_campaigns() -> None:
-    """The README's rich card example loads, and its carousel block is a valid carousel."""
+def test_docs_rich_examples_are_valid_campaigns() -> None:
+    """docs/rich-messages.md's rich card example loads, and its carousel block is a valid
+    carousel."""
     import re
     import tomllib
 
     from rcsbatch.campaign import parse_campaign
 
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    section = readme.split("## Rich messages", 1)[1].split("\n## ", 1)[0]
+    section = (ROOT / "docs" / "rich-messages.md").read_text(encoding="utf-8")
     card, carousel = re.findall(r"```toml\n(.*?)```", section, flags=re.S)
     campaign = parse_campaign(tomllib.loads(card), ROOT / "campaigns" / "readme.toml")
     assert campaign.message.rich is not None and campaign.message.rich.content == "richcard"
@@ -450,10 +450,10 @@ def test_readme_rich_examples_are_valid_campaigns() -> None:
 
 
 def readme_url_table() -> list[tuple[str, str, str]]:
-    """The README's table of cell, URL template and merged URL."""
+    """docs/campaign-file.md's table of cell, URL template and merged URL."""
     import re
 
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    readme = (ROOT / "docs" / "campaign-file.md").read_text(encoding="utf-8")
     section = readme.split("### Placeholders in URLs", 1)[1].split("\n## ", 1)[0]
     return re.findall(r"^\| `([^`]*)` \| `([^`]*)` \| `([^`]*)` \|$", section, flags=re.M)
 
