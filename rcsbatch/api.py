@@ -260,30 +260,31 @@ def simulated(
 
 
 # ---- sync, revoke, capabilities, agents, hooks and the two servers -------------------------
-# Each as the command of the same name does it, on one event loop with one gateway client. The
-# gateway is Gateway.from_env() unless given (or `simulate`: the campaign's built-in simulator).
+# Each as its command does it, on one event loop with one gateway client; not named as the command
+# is, since rcsbatch.sync, .revoke, .capabilities and .agents are modules. The gateway is
+# Gateway.from_env() unless given (or `simulate`: the campaign's built-in simulator).
 
 __all__ += [
     "CapabilitiesResult",
     "LookupPlan",
     "RevokeResult",
     "SyncResult",
-    "agents",
-    "agents_async",
-    "capabilities",
-    "capabilities_async",
+    "list_agents",
+    "list_agents_async",
     "list_hooks",
     "list_hooks_async",
+    "look_up_capabilities",
+    "look_up_capabilities_async",
     "register_hook",
     "register_hook_async",
     "remove_hook",
     "remove_hook_async",
-    "revoke",
-    "revoke_async",
+    "revoke_messages",
+    "revoke_messages_async",
     "serve_simulator",
     "serve_webhooks",
-    "sync",
-    "sync_async",
+    "sync_campaign",
+    "sync_campaign_async",
 ]
 
 HOOK_METHODS = ("POST", "GET", "JSON")
@@ -292,7 +293,7 @@ SIGNING_KEY_ENV = "SEVEN_SIGNING_KEY"
 
 @dataclass(frozen=True)
 class SyncResult:
-    """What `sync` read from the logbook and changed, and the run folder it rewrote.
+    """What `sync_campaign` read from the logbook and changed, and the run folder it rewrote.
 
     `exit_code`: 3 when the gateway refused the account (`stop_reason`), 1 when the logbook
     could not be read (`error`; what was read before it stays in the journal), else 0.
@@ -308,7 +309,7 @@ class SyncResult:
         return 3 if self.stop_reason else 1 if self.error else 0
 
 
-def sync(
+def sync_campaign(
     campaign: Campaign,
     *,
     gateway: Gateway | None = None,
@@ -316,9 +317,9 @@ def sync(
     report_dir: str | os.PathLike[str] | None = None,
     on_warning: Callable[[str], None] | None = None,
 ) -> SyncResult:
-    """Sync `campaign` (see `sync_async`) from plain code, inside a running event loop too."""
+    """Sync `campaign` (see `sync_campaign_async`) from plain code, in a running loop too."""
     return engine.run_sync(
-        sync_async(
+        sync_campaign_async(
             campaign,
             gateway=gateway,
             simulate=simulate,
@@ -328,7 +329,7 @@ def sync(
     )
 
 
-async def sync_async(
+async def sync_campaign_async(
     campaign: Campaign,
     *,
     gateway: Gateway | None = None,
@@ -357,7 +358,8 @@ async def sync_async(
 
 @dataclass(frozen=True)
 class RevokeResult:
-    """What `revoke` found to ask for, what the gateway answered, and the run folder rewritten.
+    """What `revoke_messages` found to ask for, what the gateway answered, and the run folder
+    it rewrote.
 
     `exit_code`: 0 when every request was taken or there was nothing to revoke; 3 when the
     gateway refused the account (`stats.stop_reason`); 1 when some requests failed or were
@@ -379,7 +381,7 @@ class RevokeResult:
         return 1 if self.stats.failed or self.stats.refused else 0
 
 
-def revoke(
+def revoke_messages(
     campaign: Campaign,
     *,
     confirm: bool | Callable[[RevokePlan], bool],
@@ -390,9 +392,9 @@ def revoke(
     only_scheduled: bool = False,
     on_warning: Callable[[str], None] | None = None,
 ) -> RevokeResult:
-    """Revoke (see `revoke_async`) from plain code, inside a running event loop too."""
+    """Revoke (see `revoke_messages_async`) from plain code, inside a running event loop too."""
     return engine.run_sync(
-        revoke_async(
+        revoke_messages_async(
             campaign,
             confirm=confirm,
             gateway=gateway,
@@ -405,7 +407,7 @@ def revoke(
     )
 
 
-async def revoke_async(
+async def revoke_messages_async(
     campaign: Campaign,
     *,
     confirm: bool | Callable[[RevokePlan], bool],
@@ -444,8 +446,8 @@ async def revoke_async(
 
 @dataclass(frozen=True)
 class LookupPlan:
-    """What `capabilities` would look up: numbers in all, cells skipped as not valid numbers,
-    how many lack a lookup young enough (`due`, billed per number), and the price of one."""
+    """What `look_up_capabilities` would look up: numbers in all, cells skipped as not valid
+    numbers, how many lack a lookup young enough (`due`, billed per number), the price of one."""
 
     numbers: int
     skipped: int
@@ -459,7 +461,7 @@ class LookupPlan:
 
 @dataclass(frozen=True)
 class CapabilitiesResult:
-    """The cached capabilities of the numbers after `capabilities`, and what it looked up.
+    """The cached capabilities of the numbers after `look_up_capabilities`, and what it looked up.
 
     `exit_code`: 3 when the gateway refused the account (`stats.stop_reason`); 1 when some
     numbers have no lookup (not looked up, or `declined`); else 0.
@@ -479,7 +481,7 @@ class CapabilitiesResult:
         return 1 if self.declined or self.summary.known < self.summary.numbers else 0
 
 
-def capabilities(
+def look_up_capabilities(
     target: Campaign | str | os.PathLike[str],
     *,
     accept_cost: bool | Callable[[LookupPlan], bool],
@@ -492,9 +494,9 @@ def capabilities(
     lookup_price: Decimal | None = None,
     on_warning: Callable[[str], None] | None = None,
 ) -> CapabilitiesResult:
-    """Look capabilities up (see `capabilities_async`) from plain code, in a running loop too."""
+    """Look up (see `look_up_capabilities_async`) from plain code, in a running loop too."""
     return engine.run_sync(
-        capabilities_async(
+        look_up_capabilities_async(
             target,
             accept_cost=accept_cost,
             gateway=gateway,
@@ -509,7 +511,7 @@ def capabilities(
     )
 
 
-async def capabilities_async(
+async def look_up_capabilities_async(
     target: Campaign | str | os.PathLike[str],
     *,
     accept_cost: bool | Callable[[LookupPlan], bool],
@@ -573,8 +575,8 @@ def _lookup_target(
     phone_column: str,
     region: str,
 ) -> tuple[Path, list[int], int, Path, Path, tuple[str, ...], Gateway | None]:
-    """For `capabilities`: the report folder, the numbers, the cells skipped, the lookup cache,
-    the simulator's state file, the capabilities required, and the gateway when known."""
+    """For `look_up_capabilities`: the report folder, the numbers, the cells skipped, the lookup
+    cache, the simulator's state file, the capabilities required, and the gateway when known."""
     require: tuple[str, ...] = ()
     if isinstance(target, Campaign):
         root = runner.report_root(target, Path(report_dir) if report_dir is not None else None)
@@ -595,12 +597,12 @@ def _lookup_target(
     return root, numbers, skipped, cache, state, require, gateway
 
 
-def agents(*, gateway: Gateway | None = None) -> list[dict[str, Any]]:
-    """The account's RCS agents (see `agents_async`), inside a running event loop too."""
-    return engine.run_sync(agents_async(gateway=gateway))
+def list_agents(*, gateway: Gateway | None = None) -> list[dict[str, Any]]:
+    """The account's RCS agents (see `list_agents_async`), inside a running event loop too."""
+    return engine.run_sync(list_agents_async(gateway=gateway))
 
 
-async def agents_async(*, gateway: Gateway | None = None) -> list[dict[str, Any]]:
+async def list_agents_async(*, gateway: Gateway | None = None) -> list[dict[str, Any]]:
     """The account's RCS agents as the gateway lists them (id, status, display_name, …); one
     request. Raises InputError without a key, GatewayError kinds (AccountError: the key)."""
     async with _client(gateway or Gateway.from_env(), max_connections=1) as client:

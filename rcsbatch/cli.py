@@ -476,7 +476,7 @@ def sync(campaign_file: str, report_dir: Path | None, simulate: bool, quiet: boo
     root = runner.report_root(campaign, report_dir)
     with _kept(campaign, root):
         result = _console(
-            api.sync_async(campaign, simulate=simulate, report_dir=root, on_warning=_loud)
+            api.sync_campaign_async(campaign, simulate=simulate, report_dir=root, on_warning=_loud)
         )
     if result.stop_reason:
         raise GatewayStop(result.stop_reason)
@@ -798,8 +798,8 @@ def _logging(verbose: bool, quiet: bool) -> None:
 
 # ---- delivery reports: `webhook serve` and `hooks` ------------------------------------------
 
-SIGNING_KEY_ENV = "SEVEN_SIGNING_KEY"
-HOOK_METHODS = ("POST", "GET", "JSON")
+SIGNING_KEY_ENV = api.SIGNING_KEY_ENV
+HOOK_METHODS = api.HOOK_METHODS
 
 
 class GatewayStop(click.ClickException):
@@ -1117,7 +1117,7 @@ def revoke(
 
     with _kept(campaign, root, nothing_sent=False), _account_stops():
         result = _console(
-            api.revoke_async(
+            api.revoke_messages_async(
                 campaign,
                 confirm=confirm,
                 simulate=simulate,
@@ -1189,7 +1189,7 @@ def agents(as_json: bool) -> int:
 
     An agent in test status reaches only the test numbers stored for it (see run --test-to).
     """
-    found = _hooks_call(lambda gateway: api.agents_async(gateway=gateway))
+    found = _hooks_call(lambda gateway: api.list_agents_async(gateway=gateway))
     for agent in found:
         if as_json:
             click.echo(json.dumps(agent, default=str, ensure_ascii=False))
@@ -1414,7 +1414,7 @@ def capabilities(
 
     with _input_errors():
         result = _console(
-            api.capabilities_async(
+            api.look_up_capabilities_async(
                 chosen,
                 accept_cost=consent,
                 simulate=simulate,
