@@ -25,14 +25,13 @@ class AgentCheck:
 def fetch_agents(gateway: Gateway) -> list[dict[str, Any]]:
     """The account's agents, one cheap request; raises GatewayError kinds."""
     from rcsbatch.client import GatewayClient
-    from rcsbatch.engine import console_loop
+    from rcsbatch.engine import run_sync
 
     async def ask() -> list[dict[str, Any]]:
         async with GatewayClient(gateway.base_url, gateway.api_key, max_connections=1) as client:
             return await client.agents()
 
-    with console_loop() as loop_runner:
-        return loop_runner.run(ask())
+    return run_sync(ask())
 
 
 def check_agent(agents: list[dict[str, Any]], sender: str | None) -> AgentCheck:

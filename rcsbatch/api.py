@@ -30,20 +30,38 @@ import contextlib
 import logging
 import os
 import time
+import urllib.parse
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from rcsbatch import engine, runner
+from rcsbatch import engine, privacy, runner, storage
 from rcsbatch.campaign import Campaign, check_validity, load_campaign
-from rcsbatch.errors import CampaignError, GatewayError, ReportError
+from rcsbatch.capabilities import CONCURRENCY as LOOKUPS_AT_ONCE
+from rcsbatch.capabilities import (
+    DEFAULT_MAX_AGE,
+    LookupStats,
+    Summary,
+    campaign_numbers,
+    file_cache,
+    file_numbers,
+    look_up,
+    summarise,
+)
+from rcsbatch.errors import AccountError, CampaignError, GatewayError, InputError, ReportError
+from rcsbatch.journal import Journal
 from rcsbatch.prepare import Plan, open_plan
 from rcsbatch.request import SendSettings
+from rcsbatch.revoke import RevokePlan, RevokeStats, revoke_campaign_async
 from rcsbatch.runner import Gateway, RunResult
+from rcsbatch.sync import SyncStats
 
 if TYPE_CHECKING:
     from rcsbatch.client import GatewayClient
     from rcsbatch.journal import Outcome
+    from rcsbatch.receiver import Receiver
 
 __all__ = ["Gateway", "RunResult", "load_campaign", "run", "run_async", "simulated"]
 
@@ -230,6 +248,543 @@ def simulated(
             "simulated",
             simulated=True,
             lookup_price=server.backend.lookup_price,
+        )
+    finally:
+        try:
+            server.stop()
+        except OSError as exc:
+            (on_trouble or log.error)(
+                f"the simulator could not save its state in {state} ({exc.strerror or exc}): "
+                "the simulated account forgets what this command did"
+            )
+
+
+# ---- sync, revoke, capabilities, agents, hooks and the two servers -------------------------
+# Each as its command does it, on one event loop with one gateway client; not named as the command
+# is, since rcsbatch.sync, .revoke, .capabilities and .agents are modules. The gateway is
+# Gateway.from_env() unless given (or `simulate`: the campaign's built-in simulator).
+
+__all__ += [
+    "CapabilitiesResult",
+    "LookupPlan",
+    "RevokeResult",
+    "SyncResult",
+    "list_agents",
+    "list_agents_async",
+    "list_hooks",
+    "list_hooks_async",
+    "look_up_capabilities",
+    "look_up_capabilities_async",
+    "register_hook",
+    "register_hook_async",
+    "remove_hook",
+    "remove_hook_async",
+    "revoke_messages",
+    "revoke_messages_async",
+    "serve_simulator",
+    "serve_webhooks",
+    "sync_campaign",
+    "sync_campaign_async",
+]
+
+HOOK_METHODS = ("POST", "GET", "JSON")
+SIGNING_KEY_ENV = "SEVEN_SIGNING_KEY"
+
+
+@dataclass(frozen=True)
+class SyncResult:
+    """What `sync_campaign` read from the logbook and changed, and the run folder it rewrote.
+
+    `exit_code`: 3 when the gateway refused the account (`stop_reason`), 1 when the logbook
+    could not be read (`error`; what was read before it stays in the journal), else 0.
+    """
+
+    stats: SyncStats
+    folder: Path | None
+    stop_reason: str | None = None
+    error: str | None = None
+
+    @property
+    def exit_code(self) -> int:
+        return 3 if self.stop_reason else 1 if self.error else 0
+
+
+def sync_campaign(
+    campaign: Campaign,
+    *,
+    gateway: Gateway | None = None,
+    simulate: bool = False,
+    report_dir: str | os.PathLike[str] | None = None,
+    on_warning: Callable[[str], None] | None = None,
+) -> SyncResult:
+    """Sync `campaign` (see `sync_campaign_async`) from plain code, in a running loop too."""
+    return engine.run_sync(
+        sync_campaign_async(
+            campaign,
+            gateway=gateway,
+            simulate=simulate,
+            report_dir=report_dir,
+            on_warning=on_warning,
+        )
+    )
+
+
+async def sync_campaign_async(
+    campaign: Campaign,
+    *,
+    gateway: Gateway | None = None,
+    simulate: bool = False,
+    report_dir: str | os.PathLike[str] | None = None,
+    on_warning: Callable[[str], None] | None = None,
+) -> SyncResult:
+    """Fill the campaign's delivery states and final prices from the gateway's logbook, settle
+    its lost answers, and rewrite the newest run's results, as `rcsbatch sync` does.
+
+    `simulate` reads the logbook of the built-in simulator the campaign ran with; `on_warning`
+    hears trouble saving its state (default: logged). Raises InputError kinds (never run under
+    this account, no key) and CampaignBusyError before the first request; after it, the gateway's
+    refusals come back in the SyncResult.
+    """
+    root = _root(campaign, report_dir, simulate, gateway)
+    try:
+        with _gateway_of(campaign, root, gateway, simulate, on_warning) as chosen:
+            stats, folder = await runner.sync_campaign_async(campaign, root, chosen)
+    except AccountError as exc:
+        return SyncResult(SyncStats(), None, stop_reason=str(exc))
+    except GatewayError as exc:
+        return SyncResult(SyncStats(), None, error=str(exc))
+    return SyncResult(stats, folder)
+
+
+@dataclass(frozen=True)
+class RevokeResult:
+    """What `revoke_messages` found to ask for, what the gateway answered, and the run folder
+    it rewrote.
+
+    `exit_code`: 0 when every request was taken or there was nothing to revoke; 3 when the
+    gateway refused the account (`stats.stop_reason`); 1 when some requests failed or were
+    answered false, or the consent asked for was refused (`stats` None).
+    """
+
+    plan: RevokePlan
+    stats: RevokeStats | None  # None: nothing was asked
+    folder: Path | None
+
+    @property
+    def exit_code(self) -> int:
+        if not self.plan.ids:
+            return 0
+        if self.stats is None:
+            return 1
+        if self.stats.stop_reason:
+            return 3
+        return 1 if self.stats.failed or self.stats.refused else 0
+
+
+def revoke_messages(
+    campaign: Campaign,
+    *,
+    confirm: bool | Callable[[RevokePlan], bool],
+    gateway: Gateway | None = None,
+    simulate: bool = False,
+    report_dir: str | os.PathLike[str] | None = None,
+    run_id: str | None = None,
+    only_scheduled: bool = False,
+    on_warning: Callable[[str], None] | None = None,
+) -> RevokeResult:
+    """Revoke (see `revoke_messages_async`) from plain code, inside a running event loop too."""
+    return engine.run_sync(
+        revoke_messages_async(
+            campaign,
+            confirm=confirm,
+            gateway=gateway,
+            simulate=simulate,
+            report_dir=report_dir,
+            run_id=run_id,
+            only_scheduled=only_scheduled,
+            on_warning=on_warning,
+        )
+    )
+
+
+async def revoke_messages_async(
+    campaign: Campaign,
+    *,
+    confirm: bool | Callable[[RevokePlan], bool],
+    gateway: Gateway | None = None,
+    simulate: bool = False,
+    report_dir: str | os.PathLike[str] | None = None,
+    run_id: str | None = None,
+    only_scheduled: bool = False,
+    on_warning: Callable[[str], None] | None = None,
+) -> RevokeResult:
+    """Ask the gateway to delete the campaign's messages that have not arrived yet, as `rcsbatch
+    revoke` does (`run_id`: only that run's; `only_scheduled`: only those whose delay is ahead).
+
+    Revoking cannot be undone, so it takes consent: `confirm=True`, or a function that sees
+    what would be asked for (a RevokePlan) and answers. `confirm=False` raises InputError, once
+    the journal shows something to revoke, before any request.
+    """
+    root = _root(campaign, report_dir, simulate, gateway)
+
+    def consent(found: RevokePlan) -> bool:
+        if callable(confirm):
+            return confirm(found)
+        if not confirm:
+            raise InputError(
+                f"{len(found.ids)} messages ({found.rows} rows) would be asked to be deleted, "
+                "which cannot be undone: give confirm=True to revoke them"
+            )
+        return True
+
+    with _gateway_of(campaign, root, gateway, simulate, on_warning) as chosen:
+        found, stats, folder = await revoke_campaign_async(
+            campaign, root, chosen, run_id=run_id, only_scheduled=only_scheduled, confirm=consent
+        )
+    return RevokeResult(found, stats, folder)
+
+
+@dataclass(frozen=True)
+class LookupPlan:
+    """What `look_up_capabilities` would look up: numbers in all, cells skipped as not valid
+    numbers, how many lack a lookup young enough (`due`, billed per number), the price of one."""
+
+    numbers: int
+    skipped: int
+    due: int
+    price: Decimal | None
+
+    @property
+    def cost(self) -> Decimal | None:
+        return self.price * self.due if self.price is not None else None
+
+
+@dataclass(frozen=True)
+class CapabilitiesResult:
+    """The cached capabilities of the numbers after `look_up_capabilities`, and what it looked up.
+
+    `exit_code`: 3 when the gateway refused the account (`stats.stop_reason`); 1 when some
+    numbers have no lookup (not looked up, or `declined`); else 0.
+    """
+
+    plan: LookupPlan
+    summary: Summary
+    stats: LookupStats | None  # None: nothing was looked up
+    spent: Decimal | None  # the balance's fall over the lookups, else their prices
+    declined: bool
+    simulated: bool
+
+    @property
+    def exit_code(self) -> int:
+        if self.stats is not None and self.stats.stop_reason:
+            return 3
+        return 1 if self.declined or self.summary.known < self.summary.numbers else 0
+
+
+def look_up_capabilities(
+    target: Campaign | str | os.PathLike[str],
+    *,
+    accept_cost: bool | Callable[[LookupPlan], bool],
+    gateway: Gateway | None = None,
+    simulate: bool = False,
+    report_dir: str | os.PathLike[str] | None = None,
+    max_age: float = DEFAULT_MAX_AGE,
+    phone_column: str = "phone",
+    region: str = "DE",
+    lookup_price: Decimal | None = None,
+    on_warning: Callable[[str], None] | None = None,
+) -> CapabilitiesResult:
+    """Look up (see `look_up_capabilities_async`) from plain code, in a running loop too."""
+    return engine.run_sync(
+        look_up_capabilities_async(
+            target,
+            accept_cost=accept_cost,
+            gateway=gateway,
+            simulate=simulate,
+            report_dir=report_dir,
+            max_age=max_age,
+            phone_column=phone_column,
+            region=region,
+            lookup_price=lookup_price,
+            on_warning=on_warning,
+        )
+    )
+
+
+async def look_up_capabilities_async(
+    target: Campaign | str | os.PathLike[str],
+    *,
+    accept_cost: bool | Callable[[LookupPlan], bool],
+    gateway: Gateway | None = None,
+    simulate: bool = False,
+    report_dir: str | os.PathLike[str] | None = None,
+    max_age: float = DEFAULT_MAX_AGE,
+    phone_column: str = "phone",
+    region: str = "DE",
+    lookup_price: Decimal | None = None,
+    on_warning: Callable[[str], None] | None = None,
+) -> CapabilitiesResult:
+    """Look up which numbers can receive RCS, rich cards and carousels, as `rcsbatch
+    capabilities` does: a campaign's sendable numbers (and those refused for their type), cached
+    in its journal, or the `phone_column` of a recipient file, cached in the report folder.
+
+    Numbers with a cached lookup younger than `max_age` seconds are not looked up again. The
+    lookups are billed per number, so they take consent: `accept_cost=True`, or a function that
+    is shown the LookupPlan before any lookup (also when none is due) and answers for those due;
+    its no comes back as `declined`. `accept_cost=False` raises InputError when any is due.
+    `lookup_price` is the price of one lookup (default: the simulator's, else unknown).
+    """
+    if simulate and gateway is not None:
+        raise ValueError("give a gateway or simulate=True, not both")
+    root, numbers, skipped, cache, state, require, gateway = _lookup_target(
+        target, report_dir, gateway, simulate, phone_column, region
+    )
+    journal = Journal(cache)
+    with (
+        storage.checked([cache, root], nothing_sent=False),
+        journal,
+        _simulator(state, on_warning) if simulate else _given(gateway) as chosen,
+    ):
+        due = journal.capabilities_due(numbers, time.time() - max_age)
+        price = lookup_price if lookup_price is not None else chosen.lookup_price
+        plan = LookupPlan(len(numbers), skipped, len(due), price)
+        answer = accept_cost(plan) if callable(accept_cost) else accept_cost
+        if due and not answer and not callable(accept_cost):
+            raise InputError(
+                f"{len(due)} numbers would be looked up, billed per number: give "
+                "accept_cost=True to look them up"
+            )
+        stats, spent = None, None
+        if due and answer:
+            async with _client(chosen, max_connections=LOOKUPS_AT_ONCE) as client:
+                before = await runner.balance_of(client)
+                stats = await look_up(client, journal, due)
+                after = await runner.balance_of(client)
+            spent = before.amount - after.amount if before and after else stats.cost
+        summary = summarise(journal, numbers, require)
+    return CapabilitiesResult(
+        plan, summary, stats, spent, declined=bool(due) and not answer, simulated=chosen.simulated
+    )
+
+
+def _lookup_target(
+    target: Campaign | str | os.PathLike[str],
+    report_dir: str | os.PathLike[str] | None,
+    gateway: Gateway | None,
+    simulate: bool,
+    phone_column: str,
+    region: str,
+) -> tuple[Path, list[int], int, Path, Path, tuple[str, ...], Gateway | None]:
+    """For `look_up_capabilities`: the report folder, the numbers, the cells skipped, the lookup
+    cache, the simulator's state file, the capabilities required, and the gateway when known."""
+    require: tuple[str, ...] = ()
+    if isinstance(target, Campaign):
+        root = runner.report_root(target, Path(report_dir) if report_dir is not None else None)
+        numbers, skipped = campaign_numbers(open_plan(target)), 0
+        if gateway is None and not simulate and runner.api_key_from_env():
+            gateway = Gateway.from_env()
+        account = runner.account_for(target, gateway, simulate)
+        cache = runner.journal_path(target, account)
+        state = runner.campaign_state(target, account).simulator
+        require = target.send.require
+    else:
+        path = Path(target).expanduser().resolve()
+        env = os.environ.get(runner.REPORT_DIR_ENV)
+        folder = report_dir if report_dir is not None else env or path.parent / "reports"
+        root = Path(folder).expanduser().resolve()
+        numbers, skipped = file_numbers(path, phone_column, region)
+        cache, state = file_cache(root), root / "simulator.json"
+    return root, numbers, skipped, cache, state, require, gateway
+
+
+def list_agents(*, gateway: Gateway | None = None) -> list[dict[str, Any]]:
+    """The account's RCS agents (see `list_agents_async`), inside a running event loop too."""
+    return engine.run_sync(list_agents_async(gateway=gateway))
+
+
+async def list_agents_async(*, gateway: Gateway | None = None) -> list[dict[str, Any]]:
+    """The account's RCS agents as the gateway lists them (id, status, display_name, …); one
+    request. Raises InputError without a key, GatewayError kinds (AccountError: the key)."""
+    async with _client(gateway or Gateway.from_env(), max_connections=1) as client:
+        return await client.agents()
+
+
+def register_hook(
+    url: str, *, event_type: str = "dlr", method: str = "POST", gateway: Gateway | None = None
+) -> str:
+    """Register a webhook (see `register_hook_async`), inside a running event loop too."""
+    return engine.run_sync(
+        register_hook_async(url, event_type=event_type, method=method, gateway=gateway)
+    )
+
+
+async def register_hook_async(
+    url: str, *, event_type: str = "dlr", method: str = "POST", gateway: Gateway | None = None
+) -> str:
+    """Have seven call the http(s) `url` for each `event_type` event (dlr: delivery reports),
+    by `method` (POST a form, GET a query string, or JSON); the new hook's id. One request;
+    InputError for a bad url or method, GatewayError kinds from the gateway."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise InputError(f"{url!r} is not an http(s) URL")
+    if method.upper() not in HOOK_METHODS:
+        raise InputError(f"method {method!r} is none of {', '.join(HOOK_METHODS)}")
+    async with _client(gateway or Gateway.from_env(), max_connections=1) as client:
+        return await client.add_hook(url, event_type, method.upper())
+
+
+def list_hooks(*, gateway: Gateway | None = None) -> list[dict[str, Any]]:
+    """The account's webhooks (see `list_hooks_async`), inside a running event loop too."""
+    return engine.run_sync(list_hooks_async(gateway=gateway))
+
+
+async def list_hooks_async(*, gateway: Gateway | None = None) -> list[dict[str, Any]]:
+    """The account's webhooks as the gateway lists them (id, event_type, request_method,
+    target_url, …); one request, GatewayError kinds from the gateway."""
+    async with _client(gateway or Gateway.from_env(), max_connections=1) as client:
+        return await client.hooks()
+
+
+def remove_hook(hook_id: str, *, gateway: Gateway | None = None) -> bool:
+    """Remove a webhook (see `remove_hook_async`), inside a running event loop too."""
+    return engine.run_sync(remove_hook_async(hook_id, gateway=gateway))
+
+
+async def remove_hook_async(hook_id: str, *, gateway: Gateway | None = None) -> bool:
+    """Remove the webhook `hook_id`; False when the gateway has none by that id. One request."""
+    async with _client(gateway or Gateway.from_env(), max_connections=1) as client:
+        return await client.remove_hook(hook_id)
+
+
+def serve_webhooks(
+    campaign: Campaign,
+    *,
+    signing_key: str | None = None,
+    allow_unsigned: bool = False,
+    host: str = "127.0.0.1",
+    port: int = 8080,
+    public_url: str | None = None,
+    idle_timeout: float = 10.0,
+    body_timeout: float = 3.0,
+    gateway: Gateway | None = None,
+    ready: Callable[[Receiver], None] | None = None,
+    stop_on_signals: bool = False,
+) -> dict[str, int]:
+    """Receive seven's delivery reports into the campaign's journal, as `rcsbatch webhook serve`
+    does, until stopped; the counts of what it answered.
+
+    Every report must be signed with `signing_key` (default: $SEVEN_SIGNING_KEY); without one,
+    InputError unless `allow_unsigned` (anyone who finds the URL can then forge reports). The
+    journal is the account's of `gateway` (default: $SEVEN_API_KEY's when set, else the one
+    account that ran the campaign). `ready` is called with the receiver once it listens.
+    `stop_on_signals` (console scripts) stops it on SIGINT and SIGTERM; otherwise a
+    KeyboardInterrupt or cancellation stops it and goes on to the caller. OSError when the port
+    cannot be bound.
+    """
+    from rcsbatch import receiver
+
+    if signing_key is None:
+        signing_key = os.environ.get(SIGNING_KEY_ENV, "").strip() or None
+    if signing_key is None and not allow_unsigned:
+        raise InputError(
+            f"no signing key: set {SIGNING_KEY_ENV} to the account's webhook signing key "
+            "(seven's dashboard → Developer), so forged reports are refused"
+        )
+    settings = receiver.ReceiverSettings(
+        signing_key, public_url, idle_timeout=idle_timeout, body_timeout=body_timeout
+    )
+    if gateway is None and runner.api_key_from_env():
+        gateway = Gateway.from_env()
+    journal = runner.journal_path(campaign, runner.account_for(campaign, gateway))
+    return receiver.serve(
+        journal, settings, host, port, ready=ready, stop_on_signals=stop_on_signals
+    )
+
+
+def serve_simulator(
+    *,
+    host: str = "127.0.0.1",
+    port: int = 8089,
+    state: str | os.PathLike[str] | None = None,
+    latency_ms: float = 0.0,
+    api_key: str | None = None,
+    price: Decimal | None = None,
+    balance: Decimal | None = None,
+    ready: Callable[[str], None] | None = None,
+    stop_on_signals: bool = False,
+) -> None:
+    """Run the gateway simulator on its own, as `rcsbatch simulator` does, until stopped.
+
+    `state` keeps what it accepted across restarts; `api_key` is the only key it accepts
+    (default: any); `price` and `balance` are the account's. `ready` hears the base URL once it
+    listens. Stopping as for `serve_webhooks`. OSError when the port cannot be bound,
+    InputError when the state file is damaged.
+    """
+    from rcsbatch.simulator import Faults
+    from rcsbatch.simulator import serve as serve_sim
+
+    faults = Faults(latency_ms=latency_ms)
+    if price is not None:
+        faults.price = price
+    if balance is not None:
+        faults.balance = balance
+    path = Path(state) if state is not None else None
+    try:
+        serve_sim(
+            host, port, faults, path, api_key=api_key, ready=ready, stop_on_signals=stop_on_signals
+        )
+    except ValueError as exc:
+        raise InputError(f"{path}: {exc}; delete the file to start afresh") from None
+
+
+def _root(
+    campaign: Campaign,
+    report_dir: str | os.PathLike[str] | None,
+    simulate: bool,
+    gateway: Gateway | None,
+) -> Path:
+    if simulate and gateway is not None:
+        raise ValueError("give a gateway or simulate=True, not both")
+    return runner.report_root(campaign, Path(report_dir) if report_dir is not None else None)
+
+
+@contextlib.contextmanager
+def _gateway_of(
+    campaign: Campaign,
+    root: Path,
+    gateway: Gateway | None,
+    simulate: bool,
+    on_warning: Callable[[str], None] | None,
+) -> Iterator[Gateway]:
+    """The gateway given, the campaign's built-in simulator, or the environment's."""
+    if simulate:
+        with simulated(campaign, root, on_trouble=on_warning) as chosen:
+            yield chosen
+    else:
+        yield gateway or Gateway.from_env()
+
+
+@contextlib.contextmanager
+def _given(gateway: Gateway | None) -> Iterator[Gateway]:
+    yield gateway or Gateway.from_env()
+
+
+@contextlib.contextmanager
+def _simulator(state: Path, on_trouble: Callable[[str], None] | None) -> Iterator[Gateway]:
+    """A built-in simulator keeping its state in `state`, so later calls meet the same account;
+    a state it cannot save is told to `on_trouble` (default: logged), never raised."""
+    from rcsbatch.simulator import SimulatorServer
+
+    try:
+        privacy.make_folder(state.parent)
+        server = SimulatorServer(state_path=state).start()
+    except OSError as exc:
+        raise ReportError(f"cannot start the simulator ({exc.strerror or exc})") from None
+    except ValueError as exc:
+        raise ReportError(f"{state}: the simulator's state file is damaged ({exc})") from None
+    try:
+        yield Gateway(
+            server.base_url, "simulated", simulated=True, lookup_price=server.backend.lookup_price
         )
     finally:
         try:

@@ -13,9 +13,9 @@ import sys
 import time
 import urllib.parse
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import click
 from rich.console import Console
@@ -43,6 +43,8 @@ API_KEY_ENV = runner.API_KEY_ENV
 BASE_URL_ENV = runner.BASE_URL_ENV
 
 EXIT_CODES = "\n\b\n" + exitcodes.help_table()
+
+T = TypeVar("T")
 
 
 class InputProblem(click.ClickException):
@@ -79,7 +81,11 @@ class SendingStopped(click.ClickException):
 
 
 # The flag that also fixes an input error, in the words the library leaves to its front end.
-OPTION_HINTS = {"limit": " (--limit)", "report_dir": " with --report-dir"}
+OPTION_HINTS = {
+    "limit": " (--limit)",
+    "report_dir": " with --report-dir",
+    "simulate": ", or use --simulate with a campaign run with --simulate",
+}
 
 
 @contextlib.contextmanager
@@ -189,9 +195,14 @@ class _Commands(click.Group):
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
-            return super().invoke(ctx)
+            returned = super().invoke(ctx)
         except KeyboardInterrupt as exc:
             raise process.Interrupted(process.signal_of(exc) or signal.SIGINT) from None
+        if isinstance(returned, int) and returned:
+            # A command returns its exit code: click's standalone mode (CliRunner, a bare
+            # `cli()`) drops a returned value, an Exit it passes on in either mode.
+            ctx.exit(returned)
+        return returned
 
 
 @click.group(
@@ -453,7 +464,7 @@ def _gateway_from_env() -> runner.Gateway:
     help="Read the logbook of the built-in simulator the campaign was run with.",
 )
 @click.option("-q", "--quiet", is_flag=True, help="Print only the run folder (on stdout).")
-def sync(campaign_file: str, report_dir: Path | None, simulate: bool, quiet: bool) -> None:
+def sync(campaign_file: str, report_dir: Path | None, simulate: bool, quiet: bool) -> int:
     """Fill delivery states and final prices from the gateway's logbook (no webhooks needed).
 
     Rewrites the newest run's results files from the journal and prints that run's folder.
@@ -463,16 +474,15 @@ def sync(campaign_file: str, report_dir: Path | None, simulate: bool, quiet: boo
     with _input_errors():
         campaign = load_campaign(campaign_file)
     root = runner.report_root(campaign, report_dir)
-    try:
-        with _kept(campaign, root), contextlib.ExitStack() as stack:
-            gateway = (
-                stack.enter_context(_simulated(campaign, root)) if simulate else _gateway_from_env()
-            )
-            stats, folder = runner.sync_campaign(campaign, root, gateway)
-    except AccountError as exc:
-        raise GatewayStop(str(exc)) from None
-    except GatewayError as exc:
-        raise click.ClickException(f"the logbook could not be read: {exc}") from None
+    with _kept(campaign, root):
+        result = _console(
+            api.sync_campaign_async(campaign, simulate=simulate, report_dir=root, on_warning=_loud)
+        )
+    if result.stop_reason:
+        raise GatewayStop(result.stop_reason)
+    if result.error:
+        raise click.ClickException(f"the logbook could not be read: {result.error}")
+    stats, folder = result.stats, result.folder
     err.print(
         f"logbook: {stats.entries} entries read ({stats.pages} pages); {stats.states} delivery "
         f"states and {stats.prices} prices filled in; {stats.needed} sent rows needed them"
@@ -490,6 +500,13 @@ def sync(campaign_file: str, report_dir: Path | None, simulate: bool, quiet: boo
     if folder is not None:
         err.print(f"results rewritten from the journal in {folder}")
         _echo_result(str(folder))
+    return result.exit_code
+
+
+def _console(work: Coroutine[Any, Any, T]) -> T:
+    """Run one library call's coroutine on the console's event loop (engine.console_loop)."""
+    with engine.console_loop() as loop:
+        return loop.run(work)
 
 
 @contextlib.contextmanager
@@ -704,33 +721,41 @@ def simulator(
     api_key: str | None,
     price: str | None,
     balance: str | None,
-) -> None:
+) -> int:
     """Run the gateway simulator on its own, until Ctrl-C.
 
     Point rcsbatch (or any client) at it with SEVEN_BASE_URL=http://HOST:PORT/api.
     More fault knobs can be set while it runs through POST /_sim/faults.
     """
-    from rcsbatch.simulator import Faults, serve
-
-    faults = Faults(latency_ms=latency_ms)
-    if price is not None:
-        faults.price = _decimal_option("--price", price)
-    if balance is not None:
-        faults.balance = _decimal_option("--balance", balance)
+    prices = {
+        name: _decimal_option(f"--{name}", value)
+        for name, value in (("price", price), ("balance", balance))
+        if value is not None
+    }
     err = _stderr()
 
     def ready(base_url: str) -> None:
         err.print(f"simulating seven's gateway at {base_url} (Ctrl-C stops)")
 
     try:
-        serve(host, port, faults, state, api_key=api_key, ready=ready)
+        with _input_errors():
+            api.serve_simulator(
+                host=host,
+                port=port,
+                state=state,
+                latency_ms=latency_ms,
+                api_key=api_key,
+                price=prices.get("price"),
+                balance=prices.get("balance"),
+                ready=ready,
+                stop_on_signals=True,
+            )
     except OSError as exc:
         raise InputProblem(
             f"cannot serve on {host}:{port} ({exc.strerror or exc}); "
             "is another simulator running? choose another --port"
         ) from None
-    except ValueError as exc:
-        raise InputProblem(f"{state}: {exc}; delete the file to start afresh") from None
+    return 0
 
 
 def _plain_key(value: str | None) -> str | None:
@@ -773,8 +798,8 @@ def _logging(verbose: bool, quiet: bool) -> None:
 
 # ---- delivery reports: `webhook serve` and `hooks` ------------------------------------------
 
-SIGNING_KEY_ENV = "SEVEN_SIGNING_KEY"
-HOOK_METHODS = ("POST", "GET", "JSON")
+SIGNING_KEY_ENV = api.SIGNING_KEY_ENV
+HOOK_METHODS = api.HOOK_METHODS
 
 
 class GatewayStop(click.ClickException):
@@ -832,7 +857,7 @@ def webhook_serve(
     body_timeout: float,
     quiet: bool,
     verbose: bool,
-) -> None:
+) -> int:
     """Receive delivery reports for a campaign until Ctrl-C.
 
     Every report is checked against $SEVEN_SIGNING_KEY (the account's webhook signing key) and
@@ -848,20 +873,12 @@ def webhook_serve(
     err = _stderr(quiet)
     with _input_errors():
         campaign = load_campaign(campaign_file)
-        key = os.environ.get(SIGNING_KEY_ENV, "").strip() or None
-        if key is None and not insecure_no_signature:
-            raise InputProblem(
-                f"no signing key: set {SIGNING_KEY_ENV} to the account's webhook signing key "
-                "(seven's dashboard → Developer), so forged reports are refused"
-            )
-        if key is not None and insecure_no_signature:
-            err.print(f"{SIGNING_KEY_ENV} is set: signatures are checked all the same")
-        settings = receiver.ReceiverSettings(
-            key, public_url, idle_timeout=idle_timeout, body_timeout=body_timeout
-        )
+    if insecure_no_signature and os.environ.get(SIGNING_KEY_ENV, "").strip():
+        err.print(f"{SIGNING_KEY_ENV} is set: signatures are checked all the same")
 
     def ready(found: receiver.Receiver) -> None:
-        checked = "signed reports only" if key else "UNSIGNED reports accepted (insecure)"
+        signed = found.settings.signing_key is not None
+        checked = "signed reports only" if signed else "UNSIGNED reports accepted (insecure)"
         err.print(
             f"receiving delivery reports for {campaign.name} at {found.url} ({checked}; "
             "Ctrl-C stops); register the URL seven calls with `rcsbatch hooks register URL`"
@@ -869,14 +886,23 @@ def webhook_serve(
 
     try:
         with _input_errors():
-            counts = receiver.serve(
-                runner.journal_path(campaign, _account(campaign)), settings, host, port, ready=ready
+            counts = api.serve_webhooks(
+                campaign,
+                allow_unsigned=insecure_no_signature,
+                host=host,
+                port=port,
+                public_url=public_url,
+                idle_timeout=idle_timeout,
+                body_timeout=body_timeout,
+                ready=ready,
+                stop_on_signals=True,
             )
     except OSError as exc:
         raise InputProblem(
             f"cannot serve on {host}:{port} ({exc.strerror or exc}); choose another --port"
         ) from None
     err.print("stopped; " + (", ".join(f"{n} {k}" for k, n in sorted(counts.items())) or "idle"))
+    return 0
 
 
 @cli.group()
@@ -903,61 +929,64 @@ def hooks() -> None:
     type=click.Choice(HOOK_METHODS, case_sensitive=False),
     help="How seven calls: POST (form), GET (query string) or JSON (POST with a JSON body).",
 )
-def hooks_register(url: str, event_type: str, request_method: str) -> None:
+def hooks_register(url: str, event_type: str, request_method: str) -> int:
     """Have seven call URL for each event; prints the new hook's id on stdout."""
     parts = urllib.parse.urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise click.BadParameter(f"{url!r} is not an http(s) URL", param_hint="URL")
-    hook_id = _hooks_call(lambda client: client.add_hook(url, event_type, request_method.upper()))
+    hook_id = _hooks_call(
+        lambda gateway: api.register_hook_async(
+            url, event_type=event_type, method=request_method, gateway=gateway
+        )
+    )
     click.echo(hook_id)
-    _require_stdout()
+    return _printed()
 
 
 @hooks.command("list")
 @click.option("--json", "as_json", is_flag=True, help="The gateway's hook objects, one a line.")
-def hooks_list(as_json: bool) -> None:
+def hooks_list(as_json: bool) -> int:
     """List the account's webhooks on stdout: id, event type, method, URL (tab-separated)."""
-    found = _hooks_call(lambda client: client.hooks())
+    found = _hooks_call(lambda gateway: api.list_hooks_async(gateway=gateway))
     for hook in found:
         if as_json:
             click.echo(json.dumps(hook, default=str, ensure_ascii=False))
         else:
             fields = ("id", "event_type", "request_method", "target_url")
             click.echo("\t".join(str(hook.get(f, "")) for f in fields))
-    _require_stdout()
+    return _printed()
 
 
 @hooks.command("remove")
 @click.argument("hook_id", metavar="ID")
-def hooks_remove(hook_id: str) -> None:
+def hooks_remove(hook_id: str) -> int:
     """Remove the webhook with this id (exit 1 when the gateway has none)."""
-    if not _hooks_call(lambda client: client.remove_hook(hook_id)):
+    if not _hooks_call(lambda gateway: api.remove_hook_async(hook_id, gateway=gateway)):
         raise click.ClickException(f"the gateway has no webhook with id {hook_id}")
     _stderr().print(f"removed webhook {hook_id}")
+    return 0
 
 
-def _hooks_call(call: Any) -> Any:
-    """Run one `GatewayClient` call with $SEVEN_API_KEY at $SEVEN_BASE_URL; map its errors."""
-    import asyncio
-
-    from rcsbatch.client import GatewayClient
-    from rcsbatch.errors import AccountError, GatewayError
-
+def _hooks_call(call: Callable[[runner.Gateway], Coroutine[Any, Any, T]]) -> T:
+    """Run one library call of the account's (hooks, agents) with the gateway of $SEVEN_API_KEY
+    at $SEVEN_BASE_URL on the console's loop; its errors as exit codes."""
     api_key = _api_key()
     if not api_key:
         raise InputProblem(f"no API key: set {API_KEY_ENV} to your seven API key")
-    base_url = _base_url()
-
-    async def go() -> Any:
-        async with GatewayClient(base_url, api_key) as client:
-            return await call(client)
-
+    gateway = runner.Gateway(_base_url(), api_key)
     try:
-        return asyncio.run(go())
+        with _input_errors():
+            return _console(call(gateway))
     except AccountError as exc:
         raise GatewayStop(str(exc)) from None
     except GatewayError as exc:
         raise click.ClickException(str(exc)) from None
+
+
+def _printed() -> int:
+    """The exit code of a command whose product is what it printed: 2 when stdout could not
+    take it (see _require_stdout), else 0."""
+    return EXIT_INPUT if process.tell_stdout_lost() else 0
 
 
 # ---- report ---------------------------------------------------------------------------------
@@ -1062,14 +1091,14 @@ def revoke(
     yes: bool,
     report_dir: Path | None,
     simulate: bool,
-) -> None:
+) -> int:
     """Ask the gateway to delete the campaign's messages that have not arrived yet.
 
     seven answers "true" whether or not it deleted anything, so rows become revoke_requested;
     they show as revoked once a delivery report (webhook or `rcsbatch sync`) says the message
     never arrived. Revoke-requested rows are never sent again. Asking twice sends nothing new.
     """
-    from rcsbatch.revoke import RevokePlan, revoke_campaign
+    from rcsbatch.revoke import RevokePlan
 
     if not yes and not _interactive():
         raise InputProblem(
@@ -1086,21 +1115,19 @@ def revoke(
         err.print(f"{len(found.ids)} {what} ({found.rows} rows) will be asked to be deleted")
         return yes or click.confirm("revoke them?", default=False, err=True)
 
-    try:
-        with _kept(campaign, root, nothing_sent=False), contextlib.ExitStack() as stack:
-            gateway = (
-                stack.enter_context(_simulated(campaign, root)) if simulate else _gateway_from_env()
-            )
-            found, stats, folder = revoke_campaign(
+    with _kept(campaign, root, nothing_sent=False), _account_stops():
+        result = _console(
+            api.revoke_messages_async(
                 campaign,
-                root,
-                gateway,
+                confirm=confirm,
+                simulate=simulate,
+                report_dir=root,
                 run_id=run_id,
                 only_scheduled=only_scheduled,
-                confirm=confirm,
+                on_warning=_loud,
             )
-    except AccountError as exc:
-        raise GatewayStop(str(exc)) from None
+        )
+    found, stats, folder = result.plan, result.stats, result.folder
     done = found.already
     if done["revoke_requested"] or done["revoked"]:
         err.print(
@@ -1118,10 +1145,10 @@ def revoke(
         )
     if not found.ids:
         err.print("nothing to revoke")
-        return
+        return result.exit_code
     if stats is None:
         err.print("nothing revoked")
-        sys.exit(1)
+        return result.exit_code
     err.print(
         f"revoke requested for {stats.requested} messages; seven confirms nothing at once: "
         "`rcsbatch sync` (or delivery webhooks) shows which were revoked"
@@ -1134,8 +1161,7 @@ def revoke(
         _echo_result(str(folder))
     if stats.stop_reason:
         raise GatewayStop(stats.stop_reason)
-    if stats.failed or stats.refused:
-        sys.exit(1)
+    return result.exit_code
 
 
 def _check_agent(campaign: Campaign, gateway: runner.Gateway, err: Console) -> None:
@@ -1158,18 +1184,18 @@ def _check_agent(campaign: Campaign, gateway: runner.Gateway, err: Console) -> N
 
 @cli.command(epilog="Exit codes:\n  0  listed\n  2  no key\n  3  the gateway refused the key")
 @click.option("--json", "as_json", is_flag=True, help="The gateway's agent objects, one a line.")
-def agents(as_json: bool) -> None:
+def agents(as_json: bool) -> int:
     """List the account's RCS agents on stdout: id, status, display name (tab-separated).
 
     An agent in test status reaches only the test numbers stored for it (see run --test-to).
     """
-    found = _hooks_call(lambda client: client.agents())
+    found = _hooks_call(lambda gateway: api.list_agents_async(gateway=gateway))
     for agent in found:
         if as_json:
             click.echo(json.dumps(agent, default=str, ensure_ascii=False))
         else:
             click.echo("\t".join(str(agent.get(f, "")) for f in ("id", "status", "display_name")))
-    _require_stdout()
+    return _printed()
 
 
 # ---- events and capabilities ----------------------------------------------------------------
@@ -1350,7 +1376,7 @@ def capabilities(
     report_dir: Path | None,
     simulate: bool,
     quiet: bool,
-) -> None:
+) -> int:
     """Look up which recipients can receive RCS, rich cards and carousels (GET /lookup/rcs).
 
     TARGET is a campaign file (.toml: its sendable rows and those refused for their number
@@ -1360,69 +1386,60 @@ def capabilities(
     the count and cost are shown first and confirmed (or --yes); a number is never looked up
     again while its cached answer is younger than --max-age. Prints a JSON summary on stdout.
     """
-    from rcsbatch import capabilities as caps
-    from rcsbatch.journal import Journal
+    from rcsbatch.capabilities import parse_age
 
     err = _stderr(quiet)
     path = Path(target).expanduser().resolve()
     with _input_errors():
-        age = caps.parse_age(max_age)
-        require: tuple[str, ...] = ()
-        if path.suffix.lower() == ".toml":
-            campaign = load_campaign(path)
-            root = runner.report_root(campaign, report_dir)
-            numbers = caps.campaign_numbers(open_plan(campaign))
-            account = _account(campaign, simulate)
-            cache = runner.journal_path(campaign, account)
-            state: Path | None = runner.campaign_state(campaign, account).simulator
-            require, skipped = campaign.send.require, 0
-        else:
-            env = os.environ.get(runner.REPORT_DIR_ENV)
-            root = (report_dir or (Path(env) if env else path.parent / "reports")).resolve()
-            numbers, skipped = caps.file_numbers(path, phone_column, region)
-            cache = caps.file_cache(root)
-            state = root / "simulator.json"
-        price = _decimal_option("--lookup-price", lookup_price) if lookup_price else None
-        journal = Journal(cache)
-    kept = storage.checked([cache, root], nothing_sent=False)
-    with _input_errors(), kept, journal, _gateway_for(simulate, state) as gateway:
-        price = price if price is not None else gateway.lookup_price
-        due = journal.capabilities_due(numbers, time.time() - age)
-        cost = f"{price * len(due)} ({len(due)} × {price})" if price is not None else "unknown"
+        age = parse_age(max_age)
+        chosen: Campaign | Path = load_campaign(path) if path.suffix.lower() == ".toml" else path
+    price = _decimal_option("--lookup-price", lookup_price) if lookup_price else None
+
+    def consent(plan: api.LookupPlan) -> bool:
+        cost = f"{plan.cost} ({plan.due} × {plan.price})" if plan.price is not None else "unknown"
         err.print(
-            f"{len(numbers)} numbers ({skipped} cells skipped: not valid numbers); "
-            f"{len(numbers) - len(due)} have a lookup younger than {max_age}; "
-            f"{len(due)} to look up, cost {cost}"
+            f"{plan.numbers} numbers ({plan.skipped} cells skipped: not valid numbers); "
+            f"{plan.numbers - plan.due} have a lookup younger than {max_age}; "
+            f"{plan.due} to look up, cost {cost}"
         )
-        declined = False
-        stats = None
-        if due:
-            if not yes and not _interactive():
-                # click.confirm would read no answer and abort with exit 1 ("Aborted!"): say why.
-                raise InputProblem(
-                    "capabilities asks before the billed lookups, and there is no terminal to ask "
-                    "in: add --yes to look them up without asking"
-                )
-            if not yes and not click.confirm("look them up?", err=True):
-                declined = True
-            else:
-                before = runner.fetch_balance(gateway)
-                stats = runner.lookup_capabilities(gateway, journal, due)
-                after = runner.fetch_balance(gateway)
-                spent = before.amount - after.amount if before and after else stats.cost
-                err.print(
-                    f"looked up {stats.stored} numbers, cost {spent}"
-                    + (" (simulated)" if gateway.simulated else "")
-                )
-                for line in stats.errors[:3]:
-                    err.print(f"not looked up: {line}")
-        summary = caps.summarise(journal, numbers, require)
-    for line in summary.lines():
+        if not plan.due:
+            return False
+        if not yes and not _interactive():
+            # click.confirm would read no answer and abort with exit 1 ("Aborted!"): say why.
+            raise InputProblem(
+                "capabilities asks before the billed lookups, and there is no terminal to ask "
+                "in: add --yes to look them up without asking"
+            )
+        return yes or click.confirm("look them up?", err=True)
+
+    with _input_errors():
+        result = _console(
+            api.look_up_capabilities_async(
+                chosen,
+                accept_cost=consent,
+                simulate=simulate,
+                report_dir=report_dir,
+                max_age=age,
+                phone_column=phone_column,
+                region=region,
+                lookup_price=price,
+                on_warning=_loud,
+            )
+        )
+    stats = result.stats
+    if stats is not None:
+        err.print(
+            f"looked up {stats.stored} numbers, cost {result.spent}"
+            + (" (simulated)" if result.simulated else "")
+        )
+        for line in stats.errors[:3]:
+            err.print(f"not looked up: {line}")
+    for line in result.summary.lines():
         err.print(line)
-    click.echo(json.dumps(summary.to_json()))
+    click.echo(json.dumps(result.summary.to_json()))
     if stats is not None and stats.stop_reason:
         raise GatewayStop(f"stopped by the gateway: {stats.stop_reason}")
-    sys.exit(1 if declined or summary.known < summary.numbers else 0)
+    return result.exit_code
 
 
 def run_command(args: list[str] | None = None) -> int:

@@ -56,6 +56,7 @@ from typing import Any, Self, TypeVar
 
 from aiohttp import ClientPayloadError, web
 
+from rcsbatch.engine import run_sync
 from rcsbatch.errors import InputError, ReportFormatError, SignatureError
 from rcsbatch.journal import Journal
 from rcsbatch.webhook import MAX_AGE, parse_reports, signature_headers, verify
@@ -427,12 +428,15 @@ def serve(
     port: int,
     *,
     ready: Callable[[Receiver], None] | None = None,
+    stop_on_signals: bool = True,
 ) -> dict[str, int]:
     """Serve until SIGINT or SIGTERM; return the counts of what it answered.
 
+    Without `stop_on_signals` (a library call: no handlers installed) it serves until a
+    KeyboardInterrupt or a cancellation, which goes on to the caller once it has closed.
     Raises OSError when the port cannot be bound, ReportError when the journal cannot be used.
     """
-    return asyncio.run(_serve(journal_path, settings, host, port, ready))
+    return run_sync(_serve(journal_path, settings, host, port, ready, stop_on_signals))
 
 
 async def _serve(
@@ -441,12 +445,13 @@ async def _serve(
     host: str,
     port: int,
     ready: Callable[[Receiver], None] | None,
+    stop_on_signals: bool,
 ) -> dict[str, int]:
     receiver = await Receiver(journal_path, settings).start(host, port)
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     installed: list[signal.Signals] = []
-    for sig in (signal.SIGINT, signal.SIGTERM):
+    for sig in (signal.SIGINT, signal.SIGTERM) if stop_on_signals else ():
         with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
             loop.add_signal_handler(sig, stop.set)
             installed.append(sig)

@@ -124,12 +124,30 @@ def revoke_campaign(
     only_scheduled: bool = False,
     confirm: Callable[[RevokePlan], bool] = lambda _: True,
 ) -> tuple[RevokePlan, RevokeStats | None, Path | None]:
+    """`revoke_campaign_async` run to its end by engine.run_sync."""
+    from rcsbatch.engine import run_sync
+
+    return run_sync(
+        revoke_campaign_async(
+            campaign, root, gateway, run_id=run_id, only_scheduled=only_scheduled, confirm=confirm
+        )
+    )
+
+
+async def revoke_campaign_async(
+    campaign: Campaign,
+    root: Path,
+    gateway: Gateway,
+    *,
+    run_id: str | None = None,
+    only_scheduled: bool = False,
+    confirm: Callable[[RevokePlan], bool] = lambda _: True,
+) -> tuple[RevokePlan, RevokeStats | None, Path | None]:
     """Plan, confirm (`confirm` sees the plan; False: nothing is asked) and send a campaign's
     revoke requests under its run lock, then rewrite the newest run's folder from the journal
     (runner.rewrite_latest). Returns the plan, what was sent (None when nothing was) and the
     rewritten run folder."""
     from rcsbatch.client import GatewayClient
-    from rcsbatch.engine import console_loop
     from rcsbatch.runner import campaign_lock, existing_state, rewrite_latest
 
     state = existing_state(campaign, gateway, root, "revoke")
@@ -156,6 +174,5 @@ def revoke_campaign(
                     max_attempts=campaign.send.max_attempts,
                 )
 
-        with console_loop() as loop_runner:
-            stats = loop_runner.run(go())
+        stats = await go()
         return found, stats, rewrite_latest(journal, root / campaign.name, campaign.csv)

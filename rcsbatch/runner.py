@@ -97,7 +97,8 @@ class Gateway:
         if not key:
             raise InputError(
                 f"no API key: set {API_KEY_ENV} to your seven API key (seven's dashboard → "
-                "Developer → API keys)"
+                "Developer → API keys)",
+                option="simulate",
             )
         return cls(base_url_from_env(), key)
 
@@ -755,25 +756,6 @@ def _check_budget(
     )
 
 
-def settle_now(
-    campaign: Campaign,
-    gateway: Gateway,
-    journal: Journal,
-    found: state.CampaignState,
-    *,
-    settings: SendSettings | None = None,
-) -> tuple[int, int]:
-    """`settle_now_async` through a client of its own, for `sync`."""
-    settings = settings or SendSettings.of(campaign)
-
-    async def go() -> tuple[int, int]:
-        async with gateway_client(gateway, settings) as client:
-            return await settle_now_async(campaign, client, journal, found, settings=settings)
-
-    with engine.console_loop() as loop_runner:
-        return loop_runner.run(go())
-
-
 async def settle_now_async(
     campaign: Campaign,
     client: GatewayClient,
@@ -946,19 +928,6 @@ async def look_up_refused_types(
         raise AccountError(f"the capability lookup was refused: {stats.stop_reason}")
 
 
-def lookup_capabilities(gateway: Gateway, journal: Journal, numbers: list[int]) -> Any:
-    """Look `numbers` up (capabilities.look_up) through `gateway`; the LookupStats."""
-    from rcsbatch.capabilities import look_up
-    from rcsbatch.client import GatewayClient
-
-    async def go() -> Any:
-        async with GatewayClient(gateway.base_url, gateway.api_key) as client:
-            return await look_up(client, journal, numbers)
-
-    with engine.console_loop() as loop_runner:
-        return loop_runner.run(go())
-
-
 def send_test_messages(
     campaign: Campaign,
     root: Path,
@@ -1010,25 +979,29 @@ def send_test_messages(
 def sync_campaign(
     campaign: Campaign, root: Path, gateway: Gateway
 ) -> tuple[SyncStats, Path | None]:
-    """Fill the journal's delivery states and final prices from the gateway's logbook, then
-    rewrite the newest run's folder from the journal (rewrite_latest); returns what changed and
-    that run's folder (None when the campaign has no finished run). Holds the campaign's run
-    lock."""
-    from rcsbatch.client import GatewayClient
+    """`sync_campaign_async` run to its end by engine.run_sync."""
+    return engine.run_sync(sync_campaign_async(campaign, root, gateway))
+
+
+async def sync_campaign_async(
+    campaign: Campaign, root: Path, gateway: Gateway
+) -> tuple[SyncStats, Path | None]:
+    """Fill the journal's delivery states and final prices from the gateway's logbook, settle
+    its lost answers, then rewrite the newest run's folder from the journal (rewrite_latest);
+    returns what changed and that run's folder (None when the campaign has no finished run).
+    Holds the campaign's run lock; one client reads the logbook and settles."""
     from rcsbatch.sync import sync
 
     found = existing_state(campaign, gateway, root, "sync")
+    settings = SendSettings.of(campaign)
     with campaign_lock(found.lock), Journal(found.journal) as journal:
-
-        async def go() -> SyncStats:
-            async with GatewayClient(gateway.base_url, gateway.api_key) as client:
-                claims = AccountClaims(found.account_folder, campaign.name, found.journal)
-                return await sync(journal, client, claims)
-
-        with engine.console_loop() as loop_runner:
-            stats = loop_runner.run(go())
-        # Lost answers the logbook now proves sent (or shows absent, for the next run to send).
-        stats.settled_found, stats.settled_absent = settle_now(campaign, gateway, journal, found)
+        async with gateway_client(gateway, settings) as client:
+            claims = AccountClaims(found.account_folder, campaign.name, found.journal)
+            stats = await sync(journal, client, claims)
+            # Lost answers the logbook now proves sent (or shows absent, for the next run).
+            stats.settled_found, stats.settled_absent = await settle_now_async(
+                campaign, client, journal, found, settings=settings
+            )
         return stats, rewrite_latest(journal, root / campaign.name, campaign.csv)
 
 
@@ -1123,13 +1096,9 @@ def fetch_balance(gateway: Gateway) -> Balance | None:
 
     async def ask() -> Balance | None:
         async with GatewayClient(gateway.base_url, gateway.api_key, max_connections=1) as client:
-            try:
-                return await client.balance()
-            except GatewayError:
-                return None
+            return await balance_of(client)
 
-    with engine.console_loop() as loop_runner:
-        return loop_runner.run(ask())
+    return engine.run_sync(ask())
 
 
 async def balance_of(client: GatewayClient) -> Balance | None:

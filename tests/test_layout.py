@@ -161,3 +161,66 @@ def test_cycles_are_found_in_a_package(
         (root / f"{name}.py").write_text(text)
     found = cycles(import_graph(root, deferred=deferred))
     assert [sorted(c[:-1]) for c in found] == [sorted(c[:-1]) for c in expected]
+
+
+# ---- who may choose the console's event loop --------------------------------------------------
+
+# The modules that may name engine.console_loop: where it is defined, and the command line, which
+# alone may run a command on it (uvloop belongs to the console script, never to a library call).
+CONSOLE_LOOP_OWNERS = {"rcsbatch.engine", "rcsbatch.cli"}
+# Functions that still name it, each until its command has a library call: the test send is
+# another step of issue 12's. An entry whose function no longer names it fails the test, so
+# the list only shrinks.
+CONSOLE_LOOP_LEFT = {("rcsbatch.runner", "send_test_messages")}
+
+
+def console_loop_uses(root: Path = PACKAGE) -> set[tuple[str, str]]:
+    """(module, enclosing function or "<module>") for each name `console_loop` in the package:
+    a call, an import of it, or an attribute read."""
+    found: set[tuple[str, str]] = set()
+    for path in sorted(root.rglob("*.py")):
+        name = module_name(path, root)
+        tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+
+        def visit(node: ast.AST, where: str, name: str = name) -> None:
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and where == "<module>":
+                where = node.name
+            named = (
+                (isinstance(node, ast.Name) and node.id == "console_loop")
+                or (isinstance(node, ast.Attribute) and node.attr == "console_loop")
+                or (
+                    isinstance(node, ast.ImportFrom)
+                    and any(a.name == "console_loop" for a in node.names)
+                )
+            )
+            if named:
+                found.add((name, where))
+            for child in ast.iter_child_nodes(node):
+                visit(child, where)
+
+        visit(tree, "<module>")
+    return found
+
+
+def test_only_the_command_line_runs_on_the_console_loop() -> None:
+    """No module but engine (which defines it) and cli names engine.console_loop: library code
+    runs its coroutines through engine.run_sync, or on the loop its caller passes in."""
+    uses = console_loop_uses()
+    strays = {use for use in uses if use[0] not in CONSOLE_LOOP_OWNERS} - CONSOLE_LOOP_LEFT
+    assert not strays, f"console_loop named outside the command line: {sorted(strays)}"
+    assert uses >= CONSOLE_LOOP_LEFT, f"no longer naming it: {sorted(CONSOLE_LOOP_LEFT - uses)}"
+
+
+def test_console_loop_uses_are_found(tmp_path: Path) -> None:
+    """The reader finds a call through the module, an import of the name, and a use inside a
+    nested function, each under its top-level function."""
+    root = tmp_path / "pkg"
+    root.mkdir()
+    (root / "__init__.py").write_text("")
+    (root / "a.py").write_text(
+        "from pkg import engine\n"
+        "def f():\n    with engine.console_loop() as loop:\n        pass\n"
+        "def g():\n    def inner():\n        from pkg.engine import console_loop\n"
+    )
+    (root / "b.py").write_text("def console():\n    return 1\n")
+    assert console_loop_uses(root) == {("pkg.a", "f"), ("pkg.a", "g")}

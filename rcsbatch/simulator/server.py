@@ -49,6 +49,8 @@ from urllib.parse import parse_qsl
 
 from aiohttp import web
 
+from rcsbatch.engine import run_sync
+
 from .backend import FAULT_PAGES, Backend, ErrorCode, ErrorPage
 from .faults import Faults
 from .hooks import Dispatcher
@@ -689,8 +691,12 @@ def serve(
     api_key: str | None = None,
     *,
     ready: Callable[[str], None] | None = None,
+    stop_on_signals: bool = True,
 ) -> None:
     """Serve until SIGINT or SIGTERM, then close connections and save the state file.
+
+    Without `stop_on_signals` (a library call: no handlers installed) it serves until a
+    KeyboardInterrupt or a cancellation, which goes on to the caller once it has saved.
 
     ``ready`` is called with the base URL (``http://HOST:PORT/api``) once listening, so a caller
     passing port 0 learns the port. The account's price and starting balance are the knobs
@@ -698,7 +704,7 @@ def serve(
     ValueError when the state file is unreadable.
     """
     backend = Backend(faults, api_key=api_key)
-    asyncio.run(_serve(host, port, backend, state_path, ready))
+    run_sync(_serve(host, port, backend, state_path, ready, stop_on_signals))
 
 
 async def _serve(
@@ -707,13 +713,14 @@ async def _serve(
     backend: Backend,
     state_path: Path | None,
     ready: Callable[[str], None] | None,
+    stop_on_signals: bool,
 ) -> None:
     server = AsyncSimulatorServer(backend=backend, state_path=state_path, host=host, port=port)
     await server.start()
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     installed: list[signal.Signals] = []
-    for sig in (signal.SIGINT, signal.SIGTERM):
+    for sig in (signal.SIGINT, signal.SIGTERM) if stop_on_signals else ():
         # Only the main thread may install handlers; elsewhere KeyboardInterrupt still ends it.
         with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
             loop.add_signal_handler(sig, stop.set)
