@@ -26,7 +26,7 @@ from rcsbatch.errors import AccountError, GatewayError, InputError
 from rcsbatch.journal import Journal
 from rcsbatch.recipients import open_recipients
 from rcsbatch.request import sleep as default_sleep
-from rcsbatch.retry import with_retries
+from rcsbatch.retry import RetryPolicy
 
 if TYPE_CHECKING:
     from rcsbatch.client import GatewayClient
@@ -111,6 +111,7 @@ async def look_up(
 ) -> LookupStats:
     """Look `numbers` up and cache every answer in `journal`; a refused account stops the rest."""
     stats = LookupStats(requested=len(numbers))
+    policy = RetryPolicy(max_attempts, sleep=sleep)
     limit = asyncio.Semaphore(concurrency)
 
     async def batch(part: list[int]) -> None:
@@ -119,11 +120,7 @@ async def look_up(
                 stats.not_looked_up += len(part)
                 return
             try:
-                rows = await with_retries(
-                    lambda: client.lookup([str(n) for n in part]),
-                    max_attempts=max_attempts,
-                    sleep=sleep,
-                )
+                rows = await policy.call(lambda: client.lookup([str(n) for n in part]))
             except AccountError as exc:
                 stats.stop_reason = stats.stop_reason or str(exc)
                 stats.not_looked_up += len(part)

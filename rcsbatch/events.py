@@ -30,7 +30,7 @@ from rcsbatch.errors import (
 )
 from rcsbatch.recipients import open_recipients
 from rcsbatch.request import sleep as default_sleep
-from rcsbatch.retry import Attempts, with_retries
+from rcsbatch.retry import Attempts, RetryPolicy
 
 if TYPE_CHECKING:
     from rcsbatch.client import GatewayClient
@@ -164,6 +164,7 @@ async def send_events(
     why the gateway stopped the batch (None when it did not)."""
     stop: list[str] = []
     limit = asyncio.Semaphore(concurrency)
+    policy = RetryPolicy(max_attempts, sleep=sleep)
 
     async def one(item: Event) -> Event:
         async with limit:
@@ -171,12 +172,7 @@ async def send_events(
                 return replace(item, status="not_sent", error=f"not sent: {stop[0]}")
             attempts = Attempts()
             try:
-                await with_retries(
-                    lambda: client.event(item.params(sender)),
-                    max_attempts=max_attempts,
-                    sleep=sleep,
-                    attempts=attempts,
-                )
+                await policy.call(lambda: client.event(item.params(sender)), attempts=attempts)
             except AccountError as exc:
                 stop.append(str(exc))
                 return replace(item, status="not_sent", error_code=exc.code, error=str(exc))

@@ -33,13 +33,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from tenacity import (
-    AsyncRetrying,
-    RetryCallState,
-    retry_if_exception_type,
-    stop_after_attempt,
-    wait_random_exponential,
-)
+from tenacity import RetryCallState
 
 from rcsbatch.answers import RELOAD_LOCK, Accepted
 from rcsbatch.budget import Budget
@@ -53,7 +47,7 @@ from rcsbatch.errors import (
 from rcsbatch.journal import Journal, Outcome, Pending
 from rcsbatch.pace import Health, RateLimiter
 from rcsbatch.request import Expired, SendSettings, message_params
-from rcsbatch.retry import WAIT_NOTICE
+from rcsbatch.retry import WAIT_NOTICE, RetryPolicy
 from rcsbatch.settle import Known, Rules, Settlement, Settler, journal_known
 from rcsbatch.window import WindowNeverOpens
 
@@ -662,15 +656,6 @@ class Sender:
             delay = item.delay or s.delay
             return Outcome(item.recipient, status, attempts, first, last, **kw, delay=delay)
 
-        def stop(state: RetryCallState) -> bool:
-            # tenacity computes the wait before it asks whether to stop: give up when the next
-            # attempt would leave with less than a minute of validity.
-            return (
-                out_of_attempts(state)
-                or self.stopped
-                or clock() + state.upcoming_sleep >= deadline - 60
-            )
-
         async def attempt_once() -> Accepted:
             nonlocal first, last, attempts
             # A retry waits first; the run may have been stopped meanwhile.
@@ -722,14 +707,11 @@ class Sender:
                 # tenacity's bookkeeping would cost more than the rest of the send path.
                 accepted = await attempt_once()
             except RetriableError as first_error:
-                out_of_attempts = stop_after_attempt(s.max_attempts)
-                retrying = AsyncRetrying(
-                    retry=retry_if_exception_type(RetriableError),
-                    stop=stop,
-                    wait=_Wait(s.backoff_max),
-                    sleep=s.sleep,
+                retrying = RetryPolicy.of(s).retrying(
+                    deadline=deadline,
+                    clock=clock,
+                    stopped=lambda: self.stopped,
                     before_sleep=self._log_retry,
-                    reraise=True,
                 )
                 made: RetriableError | None = first_error
                 async for attempt in retrying:
@@ -752,7 +734,9 @@ class Sender:
                 )
             # Retries end at max_attempts or when the next one would leave too late; the
             # latter means its validity passed before it could go.
-            by_validity = attempts - item.attempts < s.max_attempts or clock() >= deadline - 60
+            by_validity = attempts - item.attempts < s.max_attempts or RetryPolicy.too_late(
+                clock(), deadline
+            )
             status = "expired" if by_validity else "failed"
             text = f"gave up after {attempts} attempts: {exc}"
             return outcome(status, error_code=exc.code, error_text=text, trace_id=exc.trace_id)
@@ -829,16 +813,3 @@ class Sender:
         wait = state.next_action.sleep if state.next_action else 0.0
         log.info("retrying after %s (attempt %d, waiting %.2fs)", exc, state.attempt_number, wait)
         self._say_wait(wait, f"a message is retried after {exc}")
-
-
-class _Wait:
-    """Retry-After when the gateway gave one, else exponential backoff with full jitter."""
-
-    def __init__(self, maximum: float) -> None:
-        self.backoff = wait_random_exponential(multiplier=0.5, max=maximum)
-
-    def __call__(self, state: RetryCallState) -> float:
-        exc = state.outcome.exception() if state.outcome else None
-        if isinstance(exc, RetriableError) and exc.retry_after is not None:
-            return exc.retry_after
-        return float(self.backoff(state))

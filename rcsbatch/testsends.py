@@ -52,7 +52,7 @@ from rcsbatch.errors import (
 )
 from rcsbatch.prepare import LABEL_RE, Plan
 from rcsbatch.request import SendSettings, cell_text, message_params
-from rcsbatch.retry import Attempts, with_retries
+from rcsbatch.retry import Attempts, RetryPolicy
 
 if TYPE_CHECKING:
     from rcsbatch.client import GatewayClient
@@ -372,6 +372,7 @@ async def send_all(
     rules; the messages with their outcome, and why the gateway stopped (None when it did not)."""
     stop: list[str] = []
     gate = asyncio.Semaphore(settings.concurrency)
+    policy = RetryPolicy.of(settings)
 
     async def one(m: TestMessage) -> TestMessage:
         async with gate:
@@ -384,12 +385,8 @@ async def send_all(
             return replace(m, status="not_sent", error_text=f"not sent: {stop[0]}")
         attempts = Attempts()
         try:
-            accepted = await with_retries(
-                lambda: client.send(m.params, str(m.to)),
-                max_attempts=settings.max_attempts,
-                backoff_max=settings.backoff_max,
-                sleep=settings.sleep,
-                attempts=attempts,
+            accepted = await policy.call(
+                lambda: client.send(m.params, str(m.to)), attempts=attempts
             )
         except AccountError as exc:
             stop.append(str(exc))

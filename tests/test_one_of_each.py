@@ -5,9 +5,11 @@ The checks read the package's source (`ast`, `tokenize`), so they hold wherever 
 
 from __future__ import annotations
 
+import ast
 import io
 import re
 import tokenize
+from collections.abc import Iterator
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parent.parent / "rcsbatch"
@@ -19,6 +21,15 @@ def sources() -> dict[str, str]:
         str(p.relative_to(PACKAGE)): p.read_text(encoding="utf-8")
         for p in sorted(PACKAGE.rglob("*.py"))
     }
+
+
+def imports_from(module: str) -> Iterator[tuple[str, int, ast.ImportFrom]]:
+    """Every `from ... import` of the package whose source module starts with `module`, with the
+    importing module's path and the line."""
+    for name, text in sources().items():
+        for node in ast.walk(ast.parse(text)):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith(module):
+                yield name, node.lineno, node
 
 
 def comments(text: str) -> list[tuple[int, str]]:
@@ -50,3 +61,27 @@ def test_figure_pattern_finds_the_kinds_of_figure_it_names() -> None:
     assert not FIGURE.search("# % is slower than // in numpy")
     assert not FIGURE.search("# one every 1000 s")
     assert not FIGURE.search("# xlsx has at most ~1M rows")
+
+
+def test_no_module_imports_another_modules_private_name() -> None:
+    """A name with a leading underscore stays in its module: one that another module needs (the
+    sender's retry wait, once imported by revoke) is made public where it belongs."""
+    found = [
+        f"{name}:{line}: from {node.module} import {alias.name}"
+        for name, line, node in imports_from("rcsbatch")
+        for alias in node.names
+        if alias.name.startswith("_") and not alias.name.startswith("__")
+    ]
+    assert not found, "\n".join(found)
+
+
+def test_only_the_retry_policy_builds_a_tenacity_loop() -> None:
+    """Retry rules live in `retry.RetryPolicy` alone: another module may name tenacity's
+    RetryCallState (a `before_sleep` of its own) but builds no loop, wait or stop of its own."""
+    found = [
+        f"{name}:{line}: from tenacity import {alias.name}"
+        for name, line, node in imports_from("tenacity")
+        for alias in node.names
+        if name != "retry.py" and alias.name != "RetryCallState"
+    ]
+    assert not found, "\n".join(found)
