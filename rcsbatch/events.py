@@ -11,7 +11,6 @@ a second one), `not_sent` (the gateway stopped the batch: key, rights).
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -28,6 +27,7 @@ from rcsbatch.errors import (
     RecipientError,
     RetriableError,
 )
+from rcsbatch.fanout import bounded
 from rcsbatch.recipients import open_recipients
 from rcsbatch.request import sleep as default_sleep
 from rcsbatch.retry import Attempts, RetryPolicy
@@ -163,31 +163,29 @@ async def send_events(
     """Send every event, at most `concurrency` at a time; the events with their outcome, and
     why the gateway stopped the batch (None when it did not)."""
     stop: list[str] = []
-    limit = asyncio.Semaphore(concurrency)
     policy = RetryPolicy(max_attempts, sleep=sleep)
 
     async def one(item: Event) -> Event:
-        async with limit:
-            if stop:
-                return replace(item, status="not_sent", error=f"not sent: {stop[0]}")
-            attempts = Attempts()
-            try:
-                await policy.call(lambda: client.event(item.params(sender)), attempts=attempts)
-            except AccountError as exc:
-                stop.append(str(exc))
-                return replace(item, status="not_sent", error_code=exc.code, error=str(exc))
-            except RetriableError as exc:
-                text = f"gave up after {attempts.count} attempts: {exc}"
-                return _done(item, "failed", attempts, exc.code, text)
-            except RecipientError as exc:
-                return _done(item, "failed", attempts, exc.code, str(exc))
-            except AnswerLostError as exc:
-                text = f"{exc}; it may have arrived, not sent again"
-                return _done(item, "unknown", attempts, exc.code, text)
-            return _done(item, "sent", attempts, None, None)
+        if stop:
+            return replace(item, status="not_sent", error=f"not sent: {stop[0]}")
+        attempts = Attempts()
+        try:
+            await policy.call(lambda: client.event(item.params(sender)), attempts=attempts)
+        except AccountError as exc:
+            stop.append(str(exc))
+            return replace(item, status="not_sent", error_code=exc.code, error=str(exc))
+        except RetriableError as exc:
+            text = f"gave up after {attempts.count} attempts: {exc}"
+            return _done(item, "failed", attempts, exc.code, text)
+        except RecipientError as exc:
+            return _done(item, "failed", attempts, exc.code, str(exc))
+        except AnswerLostError as exc:
+            text = f"{exc}; it may have arrived, not sent again"
+            return _done(item, "unknown", attempts, exc.code, text)
+        return _done(item, "sent", attempts, None, None)
 
-    done = await asyncio.gather(*(one(e) for e in events))
-    return list(done), stop[0] if stop else None
+    done = await bounded(events, concurrency, one)
+    return done, stop[0] if stop else None
 
 
 def _done(

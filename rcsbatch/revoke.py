@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING
 
 from rcsbatch.campaign import Campaign
 from rcsbatch.errors import AccountError, ReportError, RetriableError
+from rcsbatch.fanout import bounded
 from rcsbatch.journal import Journal
 from rcsbatch.retry import Attempts, RetryPolicy
 
@@ -74,43 +75,41 @@ async def send_revokes(
 ) -> RevokeStats:
     """DELETE each id, `concurrency` at a time, and journal each one the gateway took."""
     stats = RevokeStats()
-    gate = asyncio.Semaphore(concurrency)
     policy = RetryPolicy(max_attempts, BACKOFF_MAX)
     stop = asyncio.Event()
 
     async def one(msg_id: str) -> None:
-        async with gate:
-            if stop.is_set():
-                stats.failed.append(msg_id)
-                return
+        if stop.is_set():
+            stats.failed.append(msg_id)
+            return
+        at = clock()
+
+        async def ask() -> bool:
+            nonlocal at
             at = clock()
+            return await client.revoke(msg_id)
 
-            async def ask() -> bool:
-                nonlocal at
-                at = clock()
-                return await client.revoke(msg_id)
+        attempts = Attempts()
+        try:
+            taken = await policy.call(ask, attempts=attempts)
+        except RetriableError:
+            stats.failed.append(msg_id)
+            return
+        except AccountError as exc:
+            stats.stop_reason = stats.stop_reason or str(exc)
+            stop.set()
+            stats.failed.append(msg_id)
+            return
+        finally:
+            stats.retries += max(attempts.count - 1, 0)
+        if taken:
+            stats.requested += 1
+            # Journalled one by one: a killed revoke must not forget what it asked for.
+            journal.record_revoke_requests([(msg_id, at)])
+        else:
+            stats.refused += 1
 
-            attempts = Attempts()
-            try:
-                taken = await policy.call(ask, attempts=attempts)
-            except RetriableError:
-                stats.failed.append(msg_id)
-                return
-            except AccountError as exc:
-                stats.stop_reason = stats.stop_reason or str(exc)
-                stop.set()
-                stats.failed.append(msg_id)
-                return
-            finally:
-                stats.retries += max(attempts.count - 1, 0)
-            if taken:
-                stats.requested += 1
-                # Journalled one by one: a killed revoke must not forget what it asked for.
-                journal.record_revoke_requests([(msg_id, at)])
-            else:
-                stats.refused += 1
-
-    await asyncio.gather(*(one(msg_id) for msg_id, _ in ids))
+    await bounded([msg_id for msg_id, _ in ids], concurrency, one)
     return stats
 
 

@@ -24,7 +24,6 @@ was lost: it may have arrived; not sent again), `not_sent` (the gateway stopped 
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import datetime as dt
 import json
@@ -50,6 +49,7 @@ from rcsbatch.errors import (
     ReportError,
     RetriableError,
 )
+from rcsbatch.fanout import bounded
 from rcsbatch.prepare import LABEL_RE, Plan
 from rcsbatch.request import SendSettings, cell_text, message_params
 from rcsbatch.retry import Attempts, RetryPolicy
@@ -371,12 +371,10 @@ async def send_all(
     """Send every message, `settings.concurrency` at a time, each retried by the send path's
     rules; the messages with their outcome, and why the gateway stopped (None when it did not)."""
     stop: list[str] = []
-    gate = asyncio.Semaphore(settings.concurrency)
     policy = RetryPolicy.of(settings)
 
     async def one(m: TestMessage) -> TestMessage:
-        async with gate:
-            done = await _one(m)
+        done = await _one(m)
         on_done(done)
         return done
 
@@ -424,8 +422,8 @@ async def send_all(
             sent_at=time.time(),
         )
 
-    done = await asyncio.gather(*(one(m) for m in messages))
-    return list(done), stop[0] if stop else None
+    done = await bounded(messages, settings.concurrency, one)
+    return done, stop[0] if stop else None
 
 
 def results_path(root: Path, campaign: Campaign, send_id: str) -> Path:

@@ -85,3 +85,16 @@ def test_only_the_retry_policy_builds_a_tenacity_loop() -> None:
         if name != "retry.py" and alias.name != "RetryCallState"
     ]
     assert not found, "\n".join(found)
+
+
+def test_only_the_fan_out_helper_bounds_concurrency_with_a_semaphore() -> None:
+    """One-shot actions fan out through `fanout.bounded`: a hand-written Semaphore and gather
+    elsewhere is a second copy of it (the sender has workers and a queue instead)."""
+    found = [
+        f"{name}:{line}"
+        for name, text in sources().items()
+        if name != "fanout.py"
+        for line, code in enumerate(text.splitlines(), 1)
+        if "Semaphore(" in code
+    ]
+    assert not found, "\n".join(found)
