@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import pandas as pd
 
@@ -31,6 +31,7 @@ from rcsbatch.fanout import bounded
 from rcsbatch.recipients import open_recipients
 from rcsbatch.request import sleep as default_sleep
 from rcsbatch.retry import Attempts, RetryPolicy
+from rcsbatch.status import RowStatus
 
 if TYPE_CHECKING:
     from rcsbatch.client import GatewayClient
@@ -48,7 +49,7 @@ class Event:
     event: str
     to: str | None = None
     msg_id: str | None = None
-    status: str = ""
+    status: RowStatus | Literal[""] = ""  # "": not sent yet
     attempts: int = 0
     error_code: str | None = None
     error: str | None = None
@@ -189,7 +190,7 @@ async def send_events(
 
 
 def _done(
-    item: Event, status: str, attempts: Attempts, code: str | None, text: str | None
+    item: Event, status: RowStatus, attempts: Attempts, code: str | None, text: str | None
 ) -> Event:
     return replace(item, status=status, attempts=attempts.count, error_code=code, error=text)
 

@@ -38,13 +38,14 @@ import numpy as np
 from rcsbatch import privacy, storage
 from rcsbatch.delivery import FINAL, READ, replaces, row_state
 from rcsbatch.errors import ReportError
+from rcsbatch.status import RowStatus
 
 SCHEMA_VERSION = 6
 
 # Refusals that say the number itself is wrong: re-sending cannot help (see `reopen_failed`).
 FINAL_REFUSALS = ("202", "301")
 
-SENDABLE = ("pending", "not_sent")  # the statuses a run sends
+SENDABLE: tuple[RowStatus, ...] = ("pending", "not_sent")  # the statuses a run sends
 
 # Final delivery states that say a message never arrived: after a revoke request, one of them
 # confirms the revocation (see `Journal._update_row_revoke`).
@@ -170,7 +171,7 @@ class Unsettled:
 
     recipient: int
     row: int | None
-    status: str  # unknown or in_flight
+    status: RowStatus  # unknown or in_flight
     text: str
     label: str | None
     foreign_id: str | None
@@ -196,7 +197,7 @@ class Outcome:
     """What happened to one row's message in this run."""
 
     recipient: int
-    status: str
+    status: RowStatus
     attempts: int
     first_attempt_at: float | None
     last_attempt_at: float | None

@@ -14,6 +14,7 @@ from typing import Any
 
 from rcsbatch.exitcodes import ExitCode
 from rcsbatch.settle import LogbookFacts
+from rcsbatch.status import RowStatus
 
 EXIT_OK = ExitCode.OK
 EXIT_ROWS = ExitCode.ROWS
@@ -22,11 +23,11 @@ EXIT_GATEWAY = ExitCode.GATEWAY
 EXIT_BUSY = ExitCode.BUSY
 
 # What the report calls the journal's own working states.
-REPORT_STATUS = {"pending": "not_sent", "in_flight": "unknown"}
-PROBLEMS = ("failed", "unknown", "expired", "not_sent")
+REPORT_STATUS: dict[RowStatus, RowStatus] = {"pending": "not_sent", "in_flight": "unknown"}
+PROBLEMS: tuple[RowStatus, ...] = ("failed", "unknown", "expired", "not_sent")
 # Rows whose message the gateway accepted (and charged), revoked since or not.
-CHARGED = ("sent", "revoke_requested", "revoked")
-ORDER = (
+CHARGED: tuple[RowStatus, ...] = ("sent", "revoke_requested", "revoked")
+ORDER: tuple[RowStatus, ...] = (
     "sent",
     "revoke_requested",
     "revoked",

@@ -35,6 +35,7 @@ from rcsbatch.errors import ReportError
 from rcsbatch.journal import CHANNEL_COLUMN, RESULT_COLUMNS, SENDABLE, Journal
 from rcsbatch.report import ORDER, REPORT_STATUS, plain
 from rcsbatch.results import journal_batches
+from rcsbatch.status import RowStatus
 
 CENT = Decimal("0.01")
 DELIVERED = ("DELIVERED", "READ")
@@ -83,7 +84,7 @@ class ErrorLine:
     """Rows that ended with one gateway error code, with the gateway's text for it."""
 
     code: str
-    status: str
+    status: RowStatus
     count: int
     text: str | None
 

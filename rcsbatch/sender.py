@@ -49,6 +49,7 @@ from rcsbatch.pace import Health, RateLimiter
 from rcsbatch.request import Expired, SendSettings, message_params
 from rcsbatch.retry import WAIT_NOTICE, RetryPolicy
 from rcsbatch.settle import Known, Rules, Settlement, Settler, journal_known
+from rcsbatch.status import RowStatus
 from rcsbatch.window import WindowNeverOpens
 
 if TYPE_CHECKING:  # the client (aiohttp, httpx) is imported by whoever builds one
@@ -651,7 +652,7 @@ class Sender:
                 delay=item.delay,
             )
 
-        def outcome(status: str, **kw: Any) -> Outcome:
+        def outcome(status: RowStatus, **kw: Any) -> Outcome:
             # The delay is kept so `rcsbatch revoke --only-scheduled` knows what has not gone yet.
             delay = item.delay or s.delay
             return Outcome(item.recipient, status, attempts, first, last, **kw, delay=delay)
@@ -737,7 +738,7 @@ class Sender:
             by_validity = attempts - item.attempts < s.max_attempts or RetryPolicy.too_late(
                 clock(), deadline
             )
-            status = "expired" if by_validity else "failed"
+            status: RowStatus = "expired" if by_validity else "failed"
             text = f"gave up after {attempts} attempts: {exc}"
             return outcome(status, error_code=exc.code, error_text=text, trace_id=exc.trace_id)
         except RecipientError as exc:

@@ -34,7 +34,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from decimal import Decimal
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import pandas as pd
 
@@ -53,6 +53,7 @@ from rcsbatch.fanout import bounded
 from rcsbatch.prepare import LABEL_RE, Plan
 from rcsbatch.request import SendSettings, cell_text, message_params
 from rcsbatch.retry import Attempts, RetryPolicy
+from rcsbatch.status import RowStatus
 
 if TYPE_CHECKING:
     from rcsbatch.client import GatewayClient
@@ -95,7 +96,7 @@ class TestMessage:
     row: int
     to: int
     params: dict[str, Any]
-    status: str = ""
+    status: RowStatus | Literal[""] = ""  # "": not sent yet
     message_ids: tuple[str, ...] = ()
     price: Decimal | None = None
     attempts: int = 0

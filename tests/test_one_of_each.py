@@ -12,6 +12,9 @@ import tokenize
 from collections.abc import Iterator
 from pathlib import Path
 
+from rcsbatch import journal, prepare, report
+from rcsbatch.status import ROW_STATUSES
+
 PACKAGE = Path(__file__).resolve().parent.parent / "rcsbatch"
 
 
@@ -98,3 +101,36 @@ def test_only_the_fan_out_helper_bounds_concurrency_with_a_semaphore() -> None:
         if "Semaphore(" in code
     ]
     assert not found, "\n".join(found)
+
+
+def test_every_status_the_package_names_is_a_row_status() -> None:
+    """The report's order, its renamings, the sendable and charged statuses and our own checks'
+    verdicts are all `RowStatus` words: a new status is added there first."""
+    named = {
+        *report.ORDER,
+        *report.PROBLEMS,
+        *report.CHARGED,
+        *report.REPORT_STATUS,
+        *report.REPORT_STATUS.values(),
+        *journal.SENDABLE,
+        *prepare.STATUSES,
+    }
+    assert named <= set(ROW_STATUSES), named - set(ROW_STATUSES)
+    assert len(set(ROW_STATUSES)) == len(ROW_STATUSES)
+
+
+# `status='sent'`, `status IN ('unknown', 'in_flight')`, `coalesce(revoke, status) = 'revoked'`
+SQL_STATUS = re.compile(r"status\)?\s*(?:=|IN|NOT IN)\s*\(?((?:\s*'[a-z_]+'\s*,?)+)\)?")
+
+
+def test_the_sql_writes_and_reads_only_row_statuses() -> None:
+    """Every status word in the package's SQL is a `RowStatus` (a typo there would match no
+    row, silently)."""
+    found = {
+        word
+        for text in sources().values()
+        for match in SQL_STATUS.finditer(text)
+        for word in re.findall(r"'([a-z_]+)'", match.group(1))
+    }
+    assert found, "the pattern found no status in the SQL: it has drifted from the code"
+    assert found <= set(ROW_STATUSES), found - set(ROW_STATUSES)
