@@ -22,16 +22,14 @@ from rcsbatch import phones
 from rcsbatch.csvfile import STANDARD, Dialect, safe_cell
 from rcsbatch.errors import (
     AccountError,
-    AnswerLostError,
+    GatewayError,
     InputError,
-    RecipientError,
-    RetriableError,
 )
 from rcsbatch.fanout import bounded
 from rcsbatch.recipients import open_recipients
 from rcsbatch.request import sleep as default_sleep
 from rcsbatch.retry import Attempts, RetryPolicy
-from rcsbatch.status import RowStatus
+from rcsbatch.status import RowStatus, failure
 
 if TYPE_CHECKING:
     from rcsbatch.client import GatewayClient
@@ -172,17 +170,13 @@ async def send_events(
         attempts = Attempts()
         try:
             await policy.call(lambda: client.event(item.params(sender)), attempts=attempts)
-        except AccountError as exc:
-            stop.append(str(exc))
-            return replace(item, status="not_sent", error_code=exc.code, error=str(exc))
-        except RetriableError as exc:
-            text = f"gave up after {attempts.count} attempts: {exc}"
-            return _done(item, "failed", attempts, exc.code, text)
-        except RecipientError as exc:
-            return _done(item, "failed", attempts, exc.code, str(exc))
-        except AnswerLostError as exc:
-            text = f"{exc}; it may have arrived, not sent again"
-            return _done(item, "unknown", attempts, exc.code, text)
+        except GatewayError as exc:
+            found = failure(exc, attempts.count)
+            if isinstance(exc, AccountError):
+                stop.append(str(exc))
+                # Its results row has always shown 0 attempts: kept so.
+                return replace(item, status=found.status, error_code=found.code, error=found.text)
+            return _done(item, found.status, attempts, found.code, found.text)
         return _done(item, "sent", attempts, None, None)
 
     done = await bounded(events, concurrency, one)

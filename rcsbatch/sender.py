@@ -41,7 +41,6 @@ from rcsbatch.errors import (
     AccountError,
     AnswerLostError,
     GatewayError,
-    RecipientError,
     RetriableError,
 )
 from rcsbatch.journal import Journal, Outcome, Pending
@@ -49,7 +48,7 @@ from rcsbatch.pace import Health, RateLimiter
 from rcsbatch.request import Expired, SendSettings, message_params
 from rcsbatch.retry import WAIT_NOTICE, RetryPolicy
 from rcsbatch.settle import Known, Rules, Settlement, Settler, journal_known
-from rcsbatch.status import RowStatus
+from rcsbatch.status import RowStatus, failure
 from rcsbatch.window import WindowNeverOpens
 
 if TYPE_CHECKING:  # the client (aiohttp, httpx) is imported by whoever builds one
@@ -727,39 +726,27 @@ class Sender:
             return outcome("expired", error_text="its validity passed before it could be sent")
         except _Stopped:
             return outcome("not_sent", error_text=self._why_stopped())
-        except RetriableError as exc:
-            if self.stopped or s.too_late(clock()):
-                # The run stopped while this row waited to retry: nothing went through.
-                return outcome(
-                    "not_sent", error_code=exc.code, error_text=str(exc), trace_id=exc.trace_id
-                )
-            # Retries end at max_attempts or when the next one would leave too late; the
-            # latter means its validity passed before it could go.
-            by_validity = attempts - item.attempts < s.max_attempts or RetryPolicy.too_late(
-                clock(), deadline
-            )
-            status: RowStatus = "expired" if by_validity else "failed"
-            text = f"gave up after {attempts} attempts: {exc}"
-            return outcome(status, error_code=exc.code, error_text=text, trace_id=exc.trace_id)
-        except RecipientError as exc:
-            return outcome(
-                "failed", error_code=exc.code, error_text=str(exc), trace_id=exc.trace_id
-            )
-        except AnswerLostError as exc:
-            if exc.code == RELOAD_LOCK and item.attempts:
+        except GatewayError as exc:
+            found = failure(exc, attempts, settled_later=True)
+            if isinstance(exc, RetriableError):
+                if self.stopped or s.too_late(clock()):
+                    # The run stopped while this row waited to retry: nothing went through.
+                    found = dataclasses.replace(found, status="not_sent", text=str(exc))
+                elif attempts - item.attempts < s.max_attempts or RetryPolicy.too_late(
+                    clock(), deadline
+                ):
+                    # Retries end at max_attempts or when the next one would leave too late;
+                    # the latter means its validity passed before it could go.
+                    found = dataclasses.replace(found, status="expired")
+            elif isinstance(exc, AnswerLostError) and exc.code == RELOAD_LOCK and item.attempts:
                 # A row sent again after its absence was judged, refused as a repeat: the first
                 # had gone after all. The only check on that judgement in production: counted.
                 self.settler.facts.absence_contradicted += 1
+            elif isinstance(exc, AccountError):
+                self._gateway_stopped(exc)
             return outcome(
-                "unknown", error_code=exc.code, error_text=str(exc), trace_id=exc.trace_id
+                found.status, error_code=found.code, error_text=found.text, trace_id=found.trace_id
             )
-        except AccountError as exc:
-            self._gateway_stopped(exc)
-            return outcome(
-                "not_sent", error_code=exc.code, error_text=str(exc), trace_id=exc.trace_id
-            )
-        except GatewayError as exc:  # pragma: no cover - every kind is handled above
-            return outcome("unknown", error_code=exc.code, error_text=str(exc))
         self.stats.attempted += 1
         if accepted.balance is not None:
             self.stats.balance = accepted.balance

@@ -43,17 +43,15 @@ from rcsbatch.campaign import Campaign
 from rcsbatch.csvfile import STANDARD, Dialect, safe_cell
 from rcsbatch.errors import (
     AccountError,
-    AnswerLostError,
+    GatewayError,
     InputError,
-    RecipientError,
     ReportError,
-    RetriableError,
 )
 from rcsbatch.fanout import bounded
 from rcsbatch.prepare import LABEL_RE, Plan
 from rcsbatch.request import SendSettings, cell_text, message_params
 from rcsbatch.retry import Attempts, RetryPolicy
-from rcsbatch.status import RowStatus
+from rcsbatch.status import RowStatus, failure
 
 if TYPE_CHECKING:
     from rcsbatch.client import GatewayClient
@@ -387,32 +385,16 @@ async def send_all(
             accepted = await policy.call(
                 lambda: client.send(m.params, str(m.to)), attempts=attempts
             )
-        except AccountError as exc:
-            stop.append(str(exc))
+        except GatewayError as exc:
+            if isinstance(exc, AccountError):
+                stop.append(str(exc))
+            found = failure(exc, attempts.count)
             return replace(
                 m,
-                status="not_sent",
+                status=found.status,
                 attempts=attempts.count,
-                error_code=exc.code,
-                error_text=str(exc),
-            )
-        except RetriableError as exc:
-            text = f"gave up after {attempts.count} attempts: {exc}"
-            return replace(
-                m, status="failed", attempts=attempts.count, error_code=exc.code, error_text=text
-            )
-        except RecipientError as exc:
-            return replace(
-                m,
-                status="failed",
-                attempts=attempts.count,
-                error_code=exc.code,
-                error_text=str(exc),
-            )
-        except AnswerLostError as exc:
-            text = f"{exc}; it may have arrived, not sent again"
-            return replace(
-                m, status="unknown", attempts=attempts.count, error_code=exc.code, error_text=text
+                error_code=found.code,
+                error_text=found.text,
             )
         return replace(
             m,

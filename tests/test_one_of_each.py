@@ -134,3 +134,16 @@ def test_the_sql_writes_and_reads_only_row_statuses() -> None:
     }
     assert found, "the pattern found no status in the SQL: it has drifted from the code"
     assert found <= set(ROW_STATUSES), found - set(ROW_STATUSES)
+
+
+def test_only_the_status_module_words_a_failed_rows_text() -> None:
+    """The sender, test sends and events take a failed row's status and text from
+    `status.failure`: its wording written again elsewhere is a second mapping."""
+    found = [
+        f"{name}:{line}"
+        for name, text in sources().items()
+        if name != "status.py"
+        for line, code in enumerate(text.splitlines(), 1)
+        if "gave up after {" in code or "it may have arrived, not sent again" in code
+    ]
+    assert not found, "\n".join(found)
