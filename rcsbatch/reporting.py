@@ -3,11 +3,11 @@ costs (in total, per label, country, day and run), balances, send rates and per-
 
 The journal is opened read-only (a run may be writing it: SQLite's WAL lets both go on), and every
 figure is aggregated in SQL, so a report over millions of rows never holds them in memory. Money is
-`Decimal` throughout, summed exactly from the gateway's prices (stored as text); rounding to the
-cent happens only where a person reads it (`cents`). A sent row whose price the gateway has not
-given yet (`price_known` 0 or missing) is counted as `unpriced`, never as zero cost. Figures that
-are estimates (`estimated_unpriced_cost`, a run's `balance_before` worked out from its balance
-after) say so in their names.
+`Decimal` throughout, summed exactly from the gateway's prices (stored as text); rounding to
+the cent happens only where a person reads it (`money.cents`). A sent row whose price the gateway
+has not given yet (`price_known` 0 or missing) is counted as `unpriced`, never as zero cost.
+Figures that are estimates (`estimated_unpriced_cost`, a run's `balance_before` worked out from its
+balance after) say so in their names.
 
 With a run id, the figures cover only the rows that run settled (the journal's `run_id`) and that
 run's summary; the rows our own checks refused (invalid, duplicate, suppressed) are re-decided at
@@ -22,7 +22,7 @@ import sqlite3
 from collections.abc import Iterator
 from contextlib import closing
 from dataclasses import dataclass, field
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -33,11 +33,11 @@ import pyarrow as pa
 from rcsbatch import storage
 from rcsbatch.errors import ReportError
 from rcsbatch.journal import CHANNEL_COLUMN, RESULT_COLUMNS, SENDABLE, Journal
-from rcsbatch.report import ORDER, REPORT_STATUS, plain
+from rcsbatch.money import plain, read_amount, six_places
+from rcsbatch.report import ORDER, REPORT_STATUS
 from rcsbatch.results import journal_batches
 from rcsbatch.status import RowStatus
 
-CENT = Decimal("0.01")
 DELIVERED = ("DELIVERED", "READ")
 UNDELIVERED = ("NOTDELIVERED", "REJECTED", "FAILED")
 EXPIRED = ("EXPIRED",)
@@ -46,11 +46,6 @@ UNKNOWN_COUNTRY = "unknown"
 # TIMELINE_POINTS buckets is used.
 _BUCKETS = (1, 10, 60, 300, 900, 3600, 6 * 3600, 86400, 7 * 86400)
 TIMELINE_POINTS = 200
-
-
-def cents(amount: Decimal) -> Decimal:
-    """An amount rounded to the cent, half up, as an invoice rounds it."""
-    return amount.quantize(CENT, rounding=ROUND_HALF_UP)
 
 
 @dataclass
@@ -261,15 +256,6 @@ def region(recipient: int | str | None) -> str:
     return UNKNOWN_COUNTRY
 
 
-def _money(text: Any) -> Decimal | None:
-    if text is None:
-        return None
-    try:
-        return Decimal(str(text))
-    except InvalidOperation:
-        return None
-
-
 def _scope(run_id: str | None) -> tuple[str, tuple[Any, ...]]:
     """The WHERE clause for `messages` rows of the report, and its parameters."""
     if run_id is None:
@@ -329,7 +315,7 @@ def _figures(db: sqlite3.Connection, campaign: str, run_id: str | None) -> Figur
         params,
     )
     for label, country, day, run, price_text, state, channel, n in groups:
-        price = _money(price_text)
+        price = read_amount(price_text)
         total.add(n, price)
         for table, key in (
             (labels, label or "(no label)"),
@@ -391,7 +377,7 @@ def _figures(db: sqlite3.Connection, campaign: str, run_id: str | None) -> Figur
         balance_before=first.balance_before if first else None,
         balance_before_estimated=bool(first and first.balance_before_estimated),
         balance_after=last.balance_after if last else None,
-        estimated_unpriced_cost=(average * total.unpriced).quantize(Decimal("0.000001"))
+        estimated_unpriced_cost=six_places(average * total.unpriced)
         if average is not None and total.unpriced
         else None,
         send_seconds=None if send_seconds is None else round(send_seconds, 3),
@@ -433,9 +419,9 @@ def _runs(db: sqlite3.Connection, run_id: str | None) -> list[RunLine]:
         except ValueError:
             summary = {}
         this_run = summary.get("this_run") or {}
-        cost = _money(this_run.get("cost"))
-        after = _money(summary.get("balance_after"))
-        before = _money(summary.get("balance_before"))
+        cost = read_amount(this_run.get("cost"))
+        after = read_amount(summary.get("balance_after"))
+        before = read_amount(summary.get("balance_before"))
         estimated = False
         counts = summary.get("counts") or {}
         if (

@@ -147,3 +147,16 @@ def test_only_the_status_module_words_a_failed_rows_text() -> None:
         if "gave up after {" in code or "it may have arrived, not sent again" in code
     ]
     assert not found, "\n".join(found)
+
+
+def test_only_the_money_module_rounds_amounts() -> None:
+    """Rounding steps for money live in `money.py` (cellformat.py renders spreadsheet cells by
+    their own number formats, not money)."""
+    found = [
+        f"{name}:{line}"
+        for name, text in sources().items()
+        if name not in {"money.py", "cellformat.py"}
+        for line, code in enumerate(text.splitlines(), 1)
+        if ".quantize(" in code or "ROUND_HALF" in code
+    ]
+    assert not found, "\n".join(found)
