@@ -132,11 +132,7 @@ def revoke_campaign(
 
     state = existing_state(campaign, gateway, root, "revoke")
     with campaign_lock(state.lock), Journal(state.journal) as journal:
-        if (
-            run_id is not None
-            and journal.db.execute("SELECT 1 FROM runs WHERE run_id = ?", (run_id,)).fetchone()
-            is None
-        ):
+        if run_id is not None and not journal.has_run(run_id):
             raise ReportError(f"{campaign.name} has no run {run_id!r} (a run folder's name)")
         found = plan(journal, run_id=run_id, only_scheduled=only_scheduled, now=time.time())
         if not found.ids or not confirm(found):

@@ -160,3 +160,35 @@ def test_only_the_money_module_rounds_amounts() -> None:
         if ".quantize(" in code or "ROUND_HALF" in code
     ]
     assert not found, "\n".join(found)
+
+
+def journal_tables() -> set[str]:
+    """The tables journal.py creates (`messages` from a template, under a name it fills in)."""
+    text = (PACKAGE / "journal.py").read_text(encoding="utf-8")
+    return set(re.findall(r"CREATE TABLE IF NOT EXISTS (\w+)", text)) | {"messages"}
+
+
+def sql_strings(text: str) -> Iterator[tuple[int, str]]:
+    """The string constants of a module (f-strings' literal parts included), with their lines."""
+    for node in ast.walk(ast.parse(text)):
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            yield node.lineno, node.value
+
+
+def test_only_the_journal_module_queries_the_journal() -> None:
+    """The journal's SQL lives in journal.py (Journal, JournalView, JournalReader): a query on
+    one of its tables elsewhere is a second owner. Other databases (claims, test sends) keep
+    their own SQL."""
+    tables = journal_tables()
+    assert {"messages", "runs", "rejects", "capabilities"} <= tables
+    query = re.compile(
+        r"\b(?:FROM|INTO|UPDATE|JOIN)\s+(" + "|".join(sorted(tables)) + r")\b", re.IGNORECASE
+    )
+    found = [
+        f"{name}:{line}: {match.group(0)}"
+        for name, text in sources().items()
+        if name != "journal.py"
+        for line, value in sql_strings(text)
+        for match in query.finditer(value)
+    ]
+    assert not found, "\n".join(found)
