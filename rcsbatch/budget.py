@@ -15,8 +15,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from rcsbatch.errors import BudgetError
-
-CENT = Decimal("0.01")
+from rcsbatch.money import cents_even
 
 
 @dataclass
@@ -70,14 +69,14 @@ def check_budget(
     estimate = messages * price
     if spent + estimate > cap:
         raise BudgetError(
-            f"this run would pass [send] max_cost = {cap}: spent so far {spent.quantize(CENT)}, "
-            f"estimate for {messages} messages {estimate.quantize(CENT)}; raise max_cost, or "
+            f"this run would pass [send] max_cost = {cap}: spent so far {cents_even(spent)}, "
+            f"estimate for {messages} messages {cents_even(estimate)}; raise max_cost, or "
             "send fewer rows",
             option="limit",
         )
     if balance is not None and estimate > balance:
         raise BudgetError(
-            f"the estimate for {messages} messages ({estimate.quantize(CENT)}) is more than the "
+            f"the estimate for {messages} messages ({cents_even(estimate)}) is more than the "
             f"account's balance ({balance}): top up the account, or send fewer rows",
             option="limit",
         )

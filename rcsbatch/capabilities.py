@@ -9,7 +9,6 @@ answer is not retried, since it may have been billed: the next call looks those 
 
 from __future__ import annotations
 
-import asyncio
 import re
 import time
 from collections.abc import Awaitable, Callable, Iterable, Iterator
@@ -23,10 +22,11 @@ import numpy as np
 from rcsbatch import phones
 from rcsbatch.answers import to_decimal
 from rcsbatch.errors import AccountError, GatewayError, InputError
+from rcsbatch.fanout import bounded
 from rcsbatch.journal import Journal
 from rcsbatch.recipients import open_recipients
 from rcsbatch.request import sleep as default_sleep
-from rcsbatch.retry import with_retries
+from rcsbatch.retry import RetryPolicy
 
 if TYPE_CHECKING:
     from rcsbatch.client import GatewayClient
@@ -111,34 +111,29 @@ async def look_up(
 ) -> LookupStats:
     """Look `numbers` up and cache every answer in `journal`; a refused account stops the rest."""
     stats = LookupStats(requested=len(numbers))
-    limit = asyncio.Semaphore(concurrency)
+    policy = RetryPolicy(max_attempts, sleep=sleep)
 
     async def batch(part: list[int]) -> None:
-        async with limit:
-            if stats.stop_reason:
-                stats.not_looked_up += len(part)
-                return
-            try:
-                rows = await with_retries(
-                    lambda: client.lookup([str(n) for n in part]),
-                    max_attempts=max_attempts,
-                    sleep=sleep,
-                )
-            except AccountError as exc:
-                stats.stop_reason = stats.stop_reason or str(exc)
-                stats.not_looked_up += len(part)
-                return
-            except GatewayError as exc:
-                stats.errors.append(str(exc))
-                stats.not_looked_up += len(part)
-                return
-            cached = list(_answers(part, rows, clock()))
-            journal.store_capabilities(cached)
-            stats.stored += len(cached)
-            stats.not_looked_up += len(part) - len(cached)
-            stats.cost += sum((p for *_, p in cached if p is not None), Decimal(0))
+        if stats.stop_reason:
+            stats.not_looked_up += len(part)
+            return
+        try:
+            rows = await policy.call(lambda: client.lookup([str(n) for n in part]))
+        except AccountError as exc:
+            stats.stop_reason = stats.stop_reason or str(exc)
+            stats.not_looked_up += len(part)
+            return
+        except GatewayError as exc:
+            stats.errors.append(str(exc))
+            stats.not_looked_up += len(part)
+            return
+        cached = list(_answers(part, rows, clock()))
+        journal.store_capabilities(cached)
+        stats.stored += len(cached)
+        stats.not_looked_up += len(part) - len(cached)
+        stats.cost += sum((p for *_, p in cached if p is not None), Decimal(0))
 
-    await asyncio.gather(*(batch(part) for part in _batches(numbers, batch_size)))
+    await bounded(_batches(numbers, batch_size), concurrency, batch)
     return stats
 
 

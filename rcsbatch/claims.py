@@ -16,6 +16,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from rcsbatch import privacy
+from rcsbatch.journal import JournalView
 from rcsbatch.settle import Known
 from rcsbatch.state import JOURNAL, make_private_dir
 
@@ -46,11 +47,11 @@ class AccountClaims:
                 paths |= {Path(p) for (p,) in db.execute("SELECT path FROM journals")}
         return sorted(p for p in paths if p != self.journal and p.exists())
 
-    def _others(self) -> Iterator[sqlite3.Connection]:
-        """Read-only connections to the account's other journals on this machine; a journal
-        that cannot be opened raises sqlite3.Error (what it holds is not known)."""
+    def _others(self) -> Iterator[JournalView]:
+        """The account's other journals on this machine, read-only; a journal that cannot be
+        opened raises sqlite3.Error (what it holds is not known)."""
         for path in self._paths():
-            db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)
+            db = JournalView(path)
             try:
                 yield db
             finally:
@@ -93,14 +94,7 @@ class AccountClaims:
                 )
         for other in self._others():
             for start in range(0, len(wanted), 500):
-                part = wanted[start : start + 500]
-                marks = ",".join("?" * len(part))
-                held.update(
-                    i
-                    for (i,) in other.execute(
-                        f"SELECT id FROM message_ids WHERE id IN ({marks})", part
-                    )
-                )
+                held.update(other.known_ids(wanted[start : start + 500]))
         return held
 
     def recent_known(self, count: int, test_sends: Path | None = None) -> list[Known]:
@@ -119,13 +113,7 @@ class AccountClaims:
             with contextlib.suppress(sqlite3.Error):
                 found += [
                     Known(ids.split()[0], r, at, at + 30.0, delay)
-                    for ids, r, at, delay in other.execute(
-                        """SELECT message_ids, recipient, first_attempt_at, delay FROM messages
-                           WHERE status = 'sent' AND message_ids IS NOT NULL
-                           AND first_attempt_at IS NOT NULL
-                           ORDER BY first_attempt_at DESC LIMIT ?""",
-                        (count,),
-                    )
+                    for ids, r, at, delay in other.newest_sent(count)
                 ]
         if test_sends is not None and test_sends.exists():
             with contextlib.suppress(sqlite3.Error):
@@ -152,15 +140,9 @@ class AccountClaims:
         found = 0
         for other in self._others():
             try:
-                row = other.execute(
-                    """SELECT 1 FROM messages WHERE recipient = ?
-                       AND status IN ('unknown', 'in_flight') AND text = ?
-                       AND coalesce(label, '') = ? AND coalesce(foreign_id, '') = ?""",
-                    (recipient, text, label or "", foreign_id or ""),
-                ).fetchone()
+                found += other.has_lost_answer(recipient, text, label, foreign_id)
             except sqlite3.Error:
-                row = (1,)  # not readable: it may hold such a row
-            found += row is not None
+                found += 1  # not readable: it may hold such a row
         return found
 
     def claim(self, ids: Iterable[str], recipient: int) -> bool:

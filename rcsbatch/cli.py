@@ -1448,19 +1448,18 @@ def run_command(args: list[str] | None = None) -> int:
     Ctrl-C and SIGTERM leave as process.Interrupted, for process.main to say and exit 130/143:
     click would turn them into "Aborted!" and exit 1, which cron reads as "some rows failed".
     """
-    # A run makes millions of short-lived objects and few cycles: collecting the youngest
-    # generation every 20,000 allocations instead of 700 (the older two after 20 and 100 of
-    # those, instead of 10 and 10) saves ~3 % of a 50,000-message run (interleaved rounds
-    # against the simulator). Cycles live longer, memory stays bounded. Only here, for the
-    # process this command owns: a program that imports rcsbatch keeps its own settings.
+    # A run makes millions of short-lived objects and few cycles: collecting less often spends
+    # less of a long run walking objects that are about to die anyway. Cycles live longer,
+    # memory stays bounded. Only here, for the process this command owns: a program that
+    # imports rcsbatch keeps its own settings.
     gc.set_threshold(20_000, 20, 100)
     try:
         try:
             returned = cli.main(args, prog_name="rcsbatch", standalone_mode=False)
         finally:
             # Only the interpreter's shutdown comes after this: its collections need not walk
-            # every object left (0.13-0.16 s -> 0.03 s after a 50,000-message run). Every file
-            # rcsbatch writes is closed by then; the objects are still freed.
+            # every object a large run leaves. Every file rcsbatch writes is closed by then; the
+            # objects are still freed.
             gc.freeze()
     except SystemExit as exc:
         if exc.code is None or isinstance(exc.code, int):

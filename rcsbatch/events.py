@@ -11,11 +11,10 @@ a second one), `not_sent` (the gateway stopped the batch: key, rights).
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import pandas as pd
 
@@ -23,14 +22,14 @@ from rcsbatch import phones
 from rcsbatch.csvfile import STANDARD, Dialect, safe_cell
 from rcsbatch.errors import (
     AccountError,
-    AnswerLostError,
+    GatewayError,
     InputError,
-    RecipientError,
-    RetriableError,
 )
+from rcsbatch.fanout import bounded
 from rcsbatch.recipients import open_recipients
 from rcsbatch.request import sleep as default_sleep
-from rcsbatch.retry import Attempts, with_retries
+from rcsbatch.retry import Attempts, RetryPolicy
+from rcsbatch.status import RowStatus, failure
 
 if TYPE_CHECKING:
     from rcsbatch.client import GatewayClient
@@ -48,7 +47,7 @@ class Event:
     event: str
     to: str | None = None
     msg_id: str | None = None
-    status: str = ""
+    status: RowStatus | Literal[""] = ""  # "": not sent yet
     attempts: int = 0
     error_code: str | None = None
     error: str | None = None
@@ -163,39 +162,29 @@ async def send_events(
     """Send every event, at most `concurrency` at a time; the events with their outcome, and
     why the gateway stopped the batch (None when it did not)."""
     stop: list[str] = []
-    limit = asyncio.Semaphore(concurrency)
+    policy = RetryPolicy(max_attempts, sleep=sleep)
 
     async def one(item: Event) -> Event:
-        async with limit:
-            if stop:
-                return replace(item, status="not_sent", error=f"not sent: {stop[0]}")
-            attempts = Attempts()
-            try:
-                await with_retries(
-                    lambda: client.event(item.params(sender)),
-                    max_attempts=max_attempts,
-                    sleep=sleep,
-                    attempts=attempts,
-                )
-            except AccountError as exc:
+        if stop:
+            return replace(item, status="not_sent", error=f"not sent: {stop[0]}")
+        attempts = Attempts()
+        try:
+            await policy.call(lambda: client.event(item.params(sender)), attempts=attempts)
+        except GatewayError as exc:
+            found = failure(exc, attempts.count)
+            if isinstance(exc, AccountError):
                 stop.append(str(exc))
-                return replace(item, status="not_sent", error_code=exc.code, error=str(exc))
-            except RetriableError as exc:
-                text = f"gave up after {attempts.count} attempts: {exc}"
-                return _done(item, "failed", attempts, exc.code, text)
-            except RecipientError as exc:
-                return _done(item, "failed", attempts, exc.code, str(exc))
-            except AnswerLostError as exc:
-                text = f"{exc}; it may have arrived, not sent again"
-                return _done(item, "unknown", attempts, exc.code, text)
-            return _done(item, "sent", attempts, None, None)
+                # Its results row has always shown 0 attempts: kept so.
+                return replace(item, status=found.status, error_code=found.code, error=found.text)
+            return _done(item, found.status, attempts, found.code, found.text)
+        return _done(item, "sent", attempts, None, None)
 
-    done = await asyncio.gather(*(one(e) for e in events))
-    return list(done), stop[0] if stop else None
+    done = await bounded(events, concurrency, one)
+    return done, stop[0] if stop else None
 
 
 def _done(
-    item: Event, status: str, attempts: Attempts, code: str | None, text: str | None
+    item: Event, status: RowStatus, attempts: Attempts, code: str | None, text: str | None
 ) -> Event:
     return replace(item, status=status, attempts=attempts.count, error_code=code, error=text)
 

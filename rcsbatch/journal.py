@@ -28,23 +28,25 @@ import json
 import sqlite3
 import time
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from rcsbatch import privacy, storage
 from rcsbatch.delivery import FINAL, READ, replaces, row_state
 from rcsbatch.errors import ReportError
+from rcsbatch.status import RowStatus
 
 SCHEMA_VERSION = 6
 
 # Refusals that say the number itself is wrong: re-sending cannot help (see `reopen_failed`).
 FINAL_REFUSALS = ("202", "301")
 
-SENDABLE = ("pending", "not_sent")  # the statuses a run sends
+SENDABLE: tuple[RowStatus, ...] = ("pending", "not_sent")  # the statuses a run sends
 
 # Final delivery states that say a message never arrived: after a revoke request, one of them
 # confirms the revocation (see `Journal._update_row_revoke`).
@@ -170,7 +172,7 @@ class Unsettled:
 
     recipient: int
     row: int | None
-    status: str  # unknown or in_flight
+    status: RowStatus  # unknown or in_flight
     text: str
     label: str | None
     foreign_id: str | None
@@ -196,7 +198,7 @@ class Outcome:
     """What happened to one row's message in this run."""
 
     recipient: int
-    status: str
+    status: RowStatus
     attempts: int
     first_attempt_at: float | None
     last_attempt_at: float | None
@@ -1031,6 +1033,24 @@ class Journal:
 
     # -- capabilities ---------------------------------------------------------------------------
 
+    def all_capabilities(self) -> Iterator[tuple[int, list[str], float]]:
+        """Every cached lookup: (recipient, capability names, when it was made)."""
+        for recipient, names, at in self.db.execute(
+            "SELECT recipient, names, looked_up_at FROM capabilities"
+        ):
+            yield int(recipient), json.loads(names), at
+
+    def recipients_to_check(self) -> list[int]:
+        """The file's recipients still to send (or found `incapable` before), in file order:
+        those `[send] require` decides on."""
+        return [
+            r
+            for (r,) in self.db.execute(
+                "SELECT recipient FROM messages WHERE row IS NOT NULL AND status IN "
+                "('pending', 'not_sent', 'incapable') ORDER BY row"
+            )
+        ]
+
     def capabilities_due(self, recipients: Iterable[int], not_before: float) -> list[int]:
         """The recipients without a cached lookup made at or after `not_before`, in the order
         given (each once)."""
@@ -1125,3 +1145,215 @@ class Journal:
             )
             self.db.executemany("INSERT OR REPLACE INTO row_channels VALUES (?, ?)", channels)
         return incapable, with_fallback, unknown
+
+
+class JournalView:
+    """A journal opened as it is, without bringing it up to date: what other campaigns of the
+    account (claims.py) and the state checks (state.py) read of one. sqlite3.Error is raised as
+    met: a journal that cannot be read holds what is not known, and the caller decides."""
+
+    def __init__(self, path: Path, *, read_only: bool = True) -> None:
+        if read_only:
+            self.db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)
+        else:
+            self.db = sqlite3.connect(path, timeout=30)
+
+    def close(self) -> None:
+        """Close the database."""
+        self.db.close()
+
+    def run_count(self) -> int:
+        """How many runs started."""
+        (count,) = self.db.execute("SELECT count(*) FROM runs").fetchone()
+        return int(count)
+
+    def has_run(self, run_id: str) -> bool:
+        """Whether a run with this id started."""
+        found = self.db.execute("SELECT 1 FROM runs WHERE run_id = ?", (run_id,)).fetchone()
+        return found is not None
+
+    def fold_wal(self) -> None:
+        """Fold the write-ahead log into the main file, so that one file holds everything."""
+        self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+    def summaries(self) -> list[str | None]:
+        """The summary (JSON) of every run; None for a run that did not finish."""
+        return [s for (s,) in self.db.execute("SELECT summary FROM runs")]
+
+    def known_ids(self, ids: Sequence[str]) -> set[str]:
+        """Those of `ids` (at most a few hundred) the journal recorded as its messages'."""
+        marks = ",".join("?" * len(ids))
+        query = f"SELECT id FROM message_ids WHERE id IN ({marks})"
+        return {i for (i,) in self.db.execute(query, list(ids))}
+
+    def newest_sent(self, count: int) -> list[tuple[str, int, float, float | None]]:
+        """(message ids, recipient, first attempt, delay) of the `count` newest sent rows."""
+        return self.db.execute(
+            """SELECT message_ids, recipient, first_attempt_at, delay FROM messages
+               WHERE status = 'sent' AND message_ids IS NOT NULL
+               AND first_attempt_at IS NOT NULL
+               ORDER BY first_attempt_at DESC LIMIT ?""",
+            (count,),
+        ).fetchall()
+
+    def has_lost_answer(
+        self, recipient: int, text: str, label: str | None, foreign_id: str | None
+    ) -> bool:
+        """Whether a row to `recipient` whose answer was lost carries this text, label and
+        foreign_id."""
+        row = self.db.execute(
+            """SELECT 1 FROM messages WHERE recipient = ?
+               AND status IN ('unknown', 'in_flight') AND text = ?
+               AND coalesce(label, '') = ? AND coalesce(foreign_id, '') = ?""",
+            (recipient, text, label or "", foreign_id or ""),
+        ).fetchone()
+        return row is not None
+
+
+class JournalReader(JournalView):
+    """A campaign's journal opened read-only, for reports: the queries their figures come from.
+
+    A run may be writing the journal meanwhile (WAL lets both go on); `snapshot` holds one view
+    of it while several queries are read. `region` is the SQL function `region(recipient)` the
+    grouping by country calls (the report's, from phonenumbers).
+    """
+
+    def __init__(self, path: Path, region: Callable[[Any], str]) -> None:
+        try:
+            super().__init__(path)
+            self.db.create_function("region", 1, region, deterministic=True)
+            self.db.execute("SELECT count(*) FROM runs").fetchone()
+        except sqlite3.DatabaseError as exc:
+            raise ReportError(storage.damaged(path, exc)) from None
+
+    @staticmethod
+    def is_current(path: Path) -> bool:
+        """Whether the journal at `path` has the tables and columns the queries read (an older
+        one is brought up to date by opening it as a `Journal` once); True when it cannot be
+        read at all, for the opening to say why."""
+        try:
+            with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as db:
+                columns = {r[1] for r in db.execute("PRAGMA table_info(messages)")}
+                tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master")}
+        except sqlite3.DatabaseError:
+            return True
+        return {"delivery_status", "revoke"} <= columns and {
+            "message_ids",
+            "row_channels",
+        } <= tables
+
+    @contextlib.contextmanager
+    def snapshot(self) -> Iterator[None]:
+        """One read transaction: a run writing meanwhile cannot skew one figure against another."""
+        self.db.execute("BEGIN")
+        yield
+        self.db.execute("COMMIT")
+
+    @staticmethod
+    def _scope(run_id: str | None) -> tuple[str, tuple[Any, ...]]:
+        """The WHERE clause for `messages` rows of the report, and its parameters."""
+        if run_id is None:
+            return f"(row IS NOT NULL OR status NOT IN {SENDABLE})", ()
+        return "run_id = ?", (run_id,)
+
+    def run_ids(self) -> list[str]:
+        """Every run of the campaign, oldest first."""
+        return [
+            r for (r,) in self.db.execute("SELECT run_id FROM runs ORDER BY started_at, run_id")
+        ]
+
+    def runs(self, run_id: str | None) -> list[tuple[str, float, float | None, int | None, str]]:
+        """(run id, started, finished, exit code, summary JSON) of every run (or of `run_id`),
+        oldest first."""
+        query = "SELECT run_id, started_at, finished_at, exit_code, summary FROM runs"
+        params: tuple[Any, ...] = ()
+        if run_id is not None:
+            query += " WHERE run_id = ?"
+            params = (run_id,)
+        return self.db.execute(query + " ORDER BY started_at, run_id", params).fetchall()
+
+    def status_counts(self, run_id: str | None) -> list[tuple[RowStatus, int]]:
+        """(status, rows) of the report's rows; a row asked to revoke is counted as
+        revoke_requested / revoked, not as sent. Over every run, our own checks' refusals too."""
+        where, params = self._scope(run_id)
+        query = f"SELECT coalesce(revoke, status), count(*) FROM messages WHERE {where} GROUP BY 1"
+        if run_id is None:
+            query += " UNION ALL SELECT status, count(*) FROM rejects GROUP BY status"
+        return self.db.execute(query, params).fetchall()
+
+    def error_counts(self, run_id: str | None) -> list[tuple[str, RowStatus, int, str | None]]:
+        """(error code, status, rows, one of its texts), most rows first."""
+        where, params = self._scope(run_id)
+        return self.db.execute(
+            f"""SELECT error_code, status, count(*), min(error_text) FROM messages
+                WHERE {where} AND error_code IS NOT NULL
+                GROUP BY error_code, status ORDER BY count(*) DESC, error_code""",
+            params,
+        ).fetchall()
+
+    def sent_groups(self, run_id: str | None) -> sqlite3.Cursor:
+        """Sent rows grouped by (label, region, day, run id, known price or None, delivery
+        state, channel), each with its count last."""
+        where, params = self._scope(run_id)
+        return self.db.execute(
+            f"""SELECT label, region(recipient), date(sent_at, 'unixepoch'), run_id,
+                       CASE WHEN price_known = 1 THEN price END, delivery_status,
+                       coalesce((SELECT channel FROM row_channels c
+                                 WHERE c.recipient = m.recipient), 'rcs'),
+                       count(*)
+                FROM messages m WHERE {where} AND status = 'sent'
+                GROUP BY 1, 2, 3, 4, 5, 6, 7""",
+            params,
+        )
+
+    def sent_span(self, run_id: str | None) -> tuple[float | None, float | None]:
+        """The first send and the last send or delivery report of the sent rows."""
+        where, params = self._scope(run_id)
+        start, end = self.db.execute(
+            f"""SELECT min(sent_at), max(max(sent_at), coalesce(max(delivered_at), 0))
+                FROM messages WHERE {where} AND status = 'sent'""",
+            params,
+        ).fetchone()
+        return start, end
+
+    def sent_by_slot(self, run_id: str | None, origin: float, bucket: int) -> sqlite3.Cursor:
+        """(slot, sent rows): the sent rows by `bucket`-second slot from `origin`."""
+        where, params = self._scope(run_id)
+        return self.db.execute(
+            f"""SELECT CAST((sent_at - ?) / ? AS INTEGER), count(*) FROM messages
+                WHERE {where} AND status = 'sent' GROUP BY 1""",
+            (origin, bucket, *params),
+        )
+
+    def reported_by_slot(
+        self, run_id: str | None, origin: float, bucket: int, states: Sequence[str]
+    ) -> sqlite3.Cursor:
+        """(slot, rows): the sent rows whose delivery report gave one of `states`, by the
+        `bucket`-second slot of that report from `origin`."""
+        where, params = self._scope(run_id)
+        marks = ",".join("?" * len(states))
+        return self.db.execute(
+            f"""SELECT CAST((delivered_at - ?) / ? AS INTEGER), count(*) FROM messages
+                WHERE {where} AND status = 'sent' AND delivered_at IS NOT NULL
+                AND delivery_status IN ({marks}) GROUP BY 1""",
+            (origin, bucket, *params, *states),
+        )
+
+    def result_rows(self, run_id: str | None) -> sqlite3.Cursor:
+        """The report's rows as results.csv has them (RESULT_COLUMNS), in file order; over
+        every run, our own checks' refusals too."""
+        where, params = self._scope(run_id)
+        special = {
+            "input_phone": "NULL AS input_phone",
+            "status": "coalesce(revoke, status) AS status",
+            "channel": CHANNEL_COLUMN,
+        }
+        columns = ", ".join(special.get(c, c) for c in RESULT_COLUMNS)
+        query = f"SELECT {columns} FROM messages m WHERE {where}"
+        if run_id is None:
+            query += """ UNION ALL
+                SELECT row, recipient, status, NULL, NULL, NULL, NULL, NULL, NULL, reason, 0,
+                       NULL, NULL, input_phone, 0, NULL, NULL, NULL, NULL FROM rejects"""
+        return self.db.execute(
+            f"SELECT * FROM ({query}) ORDER BY row IS NULL, row, recipient", params
+        )

@@ -30,13 +30,14 @@ from rcsbatch.errors import RecipientsError
 from rcsbatch.limits import UNITS, sizes
 from rcsbatch.recipients import RecipientFile, open_recipients, read_numbers_column
 from rcsbatch.request import SendSettings, bodies_over
+from rcsbatch.status import RowStatus
 
 log = logging.getLogger(__name__)
 
 LABEL_RE = r"[A-Za-z0-9.\-_@]{1,100}"
 FOREIGN_ID_RE = r"[A-Za-z0-9.\-_@]{1,64}"
 MAX_RUN = 1 << 20
-STATUSES = ["ready", "invalid", "suppressed", "duplicate"]
+STATUSES: list[RowStatus] = ["ready", "invalid", "suppressed", "duplicate"]
 READY, INVALID, SUPPRESSED, DUPLICATE = range(4)
 # A derived foreign_id: 37 characters of the name, 10 hex digits of its hash, up to 15 digits of
 # the number and two dots make at most 64.

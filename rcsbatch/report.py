@@ -13,7 +13,9 @@ from decimal import Decimal
 from typing import Any
 
 from rcsbatch.exitcodes import ExitCode
+from rcsbatch.money import cents_even, plain
 from rcsbatch.settle import LogbookFacts
+from rcsbatch.status import RowStatus
 
 EXIT_OK = ExitCode.OK
 EXIT_ROWS = ExitCode.ROWS
@@ -22,11 +24,11 @@ EXIT_GATEWAY = ExitCode.GATEWAY
 EXIT_BUSY = ExitCode.BUSY
 
 # What the report calls the journal's own working states.
-REPORT_STATUS = {"pending": "not_sent", "in_flight": "unknown"}
-PROBLEMS = ("failed", "unknown", "expired", "not_sent")
+REPORT_STATUS: dict[RowStatus, RowStatus] = {"pending": "not_sent", "in_flight": "unknown"}
+PROBLEMS: tuple[RowStatus, ...] = ("failed", "unknown", "expired", "not_sent")
 # Rows whose message the gateway accepted (and charged), revoked since or not.
-CHARGED = ("sent", "revoke_requested", "revoked")
-ORDER = (
+CHARGED: tuple[RowStatus, ...] = ("sent", "revoke_requested", "revoked")
+ORDER: tuple[RowStatus, ...] = (
     "sent",
     "revoke_requested",
     "revoked",
@@ -41,7 +43,6 @@ ORDER = (
     "incapable",
 )
 
-CENT = Decimal("0.01")
 RESUME = (
     "to resume, run the same command again: rows already sent are never sent twice, and "
     "lost answers are settled first"
@@ -196,7 +197,7 @@ class Report:
             out.append(f"balance: {plain(self.balance_before)} {self.currency}")
         if self.estimate is not None:
             out.append(
-                f"estimated cost: {self.estimate.quantize(CENT)} {self.currency} "
+                f"estimated cost: {cents_even(self.estimate)} {self.currency} "
                 f"({self.estimate_source})"
             )
         if "fallback" in self.channels:
@@ -250,12 +251,6 @@ class Report:
         if self.dry_run or self.not_after_passed:
             return False
         return bool(self.interrupted is not None or self.stop_reason or self.gave_up)
-
-
-def plain(number: Decimal) -> str:
-    """A decimal as plain text without trailing zeros: 0.047500 → "0.0475", 10.00 → "10"."""
-    text = format(number, "f")
-    return text.rstrip("0").rstrip(".") if "." in text else text
 
 
 def _ordered(counts: Counter[str]) -> list[str]:

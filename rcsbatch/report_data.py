@@ -13,12 +13,8 @@ from decimal import Decimal
 from typing import IO, Any
 
 from rcsbatch.csvfile import STANDARD, Dialect, safe_cell
-from rcsbatch.report import plain
-from rcsbatch.reporting import CostLine, Figures, cents
-
-
-def _money(amount: Decimal | None) -> str | None:
-    return None if amount is None else plain(amount)
+from rcsbatch.money import cents, plain_or_none, six_places
+from rcsbatch.reporting import CostLine, Figures
 
 
 def _cost_line(line: CostLine) -> dict[str, Any]:
@@ -27,16 +23,16 @@ def _cost_line(line: CostLine) -> dict[str, Any]:
         "sent": line.sent,
         "priced": line.priced,
         "unpriced": line.unpriced,
-        "cost": _money(line.cost),
+        "cost": plain_or_none(line.cost),
         "cost_cents": str(cents(line.cost)),
-        "average_price": _money(_average(line)),
+        "average_price": plain_or_none(_average(line)),
     }
 
 
 def _average(line: CostLine) -> Decimal | None:
     """The mean price to 6 places: a price per message has more places than a cent."""
     average = line.average
-    return None if average is None else average.quantize(Decimal("0.000001"))
+    return None if average is None else six_places(average)
 
 
 def as_dict(f: Figures) -> dict[str, Any]:
@@ -64,7 +60,7 @@ def as_dict(f: Figures) -> dict[str, Any]:
         },
         "cost": {
             **{k: v for k, v in _cost_line(f.total).items() if k != "key"},
-            "estimated_unpriced_cost": _money(f.estimated_unpriced_cost),
+            "estimated_unpriced_cost": plain_or_none(f.estimated_unpriced_cost),
             "by_label": [_cost_line(c) for c in f.by_label],
             "by_country": [_cost_line(c) for c in f.by_country],
             "by_day": [_cost_line(c) for c in f.by_day],
@@ -72,9 +68,9 @@ def as_dict(f: Figures) -> dict[str, Any]:
             "by_channel": [_cost_line(c) for c in f.by_channel],
         },
         "balance": {
-            "before": _money(f.balance_before),
+            "before": plain_or_none(f.balance_before),
             "before_estimated": f.balance_before_estimated,
-            "after": _money(f.balance_after),
+            "after": plain_or_none(f.balance_after),
         },
         "sending": {
             "send_seconds": f.send_seconds,
@@ -88,10 +84,10 @@ def as_dict(f: Figures) -> dict[str, Any]:
                 "finished_at": None if r.finished_at is None else r.finished_at.isoformat(),
                 "exit_code": r.exit_code,
                 "sent": r.sent,
-                "cost": _money(r.cost),
-                "balance_before": _money(r.balance_before),
+                "cost": plain_or_none(r.cost),
+                "balance_before": plain_or_none(r.balance_before),
                 "balance_before_estimated": r.balance_before_estimated,
-                "balance_after": _money(r.balance_after),
+                "balance_after": plain_or_none(r.balance_after),
                 "duration_seconds": r.duration_seconds,
                 "send_seconds": r.send_seconds,
                 "messages_per_second": r.messages_per_second,

@@ -16,7 +16,8 @@ import plotly.graph_objects as go
 import plotly.io as pio
 from plotly.offline import get_plotlyjs
 
-from rcsbatch.report_table import RUN_HEADINGS, cost_text, money, percent, price, run_cells, seconds
+from rcsbatch.money import money_text, price_text
+from rcsbatch.report_table import RUN_HEADINGS, cost_text, percent, run_cells, seconds
 from rcsbatch.reporting import CostLine, Figures
 
 CHARTS = ("status", "country", "day", "delivery")
@@ -209,7 +210,7 @@ def _table(
 
 def _cost_rows(lines: Sequence[CostLine], currency: str) -> list[list[str]]:
     return [
-        [c.key, f"{c.sent:,}", f"{c.unpriced:,}", cost_text(c, currency), price(c.average)]
+        [c.key, f"{c.sent:,}", f"{c.unpriced:,}", cost_text(c, currency), price_text(c.average)]
         for c in lines
     ]
 
@@ -232,21 +233,21 @@ def render(f: Figures) -> str:
     )
     tiles = "".join(
         [
-            _tile("Total cost", money(total.cost, cur), unpriced),
+            _tile("Total cost", money_text(total.cost, cur), unpriced),
             _tile("Messages sent", f"{total.sent:,}", f"of {f.rows:,} rows"),
             _tile(
                 "Delivered",
                 percent(fu.delivered, fu.sent),
                 f"{fu.delivered:,} delivered, {fu.pending:,} pending",
             ),
-            _tile("Average price", price(total.average), f"{cur} per priced message"),
+            _tile("Average price", price_text(total.average), f"{cur} per priced message"),
             _tile(
                 "Balance before",
-                money(f.balance_before, cur),
+                money_text(f.balance_before, cur),
                 balance_sub
                 or ("" if f.balance_before is not None else "not in the runs' summaries"),
             ),
-            _tile("Balance after", money(f.balance_after, cur)),
+            _tile("Balance after", money_text(f.balance_after, cur)),
             _tile("Send rate", rate, send),
             _tile("Runs", f"{len(f.runs):,}", span),
         ]
@@ -268,8 +269,8 @@ def render(f: Figures) -> str:
         "total",
         f"{total.sent:,}",
         f"{total.unpriced:,}",
-        money(total.cost, cur),
-        price(total.average),
+        money_text(total.cost, cur),
+        price_text(total.average),
     ]
     tables = [
         _table(
@@ -330,8 +331,8 @@ def render(f: Figures) -> str:
     if f.estimated_unpriced_cost is not None:
         estimate = (
             f"<p>Estimated cost of the {total.unpriced:,} messages without a price, at the average "
-            f"price: {_e(money(f.estimated_unpriced_cost, cur))} (an estimate, not in the total)."
-            "</p>"
+            f"price: {_e(money_text(f.estimated_unpriced_cost, cur))} "
+            "(an estimate, not in the total).</p>"
         )
     title = f"Campaign report: {f.campaign}"
     return f"""<!DOCTYPE html>

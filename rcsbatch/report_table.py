@@ -2,32 +2,20 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
-
 from rich.console import Console, Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
 from rcsbatch.controls import visible
-from rcsbatch.report import plain
-from rcsbatch.reporting import CostLine, Figures, RunLine, cents
-
-
-def money(amount: Decimal | None, currency: str) -> str:
-    """An amount to the cent with its currency; "-" when unknown."""
-    return "-" if amount is None else f"{cents(amount):,} {currency}"
-
-
-def price(amount: Decimal | None) -> str:
-    """A price per message to 4 places (a cent is too coarse for one message)."""
-    return "-" if amount is None else plain(amount.quantize(Decimal("0.0001")))
+from rcsbatch.money import money_text, price_text
+from rcsbatch.reporting import CostLine, Figures, RunLine
 
 
 def cost_text(line: CostLine, currency: str) -> str:
     """A group's cost to the cent; "no price yet" when none of its messages is priced."""
     if line.sent and not line.priced:
         return "no price yet"
-    return money(line.cost, currency)
+    return money_text(line.cost, currency)
 
 
 def seconds(value: float | None) -> str:
@@ -89,20 +77,20 @@ def _summary(f: Figures) -> Table:
     table.add_column(justify="right")
     total = f.total
     table.add_row("messages sent", f"{total.sent:,}")
-    table.add_row("total cost", money(total.cost, f.currency))
-    table.add_row("average price per message", price(total.average))
+    table.add_row("total cost", money_text(total.cost, f.currency))
+    table.add_row("average price per message", price_text(total.average))
     if total.unpriced:
         table.add_row("sent without a price (not in the cost)", f"{total.unpriced:,}")
     if f.estimated_unpriced_cost is not None:
         table.add_row(
             "their cost, estimated at the average price",
-            money(f.estimated_unpriced_cost, f.currency),
+            money_text(f.estimated_unpriced_cost, f.currency),
         )
-    before = money(f.balance_before, f.currency)
+    before = money_text(f.balance_before, f.currency)
     if f.balance_before_estimated:
         before += " (estimated)"
     table.add_row("balance before", before)
-    table.add_row("balance after", money(f.balance_after, f.currency))
+    table.add_row("balance after", money_text(f.balance_after, f.currency))
     table.add_row("sending time", seconds(f.send_seconds))
     table.add_row("runs' total duration", seconds(f.duration_seconds))
     rate = f.messages_per_second
@@ -121,7 +109,7 @@ def _costs(name: str, lines: list[CostLine], currency: str) -> Table:
             f"{c.priced:,}",
             f"{c.unpriced:,}",
             cost_text(c, currency),
-            price(c.average),
+            price_text(c.average),
         )
     return table
 
@@ -146,8 +134,9 @@ def run_cells(f: Figures, r: RunLine) -> list[str]:
         "-" if r.exit_code is None else str(r.exit_code),
         "-" if r.sent is None else f"{r.sent:,}",
         cost_text(f.run_cost(r.run_id), f.currency),
-        money(r.balance_before, f.currency) + (" (est.)" if r.balance_before_estimated else ""),
-        money(r.balance_after, f.currency),
+        money_text(r.balance_before, f.currency)
+        + (" (est.)" if r.balance_before_estimated else ""),
+        money_text(r.balance_after, f.currency),
         seconds(r.duration_seconds),
         "-" if r.messages_per_second is None else f"{r.messages_per_second:,}/s",
         r.stopped_by_gateway or "",

@@ -3,11 +3,11 @@ costs (in total, per label, country, day and run), balances, send rates and per-
 
 The journal is opened read-only (a run may be writing it: SQLite's WAL lets both go on), and every
 figure is aggregated in SQL, so a report over millions of rows never holds them in memory. Money is
-`Decimal` throughout, summed exactly from the gateway's prices (stored as text); rounding to the
-cent happens only where a person reads it (`cents`). A sent row whose price the gateway has not
-given yet (`price_known` 0 or missing) is counted as `unpriced`, never as zero cost. Figures that
-are estimates (`estimated_unpriced_cost`, a run's `balance_before` worked out from its balance
-after) say so in their names.
+`Decimal` throughout, summed exactly from the gateway's prices (stored as text); rounding to
+the cent happens only where a person reads it (`money.cents`). A sent row whose price the gateway
+has not given yet (`price_known` 0 or missing) is counted as `unpriced`, never as zero cost.
+Figures that are estimates (`estimated_unpriced_cost`, a run's `balance_before` worked out from its
+balance after) say so in their names.
 
 With a run id, the figures cover only the rows that run settled (the journal's `run_id`) and that
 run's summary; the rows our own checks refused (invalid, duplicate, suppressed) are re-decided at
@@ -18,11 +18,10 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import sqlite3
 from collections.abc import Iterator
 from contextlib import closing
 from dataclasses import dataclass, field
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -30,13 +29,13 @@ from typing import Any
 import phonenumbers
 import pyarrow as pa
 
-from rcsbatch import storage
 from rcsbatch.errors import ReportError
-from rcsbatch.journal import CHANNEL_COLUMN, RESULT_COLUMNS, SENDABLE, Journal
-from rcsbatch.report import ORDER, REPORT_STATUS, plain
+from rcsbatch.journal import Journal, JournalReader
+from rcsbatch.money import plain, read_amount, six_places
+from rcsbatch.report import ORDER, REPORT_STATUS
 from rcsbatch.results import journal_batches
+from rcsbatch.status import RowStatus
 
-CENT = Decimal("0.01")
 DELIVERED = ("DELIVERED", "READ")
 UNDELIVERED = ("NOTDELIVERED", "REJECTED", "FAILED")
 EXPIRED = ("EXPIRED",)
@@ -45,11 +44,6 @@ UNKNOWN_COUNTRY = "unknown"
 # TIMELINE_POINTS buckets is used.
 _BUCKETS = (1, 10, 60, 300, 900, 3600, 6 * 3600, 86400, 7 * 86400)
 TIMELINE_POINTS = 200
-
-
-def cents(amount: Decimal) -> Decimal:
-    """An amount rounded to the cent, half up, as an invoice rounds it."""
-    return amount.quantize(CENT, rounding=ROUND_HALF_UP)
 
 
 @dataclass
@@ -83,7 +77,7 @@ class ErrorLine:
     """Rows that ended with one gateway error code, with the gateway's text for it."""
 
     code: str
-    status: str
+    status: RowStatus
     count: int
     text: str | None
 
@@ -203,33 +197,17 @@ class Figures:
         return f"run {self.run_id}" if self.run_id else f"all runs ({len(self.runs)})"
 
 
-def open_journal(path: Path, campaign: str) -> sqlite3.Connection:
+def open_journal(path: Path, campaign: str) -> JournalReader:
     """The campaign's journal, read-only; ReportError when the campaign was never run."""
     if not path.exists():
         raise ReportError(
             f"campaign {campaign!r} has no journal at {path}: it was never run there (a dry run "
             "keeps none); run it first, or point --report-dir at the folder it ran in"
         )
-    if not _current(path):
+    if not JournalReader.is_current(path):
         with Journal(path):  # an older journal: bring it up to date once (adds columns)
             pass
-    try:
-        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)
-        db.create_function("region", 1, region, deterministic=True)
-        db.execute("SELECT count(*) FROM runs").fetchone()
-    except sqlite3.DatabaseError as exc:
-        raise ReportError(storage.damaged(path, exc)) from None
-    return db
-
-
-def _current(path: Path) -> bool:
-    try:
-        with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as db:
-            columns = {r[1] for r in db.execute("PRAGMA table_info(messages)")}
-            tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master")}
-    except sqlite3.DatabaseError:
-        return True  # let open_journal report it
-    return {"delivery_status", "revoke"} <= columns and {"message_ids", "row_channels"} <= tables
+    return JournalReader(path, region)
 
 
 @lru_cache(maxsize=4096)
@@ -260,31 +238,10 @@ def region(recipient: int | str | None) -> str:
     return UNKNOWN_COUNTRY
 
 
-def _money(text: Any) -> Decimal | None:
-    if text is None:
-        return None
-    try:
-        return Decimal(str(text))
-    except InvalidOperation:
-        return None
-
-
-def _scope(run_id: str | None) -> tuple[str, tuple[Any, ...]]:
-    """The WHERE clause for `messages` rows of the report, and its parameters."""
-    if run_id is None:
-        return f"(row IS NOT NULL OR status NOT IN {SENDABLE})", ()
-    return "run_id = ?", (run_id,)
-
-
-def run_ids(db: sqlite3.Connection) -> list[str]:
-    """Every run of the campaign, oldest first."""
-    return [r for (r,) in db.execute("SELECT run_id FROM runs ORDER BY started_at, run_id")]
-
-
 def figures(path: Path, campaign: str, run_id: str | None = None) -> Figures:
     """Read the figures of `campaign` from its journal at `path` (one run's, with `run_id`)."""
     with closing(open_journal(path, campaign)) as db:
-        known = run_ids(db)
+        known = db.run_ids()
         if not known:
             raise ReportError(
                 f"campaign {campaign!r} has a journal at {path} but no run yet: run it first"
@@ -296,19 +253,16 @@ def figures(path: Path, campaign: str, run_id: str | None = None) -> Figures:
         return _figures(db, campaign, run_id)
 
 
-def _figures(db: sqlite3.Connection, campaign: str, run_id: str | None) -> Figures:
-    where, params = _scope(run_id)
-    # One snapshot: a run writing meanwhile cannot skew one figure against another.
-    db.execute("BEGIN")
-    statuses = _statuses(db, where, params, with_rejects=run_id is None)
+def _figures(db: JournalReader, campaign: str, run_id: str | None) -> Figures:
+    with db.snapshot():
+        return _read_figures(db, campaign, run_id)
+
+
+def _read_figures(db: JournalReader, campaign: str, run_id: str | None) -> Figures:
+    statuses = _statuses(db, run_id)
     errors = [
         ErrorLine(str(code), REPORT_STATUS.get(status, status), int(n), text)
-        for code, status, n, text in db.execute(
-            f"""SELECT error_code, status, count(*), min(error_text) FROM messages
-                WHERE {where} AND error_code IS NOT NULL
-                GROUP BY error_code, status ORDER BY count(*) DESC, error_code""",
-            params,
-        )
+        for code, status, n, text in db.error_counts(run_id)
     ]
     total = CostLine("total")
     labels: dict[str, CostLine] = {}
@@ -317,18 +271,8 @@ def _figures(db: sqlite3.Connection, campaign: str, run_id: str | None) -> Figur
     runs: dict[str, CostLine] = {}
     channels: dict[str, CostLine] = {}
     delivered = read = failed = expired = 0
-    groups = db.execute(
-        f"""SELECT label, region(recipient), date(sent_at, 'unixepoch'), run_id,
-                   CASE WHEN price_known = 1 THEN price END, delivery_status,
-                   coalesce((SELECT channel FROM row_channels c
-                             WHERE c.recipient = m.recipient), 'rcs'),
-                   count(*)
-            FROM messages m WHERE {where} AND status = 'sent'
-            GROUP BY 1, 2, 3, 4, 5, 6, 7""",
-        params,
-    )
-    for label, country, day, run, price_text, state, channel, n in groups:
-        price = _money(price_text)
+    for label, country, day, run, price_text, state, channel, n in db.sent_groups(run_id):
+        price = read_amount(price_text)
         total.add(n, price)
         for table, key in (
             (labels, label or "(no label)"),
@@ -346,8 +290,7 @@ def _figures(db: sqlite3.Connection, campaign: str, run_id: str | None) -> Figur
         elif state in EXPIRED:
             expired += n
     run_lines = _runs(db, run_id)
-    timeline, bucket = _timeline(db, where, params)
-    db.execute("COMMIT")
+    timeline, bucket = _timeline(db, run_id)
     first = run_lines[0] if run_lines else None
     last = next((r for r in reversed(run_lines) if r.balance_after is not None), None)
     currency = next((r.currency for r in reversed(run_lines) if r.currency), None) or "EUR"
@@ -390,7 +333,7 @@ def _figures(db: sqlite3.Connection, campaign: str, run_id: str | None) -> Figur
         balance_before=first.balance_before if first else None,
         balance_before_estimated=bool(first and first.balance_before_estimated),
         balance_after=last.balance_after if last else None,
-        estimated_unpriced_cost=(average * total.unpriced).quantize(Decimal("0.000001"))
+        estimated_unpriced_cost=six_places(average * total.unpriced)
         if average is not None and total.unpriced
         else None,
         send_seconds=None if send_seconds is None else round(send_seconds, 3),
@@ -402,39 +345,26 @@ def _figures(db: sqlite3.Connection, campaign: str, run_id: str | None) -> Figur
     )
 
 
-def _statuses(
-    db: sqlite3.Connection, where: str, params: tuple[Any, ...], *, with_rejects: bool
-) -> dict[str, int]:
+def _statuses(db: JournalReader, run_id: str | None) -> dict[str, int]:
     counts: dict[str, int] = {}
-    # A row asked to revoke is counted as revoke_requested / revoked, not as sent.
-    query = f"SELECT coalesce(revoke, status), count(*) FROM messages WHERE {where} GROUP BY 1"
-    if with_rejects:
-        query += " UNION ALL SELECT status, count(*) FROM rejects GROUP BY status"
-    for status, n in db.execute(query, params):
+    for status, n in db.status_counts(run_id):
         name = REPORT_STATUS.get(status, status)
         counts[name] = counts.get(name, 0) + int(n)
     known = [s for s in ORDER if counts.get(s)]
     return {s: counts[s] for s in known + sorted(s for s in counts if s not in ORDER)}
 
 
-def _runs(db: sqlite3.Connection, run_id: str | None) -> list[RunLine]:
-    query = "SELECT run_id, started_at, finished_at, exit_code, summary FROM runs"
-    params: tuple[Any, ...] = ()
-    if run_id is not None:
-        query += " WHERE run_id = ?"
-        params = (run_id,)
+def _runs(db: JournalReader, run_id: str | None) -> list[RunLine]:
     lines = []
-    for rid, started, finished, exit_code, text in db.execute(
-        query + " ORDER BY started_at, run_id", params
-    ):
+    for rid, started, finished, exit_code, text in db.runs(run_id):
         try:
             summary: dict[str, Any] = json.loads(text) if text else {}
         except ValueError:
             summary = {}
         this_run = summary.get("this_run") or {}
-        cost = _money(this_run.get("cost"))
-        after = _money(summary.get("balance_after"))
-        before = _money(summary.get("balance_before"))
+        cost = read_amount(this_run.get("cost"))
+        after = read_amount(summary.get("balance_after"))
+        before = read_amount(summary.get("balance_before"))
         estimated = False
         counts = summary.get("counts") or {}
         if (
@@ -474,36 +404,20 @@ def _utc(seconds: float) -> dt.datetime:
     return dt.datetime.fromtimestamp(seconds, dt.UTC).replace(microsecond=0)
 
 
-def _timeline(
-    db: sqlite3.Connection, where: str, params: tuple[Any, ...]
-) -> tuple[list[TimePoint], int]:
+def _timeline(db: JournalReader, run_id: str | None) -> tuple[list[TimePoint], int]:
     """Cumulative sent / delivered / failed / expired messages over time, in even buckets."""
-    start, end = db.execute(
-        f"""SELECT min(sent_at), max(max(sent_at), coalesce(max(delivered_at), 0))
-            FROM messages WHERE {where} AND status = 'sent'""",
-        params,
-    ).fetchone()
-    if start is None:
+    start, end = db.sent_span(run_id)
+    if start is None or end is None:
         return [], _BUCKETS[0]
     span = max(end - start, 0.0)
     bucket = next((b for b in _BUCKETS if span / b <= TIMELINE_POINTS), _BUCKETS[-1])
     origin = int(start // bucket) * bucket
     counts: dict[int, list[int]] = {}
-    for slot, n in db.execute(
-        f"""SELECT CAST((sent_at - ?) / ? AS INTEGER), count(*) FROM messages
-            WHERE {where} AND status = 'sent' GROUP BY 1""",
-        (origin, bucket, *params),
-    ):
+    for slot, n in db.sent_by_slot(run_id, origin, bucket):
         counts.setdefault(slot, [0, 0, 0, 0])[0] += n
     kinds = ((DELIVERED, 1), (UNDELIVERED, 2), (EXPIRED, 3))
     for states, column in kinds:
-        marks = ",".join("?" * len(states))
-        for slot, n in db.execute(
-            f"""SELECT CAST((delivered_at - ?) / ? AS INTEGER), count(*) FROM messages
-                WHERE {where} AND status = 'sent' AND delivered_at IS NOT NULL
-                AND delivery_status IN ({marks}) GROUP BY 1""",
-            (origin, bucket, *params, *states),
-        ):
+        for slot, n in db.reported_by_slot(run_id, origin, bucket, states):
             counts.setdefault(max(slot, 0), [0, 0, 0, 0])[column] += n
     points = [TimePoint(_utc(origin), 0, 0, 0, 0)]
     running = [0, 0, 0, 0]
@@ -543,19 +457,7 @@ def recipient_rows(
     """The per-recipient rows of the report in batches (file order), as results.csv has them
     plus `country`: read from the journal as they go, so memory stays flat."""
     with closing(open_journal(path, campaign)) as db:
-        where, params = _scope(run_id)
-        special = {
-            "input_phone": "NULL AS input_phone",
-            "status": "coalesce(revoke, status) AS status",
-            "channel": CHANNEL_COLUMN,
-        }
-        columns = ", ".join(special.get(c, c) for c in RESULT_COLUMNS)
-        query = f"SELECT {columns} FROM messages m WHERE {where}"
-        if run_id is None:
-            query += """ UNION ALL
-                SELECT row, recipient, status, NULL, NULL, NULL, NULL, NULL, NULL, reason, 0,
-                       NULL, NULL, input_phone, 0, NULL, NULL, NULL, NULL FROM rejects"""
-        cursor = db.execute(f"SELECT * FROM ({query}) ORDER BY row IS NULL, row, recipient", params)
+        cursor = db.result_rows(run_id)
         while chunk := cursor.fetchmany(batch):
             for table in journal_batches(chunk, size=batch):
                 yield _with_country(table)

@@ -37,12 +37,12 @@ import pyarrow.parquet as pq
 from rcsbatch import privacy
 from rcsbatch.csvfile import STANDARD, Dialect, safe_column
 from rcsbatch.errors import ReportError
+from rcsbatch.money import stored_price
 from rcsbatch.report import CHARGED, REPORT_STATUS, Report
 
 # 18 decimal places hold any price a gateway writes, even a float printed in full
 # (0.07500000000000001); a price with more is rounded to 18 places in the files only.
 PRICE = pa.decimal128(38, 18)
-_PRICE_STEP = Decimal(1).scaleb(-18)
 SCHEMA = pa.schema(
     [
         ("row", pa.int64()),
@@ -442,7 +442,7 @@ def _journal_table(batch: list[Sequence[Any]]) -> pa.Table:
             "recipient": pa.array([None if r is None else str(r) for r in recipient], pa.string()),
             "status": pa.array(statuses, pa.string()),
             "message_id": pa.array(ids, pa.string()),
-            "price": pa.array([None if p is None else _price(p) for p in price], PRICE),
+            "price": pa.array([None if p is None else stored_price(p) for p in price], PRICE),
             "price_status": pa.array(price_status, pa.string()),
             "foreign_id": pa.array(foreign_id, pa.string()),
             "label": pa.array(label, pa.string()),
@@ -470,14 +470,6 @@ def _seconds(values: Sequence[float | None]) -> pa.Array:
 def _held_text(until: float) -> str:
     moment = dt.datetime.fromtimestamp(until, dt.UTC).isoformat(timespec="minutes")
     return f"outside its sending window until {moment}"
-
-
-def _price(text: str) -> Decimal:
-    value = Decimal(text)
-    exponent = value.as_tuple().exponent
-    if isinstance(exponent, int) and exponent < -18:
-        value = value.quantize(_PRICE_STEP)
-    return value
 
 
 def plan_table(chunk: pd.DataFrame) -> pa.Table:

@@ -9,9 +9,10 @@ from no earlier than the request: see `Journal._update_row_revoke`.
 
 Candidates are the sent rows' message ids without a final delivery state that were never asked
 for, so running it twice sends nothing the second time. Requests go concurrently (bounded by the
-campaign's `concurrency`) with the sender's retry rules: tenacity on RetriableError, backoff with
-jitter, Retry-After honoured, at most `max_attempts` tries. A DELETE may be repeated without harm,
-so a 5xx or a lost answer is retried too (the client raises RetriableError for them).
+campaign's `concurrency`) by the retry policy every gateway call shares (`retry.RetryPolicy`):
+tenacity on RetriableError, backoff with jitter, Retry-After honoured, at most `max_attempts`
+tries. A DELETE may be repeated without harm, so a 5xx or a lost answer is retried too (the client
+raises RetriableError for them).
 """
 
 from __future__ import annotations
@@ -23,12 +24,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt
-
 from rcsbatch.campaign import Campaign
 from rcsbatch.errors import AccountError, ReportError, RetriableError
+from rcsbatch.fanout import bounded
 from rcsbatch.journal import Journal
-from rcsbatch.sender import _Wait
+from rcsbatch.retry import Attempts, RetryPolicy
 
 if TYPE_CHECKING:
     from rcsbatch.client import GatewayClient
@@ -75,43 +75,41 @@ async def send_revokes(
 ) -> RevokeStats:
     """DELETE each id, `concurrency` at a time, and journal each one the gateway took."""
     stats = RevokeStats()
-    gate = asyncio.Semaphore(concurrency)
+    policy = RetryPolicy(max_attempts, BACKOFF_MAX)
     stop = asyncio.Event()
 
     async def one(msg_id: str) -> None:
-        async with gate:
-            if stop.is_set():
-                stats.failed.append(msg_id)
-                return
-            retrying = AsyncRetrying(
-                retry=retry_if_exception_type(RetriableError),
-                stop=stop_after_attempt(max_attempts),
-                wait=_Wait(BACKOFF_MAX),
-                reraise=True,
-            )
-            try:
-                async for attempt in retrying:
-                    with attempt:
-                        if attempt.retry_state.attempt_number > 1:
-                            stats.retries += 1
-                        at = clock()
-                        taken = await client.revoke(msg_id)
-            except RetriableError:
-                stats.failed.append(msg_id)
-                return
-            except AccountError as exc:
-                stats.stop_reason = stats.stop_reason or str(exc)
-                stop.set()
-                stats.failed.append(msg_id)
-                return
-            if taken:
-                stats.requested += 1
-                # Journalled one by one: a killed revoke must not forget what it asked for.
-                journal.record_revoke_requests([(msg_id, at)])
-            else:
-                stats.refused += 1
+        if stop.is_set():
+            stats.failed.append(msg_id)
+            return
+        at = clock()
 
-    await asyncio.gather(*(one(msg_id) for msg_id, _ in ids))
+        async def ask() -> bool:
+            nonlocal at
+            at = clock()
+            return await client.revoke(msg_id)
+
+        attempts = Attempts()
+        try:
+            taken = await policy.call(ask, attempts=attempts)
+        except RetriableError:
+            stats.failed.append(msg_id)
+            return
+        except AccountError as exc:
+            stats.stop_reason = stats.stop_reason or str(exc)
+            stop.set()
+            stats.failed.append(msg_id)
+            return
+        finally:
+            stats.retries += max(attempts.count - 1, 0)
+        if taken:
+            stats.requested += 1
+            # Journalled one by one: a killed revoke must not forget what it asked for.
+            journal.record_revoke_requests([(msg_id, at)])
+        else:
+            stats.refused += 1
+
+    await bounded([msg_id for msg_id, _ in ids], concurrency, one)
     return stats
 
 
@@ -152,11 +150,7 @@ async def revoke_campaign_async(
 
     state = existing_state(campaign, gateway, root, "revoke")
     with campaign_lock(state.lock), Journal(state.journal) as journal:
-        if (
-            run_id is not None
-            and journal.db.execute("SELECT 1 FROM runs WHERE run_id = ?", (run_id,)).fetchone()
-            is None
-        ):
+        if run_id is not None and not journal.has_run(run_id):
             raise ReportError(f"{campaign.name} has no run {run_id!r} (a run folder's name)")
         found = plan(journal, run_id=run_id, only_scheduled=only_scheduled, now=time.time())
         if not found.ids or not confirm(found):

@@ -401,15 +401,13 @@ def _lacking(campaign: Campaign, path: Path) -> dict[int, str]:
         return {}
     found: dict[int, str] = {}
     with Journal(path) as journal:
-        for recipient, names, at in journal.db.execute(
-            "SELECT recipient, names, looked_up_at FROM capabilities"
-        ):
-            have = set(json.loads(names))
+        for recipient, names, at in journal.all_capabilities():
+            have = set(names)
             missing = [c for c in require if c not in have]
             if missing:
                 day = time.strftime("%Y-%m-%d", time.gmtime(at))
                 what = "no RCS" if not have else "lacks " + ", ".join(missing)
-                found[int(recipient)] = f"cannot receive it: {what} (lookup of {day})"
+                found[recipient] = f"cannot receive it: {what} (lookup of {day})"
     return found
 
 
@@ -861,14 +859,9 @@ async def apply_requirements(
 
     require = campaign.send.require
     if require and lookup:
-        numbers = [
-            r
-            for (r,) in journal.db.execute(
-                "SELECT recipient FROM messages WHERE row IS NOT NULL AND status IN "
-                "('pending', 'not_sent', 'incapable') ORDER BY row"
-            )
-        ]
-        due = journal.capabilities_due(numbers, time.time() - capabilities.DEFAULT_MAX_AGE)
+        due = journal.capabilities_due(
+            journal.recipients_to_check(), time.time() - capabilities.DEFAULT_MAX_AGE
+        )
         if due:
             price = gateway.lookup_price
             cost = f"{price * len(due)} at {price} each" if price is not None else "billed by seven"

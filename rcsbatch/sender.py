@@ -33,13 +33,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from tenacity import (
-    AsyncRetrying,
-    RetryCallState,
-    retry_if_exception_type,
-    stop_after_attempt,
-    wait_random_exponential,
-)
+from tenacity import RetryCallState
 
 from rcsbatch.answers import RELOAD_LOCK, Accepted
 from rcsbatch.budget import Budget
@@ -47,14 +41,14 @@ from rcsbatch.errors import (
     AccountError,
     AnswerLostError,
     GatewayError,
-    RecipientError,
     RetriableError,
 )
 from rcsbatch.journal import Journal, Outcome, Pending
 from rcsbatch.pace import Health, RateLimiter
 from rcsbatch.request import Expired, SendSettings, message_params
-from rcsbatch.retry import WAIT_NOTICE
+from rcsbatch.retry import WAIT_NOTICE, RetryPolicy
 from rcsbatch.settle import Known, Rules, Settlement, Settler, journal_known
+from rcsbatch.status import RowStatus, failure
 from rcsbatch.window import WindowNeverOpens
 
 if TYPE_CHECKING:  # the client (aiohttp, httpx) is imported by whoever builds one
@@ -657,19 +651,10 @@ class Sender:
                 delay=item.delay,
             )
 
-        def outcome(status: str, **kw: Any) -> Outcome:
+        def outcome(status: RowStatus, **kw: Any) -> Outcome:
             # The delay is kept so `rcsbatch revoke --only-scheduled` knows what has not gone yet.
             delay = item.delay or s.delay
             return Outcome(item.recipient, status, attempts, first, last, **kw, delay=delay)
-
-        def stop(state: RetryCallState) -> bool:
-            # tenacity computes the wait before it asks whether to stop: give up when the next
-            # attempt would leave with less than a minute of validity.
-            return (
-                out_of_attempts(state)
-                or self.stopped
-                or clock() + state.upcoming_sleep >= deadline - 60
-            )
 
         async def attempt_once() -> Accepted:
             nonlocal first, last, attempts
@@ -722,14 +707,11 @@ class Sender:
                 # tenacity's bookkeeping would cost more than the rest of the send path.
                 accepted = await attempt_once()
             except RetriableError as first_error:
-                out_of_attempts = stop_after_attempt(s.max_attempts)
-                retrying = AsyncRetrying(
-                    retry=retry_if_exception_type(RetriableError),
-                    stop=stop,
-                    wait=_Wait(s.backoff_max),
-                    sleep=s.sleep,
+                retrying = RetryPolicy.of(s).retrying(
+                    deadline=deadline,
+                    clock=clock,
+                    stopped=lambda: self.stopped,
                     before_sleep=self._log_retry,
-                    reraise=True,
                 )
                 made: RetriableError | None = first_error
                 async for attempt in retrying:
@@ -744,37 +726,27 @@ class Sender:
             return outcome("expired", error_text="its validity passed before it could be sent")
         except _Stopped:
             return outcome("not_sent", error_text=self._why_stopped())
-        except RetriableError as exc:
-            if self.stopped or s.too_late(clock()):
-                # The run stopped while this row waited to retry: nothing went through.
-                return outcome(
-                    "not_sent", error_code=exc.code, error_text=str(exc), trace_id=exc.trace_id
-                )
-            # Retries end at max_attempts or when the next one would leave too late; the
-            # latter means its validity passed before it could go.
-            by_validity = attempts - item.attempts < s.max_attempts or clock() >= deadline - 60
-            status = "expired" if by_validity else "failed"
-            text = f"gave up after {attempts} attempts: {exc}"
-            return outcome(status, error_code=exc.code, error_text=text, trace_id=exc.trace_id)
-        except RecipientError as exc:
-            return outcome(
-                "failed", error_code=exc.code, error_text=str(exc), trace_id=exc.trace_id
-            )
-        except AnswerLostError as exc:
-            if exc.code == RELOAD_LOCK and item.attempts:
+        except GatewayError as exc:
+            found = failure(exc, attempts, settled_later=True)
+            if isinstance(exc, RetriableError):
+                if self.stopped or s.too_late(clock()):
+                    # The run stopped while this row waited to retry: nothing went through.
+                    found = dataclasses.replace(found, status="not_sent", text=str(exc))
+                elif attempts - item.attempts < s.max_attempts or RetryPolicy.too_late(
+                    clock(), deadline
+                ):
+                    # Retries end at max_attempts or when the next one would leave too late;
+                    # the latter means its validity passed before it could go.
+                    found = dataclasses.replace(found, status="expired")
+            elif isinstance(exc, AnswerLostError) and exc.code == RELOAD_LOCK and item.attempts:
                 # A row sent again after its absence was judged, refused as a repeat: the first
                 # had gone after all. The only check on that judgement in production: counted.
                 self.settler.facts.absence_contradicted += 1
+            elif isinstance(exc, AccountError):
+                self._gateway_stopped(exc)
             return outcome(
-                "unknown", error_code=exc.code, error_text=str(exc), trace_id=exc.trace_id
+                found.status, error_code=found.code, error_text=found.text, trace_id=found.trace_id
             )
-        except AccountError as exc:
-            self._gateway_stopped(exc)
-            return outcome(
-                "not_sent", error_code=exc.code, error_text=str(exc), trace_id=exc.trace_id
-            )
-        except GatewayError as exc:  # pragma: no cover - every kind is handled above
-            return outcome("unknown", error_code=exc.code, error_text=str(exc))
         self.stats.attempted += 1
         if accepted.balance is not None:
             self.stats.balance = accepted.balance
@@ -829,16 +801,3 @@ class Sender:
         wait = state.next_action.sleep if state.next_action else 0.0
         log.info("retrying after %s (attempt %d, waiting %.2fs)", exc, state.attempt_number, wait)
         self._say_wait(wait, f"a message is retried after {exc}")
-
-
-class _Wait:
-    """Retry-After when the gateway gave one, else exponential backoff with full jitter."""
-
-    def __init__(self, maximum: float) -> None:
-        self.backoff = wait_random_exponential(multiplier=0.5, max=maximum)
-
-    def __call__(self, state: RetryCallState) -> float:
-        exc = state.outcome.exception() if state.outcome else None
-        if isinstance(exc, RetriableError) and exc.retry_after is not None:
-            return exc.retry_after
-        return float(self.backoff(state))

@@ -50,6 +50,7 @@ from zoneinfo import ZoneInfo
 
 from rcsbatch.answers import to_decimal
 from rcsbatch.errors import AccountError, GatewayError
+from rcsbatch.fanout import bounded
 from rcsbatch.journal import Outcome, SampleRow, Unsettled
 
 if TYPE_CHECKING:
@@ -564,20 +565,18 @@ class Settler:
             return await self._read_window(set(wanted), date_from)
         entries: dict[int, list[Mapping[str, Any]]] = {}
         unreadable: dict[int, str] = {}
-        gate = asyncio.Semaphore(LOOKUPS_AT_ONCE)
 
         async def one(recipient: int) -> None:
-            async with gate:
-                try:
-                    entries[recipient] = await self._lookup(recipient, date_from)
-                except AccountError:
-                    raise
-                except GatewayError as exc:
-                    unreadable[recipient] = f"the logbook could not be read ({exc})"
-                except _CutShort as exc:
-                    unreadable[recipient] = str(exc)
+            try:
+                entries[recipient] = await self._lookup(recipient, date_from)
+            except AccountError:
+                raise
+            except GatewayError as exc:
+                unreadable[recipient] = f"the logbook could not be read ({exc})"
+            except _CutShort as exc:
+                unreadable[recipient] = str(exc)
 
-        await asyncio.gather(*(one(r) for r in wanted))
+        await bounded(wanted, LOOKUPS_AT_ONCE, one)
         return entries, unreadable
 
     async def _pages(
@@ -687,43 +686,40 @@ async def sent_elsewhere(
     the row's exact text and label; None when there is none."""
     from rcsbatch.prepare import derived_foreign_id, legacy_foreign_id
 
-    gate = asyncio.Semaphore(LOOKUPS_AT_ONCE)
-
     async def one(row: SampleRow) -> str | None:
         ours = {
             derived_foreign_id(campaign_name, row.recipient),
             legacy_foreign_id(campaign_name, row.recipient),
         }
-        async with gate:
-            for page in range(3):
-                try:
-                    entries = await client.logbook(
-                        {"to": str(row.recipient), "limit": PAGE, "offset": page * PAGE}
-                    )
-                except AccountError:
-                    raise
-                except GatewayError:
-                    return None
-                for e in entries:
-                    if digits(e.get("to")) != str(row.recipient):
-                        continue
-                    what = f"message {e.get('id')} to +{row.recipient}"
-                    if e.get("foreign_id") in ours:
-                        return f"{what} with foreign_id {e.get('foreign_id')}"
-                    # The same text and label under the same foreign_id (a template of the
-                    # user's, or none): the same message. Another derived foreign_id is another
-                    # campaign's, however alike the texts (a weekly campaign under a new name).
-                    if (
-                        same_content(e.get("text"), row.text)
-                        and (e.get("label") or None) == (row.label or None)
-                        and (e.get("foreign_id") or None) == (row.foreign_id or None)
-                    ):
-                        return f"{what} with the same text and label"
-                if len(entries) < PAGE:
-                    return None
+        for page in range(3):
+            try:
+                entries = await client.logbook(
+                    {"to": str(row.recipient), "limit": PAGE, "offset": page * PAGE}
+                )
+            except AccountError:
+                raise
+            except GatewayError:
+                return None
+            for e in entries:
+                if digits(e.get("to")) != str(row.recipient):
+                    continue
+                what = f"message {e.get('id')} to +{row.recipient}"
+                if e.get("foreign_id") in ours:
+                    return f"{what} with foreign_id {e.get('foreign_id')}"
+                # The same text and label under the same foreign_id (a template of the
+                # user's, or none): the same message. Another derived foreign_id is another
+                # campaign's, however alike the texts (a weekly campaign under a new name).
+                if (
+                    same_content(e.get("text"), row.text)
+                    and (e.get("label") or None) == (row.label or None)
+                    and (e.get("foreign_id") or None) == (row.foreign_id or None)
+                ):
+                    return f"{what} with the same text and label"
+            if len(entries) < PAGE:
+                return None
         return None
 
-    for found in await asyncio.gather(*(one(r) for r in rows)):
+    for found in await bounded(rows, LOOKUPS_AT_ONCE, one):
         if found is not None:
             return found
     return None

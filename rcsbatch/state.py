@@ -35,6 +35,7 @@ from typing import Any
 
 from rcsbatch import privacy
 from rcsbatch.errors import HistoryLostError, ReportError
+from rcsbatch.journal import JournalView
 
 STATE_DIR_ENV = "RCSBATCH_STATE_DIR"
 SIMULATOR = "simulator"
@@ -197,15 +198,13 @@ def _journal_problem(path: Path, last_run: str | None) -> str | None:
     if size == 0:
         return "is empty"
     try:
-        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)
+        db = JournalView(path)
     except sqlite3.Error:
         return "cannot be opened"
     try:
         if last_run is None:
-            (count,) = db.execute("SELECT count(*) FROM runs").fetchone()
-            return None if count else "holds no run"
-        found = db.execute("SELECT 1 FROM runs WHERE run_id = ?", (last_run,)).fetchone()
-        return None if found else f"does not hold the run {last_run}"
+            return None if db.run_count() else "holds no run"
+        return None if db.has_run(last_run) else f"does not hold the run {last_run}"
     except sqlite3.Error:
         return "holds no run"
     finally:
@@ -243,12 +242,12 @@ def adopt_legacy(state: CampaignState, legacy_folder: Path) -> Path | None:
 def _legacy_simulated(path: Path) -> bool | None:
     """Whether a legacy journal was written by simulated runs only; None if unreadable."""
     try:
-        db = sqlite3.connect(path, timeout=30)
+        db = JournalView(path, read_only=False)
     except sqlite3.Error:
         return None
     try:
-        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        summaries = [s for (s,) in db.execute("SELECT summary FROM runs")]
+        db.fold_wal()
+        summaries = db.summaries()
     except sqlite3.Error:
         return None
     finally:

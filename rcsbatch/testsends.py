@@ -24,7 +24,6 @@ was lost: it may have arrived; not sent again), `not_sent` (the gateway stopped 
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import datetime as dt
 import json
@@ -35,7 +34,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from decimal import Decimal
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import pandas as pd
 
@@ -44,15 +43,15 @@ from rcsbatch.campaign import Campaign
 from rcsbatch.csvfile import STANDARD, Dialect, safe_cell
 from rcsbatch.errors import (
     AccountError,
-    AnswerLostError,
+    GatewayError,
     InputError,
-    RecipientError,
     ReportError,
-    RetriableError,
 )
+from rcsbatch.fanout import bounded
 from rcsbatch.prepare import LABEL_RE, Plan
 from rcsbatch.request import SendSettings, cell_text, message_params
-from rcsbatch.retry import Attempts, with_retries
+from rcsbatch.retry import Attempts, RetryPolicy
+from rcsbatch.status import RowStatus, failure
 
 if TYPE_CHECKING:
     from rcsbatch.client import GatewayClient
@@ -95,7 +94,7 @@ class TestMessage:
     row: int
     to: int
     params: dict[str, Any]
-    status: str = ""
+    status: RowStatus | Literal[""] = ""  # "": not sent yet
     message_ids: tuple[str, ...] = ()
     price: Decimal | None = None
     attempts: int = 0
@@ -371,11 +370,10 @@ async def send_all(
     """Send every message, `settings.concurrency` at a time, each retried by the send path's
     rules; the messages with their outcome, and why the gateway stopped (None when it did not)."""
     stop: list[str] = []
-    gate = asyncio.Semaphore(settings.concurrency)
+    policy = RetryPolicy.of(settings)
 
     async def one(m: TestMessage) -> TestMessage:
-        async with gate:
-            done = await _one(m)
+        done = await _one(m)
         on_done(done)
         return done
 
@@ -384,39 +382,19 @@ async def send_all(
             return replace(m, status="not_sent", error_text=f"not sent: {stop[0]}")
         attempts = Attempts()
         try:
-            accepted = await with_retries(
-                lambda: client.send(m.params, str(m.to)),
-                max_attempts=settings.max_attempts,
-                backoff_max=settings.backoff_max,
-                sleep=settings.sleep,
-                attempts=attempts,
+            accepted = await policy.call(
+                lambda: client.send(m.params, str(m.to)), attempts=attempts
             )
-        except AccountError as exc:
-            stop.append(str(exc))
+        except GatewayError as exc:
+            if isinstance(exc, AccountError):
+                stop.append(str(exc))
+            found = failure(exc, attempts.count)
             return replace(
                 m,
-                status="not_sent",
+                status=found.status,
                 attempts=attempts.count,
-                error_code=exc.code,
-                error_text=str(exc),
-            )
-        except RetriableError as exc:
-            text = f"gave up after {attempts.count} attempts: {exc}"
-            return replace(
-                m, status="failed", attempts=attempts.count, error_code=exc.code, error_text=text
-            )
-        except RecipientError as exc:
-            return replace(
-                m,
-                status="failed",
-                attempts=attempts.count,
-                error_code=exc.code,
-                error_text=str(exc),
-            )
-        except AnswerLostError as exc:
-            text = f"{exc}; it may have arrived, not sent again"
-            return replace(
-                m, status="unknown", attempts=attempts.count, error_code=exc.code, error_text=text
+                error_code=found.code,
+                error_text=found.text,
             )
         return replace(
             m,
@@ -427,8 +405,8 @@ async def send_all(
             sent_at=time.time(),
         )
 
-    done = await asyncio.gather(*(one(m) for m in messages))
-    return list(done), stop[0] if stop else None
+    done = await bounded(messages, settings.concurrency, one)
+    return done, stop[0] if stop else None
 
 
 def results_path(root: Path, campaign: Campaign, send_id: str) -> Path:

@@ -8,7 +8,7 @@ import logging
 import pytest
 
 from rcsbatch.errors import RetriableError
-from rcsbatch.retry import with_retries
+from rcsbatch.retry import RetryPolicy
 
 
 async def _no_sleep(seconds: float) -> None:
@@ -34,7 +34,28 @@ def test_a_retry_wait_of_five_seconds_or_more_is_a_warning(
         return "ok"
 
     with caplog.at_level(logging.INFO, logger="rcsbatch.retry"):
-        assert asyncio.run(with_retries(call, sleep=_no_sleep)) == "ok"
+        assert asyncio.run(RetryPolicy(sleep=_no_sleep).call(call)) == "ok"
     # A set: with the CLI's handler left in place by an earlier test, pytest may see it twice.
     said = {(r.levelno, r.getMessage()) for r in caplog.records if r.name == "rcsbatch.retry"}
     assert said == {(level, f"retrying after HTTP 429 (attempt 1, waiting {retry_after:.0f}s)")}
+
+
+@pytest.mark.parametrize(("deadline", "requests"), [(None, 5), (1000.0, 5), (80.0, 1)])
+def test_no_retry_leaves_with_too_little_validity(deadline: float | None, requests: int) -> None:
+    """Given a deadline, a retry whose wait would leave it under a minute before it is not made
+    (the last error is raised); otherwise the policy goes on to max_attempts."""
+    made: list[int] = []
+
+    async def call() -> None:
+        made.append(1)
+        raise RetriableError("HTTP 503", code="503", retry_after=30.0)
+
+    async def go() -> None:
+        policy = RetryPolicy(sleep=_no_sleep)
+        async for attempt in policy.retrying(deadline=deadline, clock=lambda: 0.0):
+            with attempt:
+                await call()
+
+    with pytest.raises(RetriableError):
+        asyncio.run(go())
+    assert len(made) == requests
