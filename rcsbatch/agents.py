@@ -8,10 +8,7 @@ A campaign naming an agent the account does not have would have every request re
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from rcsbatch.runner import Gateway
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -20,18 +17,6 @@ class AgentCheck:
 
     error: str | None = None
     warning: str | None = None
-
-
-def fetch_agents(gateway: Gateway) -> list[dict[str, Any]]:
-    """The account's agents, one cheap request; raises GatewayError kinds."""
-    from rcsbatch.client import GatewayClient
-    from rcsbatch.engine import run_sync
-
-    async def ask() -> list[dict[str, Any]]:
-        async with GatewayClient(gateway.base_url, gateway.api_key, max_connections=1) as client:
-            return await client.agents()
-
-    return run_sync(ask())
 
 
 def check_agent(agents: list[dict[str, Any]], sender: str | None) -> AgentCheck:

@@ -27,17 +27,19 @@ A library call leaves the caller's process as it was: no signal handlers (unless
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import os
 import time
 import urllib.parse
-from collections.abc import Callable, Iterator
+from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TextIO
 
-from rcsbatch import engine, privacy, runner, storage
+from rcsbatch import engine, privacy, runner, storage, testsends
 from rcsbatch.campaign import Campaign, check_validity, load_campaign
 from rcsbatch.capabilities import CONCURRENCY as LOOKUPS_AT_ONCE
 from rcsbatch.capabilities import (
@@ -51,14 +53,19 @@ from rcsbatch.capabilities import (
     summarise,
 )
 from rcsbatch.errors import AccountError, CampaignError, GatewayError, InputError, ReportError
+from rcsbatch.events import Event
 from rcsbatch.journal import Journal
-from rcsbatch.prepare import Plan, open_plan
-from rcsbatch.request import SendSettings
+from rcsbatch.prepare import Plan, open_plan, warning_counts
+from rcsbatch.reporting import Figures
+from rcsbatch.request import SendSettings, cell_text
 from rcsbatch.revoke import RevokePlan, RevokeStats, revoke_campaign_async
 from rcsbatch.runner import Gateway, RunResult
 from rcsbatch.sync import SyncStats
+from rcsbatch.testsends import TestMessage, TestSendResult
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from rcsbatch.client import GatewayClient
     from rcsbatch.journal import Outcome
     from rcsbatch.receiver import Receiver
@@ -770,13 +777,15 @@ def _given(gateway: Gateway | None) -> Iterator[Gateway]:
 
 
 @contextlib.contextmanager
-def _simulator(state: Path, on_trouble: Callable[[str], None] | None) -> Iterator[Gateway]:
-    """A built-in simulator keeping its state in `state`, so later calls meet the same account;
-    a state it cannot save is told to `on_trouble` (default: logged), never raised."""
+def _simulator(state: Path | None, on_trouble: Callable[[str], None] | None) -> Iterator[Gateway]:
+    """A built-in simulator keeping its state in `state`, so later calls meet the same account
+    (None: a throwaway one); a state it cannot save is told to `on_trouble` (default: logged),
+    never raised."""
     from rcsbatch.simulator import SimulatorServer
 
     try:
-        privacy.make_folder(state.parent)
+        if state is not None:
+            privacy.make_folder(state.parent)
         server = SimulatorServer(state_path=state).start()
     except OSError as exc:
         raise ReportError(f"cannot start the simulator ({exc.strerror or exc})") from None
@@ -794,3 +803,532 @@ def _simulator(state: Path, on_trouble: Callable[[str], None] | None) -> Iterato
                 f"the simulator could not save its state in {state} ({exc.strerror or exc}): "
                 "the simulated account forgets what this command did"
             )
+
+
+# ---- validate, preview, report, events and test sends ----------------------------------------
+# Each as its command does it; those that ask the gateway (validate: the agent and the balance;
+# events; test sends) on one event loop with one gateway client. The gateway is
+# Gateway.from_env() unless given; validate and preview only ask it when $SEVEN_API_KEY is set.
+
+__all__ += [
+    "EventsResult",
+    "Figures",
+    "RowNote",
+    "RowPreview",
+    "TestMessage",
+    "TestSendResult",
+    "ValidationResult",
+    "preview",
+    "preview_test_messages",
+    "report_figures",
+    "send_event",
+    "send_event_async",
+    "send_events",
+    "send_events_async",
+    "send_test_messages",
+    "send_test_messages_async",
+    "validate",
+    "validate_async",
+    "write_report",
+]
+
+
+@dataclass(frozen=True)
+class RowNote:
+    """A row `validate` lists: its number as the file shows it, its status, the phone cell as
+    written, and why it will not be sent (or, for a row sent with a warning, the warning)."""
+
+    row: int
+    status: str
+    input_phone: str
+    text: str
+
+
+@dataclass(frozen=True)
+class ValidationResult:
+    """What `validate` found: the rows per status, the first rows that will not be sent and
+    the first sent with a warning, the warnings by kind.
+
+    `exit_code`: 1 when some row is invalid, else 0 (other rows not sent, such as duplicates or
+    opt-outs, are the campaign working as meant).
+    """
+
+    file_name: str
+    counts: dict[str, int]
+    problems: tuple[RowNote, ...]
+    warned: tuple[RowNote, ...]
+    warnings: dict[str, int]
+    foreign_id_warning: str | None = None
+
+    @property
+    def rows(self) -> int:
+        return sum(self.counts.values())
+
+    @property
+    def exit_code(self) -> int:
+        return 1 if self.counts.get("invalid") else 0
+
+    def lines(self) -> list[str]:
+        """The summary for people, as `rcsbatch validate` prints it above its tables."""
+        from rcsbatch.report import warning_lines
+
+        parts = ", ".join(f"{n} {s}" for s, n in sorted(self.counts.items()))
+        rows = f"{self.rows} row" + ("" if self.rows == 1 else "s")
+        found = [
+            f"{self.file_name}: the campaign file is valid; {rows}"
+            + (f": {parts}" if parts else "")
+        ]
+        if self.foreign_id_warning is not None:
+            found.append(self.foreign_id_warning)
+        return found + warning_lines(Counter(self.warnings))
+
+
+def validate(
+    campaign: Campaign,
+    *,
+    show: int = 20,
+    gateway: Gateway | None = None,
+    on_status: Callable[[str], None] | None = None,
+) -> ValidationResult:
+    """Validate `campaign` (see `validate_async`) from plain code, in a running loop too."""
+    return engine.run_sync(
+        validate_async(campaign, show=show, gateway=gateway, on_status=on_status)
+    )
+
+
+async def validate_async(
+    campaign: Campaign,
+    *,
+    show: int = 20,
+    gateway: Gateway | None = None,
+    on_status: Callable[[str], None] | None = None,
+) -> ValidationResult:
+    """Check `campaign` and every row up to the first request, as `rcsbatch validate` does;
+    list at most `show` rows that will not be sent and as many sent with a warning.
+
+    With a gateway (given, or $SEVEN_API_KEY's), one client checks the campaign's agent and
+    reads the balance for `[send] max_cost`; `on_status` hears what the agent check says
+    (default: logged). Raises InputError kinds for what `run` would refuse before sending (a
+    passed validity, an unknown agent, the budget); rows that will not be sent are counted.
+    """
+    check_validity(campaign, time.time())
+    runner.check_report_folder(runner.report_root(campaign), campaign)
+    plan = open_plan(campaign)
+    if gateway is None and runner.api_key_from_env():
+        gateway = Gateway.from_env()
+    account = runner.account_for(campaign, gateway)
+    plan = runner.with_lookups(plan, runner.journal_path(campaign, account))
+    counts: dict[str, int] = {}
+    warnings: Counter[str] = Counter()
+    problems: list[RowNote] = []
+    warned: list[RowNote] = []
+    for chunk in plan.chunks():
+        for status, n in chunk["status"].value_counts().items():
+            if n:
+                counts[str(status)] = counts.get(str(status), 0) + int(n)
+        warnings.update(warning_counts(chunk))
+        noted = chunk[chunk["warning"].notna()]
+        for row, item in _numbered(noted.head(max(show - len(warned), 0))):
+            phone = cell_text(item["input_phone"]) or ""
+            warned.append(RowNote(row, str(item["status"]), phone, str(item["warning"])))
+        bad = chunk[chunk["status"] != "ready"]
+        for row, item in _numbered(bad.head(max(show - len(problems), 0))):
+            phone = cell_text(item["input_phone"]) or ""
+            problems.append(RowNote(row, str(item["status"]), phone, str(item["reason"])))
+    # Only once the rows are known good: a problem in the file is the first thing to say.
+    say = on_status or (lambda line: log.warning("%s", line))
+    balance = None
+    needs_balance = campaign.send.max_cost is not None
+    if gateway is not None and (campaign.message.sender is not None or needs_balance):
+        async with _client(gateway, max_connections=1) as client:
+            await check_agent(campaign, client, say)
+            # A campaign that validates must not be refused by `run` for its budget.
+            balance = await runner.balance_of(client) if needs_balance else None
+    elif campaign.message.sender is not None:
+        say(f"agent check skipped: no {runner.API_KEY_ENV} to ask the gateway with")
+    runner.check_budget_ahead(campaign, plan, account, balance)
+    return ValidationResult(
+        campaign.path.name,
+        counts,
+        tuple(problems),
+        tuple(warned),
+        dict(warnings),
+        _foreign_id_warning(campaign),
+    )
+
+
+def _numbered(chunk: pd.DataFrame) -> Iterator[tuple[int, pd.Series[Any]]]:
+    """A checked chunk's rows with their numbers as the file shows them (its index)."""
+    for row, (_, item) in zip(chunk.index.tolist(), chunk.iterrows(), strict=True):
+        yield int(row), item
+
+
+def _foreign_id_warning(campaign: Campaign) -> str | None:
+    """A foreign_id template that holds nothing of the campaign: lost answers of two campaigns
+    with the same template and text could then only be told apart by time."""
+    template = campaign.message.foreign_id
+    if template is None or any(ch.isalnum() for ch in "".join(template.literals)):
+        return None
+    return (
+        f"warning: foreign_id = {template.source!r} holds nothing of this campaign: another "
+        "campaign with the same template and text is told apart from this one only by time "
+        f'when a lost answer is settled; write e.g. "{campaign.name}-{template.source}"'
+    )
+
+
+@dataclass(frozen=True)
+class RowPreview:
+    """What one ready row would send: its number as the file shows it, the request's parameters
+    as the gateway gets them, the rich object (parsed) when the campaign sends rich content, and
+    the row's warning if any."""
+
+    row: int
+    params: dict[str, Any]
+    rich: Any = None
+    warning: str | None = None
+
+
+def preview(
+    campaign: Campaign, *, count: int = 5, gateway: Gateway | None = None
+) -> list[RowPreview]:
+    """The first `count` ready rows of `campaign` as they would go, as `rcsbatch preview` shows
+    them; no request. The capability lookups in the journal of `gateway`'s account (given, or
+    $SEVEN_API_KEY's, else the one account that ran the campaign) count as a run would count
+    them. InputError kinds as for `validate`; no ready row gives an empty list."""
+    from rcsbatch.request import request_params
+
+    check_validity(campaign, time.time())
+    runner.check_report_folder(runner.report_root(campaign), campaign)
+    plan = open_plan(campaign)
+    if gateway is None and runner.api_key_from_env():
+        gateway = Gateway.from_env()
+    with contextlib.suppress(ReportError):  # several accounts and no key: no lookups to use
+        plan = runner.with_lookups(
+            plan, runner.journal_path(campaign, runner.account_for(campaign, gateway))
+        )
+    found: list[RowPreview] = []
+    if count <= 0:
+        return found
+    for chunk in plan.chunks():
+        ready = chunk[chunk["status"] == "ready"]
+        for row, item in _numbered(ready):
+            rich = json.loads(item["text"]) if campaign.message.rich is not None else None
+            warning = None if item["warning"] is None else str(item["warning"])
+            found.append(RowPreview(row, request_params(campaign, item), rich, warning))
+            if len(found) >= count:
+                return found
+    return found
+
+
+def report_figures(
+    campaign: Campaign,
+    *,
+    run_id: str | None = None,
+    simulate: bool = False,
+    report_dir: str | os.PathLike[str] | None = None,
+    gateway: Gateway | None = None,
+) -> Figures:
+    """The figures `rcsbatch report` shows for `campaign` (every run, or `run_id`), read from
+    the journal of `gateway`'s account (given, or $SEVEN_API_KEY's, else the one that ran it;
+    `simulate`: the built-in simulator's). No request. InputError kinds when there is nothing
+    to report."""
+    from rcsbatch.reporting import figures
+
+    return figures(_report_journal(campaign, simulate, gateway), campaign.name, run_id)
+
+
+def write_report(
+    campaign: Campaign,
+    fmt: str = "table",
+    *,
+    output: str | os.PathLike[str] | TextIO | None = None,
+    run_id: str | None = None,
+    simulate: bool = False,
+    report_dir: str | os.PathLike[str] | None = None,
+    csv_dialect: str | None = None,
+    gateway: Gateway | None = None,
+) -> Path | None:
+    """Write the report of `campaign` (see `report_figures`) as `fmt` (table, csv, json, xlsx or
+    html), as `rcsbatch report` does; the file written, or None when it went to a stream.
+
+    `output` is a path, or a text stream (xlsx and html go to its binary buffer); xlsx and html
+    go by default to report.xlsx / report.html in the campaign's report folder. `csv_dialect`
+    is "standard" or "excel" (default: the campaign's csv_dialect). InputError kinds when there
+    is nothing to report or the file cannot be written.
+    """
+    from rcsbatch import csvfile
+    from rcsbatch.report_formats import FILE_FORMATS, FORMATS, STDOUT
+    from rcsbatch.report_formats import write_report as write
+
+    if fmt not in FORMATS:
+        raise ValueError(f"unknown format {fmt!r}: one of {', '.join(FORMATS)}")
+    if output is None and fmt not in FILE_FORMATS:
+        raise ValueError(f"a {fmt} report goes to a path or a text stream: give `output`")
+    stream = output if output is not None and not isinstance(output, str | os.PathLike) else None
+    root = runner.report_root(campaign, Path(report_dir) if report_dir is not None else None)
+    return write(
+        _report_journal(campaign, simulate, gateway),
+        campaign.name,
+        fmt,
+        run_id=run_id,
+        output=Path(STDOUT) if stream is not None else _path_or_none(output),
+        stdout=stream,
+        folder=root / campaign.name,
+        dialect=csvfile.dialect(csv_dialect) if csv_dialect else campaign.csv,
+    )
+
+
+def _path_or_none(output: str | os.PathLike[str] | TextIO | None) -> Path | None:
+    return Path(output) if isinstance(output, str | os.PathLike) else None
+
+
+def _report_journal(campaign: Campaign, simulate: bool, gateway: Gateway | None) -> Path:
+    """The journal a report reads: the account's of `gateway` (see runner.account_for)."""
+    if simulate and gateway is not None:
+        raise ValueError("give a gateway or simulate=True, not both")
+    if gateway is None and not simulate and runner.api_key_from_env():
+        gateway = Gateway.from_env()
+    return runner.journal_path(campaign, runner.account_for(campaign, gateway, simulate))
+
+
+@dataclass(frozen=True)
+class EventsResult:
+    """Every event with its outcome (`status`: sent, failed, unknown or not_sent), the results
+    file when the events came from one, and why the gateway stopped the batch if it did.
+
+    `exit_code`: 3 when the gateway stopped it (`stop_reason`), 1 when some event was not sent
+    or the results file could not be written (`error`), else 0.
+    """
+
+    events: tuple[Event, ...]
+    stop_reason: str | None = None
+    path: Path | None = None
+    error: str | None = None
+
+    @property
+    def counts(self) -> dict[str, int]:
+        """How many events ended in each status."""
+        return dict(Counter(e.status for e in self.events))
+
+    @property
+    def exit_code(self) -> int:
+        if self.stop_reason:
+            return 3
+        return 0 if not self.error and all(e.status == "sent" for e in self.events) else 1
+
+
+def send_event(
+    event: str,
+    *,
+    to: str | None = None,
+    msg_id: str | None = None,
+    sender: str | None = None,
+    region: str = "DE",
+    gateway: Gateway | None = None,
+    simulate: bool = False,
+) -> EventsResult:
+    """Send one event (see `send_event_async`) from plain code, in a running loop too."""
+    return engine.run_sync(
+        send_event_async(
+            event,
+            to=to,
+            msg_id=msg_id,
+            sender=sender,
+            region=region,
+            gateway=gateway,
+            simulate=simulate,
+        )
+    )
+
+
+async def send_event_async(
+    event: str,
+    *,
+    to: str | None = None,
+    msg_id: str | None = None,
+    sender: str | None = None,
+    region: str = "DE",
+    gateway: Gateway | None = None,
+    simulate: bool = False,
+) -> EventsResult:
+    """Send the RCS `event` (READ, IS_TYPING) from the agent `sender` to the number `to` (read
+    with `region`) or the inbound message `msg_id` (exactly one), as `rcsbatch event` does.
+    `simulate` sends to a throwaway built-in simulator. InputError for a bad value, before any
+    request; the gateway's answer comes back in the EventsResult."""
+    from rcsbatch import events
+
+    items = [events.one_event(event, to, msg_id, region)]
+    found, stopped = await _send_events(items, sender, 1, gateway, simulate)
+    return EventsResult(tuple(found), stopped)
+
+
+def send_events(
+    file: str | os.PathLike[str],
+    *,
+    event: str | None = None,
+    sender: str | None = None,
+    region: str = "DE",
+    concurrency: int = 8,
+    gateway: Gateway | None = None,
+    simulate: bool = False,
+    csv_dialect: str | None = None,
+) -> EventsResult:
+    """Send a file's events (see `send_events_async`) from plain code, in a running loop too."""
+    return engine.run_sync(
+        send_events_async(
+            file,
+            event=event,
+            sender=sender,
+            region=region,
+            concurrency=concurrency,
+            gateway=gateway,
+            simulate=simulate,
+            csv_dialect=csv_dialect,
+        )
+    )
+
+
+async def send_events_async(
+    file: str | os.PathLike[str],
+    *,
+    event: str | None = None,
+    sender: str | None = None,
+    region: str = "DE",
+    concurrency: int = 8,
+    gateway: Gateway | None = None,
+    simulate: bool = False,
+    csv_dialect: str | None = None,
+) -> EventsResult:
+    """Send an event for each row of `file` (CSV, xlsx or Parquet with a column `to` or `msg_id`
+    and optionally `event`, which wins over `event`), `concurrency` at a time, as `rcsbatch
+    event` does, and write their outcomes to <file>.results.csv beside it in `csv_dialect`
+    (standard or excel). Every row is checked first: InputError naming the bad rows, nothing
+    sent. A results file that cannot be written is the result's `error`: the events went."""
+    from rcsbatch import csvfile, events
+
+    path = Path(file)
+    items = events.read_events(path, event, region)
+    found, stopped = await _send_events(items, sender, concurrency, gateway, simulate)
+    results = events.results_path(path)
+    try:
+        written = events.write_results(results, found, csvfile.dialect(csv_dialect or "standard"))
+    except OSError as exc:
+        return EventsResult(
+            tuple(found),
+            stopped,
+            error=f"the events were sent, but their results could not be written to {results} "
+            f"({exc.strerror or exc}); the counts above are all that is left of them",
+        )
+    return EventsResult(tuple(found), stopped, written)
+
+
+async def _send_events(
+    items: list[Event],
+    sender: str | None,
+    concurrency: int,
+    gateway: Gateway | None,
+    simulate: bool,
+) -> tuple[list[Event], str | None]:
+    """Send checked events with one client: to `gateway`, the environment's, or a throwaway
+    built-in simulator."""
+    from rcsbatch import events
+
+    if simulate and gateway is not None:
+        raise ValueError("give a gateway or simulate=True, not both")
+    with _simulator(None, None) if simulate else _given(gateway) as chosen:
+        async with _client(chosen, max_connections=concurrency) as client:
+            return await events.send_events(client, items, sender=sender, concurrency=concurrency)
+
+
+def preview_test_messages(
+    campaign: Campaign, *, to: Sequence[str] = (), rows: Sequence[int] = ()
+) -> list[TestMessage]:
+    """The test messages `send_test_messages` would send (rows first), with their request
+    bodies; no request, nothing recorded."""
+    numbers, chosen = _test_choice(campaign, to, rows)
+    return testsends.build(campaign, chosen, numbers, testsends.new_send_id())
+
+
+def send_test_messages(
+    campaign: Campaign,
+    *,
+    to: Sequence[str] = (),
+    rows: Sequence[int] = (),
+    gateway: Gateway | None = None,
+    simulate: bool = False,
+    report_dir: str | os.PathLike[str] | None = None,
+    on_status: Callable[[str], None] | None = None,
+    on_message: Callable[[TestMessage], None] | None = None,
+    on_warning: Callable[[str], None] | None = None,
+) -> TestSendResult:
+    """A test send (see `send_test_messages_async`) from plain code, in a running loop too."""
+    return engine.run_sync(
+        send_test_messages_async(
+            campaign,
+            to=to,
+            rows=rows,
+            gateway=gateway,
+            simulate=simulate,
+            report_dir=report_dir,
+            on_status=on_status,
+            on_message=on_message,
+            on_warning=on_warning,
+        )
+    )
+
+
+async def send_test_messages_async(
+    campaign: Campaign,
+    *,
+    to: Sequence[str] = (),
+    rows: Sequence[int] = (),
+    gateway: Gateway | None = None,
+    simulate: bool = False,
+    report_dir: str | os.PathLike[str] | None = None,
+    on_status: Callable[[str], None] | None = None,
+    on_message: Callable[[TestMessage], None] | None = None,
+    on_warning: Callable[[str], None] | None = None,
+) -> TestSendResult:
+    """Send chosen rows of `campaign`, merged as the campaign would and labelled as tests, to
+    test numbers instead of their recipients, as `rcsbatch run --test-to` does (see
+    rcsbatch.testsends); the campaign's journal and runs are untouched.
+
+    `to`: the numbers (read with the campaign's default_region; default its [test] numbers);
+    `rows`: the rows as the file numbers them (default the first three ready rows). One client
+    checks the agent and sends. `on_status` hears what the test send does, `on_message` each
+    message's outcome, `on_warning` trouble saving the simulator's state (default: logged).
+    InputError kinds before the first request; after it, the TestSendResult (its results file
+    in `path`, exit code 0, 1 or 3).
+    """
+    if simulate and gateway is not None:
+        raise ValueError("give a gateway or simulate=True, not both")
+    root = runner.report_root(campaign, Path(report_dir) if report_dir is not None else None)
+    numbers, chosen = _test_choice(campaign, to, rows)
+    say = on_status or (lambda line: log.info("%s", line))
+    say(
+        f"test send: rows {', '.join(str(r) for r, _ in chosen)} to "
+        f"{', '.join(f'+{n}' for n in numbers)} ({len(chosen) * len(numbers)} messages, "
+        "labelled as tests; the campaign is untouched)"
+    )
+    with contextlib.ExitStack() as stack:
+        if simulate:
+            found = stack.enter_context(simulated(campaign, root, on_trouble=on_warning))
+            say(f"sending through the built-in simulator at {found.base_url}")
+        else:
+            found = gateway or Gateway.from_env()
+        settings = testsends.settings_for_test(campaign)
+        async with _client(found, max_connections=settings.concurrency) as client:
+            await check_agent(campaign, client, on_status)
+            result: TestSendResult = await runner.send_test_messages_async(
+                campaign, root, found, chosen, numbers, on_message, client=client
+            )
+            return result
+
+
+def _test_choice(
+    campaign: Campaign, to: Sequence[str], rows: Sequence[int]
+) -> tuple[tuple[int, ...], list[tuple[int, Any]]]:
+    """A test send's numbers and chosen rows; InputError for a bad number or row."""
+    plan = open_plan(campaign)
+    numbers = testsends.resolve_numbers(campaign, to)
+    return numbers, testsends.choose_rows(plan, tuple(dict.fromkeys(rows)))

@@ -12,7 +12,6 @@ import signal
 import sys
 import time
 import urllib.parse
-from collections import Counter
 from collections.abc import Callable, Coroutine, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
@@ -22,7 +21,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from rcsbatch import __version__, api, csvfile, engine, exitcodes, privacy, process, runner, storage
+from rcsbatch import __version__, api, csvfile, engine, exitcodes, process, runner, storage
 from rcsbatch.campaign import Campaign, check_validity, load_campaign
 from rcsbatch.claims import CLAIMS
 from rcsbatch.controls import visible
@@ -31,13 +30,11 @@ from rcsbatch.errors import (
     CampaignBusyError,
     GatewayError,
     InputError,
-    ReportError,
     StorageError,
 )
-from rcsbatch.prepare import Plan, open_plan, warning_counts
+from rcsbatch.prepare import Plan, open_plan
 from rcsbatch.progress import Progress
-from rcsbatch.report import EXIT_BUSY, EXIT_INPUT, RESUME, warning_lines
-from rcsbatch.request import cell_text, request_params
+from rcsbatch.report import EXIT_BUSY, EXIT_INPUT, RESUME
 
 API_KEY_ENV = runner.API_KEY_ENV
 BASE_URL_ENV = runner.BASE_URL_ENV
@@ -155,20 +152,6 @@ def _echo_result(line: str) -> None:
     process.tell_stdout_lost(line)
 
 
-def _require_stdout() -> None:
-    """For a command whose product is what it prints: exit 2 when stdout could not take it
-    (a full device; a reader that left is its own choice, see process.py)."""
-    if process.tell_stdout_lost():
-        sys.exit(EXIT_INPUT)
-
-
-def _account(campaign: Campaign, simulate: bool = False) -> str:
-    """The account whose journal a command reads: see runner.account_for."""
-    key = _api_key()
-    gateway = runner.Gateway(_base_url(), key) if key and not simulate else None
-    return runner.account_for(campaign, gateway, simulate)
-
-
 def _base_url() -> str:
     """$SEVEN_BASE_URL, checked (runner.base_url_from_env)."""
     with _input_errors():
@@ -281,7 +264,7 @@ def run(
     rows_option: str | None,
     quiet: bool,
     verbose: bool,
-) -> None:
+) -> int:
     """Send a campaign and write its report; prints the run folder on stdout.
 
     Running the same campaign again resumes it: rows never sent go (new rows of the file
@@ -306,7 +289,8 @@ def run(
         ):
             if given:
                 raise click.UsageError(f"{name} does not go with a test send (--test-to, --test)")
-        _test_send(campaign_file, report_dir, test_to, rows_option, dry_run, simulate, err)
+        # Returned, never fallen through: what follows would send the whole campaign.
+        return _test_send(campaign_file, report_dir, test_to, rows_option, dry_run, simulate, err)
     if rows_option is not None:
         raise click.UsageError("--rows chooses the rows of a test send: give --test-to or --test")
     campaign, plan = _load(campaign_file, checking=dry_run)
@@ -351,7 +335,7 @@ def run(
             )
         finally:
             gc.unfreeze()
-    _finish(err, result)
+    return _finish(err, result)
 
 
 def _test_send(
@@ -362,28 +346,25 @@ def _test_send(
     dry_run: bool,
     simulate: bool,
     err: Console,
-) -> None:
-    """`run --test-to` / `run --test`: send the chosen rows to the test numbers, then exit."""
+) -> int:
+    """`run --test-to` / `run --test`: send the chosen rows to the test numbers; the exit code."""
     from rcsbatch import testsends
 
     # No validity check: a test message goes now, whatever the campaign's delay.
-    campaign, plan = _load(campaign_file)
-    root = runner.report_root(campaign, report_dir)
     with _input_errors():
-        numbers = testsends.resolve_numbers(campaign, test_to)
+        campaign = load_campaign(campaign_file)
         rows = testsends.parse_rows(rows_option) if rows_option is not None else ()
-        chosen = testsends.choose_rows(plan, rows)
-    shown = ", ".join(f"+{n}" for n in numbers)
     if dry_run:
-        messages = testsends.build(campaign, chosen, numbers, testsends.new_send_id())
+        with _input_errors():
+            messages = api.preview_test_messages(campaign, to=test_to, rows=rows)
         for m in messages:
             body = json.dumps(m.params, ensure_ascii=False)
             err.print(f"row {m.row} would go to +{m.to} as: {body}", markup=False)
         err.print(
-            f"dry run: {len(messages)} test messages ({len(chosen)} rows × {len(numbers)} "
-            "numbers) would go; nothing sent"
+            f"dry run: {len(messages)} test messages ({len({m.row for m in messages})} rows × "
+            f"{len({m.to for m in messages})} numbers) would go; nothing sent"
         )
-        sys.exit(0)
+        return 0
 
     def done(m: Any) -> None:
         what = f"row {m.row} → +{m.to}: {m.status}"
@@ -393,19 +374,20 @@ def _test_send(
             what += f": {m.error_text}"
         err.print(what, markup=False)
 
-    err.print(
-        f"test send: rows {', '.join(str(r) for r, _ in chosen)} to {shown} "
-        f"({len(chosen) * len(numbers)} messages, labelled as tests; the campaign is untouched)"
-    )
-    with contextlib.ExitStack() as stack:
-        if simulate:
-            gateway = stack.enter_context(_simulated(campaign, root))
-            err.print(f"sending through the built-in simulator at {gateway.base_url}")
-        else:
-            gateway = _gateway_from_env()
-        _check_agent(campaign, gateway, err)
-        with _kept(campaign, root, nothing_sent=False):
-            result = runner.send_test_messages(campaign, root, gateway, chosen, numbers, done)
+    root = runner.report_root(campaign, report_dir)
+    with _kept(campaign, root, nothing_sent=False):
+        result = _console(
+            api.send_test_messages_async(
+                campaign,
+                to=test_to,
+                rows=rows,
+                simulate=simulate,
+                report_dir=root,
+                on_status=err.print,
+                on_message=done,
+                on_warning=_loud,
+            )
+        )
     counts: dict[str, int] = {}
     for m in result.messages:
         counts[m.status] = counts.get(m.status, 0) + 1
@@ -413,43 +395,12 @@ def _test_send(
     if result.stop_reason:
         _stderr().print(f"stopped by the gateway: {result.stop_reason}", markup=False)
     _echo_result(str(result.path))
-    sys.exit(result.exit_code)
-
-
-@contextlib.contextmanager
-def _simulated(campaign: Campaign, root: Path) -> Iterator[runner.Gateway]:
-    """The built-in simulator as the gateway (api.simulated), its errors as exit 2."""
-    with contextlib.ExitStack() as stack:
-        with _input_errors():
-            gateway = stack.enter_context(api.simulated(campaign, root, on_trouble=_loud))
-        yield gateway
-
-
-def _stop_simulator(server: Any, state: Path) -> None:
-    """Stop the simulator, which saves its state for the next command: a disk too full for that
-    costs the simulated account its memory, and must not hide why the command stopped."""
-    try:
-        server.stop()
-    except OSError as exc:
-        _loud(
-            f"the simulator could not save its state in {state} ({exc.strerror or exc}): the "
-            "simulated account forgets what this command did"
-        )
+    return result.exit_code
 
 
 def _loud(line: str) -> None:
     """A line for people that -q does not silence."""
     _stderr().print(line, markup=False)
-
-
-def _gateway_from_env() -> runner.Gateway:
-    api_key = _api_key()
-    if not api_key:
-        raise InputProblem(
-            f"no API key: set {API_KEY_ENV} to your seven API key (seven's dashboard → "
-            "Developer → API keys), or use --simulate with a campaign run with --simulate"
-        )
-    return runner.Gateway(_base_url(), api_key)
 
 
 @cli.command(
@@ -518,7 +469,8 @@ def _account_stops() -> Iterator[None]:
         raise GatewayStop(str(exc)) from None
 
 
-def _finish(err: Console, result: runner.RunResult) -> None:
+def _finish(err: Console, result: runner.RunResult) -> int:
+    """Tell how the run ended (the dry run's samples too); the run's exit code."""
     report = result.report
     if err.quiet:
         # -q silences people's output, not the lines that say why the run stopped early.
@@ -538,7 +490,7 @@ def _finish(err: Console, result: runner.RunResult) -> None:
     for line in report.lines():
         err.print(line)
     _echo_result(str(result.folder))
-    sys.exit(report.exit_code)
+    return report.exit_code
 
 
 @cli.command(epilog="Exit codes:\n" + EXIT_CODES)
@@ -550,75 +502,29 @@ def _finish(err: Console, result: runner.RunResult) -> None:
     type=click.IntRange(min=0),
     help="List at most this many problem rows.",
 )
-def validate(campaign_file: str, show: int) -> None:
+def validate(campaign_file: str, show: int) -> int:
     """Check a campaign and every row, up to the first request; list the problems."""
-    campaign, plan = _load(campaign_file, checking=True)
+    with _input_errors():
+        campaign = load_campaign(campaign_file)
     err = _stderr()
-    counts: dict[str, int] = {}
-    problems = Table("row", "status", "input", "reason", title="Rows that will not be sent")
-    warned = Table("row", "input", "warning", title="Rows sent with a warning")
-    warnings: Counter[str] = Counter()
-    listed = listed_warnings = 0
-    key = _api_key()
     with _kept(campaign, runner.report_root(campaign)):
-        gateway = _gateway_from_env() if key else None
-        account = runner.account_for(campaign, gateway)
-        plan = runner.with_lookups(plan, runner.journal_path(campaign, account))
-        for chunk in plan.chunks():
-            for status, n in chunk["status"].value_counts().items():
-                if n:
-                    counts[str(status)] = counts.get(str(status), 0) + int(n)
-            warnings.update(warning_counts(chunk))
-            noted = chunk[chunk["warning"].notna()]
-            for row, item in noted.head(max(show - listed_warnings, 0)).iterrows():
-                warned.add_row(
-                    str(row),
-                    _literal(cell_text(item["input_phone"]) or ""),
-                    _literal(str(item["warning"])),
-                )
-                listed_warnings += 1
-            bad = chunk[chunk["status"] != "ready"]
-            for row, item in bad.head(max(show - listed, 0)).iterrows():
-                # Text, not str: a cell is data, and `[/x]` in it is no markup for rich to parse.
-                problems.add_row(
-                    str(row),
-                    item["status"],
-                    _literal(cell_text(item["input_phone"]) or ""),
-                    _literal(str(item["reason"])),
-                )
-                listed += 1
-    if campaign.message.sender is not None:
-        # Only once the rows are known good: a problem in the file is the first thing to say.
-        if key:
-            _check_agent(campaign, _gateway_from_env(), err)
-        else:
-            err.print(f"agent check skipped: no {API_KEY_ENV} to ask the gateway with")
-    # A campaign that validates must not be refused by `run` for its budget (the balance is read
-    # only when there is a key to ask with, as a dry run does).
-    with _kept(campaign, runner.report_root(campaign)):
-        runner.check_budget_ahead(campaign, plan, gateway, account)
-    total = sum(counts.values())
-    parts = ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
-    rows = f"{total} row" + ("" if total == 1 else "s")
-    err.print(
-        f"{campaign.path.name}: the campaign file is valid; {rows}"
-        + (f": {parts}" if parts else "")
-    )
-    template = campaign.message.foreign_id
-    if template is not None and not any(ch.isalnum() for ch in "".join(template.literals)):
-        err.print(
-            f"warning: foreign_id = {template.source!r} holds nothing of this campaign: another "
-            "campaign with the same template and text is told apart from this one only by time "
-            f'when a lost answer is settled; write e.g. "{campaign.name}-{template.source}"',
-            markup=False,
-        )
-    for line in warning_lines(warnings):
+        result = _console(api.validate_async(campaign, show=show, on_status=err.print))
+    for line in result.lines():
         err.print(line, markup=False)
-    if listed:
+    if result.problems:
+        problems = Table("row", "status", "input", "reason", title="Rows that will not be sent")
+        for note in result.problems:
+            # Text, not str: a cell is data, and `[/x]` in it is no markup for rich to parse.
+            problems.add_row(
+                str(note.row), note.status, _literal(note.input_phone), _literal(note.text)
+            )
         Console(highlight=False).print(problems)
-    if listed_warnings:
+    if result.warned:
+        warned = Table("row", "input", "warning", title="Rows sent with a warning")
+        for note in result.warned:
+            warned.add_row(str(note.row), _literal(note.input_phone), _literal(note.text))
         Console(highlight=False).print(warned)
-    sys.exit(1 if counts.get("invalid") else 0)
+    return result.exit_code
 
 
 @cli.command()
@@ -632,51 +538,36 @@ def validate(campaign_file: str, show: int) -> None:
     help="How many messages to show.",
 )
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
-def preview(campaign_file: str, count: int, as_json: bool) -> None:
+def preview(campaign_file: str, count: int, as_json: bool) -> int:
     """Show the first N merged messages exactly as the gateway would get them."""
-    campaign, plan = _load(campaign_file, checking=True)
+    with _input_errors():
+        campaign = load_campaign(campaign_file)
     with _kept(campaign, runner.report_root(campaign)):
-        gateway = _gateway_from_env() if _api_key() else None
-        with contextlib.suppress(ReportError):  # several accounts and no key: no lookups to use
-            path = runner.journal_path(campaign, runner.account_for(campaign, gateway))
-            plan = runner.with_lookups(plan, path)
-        shown = _preview(campaign, plan, count, as_json)
-    if not shown:
-        _stderr().print("no row would be sent: run `rcsbatch validate` to see why")
-    _require_stdout()
-
-
-def _preview(campaign: Campaign, plan: Plan, count: int, as_json: bool) -> int:
-    """Print the first `count` ready rows' requests on stdout; how many were printed."""
-    shown = 0
+        shown = api.preview(campaign, count=count)
     out = Console(highlight=False, soft_wrap=True)
     err = _stderr()
-    for chunk in plan.chunks():
-        ready = chunk[chunk["status"] == "ready"]
-        for row, (_, item) in zip(ready.index.tolist(), ready.iterrows(), strict=True):
-            if item["warning"] is not None:
-                err.print(f"row {row}: warning: {visible(item['warning'])}", markup=False)
-            params = request_params(campaign, item)
-            if as_json:
-                click.echo(json.dumps({"row": row, **params}, ensure_ascii=False))
-            elif campaign.message.rich is not None:
-                _print_rich(out, row, params, campaign.message.rich.form, item["text"])
-            else:
-                _print_params(out, row, params)
-            shown += 1
-            if shown >= count:
-                return shown
-    return shown
+    for item in shown:
+        if item.warning is not None:
+            err.print(f"row {item.row}: warning: {visible(item.warning)}", markup=False)
+        if as_json:
+            click.echo(json.dumps({"row": item.row, **item.params}, ensure_ascii=False))
+        elif campaign.message.rich is not None:
+            _print_rich(out, item.row, item.params, campaign.message.rich.form, item.rich)
+        else:
+            _print_params(out, item.row, item.params)
+    if not shown:
+        _stderr().print("no row would be sent: run `rcsbatch validate` to see why")
+    return _printed()
 
 
-def _print_rich(out: Console, row: int, params: dict[str, Any], form: str, obj: str) -> None:
+def _print_rich(out: Console, row: int, params: dict[str, Any], form: str, obj: Any) -> None:
     """A rich row: the other parameters as a table, the RCS object as panels below it."""
     from rcsbatch.richcontent import CONTENT_KEYS
     from rcsbatch.richpreview import render
 
     rest = {k: v for k, v in params.items() if k not in (*CONTENT_KEYS, "suggestions")}
     _print_params(out, row, {**rest, "rich content": f"below (sent as {form})"})
-    out.print(render(json.loads(obj)))
+    out.print(render(obj))
 
 
 def _print_params(out: Console, row: int, params: dict[str, Any]) -> None:
@@ -985,7 +876,7 @@ def _hooks_call(call: Callable[[runner.Gateway], Coroutine[Any, Any, T]]) -> T:
 
 def _printed() -> int:
     """The exit code of a command whose product is what it printed: 2 when stdout could not
-    take it (see _require_stdout), else 0."""
+    take it (a full device; a reader that left is its own choice, see process.py), else 0."""
     return EXIT_INPUT if process.tell_stdout_lost() else 0
 
 
@@ -1028,32 +919,33 @@ def report(
     csv_dialect: str | None,
     report_dir: Path | None,
     simulate: bool,
-) -> None:
+) -> int:
     """Report a campaign's outcome and costs from its journal, across all runs or one.
 
     Counts per status and gateway error code, the delivery funnel, cost in total and per label,
     country, day and run, balances and send rates. A file written is printed on stdout.
     """
-    from rcsbatch.report_formats import write_report
+    from rcsbatch.report_formats import FILE_FORMATS
 
     with _input_errors():
         campaign = load_campaign(campaign_file)
         root = runner.report_root(campaign, report_dir)
-    chosen = () if output is None or str(output) == "-" else (output.expanduser().absolute(),)
+    to_stdout = str(output) == "-" if output is not None else fmt not in FILE_FORMATS
+    chosen = () if to_stdout or output is None else (output.expanduser().absolute(),)
     with _kept(campaign, root, *chosen, nothing_sent=False):
-        written = write_report(
-            runner.journal_path(campaign, _account(campaign, simulate)),
-            campaign.name,
+        written = api.write_report(
+            campaign,
             fmt,
+            output=sys.stdout if to_stdout else output,
             run_id=run_id,
-            output=output,
-            folder=root / campaign.name,
-            dialect=csvfile.dialect(csv_dialect) if csv_dialect else campaign.csv,
+            simulate=simulate,
+            report_dir=root,
+            csv_dialect=csv_dialect,
         )
-    if written is not None:
-        _echo_result(str(written))
-    else:
-        _require_stdout()
+    if written is None:
+        return _printed()
+    _echo_result(str(written))
+    return 0
 
 
 # ---- revoke, agents and test sends ----------------------------------------------------------
@@ -1164,24 +1056,6 @@ def revoke(
     return result.exit_code
 
 
-def _check_agent(campaign: Campaign, gateway: runner.Gateway, err: Console) -> None:
-    """Refuse (exit 2) a `[message] from` the account does not have; warn for a `test` agent.
-    The gateway not answering the list only earns a warning: the run finds out itself."""
-    from rcsbatch.agents import check_agent, fetch_agents
-
-    if campaign.message.sender is None:
-        return
-    try:
-        found = check_agent(fetch_agents(gateway), campaign.message.sender)
-    except GatewayError as exc:
-        err.print(f"could not check the agent ({exc})")
-        return
-    if found.error:
-        raise InputProblem(found.error)
-    if found.warning:
-        err.print(f"warning: {found.warning}")
-
-
 @cli.command(epilog="Exit codes:\n  0  listed\n  2  no key\n  3  the gateway refused the key")
 @click.option("--json", "as_json", is_flag=True, help="The gateway's agent objects, one a line.")
 def agents(as_json: bool) -> int:
@@ -1199,31 +1073,6 @@ def agents(as_json: bool) -> int:
 
 
 # ---- events and capabilities ----------------------------------------------------------------
-
-
-@contextlib.contextmanager
-def _gateway_for(simulate: bool, state: Path | None) -> Iterator[runner.Gateway]:
-    """The gateway from the environment, or a built-in simulator (keeping its state in `state`,
-    when given, so later commands meet the same account)."""
-    if not simulate:
-        yield _gateway_from_env()
-        return
-    from rcsbatch.simulator import SimulatorServer
-
-    try:
-        if state is not None:
-            privacy.make_folder(state.parent)
-        server = SimulatorServer(state_path=state).start()
-    except OSError as exc:
-        raise InputProblem(f"cannot start the simulator ({exc.strerror or exc})") from None
-    except ValueError as exc:
-        raise InputProblem(f"{state}: the simulator's state file is damaged ({exc})") from None
-    try:
-        yield runner.Gateway(
-            server.base_url, "simulated", simulated=True, lookup_price=server.backend.lookup_price
-        )
-    finally:
-        _stop_simulator(server, state or Path(os.devnull))
 
 
 @cli.command(
@@ -1268,61 +1117,45 @@ def event(
     csv_dialect: str | None,
     quiet: bool,
     verbose: bool,
-) -> None:
+) -> int:
     """Send an RCS event (READ, IS_TYPING) to a number or an inbound message, or many from a file.
 
     Every value is checked before the first request. Requests that surely did not arrive
     (429, 503, unreachable) are retried; a lost answer is reported `unknown`, not retried.
     The key comes from $SEVEN_API_KEY, the gateway from $SEVEN_BASE_URL, as for `run`.
     """
-    import asyncio
-
-    from rcsbatch import events
-    from rcsbatch.client import GatewayClient
-
     _logging(verbose, quiet)
     err = _stderr(quiet)
-    with _input_errors():
-        if file is not None:
-            if to or msg_id:
-                raise InputProblem("give --file or --to/--msg-id, not both")
-            items = events.read_events(file, event_name, region)
-        else:
-            if event_name is None:
-                raise InputProblem("give --event READ or --event IS_TYPING")
-            items = [events.one_event(event_name, to, msg_id, region)]
-    with _gateway_for(simulate, None) as gateway:
-
-        async def go() -> tuple[list[events.Event], str | None]:
-            async with GatewayClient(gateway.base_url, gateway.api_key) as client:
-                return await events.send_events(
-                    client, items, sender=sender, concurrency=concurrency
-                )
-
-        done, stopped = asyncio.run(go())
-    counts: dict[str, int] = {}
-    for item in done:
-        counts[item.status] = counts.get(item.status, 0) + 1
-    err.print(", ".join(f"{n} {status}" for status, n in sorted(counts.items())))
     if file is not None:
-        with _input_errors():
-            try:
-                written = events.write_results(
-                    events.results_path(file), done, csvfile.dialect(csv_dialect or "standard")
-                )
-            except OSError as exc:
-                # The events went: not an input error (exit 2 says nothing was sent).
-                raise click.ClickException(
-                    f"the events were sent, but their results could not be written to "
-                    f"{events.results_path(file)} ({exc.strerror or exc}); the counts above are "
-                    "all that is left of them"
-                ) from None
-        _echo_result(str(written))
-    elif done[0].error:
-        err.print(done[0].error)
-    if stopped:
-        raise GatewayStop(f"stopped by the gateway: {stopped}")
-    sys.exit(0 if counts.get("sent", 0) == len(done) else 1)
+        if to or msg_id:
+            raise InputProblem("give --file or --to/--msg-id, not both")
+        work = api.send_events_async(
+            file,
+            event=event_name,
+            sender=sender,
+            region=region,
+            concurrency=concurrency,
+            simulate=simulate,
+            csv_dialect=csv_dialect,
+        )
+    else:
+        if event_name is None:
+            raise InputProblem("give --event READ or --event IS_TYPING")
+        work = api.send_event_async(
+            event_name, to=to, msg_id=msg_id, sender=sender, region=region, simulate=simulate
+        )
+    with _input_errors():
+        result = _console(work)
+    err.print(", ".join(f"{n} {status}" for status, n in sorted(result.counts.items())))
+    if result.error:
+        raise click.ClickException(result.error)
+    if result.path is not None:
+        _echo_result(str(result.path))
+    elif result.events[0].error:
+        err.print(result.events[0].error)
+    if result.stop_reason:
+        raise GatewayStop(f"stopped by the gateway: {result.stop_reason}")
+    return result.exit_code
 
 
 @cli.command(

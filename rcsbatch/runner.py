@@ -336,11 +336,11 @@ def dry_run(
 
 
 def check_budget_ahead(
-    campaign: Campaign, plan: Plan, gateway: Gateway | None, account: str
+    campaign: Campaign, plan: Plan, account: str, balance: Balance | None
 ) -> None:
     """Refuse (BudgetError) what `run` would refuse for `[send] max_cost`, before it: the cost so
     far from the campaign's journal of `account` (if any) plus the estimate for the rows that
-    would still go, and the account's balance when there is a `gateway` to ask."""
+    would still go, and the account's `balance` when the caller could ask for it."""
     if campaign.send.max_cost is None:
         return
     path = journal_path(campaign, account)
@@ -353,7 +353,6 @@ def check_budget_ahead(
         if lacking:
             chunk = _mark_incapable(chunk, lacking)
         ready += int((chunk["status"] == "ready").sum())
-    balance = fetch_balance(gateway) if gateway is not None else None
     _budget_ahead(campaign, account, ready, balance)
 
 
@@ -929,11 +928,27 @@ def send_test_messages(
     numbers: tuple[int, ...],
     on_done: Callable[[Any], None] | None = None,
 ) -> Any:
+    """`send_test_messages_async` run to its end by engine.run_sync."""
+    return engine.run_sync(
+        send_test_messages_async(campaign, root, gateway, chosen, numbers, on_done)
+    )
+
+
+async def send_test_messages_async(
+    campaign: Campaign,
+    root: Path,
+    gateway: Gateway,
+    chosen: list[tuple[int, Any]],
+    numbers: tuple[int, ...],
+    on_done: Callable[[Any], None] | None = None,
+    *,
+    client: GatewayClient | None = None,
+) -> Any:
     """Send each chosen row (testsends.choose_rows) to each test number instead of its recipient,
     record it in the campaign's test-send log (never its journal), write the results file, and
-    return the testsends.TestSendResult. Takes no run lock; see `testsends`."""
+    return the testsends.TestSendResult. Sends with `client` when given (the caller's session),
+    else a client of its own. Takes no run lock; see `testsends`."""
     from rcsbatch import testsends
-    from rcsbatch.client import GatewayClient
 
     settings = testsends.settings_for_test(campaign)
     test_log = campaign_state(campaign, gateway).test_sends
@@ -955,14 +970,15 @@ def send_test_messages(
             if on_done is not None:
                 on_done(message)
 
-        async def go() -> tuple[list[Any], str | None]:
+        if client is not None:
+            sent, stop_reason = await testsends.send_all(client, messages, settings, done)
+        else:
+            from rcsbatch.client import GatewayClient
+
             async with GatewayClient(
                 gateway.base_url, gateway.api_key, max_connections=settings.concurrency
-            ) as client:
-                return await testsends.send_all(client, messages, settings, done)
-
-        with engine.console_loop() as loop_runner:
-            sent, stop_reason = loop_runner.run(go())
+            ) as own:
+                sent, stop_reason = await testsends.send_all(own, messages, settings, done)
     path = testsends.write_results(
         testsends.results_path(root, campaign, send_id), sent, campaign.csv
     )

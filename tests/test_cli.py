@@ -495,6 +495,32 @@ def test_simulated_test_send(example: Path) -> None:
         assert [line.split(",")[2] for line in handle][1:] == ["sent"] * 3
 
 
+@pytest.mark.parametrize(
+    ("args", "code", "sent"),
+    [
+        (["--dry-run"], 1, 0),  # the example's invalid rows would not be sent
+        (["--test", "--dry-run"], 0, 0),
+        (["--test-to", "+4917699990001", "--dry-run"], 0, 0),
+        (["--test-to", "+4917699990001"], 0, 3),  # the three test messages, not the campaign
+    ],
+)
+def test_a_run_ends_where_its_command_returns_even_when_sys_exit_returns(
+    example: Path,
+    gateway: SimulatorServer,
+    monkeypatch: pytest.MonkeyPatch,
+    args: list[str],
+    code: int,
+    sent: int,
+) -> None:
+    """The run command returns its exit code rather than exiting: with sys.exit doing nothing,
+    a dry run (of the campaign or of a test send) sends nothing, and a test send sends only its
+    test messages, never falling through to the campaign's send."""
+    exits: list[object] = []
+    monkeypatch.setattr(sys, "exit", exits.append)
+    assert cli.main(["run", str(example), *args], standalone_mode=False) == code
+    assert exits == [] and len(gateway.backend.accepted()) == sent
+
+
 def _with_max_cost(example: Path, cap: str) -> None:
     text = example.read_text()
     example.write_text(text.replace("[send]\n", f"[send]\nmax_cost = {cap}\n", 1))

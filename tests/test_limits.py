@@ -17,6 +17,7 @@ from conftest import API_KEY, CampaignFactory
 from hypothesis import given
 from hypothesis import strategies as st
 
+import rcsbatch
 from rcsbatch.campaign import Campaign, load_campaign
 from rcsbatch.cli import cli
 from rcsbatch.client import GatewayClient
@@ -25,7 +26,7 @@ from rcsbatch.limits import Limits
 from rcsbatch.prepare import open_plan
 from rcsbatch.request import SendSettings, bodies_over, message_params, request_params
 from rcsbatch.richcontent import RICH_FORMS
-from rcsbatch.runner import Gateway, run
+from rcsbatch.runner import Gateway
 from rcsbatch.simulator import SimulatorServer
 
 R = CampaignFactory.recipient
@@ -388,7 +389,7 @@ def test_run_sends_only_the_rows_within_the_limits(
         {"phone": f"+{R(3)}", "first_name": "€" * 1598, "customer_id": "c3"},
     ]
     campaign = make_campaign(rows, message={"fallback": "sms"})
-    result = run(campaign, campaign.report_dir, gateway)
+    result = rcsbatch.run(campaign, gateway=gateway)
     assert result.report.counts["sent"] == 1 and result.report.counts["invalid"] == 2
     assert [m.to for m in sim.backend.accepted()] == [R(1)]
     results = pd.read_csv(result.folder / "results.csv", dtype=str).set_index("recipient")

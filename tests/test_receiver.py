@@ -28,11 +28,12 @@ import pytest
 from click.testing import CliRunner
 from conftest import API_KEY, CampaignFactory
 
+import rcsbatch
 from rcsbatch.campaign import Campaign
 from rcsbatch.cli import cli
 from rcsbatch.journal import Journal
 from rcsbatch.receiver import BODY_TIMEOUT, IDLE_TIMEOUT, ReceiverServer, ReceiverSettings
-from rcsbatch.runner import Gateway, RunResult, journal_path, run
+from rcsbatch.runner import Gateway, RunResult, journal_path
 from rcsbatch.simulator import SimulatorServer
 from rcsbatch.simulator.hooks import sign
 
@@ -74,7 +75,7 @@ def receiver(campaign: Campaign) -> Iterator[ReceiverServer]:
 
 
 def send(campaign: Campaign, sim: SimulatorServer) -> RunResult:
-    return run(campaign, campaign.report_dir, Gateway(sim.base_url, API_KEY, simulated=True))
+    return rcsbatch.run(campaign, gateway=Gateway(sim.base_url, API_KEY, simulated=True))
 
 
 def hook(sim: SimulatorServer, url: str, method: str = "JSON", event: str = "dlr") -> None:

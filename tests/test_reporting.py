@@ -25,9 +25,10 @@ from history import (
     make_history,
 )
 
+import rcsbatch
 from rcsbatch.errors import ReportError
 from rcsbatch.reporting import Figures, figures, recipient_rows, region
-from rcsbatch.runner import Gateway, journal_path, run
+from rcsbatch.runner import Gateway, journal_path
 from rcsbatch.simulator import DEFAULT_BALANCE, DEFAULT_PRICE, SimulatorServer
 
 
@@ -177,7 +178,7 @@ def test_a_clean_runs_balance_before_is_estimated_and_labelled(
     complete run's is its balance after plus its cost, marked estimated; a summary's own is
     taken as is."""
     campaign = make_campaign(4)
-    result = run(campaign, campaign.report_dir, gateway)
+    result = rcsbatch.run(campaign, gateway=gateway)
     path = journal_path(campaign, "simulator")
     summary = json.loads((result.folder / "summary.json").read_text(encoding="utf-8"))
     assert summary.pop("balance_before") == "500"
@@ -203,7 +204,7 @@ def test_a_campaign_never_run_or_an_unknown_run_is_a_clear_error(
     path = journal_path(campaign, "simulator")
     with pytest.raises(ReportError, match="never run"):
         figures(path, campaign.name)
-    result = run(campaign, campaign.report_dir, gateway)
+    result = rcsbatch.run(campaign, gateway=gateway)
     with pytest.raises(ReportError, match=result.run_id):
         figures(path, campaign.name, "20000101T000000Z")
 

@@ -12,11 +12,12 @@ import pytest
 from click.testing import CliRunner
 from conftest import CampaignFactory
 
+import rcsbatch
 from rcsbatch import cli as cli_module
 from rcsbatch.cli import cli
 from rcsbatch.journal import Journal
 from rcsbatch.revoke import revoke_campaign
-from rcsbatch.runner import Gateway, journal_path, run, sync_campaign
+from rcsbatch.runner import Gateway, journal_path, sync_campaign
 from rcsbatch.simulator import SimulatorServer
 
 R = CampaignFactory.recipient
@@ -36,7 +37,7 @@ def test_revoke_asks_once_and_sync_confirms(
     lacks REVOCATION, so it stays revoke_requested."""
     sim.set_faults(delivery_after_s=3600)
     campaign = make_campaign(3)
-    run(campaign, campaign.report_dir, gateway)
+    rcsbatch.run(campaign, gateway=gateway)
     found, stats, folder = revoke_campaign(campaign, campaign.report_dir, gateway)
     assert stats is not None and stats.requested == 3 and len(found.ids) == 3
     assert len(sim.backend.revocations) == 3
@@ -60,11 +61,11 @@ def test_revoked_rows_are_never_sent_again(
     keep the revoke states."""
     sim.set_faults(delivery_after_s=3600)
     campaign = make_campaign(3)
-    run(campaign, campaign.report_dir, gateway)
+    rcsbatch.run(campaign, gateway=gateway)
     revoke_campaign(campaign, campaign.report_dir, gateway)
     sync_campaign(campaign, campaign.report_dir, gateway)
     sent_before = len(sim.backend.accepted())
-    result = run(campaign, campaign.report_dir, gateway, retry_failed=True)
+    result = rcsbatch.run(campaign, gateway=gateway, retry_failed=True)
     assert len(sim.backend.accepted()) == sent_before
     assert set(statuses(result.folder).values()) == {"revoke_requested", "revoked"}
     assert result.report.exit_code == 0
@@ -78,9 +79,9 @@ def test_only_scheduled_leaves_messages_already_gone(
     still ahead are asked for (and the simulator deletes them: scheduled)."""
     sim.set_faults(delivery_after_s=3600)
     first = make_campaign(2)
-    run(first, first.report_dir, gateway)
+    rcsbatch.run(first, gateway=gateway)
     later = make_campaign(4, message={"delay": int(time.time()) + 3600})
-    run(later, later.report_dir, gateway)
+    rcsbatch.run(later, gateway=gateway)
     _, stats, _ = revoke_campaign(later, later.report_dir, gateway, only_scheduled=True)
     assert stats is not None and stats.requested == 2
     asked = {sim.backend.message(r["id"]).to for r in sim.backend.revocations}  # type: ignore[union-attr]
@@ -95,7 +96,7 @@ def test_revoke_retries_server_errors(
     asked for."""
     sim.set_faults(delivery_after_s=3600)
     campaign = make_campaign(2)
-    run(campaign, campaign.report_dir, gateway)
+    rcsbatch.run(campaign, gateway=gateway)
     sim.set_faults(revoke_fail_first_n=2)
     _, stats, _ = revoke_campaign(campaign, campaign.report_dir, gateway)
     assert stats is not None and stats.requested == 2 and not stats.failed
@@ -108,7 +109,7 @@ def test_revoke_counts_in_journal_survive_reopening(
     """The journal keeps each id's request time and its row's revoke state."""
     sim.set_faults(delivery_after_s=3600)
     campaign = make_campaign(1)
-    run(campaign, campaign.report_dir, gateway)
+    rcsbatch.run(campaign, gateway=gateway)
     revoke_campaign(campaign, campaign.report_dir, gateway)
     with Journal(journal_path(campaign, "simulator")) as journal:
         (at,) = journal.db.execute("SELECT revoke_requested_at FROM message_ids").fetchone()

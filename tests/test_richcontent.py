@@ -12,6 +12,7 @@ from conftest import API_KEY, CampaignFactory
 from hypothesis import given
 from hypothesis import strategies as st
 
+import rcsbatch
 from rcsbatch.campaign import Campaign, load_campaign
 from rcsbatch.cli import cli
 from rcsbatch.errors import CampaignError
@@ -26,7 +27,7 @@ from rcsbatch.richcontent import (
     encode_component,
     url_parts,
 )
-from rcsbatch.runner import Gateway, run
+from rcsbatch.runner import Gateway
 from rcsbatch.simulator import Faults, SimulatorServer
 from rcsbatch.template import Template
 
@@ -368,7 +369,7 @@ def test_rich_campaign_end_to_end_under_each_form(tmp_path: Path, form: str) -> 
     """Each rich_form is accepted by a gateway that takes that form: every row sent, merged."""
     campaign = rich_campaign(tmp_path, form)
     with SimulatorServer(Faults(rich_form=RICH_FORMS[form])) as sim:  # type: ignore[arg-type]
-        result = run(campaign, campaign.report_dir, Gateway(sim.base_url, API_KEY, simulated=True))
+        result = rcsbatch.run(campaign, gateway=Gateway(sim.base_url, API_KEY, simulated=True))
         accepted = {m.to: m for m in sim.backend.accepted()}
     assert result.report.exit_code == 0 and result.report.counts["sent"] == 3
     for i in (1, 2, 3):
@@ -386,7 +387,7 @@ def test_mismatched_rich_form_fails_each_row_with_305(tmp_path: Path, form: str)
     campaign = rich_campaign(tmp_path, form)
     other = next(v for k, v in RICH_FORMS.items() if k != form)
     with SimulatorServer(Faults(rich_form=other)) as sim:  # type: ignore[arg-type]
-        result = run(campaign, campaign.report_dir, Gateway(sim.base_url, API_KEY, simulated=True))
+        result = rcsbatch.run(campaign, gateway=Gateway(sim.base_url, API_KEY, simulated=True))
         assert not sim.backend.accepted()
     assert result.report.counts["failed"] == 3 and result.report.exit_code == 1
     results = pd.read_csv(result.folder / "results.csv", dtype=str)
@@ -558,7 +559,7 @@ def test_run_sends_url_placeholders_encoded(tmp_path: Path) -> None:
     message = '[message.file]\nurl = "https://example.com/f/{first_name}.pdf?code={code}"\n'
     campaign = load_campaign(write(tmp_path, message, csv=csv))
     with SimulatorServer() as sim:
-        result = run(campaign, campaign.report_dir, Gateway(sim.base_url, API_KEY, simulated=True))
+        result = rcsbatch.run(campaign, gateway=Gateway(sim.base_url, API_KEY, simulated=True))
         urls = {m.to: json.loads(m.text)["file"]["fileUrl"] for m in sim.backend.accepted()}
     assert result.report.counts["sent"] == 2
     assert urls == {

@@ -14,10 +14,11 @@ import pytest
 from click.testing import CliRunner
 from conftest import CampaignFactory
 
+import rcsbatch
 from rcsbatch.cli import cli
 from rcsbatch.errors import ReportError
 from rcsbatch.results import ResultsWriter
-from rcsbatch.runner import COUNTED, Gateway, run, sync_campaign
+from rcsbatch.runner import COUNTED, Gateway, sync_campaign
 from rcsbatch.simulator import DEFAULT_PRICE, SimulatorServer
 
 
@@ -35,7 +36,7 @@ def test_sync_fills_states_and_the_prices_the_answers_left_out(
         delivery_for={make_campaign.recipient(2): "NOTDELIVERED"},
     )
     campaign = make_campaign(3)
-    result = run(campaign, campaign.report_dir, gateway)
+    result = rcsbatch.run(campaign, gateway=gateway)
     before = rows(result.folder)
     assert {r["price_status"] for r in before.values()} == {"unknown"}
     stats, folder = sync_campaign(campaign, campaign.report_dir, gateway)
@@ -62,7 +63,7 @@ def test_sync_rewrites_the_summary_with_the_results(
     nothing hidden is left beside it."""
     sim.set_faults(price_in_answer=False)
     campaign = make_campaign(3)
-    result = run(campaign, campaign.report_dir, gateway)
+    result = rcsbatch.run(campaign, gateway=gateway)
     before = summary(result.folder)
     assert (before["cost_complete"], before["sent_without_price"]) == (False, 3)
     (result.folder / "notes.txt").write_text("mine", encoding="utf-8")
@@ -93,7 +94,7 @@ def test_a_sync_whose_rewrite_fails_leaves_the_old_folder_whole(
     files byte for byte, and no temporary folder is left."""
     sim.set_faults(price_in_answer=False)
     campaign = make_campaign(3)
-    result = run(campaign, campaign.report_dir, gateway)
+    result = rcsbatch.run(campaign, gateway=gateway)
     files = {p.name: p.read_bytes() for p in result.folder.iterdir()}
 
     def full(self: ResultsWriter, table: pa.Table) -> None:
@@ -115,7 +116,7 @@ def test_sync_pages_through_other_campaigns_messages(
     reads every page and still finds ours."""
     sim.set_faults(price_in_answer=False)
     ours = make_campaign(2, name="ours")
-    run(ours, ours.report_dir, gateway)
+    rcsbatch.run(ours, gateway=gateway)
     for i in range(250):
         sim.backend.send({"to": f"4915100{i:06d}", "text": "other"}, "key")
     stats, _ = sync_campaign(ours, ours.report_dir, gateway)
