@@ -39,7 +39,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
-from rcsbatch import engine, privacy, runner, storage, testsends
+from rcsbatch import engine, runner, testsends
 from rcsbatch.campaign import Campaign, check_validity, load_campaign
 from rcsbatch.capabilities import CONCURRENCY as LOOKUPS_AT_ONCE
 from rcsbatch.capabilities import (
@@ -54,12 +54,13 @@ from rcsbatch.capabilities import (
 )
 from rcsbatch.errors import AccountError, CampaignError, GatewayError, InputError, ReportError
 from rcsbatch.events import Event
-from rcsbatch.journal import Journal
 from rcsbatch.prepare import Plan, open_plan, warning_counts
 from rcsbatch.reporting import Figures
 from rcsbatch.request import SendSettings, cell_text
 from rcsbatch.revoke import RevokePlan, RevokeStats, revoke_campaign_async
 from rcsbatch.runner import Gateway, RunResult
+from rcsbatch.state import privacy, storage
+from rcsbatch.state.journal import Journal
 from rcsbatch.sync import SyncStats
 from rcsbatch.testsends import TestMessage, TestSendResult
 
@@ -67,8 +68,8 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from rcsbatch.client import GatewayClient
-    from rcsbatch.journal import Outcome
     from rcsbatch.receiver import Receiver
+    from rcsbatch.state.journal import Outcome
 
 __all__ = ["Gateway", "RunResult", "load_campaign", "run", "run_async", "simulated"]
 
@@ -222,9 +223,9 @@ def simulated(
     """The built-in simulator as the gateway, started with the campaign's saved state (what it
     accepted, its balance) and stopped afterwards, saving it. A state that cannot be saved is
     told to `on_trouble` (default: logged), never raised: it must not hide how the run ended."""
-    from rcsbatch import state as states
     from rcsbatch.richcontent import RICH_FORMS
     from rcsbatch.simulator import Faults, SimulatorServer
+    from rcsbatch.state import paths as states
 
     found = runner.campaign_state(campaign, states.SIMULATOR)
     state = found.simulator

@@ -151,7 +151,7 @@ class Campaign:
     report_dir: Path = Path("reports")
     # How the campaign's CSV files are written (csvfile.py): "standard" or "excel".
     csv_dialect: str = "standard"
-    journal: Path | None = None  # None: in the state folder (see state.py)
+    journal: Path | None = None  # None: in the state folder (see state/paths.py)
     send: SendSpec = field(default_factory=SendSpec)
     test: TestSpec = field(default_factory=TestSpec)
     limits: Limits = field(default_factory=Limits)

@@ -23,10 +23,10 @@ from rcsbatch import phones
 from rcsbatch.answers import to_decimal
 from rcsbatch.errors import AccountError, GatewayError, InputError
 from rcsbatch.fanout import bounded
-from rcsbatch.journal import Journal
 from rcsbatch.recipients import open_recipients
 from rcsbatch.request import sleep as default_sleep
 from rcsbatch.retry import RetryPolicy
+from rcsbatch.state.journal import Journal
 
 if TYPE_CHECKING:
     from rcsbatch.client import GatewayClient

@@ -21,9 +21,8 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from rcsbatch import __version__, api, csvfile, engine, exitcodes, process, runner, storage
+from rcsbatch import __version__, api, csvfile, engine, exitcodes, process, runner
 from rcsbatch.campaign import Campaign, check_validity, load_campaign
-from rcsbatch.claims import CLAIMS
 from rcsbatch.controls import visible
 from rcsbatch.errors import (
     AccountError,
@@ -35,6 +34,8 @@ from rcsbatch.errors import (
 from rcsbatch.prepare import Plan, open_plan
 from rcsbatch.progress import Progress
 from rcsbatch.report import EXIT_BUSY, EXIT_INPUT, RESUME
+from rcsbatch.state import storage
+from rcsbatch.state.claims import CLAIMS
 
 API_KEY_ENV = runner.API_KEY_ENV
 BASE_URL_ENV = runner.BASE_URL_ENV
@@ -106,7 +107,7 @@ def _kept(
 ) -> Iterator[None]:
     """Disk trouble with the campaign's files (a full disk, a damaged journal): one message
     naming the folder or file, exit 2 (see storage.checked)."""
-    from rcsbatch import state
+    from rcsbatch.state import paths as state
 
     accounts = {state.SIMULATOR, *state.accounts_with(campaign.name)}
     files: list[Path] = []

@@ -23,7 +23,7 @@ from typing import IO, Any, TextIO
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from rcsbatch import privacy
+from rcsbatch.state import privacy
 
 # What a spreadsheet takes for the start of a formula: such text cells get a leading `'`.
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -56,7 +56,7 @@ class Dialect:
 
     def open(self, path: Path) -> TextIO:
         """`path` opened for writing CSV in this dialect (a BOM first, for excel), private
-        (privacy.py): a CSV rcsbatch writes holds numbers."""
+        (state/privacy.py): a CSV rcsbatch writes holds numbers."""
         return privacy.open_text(path, self.encoding)
 
     def writer(self, handle: IO[str]) -> Any:

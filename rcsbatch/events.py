@@ -29,7 +29,7 @@ from rcsbatch.fanout import bounded
 from rcsbatch.recipients import open_recipients
 from rcsbatch.request import sleep as default_sleep
 from rcsbatch.retry import Attempts, RetryPolicy
-from rcsbatch.status import RowStatus, failure
+from rcsbatch.state.status import RowStatus, failure
 
 if TYPE_CHECKING:
     from rcsbatch.client import GatewayClient

@@ -30,7 +30,7 @@ from rcsbatch.errors import RecipientsError
 from rcsbatch.limits import UNITS, sizes
 from rcsbatch.recipients import RecipientFile, open_recipients, read_numbers_column
 from rcsbatch.request import SendSettings, bodies_over
-from rcsbatch.status import RowStatus
+from rcsbatch.state.status import RowStatus
 
 log = logging.getLogger(__name__)
 

@@ -14,7 +14,7 @@ from rich.progress import (
 )
 from rich.progress import Progress as RichProgress
 
-from rcsbatch.journal import Outcome
+from rcsbatch.state.journal import Outcome
 
 
 class Progress:

@@ -58,7 +58,7 @@ from aiohttp import ClientPayloadError, web
 
 from rcsbatch.engine import run_sync
 from rcsbatch.errors import InputError, ReportFormatError, SignatureError
-from rcsbatch.journal import Journal
+from rcsbatch.state.journal import Journal
 from rcsbatch.webhook import MAX_AGE, parse_reports, signature_headers, verify
 
 SIGNING_KEY_ENV = "SEVEN_SIGNING_KEY"

@@ -15,7 +15,7 @@ from typing import Any
 from rcsbatch.exitcodes import ExitCode
 from rcsbatch.money import cents_even, plain
 from rcsbatch.settle import LogbookFacts
-from rcsbatch.status import RowStatus
+from rcsbatch.state.status import RowStatus
 
 EXIT_OK = ExitCode.OK
 EXIT_ROWS = ExitCode.ROWS

@@ -17,7 +17,6 @@ from typing import TextIO
 
 from rich.console import Console
 
-from rcsbatch import privacy
 from rcsbatch.csvfile import STANDARD, Dialect
 from rcsbatch.errors import ReportError
 from rcsbatch.report_data import write_csv, write_json
@@ -25,6 +24,7 @@ from rcsbatch.report_html import write_html
 from rcsbatch.report_table import print_table
 from rcsbatch.report_xlsx import write_xlsx
 from rcsbatch.reporting import Figures, figures, recipient_rows
+from rcsbatch.state import privacy
 
 FORMATS = ("table", "csv", "json", "xlsx", "html")
 FILE_FORMATS = ("xlsx", "html")

@@ -30,11 +30,11 @@ import phonenumbers
 import pyarrow as pa
 
 from rcsbatch.errors import ReportError
-from rcsbatch.journal import Journal, JournalReader
 from rcsbatch.money import plain, read_amount, six_places
 from rcsbatch.report import ORDER, REPORT_STATUS
 from rcsbatch.results import journal_batches
-from rcsbatch.status import RowStatus
+from rcsbatch.state.journal import Journal, JournalReader
+from rcsbatch.state.status import RowStatus
 
 DELIVERED = ("DELIVERED", "READ")
 UNDELIVERED = ("NOTDELIVERED", "REJECTED", "FAILED")

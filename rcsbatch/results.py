@@ -34,11 +34,11 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from rcsbatch import privacy
 from rcsbatch.csvfile import STANDARD, Dialect, safe_column
 from rcsbatch.errors import ReportError
 from rcsbatch.money import stored_price
 from rcsbatch.report import CHARGED, REPORT_STATUS, Report
+from rcsbatch.state import privacy
 
 # 18 decimal places hold any price a gateway writes, even a float printed in full
 # (0.07500000000000001); a price with more is rounded to 18 places in the files only.

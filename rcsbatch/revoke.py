@@ -27,8 +27,8 @@ from typing import TYPE_CHECKING
 from rcsbatch.campaign import Campaign
 from rcsbatch.errors import AccountError, ReportError, RetriableError
 from rcsbatch.fanout import bounded
-from rcsbatch.journal import Journal
 from rcsbatch.retry import Attempts, RetryPolicy
+from rcsbatch.state.journal import Journal
 
 if TYPE_CHECKING:
     from rcsbatch.client import GatewayClient

@@ -30,10 +30,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from rcsbatch import engine, privacy, state, storage
+from rcsbatch import engine
 from rcsbatch.budget import Budget, check_budget
 from rcsbatch.campaign import Campaign
-from rcsbatch.claims import CLAIMS, AccountClaims
 from rcsbatch.csvfile import STANDARD, Dialect
 from rcsbatch.errors import (
     AccountError,
@@ -44,7 +43,6 @@ from rcsbatch.errors import (
     InputError,
     ReportError,
 )
-from rcsbatch.journal import Journal, Outcome
 from rcsbatch.prepare import Plan, open_plan, warning_counts
 from rcsbatch.report import Report
 from rcsbatch.request import Expired, SendSettings, request_params
@@ -59,6 +57,9 @@ from rcsbatch.results import (
 )
 from rcsbatch.sender import Sender, SendStats
 from rcsbatch.settle import LogbookFacts, Rules, Settler, journal_known, sent_elsewhere
+from rcsbatch.state import paths, privacy, storage
+from rcsbatch.state.claims import CLAIMS, AccountClaims
+from rcsbatch.state.journal import Journal, Outcome
 from rcsbatch.sync import SyncStats
 
 if TYPE_CHECKING:
@@ -87,7 +88,7 @@ class Gateway:
     @property
     def account(self) -> str:
         """The account's name in the state folder (never the key)."""
-        return state.account_id(self.base_url, self.api_key, simulated=self.simulated)
+        return paths.account_id(self.base_url, self.api_key, simulated=self.simulated)
 
     @classmethod
     def from_env(cls) -> Gateway:
@@ -201,10 +202,10 @@ def check_report_folder(root: Path, campaign: Campaign) -> None:
         ) from None
 
 
-def campaign_state(campaign: Campaign, account: Gateway | str) -> state.CampaignState:
+def campaign_state(campaign: Campaign, account: Gateway | str) -> paths.CampaignState:
     """The campaign's state folder under the gateway's account (see `state`)."""
     name = account.account if isinstance(account, Gateway) else account
-    return state.campaign_state(campaign.name, name, campaign.journal)
+    return paths.campaign_state(campaign.name, name, campaign.journal)
 
 
 def journal_path(campaign: Campaign, account: Gateway | str) -> Path:
@@ -217,33 +218,33 @@ def account_for(campaign: Campaign, gateway: Gateway | None, simulate: bool = Fa
     --simulate, the key's when there is one, else the one account that ran the campaign (a real
     one before the simulator)."""
     if simulate:
-        return state.SIMULATOR
+        return paths.SIMULATOR
     if gateway is not None:
         return gateway.account
-    found = state.accounts_with(campaign.name)
-    real = [a for a in found if a != state.SIMULATOR]
+    found = paths.accounts_with(campaign.name)
+    real = [a for a in found if a != paths.SIMULATOR]
     if len(real) > 1:
         raise ReportError(
             f"{campaign.name} ran under {len(real)} gateway accounts on this machine: set "
             "SEVEN_API_KEY to the key of the one you mean"
         )
-    return found[0] if found else state.SIMULATOR
+    return found[0] if found else paths.SIMULATOR
 
 
-def open_state(campaign: Campaign, account: Gateway | str, root: Path) -> state.CampaignState:
+def open_state(campaign: Campaign, account: Gateway | str, root: Path) -> paths.CampaignState:
     """The campaign's state, with a journal an older rcsbatch kept in the report folder moved
     in (when it belongs to this account), and its history checked: raises HistoryLostError
     when the campaign ran but its journal is gone."""
     found = campaign_state(campaign, account)
     try:
-        state.make_private_dir(found.journal.parent)
-        state.adopt_legacy(found, root / campaign.name)
+        paths.make_private_dir(found.journal.parent)
+        paths.adopt_legacy(found, root / campaign.name)
     except OSError as exc:
         raise ReportError(
             f"cannot use the state folder {found.journal.parent} ({exc.strerror}); set "
-            f"{state.STATE_DIR_ENV} to a folder you can write"
+            f"{paths.STATE_DIR_ENV} to a folder you can write"
         ) from None
-    state.check_history(found)
+    paths.check_history(found)
     return found
 
 
@@ -607,7 +608,7 @@ async def _run_locked(
     client: GatewayClient,
     plan: Plan,
     journal: Journal,
-    found: state.CampaignState,
+    found: paths.CampaignState,
     started: float,
     sending: threading.Event,
     limit: int | None,
@@ -625,7 +626,7 @@ async def _run_locked(
     except (OSError, sqlite3.Error) as exc:
         raise ReportError(
             f"cannot use the state folder {found.account_folder} ({exc}); free some space or "
-            f"set {state.STATE_DIR_ENV} to a folder you can write"
+            f"set {paths.STATE_DIR_ENV} to a folder you can write"
         ) from None
     if lookup:
         await look_up_refused_types(journal, plan, gateway, client, on_status)
@@ -653,7 +654,7 @@ async def _run_locked(
             if limit is not None:
                 sendable = min(sendable, limit)
             budget = _check_budget(campaign, gateway.account, journal, sendable, balance)
-    if state.read_history(found) is None and not journal.run_count():
+    if paths.read_history(found) is None and not journal.run_count():
         # A journal with no history: make sure no other machine, report folder or person's cron
         # already sent this campaign before its first message goes.
         await check_not_sent_elsewhere(campaign, client, journal, on_status)
@@ -667,7 +668,7 @@ async def _run_locked(
         # beside it: a journal that loses its -wal (or goes missing) from now on is refused.
         journal.checkpoint()
         try:
-            state.write_history(found, campaign.name, run_id, journal.run_count())
+            paths.write_history(found, campaign.name, run_id, journal.run_count())
         except OSError as exc:
             raise ReportError(
                 f"cannot write {found.history} ({exc.strerror}); nothing was sent: free some "
@@ -757,7 +758,7 @@ async def settle_now_async(
     campaign: Campaign,
     client: GatewayClient,
     journal: Journal,
-    found: state.CampaignState,
+    found: paths.CampaignState,
     *,
     settings: SendSettings | None = None,
 ) -> tuple[int, int]:
@@ -794,7 +795,7 @@ async def settle_now_async(
 def campaign_settler(
     client: GatewayClient,
     campaign_name: str,
-    found: state.CampaignState,
+    found: paths.CampaignState,
     settings: SendSettings,
     facts: LogbookFacts | None = None,
 ) -> Settler:
@@ -807,7 +808,7 @@ def campaign_settler(
         client,
         Rules.of(settings),
         claims=claims,
-        zone=state.read_logbook_zone(found),
+        zone=paths.read_logbook_zone(found),
         facts=facts,
         more_known=lambda: claims.recent_known(8, found.test_sends),
     )
@@ -953,11 +954,11 @@ async def send_test_messages_async(
     settings = testsends.settings_for_test(campaign)
     test_log = campaign_state(campaign, gateway).test_sends
     try:
-        state.make_private_dir(test_log.parent)
+        paths.make_private_dir(test_log.parent)
     except OSError as exc:
         raise ReportError(
             f"cannot use the state folder {test_log.parent} ({exc.strerror}); set "
-            f"{state.STATE_DIR_ENV} to a folder you can write"
+            f"{paths.STATE_DIR_ENV} to a folder you can write"
         ) from None
     with testsends.TestSendLog(test_log) as log:
         send_id, messages = log.start(
@@ -1121,7 +1122,7 @@ async def balance_of(client: GatewayClient) -> Balance | None:
 
 def existing_state(
     campaign: Campaign, gateway: Gateway, root: Path, what: str
-) -> state.CampaignState:
+) -> paths.CampaignState:
     """The state of a campaign that ran under the gateway's account (a journal an older version
     kept in the report folder moves in); ReportError when it never ran there."""
     found = campaign_state(campaign, gateway)
@@ -1143,12 +1144,12 @@ def campaign_lock(path: Path) -> Iterator[None]:
     An flock dies with its process, so a lock left by a killed run never blocks the next one.
     """
     try:
-        state.make_private_dir(path.parent)
+        paths.make_private_dir(path.parent)
         handle = os.fdopen(privacy.open_fd(path, os.O_RDWR | os.O_CREAT | os.O_APPEND), "a+")
     except OSError as exc:
         raise ReportError(
             f"cannot use the state folder {path.parent} ({exc.strerror}); set "
-            f"{state.STATE_DIR_ENV} to a folder you can write"
+            f"{paths.STATE_DIR_ENV} to a folder you can write"
         ) from None
     with handle:
         try:
@@ -1165,7 +1166,7 @@ def campaign_lock(path: Path) -> Iterator[None]:
 
 
 async def _send(
-    sender: Sender, client: GatewayClient, found: state.CampaignState, report: Report
+    sender: Sender, client: GatewayClient, found: paths.CampaignState, report: Report
 ) -> SendStats:
     """Run `sender` to its end, then ask the balance after it.
 
@@ -1182,7 +1183,7 @@ async def _send(
         finally:
             done = True
             if report.logbook.zone_source == "measured" and report.logbook.zone:
-                state.keep_logbook_zone(found, report.logbook.zone)
+                paths.keep_logbook_zone(found, report.logbook.zone)
         report.balance_after = stats.balance
         try:
             balance = await client.balance()

@@ -43,12 +43,12 @@ from rcsbatch.errors import (
     GatewayError,
     RetriableError,
 )
-from rcsbatch.journal import Journal, Outcome, Pending
 from rcsbatch.pace import Health, RateLimiter
 from rcsbatch.request import Expired, SendSettings, message_params
 from rcsbatch.retry import WAIT_NOTICE, RetryPolicy
 from rcsbatch.settle import Known, Rules, Settlement, Settler, journal_known
-from rcsbatch.status import RowStatus, failure
+from rcsbatch.state.journal import Journal, Outcome, Pending
+from rcsbatch.state.status import RowStatus, failure
 from rcsbatch.window import WindowNeverOpens
 
 if TYPE_CHECKING:  # the client (aiohttp, httpx) is imported by whoever builds one

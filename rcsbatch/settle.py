@@ -8,9 +8,9 @@ these rows and decides each one:
 **Proof that it went is strict.** Entries that are this row's message: the same recipient, the
 exact text (a rich message: the same JSON object), label and foreign_id, an RCS channel, stamped
 inside the row's attempt window, and an id held by no other campaign of the account on this
-machine (`claims.py`). All such entries belong to the row (one request may make several): every
-id is kept and the prices summed. An entry another campaign's lost row could own as well settles
-neither.
+machine (`state/claims.py`). All such entries belong to the row (one request may make several):
+every id is kept and the prices summed. An entry another campaign's lost row could own as well
+settles neither.
 
 **Proof that it did not go is loose.** An entry to the recipient inside the window that differs
 from what was sent (a link rewritten by click tracking, trimmed text, another channel, a null
@@ -51,13 +51,13 @@ from zoneinfo import ZoneInfo
 from rcsbatch.answers import to_decimal
 from rcsbatch.errors import AccountError, GatewayError
 from rcsbatch.fanout import bounded
-from rcsbatch.journal import Outcome, SampleRow, Unsettled
+from rcsbatch.state.journal import Outcome, SampleRow, Unsettled
 
 if TYPE_CHECKING:
-    from rcsbatch.claims import AccountClaims
     from rcsbatch.client import GatewayClient
-    from rcsbatch.journal import Journal
     from rcsbatch.request import SendSettings
+    from rcsbatch.state.claims import AccountClaims
+    from rcsbatch.state.journal import Journal
 
 UTC = ZoneInfo("UTC")
 BERLIN = ZoneInfo("Europe/Berlin")

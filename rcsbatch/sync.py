@@ -22,12 +22,12 @@ from typing import TYPE_CHECKING, Any
 
 from rcsbatch.answers import to_decimal
 from rcsbatch.delivery import normalise
-from rcsbatch.journal import Journal
 from rcsbatch.settle import BERLIN, PAGE, digits, entry_time, same_content
+from rcsbatch.state.journal import Journal
 
 if TYPE_CHECKING:
-    from rcsbatch.claims import AccountClaims
     from rcsbatch.client import GatewayClient
+    from rcsbatch.state.claims import AccountClaims
 
 PAGES_AT_ONCE = 4
 

@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import pandas as pd
 
-from rcsbatch import phones, privacy
+from rcsbatch import phones
 from rcsbatch.campaign import Campaign
 from rcsbatch.csvfile import STANDARD, Dialect, safe_cell
 from rcsbatch.errors import (
@@ -51,7 +51,8 @@ from rcsbatch.fanout import bounded
 from rcsbatch.prepare import LABEL_RE, Plan
 from rcsbatch.request import SendSettings, cell_text, message_params
 from rcsbatch.retry import Attempts, RetryPolicy
-from rcsbatch.status import RowStatus, failure
+from rcsbatch.state import privacy
+from rcsbatch.state.status import RowStatus, failure
 
 if TYPE_CHECKING:
     from rcsbatch.client import GatewayClient

@@ -11,9 +11,9 @@ from decimal import Decimal
 from conftest import CampaignFactory
 
 from rcsbatch.campaign import Campaign
-from rcsbatch.journal import Journal
 from rcsbatch.runner import Gateway, RunResult, journal_path, run
 from rcsbatch.simulator import Message, SimulatorServer
+from rcsbatch.state.journal import Journal
 
 PHONES = {
     # recipient digits: (phone as written, segment)

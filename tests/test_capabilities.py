@@ -15,11 +15,11 @@ from conftest import API_KEY, CampaignFactory
 from rcsbatch.campaign import load_campaign
 from rcsbatch.cli import cli
 from rcsbatch.errors import CampaignError
-from rcsbatch.journal import Journal
 from rcsbatch.report import EXIT_OK
 from rcsbatch.reporting import figures
 from rcsbatch.runner import Gateway, dry_run, journal_path, run
 from rcsbatch.simulator import SimulatorServer
+from rcsbatch.state.journal import Journal
 
 R = CampaignFactory.recipient
 # The simulator's capabilities go by the last digit: 0 no RCS, 1 all but REVOCATION, else all.

@@ -294,8 +294,8 @@ def test_progress_bar_draws_on_a_terminal_only() -> None:
 
     from rich.console import Console
 
-    from rcsbatch.journal import Outcome
     from rcsbatch.progress import Progress
+    from rcsbatch.state.journal import Outcome
 
     for terminal in (True, False):
         buffer = io.StringIO()

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from rcsbatch.errors import ReportError
-from rcsbatch.journal import RESULT_COLUMNS, SCHEMA_VERSION, Journal, Outcome, Pending
+from rcsbatch.state.journal import RESULT_COLUMNS, SCHEMA_VERSION, Journal, Outcome, Pending
 
 A, B, C, D, E = 4917610000001, 4917610000002, 4917610000003, 4917610000004, 4917610000005
 RUN = "20260301T120000Z"

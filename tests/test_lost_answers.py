@@ -402,7 +402,7 @@ def test_a_row_whose_validity_passed_while_its_run_was_dead_expires(
     campaign = make_campaign(8, message={"ttl": 1})
     state = campaign_state(campaign, gateway)
     run(campaign, campaign.report_dir, gateway, limit=0)  # the journal, with every row
-    from rcsbatch.journal import Journal
+    from rcsbatch.state.journal import Journal
 
     with Journal(state.journal) as journal:
         journal.take_batch("dead-run", 2, now=time.time() - 120)  # taken, then the run died
@@ -504,7 +504,7 @@ def test_a_dead_runs_rows_keep_the_delay_they_were_sent_with(
 ) -> None:
     """The in-flight mark carries the campaign's delay: a killed run's scheduled rows are
     judged only after it (the logbook may list them only then)."""
-    from rcsbatch.journal import Journal
+    from rcsbatch.state.journal import Journal
 
     delay = time.time() + 3600
     campaign = make_campaign(3, message={"delay": int(delay)})
@@ -515,7 +515,7 @@ def test_a_dead_runs_rows_keep_the_delay_they_were_sent_with(
 
 
 def test_an_account_folder_never_names_credentials_in_the_base_url() -> None:
-    from rcsbatch.state import account_id
+    from rcsbatch.state.paths import account_id
 
     name = account_id("https://user:secret@gateway.seven.io:8443/api", "key")
     assert "secret" not in name and "user" not in name and "key" not in name

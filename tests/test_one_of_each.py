@@ -12,8 +12,9 @@ import tokenize
 from collections.abc import Iterator
 from pathlib import Path
 
-from rcsbatch import journal, prepare, report
-from rcsbatch.status import ROW_STATUSES
+from rcsbatch import prepare, report
+from rcsbatch.state import journal
+from rcsbatch.state.status import ROW_STATUSES
 
 PACKAGE = Path(__file__).resolve().parent.parent / "rcsbatch"
 
@@ -142,7 +143,7 @@ def test_only_the_status_module_words_a_failed_rows_text() -> None:
     found = [
         f"{name}:{line}"
         for name, text in sources().items()
-        if name != "status.py"
+        if name != "state/status.py"
         for line, code in enumerate(text.splitlines(), 1)
         if "gave up after {" in code or "it may have arrived, not sent again" in code
     ]
@@ -163,8 +164,9 @@ def test_only_the_money_module_rounds_amounts() -> None:
 
 
 def journal_tables() -> set[str]:
-    """The tables journal.py creates (`messages` from a template, under a name it fills in)."""
-    text = (PACKAGE / "journal.py").read_text(encoding="utf-8")
+    """The tables state/journal.py creates (`messages` from a template, under a name it fills
+    in)."""
+    text = (PACKAGE / "state/journal.py").read_text(encoding="utf-8")
     return set(re.findall(r"CREATE TABLE IF NOT EXISTS (\w+)", text)) | {"messages"}
 
 
@@ -176,7 +178,7 @@ def sql_strings(text: str) -> Iterator[tuple[int, str]]:
 
 
 def test_only_the_journal_module_queries_the_journal() -> None:
-    """The journal's SQL lives in journal.py (Journal, JournalView, JournalReader): a query on
+    """The journal's SQL lives in state/journal.py (Journal, JournalView, JournalReader): a query on
     one of its tables elsewhere is a second owner. Other databases (claims, test sends) keep
     their own SQL."""
     tables = journal_tables()
@@ -187,7 +189,7 @@ def test_only_the_journal_module_queries_the_journal() -> None:
     found = [
         f"{name}:{line}: {match.group(0)}"
         for name, text in sources().items()
-        if name != "journal.py"
+        if name != "state/journal.py"
         for line, value in sql_strings(text)
         for match in query.finditer(value)
     ]

@@ -12,12 +12,13 @@ import pytest
 from click.testing import CliRunner
 from conftest import CampaignFactory
 
-from rcsbatch import events, privacy
+from rcsbatch import events
 from rcsbatch.cli import cli
-from rcsbatch.journal import Journal
 from rcsbatch.prepare import open_plan
 from rcsbatch.runner import Gateway, run, send_test_messages
 from rcsbatch.simulator.backend import Backend
+from rcsbatch.state import privacy
+from rcsbatch.state.journal import Journal
 from rcsbatch.testsends import TestSendResult, choose_rows
 
 

@@ -31,11 +31,11 @@ from conftest import API_KEY, CampaignFactory
 import rcsbatch
 from rcsbatch.campaign import Campaign
 from rcsbatch.cli import cli
-from rcsbatch.journal import Journal
 from rcsbatch.receiver import BODY_TIMEOUT, IDLE_TIMEOUT, ReceiverServer, ReceiverSettings
 from rcsbatch.runner import Gateway, RunResult, journal_path
 from rcsbatch.simulator import SimulatorServer
 from rcsbatch.simulator.hooks import sign
+from rcsbatch.state.journal import Journal
 
 R = CampaignFactory.recipient
 KEY = "whsec-test-key"

@@ -17,7 +17,6 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from rcsbatch.journal import RESULT_COLUMNS, Journal, Outcome
 from rcsbatch.report import Report
 from rcsbatch.results import (
     PRICE,
@@ -31,6 +30,7 @@ from rcsbatch.results import (
     reserve_run_folder,
     write_summary,
 )
+from rcsbatch.state.journal import RESULT_COLUMNS, Journal, Outcome
 
 RUN = "20260301T120000Z"
 SENT_AT = 1_772_366_400.0  # 2026-03-01 12:00:00 UTC

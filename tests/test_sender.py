@@ -18,10 +18,10 @@ import pytest
 from rcsbatch.answers import Accepted
 from rcsbatch.budget import Budget
 from rcsbatch.errors import AccountError, AnswerLostError, RecipientError, RetriableError
-from rcsbatch.journal import RESULT_COLUMNS, Journal, Outcome
 from rcsbatch.pace import RateLimiter
 from rcsbatch.request import SendSettings
 from rcsbatch.sender import Sender, SendStats
+from rcsbatch.state.journal import RESULT_COLUMNS, Journal, Outcome
 from rcsbatch.window import parse_window
 
 T0 = 1_800_000_000.0

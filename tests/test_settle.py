@@ -14,9 +14,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from rcsbatch.claims import AccountClaims
 from rcsbatch.errors import AccountError, AnswerLostError
-from rcsbatch.journal import Journal, Outcome, SampleRow, Unsettled
 from rcsbatch.prepare import derived_foreign_id
 from rcsbatch.settle import (
     MAX_PAGES,
@@ -28,6 +26,8 @@ from rcsbatch.settle import (
     entry_moments,
     sent_elsewhere,
 )
+from rcsbatch.state.claims import AccountClaims
+from rcsbatch.state.journal import Journal, Outcome, SampleRow, Unsettled
 
 BERLIN = ZoneInfo("Europe/Berlin")
 UTC = ZoneInfo("UTC")

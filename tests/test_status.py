@@ -11,7 +11,7 @@ from rcsbatch.errors import (
     RecipientError,
     RetriableError,
 )
-from rcsbatch.status import ROW_STATUSES, Failure, failure
+from rcsbatch.state.status import ROW_STATUSES, Failure, failure
 
 
 def _traced(exc: GatewayError) -> GatewayError:

@@ -1,4 +1,4 @@
-"""Disk trouble (storage.py): a full disk while loading or sending, a damaged journal. One
+"""Disk trouble (state/storage.py): a full disk while loading or sending, a damaged journal. One
 message naming the folder or file, exit 2 before sending and 1 after, never a traceback; a run
 stopped by a full disk is finished by the next one with nothing sent twice."""
 
@@ -15,12 +15,12 @@ from typing import Any
 import pytest
 from click.testing import CliRunner, Result
 
-from rcsbatch import storage
 from rcsbatch.cli import cli
-from rcsbatch.journal import Journal
 from rcsbatch.results import ResultsWriter
 from rcsbatch.runner import journal_path
 from rcsbatch.simulator import SimulatorServer
+from rcsbatch.state import storage
+from rcsbatch.state.journal import Journal
 from tests.conftest import API_KEY, CampaignFactory
 from tests.test_resume import PACKAGE_ROOT, R, compare
 
@@ -212,8 +212,8 @@ def test_a_damaged_journal_is_exit_2_naming_it(
     result = invoke(command[0], str(campaign.path), *command[1:])
     assert result.exit_code == 2, result.output
     assert str(journal) in result.stderr, result.stderr
-    # Said as storage.py says it, or (a run meeting a journal that lost its runs) as state.py
-    # says a lost history: both say to restore it from a backup.
+    # Said as state/storage.py says it, or (a run meeting a journal that lost its runs) as
+    # state/paths.py says a lost history: both say to restore it from a backup.
     assert "damaged" in result.stderr or "holds no run" in result.stderr, result.stderr
     assert "-wal file" in result.stderr and "from a backup" in result.stderr
 

@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from rcsbatch import privacy
+from rcsbatch.state import privacy
 
 from . import numbers, rich
 from .faults import Faults
@@ -571,7 +571,7 @@ class Backend:
         data = json.dumps(self.to_state(), indent=1)
         path = Path(path)
         privacy.make_folder(path.parent)
-        # It holds the numbers and texts sent: private (privacy.py), under a name of its own.
+        # It holds the numbers and texts sent: private (state/privacy.py), under a name of its own.
         tmp = path.with_name(f"{path.name}.{secrets.token_hex(6)}.tmp")
         fd = privacy.open_fd(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL)
         try:

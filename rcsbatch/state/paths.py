@@ -33,9 +33,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from rcsbatch import privacy
 from rcsbatch.errors import HistoryLostError, ReportError
-from rcsbatch.journal import JournalView
+from rcsbatch.state import privacy
+from rcsbatch.state.journal import JournalView
 
 STATE_DIR_ENV = "RCSBATCH_STATE_DIR"
 SIMULATOR = "simulator"
@@ -121,7 +121,7 @@ def glob_escape(text: str) -> str:
 
 
 def make_private_dir(path: Path) -> None:
-    """Create `path` (and its parents) for the owner only (privacy.py): it holds numbers and
+    """Create `path` (and its parents) for the owner only (state/privacy.py): it holds numbers and
     texts."""
     privacy.make_folder(path)
 

@@ -1,8 +1,8 @@
 """Which message ids the campaigns of one gateway account on this machine already hold.
 
 A logbook entry proves a lost answer's row sent only if no other row could own it. Every
-campaign of the account keeps its journal under the same account folder (state.py); a message id
-one of them recorded (from an answer, or from an earlier settlement) is that campaign's, and an
+campaign of the account keeps its journal under the same account folder (state/paths.py); a message
+id one of them recorded (from an answer, or from an earlier settlement) is that campaign's, and an
 id settled from the logbook is claimed in `claims.sqlite` beside them, first come first served,
 so two campaigns settling at the same moment never both take one entry.
 """
@@ -15,10 +15,10 @@ import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-from rcsbatch import privacy
-from rcsbatch.journal import JournalView
 from rcsbatch.settle import Known
-from rcsbatch.state import JOURNAL, make_private_dir
+from rcsbatch.state import privacy
+from rcsbatch.state.journal import JournalView
+from rcsbatch.state.paths import JOURNAL, make_private_dir
 
 CLAIMS = "claims.sqlite"
 

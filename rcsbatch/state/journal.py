@@ -36,10 +36,10 @@ from typing import Any
 
 import numpy as np
 
-from rcsbatch import privacy, storage
 from rcsbatch.delivery import FINAL, READ, replaces, row_state
 from rcsbatch.errors import ReportError
-from rcsbatch.status import RowStatus
+from rcsbatch.state import privacy, storage
+from rcsbatch.state.status import RowStatus
 
 SCHEMA_VERSION = 6
 
@@ -1149,8 +1149,8 @@ class Journal:
 
 class JournalView:
     """A journal opened as it is, without bringing it up to date: what other campaigns of the
-    account (claims.py) and the state checks (state.py) read of one. sqlite3.Error is raised as
-    met: a journal that cannot be read holds what is not known, and the caller decides."""
+    account (state/claims.py) and the state checks (state/paths.py) read of one. sqlite3.Error is
+    raised as met: a journal that cannot be read holds what is not known, and the caller decides."""
 
     def __init__(self, path: Path, *, read_only: bool = True) -> None:
         if read_only:
