@@ -1,4 +1,4 @@
-"""Benchmark rcsbatch.phones.normalise_many against a pandas read of the same CSV.
+"""Benchmark rcsbatch.recipients.phones.normalise_many against a pandas read of the same CSV.
 
 Generates N distinct messy recipient numbers (mostly DE/AT/CH/FR/GB/US, written
 as +CC, 00CC, national (DE only) and country code without '+', plus ~2% junk)
@@ -36,7 +36,7 @@ import pandas as pd
 import phonenumbers
 import pyarrow as pa
 
-from rcsbatch import phones
+from rcsbatch.recipients import phones
 
 # country, share, national significant number templates: (prefix, random digits)
 COUNTRIES: dict[str, tuple[int, float, list[tuple[str, int]]]] = {

@@ -3,8 +3,8 @@
 Numbers are distinct valid German mobile numbers: row ``k`` gets prefix 151, 160, 170 or 176
 (``k % 4``) and a subscriber part of 8, 7, 7 or 8 digits from an affine permutation of ``k // 4``,
 so any number of rows up to 40 million is distinct without a set to check against. Every prefix
-and length here is valid whatever the digits (``rcsbatch.phones.normalise_one`` agrees; ``check``
-verifies a sample).
+and length here is valid whatever the digits (``rcsbatch.recipients.phones.normalise_one`` agrees;
+``check`` verifies a sample).
 
 * ``clean``: ``+49 151 23456789`` style, for the runs that send;
 * ``messy``: the four shapes people type (``+49 176 1234 5678``, ``0049 176-12345678``,
@@ -182,7 +182,7 @@ def cached(folder: Path, n: int, kind: str, suffix: str) -> Path:
 
 def check(n: int, kind: str = "clean", sample: int = 2_000) -> tuple[int, int]:
     """Normalise a spread sample of rows with ``normalise_one``: (valid, distinct valid)."""
-    from rcsbatch.phones import normalise_one
+    from rcsbatch.recipients.phones import normalise_one
 
     phone = _clean if kind == "clean" else _messy
     ks = np.unique(np.linspace(0, n - 1, min(sample, n)).astype(np.int64)).tolist()

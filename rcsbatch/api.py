@@ -54,7 +54,7 @@ from rcsbatch.capabilities import (
 )
 from rcsbatch.errors import AccountError, CampaignError, GatewayError, InputError, ReportError
 from rcsbatch.events import Event
-from rcsbatch.prepare import Plan, open_plan, warning_counts
+from rcsbatch.recipients.prepare import Plan, open_plan, warning_counts
 from rcsbatch.reporting import Figures
 from rcsbatch.request import SendSettings, cell_text
 from rcsbatch.revoke import RevokePlan, RevokeStats, revoke_campaign_async

@@ -19,9 +19,10 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from rcsbatch import cellformat, csvfile, phones, richcontent
+from rcsbatch import csvfile, richcontent
 from rcsbatch.errors import CampaignError
 from rcsbatch.limits import UNITS, Limits, parse_limits, size
+from rcsbatch.recipients import cellformat, phones
 from rcsbatch.richcontent import RichSpec
 from rcsbatch.template import Template
 from rcsbatch.window import Window, parse_window
@@ -146,7 +147,7 @@ class Campaign:
     raw_columns: tuple[str, ...] = ()  # xlsx columns taken as stored, without their format
     encoding: str = "utf-8"
     # The number types (phones.NUMBER_TYPES) sent to; a capability lookup that shows RCS lets
-    # a number of another type go too (prepare.py).
+    # a number of another type go too (recipients/prepare.py).
     number_types: frozenset[str] = phones.DEFAULT_NUMBER_TYPES
     report_dir: Path = Path("reports")
     # How the campaign's CSV files are written (csvfile.py): "standard" or "excel".

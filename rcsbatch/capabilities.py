@@ -19,18 +19,18 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from rcsbatch import phones
 from rcsbatch.answers import to_decimal
 from rcsbatch.errors import AccountError, GatewayError, InputError
 from rcsbatch.fanout import bounded
-from rcsbatch.recipients import open_recipients
+from rcsbatch.recipients import phones
+from rcsbatch.recipients.read import open_recipients
 from rcsbatch.request import sleep as default_sleep
 from rcsbatch.retry import RetryPolicy
 from rcsbatch.state.journal import Journal
 
 if TYPE_CHECKING:
     from rcsbatch.client import GatewayClient
-    from rcsbatch.prepare import Plan
+    from rcsbatch.recipients.prepare import Plan
 
 #: Numbers per request. seven documents no maximum; 50 numbers keep the URL short (< 1 KB).
 BATCH_SIZE = 50

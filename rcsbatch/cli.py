@@ -23,7 +23,6 @@ from rich.text import Text
 
 from rcsbatch import __version__, api, csvfile, engine, exitcodes, process, runner
 from rcsbatch.campaign import Campaign, check_validity, load_campaign
-from rcsbatch.controls import visible
 from rcsbatch.errors import (
     AccountError,
     CampaignBusyError,
@@ -31,8 +30,9 @@ from rcsbatch.errors import (
     InputError,
     StorageError,
 )
-from rcsbatch.prepare import Plan, open_plan
 from rcsbatch.progress import Progress
+from rcsbatch.recipients.controls import visible
+from rcsbatch.recipients.prepare import Plan, open_plan
 from rcsbatch.report import EXIT_BUSY, EXIT_INPUT, RESUME
 from rcsbatch.state import storage
 from rcsbatch.state.claims import CLAIMS

@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import pandas as pd
 
-from rcsbatch import phones
 from rcsbatch.csvfile import STANDARD, Dialect, safe_cell
 from rcsbatch.errors import (
     AccountError,
@@ -26,7 +25,8 @@ from rcsbatch.errors import (
     InputError,
 )
 from rcsbatch.fanout import bounded
-from rcsbatch.recipients import open_recipients
+from rcsbatch.recipients import phones
+from rcsbatch.recipients.read import open_recipients
 from rcsbatch.request import sleep as default_sleep
 from rcsbatch.retry import Attempts, RetryPolicy
 from rcsbatch.state.status import RowStatus, failure

@@ -6,8 +6,8 @@ from rich.console import Console, Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from rcsbatch.controls import visible
 from rcsbatch.money import money_text, price_text
+from rcsbatch.recipients.controls import visible
 from rcsbatch.reporting import CostLine, Figures, RunLine
 
 

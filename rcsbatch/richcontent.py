@@ -495,8 +495,8 @@ def parse_rich(
 ) -> RichSpec | None:
     """The rich content of the `[message]` table (None for a plain text message).
 
-    `text` is the already parsed `message.text` (its length prepare.py checks, as for a plain
-    text); `moment` reads a date-time as `delay` is read.
+    `text` is the already parsed `message.text` (its length recipients/prepare.py checks, as for a
+    plain text); `moment` reads a date-time as `delay` is read.
     """
     p = _Parser(path, timezone, moment, limits)
     form = table.get("rich_form", DEFAULT_RICH_FORM)

@@ -14,7 +14,7 @@ from rich.markup import escape
 from rich.panel import Panel
 from rich.text import Text
 
-from rcsbatch.controls import visible
+from rcsbatch.recipients.controls import visible
 
 _ICONS = {
     "reply": "↩",

@@ -43,7 +43,7 @@ from rcsbatch.errors import (
     InputError,
     ReportError,
 )
-from rcsbatch.prepare import Plan, open_plan, warning_counts
+from rcsbatch.recipients.prepare import Plan, open_plan, warning_counts
 from rcsbatch.report import Report
 from rcsbatch.request import Expired, SendSettings, request_params
 from rcsbatch.results import (

@@ -684,7 +684,7 @@ async def sent_elsewhere(
     """Look `rows` up in the logbook (a few pages each, no date filter); describe the first
     entry that carries the campaign's derived foreign_id (this version's or an older one's), or
     the row's exact text and label; None when there is none."""
-    from rcsbatch.prepare import derived_foreign_id, legacy_foreign_id
+    from rcsbatch.recipients.prepare import derived_foreign_id, legacy_foreign_id
 
     async def one(row: SampleRow) -> str | None:
         ours = {

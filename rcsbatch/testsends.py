@@ -38,7 +38,6 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import pandas as pd
 
-from rcsbatch import phones
 from rcsbatch.campaign import Campaign
 from rcsbatch.csvfile import STANDARD, Dialect, safe_cell
 from rcsbatch.errors import (
@@ -48,7 +47,8 @@ from rcsbatch.errors import (
     ReportError,
 )
 from rcsbatch.fanout import bounded
-from rcsbatch.prepare import LABEL_RE, Plan
+from rcsbatch.recipients import phones
+from rcsbatch.recipients.prepare import LABEL_RE, Plan
 from rcsbatch.request import SendSettings, cell_text, message_params
 from rcsbatch.retry import Attempts, RetryPolicy
 from rcsbatch.state import privacy

@@ -11,9 +11,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from rcsbatch import phones
 from rcsbatch.campaign import Campaign, check_validity, load_campaign
 from rcsbatch.errors import CampaignError
+from rcsbatch.recipients import phones
 
 # The example from the campaign-file contract, comments and all.
 FULL_EXAMPLE = """\

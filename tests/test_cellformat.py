@@ -11,8 +11,8 @@ import openpyxl
 import pytest
 from openpyxl.styles.numbers import BUILTIN_FORMATS
 
-from rcsbatch import cellformat
-from rcsbatch.recipients import open_recipients
+from rcsbatch.recipients import cellformat
+from rcsbatch.recipients.read import open_recipients
 
 # The table lives in the campaign file's page of the docs.
 README = (Path(__file__).resolve().parent.parent / "docs" / "campaign-file.md").read_text()

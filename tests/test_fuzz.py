@@ -30,8 +30,8 @@ from hypothesis import strategies as st
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
 from rcsbatch.cli import OPTION_HINTS, cli
-from rcsbatch.controls import visible
 from rcsbatch.errors import InputError
+from rcsbatch.recipients.controls import visible
 from rcsbatch.simulator import Faults, SimulatorServer
 
 API_KEY = "fuzz-key"
@@ -259,7 +259,8 @@ def csv_cases(draw: st.DrawFn) -> Case:
     top: dict[str, Any] = {"encoding": said} if said else {}
     top["message"] = {"text": f"Hi {{{field_name}}}", "foreign_id": "{customer_id}"}
     files = {"r.csv": data, "c.toml": toml_document(campaign_data("r.csv", **top)).encode()}
-    # A record of only delimiters, white space and quotes is a blank one: no row (csvlines.py).
+    # A record of only delimiters, white space and quotes is a blank one: no row
+    # (recipients/csvlines.py).
     blank = set(f' \t\r\n"{delimiter}')
     written = sum(1 for row in rows if not set("".join(row)) <= blank)
     return Case(files, rows=written, notes=[f"{encoding=} {said=} {delimiter=}"])
@@ -682,7 +683,7 @@ def test_fast_number_formats_agree_with_the_general_filler(
     code: str, value: float, locale: str
 ) -> None:
     """The fast path for one-run formats renders as the placeholder-by-placeholder filler does."""
-    from rcsbatch import cellformat
+    from rcsbatch.recipients import cellformat
 
     renderer = cellformat.renderer(code, locale)
     (section,) = renderer.sections
@@ -700,7 +701,7 @@ def test_fast_number_formats_agree_with_the_general_filler(
 )
 def test_separators_follow_the_locale(value: float, places: int) -> None:
     """`#,##0.00` in de-DE is en-US's text with `.` and `,` swapped; digits agree with Decimal."""
-    from rcsbatch import cellformat
+    from rcsbatch.recipients import cellformat
 
     code = "#,##0" + ("." + "0" * places if places else "")
     english = cellformat.render(value, code, "en-US")
@@ -719,7 +720,7 @@ def test_separators_follow_the_locale(value: float, places: int) -> None:
 )
 def test_general_never_loses_a_whole_number(value: float) -> None:
     """General: a whole number shows every digit of its 15 significant ones, never `E+`."""
-    from rcsbatch import cellformat
+    from rcsbatch.recipients import cellformat
 
     text = cellformat.general(value)
     if value.is_integer():
@@ -740,7 +741,7 @@ def test_xlsx_blank_rows_are_skipped_and_rows_keep_sheet_numbers(
 ) -> None:
     """Blank rows anywhere and blank columns before the table: the header is the first row that
     is not blank, each data row keeps its sheet row number, nothing else is read."""
-    from rcsbatch.recipients import open_recipients
+    from rcsbatch.recipients.read import open_recipients
 
     book = openpyxl.Workbook()
     sheet = book.active
@@ -836,8 +837,8 @@ def test_blank_rows_and_columns_leave_rows_and_line_numbers_alone(
 ) -> None:
     """Blank rows and an unnamed empty column anywhere in a CSV do not change the rows read,
     and each row's number is the line its record starts on (whatever the scanner's block)."""
-    from rcsbatch import csvlines
-    from rcsbatch.recipients import open_recipients
+    from rcsbatch.recipients import csvlines
+    from rcsbatch.recipients.read import open_recipients
 
     content, encoding, expected, starts = export
     with tempfile.TemporaryDirectory() as folder, pytest.MonkeyPatch.context() as patch:

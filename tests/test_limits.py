@@ -23,7 +23,7 @@ from rcsbatch.cli import cli
 from rcsbatch.client import GatewayClient
 from rcsbatch.errors import CampaignError, GatewayError
 from rcsbatch.limits import Limits
-from rcsbatch.prepare import open_plan
+from rcsbatch.recipients.prepare import open_plan
 from rcsbatch.request import SendSettings, bodies_over, message_params, request_params
 from rcsbatch.richcontent import RICH_FORMS
 from rcsbatch.runner import Gateway

@@ -29,7 +29,7 @@ from test_resume import Cli, folder_of, kill_repeatedly, wait_until
 from rcsbatch.campaign import Campaign
 from rcsbatch.cli import cli
 from rcsbatch.errors import AlreadySentError, BudgetError, HistoryLostError
-from rcsbatch.prepare import derived_foreign_id
+from rcsbatch.recipients.prepare import derived_foreign_id
 from rcsbatch.report import EXIT_OK
 from rcsbatch.runner import Gateway, RunResult, campaign_state, journal_path, run
 from rcsbatch.simulator import SimulatorServer

@@ -12,7 +12,8 @@ import tokenize
 from collections.abc import Iterator
 from pathlib import Path
 
-from rcsbatch import prepare, report
+from rcsbatch import report
+from rcsbatch.recipients import prepare
 from rcsbatch.state import journal
 from rcsbatch.state.status import ROW_STATUSES
 
@@ -151,12 +152,12 @@ def test_only_the_status_module_words_a_failed_rows_text() -> None:
 
 
 def test_only_the_money_module_rounds_amounts() -> None:
-    """Rounding steps for money live in `money.py` (cellformat.py renders spreadsheet cells by
-    their own number formats, not money)."""
+    """Rounding steps for money live in `money.py` (recipients/cellformat.py renders spreadsheet
+    cells by their own number formats, not money)."""
     found = [
         f"{name}:{line}"
         for name, text in sources().items()
-        if name not in {"money.py", "cellformat.py"}
+        if name not in {"money.py", "recipients/cellformat.py"}
         for line, code in enumerate(text.splitlines(), 1)
         if ".quantize(" in code or "ROUND_HALF" in code
     ]

@@ -1,4 +1,4 @@
-"""Tests for rcsbatch.phones: the reference normaliser and its vectorised twin."""
+"""Tests for rcsbatch.recipients.phones: the reference normaliser and its vectorised twin."""
 
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from phonenumbers import PhoneNumberFormat, PhoneNumberType
 
-from rcsbatch import phones
-from rcsbatch.phones import (
+from rcsbatch.recipients import phones
+from rcsbatch.recipients.phones import (
     DEFAULT_NUMBER_TYPES,
     EMPTY,
     FLOAT_NOTATION,

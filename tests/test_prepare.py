@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from rcsbatch.campaign import load_campaign
 from rcsbatch.errors import CampaignError, RecipientsError
-from rcsbatch.prepare import SeenNumbers, check_chunk, open_plan, warning_counts
+from rcsbatch.recipients.prepare import SeenNumbers, check_chunk, open_plan, warning_counts
 from rcsbatch.report import warning_lines
 
 

@@ -14,7 +14,7 @@ from conftest import CampaignFactory
 
 from rcsbatch import events
 from rcsbatch.cli import cli
-from rcsbatch.prepare import open_plan
+from rcsbatch.recipients.prepare import open_plan
 from rcsbatch.runner import Gateway, run, send_test_messages
 from rcsbatch.simulator.backend import Backend
 from rcsbatch.state import privacy

@@ -1,5 +1,5 @@
-"""Tests for rcsbatch.recipients: every cell read as text, NA for empty, rows numbered as the file's
-own lines (the header is 1), blank rows and unnamed empty columns left out."""
+"""Tests for rcsbatch.recipients.read: every cell read as text, NA for empty, rows numbered as the
+file's own lines (the header is 1), blank rows and unnamed empty columns left out."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from rcsbatch.errors import RecipientsError
-from rcsbatch.recipients import RecipientFile, open_recipients
+from rcsbatch.recipients.read import RecipientFile, open_recipients
 
 DATA = Path(__file__).resolve().parent / "data"
 

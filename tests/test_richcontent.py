@@ -16,7 +16,7 @@ import rcsbatch
 from rcsbatch.campaign import Campaign, load_campaign
 from rcsbatch.cli import cli
 from rcsbatch.errors import CampaignError
-from rcsbatch.prepare import open_plan
+from rcsbatch.recipients.prepare import open_plan
 from rcsbatch.request import SendSettings, message_params
 from rcsbatch.richcontent import (
     AS_IS,

@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from rcsbatch.errors import AccountError, AnswerLostError
-from rcsbatch.prepare import derived_foreign_id
+from rcsbatch.recipients.prepare import derived_foreign_id
 from rcsbatch.settle import (
     MAX_PAGES,
     PAGE,

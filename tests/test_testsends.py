@@ -16,7 +16,7 @@ from conftest import CampaignFactory
 from rcsbatch import testsends
 from rcsbatch.campaign import Campaign, load_campaign
 from rcsbatch.errors import InputError
-from rcsbatch.prepare import open_plan
+from rcsbatch.recipients.prepare import open_plan
 from rcsbatch.report import EXIT_OK
 from rcsbatch.runner import Gateway, journal_path, run, send_test_messages
 from rcsbatch.simulator import SimulatorServer

@@ -11,9 +11,9 @@ import openpyxl
 import pandas as pd
 import pytest
 
-from rcsbatch import workbook
 from rcsbatch.errors import RecipientsError
-from rcsbatch.recipients import RecipientFile, open_recipients
+from rcsbatch.recipients import workbook
+from rcsbatch.recipients.read import RecipientFile, open_recipients
 
 MAIN = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
 REL = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"

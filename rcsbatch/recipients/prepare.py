@@ -23,16 +23,17 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import pandas as pd
 
-from rcsbatch import phones, richcontent
+from rcsbatch import richcontent
 from rcsbatch.campaign import Campaign
-from rcsbatch.controls import CONTROL_RE, control_name, first_control, visible
 from rcsbatch.errors import RecipientsError
 from rcsbatch.limits import UNITS, sizes
-from rcsbatch.recipients import RecipientFile, open_recipients, read_numbers_column
+from rcsbatch.recipients import phones
+from rcsbatch.recipients.controls import CONTROL_RE, control_name, first_control, visible
+from rcsbatch.recipients.read import RecipientFile, open_recipients, read_numbers_column
 from rcsbatch.request import SendSettings, bodies_over
 from rcsbatch.state.status import RowStatus
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("rcsbatch.prepare")
 
 LABEL_RE = r"[A-Za-z0-9.\-_@]{1,100}"
 FOREIGN_ID_RE = r"[A-Za-z0-9.\-_@]{1,64}"

@@ -27,8 +27,8 @@ from xml.parsers import expat
 
 import numpy as np
 
-from rcsbatch import cellformat
-from rcsbatch.cellformat import CellLocale, Renderer
+from rcsbatch.recipients import cellformat
+from rcsbatch.recipients.cellformat import CellLocale, Renderer
 
 Value = Any  # what calamine yields: str, float, int, bool, date, datetime, time, timedelta
 _REF = re.compile(r"([A-Za-z]+)(\d+)")

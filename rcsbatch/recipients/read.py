@@ -27,8 +27,8 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from rcsbatch import cellformat, csvlines, workbook
 from rcsbatch.errors import RecipientsError
+from rcsbatch.recipients import cellformat, csvlines, workbook
 
 CHUNK_ROWS = 100_000
 _DELIMITERS = (",", ";", "\t")
