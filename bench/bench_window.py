@@ -1,4 +1,4 @@
-"""Benchmark rcsbatch.window: per-call cost of zones_for and Window.opening.
+"""Benchmark rcsbatch.campaign.window: per-call cost of zones_for and Window.opening.
 
 Generates N distinct valid German mobiles (+49 151/160/170/176) and N distinct valid US numbers
 (area codes spread over six zones), then times, at one fixed ``now``:
@@ -19,8 +19,8 @@ from datetime import UTC, datetime
 
 import phonenumbers
 
-from rcsbatch import window as window_module
-from rcsbatch.window import Window, WindowNeverOpens, parse_window, zones_for
+from rcsbatch.campaign import window as window_module
+from rcsbatch.campaign.window import Window, WindowNeverOpens, parse_window, zones_for
 
 DE_PREFIXES = [("151", 8), ("160", 7), ("170", 7), ("176", 8)]
 US_AREAS = ["212", "305", "312", "415", "713", "808", "907", "602", "617", "206"]

@@ -40,7 +40,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from rcsbatch import engine, runner, testsends
-from rcsbatch.campaign import Campaign, check_validity, load_campaign
+from rcsbatch.campaign.file import Campaign, check_validity, load_campaign
 from rcsbatch.capabilities import CONCURRENCY as LOOKUPS_AT_ONCE
 from rcsbatch.capabilities import (
     DEFAULT_MAX_AGE,
@@ -223,7 +223,7 @@ def simulated(
     """The built-in simulator as the gateway, started with the campaign's saved state (what it
     accepted, its balance) and stopped afterwards, saving it. A state that cannot be saved is
     told to `on_trouble` (default: logged), never raised: it must not hide how the run ended."""
-    from rcsbatch.richcontent import RICH_FORMS
+    from rcsbatch.campaign.rich import RICH_FORMS
     from rcsbatch.simulator import Faults, SimulatorServer
     from rcsbatch.state import paths as states
 

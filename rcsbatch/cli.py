@@ -22,7 +22,7 @@ from rich.table import Table
 from rich.text import Text
 
 from rcsbatch import __version__, api, csvfile, engine, exitcodes, process, runner
-from rcsbatch.campaign import Campaign, check_validity, load_campaign
+from rcsbatch.campaign.file import Campaign, check_validity, load_campaign
 from rcsbatch.errors import (
     AccountError,
     CampaignBusyError,
@@ -563,8 +563,8 @@ def preview(campaign_file: str, count: int, as_json: bool) -> int:
 
 def _print_rich(out: Console, row: int, params: dict[str, Any], form: str, obj: Any) -> None:
     """A rich row: the other parameters as a table, the RCS object as panels below it."""
-    from rcsbatch.richcontent import CONTENT_KEYS
-    from rcsbatch.richpreview import render
+    from rcsbatch.campaign.rich import CONTENT_KEYS
+    from rcsbatch.campaign.richpreview import render
 
     rest = {k: v for k, v in params.items() if k not in (*CONTENT_KEYS, "suggestions")}
     _print_params(out, row, {**rest, "rich content": f"below (sent as {form})"})

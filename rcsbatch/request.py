@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from rcsbatch.campaign import (
+from rcsbatch.campaign.file import (
     DEFAULT_EVIDENCE_MARGIN,
     DEFAULT_GIVE_UP_AFTER,
     DEFAULT_REQUEST_TIMEOUT,
@@ -24,8 +24,8 @@ from rcsbatch.campaign import (
     DEFAULT_SETTLE_SECONDS,
     Campaign,
 )
-from rcsbatch.richcontent import place
-from rcsbatch.window import Window
+from rcsbatch.campaign.rich import place
+from rcsbatch.campaign.window import Window
 
 
 async def sleep(seconds: float) -> None:
@@ -198,7 +198,7 @@ def bodies_over(
     need no escaping) and the recipient's digits. Only rows whose bound is over the limit are
     built and measured one by one.
     """
-    from rcsbatch.limits import BYTES, sizes
+    from rcsbatch.campaign.limits import BYTES, sizes
 
     empty = largest_body(settings, recipient=0, text="", label="x", foreign_id="x")
     bound = empty + 2 + 2 * sizes(text, BYTES) + 20

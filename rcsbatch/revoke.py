@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from rcsbatch.campaign import Campaign
+from rcsbatch.campaign.file import Campaign
 from rcsbatch.errors import AccountError, ReportError, RetriableError
 from rcsbatch.fanout import bounded
 from rcsbatch.retry import Attempts, RetryPolicy

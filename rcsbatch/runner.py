@@ -32,7 +32,7 @@ import pandas as pd
 
 from rcsbatch import engine
 from rcsbatch.budget import Budget, check_budget
-from rcsbatch.campaign import Campaign
+from rcsbatch.campaign.file import Campaign
 from rcsbatch.csvfile import STANDARD, Dialect
 from rcsbatch.errors import (
     AccountError,

@@ -37,6 +37,7 @@ from tenacity import RetryCallState
 
 from rcsbatch.answers import RELOAD_LOCK, Accepted
 from rcsbatch.budget import Budget
+from rcsbatch.campaign.window import WindowNeverOpens
 from rcsbatch.errors import (
     AccountError,
     AnswerLostError,
@@ -49,7 +50,6 @@ from rcsbatch.retry import WAIT_NOTICE, RetryPolicy
 from rcsbatch.settle import Known, Rules, Settlement, Settler, journal_known
 from rcsbatch.state.journal import Journal, Outcome, Pending
 from rcsbatch.state.status import RowStatus, failure
-from rcsbatch.window import WindowNeverOpens
 
 if TYPE_CHECKING:  # the client (aiohttp, httpx) is imported by whoever builds one
     from rcsbatch.client import GatewayClient

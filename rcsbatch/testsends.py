@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import pandas as pd
 
-from rcsbatch.campaign import Campaign
+from rcsbatch.campaign.file import Campaign
 from rcsbatch.csvfile import STANDARD, Dialect, safe_cell
 from rcsbatch.errors import (
     AccountError,

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, settings
 
-from rcsbatch.campaign import Campaign, load_campaign
+from rcsbatch.campaign.file import Campaign, load_campaign
 from rcsbatch.runner import Gateway
 from rcsbatch.simulator import SimulatorServer
 

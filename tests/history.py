@@ -10,7 +10,7 @@ from decimal import Decimal
 
 from conftest import CampaignFactory
 
-from rcsbatch.campaign import Campaign
+from rcsbatch.campaign.file import Campaign
 from rcsbatch.runner import Gateway, RunResult, journal_path, run
 from rcsbatch.simulator import Message, SimulatorServer
 from rcsbatch.state.journal import Journal

@@ -1,4 +1,4 @@
-"""Tests for rcsbatch.campaign: the campaign file contract (keys, defaults, paths, errors)."""
+"""Tests for rcsbatch.campaign.file: the campaign file contract (keys, defaults, paths, errors)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from rcsbatch.campaign import Campaign, check_validity, load_campaign
+from rcsbatch.campaign.file import Campaign, check_validity, load_campaign
 from rcsbatch.errors import CampaignError
 from rcsbatch.recipients import phones
 

@@ -12,7 +12,7 @@ import pytest
 from click.testing import CliRunner
 from conftest import API_KEY, CampaignFactory
 
-from rcsbatch.campaign import load_campaign
+from rcsbatch.campaign.file import load_campaign
 from rcsbatch.cli import cli
 from rcsbatch.errors import CampaignError
 from rcsbatch.report import EXIT_OK

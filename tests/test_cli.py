@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner, Result
 
-from rcsbatch.campaign import load_campaign
+from rcsbatch.campaign.file import load_campaign
 from rcsbatch.cli import cli
 from rcsbatch.runner import journal_path
 from rcsbatch.simulator import Faults, SimulatorServer

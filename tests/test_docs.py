@@ -18,8 +18,8 @@ import phonenumbers
 import pytest
 from click.testing import CliRunner
 
-from rcsbatch import campaign as campaign_keys
-from rcsbatch.campaign import parse_campaign
+from rcsbatch.campaign import file as campaign_keys
+from rcsbatch.campaign.file import parse_campaign
 from rcsbatch.cli import cli
 from rcsbatch.exitcodes import ExitCode
 
@@ -108,7 +108,7 @@ def test_campaign_file_example_is_a_valid_campaign() -> None:
 def test_limits_table_lists_every_limit_at_its_default() -> None:
     """The `[limits]` block of "Texts and limits" names every limit, at its default, with its
     unit in the comment."""
-    from rcsbatch.limits import UNITS, Limits
+    from rcsbatch.campaign.limits import UNITS, Limits
 
     (block,) = [
         b for b in blocks("toml", section("## Texts and limits")) if b.startswith("[limits]\ntext")

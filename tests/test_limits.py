@@ -18,14 +18,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import rcsbatch
-from rcsbatch.campaign import Campaign, load_campaign
+from rcsbatch.campaign.file import Campaign, load_campaign
+from rcsbatch.campaign.limits import Limits
+from rcsbatch.campaign.rich import RICH_FORMS
 from rcsbatch.cli import cli
 from rcsbatch.client import GatewayClient
 from rcsbatch.errors import CampaignError, GatewayError
-from rcsbatch.limits import Limits
 from rcsbatch.recipients.prepare import open_plan
 from rcsbatch.request import SendSettings, bodies_over, message_params, request_params
-from rcsbatch.richcontent import RICH_FORMS
 from rcsbatch.runner import Gateway
 from rcsbatch.simulator import SimulatorServer
 
@@ -68,7 +68,7 @@ def test_limits_table_sets_what_it_names() -> None:
 
 
 def _campaign(data: dict[str, Any]) -> Campaign:
-    from rcsbatch.campaign import parse_campaign
+    from rcsbatch.campaign.file import parse_campaign
 
     base = {"name": "x", "recipients": "r.csv", "message": {"text": "Hi"}}
     return parse_campaign({**base, **data}, Path("/tmp/x.toml"))

@@ -26,7 +26,7 @@ from click.testing import CliRunner
 from conftest import API_KEY, CampaignFactory
 from test_resume import Cli, folder_of, kill_repeatedly, wait_until
 
-from rcsbatch.campaign import Campaign
+from rcsbatch.campaign.file import Campaign
 from rcsbatch.cli import cli
 from rcsbatch.errors import AlreadySentError, BudgetError, HistoryLostError
 from rcsbatch.recipients.prepare import derived_foreign_id

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from rcsbatch.campaign import load_campaign
+from rcsbatch.campaign.file import load_campaign
 from rcsbatch.errors import CampaignError, RecipientsError
 from rcsbatch.recipients.prepare import SeenNumbers, check_chunk, open_plan, warning_counts
 from rcsbatch.report import warning_lines

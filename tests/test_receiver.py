@@ -29,7 +29,7 @@ from click.testing import CliRunner
 from conftest import API_KEY, CampaignFactory
 
 import rcsbatch
-from rcsbatch.campaign import Campaign
+from rcsbatch.campaign.file import Campaign
 from rcsbatch.cli import cli
 from rcsbatch.receiver import BODY_TIMEOUT, IDLE_TIMEOUT, ReceiverServer, ReceiverSettings
 from rcsbatch.runner import Gateway, RunResult, journal_path

@@ -29,7 +29,7 @@ import pytest
 from conftest import API_KEY, CampaignFactory
 
 import rcsbatch
-from rcsbatch.campaign import Campaign
+from rcsbatch.campaign.file import Campaign
 from rcsbatch.report import RESUME
 from rcsbatch.runner import Gateway, journal_path, run
 from rcsbatch.simulator import Message, SimulatorServer

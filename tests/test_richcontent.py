@@ -13,12 +13,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import rcsbatch
-from rcsbatch.campaign import Campaign, load_campaign
-from rcsbatch.cli import cli
-from rcsbatch.errors import CampaignError
-from rcsbatch.recipients.prepare import open_plan
-from rcsbatch.request import SendSettings, message_params
-from rcsbatch.richcontent import (
+from rcsbatch.campaign.file import Campaign, load_campaign
+from rcsbatch.campaign.rich import (
     AS_IS,
     FRAGMENT,
     PATH,
@@ -27,9 +23,13 @@ from rcsbatch.richcontent import (
     encode_component,
     url_parts,
 )
+from rcsbatch.campaign.template import Template
+from rcsbatch.cli import cli
+from rcsbatch.errors import CampaignError
+from rcsbatch.recipients.prepare import open_plan
+from rcsbatch.request import SendSettings, message_params
 from rcsbatch.runner import Gateway
 from rcsbatch.simulator import Faults, SimulatorServer
-from rcsbatch.template import Template
 
 ROOT = Path(__file__).resolve().parent.parent
 R = CampaignFactory.recipient
@@ -436,7 +436,7 @@ def test_docs_rich_examples_are_valid_campaigns() -> None:
     import re
     import tomllib
 
-    from rcsbatch.campaign import parse_campaign
+    from rcsbatch.campaign.file import parse_campaign
 
     section = (ROOT / "docs" / "rich-messages.md").read_text(encoding="utf-8")
     card, carousel = re.findall(r"```toml\n(.*?)```", section, flags=re.S)

@@ -18,7 +18,7 @@ import pyarrow.parquet as pq
 import pytest
 from conftest import API_KEY, CampaignFactory
 
-from rcsbatch.campaign import Campaign
+from rcsbatch.campaign.file import Campaign
 from rcsbatch.errors import BudgetError, StorageError
 from rcsbatch.report import EXIT_GATEWAY, EXIT_OK, EXIT_ROWS
 from rcsbatch.results import STALE_AFTER, ResultsWriter

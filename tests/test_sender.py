@@ -17,12 +17,12 @@ import pytest
 
 from rcsbatch.answers import Accepted
 from rcsbatch.budget import Budget
+from rcsbatch.campaign.window import parse_window
 from rcsbatch.errors import AccountError, AnswerLostError, RecipientError, RetriableError
 from rcsbatch.pace import RateLimiter
 from rcsbatch.request import SendSettings
 from rcsbatch.sender import Sender, SendStats
 from rcsbatch.state.journal import RESULT_COLUMNS, Journal, Outcome
-from rcsbatch.window import parse_window
 
 T0 = 1_800_000_000.0
 RUN = "20270115T080000Z"

@@ -1,4 +1,5 @@
-"""Tests for rcsbatch.template: `{column}` placeholders, `{{`/`}}` escapes, row and frame merges."""
+"""Tests for rcsbatch.campaign.template: `{column}` placeholders, `{{`/`}}` escapes, row and frame
+merges."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rcsbatch.template import Template
+from rcsbatch.campaign.template import Template
 
 
 @pytest.mark.parametrize(

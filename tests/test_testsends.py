@@ -14,7 +14,7 @@ import pytest
 from conftest import CampaignFactory
 
 from rcsbatch import testsends
-from rcsbatch.campaign import Campaign, load_campaign
+from rcsbatch.campaign.file import Campaign, load_campaign
 from rcsbatch.errors import InputError
 from rcsbatch.recipients.prepare import open_plan
 from rcsbatch.report import EXIT_OK

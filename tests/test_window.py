@@ -1,4 +1,4 @@
-"""Tests for rcsbatch.window: quiet hours on each recipient's own clock."""
+"""Tests for rcsbatch.campaign.window: quiet hours on each recipient's own clock."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from phonenumbers import PhoneNumberFormat, PhoneNumberType
 from phonenumbers.timezone import time_zones_for_number
 from phonenumbers.tzdata import TIMEZONE_DATA
 
-from rcsbatch.window import (
+from rcsbatch.campaign.window import (
     FALLBACK_ZONES,
     HORIZON,
     Window,

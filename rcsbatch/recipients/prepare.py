@@ -23,10 +23,10 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import pandas as pd
 
-from rcsbatch import richcontent
-from rcsbatch.campaign import Campaign
+from rcsbatch.campaign import rich
+from rcsbatch.campaign.file import Campaign
+from rcsbatch.campaign.limits import UNITS, sizes
 from rcsbatch.errors import RecipientsError
-from rcsbatch.limits import UNITS, sizes
 from rcsbatch.recipients import phones
 from rcsbatch.recipients.controls import CONTROL_RE, control_name, first_control, visible
 from rcsbatch.recipients.read import RecipientFile, open_recipients, read_numbers_column
@@ -400,8 +400,8 @@ def check_chunk(
         ok = _text_length_reason(campaign, merged["text"], ok, reason)
     if m.rich is not None:
         # The row's text becomes its merged RCS object (JSON): what the journal keeps and sends.
-        ok = richcontent.check_frame(m.rich, merged, ok, reason)
-        merged["text"] = richcontent.merge_frame(m.rich, merged, chunk.index)
+        ok = rich.check_frame(m.rich, merged, ok, reason)
+        merged["text"] = rich.merge_frame(m.rich, merged, chunk.index)
     for key, pattern, rule in (
         ("label", LABEL_RE, "at most 100 of A-Z a-z 0-9 . - _ @"),
         ("foreign_id", FOREIGN_ID_RE, "at most 64 of A-Z a-z 0-9 . - _ @"),

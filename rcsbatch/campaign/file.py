@@ -19,13 +19,14 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from rcsbatch import csvfile, richcontent
+from rcsbatch import csvfile
+from rcsbatch.campaign import rich as richcontent
+from rcsbatch.campaign.limits import UNITS, Limits, parse_limits, size
+from rcsbatch.campaign.rich import RichSpec
+from rcsbatch.campaign.template import Template
+from rcsbatch.campaign.window import Window, parse_window
 from rcsbatch.errors import CampaignError
-from rcsbatch.limits import UNITS, Limits, parse_limits, size
 from rcsbatch.recipients import cellformat, phones
-from rcsbatch.richcontent import RichSpec
-from rcsbatch.template import Template
-from rcsbatch.window import Window, parse_window
 
 NAME_RE = re.compile(r"[A-Za-z0-9._\-@]{1,64}")
 FALLBACKS = ("sms", "webview")

@@ -13,7 +13,7 @@ A placeholder in a URL is percent-encoded for the part of the URL it lands in (`
 one forming the scheme or host (or the whole URL) goes in as it is, and the merged URL is checked.
 
 Field names follow seven's unmerged client change (unconfirmed); the limits are RBM's defaults
-(seven documents none; see limits.py).
+(seven documents none; see campaign/limits.py).
 """
 
 from __future__ import annotations
@@ -27,9 +27,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit
 
+from rcsbatch.campaign.limits import UNITS, Limits, size
+from rcsbatch.campaign.template import Template
 from rcsbatch.errors import CampaignError
-from rcsbatch.limits import UNITS, Limits, size
-from rcsbatch.template import Template
 
 if TYPE_CHECKING:  # only the per-row functions need them; they import them when called
     import numpy as np
@@ -39,7 +39,7 @@ if TYPE_CHECKING:  # only the per-row functions need them; they import them when
 #: `rich_form` knob gives each: json_text is the docs' wording and the default.
 RICH_FORMS = {"json_text": "json_text", "json_string": "form_string", "top_level": "top_level"}
 DEFAULT_RICH_FORM = "json_text"
-#: The keys of `[message]` this module reads (campaign.py reads the rest).
+#: The keys of `[message]` this module reads (campaign/file.py reads the rest).
 MESSAGE_KEYS = frozenset({"rich_form", "richcard", "carousel", "file", "suggestions"})
 CONTENT_KEYS = ("text", "richcard", "carousel", "file")
 SUGGESTION_TYPES = (
@@ -606,7 +606,7 @@ def check_frame(
     read."""
     import numpy as np
 
-    from rcsbatch.limits import sizes
+    from rcsbatch.campaign.limits import sizes
 
     for found in spec.fields:
         if found.template.is_constant:
