@@ -9,10 +9,10 @@ first request to the last answer, and how many answers were accepted.
 ``aiohttp``    one ``aiohttp.ClientSession`` (``TCPConnector(limit=concurrency)``), body read
 ``httpx``      ``httpx.AsyncClient`` on httpx's default transport (httpcore's pool)
 ``httpx-aio``  ``httpx.AsyncClient`` over ``httpx_aiohttp.AiohttpTransport``
-``httpx-rcs``  ``httpx.AsyncClient`` over ``rcsbatch.transport.AiohttpTransport``
-``client``     ``rcsbatch.client.GatewayClient.send`` (its transport, headers and answer parsing)
-``direct``     diagnostic: an ``httpx.Request`` handed straight to rcsbatch's transport (no
-               ``AsyncClient``), answer parsed with ``rcsbatch.answers.read_send_answer``
+``httpx-rcs``  ``httpx.AsyncClient`` over ``rcsbatch.gateway.transport.AiohttpTransport``
+``client``     ``rcsbatch.gateway.client.GatewayClient.send`` (its transport, headers and answer
+parsing) ``direct``     diagnostic: an ``httpx.Request`` handed straight to rcsbatch's transport (no
+               ``AsyncClient``), answer parsed with ``rcsbatch.gateway.answers.read_send_answer``
 ``aio-parse``  diagnostic: the bare aiohttp loop, answer parsed with ``read_send_answer``
 =============  ==============================================================================
 
@@ -119,13 +119,13 @@ async def loop_httpx_aio(url: str, n: int, concurrency: int) -> int:
 
 
 async def loop_httpx_rcs(url: str, n: int, concurrency: int) -> int:
-    from rcsbatch.transport import AiohttpTransport
+    from rcsbatch.gateway.transport import AiohttpTransport
 
     return await _loop_httpx(url, n, concurrency, AiohttpTransport(max_connections=concurrency))
 
 
 async def loop_client(url: str, n: int, concurrency: int) -> int:
-    from rcsbatch.client import GatewayClient
+    from rcsbatch.gateway.client import GatewayClient
 
     async with GatewayClient(url, KEY, max_connections=concurrency) as client:
 
@@ -140,8 +140,8 @@ async def loop_client(url: str, n: int, concurrency: int) -> int:
 async def loop_direct(url: str, n: int, concurrency: int) -> int:
     import httpx
 
-    from rcsbatch.answers import read_send_answer
-    from rcsbatch.transport import AiohttpTransport
+    from rcsbatch.gateway.answers import read_send_answer
+    from rcsbatch.gateway.transport import AiohttpTransport
 
     transport = AiohttpTransport(max_connections=concurrency)
     send_url = httpx.URL(url + "/rcs/messages")
@@ -168,7 +168,7 @@ async def loop_direct(url: str, n: int, concurrency: int) -> int:
 async def loop_aio_parse(url: str, n: int, concurrency: int) -> int:
     import aiohttp
 
-    from rcsbatch.answers import read_send_answer
+    from rcsbatch.gateway.answers import read_send_answer
 
     connector = aiohttp.TCPConnector(limit=concurrency)
     async with aiohttp.ClientSession(connector=connector) as session:

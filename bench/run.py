@@ -66,7 +66,7 @@ LOOP_NAMES = {
     "aiohttp": "(a) bare aiohttp loop",
     "httpx": "(b) httpx, default async transport",
     "httpx-aio": "(c) httpx over httpx_aiohttp.AiohttpTransport",
-    "httpx-rcs": "(d) httpx over rcsbatch.transport.AiohttpTransport",
+    "httpx-rcs": "(d) httpx over rcsbatch.gateway.transport.AiohttpTransport",
     "client": "(e) rcsbatch GatewayClient.send loop (parses answers)",
 }
 DIAGNOSTIC_LOOPS = {

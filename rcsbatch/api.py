@@ -54,11 +54,13 @@ from rcsbatch.capabilities import (
 )
 from rcsbatch.errors import AccountError, CampaignError, GatewayError, InputError, ReportError
 from rcsbatch.events import Event
+from rcsbatch.gateway import config
+from rcsbatch.gateway.config import Gateway
+from rcsbatch.gateway.request import SendSettings, cell_text
 from rcsbatch.recipients.prepare import Plan, open_plan, warning_counts
 from rcsbatch.reporting import Figures
-from rcsbatch.request import SendSettings, cell_text
 from rcsbatch.revoke import RevokePlan, RevokeStats, revoke_campaign_async
-from rcsbatch.runner import Gateway, RunResult
+from rcsbatch.runner import RunResult
 from rcsbatch.state import privacy, storage
 from rcsbatch.state.journal import Journal
 from rcsbatch.sync import SyncStats
@@ -67,7 +69,7 @@ from rcsbatch.testsends import TestMessage, TestSendResult
 if TYPE_CHECKING:
     import pandas as pd
 
-    from rcsbatch.client import GatewayClient
+    from rcsbatch.gateway.client import GatewayClient
     from rcsbatch.receiver import Receiver
     from rcsbatch.state.journal import Outcome
 
@@ -147,7 +149,7 @@ async def run_async(
     if dry_run:
         check_validity(campaign, time.time())
         runner.check_report_folder(root, campaign)
-        if gateway is None and not simulate and runner.api_key_from_env():
+        if gateway is None and not simulate and config.api_key_from_env():
             gateway = Gateway.from_env()  # a dry run needs no key, but shows the balance with one
         plan = plan or open_plan(campaign)
         account = runner.account_for(campaign, gateway, simulate)
@@ -190,7 +192,7 @@ async def run_async(
 
 
 def _client(gateway: Gateway, *, max_connections: int) -> GatewayClient:
-    from rcsbatch.client import GatewayClient  # aiohttp/httpx: only when a request goes
+    from rcsbatch.gateway.client import GatewayClient  # aiohttp/httpx: only when a request goes
 
     return GatewayClient(gateway.base_url, gateway.api_key, max_connections=max_connections)
 
@@ -589,7 +591,7 @@ def _lookup_target(
     if isinstance(target, Campaign):
         root = runner.report_root(target, Path(report_dir) if report_dir is not None else None)
         numbers, skipped = campaign_numbers(open_plan(target)), 0
-        if gateway is None and not simulate and runner.api_key_from_env():
+        if gateway is None and not simulate and config.api_key_from_env():
             gateway = Gateway.from_env()
         account = runner.account_for(target, gateway, simulate)
         cache = runner.journal_path(target, account)
@@ -701,7 +703,7 @@ def serve_webhooks(
     settings = receiver.ReceiverSettings(
         signing_key, public_url, idle_timeout=idle_timeout, body_timeout=body_timeout
     )
-    if gateway is None and runner.api_key_from_env():
+    if gateway is None and config.api_key_from_env():
         gateway = Gateway.from_env()
     journal = runner.journal_path(campaign, runner.account_for(campaign, gateway))
     return receiver.serve(
@@ -915,7 +917,7 @@ async def validate_async(
     check_validity(campaign, time.time())
     runner.check_report_folder(runner.report_root(campaign), campaign)
     plan = open_plan(campaign)
-    if gateway is None and runner.api_key_from_env():
+    if gateway is None and config.api_key_from_env():
         gateway = Gateway.from_env()
     account = runner.account_for(campaign, gateway)
     plan = runner.with_lookups(plan, runner.journal_path(campaign, account))
@@ -946,7 +948,7 @@ async def validate_async(
             # A campaign that validates must not be refused by `run` for its budget.
             balance = await runner.balance_of(client) if needs_balance else None
     elif campaign.message.sender is not None:
-        say(f"agent check skipped: no {runner.API_KEY_ENV} to ask the gateway with")
+        say(f"agent check skipped: no {config.API_KEY_ENV} to ask the gateway with")
     runner.check_budget_ahead(campaign, plan, account, balance)
     return ValidationResult(
         campaign.path.name,
@@ -996,12 +998,12 @@ def preview(
     them; no request. The capability lookups in the journal of `gateway`'s account (given, or
     $SEVEN_API_KEY's, else the one account that ran the campaign) count as a run would count
     them. InputError kinds as for `validate`; no ready row gives an empty list."""
-    from rcsbatch.request import request_params
+    from rcsbatch.gateway.request import request_params
 
     check_validity(campaign, time.time())
     runner.check_report_folder(runner.report_root(campaign), campaign)
     plan = open_plan(campaign)
-    if gateway is None and runner.api_key_from_env():
+    if gateway is None and config.api_key_from_env():
         gateway = Gateway.from_env()
     with contextlib.suppress(ReportError):  # several accounts and no key: no lookups to use
         plan = runner.with_lookups(
@@ -1087,7 +1089,7 @@ def _report_journal(campaign: Campaign, simulate: bool, gateway: Gateway | None)
     """The journal a report reads: the account's of `gateway` (see runner.account_for)."""
     if simulate and gateway is not None:
         raise ValueError("give a gateway or simulate=True, not both")
-    if gateway is None and not simulate and runner.api_key_from_env():
+    if gateway is None and not simulate and config.api_key_from_env():
         gateway = Gateway.from_env()
     return runner.journal_path(campaign, runner.account_for(campaign, gateway, simulate))
 

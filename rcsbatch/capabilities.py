@@ -3,8 +3,8 @@
 Each answer is cached with its time in a journal (the campaign's; for a plain file,
 `<report dir>/lookups.sqlite`), and a number is looked up again only when its cached answer is
 older than the chosen age. Numbers go in batches (comma-separated, as seven's lookup endpoints
-take them), a few batches at a time, each retried by the send path's rules (`retry.py`); a lost
-answer is not retried, since it may have been billed: the next call looks those numbers up.
+take them), a few batches at a time, each retried by the send path's rules (`gateway/retry.py`); a
+lost answer is not retried, since it may have been billed: the next call looks those numbers up.
 """
 
 from __future__ import annotations
@@ -19,17 +19,17 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from rcsbatch.answers import to_decimal
 from rcsbatch.errors import AccountError, GatewayError, InputError
-from rcsbatch.fanout import bounded
+from rcsbatch.gateway.answers import to_decimal
+from rcsbatch.gateway.fanout import bounded
+from rcsbatch.gateway.request import sleep as default_sleep
+from rcsbatch.gateway.retry import RetryPolicy
 from rcsbatch.recipients import phones
 from rcsbatch.recipients.read import open_recipients
-from rcsbatch.request import sleep as default_sleep
-from rcsbatch.retry import RetryPolicy
 from rcsbatch.state.journal import Journal
 
 if TYPE_CHECKING:
-    from rcsbatch.client import GatewayClient
+    from rcsbatch.gateway.client import GatewayClient
     from rcsbatch.recipients.prepare import Plan
 
 #: Numbers per request. seven documents no maximum; 50 numbers keep the URL short (< 1 KB).

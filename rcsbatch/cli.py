@@ -30,6 +30,7 @@ from rcsbatch.errors import (
     InputError,
     StorageError,
 )
+from rcsbatch.gateway import config
 from rcsbatch.progress import Progress
 from rcsbatch.recipients.controls import visible
 from rcsbatch.recipients.prepare import Plan, open_plan
@@ -37,8 +38,8 @@ from rcsbatch.report import EXIT_BUSY, EXIT_INPUT, RESUME
 from rcsbatch.state import storage
 from rcsbatch.state.claims import CLAIMS
 
-API_KEY_ENV = runner.API_KEY_ENV
-BASE_URL_ENV = runner.BASE_URL_ENV
+API_KEY_ENV = config.API_KEY_ENV
+BASE_URL_ENV = config.BASE_URL_ENV
 
 EXIT_CODES = "\n\b\n" + exitcodes.help_table()
 
@@ -130,9 +131,9 @@ def _load(path: str, *, checking: bool = False) -> tuple[Campaign, Plan]:
 
 
 def _api_key() -> str:
-    """$SEVEN_API_KEY, stripped; "" when unset (runner.api_key_from_env)."""
+    """$SEVEN_API_KEY, stripped; "" when unset (config.api_key_from_env)."""
     with _input_errors():
-        return runner.api_key_from_env()
+        return config.api_key_from_env()
 
 
 def _echo_result(line: str) -> None:
@@ -154,9 +155,9 @@ def _echo_result(line: str) -> None:
 
 
 def _base_url() -> str:
-    """$SEVEN_BASE_URL, checked (runner.base_url_from_env)."""
+    """$SEVEN_BASE_URL, checked (config.base_url_from_env)."""
     with _input_errors():
-        return runner.base_url_from_env()
+        return config.base_url_from_env()
 
 
 report_dir_option = click.option(
@@ -303,7 +304,7 @@ def run(
             "Developer → API keys), or try the campaign first with --dry-run or --simulate"
         )
     # A dry run needs no key, but shows the balance when there is one to ask with.
-    gateway = runner.Gateway(_base_url(), api_key) if api_key else None
+    gateway = config.Gateway(_base_url(), api_key) if api_key else None
     progress = Progress(err, enabled=not quiet and err.is_terminal)
 
     def start(total: int) -> None:
@@ -859,13 +860,13 @@ def hooks_remove(hook_id: str) -> int:
     return 0
 
 
-def _hooks_call(call: Callable[[runner.Gateway], Coroutine[Any, Any, T]]) -> T:
+def _hooks_call(call: Callable[[config.Gateway], Coroutine[Any, Any, T]]) -> T:
     """Run one library call of the account's (hooks, agents) with the gateway of $SEVEN_API_KEY
     at $SEVEN_BASE_URL on the console's loop; its errors as exit codes."""
     api_key = _api_key()
     if not api_key:
         raise InputProblem(f"no API key: set {API_KEY_ENV} to your seven API key")
-    gateway = runner.Gateway(_base_url(), api_key)
+    gateway = config.Gateway(_base_url(), api_key)
     try:
         with _input_errors():
             return _console(call(gateway))

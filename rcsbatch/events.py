@@ -2,7 +2,7 @@
 
 One event, or a file of them (columns `to` or `msg_id`, optional `event`), every value checked
 before the first request. A file's events go concurrently (bounded), each retried by the send
-path's rules (`retry.py`); every row's outcome is written to `<input>.results.csv`.
+path's rules (`gateway/retry.py`); every row's outcome is written to `<input>.results.csv`.
 
 Row statuses: `sent` (the gateway said success), `failed` (it said `success: false`, or retries
 ran out), `unknown` (the answer was lost: it may have arrived; not retried, an event is not worth
@@ -24,15 +24,15 @@ from rcsbatch.errors import (
     GatewayError,
     InputError,
 )
-from rcsbatch.fanout import bounded
+from rcsbatch.gateway.fanout import bounded
+from rcsbatch.gateway.request import sleep as default_sleep
+from rcsbatch.gateway.retry import Attempts, RetryPolicy
 from rcsbatch.recipients import phones
 from rcsbatch.recipients.read import open_recipients
-from rcsbatch.request import sleep as default_sleep
-from rcsbatch.retry import Attempts, RetryPolicy
 from rcsbatch.state.status import RowStatus, failure
 
 if TYPE_CHECKING:
-    from rcsbatch.client import GatewayClient
+    from rcsbatch.gateway.client import GatewayClient
 
 EVENTS = ("READ", "IS_TYPING")
 RESULT_FIELDS = ("row", "to", "msg_id", "event", "status", "attempts", "error_code", "error")

@@ -26,13 +26,13 @@ from typing import TYPE_CHECKING
 
 from rcsbatch.campaign.file import Campaign
 from rcsbatch.errors import AccountError, ReportError, RetriableError
-from rcsbatch.fanout import bounded
-from rcsbatch.retry import Attempts, RetryPolicy
+from rcsbatch.gateway.fanout import bounded
+from rcsbatch.gateway.retry import Attempts, RetryPolicy
 from rcsbatch.state.journal import Journal
 
 if TYPE_CHECKING:
-    from rcsbatch.client import GatewayClient
-    from rcsbatch.runner import Gateway
+    from rcsbatch.gateway.client import GatewayClient
+    from rcsbatch.gateway.config import Gateway
 
 BACKOFF_MAX = 30.0
 
@@ -145,7 +145,7 @@ async def revoke_campaign_async(
     revoke requests under its run lock, then rewrite the newest run's folder from the journal
     (runner.rewrite_latest). Returns the plan, what was sent (None when nothing was) and the
     rewritten run folder."""
-    from rcsbatch.client import GatewayClient
+    from rcsbatch.gateway.client import GatewayClient
     from rcsbatch.runner import campaign_lock, existing_state, rewrite_latest
 
     state = existing_state(campaign, gateway, root, "revoke")

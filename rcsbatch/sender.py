@@ -35,7 +35,6 @@ from typing import TYPE_CHECKING, Any
 
 from tenacity import RetryCallState
 
-from rcsbatch.answers import RELOAD_LOCK, Accepted
 from rcsbatch.budget import Budget
 from rcsbatch.campaign.window import WindowNeverOpens
 from rcsbatch.errors import (
@@ -44,15 +43,16 @@ from rcsbatch.errors import (
     GatewayError,
     RetriableError,
 )
-from rcsbatch.pace import Health, RateLimiter
-from rcsbatch.request import Expired, SendSettings, message_params
-from rcsbatch.retry import WAIT_NOTICE, RetryPolicy
+from rcsbatch.gateway.answers import RELOAD_LOCK, Accepted
+from rcsbatch.gateway.pace import Health, RateLimiter
+from rcsbatch.gateway.request import Expired, SendSettings, message_params
+from rcsbatch.gateway.retry import WAIT_NOTICE, RetryPolicy
 from rcsbatch.settle import Known, Rules, Settlement, Settler, journal_known
 from rcsbatch.state.journal import Journal, Outcome, Pending
 from rcsbatch.state.status import RowStatus, failure
 
 if TYPE_CHECKING:  # the client (aiohttp, httpx) is imported by whoever builds one
-    from rcsbatch.client import GatewayClient
+    from rcsbatch.gateway.client import GatewayClient
 
 log = logging.getLogger("rcsbatch.sender")
 

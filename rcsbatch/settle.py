@@ -48,14 +48,14 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-from rcsbatch.answers import to_decimal
 from rcsbatch.errors import AccountError, GatewayError
-from rcsbatch.fanout import bounded
+from rcsbatch.gateway.answers import to_decimal
+from rcsbatch.gateway.fanout import bounded
 from rcsbatch.state.journal import Outcome, SampleRow, Unsettled
 
 if TYPE_CHECKING:
-    from rcsbatch.client import GatewayClient
-    from rcsbatch.request import SendSettings
+    from rcsbatch.gateway.client import GatewayClient
+    from rcsbatch.gateway.request import SendSettings
     from rcsbatch.state.claims import AccountClaims
     from rcsbatch.state.journal import Journal
 

@@ -20,13 +20,13 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from rcsbatch.answers import to_decimal
 from rcsbatch.delivery import normalise
+from rcsbatch.gateway.answers import to_decimal
 from rcsbatch.settle import BERLIN, PAGE, digits, entry_time, same_content
 from rcsbatch.state.journal import Journal
 
 if TYPE_CHECKING:
-    from rcsbatch.client import GatewayClient
+    from rcsbatch.gateway.client import GatewayClient
     from rcsbatch.state.claims import AccountClaims
 
 PAGES_AT_ONCE = 4

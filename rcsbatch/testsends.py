@@ -46,16 +46,16 @@ from rcsbatch.errors import (
     InputError,
     ReportError,
 )
-from rcsbatch.fanout import bounded
+from rcsbatch.gateway.fanout import bounded
+from rcsbatch.gateway.request import SendSettings, cell_text, message_params
+from rcsbatch.gateway.retry import Attempts, RetryPolicy
 from rcsbatch.recipients import phones
 from rcsbatch.recipients.prepare import LABEL_RE, Plan
-from rcsbatch.request import SendSettings, cell_text, message_params
-from rcsbatch.retry import Attempts, RetryPolicy
 from rcsbatch.state import privacy
 from rcsbatch.state.status import RowStatus, failure
 
 if TYPE_CHECKING:
-    from rcsbatch.client import GatewayClient
+    from rcsbatch.gateway.client import GatewayClient
 
 DEFAULT_ROWS = 3
 CONCURRENCY = 4  # a handful of messages: no need to be fast

@@ -13,7 +13,7 @@ import pytest
 from hypothesis import HealthCheck, settings
 
 from rcsbatch.campaign.file import Campaign, load_campaign
-from rcsbatch.runner import Gateway
+from rcsbatch.gateway.config import Gateway
 from rcsbatch.simulator import SimulatorServer
 
 API_KEY = "test-key"

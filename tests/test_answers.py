@@ -13,20 +13,20 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from rcsbatch.answers import (
-    RETRY_AFTER_MAX,
-    Accepted,
-    _read_answer,
-    read_send_answer,
-    retry_after,
-    to_decimal,
-)
 from rcsbatch.errors import (
     AccountError,
     AnswerLostError,
     GatewayError,
     RecipientError,
     RetriableError,
+)
+from rcsbatch.gateway.answers import (
+    RETRY_AFTER_MAX,
+    Accepted,
+    _read_answer,
+    read_send_answer,
+    retry_after,
+    to_decimal,
 )
 
 TO = "49176123456789"

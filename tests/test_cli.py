@@ -314,7 +314,8 @@ def test_second_run_while_one_holds_the_lock_exits_4(
     example: Path, gateway: SimulatorServer
 ) -> None:
     """A run of a campaign whose lock another run holds sends nothing and exits 4."""
-    from rcsbatch.runner import Gateway, campaign_lock, campaign_state
+    from rcsbatch.gateway.config import Gateway
+    from rcsbatch.runner import campaign_lock, campaign_state
 
     account = Gateway(gateway.base_url, SECRET)
     with campaign_lock(campaign_state(load_campaign(example), account).lock):

@@ -11,7 +11,6 @@ from typing import Any
 import httpx
 import pytest
 
-from rcsbatch.client import Balance, GatewayClient
 from rcsbatch.errors import (
     AccountError,
     AnswerLostError,
@@ -19,6 +18,7 @@ from rcsbatch.errors import (
     RecipientError,
     RetriableError,
 )
+from rcsbatch.gateway.client import Balance, GatewayClient
 
 KEY = "sk-live-0123456789abcdef"
 BASE = "https://gateway.example/api"

@@ -13,8 +13,8 @@ from conftest import API_KEY
 
 from rcsbatch import events
 from rcsbatch.cli import cli
-from rcsbatch.client import GatewayClient
 from rcsbatch.errors import InputError
+from rcsbatch.gateway.client import GatewayClient
 from rcsbatch.simulator import SimulatorServer
 
 

@@ -7,7 +7,7 @@ import asyncio
 
 import pytest
 
-from rcsbatch.fanout import bounded
+from rcsbatch.gateway.fanout import bounded
 
 
 def test_results_keep_the_items_order_and_the_limit_holds() -> None:

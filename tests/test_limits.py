@@ -22,11 +22,11 @@ from rcsbatch.campaign.file import Campaign, load_campaign
 from rcsbatch.campaign.limits import Limits
 from rcsbatch.campaign.rich import RICH_FORMS
 from rcsbatch.cli import cli
-from rcsbatch.client import GatewayClient
 from rcsbatch.errors import CampaignError, GatewayError
+from rcsbatch.gateway.client import GatewayClient
+from rcsbatch.gateway.config import Gateway
+from rcsbatch.gateway.request import SendSettings, bodies_over, message_params, request_params
 from rcsbatch.recipients.prepare import open_plan
-from rcsbatch.request import SendSettings, bodies_over, message_params, request_params
-from rcsbatch.runner import Gateway
 from rcsbatch.simulator import SimulatorServer
 
 R = CampaignFactory.recipient

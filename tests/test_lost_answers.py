@@ -29,9 +29,10 @@ from test_resume import Cli, folder_of, kill_repeatedly, wait_until
 from rcsbatch.campaign.file import Campaign
 from rcsbatch.cli import cli
 from rcsbatch.errors import AlreadySentError, BudgetError, HistoryLostError
+from rcsbatch.gateway.config import Gateway
 from rcsbatch.recipients.prepare import derived_foreign_id
 from rcsbatch.report import EXIT_OK
-from rcsbatch.runner import Gateway, RunResult, campaign_state, journal_path, run
+from rcsbatch.runner import RunResult, campaign_state, journal_path, run
 from rcsbatch.simulator import SimulatorServer
 
 R = CampaignFactory.recipient

@@ -14,8 +14,9 @@ from conftest import CampaignFactory
 
 from rcsbatch import events
 from rcsbatch.cli import cli
+from rcsbatch.gateway.config import Gateway
 from rcsbatch.recipients.prepare import open_plan
-from rcsbatch.runner import Gateway, run, send_test_messages
+from rcsbatch.runner import run, send_test_messages
 from rcsbatch.simulator.backend import Backend
 from rcsbatch.state import privacy
 from rcsbatch.state.journal import Journal

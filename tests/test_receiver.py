@@ -31,8 +31,9 @@ from conftest import API_KEY, CampaignFactory
 import rcsbatch
 from rcsbatch.campaign.file import Campaign
 from rcsbatch.cli import cli
+from rcsbatch.gateway.config import Gateway
 from rcsbatch.receiver import BODY_TIMEOUT, IDLE_TIMEOUT, ReceiverServer, ReceiverSettings
-from rcsbatch.runner import Gateway, RunResult, journal_path
+from rcsbatch.runner import RunResult, journal_path
 from rcsbatch.simulator import SimulatorServer
 from rcsbatch.simulator.hooks import sign
 from rcsbatch.state.journal import Journal

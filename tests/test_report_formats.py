@@ -16,9 +16,10 @@ from history import History, make_history
 
 from rcsbatch import report_xlsx
 from rcsbatch.cli import cli
+from rcsbatch.gateway.config import Gateway
 from rcsbatch.report_data import as_dict
 from rcsbatch.reporting import figures
-from rcsbatch.runner import Gateway, journal_path
+from rcsbatch.runner import journal_path
 from rcsbatch.simulator import SimulatorServer
 
 

@@ -14,9 +14,10 @@ import pytest
 from conftest import CampaignFactory
 from history import History, make_history
 
+from rcsbatch.gateway.config import Gateway
 from rcsbatch.report_formats import write_report
 from rcsbatch.report_html import CHARTS
-from rcsbatch.runner import Gateway, journal_path
+from rcsbatch.runner import journal_path
 from rcsbatch.simulator import SimulatorServer
 
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"

@@ -8,7 +8,7 @@ import logging
 import pytest
 
 from rcsbatch.errors import RetriableError
-from rcsbatch.retry import RetryPolicy
+from rcsbatch.gateway.retry import RetryPolicy
 
 
 async def _no_sleep(seconds: float) -> None:

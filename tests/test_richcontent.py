@@ -26,9 +26,9 @@ from rcsbatch.campaign.rich import (
 from rcsbatch.campaign.template import Template
 from rcsbatch.cli import cli
 from rcsbatch.errors import CampaignError
+from rcsbatch.gateway.config import Gateway
+from rcsbatch.gateway.request import SendSettings, message_params
 from rcsbatch.recipients.prepare import open_plan
-from rcsbatch.request import SendSettings, message_params
-from rcsbatch.runner import Gateway
 from rcsbatch.simulator import Faults, SimulatorServer
 
 ROOT = Path(__file__).resolve().parent.parent

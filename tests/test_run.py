@@ -20,9 +20,10 @@ from conftest import API_KEY, CampaignFactory
 
 from rcsbatch.campaign.file import Campaign
 from rcsbatch.errors import BudgetError, StorageError
+from rcsbatch.gateway.config import Gateway
 from rcsbatch.report import EXIT_GATEWAY, EXIT_OK, EXIT_ROWS
 from rcsbatch.results import STALE_AFTER, ResultsWriter
-from rcsbatch.runner import Gateway, RunResult, dry_run, run, sync_campaign
+from rcsbatch.runner import RunResult, dry_run, run, sync_campaign
 from rcsbatch.simulator import DEFAULT_PRICE, Message, SimulatorServer
 from rcsbatch.state.journal import Journal
 

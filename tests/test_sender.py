@@ -15,12 +15,12 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from rcsbatch.answers import Accepted
 from rcsbatch.budget import Budget
 from rcsbatch.campaign.window import parse_window
 from rcsbatch.errors import AccountError, AnswerLostError, RecipientError, RetriableError
-from rcsbatch.pace import RateLimiter
-from rcsbatch.request import SendSettings
+from rcsbatch.gateway.answers import Accepted
+from rcsbatch.gateway.pace import RateLimiter
+from rcsbatch.gateway.request import SendSettings
 from rcsbatch.sender import Sender, SendStats
 from rcsbatch.state.journal import RESULT_COLUMNS, Journal, Outcome
 

@@ -17,8 +17,9 @@ from conftest import CampaignFactory
 import rcsbatch
 from rcsbatch.cli import cli
 from rcsbatch.errors import ReportError
+from rcsbatch.gateway.config import Gateway
 from rcsbatch.results import ResultsWriter
-from rcsbatch.runner import COUNTED, Gateway, sync_campaign
+from rcsbatch.runner import COUNTED, sync_campaign
 from rcsbatch.simulator import DEFAULT_PRICE, SimulatorServer
 
 

@@ -16,9 +16,10 @@ from conftest import CampaignFactory
 from rcsbatch import testsends
 from rcsbatch.campaign.file import Campaign, load_campaign
 from rcsbatch.errors import InputError
+from rcsbatch.gateway.config import Gateway
 from rcsbatch.recipients.prepare import open_plan
 from rcsbatch.report import EXIT_OK
-from rcsbatch.runner import Gateway, journal_path, run, send_test_messages
+from rcsbatch.runner import journal_path, run, send_test_messages
 from rcsbatch.simulator import SimulatorServer
 from rcsbatch.testsends import (
     TestSendResult,

@@ -18,9 +18,9 @@ from typing import Any
 import httpx
 import pytest
 
-from rcsbatch.client import GatewayClient
 from rcsbatch.errors import AnswerLostError, RetriableError
-from rcsbatch.transport import AiohttpTransport, _read_response
+from rcsbatch.gateway.client import GatewayClient
+from rcsbatch.gateway.transport import AiohttpTransport, _read_response
 
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
 ANSWER = {

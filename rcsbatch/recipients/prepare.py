@@ -27,10 +27,10 @@ from rcsbatch.campaign import rich
 from rcsbatch.campaign.file import Campaign
 from rcsbatch.campaign.limits import UNITS, sizes
 from rcsbatch.errors import RecipientsError
+from rcsbatch.gateway.request import SendSettings, bodies_over
 from rcsbatch.recipients import phones
 from rcsbatch.recipients.controls import CONTROL_RE, control_name, first_control, visible
 from rcsbatch.recipients.read import RecipientFile, open_recipients, read_numbers_column
-from rcsbatch.request import SendSettings, bodies_over
 from rcsbatch.state.status import RowStatus
 
 log = logging.getLogger("rcsbatch.prepare")

@@ -14,7 +14,7 @@ import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 
-from rcsbatch.request import sleep
+from rcsbatch.gateway.request import sleep
 
 MIN_RATE = 0.5  # a 429 never slows the run below this many messages a second
 # The gateway is failing when at least HEALTH_THRESHOLD of the last HEALTH_WINDOW requests (and at

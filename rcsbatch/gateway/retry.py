@@ -29,10 +29,10 @@ from tenacity import (
 )
 
 from rcsbatch.errors import RetriableError
-from rcsbatch.request import sleep as default_sleep
+from rcsbatch.gateway.request import sleep as default_sleep
 
 if TYPE_CHECKING:
-    from rcsbatch.request import SendSettings
+    from rcsbatch.gateway.request import SendSettings
 
 log = logging.getLogger("rcsbatch.retry")
 

@@ -19,14 +19,6 @@ from typing import Any
 import httpx
 
 from rcsbatch import __version__
-from rcsbatch.answers import (
-    ACCOUNT_CODES,
-    Accepted,
-    raise_for_status,
-    read_send_answer,
-    retry_after,
-    to_decimal,
-)
 from rcsbatch.errors import (
     AccountError,
     AnswerLostError,
@@ -34,8 +26,16 @@ from rcsbatch.errors import (
     RecipientError,
     RetriableError,
 )
-from rcsbatch.request import send_body
-from rcsbatch.transport import AiohttpTransport
+from rcsbatch.gateway.answers import (
+    ACCOUNT_CODES,
+    Accepted,
+    raise_for_status,
+    read_send_answer,
+    retry_after,
+    to_decimal,
+)
+from rcsbatch.gateway.request import send_body
+from rcsbatch.gateway.transport import AiohttpTransport
 
 DEFAULT_BASE_URL = "https://gateway.seven.io/api"
 TRACE_HEADER = "x-sms77-trace-id"
