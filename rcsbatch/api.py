@@ -58,7 +58,7 @@ from rcsbatch.gateway import config
 from rcsbatch.gateway.config import Gateway
 from rcsbatch.gateway.request import SendSettings, cell_text
 from rcsbatch.recipients.prepare import Plan, open_plan, warning_counts
-from rcsbatch.reporting import Figures
+from rcsbatch.reports.figures import Figures
 from rcsbatch.revoke import RevokePlan, RevokeStats, revoke_campaign_async
 from rcsbatch.runner import RunResult
 from rcsbatch.state import privacy, storage
@@ -873,7 +873,7 @@ class ValidationResult:
 
     def lines(self) -> list[str]:
         """The summary for people, as `rcsbatch validate` prints it above its tables."""
-        from rcsbatch.report import warning_lines
+        from rcsbatch.reports.outcome import warning_lines
 
         parts = ", ".join(f"{n} {s}" for s, n in sorted(self.counts.items()))
         rows = f"{self.rows} row" + ("" if self.rows == 1 else "s")
@@ -1035,7 +1035,7 @@ def report_figures(
     the journal of `gateway`'s account (given, or $SEVEN_API_KEY's, else the one that ran it;
     `simulate`: the built-in simulator's). No request. InputError kinds when there is nothing
     to report."""
-    from rcsbatch.reporting import figures
+    from rcsbatch.reports.figures import figures
 
     return figures(_report_journal(campaign, simulate, gateway), campaign.name, run_id)
 
@@ -1059,9 +1059,9 @@ def write_report(
     is "standard" or "excel" (default: the campaign's csv_dialect). InputError kinds when there
     is nothing to report or the file cannot be written.
     """
-    from rcsbatch import csvfile
-    from rcsbatch.report_formats import FILE_FORMATS, FORMATS, STDOUT
-    from rcsbatch.report_formats import write_report as write
+    from rcsbatch.reports import csvfile
+    from rcsbatch.reports.formats import FILE_FORMATS, FORMATS, STDOUT
+    from rcsbatch.reports.formats import write_report as write
 
     if fmt not in FORMATS:
         raise ValueError(f"unknown format {fmt!r}: one of {', '.join(FORMATS)}")
@@ -1207,7 +1207,8 @@ async def send_events_async(
     event` does, and write their outcomes to <file>.results.csv beside it in `csv_dialect`
     (standard or excel). Every row is checked first: InputError naming the bad rows, nothing
     sent. A results file that cannot be written is the result's `error`: the events went."""
-    from rcsbatch import csvfile, events
+    from rcsbatch import events
+    from rcsbatch.reports import csvfile
 
     path = Path(file)
     items = events.read_events(path, event, region)

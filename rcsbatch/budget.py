@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from rcsbatch.errors import BudgetError
-from rcsbatch.money import cents_even
+from rcsbatch.reports.money import cents_even
 
 
 @dataclass

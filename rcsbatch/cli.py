@@ -21,7 +21,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from rcsbatch import __version__, api, csvfile, engine, exitcodes, process, runner
+from rcsbatch import __version__, api, engine, exitcodes, process, runner
 from rcsbatch.campaign.file import Campaign, check_validity, load_campaign
 from rcsbatch.errors import (
     AccountError,
@@ -34,7 +34,8 @@ from rcsbatch.gateway import config
 from rcsbatch.progress import Progress
 from rcsbatch.recipients.controls import visible
 from rcsbatch.recipients.prepare import Plan, open_plan
-from rcsbatch.report import EXIT_BUSY, EXIT_INPUT, RESUME
+from rcsbatch.reports import csvfile
+from rcsbatch.reports.outcome import EXIT_BUSY, EXIT_INPUT, RESUME
 from rcsbatch.state import storage
 from rcsbatch.state.claims import CLAIMS
 
@@ -927,7 +928,7 @@ def report(
     Counts per status and gateway error code, the delivery funnel, cost in total and per label,
     country, day and run, balances and send rates. A file written is printed on stdout.
     """
-    from rcsbatch.report_formats import FILE_FORMATS
+    from rcsbatch.reports.formats import FILE_FORMATS
 
     with _input_errors():
         campaign = load_campaign(campaign_file)

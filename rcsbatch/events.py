@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import pandas as pd
 
-from rcsbatch.csvfile import STANDARD, Dialect, safe_cell
 from rcsbatch.errors import (
     AccountError,
     GatewayError,
@@ -29,6 +28,7 @@ from rcsbatch.gateway.request import sleep as default_sleep
 from rcsbatch.gateway.retry import Attempts, RetryPolicy
 from rcsbatch.recipients import phones
 from rcsbatch.recipients.read import open_recipients
+from rcsbatch.reports.csvfile import STANDARD, Dialect, safe_cell
 from rcsbatch.state.status import RowStatus, failure
 
 if TYPE_CHECKING:

@@ -32,7 +32,6 @@ import pandas as pd
 from rcsbatch import engine
 from rcsbatch.budget import Budget, check_budget
 from rcsbatch.campaign.file import Campaign
-from rcsbatch.csvfile import STANDARD, Dialect
 from rcsbatch.errors import (
     AccountError,
     AlreadySentError,
@@ -44,8 +43,9 @@ from rcsbatch.errors import (
 from rcsbatch.gateway.config import Gateway
 from rcsbatch.gateway.request import Expired, SendSettings, request_params
 from rcsbatch.recipients.prepare import Plan, open_plan, warning_counts
-from rcsbatch.report import Report
-from rcsbatch.results import (
+from rcsbatch.reports.csvfile import STANDARD, Dialect
+from rcsbatch.reports.outcome import Report
+from rcsbatch.reports.results import (
     ResultsWriter,
     RunFolder,
     clean_temp_folders,

@@ -39,7 +39,6 @@ from typing import TYPE_CHECKING, Any, Literal
 import pandas as pd
 
 from rcsbatch.campaign.file import Campaign
-from rcsbatch.csvfile import STANDARD, Dialect, safe_cell
 from rcsbatch.errors import (
     AccountError,
     GatewayError,
@@ -51,6 +50,7 @@ from rcsbatch.gateway.request import SendSettings, cell_text, message_params
 from rcsbatch.gateway.retry import Attempts, RetryPolicy
 from rcsbatch.recipients import phones
 from rcsbatch.recipients.prepare import LABEL_RE, Plan
+from rcsbatch.reports.csvfile import STANDARD, Dialect, safe_cell
 from rcsbatch.state import privacy
 from rcsbatch.state.status import RowStatus, failure
 

@@ -16,8 +16,8 @@ from rcsbatch.campaign.file import load_campaign
 from rcsbatch.cli import cli
 from rcsbatch.errors import CampaignError
 from rcsbatch.gateway.config import Gateway
-from rcsbatch.report import EXIT_OK
-from rcsbatch.reporting import figures
+from rcsbatch.reports.figures import figures
+from rcsbatch.reports.outcome import EXIT_OK
 from rcsbatch.runner import dry_run, journal_path, run
 from rcsbatch.simulator import SimulatorServer
 from rcsbatch.state.journal import Journal

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pyarrow as pa
 import pytest
 
-from rcsbatch import csvfile
-from rcsbatch.csvfile import EXCEL, STANDARD, safe_cell, safe_column
+from rcsbatch.reports import csvfile
+from rcsbatch.reports.csvfile import EXCEL, STANDARD, safe_cell, safe_column
 
 # (cell, as every CSV writer must write it); shared by the tests of each writer.
 CELLS = [

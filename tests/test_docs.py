@@ -158,7 +158,7 @@ def test_exit_codes_in_help_match_the_code() -> None:
 
 def test_statuses_in_the_docs_match_the_code() -> None:
     """Every status the report can hold is explained in the status table of the results."""
-    from rcsbatch.report import ORDER
+    from rcsbatch.reports.outcome import ORDER
 
     table = section("### Statuses")
     for status in ORDER:

@@ -144,7 +144,7 @@ def test_results_file_follows_the_formula_rule_and_dialect(tmp_path: Path, name:
     """Every cell by csvfile's rule (numbers left alone); excel: BOM and `;`, standard: neither."""
     from test_csvfile import CELLS
 
-    from rcsbatch.csvfile import dialect
+    from rcsbatch.reports.csvfile import dialect
 
     chosen = dialect(name)
     items = [

@@ -31,7 +31,7 @@ from rcsbatch.cli import cli
 from rcsbatch.errors import AlreadySentError, BudgetError, HistoryLostError
 from rcsbatch.gateway.config import Gateway
 from rcsbatch.recipients.prepare import derived_foreign_id
-from rcsbatch.report import EXIT_OK
+from rcsbatch.reports.outcome import EXIT_OK
 from rcsbatch.runner import RunResult, campaign_state, journal_path, run
 from rcsbatch.simulator import SimulatorServer
 

@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import pytest
 
-from rcsbatch import money
+from rcsbatch.reports import money
 
 
 @pytest.mark.parametrize(

@@ -12,8 +12,8 @@ import tokenize
 from collections.abc import Iterator
 from pathlib import Path
 
-from rcsbatch import report
 from rcsbatch.recipients import prepare
+from rcsbatch.reports import outcome
 from rcsbatch.state import journal
 from rcsbatch.state.status import ROW_STATUSES
 
@@ -109,11 +109,11 @@ def test_every_status_the_package_names_is_a_row_status() -> None:
     """The report's order, its renamings, the sendable and charged statuses and our own checks'
     verdicts are all `RowStatus` words: a new status is added there first."""
     named = {
-        *report.ORDER,
-        *report.PROBLEMS,
-        *report.CHARGED,
-        *report.REPORT_STATUS,
-        *report.REPORT_STATUS.values(),
+        *outcome.ORDER,
+        *outcome.PROBLEMS,
+        *outcome.CHARGED,
+        *outcome.REPORT_STATUS,
+        *outcome.REPORT_STATUS.values(),
         *journal.SENDABLE,
         *prepare.STATUSES,
     }
@@ -152,12 +152,12 @@ def test_only_the_status_module_words_a_failed_rows_text() -> None:
 
 
 def test_only_the_money_module_rounds_amounts() -> None:
-    """Rounding steps for money live in `money.py` (recipients/cellformat.py renders spreadsheet
-    cells by their own number formats, not money)."""
+    """Rounding steps for money live in `reports/money.py` (recipients/cellformat.py renders
+    spreadsheet cells by their own number formats, not money)."""
     found = [
         f"{name}:{line}"
         for name, text in sources().items()
-        if name not in {"money.py", "recipients/cellformat.py"}
+        if name not in {"reports/money.py", "recipients/cellformat.py"}
         for line, code in enumerate(text.splitlines(), 1)
         if ".quantize(" in code or "ROUND_HALF" in code
     ]

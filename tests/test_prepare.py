@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from rcsbatch.campaign.file import load_campaign
 from rcsbatch.errors import CampaignError, RecipientsError
 from rcsbatch.recipients.prepare import SeenNumbers, check_chunk, open_plan, warning_counts
-from rcsbatch.report import warning_lines
+from rcsbatch.reports.outcome import warning_lines
 
 
 def campaign_with(

@@ -8,7 +8,7 @@ from decimal import Decimal
 
 import pytest
 
-from rcsbatch.report import Report
+from rcsbatch.reports.outcome import Report
 
 NOT_PROBLEMS = ["sent", "invalid", "duplicate", "suppressed"]
 PROBLEMS = ["failed", "unknown", "expired", "not_sent"]

@@ -14,11 +14,11 @@ from click.testing import CliRunner, Result
 from conftest import CampaignFactory
 from history import History, make_history
 
-from rcsbatch import report_xlsx
 from rcsbatch.cli import cli
 from rcsbatch.gateway.config import Gateway
-from rcsbatch.report_data import as_dict
-from rcsbatch.reporting import figures
+from rcsbatch.reports import xlsx
+from rcsbatch.reports.data import as_dict
+from rcsbatch.reports.figures import figures
 from rcsbatch.runner import journal_path
 from rcsbatch.simulator import SimulatorServer
 
@@ -122,7 +122,7 @@ def test_xlsx_rows_beyond_a_sheet_go_on_in_further_sheets(
 ) -> None:
     """Past the sheet's row limit (Excel: 1,048,576) rows go on in "Recipients 2", … each
     with its header; none is lost."""
-    monkeypatch.setattr(report_xlsx, "MAX_ROWS", 5)  # a header and 4 rows a sheet
+    monkeypatch.setattr(xlsx, "MAX_ROWS", 5)  # a header and 4 rows a sheet
     out = tmp_path / "big.xlsx"
     assert report(history, "--format", "xlsx", "-o", str(out)).exit_code == 0
     book = openpyxl.load_workbook(out, read_only=True)
@@ -150,7 +150,7 @@ def test_csv_cells_follow_the_formula_rule(
     """--format csv: a label -lbl, +x, =1+1, @a, tab, CR get a `'`; numbers stay as they are."""
     from test_csvfile import CELLS
 
-    from rcsbatch import report_data
+    from rcsbatch.reports import data as report_data
 
     lines = [("cost_by_label", cell, "cost", cell) for cell, _ in CELLS]
     monkeypatch.setattr(report_data, "csv_lines", lambda f: iter(lines))

@@ -15,8 +15,8 @@ from conftest import CampaignFactory
 from history import History, make_history
 
 from rcsbatch.gateway.config import Gateway
-from rcsbatch.report_formats import write_report
-from rcsbatch.report_html import CHARTS
+from rcsbatch.reports.formats import write_report
+from rcsbatch.reports.html import CHARTS
 from rcsbatch.runner import journal_path
 from rcsbatch.simulator import SimulatorServer
 

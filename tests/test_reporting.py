@@ -28,7 +28,7 @@ from history import (
 import rcsbatch
 from rcsbatch.errors import ReportError
 from rcsbatch.gateway.config import Gateway
-from rcsbatch.reporting import Figures, figures, recipient_rows, region
+from rcsbatch.reports.figures import Figures, figures, recipient_rows, region
 from rcsbatch.runner import journal_path
 from rcsbatch.simulator import DEFAULT_BALANCE, DEFAULT_PRICE, SimulatorServer
 

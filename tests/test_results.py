@@ -17,8 +17,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from rcsbatch.report import Report
-from rcsbatch.results import (
+from rcsbatch.reports.outcome import Report
+from rcsbatch.reports.results import (
     PRICE,
     SCHEMA,
     STALE_AFTER,
@@ -460,7 +460,7 @@ def test_a_failed_fsync_leaves_no_folder(tmp_path: Path, monkeypatch: pytest.Mon
 
     with reserve_run_folder(tmp_path, "spring") as target:
         written(target)
-        monkeypatch.setattr("rcsbatch.results.os.fsync", broken)
+        monkeypatch.setattr("rcsbatch.reports.results.os.fsync", broken)
         with pytest.raises(OSError, match="Input/output"):
             target.commit()
     assert list((tmp_path / "spring").iterdir()) == []
@@ -522,7 +522,7 @@ def test_a_rewrite_swaps_the_whole_folder_and_keeps_other_files(
     """RunFolder.replacing: the new results files and summary replace the old ones in one swap;
     files and folders a user put in the run folder are carried across; nothing hidden is left."""
     if not exchange:
-        monkeypatch.setattr("rcsbatch.results._exchange", lambda a, b: False)
+        monkeypatch.setattr("rcsbatch.reports.results._exchange", lambda a, b: False)
     with reserve_run_folder(tmp_path, "spring") as target:
         written(target, csv="old\n", summary='{"old": true}')
         folder = target.commit()
@@ -598,7 +598,7 @@ def test_every_text_column_follows_the_formula_rule(tmp_path: Path) -> None:
 @pytest.mark.parametrize("name", ["standard", "excel"])
 def test_csv_dialect_sets_bom_separator_and_decimal_mark(tmp_path: Path, name: str) -> None:
     """excel: BOM, `;` and a decimal comma in prices; standard: none of them."""
-    from rcsbatch.csvfile import dialect
+    from rcsbatch.reports.csvfile import dialect
 
     writer = ResultsWriter(tmp_path, Report(), dialect(name))
     try:

@@ -31,7 +31,7 @@ from conftest import API_KEY, CampaignFactory
 import rcsbatch
 from rcsbatch.campaign.file import Campaign
 from rcsbatch.gateway.config import Gateway
-from rcsbatch.report import RESUME
+from rcsbatch.reports.outcome import RESUME
 from rcsbatch.runner import journal_path, run
 from rcsbatch.simulator import Message, SimulatorServer
 

@@ -21,8 +21,8 @@ from conftest import API_KEY, CampaignFactory
 from rcsbatch.campaign.file import Campaign
 from rcsbatch.errors import BudgetError, StorageError
 from rcsbatch.gateway.config import Gateway
-from rcsbatch.report import EXIT_GATEWAY, EXIT_OK, EXIT_ROWS
-from rcsbatch.results import STALE_AFTER, ResultsWriter
+from rcsbatch.reports.outcome import EXIT_GATEWAY, EXIT_OK, EXIT_ROWS
+from rcsbatch.reports.results import STALE_AFTER, ResultsWriter
 from rcsbatch.runner import RunResult, dry_run, run, sync_campaign
 from rcsbatch.simulator import DEFAULT_PRICE, Message, SimulatorServer
 from rcsbatch.state.journal import Journal
@@ -515,8 +515,8 @@ def summary_on_full_disk(folder: Path, summary: dict[str, Any]) -> Path:
 @pytest.mark.parametrize(
     ("target", "fault", "error"),
     [
-        ("rcsbatch.results.ResultsWriter._write_files", full_disk, OSError),
-        ("rcsbatch.results.ResultsWriter._write_files", interrupted, KeyboardInterrupt),
+        ("rcsbatch.reports.results.ResultsWriter._write_files", full_disk, OSError),
+        ("rcsbatch.reports.results.ResultsWriter._write_files", interrupted, KeyboardInterrupt),
         ("rcsbatch.runner.write_summary", summary_on_full_disk, OSError),
     ],
     ids=["results-enospc", "results-ctrl-c", "summary-enospc"],

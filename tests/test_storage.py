@@ -16,7 +16,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from rcsbatch.cli import cli
-from rcsbatch.results import ResultsWriter
+from rcsbatch.reports.results import ResultsWriter
 from rcsbatch.runner import journal_path
 from rcsbatch.simulator import SimulatorServer
 from rcsbatch.state import storage

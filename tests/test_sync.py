@@ -18,7 +18,7 @@ import rcsbatch
 from rcsbatch.cli import cli
 from rcsbatch.errors import ReportError
 from rcsbatch.gateway.config import Gateway
-from rcsbatch.results import ResultsWriter
+from rcsbatch.reports.results import ResultsWriter
 from rcsbatch.runner import COUNTED, sync_campaign
 from rcsbatch.simulator import DEFAULT_PRICE, SimulatorServer
 

@@ -18,7 +18,7 @@ from rcsbatch.campaign.file import Campaign, load_campaign
 from rcsbatch.errors import InputError
 from rcsbatch.gateway.config import Gateway
 from rcsbatch.recipients.prepare import open_plan
-from rcsbatch.report import EXIT_OK
+from rcsbatch.reports.outcome import EXIT_OK
 from rcsbatch.runner import journal_path, run, send_test_messages
 from rcsbatch.simulator import SimulatorServer
 from rcsbatch.testsends import (
@@ -267,7 +267,7 @@ def test_results_file_follows_the_formula_rule_and_dialect(tmp_path: Path, name:
 
     from test_csvfile import CELLS
 
-    from rcsbatch.csvfile import dialect
+    from rcsbatch.reports.csvfile import dialect
 
     chosen = dialect(name)
     messages = [

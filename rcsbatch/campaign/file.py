@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from rcsbatch import csvfile
 from rcsbatch.campaign import rich as richcontent
 from rcsbatch.campaign.limits import UNITS, Limits, parse_limits, size
 from rcsbatch.campaign.rich import RichSpec
@@ -27,6 +26,7 @@ from rcsbatch.campaign.template import Template
 from rcsbatch.campaign.window import Window, parse_window
 from rcsbatch.errors import CampaignError
 from rcsbatch.recipients import cellformat, phones
+from rcsbatch.reports import csvfile
 
 NAME_RE = re.compile(r"[A-Za-z0-9._\-@]{1,64}")
 FALLBACKS = ("sms", "webview")
@@ -151,7 +151,7 @@ class Campaign:
     # a number of another type go too (recipients/prepare.py).
     number_types: frozenset[str] = phones.DEFAULT_NUMBER_TYPES
     report_dir: Path = Path("reports")
-    # How the campaign's CSV files are written (csvfile.py): "standard" or "excel".
+    # How the campaign's CSV files are written (reports/csvfile.py): "standard" or "excel".
     csv_dialect: str = "standard"
     journal: Path | None = None  # None: in the state folder (see state/paths.py)
     send: SendSpec = field(default_factory=SendSpec)

@@ -13,7 +13,7 @@ from decimal import Decimal
 from typing import Any
 
 from rcsbatch.exitcodes import ExitCode
-from rcsbatch.money import cents_even, plain
+from rcsbatch.reports.money import cents_even, plain
 from rcsbatch.settle import LogbookFacts
 from rcsbatch.state.status import RowStatus
 

@@ -30,9 +30,9 @@ import phonenumbers
 import pyarrow as pa
 
 from rcsbatch.errors import ReportError
-from rcsbatch.money import plain, read_amount, six_places
-from rcsbatch.report import ORDER, REPORT_STATUS
-from rcsbatch.results import journal_batches
+from rcsbatch.reports.money import plain, read_amount, six_places
+from rcsbatch.reports.outcome import ORDER, REPORT_STATUS
+from rcsbatch.reports.results import journal_batches
 from rcsbatch.state.journal import Journal, JournalReader
 from rcsbatch.state.status import RowStatus
 

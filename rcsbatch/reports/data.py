@@ -12,9 +12,9 @@ from collections.abc import Iterator
 from decimal import Decimal
 from typing import IO, Any
 
-from rcsbatch.csvfile import STANDARD, Dialect, safe_cell
-from rcsbatch.money import cents, plain_or_none, six_places
-from rcsbatch.reporting import CostLine, Figures
+from rcsbatch.reports.csvfile import STANDARD, Dialect, safe_cell
+from rcsbatch.reports.figures import CostLine, Figures
+from rcsbatch.reports.money import cents, plain_or_none, six_places
 
 
 def _cost_line(line: CostLine) -> dict[str, Any]:
@@ -167,8 +167,8 @@ def _cell(value: Any) -> str:
 
 def write_csv(f: Figures, out: IO[str], dialect: Dialect = STANDARD) -> None:
     """The report as CSV with the header `section,key,metric,value` in `dialect` (its BOM is
-    written by the caller's file encoding); formula-like cells made safe as csvfile.py says, and
-    decimal values in the dialect's decimal mark."""
+    written by the caller's file encoding); formula-like cells made safe as reports/csvfile.py says,
+    and decimal values in the dialect's decimal mark."""
     writer = dialect.writer(out)
     writer.writerow(CSV_HEADER)
     for *text, value in csv_lines(f):

@@ -6,9 +6,9 @@ from rich.console import Console, Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from rcsbatch.money import money_text, price_text
 from rcsbatch.recipients.controls import visible
-from rcsbatch.reporting import CostLine, Figures, RunLine
+from rcsbatch.reports.figures import CostLine, Figures, RunLine
+from rcsbatch.reports.money import money_text, price_text
 
 
 def cost_text(line: CostLine, currency: str) -> str:

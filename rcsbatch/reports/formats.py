@@ -17,13 +17,13 @@ from typing import TextIO
 
 from rich.console import Console
 
-from rcsbatch.csvfile import STANDARD, Dialect
 from rcsbatch.errors import ReportError
-from rcsbatch.report_data import write_csv, write_json
-from rcsbatch.report_html import write_html
-from rcsbatch.report_table import print_table
-from rcsbatch.report_xlsx import write_xlsx
-from rcsbatch.reporting import Figures, figures, recipient_rows
+from rcsbatch.reports.csvfile import STANDARD, Dialect
+from rcsbatch.reports.data import write_csv, write_json
+from rcsbatch.reports.figures import Figures, figures, recipient_rows
+from rcsbatch.reports.html import write_html
+from rcsbatch.reports.table import print_table
+from rcsbatch.reports.xlsx import write_xlsx
 from rcsbatch.state import privacy
 
 FORMATS = ("table", "csv", "json", "xlsx", "html")
@@ -49,7 +49,7 @@ def write_report(
 ) -> Path | None:
     """Write the report of `campaign` (every run, or `run_id`) as `fmt`; returns the file
     written, or None when it went to `stdout`. An `output` of `-` is stdout for every format
-    (xlsx and html as their bytes). `dialect` is the CSV's (csvfile.py). ReportError when
+    (xlsx and html as their bytes). `dialect` is the CSV's (reports/csvfile.py). ReportError when
     there is nothing to report."""
     if fmt not in FORMATS:
         raise ValueError(f"unknown format {fmt!r}")

@@ -2,9 +2,9 @@
 which appears only once they are complete and on disk (`RunFolder`).
 
 Rows are written in batches as they are read (from the journal, or from the checks of a dry run),
-so a campaign of millions never sits in memory. results.csv follows csvfile.py's rules: cells a
-spreadsheet would take for a formula get a leading `'`, and the campaign's `csv_dialect` says the
-separator, decimal mark and BOM.
+so a campaign of millions never sits in memory. results.csv follows reports/csvfile.py's rules:
+cells a spreadsheet would take for a formula get a leading `'`, and the campaign's `csv_dialect`
+says the separator, decimal mark and BOM.
 """
 
 from __future__ import annotations
@@ -34,10 +34,10 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from rcsbatch.csvfile import STANDARD, Dialect, safe_column
 from rcsbatch.errors import ReportError
-from rcsbatch.money import stored_price
-from rcsbatch.report import CHARGED, REPORT_STATUS, Report
+from rcsbatch.reports.csvfile import STANDARD, Dialect, safe_column
+from rcsbatch.reports.money import stored_price
+from rcsbatch.reports.outcome import CHARGED, REPORT_STATUS, Report
 from rcsbatch.state import privacy
 
 # 18 decimal places hold any price a gateway writes, even a float printed in full

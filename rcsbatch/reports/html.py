@@ -16,9 +16,9 @@ import plotly.graph_objects as go
 import plotly.io as pio
 from plotly.offline import get_plotlyjs
 
-from rcsbatch.money import money_text, price_text
-from rcsbatch.report_table import RUN_HEADINGS, cost_text, percent, run_cells, seconds
-from rcsbatch.reporting import CostLine, Figures
+from rcsbatch.reports.figures import CostLine, Figures
+from rcsbatch.reports.money import money_text, price_text
+from rcsbatch.reports.table import RUN_HEADINGS, cost_text, percent, run_cells, seconds
 
 CHARTS = ("status", "country", "day", "delivery")
 _CONFIG = {"displaylogo": False, "responsive": True, "displayModeBar": False}

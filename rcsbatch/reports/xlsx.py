@@ -22,7 +22,7 @@ import xlsxwriter
 from xlsxwriter.format import Format
 from xlsxwriter.worksheet import Worksheet
 
-from rcsbatch.reporting import RECIPIENT_COLUMNS, CostLine, Figures
+from rcsbatch.reports.figures import RECIPIENT_COLUMNS, CostLine, Figures
 
 MAX_ROWS = 1_048_576  # Excel's rows per sheet, the header included
 _WIDTHS = {
