@@ -640,9 +640,9 @@ def section_sync(sim: Simulator, args: argparse.Namespace) -> dict[str, Any]:
 
 
 def pages_at_once() -> int | None:
-    """rcsbatch.sync.PAGES_AT_ONCE of the measured rcsbatch, for the report."""
+    """rcsbatch.delivery.sync.PAGES_AT_ONCE of the measured rcsbatch, for the report."""
     try:
-        from rcsbatch.sync import PAGES_AT_ONCE
+        from rcsbatch.delivery.sync import PAGES_AT_ONCE
     except ImportError:
         return None
     return int(PAGES_AT_ONCE)
@@ -1248,7 +1248,7 @@ def sync_details(Y: dict[str, Any]) -> list[str]:
     at_once = Y["pages_at_once"] or 1
     rounds = -(-Y["pages"] // at_once)
     floor = (
-        f"; {rounds} rounds of {at_once} pages at once (`rcsbatch.sync.PAGES_AT_ONCE`) wait "
+        f"; {rounds} rounds of {at_once} pages at once (`rcsbatch.delivery.sync.PAGES_AT_ONCE`) wait "
         f"at least {rounds * Y['latency_ms'] / 1000:.1f} s for the latency alone"
     )
     return [

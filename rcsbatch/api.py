@@ -52,6 +52,7 @@ from rcsbatch.capabilities import (
     look_up,
     summarise,
 )
+from rcsbatch.delivery.sync import SyncStats
 from rcsbatch.errors import AccountError, CampaignError, GatewayError, InputError, ReportError
 from rcsbatch.events import Event
 from rcsbatch.gateway import config
@@ -63,14 +64,13 @@ from rcsbatch.revoke import RevokePlan, RevokeStats, revoke_campaign_async
 from rcsbatch.runner import RunResult
 from rcsbatch.state import privacy, storage
 from rcsbatch.state.journal import Journal
-from rcsbatch.sync import SyncStats
 from rcsbatch.testsends import TestMessage, TestSendResult
 
 if TYPE_CHECKING:
     import pandas as pd
 
+    from rcsbatch.delivery.receiver import Receiver
     from rcsbatch.gateway.client import GatewayClient
-    from rcsbatch.receiver import Receiver
     from rcsbatch.state.journal import Outcome
 
 __all__ = ["Gateway", "RunResult", "load_campaign", "run", "run_async", "simulated"]
@@ -271,7 +271,7 @@ def simulated(
 
 # ---- sync, revoke, capabilities, agents, hooks and the two servers -------------------------
 # Each as its command does it, on one event loop with one gateway client; not named as the command
-# is, since rcsbatch.sync, .revoke, .capabilities and .agents are modules. The gateway is
+# is, since rcsbatch.delivery.sync, .revoke, .capabilities and .agents are modules. The gateway is
 # Gateway.from_env() unless given (or `simulate`: the campaign's built-in simulator).
 
 __all__ += [
@@ -691,7 +691,7 @@ def serve_webhooks(
     KeyboardInterrupt or cancellation stops it and goes on to the caller. OSError when the port
     cannot be bound.
     """
-    from rcsbatch import receiver
+    from rcsbatch.delivery import receiver
 
     if signing_key is None:
         signing_key = os.environ.get(SIGNING_KEY_ENV, "").strip() or None

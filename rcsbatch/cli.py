@@ -761,7 +761,7 @@ def webhook_serve(
     journal. Make the port reachable for seven (a proxy with TLS in front), then register the
     URL with `rcsbatch hooks register URL`.
     """
-    from rcsbatch import receiver
+    from rcsbatch.delivery import receiver
 
     _logging(verbose, quiet)
     err = _stderr(quiet)

@@ -32,6 +32,7 @@ import pandas as pd
 from rcsbatch import engine
 from rcsbatch.budget import Budget, check_budget
 from rcsbatch.campaign.file import Campaign
+from rcsbatch.delivery.sync import SyncStats
 from rcsbatch.errors import (
     AccountError,
     AlreadySentError,
@@ -59,7 +60,6 @@ from rcsbatch.settle import LogbookFacts, Rules, Settler, journal_known, sent_el
 from rcsbatch.state import paths, privacy, storage
 from rcsbatch.state.claims import CLAIMS, AccountClaims
 from rcsbatch.state.journal import Journal, Outcome
-from rcsbatch.sync import SyncStats
 
 if TYPE_CHECKING:
     from rcsbatch.gateway.client import Balance, GatewayClient
@@ -926,7 +926,7 @@ async def sync_campaign_async(
     its lost answers, then rewrite the newest run's folder from the journal (rewrite_latest);
     returns what changed and that run's folder (None when the campaign has no finished run).
     Holds the campaign's run lock; one client reads the logbook and settles."""
-    from rcsbatch.sync import sync
+    from rcsbatch.delivery.sync import sync
 
     found = existing_state(campaign, gateway, root, "sync")
     settings = SendSettings.of(campaign)

@@ -48,8 +48,8 @@ def sent(make_campaign: CampaignFactory, sim: SimulatorServer, *, delivered: boo
 def test_sync_from_inside_a_running_loop_fills_the_results(
     make_campaign: CampaignFactory, sim: SimulatorServer
 ) -> None:
-    """`rcsbatch.sync` in a coroutine reads the logbook on a loop of its own and rewrites the
-    run's results; the caller's process is as it was."""
+    """`rcsbatch.delivery.sync` in a coroutine reads the logbook on a loop of its own and rewrites
+    the run's results; the caller's process is as it was."""
     campaign, run = sent(make_campaign, sim, delivered=True)
     gateway = rcsbatch.Gateway(sim.base_url, API_KEY)
     before = ProcessState()

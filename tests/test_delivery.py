@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from rcsbatch.delivery import is_final, normalise, replaces, row_state
+from rcsbatch.delivery.states import is_final, normalise, replaces, row_state
 
 
 @pytest.mark.parametrize(

@@ -31,8 +31,8 @@ from conftest import API_KEY, CampaignFactory
 import rcsbatch
 from rcsbatch.campaign.file import Campaign
 from rcsbatch.cli import cli
+from rcsbatch.delivery.receiver import BODY_TIMEOUT, IDLE_TIMEOUT, ReceiverServer, ReceiverSettings
 from rcsbatch.gateway.config import Gateway
-from rcsbatch.receiver import BODY_TIMEOUT, IDLE_TIMEOUT, ReceiverServer, ReceiverSettings
 from rcsbatch.runner import RunResult, journal_path
 from rcsbatch.simulator import SimulatorServer
 from rcsbatch.simulator.hooks import sign
@@ -89,7 +89,8 @@ def webhooks(sim: SimulatorServer) -> list[dict[str, Any]]:
 
 
 def test_the_simulator_signs_as_the_documented_test_vector() -> None:
-    """The simulator's own signer (not rcsbatch.webhook's) gives seven-gateway.md's vector."""
+    """The simulator's own signer (not rcsbatch.delivery.webhook's) gives seven-gateway.md's
+    vector."""
     body = (
         b'{"webhook_event":"dlr","webhook_timestamp":"2026-11-26T10:00:00+01:00",'
         b'"data":{"msg_id":"77149843739","status":"DELIVERED",'

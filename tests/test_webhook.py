@@ -10,8 +10,8 @@ from urllib.parse import urlencode
 
 import pytest
 
+from rcsbatch.delivery.webhook import DeliveryReport, parse_reports, signature, verify
 from rcsbatch.errors import ReportFormatError, SignatureError
-from rcsbatch.webhook import DeliveryReport, parse_reports, signature, verify
 
 # The test vector of seven-gateway.md, "Webhooks".
 KEY = "test-signing-key"

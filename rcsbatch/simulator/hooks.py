@@ -1,12 +1,12 @@
 """The simulator posting delivery reports to registered webhooks, signed as seven signs them.
 
 This is a second, independent implementation of seven's webhook format (it shares no code with
-``rcsbatch.webhook``), written from seven-gateway.md, so a loop through the simulator really tests
-the receiver: ``X-Signature`` is the hex HMAC-SHA256 (the account's signing key) of ``timestamp,
-nonce, METHOD, full URL, md5 of the body`` joined by newlines. Reports go in the documented
-envelope: as JSON (``request_method`` JSON), form-encoded with ``data[...]`` fields (POST) or in
-the query string (GET). A report is tried again on 429, 5xx, a timeout or a connection error, up
-to ``webhook_attempts`` times, ``webhook_retry_s`` apart, and signed anew each time.
+``rcsbatch.delivery.webhook``), written from seven-gateway.md, so a loop through the simulator
+really tests the receiver: ``X-Signature`` is the hex HMAC-SHA256 (the account's signing key) of
+``timestamp, nonce, METHOD, full URL, md5 of the body`` joined by newlines. Reports go in the
+documented envelope: as JSON (``request_method`` JSON), form-encoded with ``data[...]`` fields
+(POST) or in the query string (GET). A report is tried again on 429, 5xx, a timeout or a connection
+error, up to ``webhook_attempts`` times, ``webhook_retry_s`` apart, and signed anew each time.
 """
 
 from __future__ import annotations

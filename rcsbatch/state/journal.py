@@ -36,7 +36,7 @@ from typing import Any
 
 import numpy as np
 
-from rcsbatch.delivery import FINAL, READ, replaces, row_state
+from rcsbatch.delivery.states import FINAL, READ, replaces, row_state
 from rcsbatch.errors import ReportError
 from rcsbatch.state import privacy, storage
 from rcsbatch.state.status import RowStatus

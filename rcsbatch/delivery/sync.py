@@ -5,8 +5,8 @@ The logbook (`GET /journal/outbound`) lists the account's messages, newest first
 each one's `dlr` state, `dlr_timestamp` and `price`. It is read from the day of the campaign's
 earliest message still lacking a final state or a price, page after page until a short page, a
 few pages at a time. Entries whose id the campaign knows update its journal (states by the rules of
-`delivery.py`, prices only where the answer gave none); the rest belong to other campaigns and are
-passed over. Running it twice changes nothing the second time: it is idempotent.
+`delivery/states.py`, prices only where the answer gave none); the rest belong to other campaigns
+and are passed over. Running it twice changes nothing the second time: it is idempotent.
 
 New messages arriving while it reads shift older ones to later pages: one may be read twice
 (harmless), none is skipped.
@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from rcsbatch.delivery import normalise
+from rcsbatch.delivery.states import normalise
 from rcsbatch.gateway.answers import to_decimal
 from rcsbatch.settle import BERLIN, PAGE, digits, entry_time, same_content
 from rcsbatch.state.journal import Journal

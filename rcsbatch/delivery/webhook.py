@@ -34,7 +34,7 @@ from typing import Any
 from urllib.parse import parse_qsl
 from zoneinfo import ZoneInfo
 
-from rcsbatch.delivery import normalise
+from rcsbatch.delivery.states import normalise
 from rcsbatch.errors import ReportFormatError, SignatureError
 
 SIGNATURE_HEADER = "X-Signature"

@@ -56,10 +56,10 @@ from typing import Any, Self, TypeVar
 
 from aiohttp import ClientPayloadError, web
 
+from rcsbatch.delivery.webhook import MAX_AGE, parse_reports, signature_headers, verify
 from rcsbatch.engine import run_sync
 from rcsbatch.errors import InputError, ReportFormatError, SignatureError
 from rcsbatch.state.journal import Journal
-from rcsbatch.webhook import MAX_AGE, parse_reports, signature_headers, verify
 
 SIGNING_KEY_ENV = "SEVEN_SIGNING_KEY"
 ANSWER_WITHIN = 4.0  # seconds: seven gives up on an answer after 5
