@@ -39,10 +39,10 @@ from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
-from rcsbatch import engine, runner, testsends
-from rcsbatch.campaign.file import Campaign, check_validity, load_campaign
-from rcsbatch.capabilities import CONCURRENCY as LOOKUPS_AT_ONCE
-from rcsbatch.capabilities import (
+from rcsbatch import engine, runner
+from rcsbatch.actions import testsends
+from rcsbatch.actions.capabilities import CONCURRENCY as LOOKUPS_AT_ONCE
+from rcsbatch.actions.capabilities import (
     DEFAULT_MAX_AGE,
     LookupStats,
     Summary,
@@ -52,19 +52,20 @@ from rcsbatch.capabilities import (
     look_up,
     summarise,
 )
+from rcsbatch.actions.events import Event
+from rcsbatch.actions.revoke import RevokePlan, RevokeStats, revoke_campaign_async
+from rcsbatch.actions.testsends import TestMessage, TestSendResult
+from rcsbatch.campaign.file import Campaign, check_validity, load_campaign
 from rcsbatch.delivery.sync import SyncStats
 from rcsbatch.errors import AccountError, CampaignError, GatewayError, InputError, ReportError
-from rcsbatch.events import Event
 from rcsbatch.gateway import config
 from rcsbatch.gateway.config import Gateway
 from rcsbatch.gateway.request import SendSettings, cell_text
 from rcsbatch.recipients.prepare import Plan, open_plan, warning_counts
 from rcsbatch.reports.figures import Figures
-from rcsbatch.revoke import RevokePlan, RevokeStats, revoke_campaign_async
 from rcsbatch.runner import RunResult
 from rcsbatch.state import privacy, storage
 from rcsbatch.state.journal import Journal
-from rcsbatch.testsends import TestMessage, TestSendResult
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -202,7 +203,7 @@ async def check_agent(
 ) -> None:
     """Refuse (CampaignError) a `[message] from` the account does not have; a warning for a
     `test` agent. The gateway not answering the list only earns a line: the run finds out."""
-    from rcsbatch.agents import check_agent as judge
+    from rcsbatch.actions.agents import check_agent as judge
 
     if campaign.message.sender is None:
         return
@@ -1158,7 +1159,7 @@ async def send_event_async(
     with `region`) or the inbound message `msg_id` (exactly one), as `rcsbatch event` does.
     `simulate` sends to a throwaway built-in simulator. InputError for a bad value, before any
     request; the gateway's answer comes back in the EventsResult."""
-    from rcsbatch import events
+    from rcsbatch.actions import events
 
     items = [events.one_event(event, to, msg_id, region)]
     found, stopped = await _send_events(items, sender, 1, gateway, simulate)
@@ -1207,7 +1208,7 @@ async def send_events_async(
     event` does, and write their outcomes to <file>.results.csv beside it in `csv_dialect`
     (standard or excel). Every row is checked first: InputError naming the bad rows, nothing
     sent. A results file that cannot be written is the result's `error`: the events went."""
-    from rcsbatch import events
+    from rcsbatch.actions import events
     from rcsbatch.reports import csvfile
 
     path = Path(file)
@@ -1235,7 +1236,7 @@ async def _send_events(
 ) -> tuple[list[Event], str | None]:
     """Send checked events with one client: to `gateway`, the environment's, or a throwaway
     built-in simulator."""
-    from rcsbatch import events
+    from rcsbatch.actions import events
 
     if simulate and gateway is not None:
         raise ValueError("give a gateway or simulate=True, not both")
@@ -1295,7 +1296,7 @@ async def send_test_messages_async(
 ) -> TestSendResult:
     """Send chosen rows of `campaign`, merged as the campaign would and labelled as tests, to
     test numbers instead of their recipients, as `rcsbatch run --test-to` does (see
-    rcsbatch.testsends); the campaign's journal and runs are untouched.
+    rcsbatch.actions.testsends); the campaign's journal and runs are untouched.
 
     `to`: the numbers (read with the campaign's default_region; default its [test] numbers);
     `rows`: the rows as the file numbers them (default the first three ready rows). One client

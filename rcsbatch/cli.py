@@ -351,7 +351,7 @@ def _test_send(
     err: Console,
 ) -> int:
     """`run --test-to` / `run --test`: send the chosen rows to the test numbers; the exit code."""
-    from rcsbatch import testsends
+    from rcsbatch.actions import testsends
 
     # No validity check: a test message goes now, whatever the campaign's delay.
     with _input_errors():
@@ -993,7 +993,7 @@ def revoke(
     they show as revoked once a delivery report (webhook or `rcsbatch sync`) says the message
     never arrived. Revoke-requested rows are never sent again. Asking twice sends nothing new.
     """
-    from rcsbatch.revoke import RevokePlan
+    from rcsbatch.actions.revoke import RevokePlan
 
     if not yes and not _interactive():
         raise InputProblem(
@@ -1222,7 +1222,7 @@ def capabilities(
     the count and cost are shown first and confirmed (or --yes); a number is never looked up
     again while its cached answer is younger than --max-age. Prints a JSON summary on stdout.
     """
-    from rcsbatch.capabilities import parse_age
+    from rcsbatch.actions.capabilities import parse_age
 
     err = _stderr(quiet)
     path = Path(target).expanduser().resolve()

@@ -781,7 +781,7 @@ async def apply_requirements(
 ) -> str | None:
     """Apply `[send] require` to the rows still to send (looking up first with `lookup`); a
     line saying what it decided, or None without `require`."""
-    from rcsbatch import capabilities
+    from rcsbatch.actions import capabilities
 
     require = campaign.send.require
     if require and lookup:
@@ -815,7 +815,7 @@ async def apply_requirements(
 
 def _lookup_max_age() -> float:
     """How young a capability lookup must be to count (capabilities.DEFAULT_MAX_AGE)."""
-    from rcsbatch import capabilities
+    from rcsbatch.actions import capabilities
 
     return capabilities.DEFAULT_MAX_AGE
 
@@ -829,7 +829,7 @@ async def look_up_refused_types(
 ) -> None:
     """`run --lookup`: look up (billed) the numbers refused for their type that have no recent
     lookup, so those the gateway shows able to receive RCS are sent (see `with_lookups`)."""
-    from rcsbatch.capabilities import look_up
+    from rcsbatch.actions.capabilities import look_up
 
     numbers = plan.refused_types()
     due = journal.capabilities_due(numbers, time.time() - _lookup_max_age())
@@ -875,7 +875,7 @@ async def send_test_messages_async(
     record it in the campaign's test-send log (never its journal), write the results file, and
     return the testsends.TestSendResult. Sends with `client` when given (the caller's session),
     else a client of its own. Takes no run lock; see `testsends`."""
-    from rcsbatch import testsends
+    from rcsbatch.actions import testsends
 
     settings = testsends.settings_for_test(campaign)
     test_log = campaign_state(campaign, gateway).test_sends

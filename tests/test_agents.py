@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 from conftest import API_KEY, CampaignFactory
 
-from rcsbatch.agents import check_agent
+from rcsbatch.actions.agents import check_agent
 from rcsbatch.cli import cli
 from rcsbatch.simulator import SimulatorServer
 

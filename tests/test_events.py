@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner
 from conftest import API_KEY
 
-from rcsbatch import events
+from rcsbatch.actions import events
 from rcsbatch.cli import cli
 from rcsbatch.errors import InputError
 from rcsbatch.gateway.client import GatewayClient

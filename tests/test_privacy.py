@@ -12,7 +12,8 @@ import pytest
 from click.testing import CliRunner
 from conftest import CampaignFactory
 
-from rcsbatch import events
+from rcsbatch.actions import events
+from rcsbatch.actions.testsends import TestSendResult, choose_rows
 from rcsbatch.cli import cli
 from rcsbatch.gateway.config import Gateway
 from rcsbatch.recipients.prepare import open_plan
@@ -20,7 +21,6 @@ from rcsbatch.runner import run, send_test_messages
 from rcsbatch.simulator.backend import Backend
 from rcsbatch.state import privacy
 from rcsbatch.state.journal import Journal
-from rcsbatch.testsends import TestSendResult, choose_rows
 
 
 @pytest.fixture

@@ -13,7 +13,14 @@ from typing import Any
 import pytest
 from conftest import CampaignFactory
 
-from rcsbatch import testsends
+from rcsbatch.actions import testsends
+from rcsbatch.actions.testsends import (
+    TestSendResult,
+    choose_rows,
+    label_for_test,
+    parse_rows,
+    resolve_numbers,
+)
 from rcsbatch.campaign.file import Campaign, load_campaign
 from rcsbatch.errors import InputError
 from rcsbatch.gateway.config import Gateway
@@ -21,13 +28,6 @@ from rcsbatch.recipients.prepare import open_plan
 from rcsbatch.reports.outcome import EXIT_OK
 from rcsbatch.runner import journal_path, run, send_test_messages
 from rcsbatch.simulator import SimulatorServer
-from rcsbatch.testsends import (
-    TestSendResult,
-    choose_rows,
-    label_for_test,
-    parse_rows,
-    resolve_numbers,
-)
 
 R = CampaignFactory.recipient
 PHONE_A, PHONE_B = 4917699990001, 4917699990002

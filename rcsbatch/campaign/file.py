@@ -51,7 +51,7 @@ ON_UNKNOWN = ("reconcile", "resend", "skip")
 MIN_RATE = 0.001  # messages per second: one every 1000 s
 OUTSIDE_WINDOW = ("wait", "schedule")
 #: The capability names seven's lookup lists (seven-gateway.md, and the simulator): what `require`
-#: may name. Here, not in capabilities.py, because the campaign file owns `require`.
+#: may name. Here, not in actions/capabilities.py, because the campaign file owns `require`.
 CAPABILITIES = (
     "REVOCATION",
     "RICHCARD_STANDALONE",
@@ -116,7 +116,8 @@ class SendSpec:
     outside_window: str = "wait"
     give_up_after: float = DEFAULT_GIVE_UP_AFTER
     max_cost: Decimal | None = None  # the most the campaign may cost, all its runs together
-    require: tuple[str, ...] = ()  # RCS capabilities a recipient needs (see capabilities.py)
+    # RCS capabilities a recipient needs (see actions/capabilities.py)
+    require: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
