@@ -8,7 +8,7 @@ Run: ``python bench/per_row.py run CAMPAIGN.toml ...`` (the arguments of ``rcsba
 
 from __future__ import annotations
 
-import rcsbatch.sender as sender
+import rcsbatch.engine.sender as sender
 from rcsbatch.cli import main
 
 sender.BATCH_SIZE = 1

@@ -39,7 +39,6 @@ from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
-from rcsbatch import engine, runner
 from rcsbatch.actions import testsends
 from rcsbatch.actions.capabilities import CONCURRENCY as LOOKUPS_AT_ONCE
 from rcsbatch.actions.capabilities import (
@@ -57,13 +56,14 @@ from rcsbatch.actions.revoke import RevokePlan, RevokeStats, revoke_campaign_asy
 from rcsbatch.actions.testsends import TestMessage, TestSendResult
 from rcsbatch.campaign.file import Campaign, check_validity, load_campaign
 from rcsbatch.delivery.sync import SyncStats
+from rcsbatch.engine import loop, runner
+from rcsbatch.engine.runner import RunResult
 from rcsbatch.errors import AccountError, CampaignError, GatewayError, InputError, ReportError
 from rcsbatch.gateway import config
 from rcsbatch.gateway.config import Gateway
 from rcsbatch.gateway.request import SendSettings, cell_text
 from rcsbatch.recipients.prepare import Plan, open_plan, warning_counts
 from rcsbatch.reports.figures import Figures
-from rcsbatch.runner import RunResult
 from rcsbatch.state import privacy, storage
 from rcsbatch.state.journal import Journal
 
@@ -94,7 +94,7 @@ def run(
     on_outcome: Callable[[Outcome], None] | None = None,
 ) -> RunResult:
     """Run `campaign` (see `run_async`) from plain code, inside a running event loop too."""
-    return engine.run_sync(
+    return loop.run_sync(
         run_async(
             campaign,
             gateway=gateway,
@@ -329,7 +329,7 @@ def sync_campaign(
     on_warning: Callable[[str], None] | None = None,
 ) -> SyncResult:
     """Sync `campaign` (see `sync_campaign_async`) from plain code, in a running loop too."""
-    return engine.run_sync(
+    return loop.run_sync(
         sync_campaign_async(
             campaign,
             gateway=gateway,
@@ -404,7 +404,7 @@ def revoke_messages(
     on_warning: Callable[[str], None] | None = None,
 ) -> RevokeResult:
     """Revoke (see `revoke_messages_async`) from plain code, inside a running event loop too."""
-    return engine.run_sync(
+    return loop.run_sync(
         revoke_messages_async(
             campaign,
             confirm=confirm,
@@ -506,7 +506,7 @@ def look_up_capabilities(
     on_warning: Callable[[str], None] | None = None,
 ) -> CapabilitiesResult:
     """Look up (see `look_up_capabilities_async`) from plain code, in a running loop too."""
-    return engine.run_sync(
+    return loop.run_sync(
         look_up_capabilities_async(
             target,
             accept_cost=accept_cost,
@@ -610,7 +610,7 @@ def _lookup_target(
 
 def list_agents(*, gateway: Gateway | None = None) -> list[dict[str, Any]]:
     """The account's RCS agents (see `list_agents_async`), inside a running event loop too."""
-    return engine.run_sync(list_agents_async(gateway=gateway))
+    return loop.run_sync(list_agents_async(gateway=gateway))
 
 
 async def list_agents_async(*, gateway: Gateway | None = None) -> list[dict[str, Any]]:
@@ -624,7 +624,7 @@ def register_hook(
     url: str, *, event_type: str = "dlr", method: str = "POST", gateway: Gateway | None = None
 ) -> str:
     """Register a webhook (see `register_hook_async`), inside a running event loop too."""
-    return engine.run_sync(
+    return loop.run_sync(
         register_hook_async(url, event_type=event_type, method=method, gateway=gateway)
     )
 
@@ -646,7 +646,7 @@ async def register_hook_async(
 
 def list_hooks(*, gateway: Gateway | None = None) -> list[dict[str, Any]]:
     """The account's webhooks (see `list_hooks_async`), inside a running event loop too."""
-    return engine.run_sync(list_hooks_async(gateway=gateway))
+    return loop.run_sync(list_hooks_async(gateway=gateway))
 
 
 async def list_hooks_async(*, gateway: Gateway | None = None) -> list[dict[str, Any]]:
@@ -658,7 +658,7 @@ async def list_hooks_async(*, gateway: Gateway | None = None) -> list[dict[str, 
 
 def remove_hook(hook_id: str, *, gateway: Gateway | None = None) -> bool:
     """Remove a webhook (see `remove_hook_async`), inside a running event loop too."""
-    return engine.run_sync(remove_hook_async(hook_id, gateway=gateway))
+    return loop.run_sync(remove_hook_async(hook_id, gateway=gateway))
 
 
 async def remove_hook_async(hook_id: str, *, gateway: Gateway | None = None) -> bool:
@@ -895,9 +895,7 @@ def validate(
     on_status: Callable[[str], None] | None = None,
 ) -> ValidationResult:
     """Validate `campaign` (see `validate_async`) from plain code, in a running loop too."""
-    return engine.run_sync(
-        validate_async(campaign, show=show, gateway=gateway, on_status=on_status)
-    )
+    return loop.run_sync(validate_async(campaign, show=show, gateway=gateway, on_status=on_status))
 
 
 async def validate_async(
@@ -1132,7 +1130,7 @@ def send_event(
     simulate: bool = False,
 ) -> EventsResult:
     """Send one event (see `send_event_async`) from plain code, in a running loop too."""
-    return engine.run_sync(
+    return loop.run_sync(
         send_event_async(
             event,
             to=to,
@@ -1178,7 +1176,7 @@ def send_events(
     csv_dialect: str | None = None,
 ) -> EventsResult:
     """Send a file's events (see `send_events_async`) from plain code, in a running loop too."""
-    return engine.run_sync(
+    return loop.run_sync(
         send_events_async(
             file,
             event=event,
@@ -1267,7 +1265,7 @@ def send_test_messages(
     on_warning: Callable[[str], None] | None = None,
 ) -> TestSendResult:
     """A test send (see `send_test_messages_async`) from plain code, in a running loop too."""
-    return engine.run_sync(
+    return loop.run_sync(
         send_test_messages_async(
             campaign,
             to=to,

@@ -21,8 +21,10 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from rcsbatch import __version__, api, engine, exitcodes, process, runner
+from rcsbatch import __version__, api, exitcodes, process
 from rcsbatch.campaign.file import Campaign, check_validity, load_campaign
+from rcsbatch.engine import loop as engine
+from rcsbatch.engine import runner
 from rcsbatch.errors import (
     AccountError,
     CampaignBusyError,

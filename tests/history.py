@@ -11,8 +11,8 @@ from decimal import Decimal
 from conftest import CampaignFactory
 
 from rcsbatch.campaign.file import Campaign
+from rcsbatch.engine.runner import RunResult, journal_path, run
 from rcsbatch.gateway.config import Gateway
-from rcsbatch.runner import RunResult, journal_path, run
 from rcsbatch.simulator import Message, SimulatorServer
 from rcsbatch.state.journal import Journal
 

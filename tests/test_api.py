@@ -1,4 +1,4 @@
-"""The public API (rcsbatch/__init__.py, api.py, engine.py): what it exports, runs against the
+"""The public API (rcsbatch/__init__.py, api.py, engine/loop.py): what it exports, runs against the
 simulator from plain code and from inside a running event loop, leaving the caller's process as
 it was, and interrupts that stop the sending."""
 
@@ -23,8 +23,8 @@ from click.testing import CliRunner
 from conftest import API_KEY, CampaignFactory
 
 import rcsbatch
-from rcsbatch import runner
 from rcsbatch.cli import cli
+from rcsbatch.engine import runner
 from rcsbatch.simulator import SimulatorServer
 
 R = CampaignFactory.recipient
@@ -353,7 +353,7 @@ def test_ctrl_c_before_sending_raises_and_sends_nothing(
         await asyncio.sleep(5)  # the interrupt cancels this wait
         return await real(client)
 
-    monkeypatch.setattr("rcsbatch.runner.balance_of", interrupted)
+    monkeypatch.setattr("rcsbatch.engine.runner.balance_of", interrupted)
 
     async def main() -> None:
         rcsbatch.run(campaign, gateway=gateway)

@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import pytest
 
-from rcsbatch.budget import Budget, check_budget
+from rcsbatch.engine.budget import Budget, check_budget
 from rcsbatch.errors import BudgetError
 
 D = Decimal

@@ -14,11 +14,11 @@ from conftest import API_KEY, CampaignFactory
 
 from rcsbatch.campaign.file import load_campaign
 from rcsbatch.cli import cli
+from rcsbatch.engine.runner import dry_run, journal_path, run
 from rcsbatch.errors import CampaignError
 from rcsbatch.gateway.config import Gateway
 from rcsbatch.reports.figures import figures
 from rcsbatch.reports.outcome import EXIT_OK
-from rcsbatch.runner import dry_run, journal_path, run
 from rcsbatch.simulator import SimulatorServer
 from rcsbatch.state.journal import Journal
 

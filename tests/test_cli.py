@@ -17,7 +17,7 @@ from click.testing import CliRunner, Result
 
 from rcsbatch.campaign.file import load_campaign
 from rcsbatch.cli import cli
-from rcsbatch.runner import journal_path
+from rcsbatch.engine.runner import journal_path
 from rcsbatch.simulator import Faults, SimulatorServer
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -314,8 +314,8 @@ def test_second_run_while_one_holds_the_lock_exits_4(
     example: Path, gateway: SimulatorServer
 ) -> None:
     """A run of a campaign whose lock another run holds sends nothing and exits 4."""
+    from rcsbatch.engine.runner import campaign_lock, campaign_state
     from rcsbatch.gateway.config import Gateway
-    from rcsbatch.runner import campaign_lock, campaign_state
 
     account = Gateway(gateway.base_url, SECRET)
     with campaign_lock(campaign_state(load_campaign(example), account).lock):
@@ -563,7 +563,7 @@ def test_a_long_wait_says_one_line_on_stderr_without_a_terminal(
     """Without a terminal (cron) a wait the run announces is a line on stderr, so the log shows
     why the run is quiet; -q leaves it out. (The notice threshold is lowered to the
     simulator's 1 s Retry-After to keep the test short.)"""
-    monkeypatch.setattr("rcsbatch.sender.WAIT_NOTICE", 0.5)
+    monkeypatch.setattr("rcsbatch.engine.sender.WAIT_NOTICE", 0.5)
     with SimulatorServer(Faults(rate_429=0.6, retry_after=1.0)) as server:
         env = {"SEVEN_BASE_URL": server.base_url, "SEVEN_API_KEY": SECRET}
         result = invoke("run", str(example), "--limit", "4", env=env)

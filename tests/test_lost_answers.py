@@ -28,11 +28,11 @@ from test_resume import Cli, folder_of, kill_repeatedly, wait_until
 
 from rcsbatch.campaign.file import Campaign
 from rcsbatch.cli import cli
+from rcsbatch.engine.runner import RunResult, campaign_state, journal_path, run
 from rcsbatch.errors import AlreadySentError, BudgetError, HistoryLostError
 from rcsbatch.gateway.config import Gateway
 from rcsbatch.recipients.prepare import derived_foreign_id
 from rcsbatch.reports.outcome import EXIT_OK
-from rcsbatch.runner import RunResult, campaign_state, journal_path, run
 from rcsbatch.simulator import SimulatorServer
 
 R = CampaignFactory.recipient
@@ -465,7 +465,7 @@ def test_sync_keeps_a_second_message_found_for_a_row_resent_after_its_absence(
     """A row judged absent and sent again, whose first message shows in the logbook after all
     (a logbook out of order by more than the margin): sync keeps both ids and both prices, and
     says the row was sent twice; the cost is the gateway's charge."""
-    from rcsbatch.runner import sync_campaign
+    from rcsbatch.engine.runner import sync_campaign
 
     campaign = make_campaign(1)
     done = run(campaign, campaign.report_dir, gateway)

@@ -15,9 +15,9 @@ from conftest import CampaignFactory
 from rcsbatch.actions import events
 from rcsbatch.actions.testsends import TestSendResult, choose_rows
 from rcsbatch.cli import cli
+from rcsbatch.engine.runner import run, send_test_messages
 from rcsbatch.gateway.config import Gateway
 from rcsbatch.recipients.prepare import open_plan
-from rcsbatch.runner import run, send_test_messages
 from rcsbatch.simulator.backend import Backend
 from rcsbatch.state import privacy
 from rcsbatch.state.journal import Journal

@@ -89,7 +89,8 @@ def assert_interrupted(proc: subprocess.Popen[str], signum: int) -> None:
         ("import:pandas", ["run", "--simulate"]),
         ("rcsbatch.cli:open_plan", ["run", "--simulate"]),  # reading and checking the file
         ("rcsbatch.cli:open_plan", ["run", "--dry-run"]),
-        ("rcsbatch.runner:check_not_sent_elsewhere", ["run", "--simulate"]),  # before the first
+        # before the first
+        ("rcsbatch.engine.runner:check_not_sent_elsewhere", ["run", "--simulate"]),
     ],
 )
 def test_an_interrupt_before_sending_exits_130_or_143(

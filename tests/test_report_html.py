@@ -14,10 +14,10 @@ import pytest
 from conftest import CampaignFactory
 from history import History, make_history
 
+from rcsbatch.engine.runner import journal_path
 from rcsbatch.gateway.config import Gateway
 from rcsbatch.reports.formats import write_report
 from rcsbatch.reports.html import CHARTS
-from rcsbatch.runner import journal_path
 from rcsbatch.simulator import SimulatorServer
 
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"

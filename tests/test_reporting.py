@@ -26,10 +26,10 @@ from history import (
 )
 
 import rcsbatch
+from rcsbatch.engine.runner import journal_path
 from rcsbatch.errors import ReportError
 from rcsbatch.gateway.config import Gateway
 from rcsbatch.reports.figures import Figures, figures, recipient_rows, region
-from rcsbatch.runner import journal_path
 from rcsbatch.simulator import DEFAULT_BALANCE, DEFAULT_PRICE, SimulatorServer
 
 

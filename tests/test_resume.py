@@ -30,9 +30,9 @@ from conftest import API_KEY, CampaignFactory
 
 import rcsbatch
 from rcsbatch.campaign.file import Campaign
+from rcsbatch.engine.runner import journal_path, run
 from rcsbatch.gateway.config import Gateway
 from rcsbatch.reports.outcome import RESUME
-from rcsbatch.runner import journal_path, run
 from rcsbatch.simulator import Message, SimulatorServer
 
 R = CampaignFactory.recipient

@@ -19,11 +19,11 @@ import pytest
 from conftest import API_KEY, CampaignFactory
 
 from rcsbatch.campaign.file import Campaign
+from rcsbatch.engine.runner import RunResult, dry_run, run, sync_campaign
 from rcsbatch.errors import BudgetError, StorageError
 from rcsbatch.gateway.config import Gateway
 from rcsbatch.reports.outcome import EXIT_GATEWAY, EXIT_OK, EXIT_ROWS
 from rcsbatch.reports.results import STALE_AFTER, ResultsWriter
-from rcsbatch.runner import RunResult, dry_run, run, sync_campaign
 from rcsbatch.simulator import DEFAULT_PRICE, Message, SimulatorServer
 from rcsbatch.state.journal import Journal
 
@@ -517,7 +517,7 @@ def summary_on_full_disk(folder: Path, summary: dict[str, Any]) -> Path:
     [
         ("rcsbatch.reports.results.ResultsWriter._write_files", full_disk, OSError),
         ("rcsbatch.reports.results.ResultsWriter._write_files", interrupted, KeyboardInterrupt),
-        ("rcsbatch.runner.write_summary", summary_on_full_disk, OSError),
+        ("rcsbatch.engine.runner.write_summary", summary_on_full_disk, OSError),
     ],
     ids=["results-enospc", "results-ctrl-c", "summary-enospc"],
 )

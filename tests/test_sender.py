@@ -15,13 +15,13 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from rcsbatch.budget import Budget
 from rcsbatch.campaign.window import parse_window
+from rcsbatch.engine.budget import Budget
+from rcsbatch.engine.sender import Sender, SendStats
 from rcsbatch.errors import AccountError, AnswerLostError, RecipientError, RetriableError
 from rcsbatch.gateway.answers import Accepted
 from rcsbatch.gateway.pace import RateLimiter
 from rcsbatch.gateway.request import SendSettings
-from rcsbatch.sender import Sender, SendStats
 from rcsbatch.state.journal import RESULT_COLUMNS, Journal, Outcome
 
 T0 = 1_800_000_000.0
@@ -694,7 +694,7 @@ def test_a_failing_gateway_pauses_every_worker_then_the_run_gives_up(
     """Every request answers HTTP 500: workers pause with growing pauses, and after
     give_up_after seconds the run stops; the rows never tried stay not_sent (resumable)."""
     # Rows taken in batches of 128 (not 4 a worker): most are still untried when it gives up.
-    monkeypatch.setattr("rcsbatch.sender.ROWS_PER_WORKER", 32)
+    monkeypatch.setattr("rcsbatch.engine.sender.ROWS_PER_WORKER", 32)
     clock.tick = 0.01
     failing = {rcp(i): [AnswerLostError("HTTP 500", code="500")] for i in range(1, 301)}
     client = FakeGateway(clock, failing)
@@ -717,7 +717,7 @@ def test_a_request_that_hangs_past_the_grace_period_is_left_unknown(
 ) -> None:
     """Stopped while a request hangs: after STOP_GRACE it is cut off, its row is unknown (the
     next run settles it), and rows never tried are not_sent."""
-    monkeypatch.setattr("rcsbatch.sender.STOP_GRACE", 0.2)
+    monkeypatch.setattr("rcsbatch.engine.sender.STOP_GRACE", 0.2)
 
     class Hanging(FakeGateway):
         async def send(self, params: dict[str, Any], recipient: str) -> Accepted:
@@ -870,7 +870,7 @@ def test_rows_waiting_to_retry_or_queued_when_the_grace_ends_are_not_sent(
     """Stopped past the grace period: a row sleeping before its retry (its first try surely
     refused) and rows still queued go back to not_sent; only a request cut off mid-flight is
     unknown."""
-    monkeypatch.setattr("rcsbatch.sender.STOP_GRACE", 0.2)
+    monkeypatch.setattr("rcsbatch.engine.sender.STOP_GRACE", 0.2)
 
     class Hanging(FakeGateway):
         async def send(self, params: dict[str, Any], recipient: str) -> Accepted:
@@ -923,7 +923,7 @@ def test_outcomes_riding_on_a_failed_take_are_still_written_and_the_run_fails(
     """The first batch's outcomes go with the second batch's take; that take fails: the run
     stops with the error, and the outcomes are written by the round's last flush (the rows are
     sent, not left in flight for the logbook)."""
-    monkeypatch.setattr("rcsbatch.sender.BATCH_SIZE", 2)
+    monkeypatch.setattr("rcsbatch.engine.sender.BATCH_SIZE", 2)
     # 12 rows: the last 4 go in a round of their own, so the first round takes 4 batches.
     j = journal(tmp_path, 12)
     failing = FailingTakes(j)
@@ -941,8 +941,8 @@ def test_a_take_failing_after_the_grace_period_still_fails_the_run(
 ) -> None:
     """Stopped while a batch is being taken, and that take then fails: the run does not end as
     if all were well, and the outcomes the take carried are written."""
-    monkeypatch.setattr("rcsbatch.sender.BATCH_SIZE", 2)
-    monkeypatch.setattr("rcsbatch.sender.STOP_GRACE", 0.05)
+    monkeypatch.setattr("rcsbatch.engine.sender.BATCH_SIZE", 2)
+    monkeypatch.setattr("rcsbatch.engine.sender.STOP_GRACE", 0.05)
     # 12 rows: the last 4 go in a round of their own, so the first round takes 4 batches.
     j = journal(tmp_path, 12)
     failing = FailingTakes(j, delay=0.5)

@@ -14,9 +14,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from rcsbatch.errors import AccountError, AnswerLostError
-from rcsbatch.recipients.prepare import derived_foreign_id
-from rcsbatch.settle import (
+from rcsbatch.engine.settle import (
     MAX_PAGES,
     PAGE,
     WINDOW_READ_AT,
@@ -26,6 +24,8 @@ from rcsbatch.settle import (
     entry_moments,
     sent_elsewhere,
 )
+from rcsbatch.errors import AccountError, AnswerLostError
+from rcsbatch.recipients.prepare import derived_foreign_id
 from rcsbatch.state.claims import AccountClaims
 from rcsbatch.state.journal import Journal, Outcome, SampleRow, Unsettled
 

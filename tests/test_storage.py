@@ -16,8 +16,8 @@ import pytest
 from click.testing import CliRunner, Result
 
 from rcsbatch.cli import cli
+from rcsbatch.engine.runner import journal_path
 from rcsbatch.reports.results import ResultsWriter
-from rcsbatch.runner import journal_path
 from rcsbatch.simulator import SimulatorServer
 from rcsbatch.state import storage
 from rcsbatch.state.journal import Journal
@@ -122,7 +122,7 @@ def test_a_full_report_folder_after_sending_is_exit_1_naming_it(
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(csv))
 
     with monkeypatch.context() as patch:
-        patch.setattr("rcsbatch.runner.ResultsWriter.write", no_room)
+        patch.setattr("rcsbatch.engine.runner.ResultsWriter.write", no_room)
         first = invoke("run", str(campaign.path), "-q")
     assert first.exit_code == 1, first.output
     folder = campaign.path.parent / "reports" / campaign.name

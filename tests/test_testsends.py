@@ -22,11 +22,11 @@ from rcsbatch.actions.testsends import (
     resolve_numbers,
 )
 from rcsbatch.campaign.file import Campaign, load_campaign
+from rcsbatch.engine.runner import journal_path, run, send_test_messages
 from rcsbatch.errors import InputError
 from rcsbatch.gateway.config import Gateway
 from rcsbatch.recipients.prepare import open_plan
 from rcsbatch.reports.outcome import EXIT_OK
-from rcsbatch.runner import journal_path, run, send_test_messages
 from rcsbatch.simulator import SimulatorServer
 
 R = CampaignFactory.recipient

@@ -123,7 +123,7 @@ def revoke_campaign(
     confirm: Callable[[RevokePlan], bool] = lambda _: True,
 ) -> tuple[RevokePlan, RevokeStats | None, Path | None]:
     """`revoke_campaign_async` run to its end by engine.run_sync."""
-    from rcsbatch.engine import run_sync
+    from rcsbatch.engine.loop import run_sync
 
     return run_sync(
         revoke_campaign_async(
@@ -145,8 +145,8 @@ async def revoke_campaign_async(
     revoke requests under its run lock, then rewrite the newest run's folder from the journal
     (runner.rewrite_latest). Returns the plan, what was sent (None when nothing was) and the
     rewritten run folder."""
+    from rcsbatch.engine.runner import campaign_lock, existing_state, rewrite_latest
     from rcsbatch.gateway.client import GatewayClient
-    from rcsbatch.runner import campaign_lock, existing_state, rewrite_latest
 
     state = existing_state(campaign, gateway, root, "revoke")
     with campaign_lock(state.lock), Journal(state.journal) as journal:

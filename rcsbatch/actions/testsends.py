@@ -9,8 +9,8 @@ first three ready rows) go to each test number instead of their recipients, one 
 - the label `<the row's merged label>-test` when that fits the gateway's rule, else
   `rcsbatch-test`, so the logbook and reports at seven tell tests apart;
 - the foreign_id `test.<send id>.<row>` (the send id is the UTC time of the test send), never the
-  row's own: `settle.py` matches logbook entries by recipient *and* foreign_id, so a test message
-  to a number that is also a recipient can never settle that recipient's row as sent.
+  row's own: `engine/settle.py` matches logbook entries by recipient *and* foreign_id, so a test
+  message to a number that is also a recipient can never settle that recipient's row as sent.
 
 Test sends are recorded in a file of their own, `<report dir>/<campaign>/test-sends.sqlite` (each
 request in flight before it leaves, then its outcome), and each one's results in

@@ -41,7 +41,7 @@ MAX_PRICE_ESTIMATE = 1000
 DEFAULT_SETTLE_SECONDS = 300.0
 # A lost answer's request may have been accepted up to the client's timeout after it left; a
 # row absent from the logbook goes again only a floor after that, and only once messages sent a
-# margin later are visible there (settle.py).
+# margin later are visible there (engine/settle.py).
 DEFAULT_REQUEST_TIMEOUT = 30.0
 DEFAULT_SETTLE_FLOOR = 30.0
 DEFAULT_EVIDENCE_MARGIN = 10.0

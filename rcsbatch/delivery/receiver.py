@@ -57,7 +57,7 @@ from typing import Any, Self, TypeVar
 from aiohttp import ClientPayloadError, web
 
 from rcsbatch.delivery.webhook import MAX_AGE, parse_reports, signature_headers, verify
-from rcsbatch.engine import run_sync
+from rcsbatch.engine.loop import run_sync
 from rcsbatch.errors import InputError, ReportFormatError, SignatureError
 from rcsbatch.state.journal import Journal
 

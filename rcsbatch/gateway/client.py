@@ -66,7 +66,7 @@ class GatewayClient:
         self.timeout = timeout
         self.clock = clock
         # (left, answered, the gateway's Date) of answers other than sends: the gateway's clock
-        # measured against ours (settle.py reads the logbook's times with it).
+        # measured against ours (engine/settle.py reads the logbook's times with it).
         self.clock_samples: list[tuple[float, float, float]] = []
         self._send_url = httpx.URL(self.base_url + "/rcs/messages")
         self._headers = httpx.Headers(
@@ -78,9 +78,9 @@ class GatewayClient:
             }
         )
         # A request ends within `timeout` of its start: settling counts on a lost answer's
-        # request being accepted no later (settle.py). Waiting for a connection and connecting
-        # take at most a third of it (10 s at most), the answer the rest: it comes in one or
-        # two reads, each bounded (an answer trickling in over many reads is not bounded).
+        # request being accepted no later (engine/settle.py). Waiting for a connection and
+        # connecting take at most a third of it (10 s at most), the answer the rest: it comes in one
+        # or two reads, each bounded (an answer trickling in over many reads is not bounded).
         connecting = min(timeout / 3, 10.0)
         self._extensions = {
             "timeout": httpx.Timeout(

@@ -1,7 +1,7 @@
 """The bounded fan-out of one-shot actions (lookups, events, test sends, revokes, logbook reads).
 
-The send path has its own workers and queue (sender.py); everything else that asks the gateway
-many things at once goes through `bounded`, so the limit and the failure rules are the same.
+The send path has its own workers and queue (engine/sender.py); everything else that asks the
+gateway many things at once goes through `bounded`, so the limit and the failure rules are the same.
 """
 
 from __future__ import annotations

@@ -12,9 +12,9 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from rcsbatch.engine.settle import LogbookFacts
 from rcsbatch.exitcodes import ExitCode
 from rcsbatch.reports.money import cents_even, plain
-from rcsbatch.settle import LogbookFacts
 from rcsbatch.state.status import RowStatus
 
 EXIT_OK = ExitCode.OK

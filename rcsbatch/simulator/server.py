@@ -49,7 +49,7 @@ from urllib.parse import parse_qsl
 
 from aiohttp import web
 
-from rcsbatch.engine import run_sync
+from rcsbatch.engine.loop import run_sync
 
 from .backend import FAULT_PAGES, Backend, ErrorCode, ErrorPage
 from .faults import Faults

@@ -15,7 +15,7 @@ import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-from rcsbatch.settle import Known
+from rcsbatch.engine.settle import Known
 from rcsbatch.state import privacy
 from rcsbatch.state.journal import JournalView
 from rcsbatch.state.paths import JOURNAL, make_private_dir

@@ -15,7 +15,8 @@ Statuses kept here (what the report shows for each is decided by `report_status`
 
 A row's message is settled once: `sent`, `failed`, `expired` and the rows our checks refuse are
 never sent again by a later run (`--retry-failed` re-opens the `failed` ones whose refusal may
-pass). `unknown` and `in_flight` rows are settled through the gateway's logbook (`settle.py`).
+pass). `unknown` and `in_flight` rows are settled through the gateway's logbook
+(`engine/settle.py`).
 
 Rows our own checks refuse (invalid, duplicate, suppressed) are re-decided from the recipient file
 at each run and kept in ``rejects``.

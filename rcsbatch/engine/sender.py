@@ -8,7 +8,7 @@ back to the journal in groups.
 Retries (tenacity, in `_send_one` only) cover what surely did not reach the gateway: connect errors,
 pool time-outs, 429 and 503 with Retry-After. Backoff is exponential with jitter, Retry-After is
 honoured and clamped, and both are bounded by `max_attempts` and by the message's validity. A lost
-answer is never retried blindly: the row is `unknown`, and `settle.py` looks it up in the
+answer is never retried blindly: the row is `unknown`, and `engine/settle.py` looks it up in the
 gateway's logbook before anything is sent again, at the start of the run and after each round.
 
 Back-pressure: a 429 slows the whole run (one `Pace` for every worker), which speeds up again while
@@ -35,8 +35,9 @@ from typing import TYPE_CHECKING, Any
 
 from tenacity import RetryCallState
 
-from rcsbatch.budget import Budget
 from rcsbatch.campaign.window import WindowNeverOpens
+from rcsbatch.engine.budget import Budget
+from rcsbatch.engine.settle import Known, Rules, Settlement, Settler, journal_known
 from rcsbatch.errors import (
     AccountError,
     AnswerLostError,
@@ -47,7 +48,6 @@ from rcsbatch.gateway.answers import RELOAD_LOCK, Accepted
 from rcsbatch.gateway.pace import Health, RateLimiter
 from rcsbatch.gateway.request import Expired, SendSettings, message_params
 from rcsbatch.gateway.retry import WAIT_NOTICE, RetryPolicy
-from rcsbatch.settle import Known, Rules, Settlement, Settler, journal_known
 from rcsbatch.state.journal import Journal, Outcome, Pending
 from rcsbatch.state.status import RowStatus, failure
 
@@ -61,7 +61,7 @@ log = logging.getLogger("rcsbatch.sender")
 # through the logbook, so fewer is better, while each batch costs one fsync. A run with few
 # workers takes smaller batches (4 rows a worker, at least 8): sending is slow then anyway, and a
 # small campaign killed mid-run leaves rows to send, whose messages show the logbook current
-# past the dead run's (settle.py), instead of every row in flight.
+# past the dead run's (engine/settle.py), instead of every row in flight.
 BATCH_SIZE = 128
 ROWS_PER_WORKER = 4
 FLUSH_EVERY = 256
@@ -70,7 +70,7 @@ FLUSH_SECONDS = 0.25
 # `unknown` (settled by the next run).
 STOP_GRACE = 10.0
 # While lost answers wait for evidence that the logbook is current past them, this many rows
-# are kept back and sent once their requests can serve as that evidence (settle.py).
+# are kept back and sent once their requests can serve as that evidence (engine/settle.py).
 EVIDENCE_RESERVE = 4
 # The newest accepted messages kept in memory: known ids the settle measures the logbook with.
 KNOWN_KEPT = 64
@@ -214,7 +214,7 @@ class Sender:
 
     def _keep(self) -> int:
         """How many rows to keep back now: a few while lost answers wait for messages that can
-        show the logbook current past them (settle.py), none otherwise."""
+        show the logbook current past them (engine/settle.py), none otherwise."""
         after = self._evidence_after
         return EVIDENCE_RESERVE if after is not None and self.settings.clock() < after else 0
 
@@ -357,7 +357,8 @@ class Sender:
         return known
 
     async def _settle(self) -> None:
-        """Settle the journal's unknown and in-flight rows (settle.py); remember which wait."""
+        """Settle the journal's unknown and in-flight rows (engine/settle.py); remember which
+        wait."""
         s = self.settings
         rows = self.journal.unsettled()
         left = [r.recipient for r in rows if r.status == "in_flight"]

@@ -29,10 +29,12 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from rcsbatch import engine
-from rcsbatch.budget import Budget, check_budget
 from rcsbatch.campaign.file import Campaign
 from rcsbatch.delivery.sync import SyncStats
+from rcsbatch.engine import loop
+from rcsbatch.engine.budget import Budget, check_budget
+from rcsbatch.engine.sender import Sender, SendStats
+from rcsbatch.engine.settle import LogbookFacts, Rules, Settler, journal_known, sent_elsewhere
 from rcsbatch.errors import (
     AccountError,
     AlreadySentError,
@@ -55,8 +57,6 @@ from rcsbatch.reports.results import (
     reserve_run_folder,
     write_summary,
 )
-from rcsbatch.sender import Sender, SendStats
-from rcsbatch.settle import LogbookFacts, Rules, Settler, journal_known, sent_elsewhere
 from rcsbatch.state import paths, privacy, storage
 from rcsbatch.state.claims import CLAIMS, AccountClaims
 from rcsbatch.state.journal import Journal, Outcome
@@ -431,7 +431,7 @@ def run(
 ) -> RunResult:
     """Send the campaign's sendable rows and write the report: `run_async` run to its end by
     engine.run_sync (which also works inside a running event loop)."""
-    return engine.run_sync(
+    return loop.run_sync(
         run_async(
             campaign,
             root,
@@ -856,7 +856,7 @@ def send_test_messages(
     on_done: Callable[[Any], None] | None = None,
 ) -> Any:
     """`send_test_messages_async` run to its end by engine.run_sync."""
-    return engine.run_sync(
+    return loop.run_sync(
         send_test_messages_async(campaign, root, gateway, chosen, numbers, on_done)
     )
 
@@ -916,7 +916,7 @@ def sync_campaign(
     campaign: Campaign, root: Path, gateway: Gateway
 ) -> tuple[SyncStats, Path | None]:
     """`sync_campaign_async` run to its end by engine.run_sync."""
-    return engine.run_sync(sync_campaign_async(campaign, root, gateway))
+    return loop.run_sync(sync_campaign_async(campaign, root, gateway))
 
 
 async def sync_campaign_async(
@@ -1034,7 +1034,7 @@ def fetch_balance(gateway: Gateway) -> Balance | None:
         async with GatewayClient(gateway.base_url, gateway.api_key, max_connections=1) as client:
             return await balance_of(client)
 
-    return engine.run_sync(ask())
+    return loop.run_sync(ask())
 
 
 async def balance_of(client: GatewayClient) -> Balance | None:
