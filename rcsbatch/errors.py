@@ -12,7 +12,7 @@
     ├── StorageError               a full disk, a damaged journal (exit 2; 1 once sending began)
     ├── GatewayError               something the gateway said or did not say
     │   ├── RetriableError         surely not accepted; safe to send again (429, 503, connect error)
-    │   ├── RecipientError         refused for this recipient only: the row is ``failed``
+    │   ├── RecipientRefusedError  refused for this recipient only: the row is ``failed``
     │   ├── AnswerLostError        the request may have been accepted; the row is ``unknown``
     │   └── AccountError           the whole run must stop: key, credit, rights, sender (exit 3)
     └── WebhookError               a webhook request the receiver refuses
@@ -68,7 +68,7 @@ class RetriableError(GatewayError):
         self.retry_after = retry_after
 
 
-class RecipientError(GatewayError):
+class RecipientRefusedError(GatewayError):
     """The gateway refused this one recipient; the others are unaffected."""
 
 

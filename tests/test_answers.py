@@ -17,7 +17,7 @@ from rcsbatch.errors import (
     AccountError,
     AnswerLostError,
     GatewayError,
-    RecipientError,
+    RecipientRefusedError,
     RetriableError,
 )
 from rcsbatch.gateway.answers import (
@@ -130,9 +130,10 @@ def test_success_written_as_text_true_counts() -> None:
 def test_refused_entry_raises_recipient_error_with_its_code_and_text(
     top: str, error: Any, text: str
 ) -> None:
-    """A "100"/"101" whose entry for the row failed is a RecipientError with its code and text."""
+    """A "100"/"101" whose entry for the row failed is a RecipientRefusedError with its code and
+    text."""
     body = answer(entry(id=None, price=0, success=False, error=error, error_text=text), success=top)
-    with pytest.raises(RecipientError) as info:
+    with pytest.raises(RecipientRefusedError) as info:
         read(body)
     assert info.value.code == str(error)
     assert str(info.value) == text
@@ -141,14 +142,14 @@ def test_refused_entry_raises_recipient_error_with_its_code_and_text(
 def test_refused_entry_without_text_names_the_code() -> None:
     """A refused entry without `error_text` gets the code's meaning as its text."""
     body = answer(entry(id=None, success=False, error="403", error_text=None))
-    with pytest.raises(RecipientError, match="daily limit") as info:
+    with pytest.raises(RecipientRefusedError, match="daily limit") as info:
         read(body)
     assert info.value.code == "403"
 
 
 def test_refused_entry_without_any_code_is_a_recipient_error() -> None:
     """A failed entry with neither code nor text is still a refusal for that row (700)."""
-    with pytest.raises(RecipientError) as info:
+    with pytest.raises(RecipientRefusedError) as info:
         read(answer(entry(id=None, success=False)))
     assert info.value.code == "700"
 
@@ -165,7 +166,7 @@ def test_refused_entry_with_reload_lock_is_answer_lost() -> None:
     """An entry refused with 402 (reload lock) is a lost answer, never a failed row."""
     with pytest.raises(AnswerLostError) as info:
         read(answer(entry(id=None, success=False, error="402")))
-    assert not isinstance(info.value, RecipientError)
+    assert not isinstance(info.value, RecipientRefusedError)
     assert info.value.code == "402"
 
 
@@ -232,7 +233,7 @@ def test_this_recipients_refusal_is_not_hidden_by_another_recipients_success() -
     body = answer(
         entry(OTHER, id="other"), entry(TO, id=None, success=False, error="202"), success="101"
     )
-    with pytest.raises(RecipientError):
+    with pytest.raises(RecipientRefusedError):
         read(body)
 
 
@@ -285,7 +286,7 @@ RECIPIENT = ["202", "301", "305", "401", "403", "600", "700"]
 @pytest.mark.parametrize(
     ("code", "kind"),
     [(c, AccountError) for c in ACCOUNT]
-    + [(c, RecipientError) for c in RECIPIENT]
+    + [(c, RecipientRefusedError) for c in RECIPIENT]
     + [("402", AnswerLostError)],
 )
 def test_each_return_code_maps_to_its_kind(code: str, kind: type[GatewayError], form: str) -> None:
@@ -298,8 +299,9 @@ def test_each_return_code_maps_to_its_kind(code: str, kind: type[GatewayError], 
 
 @pytest.mark.parametrize("code", RECIPIENT)
 def test_each_recipient_code_in_an_entry_fails_the_row(code: str) -> None:
-    """Every per-recipient code inside `messages[i].error` is a RecipientError with that code."""
-    with pytest.raises(RecipientError) as info:
+    """Every per-recipient code inside `messages[i].error` is a RecipientRefusedError with that
+    code."""
+    with pytest.raises(RecipientRefusedError) as info:
         read(answer(entry(id=None, success=False, error=code), success="101"))
     assert info.value.code == code
 
@@ -316,7 +318,7 @@ def test_reload_lock_is_never_a_recipient_error() -> None:
     """402 (reload lock) means an earlier identical request went through: unknown, not failed."""
     with pytest.raises(AnswerLostError) as info:
         read("402")
-    assert not isinstance(info.value, RecipientError)
+    assert not isinstance(info.value, RecipientRefusedError)
 
 
 @pytest.mark.parametrize(
@@ -456,7 +458,7 @@ def test_auth_and_missing_endpoint_statuses_are_account_errors(status: int) -> N
 @pytest.mark.parametrize("status", [400, 413, 422])
 def test_request_refusals_are_recipient_errors(status: int) -> None:
     """HTTP 400/413 refuse this request only: the row is failed."""
-    with pytest.raises(RecipientError) as info:
+    with pytest.raises(RecipientRefusedError) as info:
         read("", status=status)
     assert info.value.code == str(status)
 
@@ -500,7 +502,7 @@ def test_entry_without_success_key_is_judged_by_id_and_error(error: Any, accepte
     if accepted:
         assert read(answer(item)).message_ids == ("77233319353",)
     else:
-        with pytest.raises(RecipientError):
+        with pytest.raises(RecipientRefusedError):
             read(answer(item))
 
 
@@ -571,7 +573,7 @@ def test_one_refused_entry_still_fails_the_row(top: str, success: Any) -> None:
     body = answer(entry(success=success, error="202"), success=top)
     fast, general = fast_and_general(body)
     assert fast == general
-    assert fast[0] is RecipientError
+    assert fast[0] is RecipientRefusedError
 
 
 @pytest.mark.parametrize("success", ["true", "1", 1, "TRUE"])

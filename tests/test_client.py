@@ -15,7 +15,7 @@ from rcsbatch.errors import (
     AccountError,
     AnswerLostError,
     GatewayError,
-    RecipientError,
+    RecipientRefusedError,
     RetriableError,
 )
 from rcsbatch.gateway.client import Balance, GatewayClient
@@ -126,7 +126,7 @@ def test_send_returns_what_was_accepted() -> None:
                     "messages": [{"id": None, "recipient": TO, "success": False, "error": "202"}],
                 },
             ),
-            RecipientError,
+            RecipientRefusedError,
         ),
         (httpx.Response(502, text="<html>Bad Gateway</html>"), AnswerLostError),
         (httpx.Response(429, headers={"Retry-After": "3"}), RetriableError),

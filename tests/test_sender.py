@@ -18,7 +18,7 @@ import pytest
 from rcsbatch.campaign.window import parse_window
 from rcsbatch.engine.budget import Budget
 from rcsbatch.engine.sender import Sender, SendStats
-from rcsbatch.errors import AccountError, AnswerLostError, RecipientError, RetriableError
+from rcsbatch.errors import AccountError, AnswerLostError, RecipientRefusedError, RetriableError
 from rcsbatch.gateway.answers import Accepted
 from rcsbatch.gateway.pace import RateLimiter
 from rcsbatch.gateway.request import SendSettings
@@ -267,8 +267,13 @@ def test_one_limiter_paces_every_worker(tmp_path: Path) -> None:
         (AnswerLostError("the gateway answered HTTP 500", code="500"), "unknown", 1, "500"),
         (AnswerLostError("the connection failed after the request left"), "unknown", 1, None),
         (AnswerLostError("reload lock (402)", code="402"), "unknown", 1, "402"),
-        (RecipientError("recipient number invalid", code="202"), "failed", 1, "202"),
-        (RecipientError("daily limit for this recipient reached", code="403"), "failed", 1, "403"),
+        (RecipientRefusedError("recipient number invalid", code="202"), "failed", 1, "202"),
+        (
+            RecipientRefusedError("daily limit for this recipient reached", code="403"),
+            "failed",
+            1,
+            "403",
+        ),
     ],
     ids=["429", "503", "connect", "http-500", "dropped", "reload-lock", "202", "403"],
 )

@@ -8,7 +8,7 @@ from rcsbatch.errors import (
     AccountError,
     AnswerLostError,
     GatewayError,
-    RecipientError,
+    RecipientRefusedError,
     RetriableError,
 )
 from rcsbatch.state.status import ROW_STATUSES, Failure, failure
@@ -28,7 +28,11 @@ def _traced(exc: GatewayError) -> GatewayError:
             False,
             ("failed", "503", "gave up after 3 attempts: HTTP 503"),
         ),
-        (RecipientError("not reachable", code="301"), False, ("failed", "301", "not reachable")),
+        (
+            RecipientRefusedError("not reachable", code="301"),
+            False,
+            ("failed", "301", "not reachable"),
+        ),
         (
             AnswerLostError("no answer", code="timeout"),
             False,

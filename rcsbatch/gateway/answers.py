@@ -5,8 +5,8 @@ a string code and whose `messages[i].success` decides each recipient, or a bare 
 JSON string `"900"`). Non-200 statuses, HTML error pages and bodies that are not JSON happen too.
 
 `read_send_answer` returns `Accepted` or raises one of the `GatewayError` kinds, which decide
-what the sender does: retry (`RetriableError`), mark the row failed (`RecipientError`), mark it
-unknown (`AnswerLostError`), or stop the run (`AccountError`).
+what the sender does: retry (`RetriableError`), mark the row failed (`RecipientRefusedError`), mark
+it unknown (`AnswerLostError`), or stop the run (`AccountError`).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from rcsbatch.errors import AccountError, AnswerLostError, RecipientError, RetriableError
+from rcsbatch.errors import AccountError, AnswerLostError, RecipientRefusedError, RetriableError
 
 RETRY_AFTER_MAX = 120.0
 
@@ -132,7 +132,9 @@ def _raise_for_code(code: str, text: str | None = None) -> None:
         raise AnswerLostError(
             "reload lock (402): an identical message went out shortly before", code=code
         )
-    raise RecipientError(text or RECIPIENT_CODES.get(code, f"refused with code {code}"), code=code)
+    raise RecipientRefusedError(
+        text or RECIPIENT_CODES.get(code, f"refused with code {code}"), code=code
+    )
 
 
 def _loads(body: bytes) -> Any:
@@ -230,7 +232,9 @@ def _raise_for_status(status: int, headers: Mapping[str, str]) -> None:
             code=str(status),
         )
     if 400 <= status < 500:
-        raise RecipientError(f"the gateway refused the request (HTTP {status})", code=str(status))
+        raise RecipientRefusedError(
+            f"the gateway refused the request (HTTP {status})", code=str(status)
+        )
     # Any other status (500, 502, 504, …) may come after the gateway took the message.
     raise AnswerLostError(f"the gateway answered HTTP {status}", code=str(status))
 

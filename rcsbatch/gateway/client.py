@@ -23,7 +23,7 @@ from rcsbatch.errors import (
     AccountError,
     AnswerLostError,
     GatewayError,
-    RecipientError,
+    RecipientRefusedError,
     RetriableError,
 )
 from rcsbatch.gateway.answers import (
@@ -229,7 +229,7 @@ class GatewayClient:
         """POST /rcs/events (`event` plus `to` or `msg_id`, maybe `from`); return when accepted.
 
         Raises RetriableError (429, 503 with Retry-After, unreachable), AccountError (a refused
-        key, 900-903), RecipientError (`{"success": false}` or another code: refused) or
+        key, 900-903), RecipientRefusedError (`{"success": false}` or another code: refused) or
         AnswerLostError (5xx, an unreadable answer: it may have arrived).
         """
         url = httpx.URL(self.base_url + "/rcs/events")
@@ -241,7 +241,7 @@ class GatewayClient:
         if code in ACCOUNT_CODES and code != "500":
             raise AccountError(ACCOUNT_CODES[code], code=code)
         if isinstance(data, dict) or code.isdigit():
-            raise RecipientError(
+            raise RecipientRefusedError(
                 "the gateway refused the event (success false: an unknown number or "
                 "message id, or an agent that may not send to it)",
                 code=None if not code.isdigit() else code,

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal, get_args
 
-from rcsbatch.errors import AccountError, GatewayError, RecipientError, RetriableError
+from rcsbatch.errors import AccountError, GatewayError, RecipientRefusedError, RetriableError
 
 RowStatus = Literal[
     # The journal's working states, before a run settles the row.
@@ -61,7 +61,7 @@ def failure(exc: GatewayError, attempts: int, *, settled_later: bool = False) ->
         text = str(exc)
     elif isinstance(exc, RetriableError):
         status, text = "failed", f"gave up after {attempts} attempts: {exc}"
-    elif isinstance(exc, RecipientError):
+    elif isinstance(exc, RecipientRefusedError):
         status, text = "failed", str(exc)
     else:  # AnswerLostError, or a kind the mapping does not know: it may have gone
         status = "unknown"
