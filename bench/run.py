@@ -34,6 +34,7 @@ import argparse
 import csv
 import datetime as dt
 import hashlib
+import importlib
 import importlib.metadata
 import json
 import os
@@ -641,11 +642,14 @@ def section_sync(sim: Simulator, args: argparse.Namespace) -> dict[str, Any]:
 
 def pages_at_once() -> int | None:
     """rcsbatch.delivery.sync.PAGES_AT_ONCE of the measured rcsbatch, for the report."""
-    try:
-        from rcsbatch.delivery.sync import PAGES_AT_ONCE
-    except ImportError:
-        return None
-    return int(PAGES_AT_ONCE)
+    # A commit measured with --source may predate the subpackages (issue 12): its sync module
+    # sat at the top of the package.
+    for module in ("rcsbatch.delivery.sync", "rcsbatch" + ".sync"):
+        try:
+            return int(importlib.import_module(module).PAGES_AT_ONCE)
+        except (ImportError, AttributeError):
+            continue
+    return None
 
 
 def campaign_for(args: argparse.Namespace, n: int, concurrency: int, name: str) -> Path:
@@ -1248,8 +1252,9 @@ def sync_details(Y: dict[str, Any]) -> list[str]:
     at_once = Y["pages_at_once"] or 1
     rounds = -(-Y["pages"] // at_once)
     floor = (
-        f"; {rounds} rounds of {at_once} pages at once (`rcsbatch.delivery.sync.PAGES_AT_ONCE`) wait "
-        f"at least {rounds * Y['latency_ms'] / 1000:.1f} s for the latency alone"
+        f"; {rounds} rounds of {at_once} pages at once "
+        "(`rcsbatch.delivery.sync.PAGES_AT_ONCE`) wait at least "
+        f"{rounds * Y['latency_ms'] / 1000:.1f} s for the latency alone"
     )
     return [
         f"## Sync: {Y['n']:,} messages at {Y['latency_ms']:.0f} ms gateway latency (one round)",
