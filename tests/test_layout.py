@@ -1,4 +1,5 @@
-"""The package's layout: no module imports, directly or round about, a module that imports it.
+"""The package's layout: what the top level holds, no import cycles, no reaching into another
+module's private names, and which modules own an event loop.
 
 The graph is read from the source with `ast`, not by importing: an edge A -> B says that
 rcsbatch.A imports rcsbatch.B. Imports under `if TYPE_CHECKING:` are no edges: they never run.
@@ -223,3 +224,140 @@ def test_console_loop_uses_are_found(tmp_path: Path) -> None:
     )
     (root / "b.py").write_text("def console():\n    return 1\n")
     assert console_loop_uses(root) == {("pkg.a", "f"), ("pkg.a", "g")}
+
+
+# What the top of the package may hold, each with why it is not in a subpackage. The concepts
+# live in the subpackages, so a newcomer finds each one's module from the tree.
+TOP_LEVEL = {
+    "__init__.py": "the public face: lazy exports of the library API",
+    "__main__.py": "`python -m rcsbatch`",
+    "api.py": "the library API the package exports: run, run_async, load_campaign, …",
+    "cli.py": "the command line, thin over the library",
+    "process.py": "the console process: signals, stdout and stderr, how it ends",
+    "progress.py": "the console's progress bar",
+    "errors.py": "the one exception tree every part raises from",
+    "exitcodes.py": "the one table of exit codes, shared by --help, the docs and the code",
+    "py.typed": "PEP 561: the package ships its types",
+    "campaign": "the campaign file and the message it describes",
+    "recipients": "recipient files, their cells and phone numbers",
+    "gateway": "talking to seven's gateway",
+    "state": "what rcsbatch keeps on disk between runs",
+    "engine": "the event loop, a campaign run, the sender",
+    "actions": "one-shot gateway actions outside a run",
+    "delivery": "what happens after a message is accepted",
+    "reports": "what a campaign did: outcome, result files, report formats",
+    "simulator": "the gateway simulator, in process and standalone",
+}
+
+
+def test_top_level_holds_only_the_allowed_modules() -> None:
+    """The top of rcsbatch/ holds the public face, the console and the shared errors and exit
+    codes; every concept is a subpackage (a stray file, such as a merge's `.orig`, fails)."""
+    found = {p.name for p in PACKAGE.iterdir() if p.name != "__pycache__"}
+    assert found - TOP_LEVEL.keys() == set(), "not in TOP_LEVEL: move it into a subpackage"
+    packages = {p.name for p in PACKAGE.iterdir() if (p / "__init__.py").exists()}
+    assert packages <= TOP_LEVEL.keys()
+
+
+def private_uses(root: Path = PACKAGE) -> list[str]:
+    """Each place a module of the package at `root` uses another module's private name (`_x`):
+    imports it (`from m import _x`) or reads it off the module (`m._x`)."""
+    paths = {module_name(p, root): p for p in sorted(root.rglob("*.py"))}
+    found = []
+    for name, path in paths.items():
+        tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+        modules: dict[str, str] = {}  # a name in this module -> the package module it is bound to
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                for alias in node.names:
+                    if alias.asname and alias.name in paths:
+                        modules[alias.asname] = alias.name
+                    elif alias.name.split(".")[0] == root.name:
+                        modules[root.name] = root.name
+            elif isinstance(node, ast.ImportFrom) and not node.level and node.module:
+                for alias in node.names:
+                    full = f"{node.module}.{alias.name}"
+                    if full in paths:
+                        modules[alias.asname or alias.name] = full
+                    elif node.module in paths and node.module != name and private(alias.name):
+                        found.append(f"{name}:{node.lineno} imports {full}")
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Attribute) and private(node.attr):
+                owner = dotted(node.value, modules)
+                if owner in paths and owner != name:
+                    found.append(f"{name}:{node.lineno} reads {owner}.{node.attr}")
+    return found
+
+
+def private(name: str) -> bool:
+    return name.startswith("_") and not name.endswith("__")
+
+
+def dotted(node: ast.expr, modules: dict[str, str]) -> str | None:
+    """The module an expression such as `runner` or `rcsbatch.engine.runner` names, if any."""
+    if isinstance(node, ast.Name):
+        return modules.get(node.id)
+    if isinstance(node, ast.Attribute):
+        base = dotted(node.value, modules)
+        return f"{base}.{node.attr}" if base else None
+    return None
+
+
+def test_no_module_uses_another_modules_private_names() -> None:
+    """No module imports or reads another module's `_private` name: what two modules share is
+    public in one of them."""
+    found = {use.split(":")[0] + " " + use.split(" ", 1)[1] for use in private_uses()}
+    assert found == set(), "\n".join(sorted(found))
+
+
+@pytest.mark.parametrize(
+    ("sources", "expected"),
+    [
+        ({"a": "from pkg.b import _x\n", "b": "_x = 1\n"}, ["pkg.a:1 imports pkg.b._x"]),
+        ({"a": "from pkg import b\nb._x\n", "b": "_x = 1\n"}, ["pkg.a:2 reads pkg.b._x"]),
+        ({"a": "import pkg.b as c\nc._x\n", "b": "_x = 1\n"}, ["pkg.a:2 reads pkg.b._x"]),
+        ({"a": "import pkg.b\npkg.b._x\n", "b": "_x = 1\n"}, ["pkg.a:2 reads pkg.b._x"]),
+        ({"a": "from pkg.b import x, __all__\nself._y\n", "b": "x = 1\n"}, []),
+        ({"a": "_x = 1\nimport pkg.a\npkg.a._x\n"}, []),
+    ],
+    ids=["import", "module-attribute", "alias", "dotted", "public-and-own", "itself"],
+)
+def test_private_uses_are_found(
+    tmp_path: Path, sources: dict[str, str], expected: list[str]
+) -> None:
+    """The reader finds a private name imported or read off another module, however the module
+    was imported, and passes public names, dunders and a module's own privates."""
+    root = tmp_path / "pkg"
+    root.mkdir()
+    (root / "__init__.py").write_text("")
+    for name, text in sources.items():
+        (root / f"{name}.py").write_text(text)
+    assert private_uses(root) == expected
+
+
+# Where an event loop may be created: the engine (`engine/loop.py`), and the two servers that
+# run on their own (the simulator and the webhook receiver).
+LOOP_OWNERS = {"rcsbatch.engine.loop", "rcsbatch.simulator.server", "rcsbatch.delivery.receiver"}
+LOOP_MAKERS = {("asyncio", "run"), ("asyncio", "new_event_loop"), ("asyncio", "Runner")}
+
+
+def loop_makers(root: Path = PACKAGE) -> set[str]:
+    """The modules that call asyncio.run, asyncio.new_event_loop or asyncio.Runner."""
+    found = set()
+    for path in sorted(root.rglob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+        for node in ast.walk(tree):
+            if (
+                isinstance(node, ast.Attribute)
+                and isinstance(node.value, ast.Name)
+                and (node.value.id, node.attr) in LOOP_MAKERS
+            ):
+                found.add(module_name(path, root))
+    return found
+
+
+def test_only_the_engine_and_the_servers_make_event_loops() -> None:
+    """An event loop is made in engine/loop.py (for the library and the CLI alike) and by the
+    two standalone servers, nowhere else."""
+    found = loop_makers()
+    assert found - LOOP_OWNERS == set(), "make the loop in engine.loop"
