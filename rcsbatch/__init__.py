@@ -4,9 +4,9 @@
 
     result = rcsbatch.run(rcsbatch.load_campaign("campaigns/example.toml"), simulate=True)
 
-The names below load on first use (PEP 562): `import rcsbatch` stays cheap, and so does the
-command line's start-up, which needs none of pandas or the HTTP stack for `--help`. See
-`rcsbatch.api` for what `run` and `run_async` do.
+The names below load on first use (PEP 562): `import rcsbatch` stays cheap (no pandas, no HTTP
+stack) until one of them is asked for. See
+`rcsbatch.api` (one module per kind of call) for what each does.
 """
 
 from __future__ import annotations

@@ -694,8 +694,8 @@ def _logging(verbose: bool, quiet: bool) -> None:
 
 # ---- delivery reports: `webhook serve` and `hooks` ------------------------------------------
 
-SIGNING_KEY_ENV = api.SIGNING_KEY_ENV
-HOOK_METHODS = api.HOOK_METHODS
+SIGNING_KEY_ENV = api.servers.SIGNING_KEY_ENV
+HOOK_METHODS = api.account.HOOK_METHODS
 
 
 class GatewayStop(click.ClickException):

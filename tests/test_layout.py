@@ -231,7 +231,7 @@ def test_console_loop_uses_are_found(tmp_path: Path) -> None:
 TOP_LEVEL = {
     "__init__.py": "the public face: lazy exports of the library API",
     "__main__.py": "`python -m rcsbatch`",
-    "api.py": "the library API the package exports: run, run_async, load_campaign, …",
+    "api": "the library: one function per command (run, validate, sync_campaign, …)",
     "cli.py": "the command line, thin over the library",
     "process.py": "the console process: signals, stdout and stderr, how it ends",
     "progress.py": "the console's progress bar",
