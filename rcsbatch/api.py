@@ -8,7 +8,7 @@
 `run_async` is the core: the whole command (agent check, balance, lookups, sending, settling)
 on the caller's event loop with one gateway client. `run` is the same for plain code; inside a
 running loop (a Jupyter cell) it runs on a helper thread with a loop of its own and waits
-(engine.run_sync). The `run` command of the CLI calls `run_async` too.
+(engine.loop.run_sync). The `run` command of the CLI calls `run_async` too.
 
 Errors found before the first message goes raise: errors.InputError kinds (the campaign, the
 recipients, the report folder, the budget, the agent), CampaignBusyError, and AccountError when

@@ -166,8 +166,9 @@ def test_cycles_are_found_in_a_package(
 
 # ---- who may choose the console's event loop --------------------------------------------------
 
-# The modules that may name engine.console_loop: where it is defined, and the command line, which
-# alone may run a command on it (uvloop belongs to the console script, never to a library call).
+# The modules that may name engine.loop.console_loop: where it is defined, and the command line,
+# which alone may run a command on it (uvloop belongs to the console script, never to a library
+# call).
 CONSOLE_LOOP_OWNERS = {"rcsbatch.engine.loop", "rcsbatch.cli"}
 # Functions that still name it, each until its command has a library call (none is left). An
 # entry whose function no longer names it fails the test, so the list only shrinks.
@@ -203,8 +204,8 @@ def console_loop_uses(root: Path = PACKAGE) -> set[tuple[str, str]]:
 
 
 def test_only_the_command_line_runs_on_the_console_loop() -> None:
-    """No module but engine (which defines it) and cli names engine.console_loop: library code
-    runs its coroutines through engine.run_sync, or on the loop its caller passes in."""
+    """No module but engine.loop (which defines it) and cli names console_loop: library code
+    runs its coroutines through engine.loop.run_sync, or on the loop its caller passes in."""
     uses = console_loop_uses()
     strays = {use for use in uses if use[0] not in CONSOLE_LOOP_OWNERS} - CONSOLE_LOOP_LEFT
     assert not strays, f"console_loop named outside the command line: {sorted(strays)}"

@@ -1,8 +1,9 @@
 """One campaign run, from the campaign file to the report folder.
 
-`dry_run` checks and merges every row and writes what would be sent. `run` records every row in the
-campaign's journal, sends what is sendable (the sender owns the event loop), then writes the report
-from the journal: the journal is the truth, the files are its picture.
+`dry_run` checks and merges every row and writes what would be sent. `run_async` records every
+row in the campaign's journal, sends what is sendable (through the sender, on the caller's event
+loop and gateway client), then writes the report from the journal: the journal is the truth, the
+files are its picture.
 """
 
 from __future__ import annotations
@@ -82,7 +83,7 @@ class RunResult:
 
     @property
     def exit_code(self) -> int:
-        """The command line's exit code for this run (report.Report.exit_code)."""
+        """The command line's exit code for this run (reports.outcome.Report.exit_code)."""
         return self.report.exit_code
 
     @functools.cached_property
@@ -430,7 +431,7 @@ def run(
     lookup: bool = False,
 ) -> RunResult:
     """Send the campaign's sendable rows and write the report: `run_async` run to its end by
-    engine.run_sync (which also works inside a running event loop)."""
+    engine.loop.run_sync (which also works inside a running event loop)."""
     return loop.run_sync(
         run_async(
             campaign,
@@ -855,7 +856,7 @@ def send_test_messages(
     numbers: tuple[int, ...],
     on_done: Callable[[Any], None] | None = None,
 ) -> Any:
-    """`send_test_messages_async` run to its end by engine.run_sync."""
+    """`send_test_messages_async` run to its end by engine.loop.run_sync."""
     return loop.run_sync(
         send_test_messages_async(campaign, root, gateway, chosen, numbers, on_done)
     )
@@ -915,7 +916,7 @@ async def send_test_messages_async(
 def sync_campaign(
     campaign: Campaign, root: Path, gateway: Gateway
 ) -> tuple[SyncStats, Path | None]:
-    """`sync_campaign_async` run to its end by engine.run_sync."""
+    """`sync_campaign_async` run to its end by engine.loop.run_sync."""
     return loop.run_sync(sync_campaign_async(campaign, root, gateway))
 
 
