@@ -260,6 +260,32 @@ def test_top_level_holds_only_the_allowed_modules() -> None:
     assert packages <= TOP_LEVEL.keys()
 
 
+def listed_modules(init: Path) -> list[str]:
+    """The modules a subpackage's `__init__.py` docstring lists, one line each: "- `name`: …"."""
+    doc = ast.get_docstring(ast.parse(init.read_text(encoding="utf-8"))) or ""
+    return [line[3:].split("`", 1)[0] for line in doc.splitlines() if line.startswith("- `")]
+
+
+@pytest.mark.parametrize(
+    "package", sorted(p.parent.name for p in PACKAGE.glob("*/__init__.py")), ids=str
+)
+def test_each_subpackage_lists_its_modules(package: str) -> None:
+    """A subpackage's docstring lists each of its modules once, and no module it does not hold,
+    so a newcomer finds a concept's module from the tree (a module moved in or out, unlisted or
+    listed still, fails)."""
+    folder = PACKAGE / package
+    listed = listed_modules(folder / "__init__.py")
+    modules = sorted(p.stem for p in folder.glob("*.py") if p.name != "__init__.py")
+    assert sorted(listed) == modules, f"rcsbatch/{package}/__init__.py lists {listed}"
+
+
+def test_listed_modules_are_read(tmp_path: Path) -> None:
+    """The reader takes each "- `name`:" line of the docstring, and nothing else."""
+    init = tmp_path / "__init__.py"
+    init.write_text('"""Pkg.\n\n- `a`: the a\n- `b`: the `b`\nSee `c`.\n"""\n\nimport os\n')
+    assert listed_modules(init) == ["a", "b"]
+
+
 def private_uses(root: Path = PACKAGE) -> list[str]:
     """Each place a module of the package at `root` uses another module's private name (`_x`):
     imports it (`from m import _x`) or reads it off the module (`m._x`)."""
