@@ -210,7 +210,6 @@ def dry_run(
     campaign: Campaign,
     root: Path,
     plan: Plan | None = None,
-    gateway: Gateway | None = None,
     account: str | None = None,
     *,
     balance: Balance | None = None,
@@ -218,16 +217,13 @@ def dry_run(
     """Check and merge every row, send nothing, and write the results to a dry-run folder, which
     appears only once complete (results.RunFolder).
 
-    With a `gateway`, the account's balance is read (`GET /balance`) and shown too; `balance` is
-    one already read. Rows settled by earlier runs are read from the journal of `account`
-    (default: see `account_for`).
+    `balance`, read by the caller's client (`balance_of`), is shown too. Rows settled by earlier
+    runs are read from the journal of `account` (default: see `account_for`).
     """
-    account = account or account_for(campaign, gateway)
+    account = account or account_for(campaign, None)
     plan = plan or open_plan(campaign)
     started = time.time()
     report = Report(dry_run=True)
-    if gateway is not None:
-        balance = fetch_balance(gateway)
     if balance is not None:
         report.balance_before, report.currency = balance.amount, balance.currency
     settled = _settled(journal_path(campaign, account))
@@ -1024,18 +1020,6 @@ def _why_unsent(stats: SendStats, limit: int | None) -> str:
     if limit is not None:
         return f"not sent: --limit {limit} was reached"
     return "not sent in this run"
-
-
-def fetch_balance(gateway: Gateway) -> Balance | None:
-    """The account's balance (`GET /balance`), or None when the gateway does not tell (the run
-    then finds out about the key or the credit from its first answer)."""
-    from rcsbatch.gateway.client import GatewayClient
-
-    async def ask() -> Balance | None:
-        async with GatewayClient(gateway.base_url, gateway.api_key, max_connections=1) as client:
-            return await balance_of(client)
-
-    return loop.run_sync(ask())
 
 
 async def balance_of(client: GatewayClient) -> Balance | None:
