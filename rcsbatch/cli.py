@@ -23,8 +23,8 @@ from rich.text import Text
 
 from rcsbatch import __version__, api, exitcodes, process
 from rcsbatch.campaign.file import Campaign, check_validity, load_campaign
-from rcsbatch.engine import loop as engine
 from rcsbatch.engine import runner
+from rcsbatch.engine.loop import console_loop
 from rcsbatch.errors import (
     AccountError,
     CampaignBusyError,
@@ -111,9 +111,9 @@ def _kept(
 ) -> Iterator[None]:
     """Disk trouble with the campaign's files (a full disk, a damaged journal): one message
     naming the folder or file, exit 2 (see storage.checked)."""
-    from rcsbatch.state import paths as state
+    from rcsbatch.state import paths
 
-    accounts = {state.SIMULATOR, *state.accounts_with(campaign.name)}
+    accounts = {paths.SIMULATOR, *paths.accounts_with(campaign.name)}
     files: list[Path] = []
     for account in sorted(accounts):
         found = runner.campaign_state(campaign, account)
@@ -318,7 +318,7 @@ def run(
         gc.freeze()
 
     kept = _kept(campaign, root) if dry_run else contextlib.nullcontext()
-    with progress, kept, _input_errors(), _account_stops(), engine.console_loop() as loop:
+    with progress, kept, _input_errors(), _account_stops(), console_loop() as loop:
         try:
             result = loop.run(
                 api.run_async(
@@ -460,8 +460,8 @@ def sync(campaign_file: str, report_dir: Path | None, simulate: bool, quiet: boo
 
 
 def _console(work: Coroutine[Any, Any, T]) -> T:
-    """Run one library call's coroutine on the console's event loop (engine.console_loop)."""
-    with engine.console_loop() as loop:
+    """Run one library call's coroutine on the console's event loop (console_loop)."""
+    with console_loop() as loop:
         return loop.run(work)
 
 

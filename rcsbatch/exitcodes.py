@@ -1,8 +1,9 @@
 """The exit codes of the `rcsbatch` command, each with what it means: the one table the CLI's
-`--help`, the README (held to it by tests/test_docs.py) and the code use.
+`--help`, the README and docs/commands.md (held to it by tests/test_docs.py) and the code use.
 
-When several apply, the highest is returned (report.Report.exit_code decides a run's). This
-module imports nothing heavy: the console entry point (process.py) needs it before the CLI loads.
+When several apply, the highest is returned (reports.outcome.Report.exit_code decides a run's).
+This module imports nothing heavy: the console entry point (process.py) needs it before the CLI
+loads.
 """
 
 from __future__ import annotations

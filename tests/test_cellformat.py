@@ -1,4 +1,5 @@
-"""Spreadsheet cells rendered as the sheet shows them: the README's table, format codes, locales."""
+"""Spreadsheet cells rendered as the sheet shows them: the cells table of
+docs/campaign-file.md, format codes, locales."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from rcsbatch.recipients import cellformat
 from rcsbatch.recipients.read import open_recipients
 
 # The table lives in the campaign file's page of the docs.
-README = (Path(__file__).resolve().parent.parent / "docs" / "campaign-file.md").read_text()
+CELLS_PAGE = (Path(__file__).resolve().parent.parent / "docs" / "campaign-file.md").read_text()
 ROW = re.compile(
     r"^\| (`(?P<code>[^`]*)`|built-in (?P<builtin>\d+)) \| (?P<cell>[^|]+) \| "
     r"(?P<locale>[\w-]+) \| `(?P<shown>[^`]*)` \|$",
@@ -23,9 +24,9 @@ ROW = re.compile(
 )
 
 
-def readme_rows() -> list[tuple[str, Any, str, str]]:
-    """(format code, cell value, locale, text) of each row of the README's cells table."""
-    table = README.split("<!-- cells:", 1)[1].split("\n\n", 1)[0]
+def table_rows() -> list[tuple[str, Any, str, str]]:
+    """(format code, cell value, locale, text) of each row of the cells table."""
+    table = CELLS_PAGE.split("<!-- cells:", 1)[1].split("\n\n", 1)[0]
     rows = []
     for match in ROW.finditer(table):
         code = (
@@ -45,10 +46,10 @@ def cell_value(text: str) -> Any:
     return float(text)
 
 
-ROWS = readme_rows()
+ROWS = table_rows()
 
 
-def test_the_readme_table_has_its_rows() -> None:
+def test_the_cells_table_has_its_rows() -> None:
     """The table parses, and holds the date the issue names under de and en-US."""
     assert len(ROWS) >= 20
     assert ("mm-dd-yy", dt.datetime(2024, 1, 5), "de-DE", "05.01.2024") in ROWS
@@ -56,10 +57,10 @@ def test_the_readme_table_has_its_rows() -> None:
 
 
 @pytest.mark.parametrize(("code", "value", "locale", "shown"), ROWS)
-def test_readme_cells_render_as_the_table_says(
+def test_cells_render_as_the_table_says(
     tmp_path: Path, code: str, value: Any, locale: str, shown: str
 ) -> None:
-    """A workbook cell with the row's value and format reads as the README's text."""
+    """A workbook cell with the row's value and format reads as the table's text."""
     book = openpyxl.Workbook()
     sheet = book.active
     assert sheet is not None

@@ -166,8 +166,9 @@ def test_cycles_are_found_in_a_package(
 
 # ---- who may choose the console's event loop --------------------------------------------------
 
-# The modules that may name engine.console_loop: where it is defined, and the command line, which
-# alone may run a command on it (uvloop belongs to the console script, never to a library call).
+# The modules that may name engine.loop.console_loop: where it is defined, and the command line,
+# which alone may run a command on it (uvloop belongs to the console script, never to a library
+# call).
 CONSOLE_LOOP_OWNERS = {"rcsbatch.engine.loop", "rcsbatch.cli"}
 # Functions that still name it, each until its command has a library call (none is left). An
 # entry whose function no longer names it fails the test, so the list only shrinks.
@@ -203,8 +204,8 @@ def console_loop_uses(root: Path = PACKAGE) -> set[tuple[str, str]]:
 
 
 def test_only_the_command_line_runs_on_the_console_loop() -> None:
-    """No module but engine (which defines it) and cli names engine.console_loop: library code
-    runs its coroutines through engine.run_sync, or on the loop its caller passes in."""
+    """No module but engine.loop (which defines it) and cli names console_loop: library code
+    runs its coroutines through engine.loop.run_sync, or on the loop its caller passes in."""
     uses = console_loop_uses()
     strays = {use for use in uses if use[0] not in CONSOLE_LOOP_OWNERS} - CONSOLE_LOOP_LEFT
     assert not strays, f"console_loop named outside the command line: {sorted(strays)}"
@@ -257,6 +258,32 @@ def test_top_level_holds_only_the_allowed_modules() -> None:
     assert found - TOP_LEVEL.keys() == set(), "not in TOP_LEVEL: move it into a subpackage"
     packages = {p.name for p in PACKAGE.iterdir() if (p / "__init__.py").exists()}
     assert packages <= TOP_LEVEL.keys()
+
+
+def listed_modules(init: Path) -> list[str]:
+    """The modules a subpackage's `__init__.py` docstring lists, one line each: "- `name`: …"."""
+    doc = ast.get_docstring(ast.parse(init.read_text(encoding="utf-8"))) or ""
+    return [line[3:].split("`", 1)[0] for line in doc.splitlines() if line.startswith("- `")]
+
+
+@pytest.mark.parametrize(
+    "package", sorted(p.parent.name for p in PACKAGE.glob("*/__init__.py")), ids=str
+)
+def test_each_subpackage_lists_its_modules(package: str) -> None:
+    """A subpackage's docstring lists each of its modules once, and no module it does not hold,
+    so a newcomer finds a concept's module from the tree (a module moved in or out, unlisted or
+    listed still, fails)."""
+    folder = PACKAGE / package
+    listed = listed_modules(folder / "__init__.py")
+    modules = sorted(p.stem for p in folder.glob("*.py") if p.name != "__init__.py")
+    assert sorted(listed) == modules, f"rcsbatch/{package}/__init__.py lists {listed}"
+
+
+def test_listed_modules_are_read(tmp_path: Path) -> None:
+    """The reader takes each "- `name`:" line of the docstring, and nothing else."""
+    init = tmp_path / "__init__.py"
+    init.write_text('"""Pkg.\n\n- `a`: the a\n- `b`: the `b`\nSee `c`.\n"""\n\nimport os\n')
+    assert listed_modules(init) == ["a", "b"]
 
 
 def private_uses(root: Path = PACKAGE) -> list[str]:

@@ -111,9 +111,9 @@ def test_a_simulated_run_then_a_real_one_sends_every_message_for_real(
 def test_two_campaigns_sharing_foreign_ids_never_take_each_others_messages(
     make_campaign: CampaignFactory, sim: SimulatorServer, gateway: Gateway, together: bool
 ) -> None:
-    """The README's foreign_id template (`{customer_id}`) in two campaigns to the same people,
-    with 5xx pages and dropped answers: no row of either is `sent` with the other's message,
-    and nobody gets either message twice."""
+    """The foreign_id template of docs/campaign-file.md (`{customer_id}`) in two campaigns to
+    the same people, with 5xx pages and dropped answers: no row of either is `sent` with the
+    other's message, and nobody gets either message twice."""
     sim.set_faults(seed=3, error_500_rate=0.05, error_502_rate=0.05, drop_after_accept_rate=0.08)
     rows = 60
     first = make_campaign(rows, name="spring-1", message={"text": "Spring {first_name}"})

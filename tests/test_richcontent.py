@@ -450,25 +450,25 @@ def test_docs_rich_examples_are_valid_campaigns() -> None:
 # ---- placeholders in URLs ------------------------------------------------------------------
 
 
-def readme_url_table() -> list[tuple[str, str, str]]:
+def url_table() -> list[tuple[str, str, str]]:
     """docs/campaign-file.md's table of cell, URL template and merged URL."""
     import re
 
-    readme = (ROOT / "docs" / "campaign-file.md").read_text(encoding="utf-8")
-    section = readme.split("### Placeholders in URLs", 1)[1].split("\n## ", 1)[0]
+    page = (ROOT / "docs" / "campaign-file.md").read_text(encoding="utf-8")
+    section = page.split("### Placeholders in URLs", 1)[1].split("\n## ", 1)[0]
     return re.findall(r"^\| `([^`]*)` \| `([^`]*)` \| `([^`]*)` \|$", section, flags=re.M)
 
 
-def test_readme_url_table_is_there() -> None:
-    """The README's URL encoding table has its rows (the test below reads them)."""
-    assert len(readme_url_table()) >= 8
+def test_url_table_is_there() -> None:
+    """The URL encoding table (docs/campaign-file.md) has its rows (the test below reads them)."""
+    assert len(url_table()) >= 8
 
 
-@pytest.mark.parametrize(("cell", "url", "expected"), readme_url_table())
-def test_url_placeholders_merge_as_the_readme_table_says(
+@pytest.mark.parametrize(("cell", "url", "expected"), url_table())
+def test_url_placeholders_merge_as_the_table_says(
     tmp_path: Path, cell: str, url: str, expected: str
 ) -> None:
-    """Each row of the README's table: the cell in that template merges to that URL, in a file
+    """Each row of the URL table: the cell in that template merges to that URL, in a file
     URL and in an openUrl suggestion alike."""
     message = (
         f"[message.file]\nurl = {json.dumps(url)}\n\n[[message.suggestions]]\n"

@@ -122,7 +122,7 @@ def revoke_campaign(
     only_scheduled: bool = False,
     confirm: Callable[[RevokePlan], bool] = lambda _: True,
 ) -> tuple[RevokePlan, RevokeStats | None, Path | None]:
-    """`revoke_campaign_async` run to its end by engine.run_sync."""
+    """`revoke_campaign_async` run to its end by engine.loop.run_sync."""
     from rcsbatch.engine.loop import run_sync
 
     return run_sync(

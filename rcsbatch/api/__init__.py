@@ -6,13 +6,13 @@
 
 `rcsbatch` exports these names lazily (rcsbatch/__init__.py); this package holds them:
 
-- runs: `run` and `run_async`, a campaign run;
-- checks: `validate`, `preview`, `report_figures`, `write_report` (nothing is sent);
-- messages: `sync_campaign`, `revoke_messages`, `send_event(s)`, `send_test_messages`;
-- account: `look_up_capabilities`, `list_agents`, the account's hooks;
-- servers: `serve_webhooks`, `serve_simulator`;
-- session: the gateway and the one client a call uses (given, from the environment, or the
-  built-in simulator).
+- `account`: `look_up_capabilities`, `list_agents`, the account's hooks
+- `checks`: `validate`, `preview`, `report_figures`, `write_report` (nothing is sent)
+- `messages`: `sync_campaign`, `revoke_messages`, `send_event(s)`, `send_test_messages`
+- `runs`: `run` and `run_async`, a campaign run
+- `servers`: `serve_webhooks`, `serve_simulator`
+- `session`: the gateway and the one client a call uses (given, from the environment, or the
+  built-in simulator)
 
 Every call with an `_async` twin runs its whole command on one event loop with one gateway
 client; the plain call works inside a running loop too (engine.loop.run_sync). Errors before the

@@ -126,7 +126,7 @@ async def run_async(
         if gateway is not None:
             async with client_for(gateway, max_connections=1) as client:
                 balance = await runner.balance_of(client)
-        return runner.dry_run(campaign, root, plan, None, account, balance=balance)
+        return runner.dry_run(campaign, root, plan, account, balance=balance)
     plan = plan or open_plan(campaign)
 
     async def send(gateway: Gateway) -> RunResult:

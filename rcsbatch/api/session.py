@@ -69,24 +69,24 @@ def simulated(
     told to `on_trouble` (default: logged), never raised: it must not hide how the run ended."""
     from rcsbatch.campaign.rich import RICH_FORMS
     from rcsbatch.simulator import Faults, SimulatorServer
-    from rcsbatch.state import paths as states
+    from rcsbatch.state import paths
 
-    found = runner.campaign_state(campaign, states.SIMULATOR)
+    found = runner.campaign_state(campaign, paths.SIMULATOR)
     state = found.simulator
     with contextlib.suppress(OSError):
         # A journal an older rcsbatch kept in the report folder, with the simulator's state.
-        states.adopt_legacy(found, root / campaign.name)
+        paths.adopt_legacy(found, root / campaign.name)
     faults = Faults()
     if campaign.message.rich is not None:
         # Which place for rich content seven takes is unconfirmed: the simulated gateway takes
         # the one the campaign chose, so a simulated run tries the campaign, not the guess.
         faults.rich_form = RICH_FORMS[campaign.message.rich.form]  # type: ignore[assignment]
     try:
-        states.make_private_dir(state.parent)
+        paths.make_private_dir(state.parent)
         server = SimulatorServer(faults, state_path=state).start()
     except OSError as exc:
         raise ReportError(
-            f"cannot use {state.parent} ({exc.strerror}); set {states.STATE_DIR_ENV} to a "
+            f"cannot use {state.parent} ({exc.strerror}); set {paths.STATE_DIR_ENV} to a "
             "folder you can write"
         ) from None
     except ValueError as exc:

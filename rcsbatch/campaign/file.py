@@ -37,7 +37,7 @@ MAX_PRICE_ESTIMATE = 1000
 # seven does not say how soon an accepted message shows in its logbook. Five minutes is far longer
 # than a logging pipeline's usual lag of seconds, yet short enough that a run settling a lost
 # answer at its end waits at most that long. A logbook slower than this can still lead to a
-# second message: the README says so.
+# second message: docs/sending-and-resuming.md says so.
 DEFAULT_SETTLE_SECONDS = 300.0
 # A lost answer's request may have been accepted up to the client's timeout after it left; a
 # row absent from the logbook goes again only a floor after that, and only once messages sent a

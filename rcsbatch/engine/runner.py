@@ -1,8 +1,9 @@
 """One campaign run, from the campaign file to the report folder.
 
-`dry_run` checks and merges every row and writes what would be sent. `run` records every row in the
-campaign's journal, sends what is sendable (the sender owns the event loop), then writes the report
-from the journal: the journal is the truth, the files are its picture.
+`dry_run` checks and merges every row and writes what would be sent. `run_async` records every
+row in the campaign's journal, sends what is sendable (through the sender, on the caller's event
+loop and gateway client), then writes the report from the journal: the journal is the truth, the
+files are its picture.
 """
 
 from __future__ import annotations
@@ -82,7 +83,7 @@ class RunResult:
 
     @property
     def exit_code(self) -> int:
-        """The command line's exit code for this run (report.Report.exit_code)."""
+        """The command line's exit code for this run (reports.outcome.Report.exit_code)."""
         return self.report.exit_code
 
     @functools.cached_property
@@ -209,7 +210,6 @@ def dry_run(
     campaign: Campaign,
     root: Path,
     plan: Plan | None = None,
-    gateway: Gateway | None = None,
     account: str | None = None,
     *,
     balance: Balance | None = None,
@@ -217,16 +217,13 @@ def dry_run(
     """Check and merge every row, send nothing, and write the results to a dry-run folder, which
     appears only once complete (results.RunFolder).
 
-    With a `gateway`, the account's balance is read (`GET /balance`) and shown too; `balance` is
-    one already read. Rows settled by earlier runs are read from the journal of `account`
-    (default: see `account_for`).
+    `balance`, read by the caller's client (`balance_of`), is shown too. Rows settled by earlier
+    runs are read from the journal of `account` (default: see `account_for`).
     """
-    account = account or account_for(campaign, gateway)
+    account = account or account_for(campaign, None)
     plan = plan or open_plan(campaign)
     started = time.time()
     report = Report(dry_run=True)
-    if gateway is not None:
-        balance = fetch_balance(gateway)
     if balance is not None:
         report.balance_before, report.currency = balance.amount, balance.currency
     settled = _settled(journal_path(campaign, account))
@@ -430,7 +427,7 @@ def run(
     lookup: bool = False,
 ) -> RunResult:
     """Send the campaign's sendable rows and write the report: `run_async` run to its end by
-    engine.run_sync (which also works inside a running event loop)."""
+    engine.loop.run_sync (which also works inside a running event loop)."""
     return loop.run_sync(
         run_async(
             campaign,
@@ -855,7 +852,7 @@ def send_test_messages(
     numbers: tuple[int, ...],
     on_done: Callable[[Any], None] | None = None,
 ) -> Any:
-    """`send_test_messages_async` run to its end by engine.run_sync."""
+    """`send_test_messages_async` run to its end by engine.loop.run_sync."""
     return loop.run_sync(
         send_test_messages_async(campaign, root, gateway, chosen, numbers, on_done)
     )
@@ -915,7 +912,7 @@ async def send_test_messages_async(
 def sync_campaign(
     campaign: Campaign, root: Path, gateway: Gateway
 ) -> tuple[SyncStats, Path | None]:
-    """`sync_campaign_async` run to its end by engine.run_sync."""
+    """`sync_campaign_async` run to its end by engine.loop.run_sync."""
     return loop.run_sync(sync_campaign_async(campaign, root, gateway))
 
 
@@ -1023,18 +1020,6 @@ def _why_unsent(stats: SendStats, limit: int | None) -> str:
     if limit is not None:
         return f"not sent: --limit {limit} was reached"
     return "not sent in this run"
-
-
-def fetch_balance(gateway: Gateway) -> Balance | None:
-    """The account's balance (`GET /balance`), or None when the gateway does not tell (the run
-    then finds out about the key or the credit from its first answer)."""
-    from rcsbatch.gateway.client import GatewayClient
-
-    async def ask() -> Balance | None:
-        async with GatewayClient(gateway.base_url, gateway.api_key, max_connections=1) as client:
-            return await balance_of(client)
-
-    return loop.run_sync(ask())
 
 
 async def balance_of(client: GatewayClient) -> Balance | None:

@@ -1,4 +1,4 @@
-"""The sender: the one place with an event loop, the HTTP client and the workers.
+"""The sender: the workers that send a campaign's rows through one gateway client.
 
 A producer takes rows from the journal in batches (each batch marked in flight, durably, before any
 of its requests leave) and feeds a fixed set of `concurrency` workers through a bounded queue, so

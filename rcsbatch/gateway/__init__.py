@@ -1,7 +1,7 @@
 """Talking to seven's gateway: where it is, the client, its transport, answers, retries.
 
 - `answers`: Read the gateway's answers to a send: every shape `seven-gateway.md` describes
-- `client`: The gateway client: one httpx client per run, speaking seven's HTTP API
+- `client`: The gateway client: one httpx client per command, speaking seven's HTTP API
 - `config`: Where to send: the gateway's base URL and API key, from the caller or the environment
 - `fanout`: The bounded fan-out of one-shot actions
 - `pace`: The pace of a run: one rate limit for every worker, slowed by the gateway's 429s

@@ -1,4 +1,4 @@
-"""The gateway client: one httpx client per run, speaking seven's HTTP API.
+"""The gateway client: one httpx client per command, speaking seven's HTTP API.
 
 Requests carry `X-Api-Key` and JSON bodies (as seven's official JS client sends them). Transport
 errors become `GatewayError` kinds by whether the request may have reached the gateway: a refused

@@ -55,7 +55,7 @@ class SendSettings:
     window: Window | None = None
     outside_window: str = "wait"
     give_up_after: float = DEFAULT_GIVE_UP_AFTER
-    # Where a rich message's RCS object goes (richcontent.RICH_FORMS); None: plain text campaign.
+    # Where a rich message's RCS object goes (campaign.rich.RICH_FORMS); None: plain text campaign.
     rich_form: str | None = None
     # Time, injectable so tests of validity, windows, not_after and settling need not sleep.
     clock: Callable[[], float] = time.time

@@ -35,14 +35,6 @@ _REF = re.compile(r"([A-Za-z]+)(\d+)")
 _DATE_1904_SHIFT = 1462.0  # days from 1900-01-01 to 1904-01-01 in Excel's counting
 
 
-class SheetNotFound(LookupError):
-    """No sheet of that name; `names` lists the workbook's sheets."""
-
-    def __init__(self, name: str, names: list[str]) -> None:
-        super().__init__(name)
-        self.names = names
-
-
 @dataclass(frozen=True)
 class Styles:
     """The format code of each cell style index, and the workbook's date system."""

@@ -231,7 +231,7 @@ class Report:
             out.append(
                 f"sent twice: {self.logbook.absence_contradicted} lost answers judged absent "
                 "from the logbook had gone after all (a resend was refused as a repeat, 402); "
-                "see README, 'Lost answers: how settling decides'"
+                "see docs/sending-and-resuming.md, 'Lost answers: how settling decides'"
             )
         if self.stop_reason:
             out.append(f"stopped by the gateway: {self.stop_reason}")
@@ -260,7 +260,7 @@ def _ordered(counts: Counter[str]) -> list[str]:
 
 def warning_lines(counts: Counter[str]) -> list[str]:
     """The summary line of counted warnings, by kind (none when there are none): a number type
-    that may not receive RCS (voip, ...), `two_readings` or `lookup` (see the README)."""
+    that may not receive RCS (voip, ...), `two_readings` or `lookup` (see docs/campaign-file.md)."""
     total = sum(counts.values())
     if not total:
         return []

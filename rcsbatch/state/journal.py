@@ -53,7 +53,8 @@ SENDABLE: tuple[RowStatus, ...] = ("pending", "not_sent")  # the statuses a run 
 # confirms the revocation (see `Journal._update_row_revoke`).
 NOT_ARRIVED = frozenset(FINAL - {"DELIVERED"})
 # A delivery state's time is the gateway's, in whole seconds: one up to this much before our
-# revoke request still counts as its outcome (as settle.CLOCK_SKEW does for the logbook).
+# revoke request still counts as its outcome (as engine.settle.UNMEASURED_SKEW does for the
+# logbook).
 REVOKE_SKEW = 120.0
 
 _MESSAGES_TABLE = """CREATE TABLE IF NOT EXISTS {name} (
@@ -590,8 +591,8 @@ class Journal:
         payload: str | None = None,
     ) -> str:
         """Store one delivery report, idempotently: "stored", "kept" (an earlier or equal report
-        stands, see `delivery.replaces`) or "stray" (an id this campaign does not know: kept
-        aside in `stray_reports`)."""
+        stands, see `delivery.states.replaces`) or "stray" (an id this campaign does not know:
+        kept aside in `stray_reports`)."""
         received_at = time.time() if received_at is None else received_at
         with self._transaction():
             return self._store_delivery(msg_id, state, state_at, received_at, payload, True)

@@ -3,7 +3,7 @@ and the one mapping from a gateway error to a row's status.
 
 `RowStatus` names every one; the strings themselves are the file formats' and never change.
 The journal's own working states (`pending`, `in_flight`) are reported as `not_sent` and
-`unknown` (`report.REPORT_STATUS`).
+`unknown` (`reports.outcome.REPORT_STATUS`).
 """
 
 from __future__ import annotations
