@@ -12,7 +12,7 @@ import signal
 import sys
 import time
 import urllib.parse
-from collections.abc import Callable, Coroutine, Iterator
+from collections.abc import Callable, Coroutine, Iterator, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -82,22 +82,33 @@ class SendingStopped(click.ClickException):
     exit_code = 1
 
 
-# The flag that also fixes an input error, in the words the library leaves to its front end.
+# The flag that also fixes an input error, keyed by the library's parameter (InputError.option):
+# the library's messages name no flag, so the command line adds its own.
 OPTION_HINTS = {
     "limit": " (--limit)",
     "report_dir": " with --report-dir",
     "simulate": ", or use --simulate with a campaign run with --simulate",
+    "event": " (--event)",
+    "max_age": " (--max-age)",
+    "phone_column": " (--phone-column)",
+    "public_url": " (--public-url)",
+    "region": " (--region)",
+    "rows": " (--rows)",
+    "to": " (--to)",
 }
+# A test send's numbers are the library's `to`, as an event's are, but `run` spells it --test-to.
+TEST_SEND_HINTS = {**OPTION_HINTS, "to": " (--test-to)"}
 
 
 @contextlib.contextmanager
-def _input_errors() -> Iterator[None]:
-    """Turn the library's input errors into one-line messages with their exit codes."""
+def _input_errors(hints: Mapping[str, str] = OPTION_HINTS) -> Iterator[None]:
+    """Turn the library's input errors into one-line messages with their exit codes, each
+    naming the flag that fixes it (`hints`, by InputError.option)."""
     try:
         yield
     # Messages may quote data (file and column names): control characters written out.
     except InputError as exc:
-        raise InputProblem(visible(str(exc)) + OPTION_HINTS.get(exc.option or "", "")) from None
+        raise InputProblem(visible(str(exc)) + hints.get(exc.option or "", "")) from None
     except CampaignBusyError as exc:
         raise CampaignBusy(str(exc)) from None
     except StorageError as exc:
@@ -107,7 +118,11 @@ def _input_errors() -> Iterator[None]:
 
 @contextlib.contextmanager
 def _kept(
-    campaign: Campaign, root: Path, *extra: Path, nothing_sent: bool = True
+    campaign: Campaign,
+    root: Path,
+    *extra: Path,
+    nothing_sent: bool = True,
+    hints: Mapping[str, str] = OPTION_HINTS,
 ) -> Iterator[None]:
     """Disk trouble with the campaign's files (a full disk, a damaged journal): one message
     naming the folder or file, exit 2 (see storage.checked)."""
@@ -118,7 +133,7 @@ def _kept(
     for account in sorted(accounts):
         found = runner.campaign_state(campaign, account)
         files += [found.journal, found.test_sends, found.account_folder / CLAIMS]
-    with _input_errors(), storage.checked([*files, root, *extra], nothing_sent=nothing_sent):
+    with _input_errors(hints), storage.checked([*files, root, *extra], nothing_sent=nothing_sent):
         yield
 
 
@@ -356,11 +371,11 @@ def _test_send(
     from rcsbatch.actions import testsends
 
     # No validity check: a test message goes now, whatever the campaign's delay.
-    with _input_errors():
+    with _input_errors(TEST_SEND_HINTS):
         campaign = load_campaign(campaign_file)
         rows = testsends.parse_rows(rows_option) if rows_option is not None else ()
     if dry_run:
-        with _input_errors():
+        with _input_errors(TEST_SEND_HINTS):
             messages = api.preview_test_messages(campaign, to=test_to, rows=rows)
         for m in messages:
             body = json.dumps(m.params, ensure_ascii=False)
@@ -380,7 +395,7 @@ def _test_send(
         err.print(what, markup=False)
 
     root = runner.report_root(campaign, report_dir)
-    with _kept(campaign, root, nothing_sent=False):
+    with _kept(campaign, root, nothing_sent=False, hints=TEST_SEND_HINTS):
         result = _console(
             api.send_test_messages_async(
                 campaign,
@@ -1146,6 +1161,11 @@ def event(
     else:
         if event_name is None:
             raise InputProblem("give --event READ or --event IS_TYPING")
+        # The library's own check names its parameters; this one the flags.
+        if bool(to and to.strip()) == bool(msg_id and msg_id.strip()):
+            raise InputProblem(
+                "give exactly one of --to NUMBER and --msg-id ID (the message the event answers)"
+            )
         work = api.send_event_async(
             event_name, to=to, msg_id=msg_id, sender=sender, region=region, simulate=simulate
         )

@@ -8,6 +8,7 @@ import _thread
 import asyncio
 import contextlib
 import gc
+import re
 import signal
 import subprocess
 import sys
@@ -235,6 +236,60 @@ def test_errors_before_sending_raise_without_a_flag_and_the_cli_adds_it(
     result = CliRunner().invoke(cli, ["run", str(campaign.path)], env=env)
     assert result.exit_code == 2 and "send fewer rows (--limit)" in result.stderr
     assert sim.backend.accepted() == []
+
+
+def _bad_inputs(campaign: rcsbatch.api.Campaign, folder: Path) -> dict[str, Callable[[], object]]:
+    """Each bad value a public call (or a library helper the command line calls) refuses before
+    any request, keyed `<the parameter to fix>: what is wrong`."""
+    from rcsbatch.actions import capabilities, testsends
+
+    people = folder / "people.csv"
+    people.write_text("phone\n+" + R(1) + "\n")
+    replies = folder / "replies.csv"
+    replies.write_text("to,event\n+" + R(1) + ",\n")
+    unsent = replies.with_name("unsent.csv")
+    unsent.write_text("to\n+" + R(1) + "\n")
+    test = rcsbatch.preview_test_messages
+    return {
+        "to: a bad test number": lambda: test(campaign, to=["12"]),
+        "to: no test numbers": lambda: test(campaign),
+        "rows: the header row": lambda: test(campaign, to=["+" + R(1)], rows=[1]),
+        "rows: not numbers": lambda: testsends.parse_rows("2,x"),
+        "event: unknown": lambda: rcsbatch.send_event("WAVE", to="+" + R(1)),
+        "to: a bad number": lambda: rcsbatch.send_event("READ", to="12"),
+        "None: both to and msg_id": lambda: rcsbatch.send_event("READ", to="+" + R(1), msg_id="7"),
+        "region: an event's": lambda: rcsbatch.send_event("READ", to="+" + R(1), region="XX"),
+        "event: a file's empty cell": lambda: rcsbatch.send_events(replies),
+        "event: a file without the column": lambda: rcsbatch.send_events(unsent),
+        "region: a file of events'": lambda: rcsbatch.send_events(replies, region="XX"),
+        "region: a file to look up": lambda: rcsbatch.look_up_capabilities(
+            people, accept_cost=False, region="XX"
+        ),
+        "phone_column: not in the file": lambda: rcsbatch.look_up_capabilities(
+            people, accept_cost=False, phone_column="mobile"
+        ),
+        "max_age: not an age": lambda: capabilities.parse_age("30 days"),
+        "public_url: not http": lambda: rcsbatch.serve_webhooks(
+            campaign, signing_key="k", public_url="ftp://h.example/x"
+        ),
+        "public_url: a query": lambda: rcsbatch.serve_webhooks(
+            campaign, signing_key="k", public_url="https://h.example/x?a=1"
+        ),
+        "report_dir: never run there": lambda: rcsbatch.report_figures(campaign),
+    }
+
+
+def test_library_input_errors_name_the_parameter_never_a_flag(
+    make_campaign: CampaignFactory, tmp_path: Path
+) -> None:
+    """Every bad value raises InputError whose text names no command-line flag and whose
+    `option` is the parameter that fixes it (the CLI turns that into its flag)."""
+    calls = _bad_inputs(make_campaign(2), tmp_path)
+    for case, call in calls.items():
+        with pytest.raises(rcsbatch.InputError) as caught:
+            call()
+        assert not re.search(r"--[a-z]", str(caught.value)), (case, str(caught.value))
+        assert str(caught.value.option) == case.split(":")[0], (case, caught.value.option)
 
 
 def test_a_simulated_run_needs_no_gateway(make_campaign: CampaignFactory) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ast
 import graphlib
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -388,3 +389,79 @@ def test_only_the_engine_and_the_servers_make_event_loops() -> None:
     two standalone servers, nowhere else."""
     found = loop_makers()
     assert found - LOOP_OWNERS == set(), "make the loop in engine.loop"
+
+
+# The command line and its console entry point speak in flags; the simulator has a command line
+# of its own. Everything else is library: its errors name parameters, and the CLI adds its flag
+# (cli.OPTION_HINTS, by InputError.option).
+FLAG_SPEAKERS = ("rcsbatch.cli", "rcsbatch.process", "rcsbatch.simulator")
+FLAG = re.compile(r"--[a-z]")
+
+
+def error_texts(node: ast.AST) -> Iterator[ast.Constant]:
+    """The string literals that go into an error: those of `raise` statements, of exceptions
+    built to be raised later (`...Error(...)`), and of `require(...)` calls, whose text the
+    error they raise quotes."""
+    for found in ast.walk(node):
+        if isinstance(found, ast.Raise):
+            parts: list[ast.AST | None] = [found.exc, found.cause]
+        elif isinstance(found, ast.Call):
+            func = found.func
+            name = func.id if isinstance(func, ast.Name) else getattr(func, "attr", "")
+            if not (name.endswith("Error") or name == "require"):
+                continue
+            parts = [found]
+        else:
+            continue
+        for part in filter(None, parts):
+            yield from (
+                c
+                for c in ast.walk(part)
+                if isinstance(c, ast.Constant) and isinstance(c.value, str)
+            )
+
+
+def flags_in_errors(root: Path = PACKAGE) -> list[str]:
+    """`module:line: text` for each error text outside the command line that names a flag."""
+    found = set()
+    for path in sorted(root.rglob("*.py")):
+        module = module_name(path, root)
+        if any(module == s or module.startswith(s + ".") for s in FLAG_SPEAKERS):
+            continue
+        tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+        for text in error_texts(tree):
+            if FLAG.search(text.value):
+                found.add(f"{module}:{text.lineno}: {text.value.strip()}")
+    return sorted(found)
+
+
+def test_library_errors_name_no_command_line_flag() -> None:
+    """No error the library raises tells its caller to use a flag: it names the parameter (and
+    sets InputError.option), and the command line adds the flag."""
+    found = flags_in_errors()
+    assert not found, "name the parameter, set option=, and add the flag to cli.OPTION_HINTS:\n" + (
+        "\n".join(found)
+    )
+
+
+def test_flags_in_errors_are_found(tmp_path: Path) -> None:
+    """The reader finds a flag in a raise, an f-string, an exception kept to raise later and a
+    require() call, and passes docstrings, other strings and the command line's own."""
+    root = tmp_path / "rcsbatch"
+    root.mkdir()
+    (root / "__init__.py").write_text("")
+    (root / "a.py").write_text(
+        'def f(x):\n    """Use --limit."""\n    css = "--ink: #000"\n'
+        '    if x:\n        raise ValueError("give --limit")\n'
+        '    if x > 1:\n        raise InputError(f"--rows {x!r} is bad", option="rows")\n'
+        '    kept = StorageError("see --report-dir")\n'
+        '    file.require(["event"], "events without --event")\n'
+        '    raise InputError("a -- b, --5, --Upper")\n'
+    )
+    (root / "cli.py").write_text('raise SystemExit("use --limit")\n')
+    assert [line.split(": ")[0] for line in flags_in_errors(root)] == [
+        "rcsbatch.a:5",
+        "rcsbatch.a:7",
+        "rcsbatch.a:8",
+        "rcsbatch.a:9",
+    ]

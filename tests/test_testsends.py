@@ -170,9 +170,11 @@ def test_a_chosen_row_on_a_blank_line_holds_no_recipient(make_campaign: Campaign
 
 @pytest.mark.parametrize("value", ["0", "1", "2,x", "", "2;3", "-2"])
 def test_bad_rows_values_are_input_errors(value: str) -> None:
-    """--rows takes the file's row numbers from 2 (the header is 1) separated by commas."""
-    with pytest.raises(InputError, match="--rows"):
+    """--rows takes the file's row numbers from 2 (the header is 1) separated by commas; the
+    error names the `rows` parameter to fix."""
+    with pytest.raises(InputError, match="give row numbers as the file shows them") as raised:
         parse_rows(value)
+    assert raised.value.option == "rows"
 
 
 def test_test_to_wins_over_the_file_and_is_normalised(make_campaign: CampaignFactory) -> None:
@@ -184,8 +186,9 @@ def test_test_to_wins_over_the_file_and_is_normalised(make_campaign: CampaignFac
     campaign = with_rows(campaign, '[test]\nnumbers = ["+4917699990002"]')
     assert resolve_numbers(campaign, ()) == (PHONE_B,)
     assert resolve_numbers(campaign, ("0176 99990001", "+49 176 99990001")) == (PHONE_A,)
-    with pytest.raises(InputError, match="--test-to '12'"):
+    with pytest.raises(InputError, match="test number '12' is not a valid number") as raised:
         resolve_numbers(campaign, ("12",))
+    assert raised.value.option == "to"
     # read like recipients: an apostrophe and full-width digits pass, a landline does not
     assert resolve_numbers(campaign, ("'0176 99990001", "\uff10\uff11\uff17\uff16 99990001")) == (
         PHONE_A,

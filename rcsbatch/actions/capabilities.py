@@ -44,7 +44,9 @@ def parse_age(text: str) -> float:
     """`30d`, `12h`, `90m`, `3600` (seconds), `2w` as seconds; InputError otherwise."""
     found = _AGE.fullmatch(text.strip().lower())
     if found is None:
-        raise InputError(f"--max-age {text!r}: write a number with s, m, h, d or w, e.g. 30d")
+        raise InputError(
+            f"age {text!r}: write a number with s, m, h, d or w, e.g. 30d", option="max_age"
+        )
     return float(found.group(1)) * _UNITS[found.group(2)]
 
 
@@ -63,9 +65,11 @@ def file_numbers(path: Path, column: str, region: str) -> tuple[list[int], int]:
     """The distinct valid numbers of `column` in a recipient file, and how many cells were not
     valid numbers (skipped)."""
     if not phones.is_known_region(region):
-        raise InputError(f"--region {region!r} is not a known region code (e.g. DE, AT, GB)")
+        raise InputError(
+            f"region {region!r} is not a known region code (e.g. DE, AT, GB)", option="region"
+        )
     file = open_recipients(path)
-    file.require([column], "--phone-column")
+    file.require([column], "the lookups", option="phone_column")
     found: dict[int, None] = {}
     invalid = 0
     for chunk in file.chunks([column]):

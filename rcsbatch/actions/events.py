@@ -68,14 +68,16 @@ def check_event_name(value: str) -> str:
     """The event name in seven's spelling (READ, IS_TYPING); InputError for another."""
     name = value.strip().upper().replace("-", "_")
     if name not in EVENTS:
-        raise InputError(f"unknown event {value!r}: use one of {', '.join(EVENTS)}")
+        raise InputError(f"unknown event {value!r}: use one of {', '.join(EVENTS)}", option="event")
     return name
 
 
 def check_region(region: str) -> None:
     """InputError when `region` is not a region phonenumbers knows."""
     if not phones.is_known_region(region):
-        raise InputError(f"--region {region!r} is not a known region code (e.g. DE, AT, GB)")
+        raise InputError(
+            f"region {region!r} is not a known region code (e.g. DE, AT, GB)", option="region"
+        )
 
 
 def one_event(event: str, to: str | None, msg_id: str | None, region: str) -> Event:
@@ -86,13 +88,14 @@ def one_event(event: str, to: str | None, msg_id: str | None, region: str) -> Ev
     msg_id = msg_id.strip() if msg_id and msg_id.strip() else None
     if (to is None) == (msg_id is None):
         raise InputError(
-            "give exactly one of --to NUMBER and --msg-id ID (the message the event answers)"
+            "give exactly one of `to` (a number) and `msg_id` (the inbound message the event "
+            "answers)"
         )
     if to is None:
         return Event(1, name, msg_id=msg_id)
     number, reason = phones.normalise_one(to, region)
     if reason is not None:
-        raise InputError(f"--to {to!r} is not a valid number ({reason})")
+        raise InputError(f"`to` {to!r} is not a valid number ({reason})", option="to")
     return Event(1, name, to=str(number))
 
 
@@ -109,9 +112,10 @@ def read_events(path: Path, default_event: str | None, region: str) -> list[Even
     if "to" not in wanted and "msg_id" not in wanted:
         file.require(["to"], "events: a column `to` (numbers) or `msg_id` (inbound message ids)")
     if "event" not in wanted and default is None:
-        file.require(["event"], "events without --event")
+        file.require(["event"], "events without a default event", option="event")
     events: list[Event] = []
     problems: list[str] = []
+    no_event = False  # a default event would fix those rows
     for chunk in file.chunks(wanted):
         to = chunk["to"] if "to" in chunk else pd.Series(pd.NA, index=chunk.index, dtype="str")
         numbers, reasons = phones.normalise_many(to, region)
@@ -125,7 +129,8 @@ def read_events(path: Path, default_event: str | None, region: str) -> list[Even
                 problems.append(f"row {row}: {exc}")
                 continue
             if name is None:
-                problems.append(f"row {row}: no event (fill the `event` cell or pass --event)")
+                no_event = True
+                problems.append(f"row {row}: no event (fill the `event` cell, or give a default)")
             elif (raw_to is None) == (msg_id is None):
                 problems.append(f"row {row}: fill exactly one of `to` and `msg_id`")
             elif raw_to is not None and reasons[i] is not None:
@@ -137,7 +142,10 @@ def read_events(path: Path, default_event: str | None, region: str) -> list[Even
     if problems:
         more = len(problems) - MAX_LISTED
         listed = "; ".join(problems[:MAX_LISTED]) + (f"; and {more} more" if more > 0 else "")
-        raise InputError(f"{path.name}: nothing was sent, {len(problems)} bad rows: {listed}")
+        raise InputError(
+            f"{path.name}: nothing was sent, {len(problems)} bad rows: {listed}",
+            option="event" if no_event else None,
+        )
     return events
 
 

@@ -133,8 +133,9 @@ def resolve_numbers(campaign: Campaign, given: Sequence[str]) -> tuple[int, ...]
     if not given:
         if not campaign.test.numbers:
             raise InputError(
-                f"{campaign.path}: no test numbers: give --test-to NUMBER, or list them in the "
-                'campaign file as [test] numbers = ["+49 …"]'
+                f"{campaign.path}: no test numbers: list them in the campaign file as [test] "
+                'numbers = ["+49 …"], or give the numbers to send to',
+                option="to",
             )
         return campaign.test.numbers
     numbers: list[int] = []
@@ -142,7 +143,7 @@ def resolve_numbers(campaign: Campaign, given: Sequence[str]) -> tuple[int, ...]
         found = phones.check_one(raw, campaign.default_region, campaign.number_types)
         if found.reason is not None:
             what = "cannot be sent to" if found.refused_type else "is not a valid number"
-            raise InputError(f"--test-to {raw!r} {what} ({found.reason})")
+            raise InputError(f"test number {raw!r} {what} ({found.reason})", option="to")
         numbers.append(found.number)
     return tuple(dict.fromkeys(numbers))
 
@@ -155,8 +156,9 @@ def parse_rows(value: str) -> tuple[int, ...]:
         part = part.strip()
         if not part.isdecimal() or int(part) < 2:
             raise InputError(
-                f"--rows {value!r}: give row numbers as the file shows them (the header is row 1, "
-                "so the first recipient is row 2), separated by commas (e.g. 2,5,9)"
+                f"rows {value!r}: give row numbers as the file shows them (the header is row 1, "
+                "so the first recipient is row 2), separated by commas (e.g. 2,5,9)",
+                option="rows",
             )
         rows.append(int(part))
     return tuple(dict.fromkeys(rows))
@@ -223,7 +225,7 @@ def choose_rows(plan: Plan, rows: Sequence[int] = ()) -> list[tuple[int, Any]]:
             # Rows are the file's lines: some hold no recipient.
             problems.append(f"row {row} holds no recipient (a blank line, or inside a quoted cell)")
     if problems:
-        raise InputError(f"--rows: only ready rows can be test-sent: {'; '.join(problems)}")
+        raise InputError(f"only ready rows can be test-sent: {'; '.join(problems)}", option="rows")
     return [(row, found[row]) for row in rows]
 
 

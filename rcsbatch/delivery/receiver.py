@@ -106,11 +106,12 @@ def check_public_url(url: str) -> str:
     """`url` when it can stand for the URL seven calls; InputError saying why not otherwise."""
     parts = urllib.parse.urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise InputError(f"--public-url {url!r} is not an http(s) URL")
+        raise InputError(f"public URL {url!r} is not an http(s) URL", option="public_url")
     if parts.query or parts.fragment:
         raise InputError(
-            f"--public-url {url!r}: leave out the query string; each request's own query "
-            "string (the one seven called) is used as it arrives"
+            f"public URL {url!r}: leave out the query string; each request's own query "
+            "string (the one seven called) is used as it arrives",
+            option="public_url",
         )
     return url
 

@@ -110,7 +110,7 @@ def verify(
     ):
         raise SignatureError(
             "wrong signature: another signing key, or the URL seven called differs from the one "
-            "checked (behind a proxy, set --public-url)",
+            "checked (behind a proxy, give the receiver the public URL seven calls)",
             kind="bad",
         )
     try:

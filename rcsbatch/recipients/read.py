@@ -53,15 +53,17 @@ class RecipientFile:
     # A CSV file's cells per line, named: `columns` plus a placeholder for each unnamed one.
     fields: tuple[str, ...] = ()
 
-    def require(self, names: Iterable[str], what: str) -> None:
-        """Raise RecipientsError naming each of `names` that is not a column; list the columns."""
+    def require(self, names: Iterable[str], what: str, *, option: str | None = None) -> None:
+        """Raise RecipientsError naming each of `names` that is not a column; list the columns.
+        `option`: the parameter that chose the column, when one did (see errors.InputError)."""
         missing = [n for n in names if n not in self.columns]
         if missing:
             listed = ", ".join(f"`{c}`" for c in self.columns) or "(none)"
             names_text = ", ".join(f"`{n}`" for n in missing)
             raise RecipientsError(
                 f"{self.path.name}: no column {names_text} (needed by {what}); "
-                f"the columns are: {listed}"
+                f"the columns are: {listed}",
+                option=option,
             )
 
     def chunks(

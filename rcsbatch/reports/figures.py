@@ -202,7 +202,8 @@ def open_journal(path: Path, campaign: str) -> JournalReader:
     if not path.exists():
         raise ReportError(
             f"campaign {campaign!r} has no journal at {path}: it was never run there (a dry run "
-            "keeps none); run it first, or point --report-dir at the folder it ran in"
+            "keeps none); run it first, or give the report folder it ran in",
+            option="report_dir",
         )
     if not JournalReader.is_current(path):
         with Journal(path):  # an older journal: bring it up to date once (adds columns)
