@@ -12,9 +12,8 @@
 from decimal import Decimal
 from pathlib import Path
 
-import phonenumbers
-
 import rcsbatch
+from rcsbatch.reports.figures import region
 
 # A notebook kernel has no __file__ and starts in the notebook's folder: look upwards from there.
 here = Path(globals().get("__file__", "notebook.py")).resolve().parent
@@ -45,23 +44,11 @@ print(rows["status"].value_counts().to_string())
 # ## Cost per country
 #
 # The results hold the number as seven writes it (digits with the country code), not its
-# country: phonenumbers tells the country from the digits.
+# country: `region` tells the country from the digits, as `rcsbatch report` does.
 
 
 # %%
-def country(recipient: object) -> str:
-    """The ISO code of the country a normalised number belongs to ("4917612345678" -> "DE"),
-    as `rcsbatch report` tells it; "?" for none."""
-    if not isinstance(recipient, str) or not recipient:
-        return "?"
-    number = phonenumbers.parse("+" + recipient)
-    region = phonenumbers.region_code_for_number(number)
-    # A number no single region claims belongs to its country code's main region.
-    region = region or phonenumbers.region_code_for_country_code(number.country_code)
-    return "?" if region in ("ZZ", "001") else region
-
-
-ready = rows[rows["status"] == "ready"].assign(country=lambda r: r["recipient"].map(country))
+ready = rows[rows["status"] == "ready"].assign(country=lambda r: r["recipient"].map(region))
 price = campaign.send.price_estimate
 estimate = ready.groupby("country").size().rename("messages").to_frame()
 if price is not None:  # the campaign's [send] price_estimate, per message
@@ -80,7 +67,7 @@ print(estimate.to_string())
 sent = rcsbatch.run(campaign, simulate=True)
 print("simulated run folder:", sent.folder, "exit code", sent.exit_code)
 charged = sent.results[sent.results["status"] == "sent"].assign(
-    country=lambda r: r["recipient"].map(country)
+    country=lambda r: r["recipient"].map(region)
 )
 # Prices are exact decimals, or empty while seven has not priced a message yet.
 cost = charged.groupby("country").agg(

@@ -18,6 +18,7 @@ import phonenumbers
 import pytest
 from click.testing import CliRunner
 
+import rcsbatch
 from rcsbatch.campaign import file as campaign_keys
 from rcsbatch.campaign.file import parse_campaign
 from rcsbatch.cli import cli
@@ -314,7 +315,7 @@ def test_every_docs_page_is_linked_from_readme_or_the_index() -> None:
 def test_notebook_example_runs_and_shows_the_cost_per_country(tmp_path: Path) -> None:
     """examples/notebook.py runs as a script from any folder: its dry run counts the statuses
     as the run's summary does, and its cost per country adds up to the simulated run's cost,
-    each country holding numbers of its own calling code."""
+    each country holding numbers of its own calling code, as `rcsbatch report` counts them."""
     reports = tmp_path / "reports"
     env = {**os.environ, "RCSBATCH_REPORT_DIR": str(reports)}
     done = subprocess.run(
@@ -354,3 +355,9 @@ def test_notebook_example_runs_and_shows_the_cost_per_country(tmp_path: Path) ->
     for country, n, _ in rows:
         code = str(phonenumbers.country_code_for_region(country))
         assert (recipients.str.startswith(code)).sum() >= int(n), country
+    # The countries are the ones `rcsbatch report` tells for the same run, with the same costs.
+    campaign = rcsbatch.load_campaign(ROOT / "campaigns" / "example.toml")
+    report = rcsbatch.report_figures(campaign, run_id=sent_summary["run_id"], simulate=True)
+    assert {country: (int(n), Decimal(c)) for country, n, c in rows} == {
+        line.key: (line.sent, line.cost) for line in report.by_country
+    }

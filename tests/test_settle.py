@@ -16,15 +16,14 @@ import pytest
 
 from rcsbatch.engine.settle import (
     MAX_PAGES,
-    PAGE,
     WINDOW_READ_AT,
     Known,
     Rules,
     Settler,
-    entry_moments,
     sent_elsewhere,
 )
 from rcsbatch.errors import AccountError, AnswerLostError
+from rcsbatch.gateway.logbook import PAGE
 from rcsbatch.recipients.prepare import derived_foreign_id
 from rcsbatch.state.claims import AccountClaims
 from rcsbatch.state.journal import Journal, Outcome, SampleRow, Unsettled
@@ -116,33 +115,6 @@ def decide(
 def later(at: float, message_id: str = "90", recipient: int = OTHER) -> Known:
     """A message of ours whose request left at `at` and was answered a second later."""
     return Known(message_id, recipient, at, at + 1)
-
-
-# -- reading stamps ---------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("value", "expected"),
-    [
-        ("2027-01-15 09:00:00", [T0, T0 + 3600]),  # Berlin or UTC: both until measured
-        ("2027-01-15T08:00:00+00:00", [T0]),
-        (int(T0), [T0]),
-        (str(int(T0)), [T0]),
-        (int(T0) * 1000, [T0]),  # milliseconds
-        ("yesterday", []),
-        (None, []),
-    ],
-)
-def test_a_stamp_means_each_reading_until_the_zone_is_known(
-    value: Any, expected: list[float]
-) -> None:
-    assert entry_moments(value, [BERLIN, UTC]) == expected
-
-
-def test_an_hour_that_happens_twice_has_both_readings() -> None:
-    # 2027-10-31 02:30 happens twice in Berlin: 00:30 and 01:30 UTC.
-    first = dt.datetime(2027, 10, 31, 0, 30, tzinfo=dt.UTC).timestamp()
-    assert entry_moments("2027-10-31 02:30:00", [BERLIN]) == [first, first + 3600]
 
 
 # -- proof that it went -----------------------------------------------------------------------

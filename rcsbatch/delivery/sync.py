@@ -21,8 +21,8 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from rcsbatch.delivery.states import normalise
-from rcsbatch.engine.settle import BERLIN, PAGE, digits, entry_time, same_content
 from rcsbatch.gateway.answers import to_decimal
+from rcsbatch.gateway.logbook import BERLIN, PAGE, digits, entry_time, same_content
 from rcsbatch.state.journal import Journal
 
 if TYPE_CHECKING:

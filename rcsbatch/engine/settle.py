@@ -39,7 +39,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import json
 import sqlite3
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -51,6 +50,7 @@ from zoneinfo import ZoneInfo
 from rcsbatch.errors import AccountError, GatewayError
 from rcsbatch.gateway.answers import to_decimal
 from rcsbatch.gateway.fanout import bounded
+from rcsbatch.gateway.logbook import PAGE, ZONES, digits, entry_moments, same_content
 from rcsbatch.state.journal import Outcome, SampleRow, Unsettled
 
 if TYPE_CHECKING:
@@ -59,13 +59,8 @@ if TYPE_CHECKING:
     from rcsbatch.state.claims import AccountClaims
     from rcsbatch.state.journal import Journal
 
-UTC = ZoneInfo("UTC")
-BERLIN = ZoneInfo("Europe/Berlin")
-# The zones seven's logbook may use (unconfirmed): measured per account from known messages.
-ZONES = {"Europe/Berlin": BERLIN, "UTC": UTC}
 # Without a Date header to measure with, the two clocks are taken to differ by up to this much.
 UNMEASURED_SKEW = 300.0
-PAGE = 100  # the logbook's largest page
 MAX_PAGES = 50  # per recipient: a lookup that needs more is cut short, and proves nothing
 MAX_WINDOW_PAGES = 2000  # one read by time: 200,000 entries since the day before, at most
 WINDOW_READ_AT = 20  # from this many rows on, the logbook is read once by time, not per row
@@ -164,60 +159,7 @@ def journal_known(journal: Journal, timeout: float, count: int = 8) -> list[Know
     ]
 
 
-# -- reading logbook entries ------------------------------------------------------------------
-
-
-def entry_moments(value: Any, zones: Sequence[ZoneInfo]) -> list[float]:
-    """A logbook timestamp as the Unix seconds it may mean: a naive "YYYY-MM-DD HH:MM:SS[.f]"
-    in each of `zones` (both readings of a wall time that happens twice), ISO 8601 with an
-    offset or Unix seconds as such; [] when unreadable."""
-    if isinstance(value, (int, float, Decimal)) and not isinstance(value, bool):
-        return [_seconds(float(value))]
-    if not isinstance(value, str) or not value.strip():
-        return []
-    text = value.strip()
-    if text.isdecimal():
-        return [_seconds(float(text))]
-    try:
-        moment = dt.datetime.fromisoformat(text)
-    except ValueError:
-        return []
-    if moment.tzinfo is not None:
-        return [moment.timestamp()]
-    found = {moment.replace(tzinfo=z, fold=f).timestamp() for z in zones for f in (0, 1)}
-    return sorted(found)
-
-
-def _seconds(number: float) -> float:
-    """Unix seconds, or milliseconds (a number past the year 5000 is read as those)."""
-    return number / 1000 if number > 1e11 else number
-
-
-def entry_time(value: Any, zone: ZoneInfo = BERLIN) -> float | None:
-    """One reading of a logbook timestamp (the later of an hour that happens twice); for
-    delivery times, which decide nothing about sending."""
-    moments = entry_moments(value, [zone])
-    return moments[-1] if moments else None
-
-
-def digits(value: Any) -> str:
-    text = "".join(ch for ch in str(value or "") if ch.isdigit())
-    return text[2:] if text.startswith("00") else text
-
-
-def same_content(entry_text: Any, sent: str) -> bool:
-    """Whether the logbook's text is what was sent: the same string, or (a rich message) the
-    same JSON object however it is spaced or ordered."""
-    if not isinstance(entry_text, str):
-        return False
-    if entry_text == sent:
-        return True
-    if not sent.startswith("{") or not entry_text.lstrip().startswith("{"):
-        return False
-    try:
-        return bool(json.loads(entry_text) == json.loads(sent))
-    except ValueError:
-        return False
+# -- the logbook's stamps on our clock --------------------------------------------------------
 
 
 @dataclass
