@@ -1,6 +1,6 @@
-"""The public API (rcsbatch/__init__.py, api.py, engine/loop.py): what it exports, runs against the
-simulator from plain code and from inside a running event loop, leaving the caller's process as
-it was, and interrupts that stop the sending."""
+"""The public API (rcsbatch/__init__.py, rcsbatch/api/, engine/loop.py): what it exports, runs
+against the simulator from plain code and from inside a running event loop, leaving the caller's
+process as it was, and interrupts that stop the sending."""
 
 from __future__ import annotations
 
