@@ -44,7 +44,11 @@ from rcsbatch.state.claims import CLAIMS
 API_KEY_ENV = config.API_KEY_ENV
 BASE_URL_ENV = config.BASE_URL_ENV
 
-EXIT_CODES = "\n\b\n" + exitcodes.help_table()
+
+def _exit_codes(command: str | None = None) -> str:
+    """A command's `--help` epilog: its exit codes from exitcodes' one table, kept unwrapped."""
+    return "Exit codes:\n\n\b\n" + exitcodes.help_table(command)
+
 
 T = TypeVar("T")
 
@@ -210,7 +214,7 @@ class _Commands(click.Group):
 
 @click.group(
     cls=_Commands,
-    epilog="Exit codes:\n" + EXIT_CODES,
+    epilog=_exit_codes(),
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 @click.version_option(__version__, prog_name="rcsbatch")
@@ -223,7 +227,7 @@ def cli() -> None:
     """
 
 
-@cli.command(epilog="Exit codes:\n" + EXIT_CODES)
+@cli.command(epilog=_exit_codes())
 @click.argument("campaign_file", type=click.Path(dir_okay=False))
 @report_dir_option
 @click.option("--dry-run", is_flag=True, help="Check and merge every row; send nothing.")
@@ -423,10 +427,7 @@ def _loud(line: str) -> None:
     _stderr().print(line, markup=False)
 
 
-@cli.command(
-    epilog="Exit codes:\n  0  synced\n  2  never run, or no key\n  3  the gateway "
-    "refused the key\n  4  a run of the campaign is going on: sync after it"
-)
+@cli.command(epilog=_exit_codes("sync"))
 @click.argument("campaign_file", type=click.Path(dir_okay=False))
 @report_dir_option
 @click.option(
@@ -513,7 +514,7 @@ def _finish(err: Console, result: runner.RunResult) -> int:
     return report.exit_code
 
 
-@cli.command(epilog="Exit codes:\n" + EXIT_CODES)
+@cli.command(epilog=_exit_codes())
 @click.argument("campaign_file", type=click.Path(dir_okay=False))
 @click.option(
     "--show",
@@ -903,11 +904,7 @@ def _printed() -> int:
 # ---- report ---------------------------------------------------------------------------------
 
 
-@cli.command(
-    "report",
-    epilog="Exit codes:\n  0  report written\n  2  the campaign was never run "
-    "there, no such run, or the output cannot be written",
-)
+@cli.command("report", epilog=_exit_codes("report"))
 @click.argument("campaign_file", type=click.Path(dir_okay=False))
 @click.option("--run", "run_id", help="Only this run (its id, as `run` printed it); default: all.")
 @click.option(
@@ -976,12 +973,7 @@ def _interactive() -> bool:
     return sys.stdin.isatty()
 
 
-@cli.command(
-    epilog="Exit codes:\n  0  every revoke request was taken (or nothing to revoke)\n  1  some "
-    "requests failed, or the question was answered no\n  2  never run, no such run, no key, or "
-    "no terminal and no --yes\n  3  the gateway refused the key\n  4  a run of the campaign is "
-    "going on"
-)
+@cli.command(epilog=_exit_codes("revoke"))
 @click.argument("campaign_file", type=click.Path(dir_okay=False))
 @click.option("--run", "run_id", help="Only the messages this run sent (its folder's name).")
 @click.option(
@@ -1076,7 +1068,7 @@ def revoke(
     return result.exit_code
 
 
-@cli.command(epilog="Exit codes:\n  0  listed\n  2  no key\n  3  the gateway refused the key")
+@cli.command(epilog=_exit_codes("agents"))
 @click.option("--json", "as_json", is_flag=True, help="The gateway's agent objects, one a line.")
 def agents(as_json: bool) -> int:
     """List the account's RCS agents on stdout: id, status, display name (tab-separated).
@@ -1095,11 +1087,7 @@ def agents(as_json: bool) -> int:
 # ---- events and capabilities ----------------------------------------------------------------
 
 
-@cli.command(
-    "event",
-    epilog="Exit codes:\n  0  every event was accepted\n  1  some failed or were lost\n"
-    "  2  a bad value: nothing was sent\n  3  the gateway refused the key or its rights",
-)
+@cli.command("event", epilog=_exit_codes("event"))
 @click.option("--to", help="The number the event goes to.")
 @click.option("--msg-id", help="The inbound message the event answers.")
 @click.option(
@@ -1183,12 +1171,7 @@ def event(
     return result.exit_code
 
 
-@cli.command(
-    "capabilities",
-    epilog="Exit codes:\n  0  every number has a lookup\n  1  some could not be looked up, "
-    "or the lookups were declined\n  2  a bad value: nothing was looked up\n"
-    "  3  the gateway refused the key or the credit",
-)
+@cli.command("capabilities", epilog=_exit_codes("capabilities"))
 @click.argument("target", type=click.Path(dir_okay=False))
 @click.option(
     "--phone-column",
