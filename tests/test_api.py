@@ -276,6 +276,7 @@ def _bad_inputs(campaign: rcsbatch.api.Campaign, folder: Path) -> dict[str, Call
             campaign, signing_key="k", public_url="https://h.example/x?a=1"
         ),
         "report_dir: never run there": lambda: rcsbatch.report_figures(campaign),
+        "url: not http(s)": lambda: rcsbatch.register_hook("ftp://x.example"),
     }
 
 

@@ -26,6 +26,7 @@ A library call leaves the caller's process as it was: no signal handlers (unless
 
 from __future__ import annotations
 
+import asyncio
 import os
 import time
 from collections.abc import Callable
@@ -118,9 +119,12 @@ async def run_async(
     if dry_run:
         check_validity(campaign, time.time())
         runner.check_report_folder(root, campaign)
+        plan = plan or open_plan(campaign)  # the rows' trouble first, as a run says it
+        # Reading the file awaits nothing: a cancellation (Ctrl-C) that came meanwhile is taken
+        # here, before the dry run writes its folder, as before a run's first request.
+        await asyncio.sleep(0)
         if gateway is None and not simulate and config.api_key_from_env():
             gateway = Gateway.from_env()  # a dry run needs no key, but shows the balance with one
-        plan = plan or open_plan(campaign)
         account = runner.account_for(campaign, gateway, simulate)
         balance = None
         if gateway is not None:
