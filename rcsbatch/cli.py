@@ -10,9 +10,7 @@ import logging
 import os
 import signal
 import sys
-import time
-import urllib.parse
-from collections.abc import Callable, Coroutine, Iterator, Mapping
+from collections.abc import Coroutine, Iterator, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -22,7 +20,7 @@ from rich.table import Table
 from rich.text import Text
 
 from rcsbatch import __version__, api, exitcodes, process
-from rcsbatch.campaign.file import Campaign, check_validity, load_campaign
+from rcsbatch.campaign.file import Campaign, load_campaign
 from rcsbatch.engine import runner
 from rcsbatch.engine.loop import console_loop
 from rcsbatch.errors import (
@@ -32,19 +30,18 @@ from rcsbatch.errors import (
     InputError,
     StorageError,
 )
-from rcsbatch.gateway import config
 from rcsbatch.progress import Progress
 from rcsbatch.recipients.controls import visible
-from rcsbatch.recipients.prepare import Plan, open_plan
 from rcsbatch.reports import csvfile
 from rcsbatch.reports.outcome import EXIT_BUSY, EXIT_INPUT, RESUME
 from rcsbatch.state import storage
 from rcsbatch.state.claims import CLAIMS
 
-API_KEY_ENV = config.API_KEY_ENV
-BASE_URL_ENV = config.BASE_URL_ENV
 
-EXIT_CODES = "\n\b\n" + exitcodes.help_table()
+def _exit_codes(command: str | None = None) -> str:
+    """A command's `--help` epilog: its exit codes from exitcodes' one table, kept unwrapped."""
+    return "Exit codes:\n\n\b\n" + exitcodes.help_table(command)
+
 
 T = TypeVar("T")
 
@@ -96,18 +93,27 @@ OPTION_HINTS = {
     "rows": " (--rows)",
     "to": " (--to)",
 }
+# No key for a run: a dry run or a simulation needs none.
+RUN_HINTS = {**OPTION_HINTS, "simulate": ", or try the campaign first with --dry-run or --simulate"}
+# The account's commands (agents, hooks) have no --simulate.
+ACCOUNT_HINTS = {**OPTION_HINTS, "simulate": ""}
 # A test send's numbers are the library's `to`, as an event's are, but `run` spells it --test-to.
 TEST_SEND_HINTS = {**OPTION_HINTS, "to": " (--test-to)"}
 
 
 @contextlib.contextmanager
-def _input_errors(hints: Mapping[str, str] = OPTION_HINTS) -> Iterator[None]:
+def _input_errors(
+    hints: Mapping[str, str] = OPTION_HINTS, arguments: Mapping[str, str] | None = None
+) -> Iterator[None]:
     """Turn the library's input errors into one-line messages with their exit codes, each
-    naming the flag that fixes it (`hints`, by InputError.option)."""
+    naming the flag that fixes it (`hints`, by InputError.option); a bad value of one of the
+    command's `arguments` (its name in the usage, by InputError.option) as click says its own."""
     try:
         yield
     # Messages may quote data (file and column names): control characters written out.
     except InputError as exc:
+        if arguments and exc.option is not None and exc.option in arguments:
+            raise click.BadParameter(visible(str(exc)), param_hint=arguments[exc.option]) from None
         raise InputProblem(visible(str(exc)) + hints.get(exc.option or "", "")) from None
     except CampaignBusyError as exc:
         raise CampaignBusy(str(exc)) from None
@@ -137,23 +143,6 @@ def _kept(
         yield
 
 
-def _load(path: str, *, checking: bool = False) -> tuple[Campaign, Plan]:
-    """The campaign and its plan; `checking` (validate, preview, dry run): refuse a delay whose
-    validity has passed, since nothing could be shown (a run marks such rows `expired`)."""
-    with _input_errors():
-        campaign = load_campaign(path)
-        if checking:
-            check_validity(campaign, time.time())
-            runner.check_report_folder(runner.report_root(campaign), campaign)
-        return campaign, open_plan(campaign)
-
-
-def _api_key() -> str:
-    """$SEVEN_API_KEY, stripped; "" when unset (config.api_key_from_env)."""
-    with _input_errors():
-        return config.api_key_from_env()
-
-
 def _echo_result(line: str) -> None:
     """Print a command's result line (a folder, a file) on stdout, whatever became of stdout.
 
@@ -170,12 +159,6 @@ def _echo_result(line: str) -> None:
         if exc.errno != errno.EPIPE:  # the reader left on purpose: nothing to say
             click.echo(f"cannot print {line} on stdout ({exc.strerror or exc})", err=True)
     process.tell_stdout_lost(line)
-
-
-def _base_url() -> str:
-    """$SEVEN_BASE_URL, checked (config.base_url_from_env)."""
-    with _input_errors():
-        return config.base_url_from_env()
 
 
 report_dir_option = click.option(
@@ -210,7 +193,7 @@ class _Commands(click.Group):
 
 @click.group(
     cls=_Commands,
-    epilog="Exit codes:\n" + EXIT_CODES,
+    epilog=_exit_codes(),
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 @click.version_option(__version__, prog_name="rcsbatch")
@@ -223,7 +206,7 @@ def cli() -> None:
     """
 
 
-@cli.command(epilog="Exit codes:\n" + EXIT_CODES)
+@cli.command(epilog=_exit_codes())
 @click.argument("campaign_file", type=click.Path(dir_okay=False))
 @report_dir_option
 @click.option("--dry-run", is_flag=True, help="Check and merge every row; send nothing.")
@@ -313,16 +296,9 @@ def run(
         return _test_send(campaign_file, report_dir, test_to, rows_option, dry_run, simulate, err)
     if rows_option is not None:
         raise click.UsageError("--rows chooses the rows of a test send: give --test-to or --test")
-    campaign, plan = _load(campaign_file, checking=dry_run)
+    with _input_errors():
+        campaign = load_campaign(campaign_file)
     root = runner.report_root(campaign, report_dir)
-    api_key = "" if simulate else _api_key()  # a simulation needs no key, nor a good one
-    if not (api_key or simulate or dry_run):
-        raise InputProblem(
-            f"no API key: set {API_KEY_ENV} to your seven API key (seven's dashboard → "
-            "Developer → API keys), or try the campaign first with --dry-run or --simulate"
-        )
-    # A dry run needs no key, but shows the balance when there is one to ask with.
-    gateway = config.Gateway(_base_url(), api_key) if api_key else None
     progress = Progress(err, enabled=not quiet and err.is_terminal)
 
     def start(total: int) -> None:
@@ -333,12 +309,11 @@ def run(
         gc.freeze()
 
     kept = _kept(campaign, root) if dry_run else contextlib.nullcontext()
-    with progress, kept, _input_errors(), _account_stops(), console_loop() as loop:
+    with progress, kept, _input_errors(RUN_HINTS), _account_stops(), console_loop() as loop:
         try:
             result = loop.run(
                 api.run_async(
                     campaign,
-                    gateway=gateway,
                     dry_run=dry_run,
                     simulate=simulate,
                     report_dir=root,
@@ -349,7 +324,6 @@ def run(
                     on_start=start,
                     on_outcome=progress.advance,
                     on_warning=_loud,
-                    plan=plan,
                     stop_on_signals=True,
                 )
             )
@@ -423,10 +397,7 @@ def _loud(line: str) -> None:
     _stderr().print(line, markup=False)
 
 
-@cli.command(
-    epilog="Exit codes:\n  0  synced\n  2  never run, or no key\n  3  the gateway "
-    "refused the key\n  4  a run of the campaign is going on: sync after it"
-)
+@cli.command(epilog=_exit_codes("sync"))
 @click.argument("campaign_file", type=click.Path(dir_okay=False))
 @report_dir_option
 @click.option(
@@ -513,7 +484,7 @@ def _finish(err: Console, result: runner.RunResult) -> int:
     return report.exit_code
 
 
-@cli.command(epilog="Exit codes:\n" + EXIT_CODES)
+@cli.command(epilog=_exit_codes())
 @click.argument("campaign_file", type=click.Path(dir_okay=False))
 @click.option(
     "--show",
@@ -842,13 +813,9 @@ def hooks() -> None:
 )
 def hooks_register(url: str, event_type: str, request_method: str) -> int:
     """Have seven call URL for each event; prints the new hook's id on stdout."""
-    parts = urllib.parse.urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise click.BadParameter(f"{url!r} is not an http(s) URL", param_hint="URL")
-    hook_id = _hooks_call(
-        lambda gateway: api.register_hook_async(
-            url, event_type=event_type, method=request_method, gateway=gateway
-        )
+    hook_id = _account_call(
+        api.register_hook_async(url, event_type=event_type, method=request_method),
+        arguments={"url": "URL"},
     )
     click.echo(hook_id)
     return _printed()
@@ -858,7 +825,7 @@ def hooks_register(url: str, event_type: str, request_method: str) -> int:
 @click.option("--json", "as_json", is_flag=True, help="The gateway's hook objects, one a line.")
 def hooks_list(as_json: bool) -> int:
     """List the account's webhooks on stdout: id, event type, method, URL (tab-separated)."""
-    found = _hooks_call(lambda gateway: api.list_hooks_async(gateway=gateway))
+    found = _account_call(api.list_hooks_async())
     for hook in found:
         if as_json:
             click.echo(json.dumps(hook, default=str, ensure_ascii=False))
@@ -872,22 +839,18 @@ def hooks_list(as_json: bool) -> int:
 @click.argument("hook_id", metavar="ID")
 def hooks_remove(hook_id: str) -> int:
     """Remove the webhook with this id (exit 1 when the gateway has none)."""
-    if not _hooks_call(lambda gateway: api.remove_hook_async(hook_id, gateway=gateway)):
+    if not _account_call(api.remove_hook_async(hook_id)):
         raise click.ClickException(f"the gateway has no webhook with id {hook_id}")
     _stderr().print(f"removed webhook {hook_id}")
     return 0
 
 
-def _hooks_call(call: Callable[[config.Gateway], Coroutine[Any, Any, T]]) -> T:
-    """Run one library call of the account's (hooks, agents) with the gateway of $SEVEN_API_KEY
-    at $SEVEN_BASE_URL on the console's loop; its errors as exit codes."""
-    api_key = _api_key()
-    if not api_key:
-        raise InputProblem(f"no API key: set {API_KEY_ENV} to your seven API key")
-    gateway = config.Gateway(_base_url(), api_key)
+def _account_call(work: Coroutine[Any, Any, T], arguments: Mapping[str, str] | None = None) -> T:
+    """Run one library call of the account's (hooks, agents), whose gateway is the environment's,
+    on the console's loop; its errors as exit codes (`arguments`: see _input_errors)."""
     try:
-        with _input_errors():
-            return _console(call(gateway))
+        with _input_errors(ACCOUNT_HINTS, arguments):
+            return _console(work)
     except AccountError as exc:
         raise GatewayStop(str(exc)) from None
     except GatewayError as exc:
@@ -903,11 +866,7 @@ def _printed() -> int:
 # ---- report ---------------------------------------------------------------------------------
 
 
-@cli.command(
-    "report",
-    epilog="Exit codes:\n  0  report written\n  2  the campaign was never run "
-    "there, no such run, or the output cannot be written",
-)
+@cli.command("report", epilog=_exit_codes("report"))
 @click.argument("campaign_file", type=click.Path(dir_okay=False))
 @click.option("--run", "run_id", help="Only this run (its id, as `run` printed it); default: all.")
 @click.option(
@@ -976,12 +935,7 @@ def _interactive() -> bool:
     return sys.stdin.isatty()
 
 
-@cli.command(
-    epilog="Exit codes:\n  0  every revoke request was taken (or nothing to revoke)\n  1  some "
-    "requests failed, or the question was answered no\n  2  never run, no such run, no key, or "
-    "no terminal and no --yes\n  3  the gateway refused the key\n  4  a run of the campaign is "
-    "going on"
-)
+@cli.command(epilog=_exit_codes("revoke"))
 @click.argument("campaign_file", type=click.Path(dir_okay=False))
 @click.option("--run", "run_id", help="Only the messages this run sent (its folder's name).")
 @click.option(
@@ -1076,14 +1030,14 @@ def revoke(
     return result.exit_code
 
 
-@cli.command(epilog="Exit codes:\n  0  listed\n  2  no key\n  3  the gateway refused the key")
+@cli.command(epilog=_exit_codes("agents"))
 @click.option("--json", "as_json", is_flag=True, help="The gateway's agent objects, one a line.")
 def agents(as_json: bool) -> int:
     """List the account's RCS agents on stdout: id, status, display name (tab-separated).
 
     An agent in test status reaches only the test numbers stored for it (see run --test-to).
     """
-    found = _hooks_call(lambda gateway: api.list_agents_async(gateway=gateway))
+    found = _account_call(api.list_agents_async())
     for agent in found:
         if as_json:
             click.echo(json.dumps(agent, default=str, ensure_ascii=False))
@@ -1095,11 +1049,7 @@ def agents(as_json: bool) -> int:
 # ---- events and capabilities ----------------------------------------------------------------
 
 
-@cli.command(
-    "event",
-    epilog="Exit codes:\n  0  every event was accepted\n  1  some failed or were lost\n"
-    "  2  a bad value: nothing was sent\n  3  the gateway refused the key or its rights",
-)
+@cli.command("event", epilog=_exit_codes("event"))
 @click.option("--to", help="The number the event goes to.")
 @click.option("--msg-id", help="The inbound message the event answers.")
 @click.option(
@@ -1183,12 +1133,7 @@ def event(
     return result.exit_code
 
 
-@cli.command(
-    "capabilities",
-    epilog="Exit codes:\n  0  every number has a lookup\n  1  some could not be looked up, "
-    "or the lookups were declined\n  2  a bad value: nothing was looked up\n"
-    "  3  the gateway refused the key or the credit",
-)
+@cli.command("capabilities", epilog=_exit_codes("capabilities"))
 @click.argument("target", type=click.Path(dir_okay=False))
 @click.option(
     "--phone-column",

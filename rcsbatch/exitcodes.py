@@ -1,5 +1,7 @@
 """The exit codes of the `rcsbatch` command, each with what it means: the one table the CLI's
 `--help`, the README and docs/commands.md (held to it by tests/test_docs.py) and the code use.
+`COMMANDS` says which of them each command that does not run a campaign returns, and what each
+means there.
 
 When several apply, the highest is returned (reports.outcome.Report.exit_code decides a run's).
 This module imports nothing heavy: the console entry point (process.py) needs it before the CLI
@@ -49,12 +51,64 @@ class ExitCode(IntEnum):
     TERMINATED = 128 + signal.SIGTERM, "stopped by SIGTERM, as by Ctrl-C"
 
 
-def help_table(width: int = 78) -> str:
-    """The exit codes as `--help` lists them: one per line, its meaning wrapped beside it."""
+# The codes of the commands that return fewer than a run does, each in that command's words;
+# `run`, `validate` and the group list ExitCode itself.
+COMMANDS: dict[str, dict[ExitCode, str]] = {
+    "sync": {
+        ExitCode.OK: "synced",
+        ExitCode.ROWS: "the logbook could not be read",
+        ExitCode.INPUT: "never run, or no key",
+        ExitCode.GATEWAY: "the gateway refused the key",
+        ExitCode.BUSY: "a run of the campaign is going on: sync after it",
+    },
+    "report": {
+        ExitCode.OK: "report written",
+        ExitCode.INPUT: "the campaign was never run there, no such run, or the output cannot be"
+        " written",
+    },
+    "revoke": {
+        ExitCode.OK: "every revoke request was taken (or nothing to revoke)",
+        ExitCode.ROWS: "some requests failed, or the question was answered no",
+        ExitCode.INPUT: "never run, no such run, no key, or no terminal and no --yes",
+        ExitCode.GATEWAY: "the gateway refused the key",
+        ExitCode.BUSY: "a run of the campaign is going on",
+    },
+    "agents": {
+        ExitCode.OK: "listed",
+        ExitCode.ROWS: "the gateway failed to answer",
+        ExitCode.INPUT: "no key",
+        ExitCode.GATEWAY: "the gateway refused the key",
+    },
+    "event": {
+        ExitCode.OK: "every event was accepted",
+        ExitCode.ROWS: "some failed or were lost",
+        ExitCode.INPUT: "a bad value: nothing was sent",
+        ExitCode.GATEWAY: "the gateway refused the key or its rights",
+    },
+    "capabilities": {
+        ExitCode.OK: "every number has a lookup",
+        ExitCode.ROWS: "some could not be looked up, or the lookups were declined",
+        ExitCode.INPUT: "a bad value: nothing was looked up",
+        ExitCode.GATEWAY: "the gateway refused the key or the credit",
+    },
+}
+
+
+def meanings(command: str | None = None) -> dict[ExitCode, str]:
+    """The codes `command` returns (a key of COMMANDS; None: every code, as `run`) and what
+    each means there."""
+    if command is None:
+        return {code: code.meaning for code in ExitCode}
+    return COMMANDS[command]
+
+
+def help_table(command: str | None = None, width: int = 78) -> str:
+    """The exit codes of `command` (see `meanings`) as `--help` lists them: one per line, its
+    meaning wrapped beside it."""
     lines: list[str] = []
-    for code in ExitCode:
+    for code, meaning in meanings(command).items():
         lines += textwrap.wrap(
-            code.meaning,
+            meaning,
             width,
             initial_indent=f"  {code.value:<4} ",
             subsequent_indent=" " * 7,

@@ -8,6 +8,7 @@ import _thread
 import asyncio
 import contextlib
 import gc
+import inspect
 import re
 import signal
 import subprocess
@@ -27,6 +28,7 @@ import rcsbatch
 from rcsbatch.cli import cli
 from rcsbatch.engine import runner
 from rcsbatch.simulator import SimulatorServer
+from rcsbatch.state import paths
 
 R = CampaignFactory.recipient
 PACKAGE_ROOT = str(Path(rcsbatch.__file__).resolve().parent.parent)
@@ -275,7 +277,8 @@ def _bad_inputs(campaign: rcsbatch.api.Campaign, folder: Path) -> dict[str, Call
         "public_url: a query": lambda: rcsbatch.serve_webhooks(
             campaign, signing_key="k", public_url="https://h.example/x?a=1"
         ),
-        "report_dir: never run there": lambda: rcsbatch.report_figures(campaign),
+        "report_dir: never run there": lambda: rcsbatch.write_report(campaign, "xlsx"),
+        "url: not http(s)": lambda: rcsbatch.register_hook("ftp://x.example"),
     }
 
 
@@ -290,6 +293,36 @@ def test_library_input_errors_name_the_parameter_never_a_flag(
             call()
         assert not re.search(r"--[a-z]", str(caught.value)), (case, str(caught.value))
         assert str(caught.value.option) == case.split(":")[0], (case, caught.value.option)
+
+
+def test_run_takes_the_parameters_of_run_async() -> None:
+    """`run` and `run_async` take the same parameters with the same defaults, but for
+    `stop_on_signals`, which only a console script's own loop can honour."""
+    plain = inspect.signature(rcsbatch.run).parameters
+    core = dict(inspect.signature(rcsbatch.run_async).parameters)
+    del core["stop_on_signals"]
+    assert [(p.name, p.kind, p.default) for p in plain.values()] == [
+        (p.name, p.kind, p.default) for p in core.values()
+    ]
+
+
+def test_run_tells_on_warning_what_a_person_must_see(make_campaign: CampaignFactory) -> None:
+    """The plain `run` passes `on_warning` on: a simulator state that cannot be saved (a folder
+    took its place while the run sent) is told there, and the run's result still comes back."""
+    campaign = make_campaign(2)
+    state = runner.campaign_state(campaign, paths.SIMULATOR).simulator
+    warnings: list[str] = []
+
+    def block_the_state(total: int) -> None:
+        (state / "in the way").mkdir(parents=True)
+
+    result = rcsbatch.run(
+        campaign, simulate=True, on_start=block_the_state, on_warning=warnings.append
+    )
+    assert result.exit_code == 0
+    assert len(warnings) == 1 and warnings[0].startswith(
+        f"the simulator could not save its state in {state} ("
+    )
 
 
 def test_a_simulated_run_needs_no_gateway(make_campaign: CampaignFactory) -> None:

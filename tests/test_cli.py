@@ -15,6 +15,7 @@ from typing import Any
 import pandas as pd
 import pytest
 from click.testing import CliRunner, Result
+from conftest import CampaignFactory
 
 from rcsbatch.campaign.file import load_campaign
 from rcsbatch.cli import cli
@@ -124,7 +125,24 @@ def test_run_without_key_says_how_to_start(example: Path, monkeypatch: pytest.Mo
     monkeypatch.delenv("SEVEN_API_KEY", raising=False)
     result = invoke("run", str(example))
     assert result.exit_code == 2
-    assert "SEVEN_API_KEY" in result.stderr and "--simulate" in result.stderr
+    assert result.stderr == (
+        "Error: no API key: set SEVEN_API_KEY to your seven API key (seven's dashboard → "
+        "Developer → API keys), or try the campaign first with --dry-run or --simulate\n"
+    )
+
+
+@pytest.mark.parametrize("args", [(), ("--dry-run",)], ids=["run", "dry-run"])
+def test_run_says_the_recipients_trouble_before_the_key(
+    make_campaign: CampaignFactory, monkeypatch: pytest.MonkeyPatch, args: tuple[str, ...]
+) -> None:
+    """A recipient file that is missing is said before a key that is malformed, as the file
+    comes first: exit 2, nothing about the key."""
+    campaign = make_campaign()
+    campaign.recipients.unlink()
+    monkeypatch.setenv("SEVEN_API_KEY", "kéy")
+    result = invoke("run", str(campaign.path), *args)
+    assert result.exit_code == 2
+    assert campaign.recipients.name in result.stderr and "SEVEN_API_KEY" not in result.stderr
 
 
 def test_dry_run_writes_a_marked_folder_and_sends_nothing(

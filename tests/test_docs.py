@@ -19,6 +19,7 @@ import pytest
 from click.testing import CliRunner
 
 import rcsbatch
+from rcsbatch import exitcodes
 from rcsbatch.campaign import file as campaign_keys
 from rcsbatch.campaign.file import parse_campaign
 from rcsbatch.cli import cli
@@ -148,13 +149,32 @@ def test_exit_codes_in_the_docs_match_the_code(heading: str) -> None:
         assert rows[str(code.value)].replace("`", "").startswith(code.meaning), code
 
 
-def test_exit_codes_in_help_match_the_code() -> None:
-    """`rcsbatch --help` and `rcsbatch run --help` list every exit code with its meaning."""
-    for args in (["--help"], ["run", "--help"]):
-        help_text = CliRunner().invoke(cli, args).stdout.split("Exit codes:", 1)[1]
-        listed = re.findall(r"^\s+(\d+)\s+(.*(?:\n\s{7,}\S.*)*)", help_text, flags=re.M)
-        meanings = {int(code): " ".join(text.split()) for code, text in listed}
-        assert meanings == {code.value: code.meaning for code in ExitCode}, args
+@pytest.mark.parametrize(
+    "command", [None, "run", "validate", *exitcodes.COMMANDS], ids=lambda c: c or "rcsbatch"
+)
+def test_exit_codes_in_help_match_the_code(command: str | None) -> None:
+    """Each `--help` that lists exit codes lists exactly its command's, each with its meaning,
+    from exitcodes' table (`rcsbatch --help`, `run` and `validate`: every code)."""
+    args = [command, "--help"] if command else ["--help"]
+    help_text = CliRunner().invoke(cli, args).stdout.split("Exit codes:", 1)[1]
+    listed = re.findall(r"^\s+(\d+)\s+(.*(?:\n\s{7,}\S.*)*)", help_text, flags=re.M)
+    meanings = {int(code): " ".join(text.split()) for code, text in listed}
+    table = exitcodes.COMMANDS.get(command or "", {code: code.meaning for code in ExitCode})
+    assert meanings == {code.value: meaning for code, meaning in table.items()}
+
+
+def test_exit_codes_of_each_command_in_the_docs_match_the_code() -> None:
+    """docs/commands.md's table of each command's exit codes is exitcodes.COMMANDS, row for
+    row, and names only commands that exist."""
+    table = section("### Exit codes of each command")
+    rows = re.findall(r"^\| `(\w+)` \| (\d+) \| (.*) \|$", table, flags=re.M)
+    expected = [
+        (command, str(code.value), meaning)
+        for command, codes in exitcodes.COMMANDS.items()
+        for code, meaning in codes.items()
+    ]
+    assert rows == expected
+    assert set(exitcodes.COMMANDS) <= set(cli.commands)
 
 
 def test_statuses_in_the_docs_match_the_code() -> None:

@@ -6,12 +6,16 @@ The checks read the package's source (`ast`, `tokenize`), so they hold wherever 
 from __future__ import annotations
 
 import ast
+import inspect
 import io
 import re
 import tokenize
 from collections.abc import Iterator
 from pathlib import Path
 
+from rcsbatch.actions import capabilities, events
+from rcsbatch.gateway import pace, retry
+from rcsbatch.gateway.request import SendSettings
 from rcsbatch.recipients import prepare
 from rcsbatch.reports import outcome
 from rcsbatch.state import journal
@@ -195,3 +199,19 @@ def test_only_the_journal_module_queries_the_journal() -> None:
         for match in query.finditer(value)
     ]
     assert not found, "\n".join(found)
+
+
+def test_only_the_pace_module_wraps_asyncio_sleep() -> None:
+    """One patchable sleep, pace.sleep: no other module defines an `async def sleep`, and each
+    injectable wait (the pace, retries, a run's settings, events, lookups) defaults to it."""
+    defining = {
+        path
+        for path, source in sources().items()
+        for node in ast.walk(ast.parse(source))
+        if isinstance(node, ast.AsyncFunctionDef) and node.name == "sleep"
+    }
+    assert defining == {"gateway/pace.py"}
+    waits = [pace.RateLimiter, retry.RetryPolicy, capabilities.look_up, events.send_events]
+    for wait in waits:
+        assert inspect.signature(wait).parameters["sleep"].default is pace.sleep, wait
+    assert SendSettings().sleep is pace.sleep

@@ -19,7 +19,7 @@ from tests.conftest import CampaignFactory
 PACKAGE_ROOT = str(Path(__file__).resolve().parent.parent)
 
 # The child signals itself at a named moment of its own: when a module is first imported
-# (`import:pandas`), or when a function is called (`rcsbatch.cli:open_plan`). No guess of time.
+# (`import:pandas`), or when a function is called (`rcsbatch.api.runs:open_plan`). No guess of time.
 CHILD = """
 import importlib, os, sys
 from rcsbatch import process
@@ -87,8 +87,8 @@ def assert_interrupted(proc: subprocess.Popen[str], signum: int) -> None:
     [
         ("import:pandas", ["validate"]),  # start-up: the CLI's imports
         ("import:pandas", ["run", "--simulate"]),
-        ("rcsbatch.cli:open_plan", ["run", "--simulate"]),  # reading and checking the file
-        ("rcsbatch.cli:open_plan", ["run", "--dry-run"]),
+        ("rcsbatch.api.runs:open_plan", ["run", "--simulate"]),  # reading and checking the file
+        ("rcsbatch.api.runs:open_plan", ["run", "--dry-run"]),
         # before the first
         ("rcsbatch.engine.runner:check_not_sent_elsewhere", ["run", "--simulate"]),
     ],

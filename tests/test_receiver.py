@@ -473,6 +473,28 @@ def test_hooks_errors_have_their_exit_codes(
     assert result.exit_code == code, result.output
 
 
+@pytest.mark.parametrize("command", [["hooks", "list"], ["agents"]], ids=["hooks", "agents"])
+def test_account_commands_without_key_say_how_to_set_one(command: list[str]) -> None:
+    """`hooks` and `agents` without a key: exit 2, the key's one message, no --simulate (they
+    have none)."""
+    result = CliRunner().invoke(cli, command, env={"SEVEN_API_KEY": ""})
+    assert result.exit_code == 2
+    assert result.stderr == (
+        "Error: no API key: set SEVEN_API_KEY to your seven API key (seven's dashboard → "
+        "Developer → API keys)\n"
+    )
+
+
+def test_hooks_register_refuses_a_url_before_asking_for_a_key() -> None:
+    """A URL that is not http(s) is a bad argument, said as click says one (with the usage),
+    before any key is needed."""
+    result = CliRunner().invoke(cli, ["hooks", "register", "ftp://x"], env={"SEVEN_API_KEY": ""})
+    assert result.exit_code == 2
+    assert "Usage: " in result.stderr
+    assert "Error: Invalid value for URL: 'ftp://x' is not an http(s) URL" in result.stderr
+    assert "SEVEN_API_KEY" not in result.stderr
+
+
 def test_webhook_serve_runs_as_a_process_until_sigterm(sent: list[str], campaign: Campaign) -> None:
     """`rcsbatch webhook serve` listens, stores a signed report, stops cleanly on SIGTERM."""
     env = {**os.environ, "SEVEN_SIGNING_KEY": KEY, "COLUMNS": "500"}

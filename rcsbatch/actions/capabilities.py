@@ -22,7 +22,7 @@ import numpy as np
 from rcsbatch.errors import AccountError, GatewayError, InputError
 from rcsbatch.gateway.answers import to_decimal
 from rcsbatch.gateway.fanout import bounded
-from rcsbatch.gateway.request import sleep as default_sleep
+from rcsbatch.gateway.pace import sleep as default_sleep
 from rcsbatch.gateway.retry import RetryPolicy
 from rcsbatch.recipients import phones
 from rcsbatch.recipients.read import open_recipients

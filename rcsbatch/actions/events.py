@@ -24,7 +24,7 @@ from rcsbatch.errors import (
     InputError,
 )
 from rcsbatch.gateway.fanout import bounded
-from rcsbatch.gateway.request import sleep as default_sleep
+from rcsbatch.gateway.pace import sleep as default_sleep
 from rcsbatch.gateway.retry import Attempts, RetryPolicy
 from rcsbatch.recipients import phones
 from rcsbatch.recipients.read import open_recipients

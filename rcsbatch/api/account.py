@@ -242,7 +242,7 @@ async def register_hook_async(
     InputError for a bad url or method, GatewayError kinds from the gateway."""
     parts = urllib.parse.urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise InputError(f"{url!r} is not an http(s) URL")
+        raise InputError(f"{url!r} is not an http(s) URL", option="url")
     if method.upper() not in HOOK_METHODS:
         raise InputError(f"method {method!r} is none of {', '.join(HOOK_METHODS)}")
     async with client_for(gateway or Gateway.from_env(), max_connections=1) as client:

@@ -236,13 +236,15 @@ def report_figures(
     *,
     run_id: str | None = None,
     simulate: bool = False,
-    report_dir: str | os.PathLike[str] | None = None,
     gateway: Gateway | None = None,
 ) -> Figures:
     """The figures `rcsbatch report` shows for `campaign` (every run, or `run_id`), read from
     the journal of `gateway`'s account (given, or $SEVEN_API_KEY's, else the one that ran it;
     `simulate`: the built-in simulator's). No request. InputError kinds when there is nothing
-    to report."""
+    to report.
+
+    No report folder: the journal lives in the state folder, whichever folder the runs wrote
+    to; `write_report` takes one only as the default place of an xlsx or html file."""
     from rcsbatch.reports.figures import figures
 
     return figures(_report_journal(campaign, simulate, gateway), campaign.name, run_id)

@@ -26,6 +26,7 @@ A library call leaves the caller's process as it was: no signal handlers (unless
 
 from __future__ import annotations
 
+import asyncio
 import os
 import time
 from collections.abc import Callable
@@ -38,7 +39,7 @@ from rcsbatch.engine.runner import RunResult
 from rcsbatch.gateway import config
 from rcsbatch.gateway.config import Gateway
 from rcsbatch.gateway.request import SendSettings
-from rcsbatch.recipients.prepare import Plan, open_plan
+from rcsbatch.recipients.prepare import open_plan
 
 if TYPE_CHECKING:
     from rcsbatch.state.journal import Outcome
@@ -60,6 +61,7 @@ def run(
     on_status: Callable[[str], None] | None = None,
     on_start: Callable[[int], None] | None = None,
     on_outcome: Callable[[Outcome], None] | None = None,
+    on_warning: Callable[[str], None] | None = None,
 ) -> RunResult:
     """Run `campaign` (see `run_async`) from plain code, inside a running event loop too."""
     return loop.run_sync(
@@ -75,6 +77,7 @@ def run(
             on_status=on_status,
             on_start=on_start,
             on_outcome=on_outcome,
+            on_warning=on_warning,
         )
     )
 
@@ -93,7 +96,6 @@ async def run_async(
     on_start: Callable[[int], None] | None = None,
     on_outcome: Callable[[Outcome], None] | None = None,
     on_warning: Callable[[str], None] | None = None,
-    plan: Plan | None = None,
     stop_on_signals: bool = False,
 ) -> RunResult:
     """Send `campaign` and write its report folder, as `rcsbatch run` does; the RunResult.
@@ -106,11 +108,10 @@ async def run_async(
 
     `on_status` hears lines for people (what the run is doing), `on_start` the number of
     messages about to go, `on_outcome` each row's outcome as it comes, `on_warning` trouble a
-    person should see even when the rest is silenced (default: logged). `plan` is the
-    campaign's recipient plan when the caller opened it already (prepare.open_plan).
-    `stop_on_signals` is for console scripts: while the run sends, SIGINT and SIGTERM stop it
-    (handlers on the loop, put back afterwards). See the module docstring for errors and
-    interrupts.
+    person should see even when the rest is silenced (default: logged). `stop_on_signals`, the
+    one parameter `run` lacks (its loop may be on a helper thread, where no handler can be), is
+    for console scripts: while the run sends, SIGINT and SIGTERM stop it (handlers on the loop,
+    put back afterwards). See the module docstring for errors and interrupts.
     """
     if simulate and gateway is not None:
         raise ValueError("give a gateway or simulate=True, not both")
@@ -118,16 +119,19 @@ async def run_async(
     if dry_run:
         check_validity(campaign, time.time())
         runner.check_report_folder(root, campaign)
+        plan = open_plan(campaign)  # the rows' trouble first, as a run says it
+        # Reading the file awaits nothing: a cancellation (Ctrl-C) that came meanwhile is taken
+        # here, before the dry run writes its folder, as before a run's first request.
+        await asyncio.sleep(0)
         if gateway is None and not simulate and config.api_key_from_env():
             gateway = Gateway.from_env()  # a dry run needs no key, but shows the balance with one
-        plan = plan or open_plan(campaign)
         account = runner.account_for(campaign, gateway, simulate)
         balance = None
         if gateway is not None:
             async with client_for(gateway, max_connections=1) as client:
                 balance = await runner.balance_of(client)
         return runner.dry_run(campaign, root, plan, account, balance=balance)
-    plan = plan or open_plan(campaign)
+    plan = open_plan(campaign)
 
     async def send(gateway: Gateway) -> RunResult:
         settings = SendSettings.of(campaign)

@@ -19,6 +19,7 @@ from rcsbatch.state import privacy
 
 if TYPE_CHECKING:
     from rcsbatch.gateway.client import GatewayClient
+    from rcsbatch.simulator import Faults
 
 __all__ = [
     "check_agent",
@@ -64,15 +65,13 @@ async def check_agent(
 def simulated(
     campaign: Campaign, root: Path, *, on_trouble: Callable[[str], None] | None = None
 ) -> Iterator[Gateway]:
-    """The built-in simulator as the gateway, started with the campaign's saved state (what it
-    accepted, its balance) and stopped afterwards, saving it. A state that cannot be saved is
-    told to `on_trouble` (default: logged), never raised: it must not hide how the run ended."""
+    """The built-in simulator as the gateway (`simulator_gateway`), started with the campaign's
+    saved state (what it accepted, its balance) and stopped afterwards, saving it."""
     from rcsbatch.campaign.rich import RICH_FORMS
-    from rcsbatch.simulator import Faults, SimulatorServer
+    from rcsbatch.simulator import Faults
     from rcsbatch.state import paths
 
     found = runner.campaign_state(campaign, paths.SIMULATOR)
-    state = found.simulator
     with contextlib.suppress(OSError):
         # A journal an older rcsbatch kept in the report folder, with the simulator's state.
         paths.adopt_legacy(found, root / campaign.name)
@@ -81,34 +80,34 @@ def simulated(
         # Which place for rich content seven takes is unconfirmed: the simulated gateway takes
         # the one the campaign chose, so a simulated run tries the campaign, not the guess.
         faults.rich_form = RICH_FORMS[campaign.message.rich.form]  # type: ignore[assignment]
-    try:
-        paths.make_private_dir(state.parent)
-        server = SimulatorServer(faults, state_path=state).start()
-    except OSError as exc:
-        raise ReportError(
-            f"cannot use {state.parent} ({exc.strerror}); set {paths.STATE_DIR_ENV} to a "
-            "folder you can write"
-        ) from None
-    except ValueError as exc:
-        raise ReportError(
+    state = found.simulator
+    with simulator_gateway(
+        state, on_trouble, faults=faults, trouble=lambda exc: _state_trouble(exc, state)
+    ) as gateway:
+        yield gateway
+
+
+def _state_trouble(exc: OSError | ValueError, state: Path) -> ReportError:
+    """Why a campaign's simulator could not start: its state folder (which the user may move)
+    or its state file (which the user may delete)."""
+    from rcsbatch.state import paths
+
+    if isinstance(exc, ValueError):
+        return ReportError(
             f"{state}: the simulator's state file is damaged ({exc}); delete it to start "
             "the simulated gateway afresh"
-        ) from None
-    try:
-        yield Gateway(
-            server.base_url,
-            "simulated",
-            simulated=True,
-            lookup_price=server.backend.lookup_price,
         )
-    finally:
-        try:
-            server.stop()
-        except OSError as exc:
-            (on_trouble or log.error)(
-                f"the simulator could not save its state in {state} ({exc.strerror or exc}): "
-                "the simulated account forgets what this command did"
-            )
+    return ReportError(
+        f"cannot use {state.parent} ({exc.strerror}); set {paths.STATE_DIR_ENV} to a "
+        "folder you can write"
+    )
+
+
+def _start_trouble(exc: OSError | ValueError, state: Path | None) -> ReportError:
+    """Why a simulator could not start."""
+    if isinstance(exc, ValueError):
+        return ReportError(f"{state}: the simulator's state file is damaged ({exc})")
+    return ReportError(f"cannot start the simulator ({exc.strerror or exc})")
 
 
 def report_root_for(
@@ -145,21 +144,24 @@ def given_gateway(gateway: Gateway | None) -> Iterator[Gateway]:
 
 @contextlib.contextmanager
 def simulator_gateway(
-    state: Path | None, on_trouble: Callable[[str], None] | None
+    state: Path | None,
+    on_trouble: Callable[[str], None] | None,
+    *,
+    faults: Faults | None = None,
+    trouble: Callable[[OSError | ValueError], ReportError] | None = None,
 ) -> Iterator[Gateway]:
     """A built-in simulator keeping its state in `state`, so later calls meet the same account
-    (None: a throwaway one); a state it cannot save is told to `on_trouble` (default: logged),
-    never raised."""
+    (None: a throwaway one), with `faults` (default: none); a state it cannot save is told to
+    `on_trouble` (default: logged), never raised: it must not hide how the call ended. One it
+    cannot start raises the ReportError `trouble` makes of the error (default: _start_trouble)."""
     from rcsbatch.simulator import SimulatorServer
 
     try:
         if state is not None:
             privacy.make_folder(state.parent)
-        server = SimulatorServer(state_path=state).start()
-    except OSError as exc:
-        raise ReportError(f"cannot start the simulator ({exc.strerror or exc})") from None
-    except ValueError as exc:
-        raise ReportError(f"{state}: the simulator's state file is damaged ({exc})") from None
+        server = SimulatorServer(faults, state_path=state).start()
+    except (OSError, ValueError) as exc:
+        raise (trouble(exc) if trouble else _start_trouble(exc, state)) from None
     try:
         yield Gateway(
             server.base_url, "simulated", simulated=True, lookup_price=server.backend.lookup_price

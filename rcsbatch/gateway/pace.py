@@ -10,11 +10,10 @@ doubling up to PAUSE_MAX; the sender stops the run once the gateway has failed f
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
-
-from rcsbatch.gateway.request import sleep
 
 MIN_RATE = 0.5  # a 429 never slows the run below this many messages a second
 # The gateway is failing when at least HEALTH_THRESHOLD of the last HEALTH_WINDOW requests (and at
@@ -24,6 +23,12 @@ HEALTH_MIN = 10
 HEALTH_THRESHOLD = 0.5
 PAUSE_FIRST = 1.0
 PAUSE_MAX = 30.0
+
+
+async def sleep(seconds: float) -> None:
+    """asyncio.sleep, looked up when called (so a test may patch it): the default wait of the
+    pace, the retries (retry.RetryPolicy), events, lookups and a run's clock (SendSettings)."""
+    await asyncio.sleep(seconds)
 
 
 class RateLimiter:

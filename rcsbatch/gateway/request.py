@@ -5,7 +5,6 @@ One function builds them for the sender and for `preview`, so a preview shows ex
 
 from __future__ import annotations
 
-import asyncio
 import json
 import math
 import time
@@ -26,11 +25,7 @@ from rcsbatch.campaign.file import (
 )
 from rcsbatch.campaign.rich import place
 from rcsbatch.campaign.window import Window
-
-
-async def sleep(seconds: float) -> None:
-    """asyncio.sleep, looked up when called (so a test may patch it)."""
-    await asyncio.sleep(seconds)
+from rcsbatch.gateway.pace import sleep
 
 
 @dataclass(frozen=True)

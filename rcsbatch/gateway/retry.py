@@ -29,7 +29,7 @@ from tenacity import (
 )
 
 from rcsbatch.errors import RetriableError
-from rcsbatch.gateway.request import sleep as default_sleep
+from rcsbatch.gateway.pace import sleep as default_sleep
 
 if TYPE_CHECKING:
     from rcsbatch.gateway.request import SendSettings
