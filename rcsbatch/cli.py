@@ -131,7 +131,7 @@ def _kept(
     accounts = {paths.SIMULATOR, *paths.accounts_with(campaign.name)}
     files: list[Path] = []
     for account in sorted(accounts):
-        found = runner.campaign_state(campaign, account)
+        found = paths.campaign_state(campaign, account)
         files += [found.journal, found.test_sends, found.account_folder / CLAIMS]
     with _input_errors(hints), storage.checked([*files, root, *extra], nothing_sent=nothing_sent):
         yield

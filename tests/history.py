@@ -11,10 +11,11 @@ from decimal import Decimal
 from conftest import CampaignFactory
 
 from rcsbatch.campaign.file import Campaign
-from rcsbatch.engine.runner import RunResult, journal_path, run
+from rcsbatch.engine.runner import RunResult, run
 from rcsbatch.gateway.config import Gateway
 from rcsbatch.simulator import Message, SimulatorServer
 from rcsbatch.state.journal import Journal
+from rcsbatch.state.paths import journal_path
 
 PHONES = {
     # recipient digits: (phone as written, segment)

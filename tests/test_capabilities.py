@@ -14,13 +14,14 @@ from conftest import API_KEY, CampaignFactory
 
 from rcsbatch.campaign.file import load_campaign
 from rcsbatch.cli import cli
-from rcsbatch.engine.runner import dry_run, journal_path, run
+from rcsbatch.engine.runner import dry_run, run
 from rcsbatch.errors import CampaignError
 from rcsbatch.gateway.config import Gateway
 from rcsbatch.reports.figures import figures
 from rcsbatch.reports.outcome import EXIT_OK
 from rcsbatch.simulator import SimulatorServer
 from rcsbatch.state.journal import Journal
+from rcsbatch.state.paths import journal_path
 
 R = CampaignFactory.recipient
 # The simulator's capabilities go by the last digit: 0 no RCS, 1 all but REVOCATION, else all.

@@ -28,12 +28,13 @@ from test_resume import Cli, folder_of, kill_repeatedly, wait_until
 
 from rcsbatch.campaign.file import Campaign
 from rcsbatch.cli import cli
-from rcsbatch.engine.runner import RunResult, campaign_state, journal_path, run
+from rcsbatch.engine.runner import RunResult, run
 from rcsbatch.errors import AlreadySentError, BudgetError, HistoryLostError
 from rcsbatch.gateway.config import Gateway
 from rcsbatch.recipients.prepare import derived_foreign_id
 from rcsbatch.reports.outcome import EXIT_OK
 from rcsbatch.simulator import SimulatorServer
+from rcsbatch.state.paths import campaign_state, journal_path
 
 R = CampaignFactory.recipient
 ROOT = Path(__file__).resolve().parent.parent

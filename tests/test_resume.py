@@ -30,10 +30,11 @@ from conftest import API_KEY, CampaignFactory
 
 import rcsbatch
 from rcsbatch.campaign.file import Campaign
-from rcsbatch.engine.runner import journal_path, run
+from rcsbatch.engine.runner import run
 from rcsbatch.gateway.config import Gateway
 from rcsbatch.reports.outcome import RESUME
 from rcsbatch.simulator import Message, SimulatorServer
+from rcsbatch.state.paths import journal_path
 
 R = CampaignFactory.recipient
 PACKAGE_ROOT = str(Path(rcsbatch.__file__).resolve().parent.parent)

@@ -16,10 +16,11 @@ import rcsbatch
 from rcsbatch import cli as cli_module
 from rcsbatch.actions.revoke import revoke_campaign
 from rcsbatch.cli import cli
-from rcsbatch.engine.runner import journal_path, sync_campaign
+from rcsbatch.engine.runner import sync_campaign
 from rcsbatch.gateway.config import Gateway
 from rcsbatch.simulator import SimulatorServer
 from rcsbatch.state.journal import Journal
+from rcsbatch.state.paths import journal_path
 
 R = CampaignFactory.recipient
 

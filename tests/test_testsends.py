@@ -22,12 +22,13 @@ from rcsbatch.actions.testsends import (
     resolve_numbers,
 )
 from rcsbatch.campaign.file import Campaign, load_campaign
-from rcsbatch.engine.runner import journal_path, run, send_test_messages
+from rcsbatch.engine.runner import run, send_test_messages
 from rcsbatch.errors import InputError
 from rcsbatch.gateway.config import Gateway
 from rcsbatch.recipients.prepare import open_plan
 from rcsbatch.reports.outcome import EXIT_OK
 from rcsbatch.simulator import SimulatorServer
+from rcsbatch.state.paths import journal_path
 
 R = CampaignFactory.recipient
 PHONE_A, PHONE_B = 4917699990001, 4917699990002

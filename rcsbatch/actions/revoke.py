@@ -145,8 +145,9 @@ async def revoke_campaign_async(
     revoke requests under its run lock, then rewrite the newest run's folder from the journal
     (runner.rewrite_latest). Returns the plan, what was sent (None when nothing was) and the
     rewritten run folder."""
-    from rcsbatch.engine.runner import campaign_lock, existing_state, rewrite_latest
+    from rcsbatch.engine.runner import rewrite_latest
     from rcsbatch.gateway.client import GatewayClient
+    from rcsbatch.state.paths import campaign_lock, existing_state
 
     state = existing_state(campaign, gateway, root, "revoke")
     with campaign_lock(state.lock), Journal(state.journal) as journal:

@@ -33,7 +33,7 @@ from rcsbatch.errors import InputError
 from rcsbatch.gateway import config
 from rcsbatch.gateway.config import Gateway
 from rcsbatch.recipients.prepare import open_plan
-from rcsbatch.state import storage
+from rcsbatch.state import paths, storage
 from rcsbatch.state.journal import Journal
 
 if TYPE_CHECKING:
@@ -199,9 +199,9 @@ def _lookup_target(
         numbers, skipped = campaign_numbers(open_plan(target)), 0
         if gateway is None and not simulate and config.api_key_from_env():
             gateway = Gateway.from_env()
-        account = runner.account_for(target, gateway, simulate)
-        cache = runner.journal_path(target, account)
-        state = runner.campaign_state(target, account).simulator
+        account = paths.account_for(target, gateway, simulate)
+        cache = paths.journal_path(target, account)
+        state = paths.campaign_state(target, account).simulator
         require = target.send.require
     else:
         path = Path(target).expanduser().resolve()

@@ -26,6 +26,7 @@ from rcsbatch.gateway.config import Gateway
 from rcsbatch.gateway.request import cell_text
 from rcsbatch.recipients.prepare import open_plan, warning_counts
 from rcsbatch.reports.figures import Figures
+from rcsbatch.state import paths
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -127,8 +128,8 @@ async def validate_async(
     plan = open_plan(campaign)
     if gateway is None and config.api_key_from_env():
         gateway = Gateway.from_env()
-    account = runner.account_for(campaign, gateway)
-    plan = runner.with_lookups(plan, runner.journal_path(campaign, account))
+    account = paths.account_for(campaign, gateway)
+    plan = runner.with_lookups(plan, paths.journal_path(campaign, account))
     counts: dict[str, int] = {}
     warnings: Counter[str] = Counter()
     problems: list[RowNote] = []
@@ -215,7 +216,7 @@ def preview(
         gateway = Gateway.from_env()
     with contextlib.suppress(ReportError):  # several accounts and no key: no lookups to use
         plan = runner.with_lookups(
-            plan, runner.journal_path(campaign, runner.account_for(campaign, gateway))
+            plan, paths.journal_path(campaign, paths.account_for(campaign, gateway))
         )
     found: list[RowPreview] = []
     if count <= 0:
@@ -294,9 +295,9 @@ def _path_or_none(output: str | os.PathLike[str] | TextIO | None) -> Path | None
 
 
 def _report_journal(campaign: Campaign, simulate: bool, gateway: Gateway | None) -> Path:
-    """The journal a report reads: the account's of `gateway` (see runner.account_for)."""
+    """The journal a report reads: the account's of `gateway` (see paths.account_for)."""
     if simulate and gateway is not None:
         raise ValueError("give a gateway or simulate=True, not both")
     if gateway is None and not simulate and config.api_key_from_env():
         gateway = Gateway.from_env()
-    return runner.journal_path(campaign, runner.account_for(campaign, gateway, simulate))
+    return paths.journal_path(campaign, paths.account_for(campaign, gateway, simulate))

@@ -39,6 +39,7 @@ from rcsbatch.gateway import config
 from rcsbatch.gateway.config import Gateway
 from rcsbatch.gateway.request import SendSettings
 from rcsbatch.recipients.prepare import Plan, open_plan
+from rcsbatch.state import paths
 
 if TYPE_CHECKING:
     from rcsbatch.state.journal import Outcome
@@ -121,7 +122,7 @@ async def run_async(
         if gateway is None and not simulate and config.api_key_from_env():
             gateway = Gateway.from_env()  # a dry run needs no key, but shows the balance with one
         plan = plan or open_plan(campaign)
-        account = runner.account_for(campaign, gateway, simulate)
+        account = paths.account_for(campaign, gateway, simulate)
         balance = None
         if gateway is not None:
             async with client_for(gateway, max_connections=1) as client:

@@ -71,7 +71,7 @@ def simulated(
     from rcsbatch.simulator import Faults, SimulatorServer
     from rcsbatch.state import paths
 
-    found = runner.campaign_state(campaign, paths.SIMULATOR)
+    found = paths.campaign_state(campaign, paths.SIMULATOR)
     state = found.simulator
     with contextlib.suppress(OSError):
         # A journal an older rcsbatch kept in the report folder, with the simulator's state.

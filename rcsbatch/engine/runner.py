@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
-import fcntl
 import functools
 import json
 import os
@@ -21,7 +20,7 @@ import tempfile
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -40,7 +39,6 @@ from rcsbatch.errors import (
     AccountError,
     AlreadySentError,
     BudgetError,
-    CampaignBusyError,
     GatewayError,
     ReportError,
 )
@@ -58,7 +56,7 @@ from rcsbatch.reports.results import (
     reserve_run_folder,
     write_summary,
 )
-from rcsbatch.state import paths, privacy, storage
+from rcsbatch.state import paths, storage
 from rcsbatch.state.claims import CLAIMS, AccountClaims
 from rcsbatch.state.journal import Journal, Outcome
 
@@ -129,52 +127,6 @@ def check_report_folder(root: Path, campaign: Campaign) -> None:
         ) from None
 
 
-def campaign_state(campaign: Campaign, account: Gateway | str) -> paths.CampaignState:
-    """The campaign's state folder under the gateway's account (see `state`)."""
-    name = account.account if isinstance(account, Gateway) else account
-    return paths.campaign_state(campaign.name, name, campaign.journal)
-
-
-def journal_path(campaign: Campaign, account: Gateway | str) -> Path:
-    """Where the campaign's journal lives under the gateway's account."""
-    return campaign_state(campaign, account).journal
-
-
-def account_for(campaign: Campaign, gateway: Gateway | None, simulate: bool = False) -> str:
-    """The account whose journal a command without a send reads: the simulator's with
-    --simulate, the key's when there is one, else the one account that ran the campaign (a real
-    one before the simulator)."""
-    if simulate:
-        return paths.SIMULATOR
-    if gateway is not None:
-        return gateway.account
-    found = paths.accounts_with(campaign.name)
-    real = [a for a in found if a != paths.SIMULATOR]
-    if len(real) > 1:
-        raise ReportError(
-            f"{campaign.name} ran under {len(real)} gateway accounts on this machine: set "
-            "SEVEN_API_KEY to the key of the one you mean"
-        )
-    return found[0] if found else paths.SIMULATOR
-
-
-def open_state(campaign: Campaign, account: Gateway | str, root: Path) -> paths.CampaignState:
-    """The campaign's state, with a journal an older rcsbatch kept in the report folder moved
-    in (when it belongs to this account), and its history checked: raises HistoryLostError
-    when the campaign ran but its journal is gone."""
-    found = campaign_state(campaign, account)
-    try:
-        paths.make_private_dir(found.journal.parent)
-        paths.adopt_legacy(found, root / campaign.name)
-    except OSError as exc:
-        raise ReportError(
-            f"cannot use the state folder {found.journal.parent} ({exc.strerror}); set "
-            f"{paths.STATE_DIR_ENV} to a folder you can write"
-        ) from None
-    paths.check_history(found)
-    return found
-
-
 def estimate(
     campaign: Campaign, account: str, messages: int, journal: Journal | None = None
 ) -> tuple[Decimal | None, str | None]:
@@ -196,7 +148,7 @@ def unit_price(
     price = campaign.send.price_estimate
     source = "price_estimate in the campaign file"
     if price is None:
-        path = journal_path(campaign, account)
+        path = paths.journal_path(campaign, account)
         if journal is not None:
             price = journal.average_price()
         elif path.exists():
@@ -220,15 +172,15 @@ def dry_run(
     `balance`, read by the caller's client (`balance_of`), is shown too. Rows settled by earlier
     runs are read from the journal of `account` (default: see `account_for`).
     """
-    account = account or account_for(campaign, None)
+    account = account or paths.account_for(campaign, None)
     plan = plan or open_plan(campaign)
     started = time.time()
     report = Report(dry_run=True)
     if balance is not None:
         report.balance_before, report.currency = balance.amount, balance.currency
-    settled = _settled(journal_path(campaign, account))
-    lacking = _lacking(campaign, journal_path(campaign, account))
-    plan = with_lookups(plan, journal_path(campaign, account))
+    settled = _settled(paths.journal_path(campaign, account))
+    lacking = _lacking(campaign, paths.journal_path(campaign, account))
+    plan = with_lookups(plan, paths.journal_path(campaign, account))
     samples: list[dict[str, Any]] = []
     # A dry run that could not read the whole file leaves no folder behind.
     with reserve_run_folder(root, campaign.name, dry_run=True) as target:
@@ -267,7 +219,7 @@ def check_budget_ahead(
     would still go, and the account's `balance` when the caller could ask for it."""
     if campaign.send.max_cost is None:
         return
-    path = journal_path(campaign, account)
+    path = paths.journal_path(campaign, account)
     settled, lacking = _settled(path), _lacking(campaign, path)
     plan = with_lookups(plan, path)
     ready = 0
@@ -284,7 +236,7 @@ def _budget_ahead(campaign: Campaign, account: str, ready: int, balance: Balance
     """The run's budget check for `ready` messages, without a run: read-only on the journal."""
     if campaign.send.max_cost is None:
         return
-    path = journal_path(campaign, account)
+    path = paths.journal_path(campaign, account)
     if path.exists():
         with Journal(path) as journal:
             _check_budget(campaign, account, journal, ready, balance)
@@ -477,11 +429,11 @@ async def run_async(
     plan = plan or open_plan(campaign)
     settings = settings or SendSettings.of(campaign)
     started = time.time()
-    found = campaign_state(campaign, gateway)
+    found = paths.campaign_state(campaign, gateway)
     sending = threading.Event()  # set once the run's start is journaled: messages may go
     files = (found.journal, found.account_folder / CLAIMS, root / campaign.name)
-    with storage.checked(files, sending_started=sending.is_set), campaign_lock(found.lock):
-        found = open_state(campaign, gateway, root)
+    with storage.checked(files, sending_started=sending.is_set), paths.campaign_lock(found.lock):
+        found = paths.open_state(campaign, gateway, root)
         with Journal(found.journal) as journal:
             go = functools.partial(
                 _run_locked,
@@ -875,7 +827,7 @@ async def send_test_messages_async(
     from rcsbatch.actions import testsends
 
     settings = testsends.settings_for_test(campaign)
-    test_log = campaign_state(campaign, gateway).test_sends
+    test_log = paths.campaign_state(campaign, gateway).test_sends
     try:
         paths.make_private_dir(test_log.parent)
     except OSError as exc:
@@ -925,9 +877,9 @@ async def sync_campaign_async(
     Holds the campaign's run lock; one client reads the logbook and settles."""
     from rcsbatch.delivery.sync import sync
 
-    found = existing_state(campaign, gateway, root, "sync")
+    found = paths.existing_state(campaign, gateway, root, "sync")
     settings = SendSettings.of(campaign)
-    with campaign_lock(found.lock), Journal(found.journal) as journal:
+    with paths.campaign_lock(found.lock), Journal(found.journal) as journal:
         async with gateway_client(gateway, settings) as client:
             claims = AccountClaims(found.account_folder, campaign.name, found.journal)
             stats = await sync(journal, client, claims)
@@ -1029,51 +981,6 @@ async def balance_of(client: GatewayClient) -> Balance | None:
         return await client.balance()
     except GatewayError:
         return None
-
-
-def existing_state(
-    campaign: Campaign, gateway: Gateway, root: Path, what: str
-) -> paths.CampaignState:
-    """The state of a campaign that ran under the gateway's account (a journal an older version
-    kept in the report folder moves in); ReportError when it never ran there."""
-    found = campaign_state(campaign, gateway)
-    if not found.journal.exists():
-        found = open_state(campaign, gateway, root)
-    if not found.journal.exists():
-        raise ReportError(
-            f"{campaign.name} was never run under this gateway account "
-            f"({'the simulator' if gateway.simulated else 'SEVEN_API_KEY'}): nothing to {what}"
-        )
-    return found
-
-
-@contextlib.contextmanager
-def campaign_lock(path: Path) -> Iterator[None]:
-    """Hold the campaign's run lock (the file `path`, beside its journal), or raise
-    CampaignBusyError at once if another run has it.
-
-    An flock dies with its process, so a lock left by a killed run never blocks the next one.
-    """
-    try:
-        paths.make_private_dir(path.parent)
-        handle = os.fdopen(privacy.open_fd(path, os.O_RDWR | os.O_CREAT | os.O_APPEND), "a+")
-    except OSError as exc:
-        raise ReportError(
-            f"cannot use the state folder {path.parent} ({exc.strerror}); set "
-            f"{paths.STATE_DIR_ENV} to a folder you can write"
-        ) from None
-    with handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise CampaignBusyError(
-                f"another run of this campaign is going on (lock {path}); "
-                "wait for it to finish, then run again"
-            ) from None
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 async def _send(
