@@ -37,6 +37,7 @@ from rcsbatch.progress import Progress
 from rcsbatch.recipients.controls import visible
 from rcsbatch.recipients.prepare import Plan, open_plan
 from rcsbatch.reports import csvfile
+from rcsbatch.reports.folder import REPORT_DIR_ENV, check_report_folder, report_root
 from rcsbatch.reports.outcome import EXIT_BUSY, EXIT_INPUT, RESUME
 from rcsbatch.state import storage
 from rcsbatch.state.claims import CLAIMS
@@ -144,7 +145,7 @@ def _load(path: str, *, checking: bool = False) -> tuple[Campaign, Plan]:
         campaign = load_campaign(path)
         if checking:
             check_validity(campaign, time.time())
-            runner.check_report_folder(runner.report_root(campaign), campaign)
+            check_report_folder(report_root(campaign), campaign)
         return campaign, open_plan(campaign)
 
 
@@ -181,7 +182,7 @@ def _base_url() -> str:
 report_dir_option = click.option(
     "--report-dir",
     type=click.Path(file_okay=False, path_type=Path),
-    help=f"Report folder (default: ${runner.REPORT_DIR_ENV}, else the campaign's report_dir).",
+    help=f"Report folder (default: ${REPORT_DIR_ENV}, else the campaign's report_dir).",
 )
 # Never taken from the locale: the same command writes the same bytes on every machine.
 csv_option = click.option(
@@ -314,7 +315,7 @@ def run(
     if rows_option is not None:
         raise click.UsageError("--rows chooses the rows of a test send: give --test-to or --test")
     campaign, plan = _load(campaign_file, checking=dry_run)
-    root = runner.report_root(campaign, report_dir)
+    root = report_root(campaign, report_dir)
     api_key = "" if simulate else _api_key()  # a simulation needs no key, nor a good one
     if not (api_key or simulate or dry_run):
         raise InputProblem(
@@ -394,7 +395,7 @@ def _test_send(
             what += f": {m.error_text}"
         err.print(what, markup=False)
 
-    root = runner.report_root(campaign, report_dir)
+    root = report_root(campaign, report_dir)
     with _kept(campaign, root, nothing_sent=False, hints=TEST_SEND_HINTS):
         result = _console(
             api.send_test_messages_async(
@@ -444,7 +445,7 @@ def sync(campaign_file: str, report_dir: Path | None, simulate: bool, quiet: boo
     err = _stderr(quiet)
     with _input_errors():
         campaign = load_campaign(campaign_file)
-    root = runner.report_root(campaign, report_dir)
+    root = report_root(campaign, report_dir)
     with _kept(campaign, root):
         result = _console(
             api.sync_campaign_async(campaign, simulate=simulate, report_dir=root, on_warning=_loud)
@@ -527,7 +528,7 @@ def validate(campaign_file: str, show: int) -> int:
     with _input_errors():
         campaign = load_campaign(campaign_file)
     err = _stderr()
-    with _kept(campaign, runner.report_root(campaign)):
+    with _kept(campaign, report_root(campaign)):
         result = _console(api.validate_async(campaign, show=show, on_status=err.print))
     for line in result.lines():
         err.print(line, markup=False)
@@ -562,7 +563,7 @@ def preview(campaign_file: str, count: int, as_json: bool) -> int:
     """Show the first N merged messages exactly as the gateway would get them."""
     with _input_errors():
         campaign = load_campaign(campaign_file)
-    with _kept(campaign, runner.report_root(campaign)):
+    with _kept(campaign, report_root(campaign)):
         shown = api.preview(campaign, count=count)
     out = Console(highlight=False, soft_wrap=True)
     err = _stderr()
@@ -949,7 +950,7 @@ def report(
 
     with _input_errors():
         campaign = load_campaign(campaign_file)
-        root = runner.report_root(campaign, report_dir)
+        root = report_root(campaign, report_dir)
     to_stdout = str(output) == "-" if output is not None else fmt not in FILE_FORMATS
     chosen = () if to_stdout or output is None else (output.expanduser().absolute(),)
     with _kept(campaign, root, *chosen, nothing_sent=False):
@@ -1020,7 +1021,7 @@ def revoke(
     err = _stderr()
     with _input_errors():
         campaign = load_campaign(campaign_file)
-    root = runner.report_root(campaign, report_dir)
+    root = report_root(campaign, report_dir)
 
     def confirm(found: RevokePlan) -> bool:
         what = "scheduled messages" if only_scheduled else "messages not delivered yet"

@@ -16,10 +16,10 @@ from conftest import CampaignFactory
 
 import rcsbatch
 from rcsbatch.cli import cli
-from rcsbatch.engine.runner import COUNTED, sync_campaign
+from rcsbatch.engine.runner import sync_campaign
 from rcsbatch.errors import ReportError
 from rcsbatch.gateway.config import Gateway
-from rcsbatch.reports.results import ResultsWriter
+from rcsbatch.reports.results import COUNTED, ResultsWriter
 from rcsbatch.simulator import DEFAULT_PRICE, SimulatorServer
 
 

@@ -143,10 +143,10 @@ async def revoke_campaign_async(
 ) -> tuple[RevokePlan, RevokeStats | None, Path | None]:
     """Plan, confirm (`confirm` sees the plan; False: nothing is asked) and send a campaign's
     revoke requests under its run lock, then rewrite the newest run's folder from the journal
-    (runner.rewrite_latest). Returns the plan, what was sent (None when nothing was) and the
+    (results.rewrite_latest). Returns the plan, what was sent (None when nothing was) and the
     rewritten run folder."""
-    from rcsbatch.engine.runner import rewrite_latest
     from rcsbatch.gateway.client import GatewayClient
+    from rcsbatch.reports.results import rewrite_latest
     from rcsbatch.state.paths import campaign_lock, existing_state
 
     state = existing_state(campaign, gateway, root, "revoke")

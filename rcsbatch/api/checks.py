@@ -26,6 +26,7 @@ from rcsbatch.gateway.config import Gateway
 from rcsbatch.gateway.request import cell_text
 from rcsbatch.recipients.prepare import open_plan, warning_counts
 from rcsbatch.reports.figures import Figures
+from rcsbatch.reports.folder import check_report_folder, report_root
 from rcsbatch.state import paths
 
 if TYPE_CHECKING:
@@ -124,7 +125,7 @@ async def validate_async(
     passed validity, an unknown agent, the budget); rows that will not be sent are counted.
     """
     check_validity(campaign, time.time())
-    runner.check_report_folder(runner.report_root(campaign), campaign)
+    check_report_folder(report_root(campaign), campaign)
     plan = open_plan(campaign)
     if gateway is None and config.api_key_from_env():
         gateway = Gateway.from_env()
@@ -210,7 +211,7 @@ def preview(
     from rcsbatch.gateway.request import request_params
 
     check_validity(campaign, time.time())
-    runner.check_report_folder(runner.report_root(campaign), campaign)
+    check_report_folder(report_root(campaign), campaign)
     plan = open_plan(campaign)
     if gateway is None and config.api_key_from_env():
         gateway = Gateway.from_env()
@@ -277,7 +278,7 @@ def write_report(
     if output is None and fmt not in FILE_FORMATS:
         raise ValueError(f"a {fmt} report goes to a path or a text stream: give `output`")
     stream = output if output is not None and not isinstance(output, str | os.PathLike) else None
-    root = runner.report_root(campaign, Path(report_dir) if report_dir is not None else None)
+    root = report_root(campaign, Path(report_dir) if report_dir is not None else None)
     return write(
         _report_journal(campaign, simulate, gateway),
         campaign.name,

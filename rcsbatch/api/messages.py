@@ -28,6 +28,7 @@ from rcsbatch.engine import loop, runner
 from rcsbatch.errors import AccountError, GatewayError, InputError
 from rcsbatch.gateway.config import Gateway
 from rcsbatch.recipients.prepare import open_plan
+from rcsbatch.reports.folder import report_root
 
 if TYPE_CHECKING:
     pass
@@ -426,7 +427,7 @@ async def send_test_messages_async(
     """
     if simulate and gateway is not None:
         raise ValueError("give a gateway or simulate=True, not both")
-    root = runner.report_root(campaign, Path(report_dir) if report_dir is not None else None)
+    root = report_root(campaign, Path(report_dir) if report_dir is not None else None)
     numbers, chosen = _test_choice(campaign, to, rows)
     say = on_status or (lambda line: log.info("%s", line))
     say(

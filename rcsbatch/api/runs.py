@@ -39,6 +39,7 @@ from rcsbatch.gateway import config
 from rcsbatch.gateway.config import Gateway
 from rcsbatch.gateway.request import SendSettings
 from rcsbatch.recipients.prepare import Plan, open_plan
+from rcsbatch.reports.folder import check_report_folder, report_root
 from rcsbatch.state import paths
 
 if TYPE_CHECKING:
@@ -115,10 +116,10 @@ async def run_async(
     """
     if simulate and gateway is not None:
         raise ValueError("give a gateway or simulate=True, not both")
-    root = runner.report_root(campaign, Path(report_dir) if report_dir is not None else None)
+    root = report_root(campaign, Path(report_dir) if report_dir is not None else None)
     if dry_run:
         check_validity(campaign, time.time())
-        runner.check_report_folder(root, campaign)
+        check_report_folder(root, campaign)
         if gateway is None and not simulate and config.api_key_from_env():
             gateway = Gateway.from_env()  # a dry run needs no key, but shows the balance with one
         plan = plan or open_plan(campaign)

@@ -12,9 +12,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from rcsbatch.campaign.file import Campaign
-from rcsbatch.engine import runner
 from rcsbatch.errors import CampaignError, GatewayError, ReportError
 from rcsbatch.gateway.config import Gateway
+from rcsbatch.reports.folder import report_root
 from rcsbatch.state import privacy
 
 if TYPE_CHECKING:
@@ -119,7 +119,7 @@ def report_root_for(
 ) -> Path:
     if simulate and gateway is not None:
         raise ValueError("give a gateway or simulate=True, not both")
-    return runner.report_root(campaign, Path(report_dir) if report_dir is not None else None)
+    return report_root(campaign, Path(report_dir) if report_dir is not None else None)
 
 
 @contextlib.contextmanager

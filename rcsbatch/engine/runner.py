@@ -10,13 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import datetime as dt
 import functools
 import json
-import os
 import signal
 import sqlite3
-import tempfile
 import threading
 import time
 from collections import Counter
@@ -45,15 +42,14 @@ from rcsbatch.errors import (
 from rcsbatch.gateway.config import Gateway
 from rcsbatch.gateway.request import Expired, SendSettings, request_params
 from rcsbatch.recipients.prepare import Plan, open_plan, warning_counts
-from rcsbatch.reports.csvfile import STANDARD, Dialect
 from rcsbatch.reports.outcome import Report
 from rcsbatch.reports.results import (
     ResultsWriter,
-    RunFolder,
-    clean_temp_folders,
+    iso_seconds,
     journal_batches,
     plan_table,
     reserve_run_folder,
+    rewrite_latest,
     write_summary,
 )
 from rcsbatch.state import paths, storage
@@ -63,7 +59,6 @@ from rcsbatch.state.journal import Journal, Outcome
 if TYPE_CHECKING:
     from rcsbatch.gateway.client import Balance, GatewayClient
 
-REPORT_DIR_ENV = "RCSBATCH_REPORT_DIR"
 SAMPLES = 3
 # How many recipients a campaign's first run looks up in the logbook before it sends.
 SAMPLE_LOOKUPS = 20
@@ -89,42 +84,6 @@ class RunResult:
         """The per-recipient rows, as the run folder's results.parquet holds them:
         read when first asked for, so a large run costs nothing until then."""
         return pd.read_parquet(self.folder / "results.parquet")
-
-
-def report_root(campaign: Campaign, override: Path | None = None) -> Path:
-    """The report folder: --report-dir, else $RCSBATCH_REPORT_DIR, else the campaign's."""
-    if override is not None:
-        return override.expanduser().resolve()
-    env = os.environ.get(REPORT_DIR_ENV)
-    if env:
-        return Path(env).expanduser().resolve()
-    return campaign.report_dir
-
-
-def check_report_folder(root: Path, campaign: Campaign) -> None:
-    """Raise ReportError when the campaign's report folder could not be made or written, so
-    `validate` and `preview` say so as a run would."""
-    folder = root / campaign.name
-    for path in (root, folder):
-        if path.exists() and not path.is_dir():
-            raise ReportError(
-                f"the report folder {path} is a file; set report_dir in the campaign file, or "
-                "choose another report folder",
-                option="report_dir",
-            )
-    existing = next((p for p in (folder, *folder.parents) if p.exists()), None)
-    if existing is None:
-        return
-    # Making a folder there is the test: access() says yes to root for /proc and read-only
-    # mounts, where a run then fails. The probe is removed at once.
-    try:
-        os.rmdir(tempfile.mkdtemp(prefix=".rcsbatch-probe-", dir=existing))
-    except OSError:
-        raise ReportError(
-            f"cannot write the report folder {folder} ({existing} is not writable); choose "
-            "another report folder",
-            option="report_dir",
-        ) from None
 
 
 def estimate(
@@ -890,73 +849,6 @@ async def sync_campaign_async(
         return stats, rewrite_latest(journal, root / campaign.name, campaign.csv)
 
 
-def rewrite_latest(
-    journal: Journal, campaign_folder: Path, dialect: Dialect = STANDARD
-) -> Path | None:
-    """Rewrite the newest finished run's folder in `campaign_folder` (rewrite_results); returns
-    it, or None when that run has no folder there (or there is no finished run)."""
-    # First, so that a run folder a killed rewrite left as a backup is back in its place.
-    clean_temp_folders(campaign_folder)
-    run_id = journal.latest_run()
-    if run_id is None or not (campaign_folder / run_id).is_dir():
-        return None
-    rewrite_results(journal, campaign_folder / run_id, run_id, dialect)
-    return campaign_folder / run_id
-
-
-# The summary's figures counted from the results rows. A rewrite counts them anew and keeps the
-# rest as the run wrote it: timings, balances, why it stopped, and the exit code it returned.
-COUNTED = (
-    "rows",
-    "counts",
-    "total_cost",
-    "this_run",
-    "cost_complete",
-    "sent_without_price",
-    "text_changed",
-    "channels",
-)
-
-
-def rewrite_results(
-    journal: Journal, folder: Path, run_id: str, dialect: Dialect = STANDARD
-) -> None:
-    """Write a run folder anew from the journal: results.csv, results.parquet and summary.json
-    (its figures in COUNTED counted anew), swapped in whole, so a reader sees the old folder or
-    the new one, never half of either. Other files in the folder are kept. Callers hold the
-    campaign's run lock."""
-    report = Report(run_id=run_id)
-    with RunFolder.replacing(folder) as target:
-        writer = ResultsWriter(target.temp, report, dialect)
-        try:
-            for table in journal_batches(journal.result_rows()):
-                writer.write(table)
-        finally:
-            writer.close()
-        summary = _written_summary(folder, journal, run_id)
-        fresh = report.summary()
-        summary.update({key: fresh[key] for key in COUNTED})
-        summary["rewritten_at"] = _iso(time.time())
-        write_summary(target.temp, summary)
-        target.commit()
-
-
-def _written_summary(folder: Path, journal: Journal, run_id: str) -> dict[str, Any]:
-    """The run's summary as its folder has it, else as the journal has it, else a bare one."""
-    texts = []
-    with contextlib.suppress(OSError):
-        texts.append((folder / "summary.json").read_text(encoding="utf-8"))
-    texts.append(journal.run_summary(run_id) or "")
-    for text in texts:
-        try:
-            summary = json.loads(text)
-        except ValueError:
-            continue
-        if isinstance(summary, dict):
-            return summary
-    return {"run_id": run_id}
-
-
 def _why_unsent(stats: SendStats, limit: int | None) -> str:
     """Why rows still to send at the end of a run were not sent: the reason their row shows."""
     if stats.stop_reason:
@@ -1039,8 +931,8 @@ def _summarise(
         "run_id": run_id,
         "dry_run": dry_run,
         **report.summary(),
-        "started_at": _iso(started),
-        "finished_at": _iso(finished),
+        "started_at": iso_seconds(started),
+        "finished_at": iso_seconds(finished),
         "duration_seconds": round(finished - started, 3),
     }
     if send_seconds is not None:
@@ -1052,7 +944,3 @@ def _summarise(
         )
     write_summary(folder, summary)
     return summary
-
-
-def _iso(seconds: float) -> str:
-    return dt.datetime.fromtimestamp(seconds, dt.UTC).isoformat(timespec="seconds")
