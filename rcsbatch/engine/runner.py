@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from rcsbatch.actions import capabilities
 from rcsbatch.campaign.file import Campaign
 from rcsbatch.delivery.sync import SyncStats
 from rcsbatch.engine import loop
@@ -224,7 +225,7 @@ def with_lookups(plan: Plan, path: Path) -> Plan:
     if not path.exists():
         return plan
     with Journal(path) as journal:
-        return plan.with_capable(journal.rcs_capable(time.time() - _lookup_max_age()))
+        return plan.with_capable(journal.rcs_capable(time.time() - capabilities.DEFAULT_MAX_AGE))
 
 
 def _lacking(campaign: Campaign, path: Path) -> dict[int, str]:
@@ -463,10 +464,10 @@ async def _run_locked(
             f"set {paths.STATE_DIR_ENV} to a folder you can write"
         ) from None
     if lookup:
-        await look_up_refused_types(journal, plan, gateway, client, on_status)
-    plan = plan.with_capable(journal.rcs_capable(time.time() - _lookup_max_age()))
+        await capabilities.look_up_refused_types(journal, plan, gateway, client, on_status)
+    plan = plan.with_capable(journal.rcs_capable(time.time() - capabilities.DEFAULT_MAX_AGE))
     _, warnings = load_journal(journal, plan, retry_failed=retry_failed)
-    capability_note = await apply_requirements(
+    capability_note = await capabilities.apply_requirements(
         campaign, journal, gateway, client, lookup, on_status
     )
     sendable = journal.count_sendable()
@@ -677,82 +678,6 @@ async def check_not_sent_elsewhere(
             f"(or copy that journal to {journal.path}), or give the campaign a new name to "
             "message these people again."
         )
-
-
-async def apply_requirements(
-    campaign: Campaign,
-    journal: Journal,
-    gateway: Gateway,
-    client: GatewayClient,
-    lookup: bool,
-    on_status: Callable[[str], None] | None,
-) -> str | None:
-    """Apply `[send] require` to the rows still to send (looking up first with `lookup`); a
-    line saying what it decided, or None without `require`."""
-    from rcsbatch.actions import capabilities
-
-    require = campaign.send.require
-    if require and lookup:
-        due = journal.capabilities_due(
-            journal.recipients_to_check(), time.time() - capabilities.DEFAULT_MAX_AGE
-        )
-        if due:
-            price = gateway.lookup_price
-            cost = f"{price * len(due)} at {price} each" if price is not None else "billed by seven"
-            if on_status is not None:
-                on_status(f"looking up the RCS capabilities of {len(due)} numbers ({cost})")
-            stats = await capabilities.look_up(client, journal, due)
-            if stats.stop_reason:
-                raise AccountError(f"the capability lookup was refused: {stats.stop_reason}")
-    incapable, fallback, unknown = journal.apply_requirements(
-        require, campaign.message.fallback is not None
-    )
-    if not require:
-        return None
-    note = (
-        f"[send] require {', '.join(require)}: {incapable} rows incapable (not sent), "
-        f"{fallback} sent with the fallback ({campaign.message.fallback})"
-    )
-    if unknown:
-        note += (
-            f"; {unknown} rows had no capability lookup and went as usual "
-            "(run `rcsbatch capabilities` or `run --lookup` first)"
-        )
-    return note
-
-
-def _lookup_max_age() -> float:
-    """How young a capability lookup must be to count (capabilities.DEFAULT_MAX_AGE)."""
-    from rcsbatch.actions import capabilities
-
-    return capabilities.DEFAULT_MAX_AGE
-
-
-async def look_up_refused_types(
-    journal: Journal,
-    plan: Plan,
-    gateway: Gateway,
-    client: GatewayClient,
-    on_status: Callable[[str], None] | None,
-) -> None:
-    """`run --lookup`: look up (billed) the numbers refused for their type that have no recent
-    lookup, so those the gateway shows able to receive RCS are sent (see `with_lookups`)."""
-    from rcsbatch.actions.capabilities import look_up
-
-    numbers = plan.refused_types()
-    due = journal.capabilities_due(numbers, time.time() - _lookup_max_age())
-    if not due:
-        return
-    price = gateway.lookup_price
-    cost = f"{price * len(due)} at {price} each" if price is not None else "billed by seven"
-    if on_status is not None:
-        on_status(
-            f"looking up the RCS capabilities of {len(due)} numbers refused for their type "
-            f"(landlines and the like; {cost})"
-        )
-    stats = await look_up(client, journal, due)
-    if stats.stop_reason:
-        raise AccountError(f"the capability lookup was refused: {stats.stop_reason}")
 
 
 def send_test_messages(
