@@ -444,7 +444,7 @@ async def send_test_messages_async(
         settings = testsends.settings_for_test(campaign)
         async with client_for(found, max_connections=settings.concurrency) as client:
             await check_agent(campaign, client, on_status)
-            result: TestSendResult = await runner.send_test_messages_async(
+            result: TestSendResult = await testsends.send_rows(
                 campaign, root, found, chosen, numbers, on_message, client=client
             )
             return result

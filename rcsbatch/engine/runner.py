@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from rcsbatch.actions import capabilities
+from rcsbatch.actions import capabilities, testsends
 from rcsbatch.campaign.file import Campaign
 from rcsbatch.delivery.sync import SyncStats
 from rcsbatch.engine import loop
@@ -689,60 +689,7 @@ def send_test_messages(
     on_done: Callable[[Any], None] | None = None,
 ) -> Any:
     """`send_test_messages_async` run to its end by engine.loop.run_sync."""
-    return loop.run_sync(
-        send_test_messages_async(campaign, root, gateway, chosen, numbers, on_done)
-    )
-
-
-async def send_test_messages_async(
-    campaign: Campaign,
-    root: Path,
-    gateway: Gateway,
-    chosen: list[tuple[int, Any]],
-    numbers: tuple[int, ...],
-    on_done: Callable[[Any], None] | None = None,
-    *,
-    client: GatewayClient | None = None,
-) -> Any:
-    """Send each chosen row (testsends.choose_rows) to each test number instead of its recipient,
-    record it in the campaign's test-send log (never its journal), write the results file, and
-    return the testsends.TestSendResult. Sends with `client` when given (the caller's session),
-    else a client of its own. Takes no run lock; see `testsends`."""
-    from rcsbatch.actions import testsends
-
-    settings = testsends.settings_for_test(campaign)
-    test_log = paths.campaign_state(campaign, gateway).test_sends
-    try:
-        paths.make_private_dir(test_log.parent)
-    except OSError as exc:
-        raise ReportError(
-            f"cannot use the state folder {test_log.parent} ({exc.strerror}); set "
-            f"{paths.STATE_DIR_ENV} to a folder you can write"
-        ) from None
-    with testsends.TestSendLog(test_log) as log:
-        send_id, messages = log.start(
-            testsends.new_send_id(),
-            lambda send_id: testsends.build(campaign, chosen, numbers, send_id),
-        )
-
-        def done(message: Any) -> None:
-            log.record(send_id, message)
-            if on_done is not None:
-                on_done(message)
-
-        if client is not None:
-            sent, stop_reason = await testsends.send_all(client, messages, settings, done)
-        else:
-            from rcsbatch.gateway.client import GatewayClient
-
-            async with GatewayClient(
-                gateway.base_url, gateway.api_key, max_connections=settings.concurrency
-            ) as own:
-                sent, stop_reason = await testsends.send_all(own, messages, settings, done)
-    path = testsends.write_results(
-        testsends.results_path(root, campaign, send_id), sent, campaign.csv
-    )
-    return testsends.TestSendResult(send_id, path, tuple(sent), stop_reason)
+    return loop.run_sync(testsends.send_rows(campaign, root, gateway, chosen, numbers, on_done))
 
 
 def sync_campaign(
