@@ -23,7 +23,7 @@ from typing import Any
 import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
-from conftest import API_KEY, CampaignFactory
+from conftest import API_KEY, CampaignFactory, sync_now
 from test_resume import Cli, folder_of, kill_repeatedly, wait_until
 
 from rcsbatch.campaign.file import Campaign
@@ -480,8 +480,6 @@ def test_sync_keeps_a_second_message_found_for_a_row_resent_after_its_absence(
     """A row judged absent and sent again, whose first message shows in the logbook after all
     (a logbook out of order by more than the margin): sync keeps both ids and both prices, and
     says the row was sent twice; the cost is the gateway's charge."""
-    from rcsbatch.engine.runner import sync_campaign
-
     campaign = make_campaign(1)
     done = run(campaign, campaign.report_dir, gateway)
     (second,) = sim.backend.accepted()
@@ -491,13 +489,13 @@ def test_sync_keeps_a_second_message_found_for_a_row_resent_after_its_absence(
             "UPDATE messages SET resent_after_absence = 1, first_attempt_at = ?",
             (second.accepted_at - 45,),
         )
-    stats, folder = sync_campaign(campaign, campaign.report_dir, gateway)
+    stats, folder = sync_now(campaign, gateway)
     assert stats.sent_twice == 1 and folder == done.folder
     row = rows_of(done)[R(1)]
     assert set(row["message_id"].split()) == {first_id, second.id}
     assert row["price"] == 2 * second.price
     assert "sent twice" in row["error_text"]
-    assert sync_campaign(campaign, campaign.report_dir, gateway)[0].sent_twice == 0
+    assert sync_now(campaign, gateway)[0].sent_twice == 0
 
 
 def test_a_journal_path_of_the_campaign_file_is_never_shared_by_two_accounts(

@@ -10,13 +10,12 @@ from typing import Any
 import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
-from conftest import CampaignFactory
+from conftest import CampaignFactory, sync_now
 
 import rcsbatch
 from rcsbatch import cli as cli_module
 from rcsbatch.actions.revoke import revoke_campaign
 from rcsbatch.cli import cli
-from rcsbatch.engine.runner import sync_campaign
 from rcsbatch.gateway.config import Gateway
 from rcsbatch.simulator import SimulatorServer
 from rcsbatch.state.journal import Journal
@@ -50,7 +49,7 @@ def test_revoke_asks_once_and_sync_confirms(
     assert not again.ids and second is None
     assert len(sim.backend.revocations) == 3
     assert again.already["revoke_requested"] == 3
-    _, synced = sync_campaign(campaign, campaign.report_dir, gateway)
+    _, synced = sync_now(campaign, gateway)
     assert synced is not None
     after = statuses(synced)
     assert after == {R(1): "revoke_requested", R(2): "revoked", R(3): "revoked"}
@@ -65,7 +64,7 @@ def test_revoked_rows_are_never_sent_again(
     campaign = make_campaign(3)
     rcsbatch.run(campaign, gateway=gateway)
     revoke_campaign(campaign, campaign.report_dir, gateway)
-    sync_campaign(campaign, campaign.report_dir, gateway)
+    sync_now(campaign, gateway)
     sent_before = len(sim.backend.accepted())
     result = rcsbatch.run(campaign, gateway=gateway, retry_failed=True)
     assert len(sim.backend.accepted()) == sent_before

@@ -23,8 +23,8 @@ from rcsbatch.actions.events import Event
 from rcsbatch.actions.revoke import RevokePlan, RevokeStats, revoke_campaign_async
 from rcsbatch.actions.testsends import TestMessage, TestSendResult
 from rcsbatch.campaign.file import Campaign
-from rcsbatch.delivery.sync import SyncStats
-from rcsbatch.engine import loop, runner
+from rcsbatch.delivery.sync import SyncStats, sync_and_settle
+from rcsbatch.engine import loop
 from rcsbatch.errors import AccountError, GatewayError, InputError
 from rcsbatch.gateway.config import Gateway
 from rcsbatch.recipients.prepare import open_plan
@@ -119,7 +119,7 @@ async def sync_campaign_async(
     root = report_root_for(campaign, report_dir, simulate, gateway)
     try:
         with gateway_for(campaign, root, gateway, simulate, on_warning) as chosen:
-            stats, folder = await runner.sync_campaign_async(campaign, root, chosen)
+            stats, folder = await sync_and_settle(campaign, root, chosen)
     except AccountError as exc:
         return SyncResult(SyncStats(), None, stop_reason=str(exc))
     except GatewayError as exc:

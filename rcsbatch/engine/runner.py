@@ -28,7 +28,6 @@ import pandas as pd
 
 from rcsbatch.actions import capabilities, testsends
 from rcsbatch.campaign.file import Campaign
-from rcsbatch.delivery.sync import SyncStats
 from rcsbatch.engine import loop
 from rcsbatch.engine.budget import Budget, check_budget
 from rcsbatch.engine.sender import Sender, SendStats
@@ -50,7 +49,6 @@ from rcsbatch.reports.results import (
     journal_batches,
     plan_table,
     reserve_run_folder,
-    rewrite_latest,
     write_summary,
 )
 from rcsbatch.state import paths, storage
@@ -690,35 +688,6 @@ def send_test_messages(
 ) -> Any:
     """`send_test_messages_async` run to its end by engine.loop.run_sync."""
     return loop.run_sync(testsends.send_rows(campaign, root, gateway, chosen, numbers, on_done))
-
-
-def sync_campaign(
-    campaign: Campaign, root: Path, gateway: Gateway
-) -> tuple[SyncStats, Path | None]:
-    """`sync_campaign_async` run to its end by engine.loop.run_sync."""
-    return loop.run_sync(sync_campaign_async(campaign, root, gateway))
-
-
-async def sync_campaign_async(
-    campaign: Campaign, root: Path, gateway: Gateway
-) -> tuple[SyncStats, Path | None]:
-    """Fill the journal's delivery states and final prices from the gateway's logbook, settle
-    its lost answers, then rewrite the newest run's folder from the journal (rewrite_latest);
-    returns what changed and that run's folder (None when the campaign has no finished run).
-    Holds the campaign's run lock; one client reads the logbook and settles."""
-    from rcsbatch.delivery.sync import sync
-
-    found = paths.existing_state(campaign, gateway, root, "sync")
-    settings = SendSettings.of(campaign)
-    with paths.campaign_lock(found.lock), Journal(found.journal) as journal:
-        async with gateway_client(gateway, settings) as client:
-            claims = AccountClaims(found.account_folder, campaign.name, found.journal)
-            stats = await sync(journal, client, claims)
-            # Lost answers the logbook now proves sent (or shows absent, for the next run).
-            stats.settled_found, stats.settled_absent = await settle_now_async(
-                campaign, client, journal, found, settings=settings
-            )
-        return stats, rewrite_latest(journal, root / campaign.name, campaign.csv)
 
 
 def _why_unsent(stats: SendStats, limit: int | None) -> str:
