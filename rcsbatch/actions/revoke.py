@@ -113,25 +113,6 @@ async def send_revokes(
     return stats
 
 
-def revoke_campaign(
-    campaign: Campaign,
-    root: Path,
-    gateway: Gateway,
-    *,
-    run_id: str | None = None,
-    only_scheduled: bool = False,
-    confirm: Callable[[RevokePlan], bool] = lambda _: True,
-) -> tuple[RevokePlan, RevokeStats | None, Path | None]:
-    """`revoke_campaign_async` run to its end by engine.loop.run_sync."""
-    from rcsbatch.engine.loop import run_sync
-
-    return run_sync(
-        revoke_campaign_async(
-            campaign, root, gateway, run_id=run_id, only_scheduled=only_scheduled, confirm=confirm
-        )
-    )
-
-
 async def revoke_campaign_async(
     campaign: Campaign,
     root: Path,
