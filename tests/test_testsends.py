@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from conftest import CampaignFactory
 
+import rcsbatch
 from rcsbatch.actions import testsends
 from rcsbatch.actions.testsends import (
     TestSendResult,
@@ -22,7 +23,7 @@ from rcsbatch.actions.testsends import (
     resolve_numbers,
 )
 from rcsbatch.campaign.file import Campaign, load_campaign
-from rcsbatch.engine.runner import run, send_test_messages
+from rcsbatch.engine.runner import run
 from rcsbatch.errors import InputError
 from rcsbatch.gateway.config import Gateway
 from rcsbatch.recipients.prepare import open_plan
@@ -37,10 +38,10 @@ PHONE_A, PHONE_B = 4917699990001, 4917699990002
 def test_send(
     campaign: Campaign, gateway: Gateway, numbers: tuple[int, ...], rows: tuple[int, ...] = ()
 ) -> TestSendResult:
-    chosen = choose_rows(open_plan(campaign), rows)
-    result = send_test_messages(campaign, campaign.report_dir, gateway, chosen, numbers)
-    assert isinstance(result, TestSendResult)
-    return result
+    """A test send through the library's `rcsbatch.send_test_messages`, as a user makes it."""
+    return rcsbatch.send_test_messages(
+        campaign, to=[f"+{n}" for n in numbers], rows=rows, gateway=gateway
+    )
 
 
 test_send.__test__ = False  # type: ignore[attr-defined]  # a helper, not a test

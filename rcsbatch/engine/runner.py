@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from rcsbatch.actions import capabilities, testsends
+from rcsbatch.actions import capabilities
 from rcsbatch.campaign.file import Campaign
 from rcsbatch.engine import loop
 from rcsbatch.engine.budget import Budget, check_budget
@@ -676,18 +676,6 @@ async def check_not_sent_elsewhere(
             f"(or copy that journal to {journal.path}), or give the campaign a new name to "
             "message these people again."
         )
-
-
-def send_test_messages(
-    campaign: Campaign,
-    root: Path,
-    gateway: Gateway,
-    chosen: list[tuple[int, Any]],
-    numbers: tuple[int, ...],
-    on_done: Callable[[Any], None] | None = None,
-) -> Any:
-    """`send_test_messages_async` run to its end by engine.loop.run_sync."""
-    return loop.run_sync(testsends.send_rows(campaign, root, gateway, chosen, numbers, on_done))
 
 
 def _why_unsent(stats: SendStats, limit: int | None) -> str:
