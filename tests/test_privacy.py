@@ -15,7 +15,6 @@ from conftest import CampaignFactory
 import rcsbatch
 from rcsbatch.actions import events
 from rcsbatch.cli import cli
-from rcsbatch.engine.runner import run
 from rcsbatch.gateway.config import Gateway
 from rcsbatch.simulator.backend import Backend
 from rcsbatch.state import privacy
@@ -48,7 +47,7 @@ def campaign_modes(
     campaign = make_campaign(3)
     sent = rcsbatch.send_test_messages(campaign, to=["+4917699990001"], gateway=gateway)
     assert sent.exit_code == 0
-    result = run(campaign, campaign.report_dir, gateway)
+    result = rcsbatch.run(campaign, gateway=gateway)
     assert (result.folder / "results.csv").is_file()
     report = CliRunner().invoke(
         cli, ["report", str(campaign.path), "--simulate", "--format", "xlsx"]
@@ -105,7 +104,7 @@ def test_an_existing_report_folder_is_left_as_it_is(
     campaign = make_campaign(2)
     campaign.report_dir.mkdir(mode=0o755)
     os.chmod(campaign.report_dir, 0o755)
-    run(campaign, campaign.report_dir, gateway)
+    rcsbatch.run(campaign, gateway=gateway)
     assert stat.S_IMODE(campaign.report_dir.stat().st_mode) == 0o755
     assert stat.S_IMODE((campaign.report_dir / campaign.name).stat().st_mode) == 0o700
 

@@ -18,8 +18,9 @@ import pyarrow.parquet as pq
 import pytest
 from conftest import API_KEY, CampaignFactory, sync_now
 
+import rcsbatch
 from rcsbatch.campaign.file import Campaign
-from rcsbatch.engine.runner import RunResult, dry_run, run
+from rcsbatch.engine.runner import RunResult, dry_run
 from rcsbatch.errors import BudgetError, StorageError
 from rcsbatch.gateway.config import Gateway
 from rcsbatch.reports.outcome import EXIT_GATEWAY, EXIT_OK, EXIT_ROWS
@@ -31,7 +32,7 @@ R = CampaignFactory.recipient
 
 
 def send(campaign: Campaign, gateway: Gateway, **kw: Any) -> RunResult:
-    return run(campaign, campaign.report_dir, gateway, **kw)
+    return rcsbatch.run(campaign, gateway=gateway, **kw)
 
 
 OWN_CHECKS = ("invalid", "duplicate", "suppressed")

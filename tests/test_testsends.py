@@ -23,7 +23,6 @@ from rcsbatch.actions.testsends import (
     resolve_numbers,
 )
 from rcsbatch.campaign.file import Campaign, load_campaign
-from rcsbatch.engine.runner import run
 from rcsbatch.errors import InputError
 from rcsbatch.gateway.config import Gateway
 from rcsbatch.recipients.prepare import open_plan
@@ -221,7 +220,7 @@ def test_a_later_run_sends_every_row_and_reports_no_test_send(
     campaign = make_campaign(4)
     tests = test_send(campaign, gateway, (PHONE_A,))
     test_ids = {i for m in tests.messages for i in m.message_ids}
-    result = run(campaign, campaign.report_dir, gateway)
+    result = rcsbatch.run(campaign, gateway=gateway)
     assert result.report.exit_code == EXIT_OK
     summary: dict[str, Any] = json.loads((result.folder / "summary.json").read_text())
     assert summary["counts"] == {"sent": 4} and summary["this_run"]["sent"] == 4
@@ -251,11 +250,11 @@ def test_a_test_message_never_settles_a_lost_answer_to_the_same_number(
     # keep the row unknown, as a message to the number inside the attempt's window.
     time.sleep(2.5)
     sim.set_faults(script=["500"])  # the real row 2's first request: an HTML page, not accepted
-    first = run(campaign, campaign.report_dir, gateway)
+    first = rcsbatch.run(campaign, gateway=gateway)
     assert first.report.settled_found == 0 and first.report.counts == {"unknown": 1, "sent": 1}
     time.sleep(2.5)  # past the lost request's timeout and the margin
     later = test_send(campaign, gateway, (PHONE_A,), (3,))
-    result = run(campaign, campaign.report_dir, gateway)
+    result = rcsbatch.run(campaign, gateway=gateway)
     assert result.report.settled_found == 0 and result.report.settled_resent == 1
     assert result.report.counts == {"sent": 2}
     assert later.exit_code == EXIT_OK

@@ -28,7 +28,6 @@ import pandas as pd
 
 from rcsbatch.actions import capabilities
 from rcsbatch.campaign.file import Campaign
-from rcsbatch.engine import loop
 from rcsbatch.engine.budget import Budget, check_budget
 from rcsbatch.engine.sender import Sender, SendStats
 from rcsbatch.engine.settle import LogbookFacts, Rules, Settler, journal_known, sent_elsewhere
@@ -320,39 +319,6 @@ def load_journal(
         raise
     journal.end_load()
     return reopened, warnings
-
-
-def run(
-    campaign: Campaign,
-    root: Path,
-    gateway: Gateway,
-    *,
-    limit: int | None = None,
-    plan: Plan | None = None,
-    retry_failed: bool = False,
-    on_start: Callable[[int], None] | None = None,
-    on_outcome: Callable[[Outcome], None] | None = None,
-    on_status: Callable[[str], None] | None = None,
-    settings: SendSettings | None = None,
-    lookup: bool = False,
-) -> RunResult:
-    """Send the campaign's sendable rows and write the report: `run_async` run to its end by
-    engine.loop.run_sync (which also works inside a running event loop)."""
-    return loop.run_sync(
-        run_async(
-            campaign,
-            root,
-            gateway,
-            limit=limit,
-            plan=plan,
-            retry_failed=retry_failed,
-            on_start=on_start,
-            on_outcome=on_outcome,
-            on_status=on_status,
-            settings=settings,
-            lookup=lookup,
-        )
-    )
 
 
 async def run_async(
