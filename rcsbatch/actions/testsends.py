@@ -12,11 +12,11 @@ first three ready rows) go to each test number instead of their recipients, one 
   row's own: `engine/settle.py` matches logbook entries by recipient *and* foreign_id, so a test
   message to a number that is also a recipient can never settle that recipient's row as sent.
 
-Test sends are recorded in a file of their own, `<report dir>/<campaign>/test-sends.sqlite` (each
-request in flight before it leaves, then its outcome), and each one's results in
-`<report dir>/<campaign>/test-sends/<send id>.csv`. The campaign's journal, run folders, reports,
-cost and `max_cost` never see them, and they take no run lock: a test send may go while a run of
-the campaign is going on, and a later run sends every row as usual.
+Test sends are recorded in a file of their own, `test-sends.sqlite` in the campaign's state
+folder (state/paths.py; each request in flight before it leaves, then its outcome), and each
+one's results in `<report dir>/<campaign>/test-sends/<send id>.csv`. The campaign's journal, run
+folders, reports, cost and `max_cost` never see them, and they take no run lock: a test send may
+go while a run of the campaign is going on, and a later run sends every row as usual.
 
 Statuses: `sent`, `failed` (refused for the number, or retries ran out), `unknown` (the answer
 was lost: it may have arrived; not sent again), `not_sent` (the gateway stopped the test send).
