@@ -33,6 +33,7 @@ from rcsbatch.errors import (
 from rcsbatch.progress import Progress
 from rcsbatch.recipients.controls import visible
 from rcsbatch.reports import csvfile
+from rcsbatch.reports.folder import REPORT_DIR_ENV, report_root
 from rcsbatch.reports.outcome import EXIT_BUSY, EXIT_INPUT, RESUME
 from rcsbatch.state import storage
 from rcsbatch.state.claims import CLAIMS
@@ -137,7 +138,7 @@ def _kept(
     accounts = {paths.SIMULATOR, *paths.accounts_with(campaign.name)}
     files: list[Path] = []
     for account in sorted(accounts):
-        found = runner.campaign_state(campaign, account)
+        found = paths.campaign_state(campaign, account)
         files += [found.journal, found.test_sends, found.account_folder / CLAIMS]
     with _input_errors(hints), storage.checked([*files, root, *extra], nothing_sent=nothing_sent):
         yield
@@ -164,7 +165,7 @@ def _echo_result(line: str) -> None:
 report_dir_option = click.option(
     "--report-dir",
     type=click.Path(file_okay=False, path_type=Path),
-    help=f"Report folder (default: ${runner.REPORT_DIR_ENV}, else the campaign's report_dir).",
+    help=f"Report folder (default: ${REPORT_DIR_ENV}, else the campaign's report_dir).",
 )
 # Never taken from the locale: the same command writes the same bytes on every machine.
 csv_option = click.option(
@@ -298,7 +299,7 @@ def run(
         raise click.UsageError("--rows chooses the rows of a test send: give --test-to or --test")
     with _input_errors():
         campaign = load_campaign(campaign_file)
-    root = runner.report_root(campaign, report_dir)
+    root = report_root(campaign, report_dir)
     progress = Progress(err, enabled=not quiet and err.is_terminal)
 
     def start(total: int) -> None:
@@ -368,7 +369,7 @@ def _test_send(
             what += f": {m.error_text}"
         err.print(what, markup=False)
 
-    root = runner.report_root(campaign, report_dir)
+    root = report_root(campaign, report_dir)
     with _kept(campaign, root, nothing_sent=False, hints=TEST_SEND_HINTS):
         result = _console(
             api.send_test_messages_async(
@@ -415,7 +416,7 @@ def sync(campaign_file: str, report_dir: Path | None, simulate: bool, quiet: boo
     err = _stderr(quiet)
     with _input_errors():
         campaign = load_campaign(campaign_file)
-    root = runner.report_root(campaign, report_dir)
+    root = report_root(campaign, report_dir)
     with _kept(campaign, root):
         result = _console(
             api.sync_campaign_async(campaign, simulate=simulate, report_dir=root, on_warning=_loud)
@@ -498,7 +499,7 @@ def validate(campaign_file: str, show: int) -> int:
     with _input_errors():
         campaign = load_campaign(campaign_file)
     err = _stderr()
-    with _kept(campaign, runner.report_root(campaign)):
+    with _kept(campaign, report_root(campaign)):
         result = _console(api.validate_async(campaign, show=show, on_status=err.print))
     for line in result.lines():
         err.print(line, markup=False)
@@ -533,7 +534,7 @@ def preview(campaign_file: str, count: int, as_json: bool) -> int:
     """Show the first N merged messages exactly as the gateway would get them."""
     with _input_errors():
         campaign = load_campaign(campaign_file)
-    with _kept(campaign, runner.report_root(campaign)):
+    with _kept(campaign, report_root(campaign)):
         shown = api.preview(campaign, count=count)
     out = Console(highlight=False, soft_wrap=True)
     err = _stderr()
@@ -908,7 +909,7 @@ def report(
 
     with _input_errors():
         campaign = load_campaign(campaign_file)
-        root = runner.report_root(campaign, report_dir)
+        root = report_root(campaign, report_dir)
     to_stdout = str(output) == "-" if output is not None else fmt not in FILE_FORMATS
     chosen = () if to_stdout or output is None else (output.expanduser().absolute(),)
     with _kept(campaign, root, *chosen, nothing_sent=False):
@@ -974,7 +975,7 @@ def revoke(
     err = _stderr()
     with _input_errors():
         campaign = load_campaign(campaign_file)
-    root = runner.report_root(campaign, report_dir)
+    root = report_root(campaign, report_dir)
 
     def confirm(found: RevokePlan) -> bool:
         what = "scheduled messages" if only_scheduled else "messages not delivered yet"

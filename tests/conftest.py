@@ -12,7 +12,9 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, settings
 
+import rcsbatch
 from rcsbatch.campaign.file import Campaign, load_campaign
+from rcsbatch.delivery.sync import SyncStats
 from rcsbatch.gateway.config import Gateway
 from rcsbatch.simulator import SimulatorServer
 
@@ -51,6 +53,15 @@ def sim() -> Iterator[SimulatorServer]:
 def gateway(sim: SimulatorServer) -> Gateway:
     """The simulator as the gateway a run sends to."""
     return Gateway(sim.base_url, API_KEY, simulated=True)
+
+
+def sync_now(campaign: Campaign, gateway: Gateway) -> tuple[SyncStats, Path | None]:
+    """`rcsbatch.sync_campaign` into the campaign's own report folder, held to succeed: a
+    refusal or a logbook that cannot be read fails the test instead of coming back in the
+    result. Returns what changed and the run folder it rewrote."""
+    result = rcsbatch.sync_campaign(campaign, gateway=gateway)
+    assert result.exit_code == 0, result.stop_reason or result.error
+    return result.stats, result.folder
 
 
 def _toml(value: Any) -> str:

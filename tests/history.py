@@ -10,11 +10,13 @@ from decimal import Decimal
 
 from conftest import CampaignFactory
 
+import rcsbatch
 from rcsbatch.campaign.file import Campaign
-from rcsbatch.engine.runner import RunResult, journal_path, run
+from rcsbatch.engine.runner import RunResult
 from rcsbatch.gateway.config import Gateway
 from rcsbatch.simulator import Message, SimulatorServer
 from rcsbatch.state.journal import Journal
+from rcsbatch.state.paths import journal_path
 
 PHONES = {
     # recipient digits: (phone as written, segment)
@@ -92,12 +94,12 @@ def make_history(make_campaign: CampaignFactory, sim: SimulatorServer, gateway: 
         refuse={REFUSED: 202},
         delivery_for=delivery_for,
     )
-    results = [run(campaign, campaign.report_dir, gateway)]
+    results = [rcsbatch.run(campaign, gateway=gateway)]
     # A top-up; the price changes and answers carry no price (seven settles it later).
     sim.topup("10")
     sim.set_faults(price=SECOND_PRICE, price_in_answer=False)
-    results.append(run(campaign, campaign.report_dir, gateway, limit=1))
-    results.append(run(campaign, campaign.report_dir, gateway))
+    results.append(rcsbatch.run(campaign, gateway=gateway, limit=1))
+    results.append(rcsbatch.run(campaign, gateway=gateway))
     history = History(campaign, sim, results, late_priced="")
     with history.journal as journal:
         # Webhooks: every message's report but one; one late price read from the logbook.

@@ -310,7 +310,7 @@ def test_run_tells_on_warning_what_a_person_must_see(make_campaign: CampaignFact
     """The plain `run` passes `on_warning` on: a simulator state that cannot be saved (a folder
     took its place while the run sent) is told there, and the run's result still comes back."""
     campaign = make_campaign(2)
-    state = runner.campaign_state(campaign, paths.SIMULATOR).simulator
+    state = paths.campaign_state(campaign, paths.SIMULATOR).simulator
     warnings: list[str] = []
 
     def block_the_state(total: int) -> None:

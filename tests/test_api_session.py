@@ -11,8 +11,8 @@ from conftest import CampaignFactory
 
 import rcsbatch
 from rcsbatch.api.session import simulated, simulator_gateway
-from rcsbatch.engine import runner
 from rcsbatch.errors import ReportError
+from rcsbatch.reports.folder import report_root
 from rcsbatch.state import paths
 
 
@@ -21,7 +21,7 @@ def test_a_campaigns_simulator_keeps_what_it_accepted(make_campaign: CampaignFac
     messages a simulated run sent are still accepted there, its balance still spent."""
     campaign = make_campaign(2)
     assert rcsbatch.run(campaign, simulate=True).exit_code == 0
-    with simulated(campaign, runner.report_root(campaign)) as gateway:
+    with simulated(campaign, report_root(campaign)) as gateway:
         assert gateway.simulated
         stats = httpx.get(gateway.base_url.removesuffix("/api") + "/_sim/stats").json()
     assert stats["accepted_total"] == 2 and stats["balance"] < 500
@@ -31,7 +31,7 @@ def test_a_damaged_campaign_state_says_to_delete_it(make_campaign: CampaignFacto
     """A campaign's simulator state that is no JSON: ReportError naming the file and saying
     that deleting it starts the simulated gateway afresh; nothing is started."""
     campaign = make_campaign(2)
-    state = runner.campaign_state(campaign, paths.SIMULATOR).simulator
+    state = paths.campaign_state(campaign, paths.SIMULATOR).simulator
     state.parent.mkdir(parents=True, exist_ok=True)
     state.write_text("not json", encoding="utf-8")
     with pytest.raises(ReportError) as caught:
@@ -47,13 +47,13 @@ def test_a_campaign_state_folder_that_cannot_be_made_names_the_variable(
     """A state folder that cannot be made (a file in its place): ReportError naming the folder
     and RCSBATCH_STATE_DIR."""
     campaign = make_campaign(2)
-    state = runner.campaign_state(campaign, paths.SIMULATOR).simulator
+    state = paths.campaign_state(campaign, paths.SIMULATOR).simulator
     blocker = next(p for p in reversed(state.parents) if p.is_relative_to(state_dir))
     blocker.parent.mkdir(parents=True, exist_ok=True)
     blocker.write_text("", encoding="utf-8")
     with (
         pytest.raises(ReportError, match=r"RCSBATCH_STATE_DIR to a folder you can write$"),
-        simulated(campaign, runner.report_root(campaign)),
+        simulated(campaign, report_root(campaign)),
     ):
         pass
 

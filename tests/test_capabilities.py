@@ -12,15 +12,17 @@ import pytest
 from click.testing import CliRunner
 from conftest import API_KEY, CampaignFactory
 
+import rcsbatch
 from rcsbatch.campaign.file import load_campaign
 from rcsbatch.cli import cli
-from rcsbatch.engine.runner import dry_run, journal_path, run
+from rcsbatch.engine.runner import dry_run
 from rcsbatch.errors import CampaignError
 from rcsbatch.gateway.config import Gateway
 from rcsbatch.reports.figures import figures
 from rcsbatch.reports.outcome import EXIT_OK
 from rcsbatch.simulator import SimulatorServer
 from rcsbatch.state.journal import Journal
+from rcsbatch.state.paths import journal_path
 
 R = CampaignFactory.recipient
 # The simulator's capabilities go by the last digit: 0 no RCS, 1 all but REVOCATION, else all.
@@ -152,7 +154,7 @@ def test_require_marks_incapable_rows_not_sent(
     # A dry run shows (and does not estimate) them as the run will.
     dry = dry_run(campaign, campaign.report_dir)
     assert (dry.report.counts["incapable"], dry.report.counts["ready"]) == (3, 9)
-    done = run(campaign, campaign.report_dir, gateway)
+    done = rcsbatch.run(campaign, gateway=gateway)
     assert done.report.exit_code == EXIT_OK
     assert done.report.counts["incapable"] == 3  # 1, 10 (no RCS), 11
     table = pq.read_table(done.folder / "results.parquet").to_pylist()
@@ -170,7 +172,7 @@ def test_require_with_fallback_sends_them_apart(
     channel are kept apart; `run --lookup` looks up first (once)."""
     path = _campaign(make_campaign, 12, fallback="sms")
     campaign = load_campaign(path)
-    done = run(campaign, campaign.report_dir, gateway, lookup=True)
+    done = rcsbatch.run(campaign, gateway=gateway, lookup=True)
     assert sim.backend.counters.lookups == 12
     table = pq.read_table(done.folder / "results.parquet").to_pylist()
     channels = {r["recipient"]: r["channel"] for r in table}
@@ -187,7 +189,7 @@ def test_require_with_fallback_sends_them_apart(
     }
     assert by_channel == {"fallback": (3, 3 * sim.backend.price), "rcs": (9, 9 * sim.backend.price)}
     # A second run with --lookup asks nothing again (the cache is fresh).
-    run(campaign, campaign.report_dir, gateway, lookup=True)
+    rcsbatch.run(campaign, gateway=gateway, lookup=True)
     assert sim.backend.counters.lookups == 12
 
 
@@ -196,7 +198,7 @@ def test_require_without_lookup_sends_as_usual(
 ) -> None:
     """The lookup is opt-in: without a cached lookup every row goes, and the summary says so."""
     campaign = load_campaign(_campaign(make_campaign, 4))
-    done = run(campaign, campaign.report_dir, gateway)
+    done = rcsbatch.run(campaign, gateway=gateway)
     assert done.report.counts["sent"] == 4 and sim.backend.counters.lookups == 0
     assert "4 rows had no capability lookup" in (done.report.capability_note or "")
 
@@ -206,11 +208,11 @@ def test_incapable_rows_are_reopened_once_capable(
 ) -> None:
     """The decision is made afresh each run: a row whose new lookup meets `require` is sent."""
     campaign = load_campaign(_campaign(make_campaign, 2))
-    run(campaign, campaign.report_dir, gateway, lookup=True)
+    rcsbatch.run(campaign, gateway=gateway, lookup=True)
     with Journal(journal_path(campaign, gateway)) as journal:
         journal.store_capabilities([(int(R(1)), ["RICHCARD_STANDALONE", "REVOCATION"], 0, None)])
         journal.db.execute("UPDATE capabilities SET looked_up_at = ?", (time.time(),))
-    done = run(campaign, campaign.report_dir, gateway)
+    done = rcsbatch.run(campaign, gateway=gateway)
     assert done.report.counts["sent"] == 2
 
 
@@ -225,9 +227,9 @@ def test_run_lookup_sends_a_landline_the_gateway_shows_rcs_capable(
         {"phone": f"+{R(1)}", "first_name": "C", "customer_id": "c"},
     ]
     campaign = load_campaign(make_campaign(rows, message={"fallback": "sms"}).path)
-    before = run(campaign, campaign.report_dir, gateway)
+    before = rcsbatch.run(campaign, gateway=gateway)
     assert (before.report.counts["sent"], before.report.counts["invalid"]) == (1, 2)
-    done = run(campaign, campaign.report_dir, gateway, lookup=True)
+    done = rcsbatch.run(campaign, gateway=gateway, lookup=True)
     assert sim.backend.counters.lookups == 2  # only the two landlines
     assert (done.report.counts["sent"], done.report.counts["invalid"]) == (2, 1)
     assert "49301234567" in {m.to for m in sim.backend.accepted()}

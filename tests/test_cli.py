@@ -19,8 +19,8 @@ from conftest import CampaignFactory
 
 from rcsbatch.campaign.file import load_campaign
 from rcsbatch.cli import cli
-from rcsbatch.engine.runner import journal_path
 from rcsbatch.simulator import Faults, SimulatorServer
+from rcsbatch.state.paths import journal_path
 
 ROOT = Path(__file__).resolve().parent.parent
 SECRET = "sk-test-3f9a2c1b7d5e4f60"
@@ -333,8 +333,8 @@ def test_second_run_while_one_holds_the_lock_exits_4(
     example: Path, gateway: SimulatorServer
 ) -> None:
     """A run of a campaign whose lock another run holds sends nothing and exits 4."""
-    from rcsbatch.engine.runner import campaign_lock, campaign_state
     from rcsbatch.gateway.config import Gateway
+    from rcsbatch.state.paths import campaign_lock, campaign_state
 
     account = Gateway(gateway.base_url, SECRET)
     with campaign_lock(campaign_state(load_campaign(example), account).lock):

@@ -26,11 +26,11 @@ from history import (
 )
 
 import rcsbatch
-from rcsbatch.engine.runner import journal_path
 from rcsbatch.errors import ReportError
 from rcsbatch.gateway.config import Gateway
 from rcsbatch.reports.figures import Figures, figures, recipient_rows, region
 from rcsbatch.simulator import DEFAULT_BALANCE, DEFAULT_PRICE, SimulatorServer
+from rcsbatch.state.paths import journal_path
 
 
 @pytest.fixture

@@ -15,12 +15,12 @@ from conftest import CampaignFactory
 from history import History, make_history
 
 from rcsbatch.cli import cli
-from rcsbatch.engine.runner import journal_path
 from rcsbatch.gateway.config import Gateway
 from rcsbatch.reports import xlsx
 from rcsbatch.reports.data import as_dict
 from rcsbatch.reports.figures import figures
 from rcsbatch.simulator import SimulatorServer
+from rcsbatch.state.paths import journal_path
 
 
 @pytest.fixture

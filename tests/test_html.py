@@ -14,11 +14,11 @@ import pytest
 from conftest import CampaignFactory
 from history import History, make_history
 
-from rcsbatch.engine.runner import journal_path
 from rcsbatch.gateway.config import Gateway
 from rcsbatch.reports.formats import write_report
 from rcsbatch.reports.html import CHARTS
 from rcsbatch.simulator import SimulatorServer
+from rcsbatch.state.paths import journal_path
 
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
 CHROMIUM = "/usr/bin/chromium"

@@ -23,17 +23,19 @@ from typing import Any
 import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
-from conftest import API_KEY, CampaignFactory
+from conftest import API_KEY, CampaignFactory, sync_now
 from test_resume import Cli, folder_of, kill_repeatedly, wait_until
 
+import rcsbatch
 from rcsbatch.campaign.file import Campaign
 from rcsbatch.cli import cli
-from rcsbatch.engine.runner import RunResult, campaign_state, journal_path, run
+from rcsbatch.engine.runner import RunResult
 from rcsbatch.errors import AlreadySentError, BudgetError, HistoryLostError
 from rcsbatch.gateway.config import Gateway
 from rcsbatch.recipients.prepare import derived_foreign_id
 from rcsbatch.reports.outcome import EXIT_OK
 from rcsbatch.simulator import SimulatorServer
+from rcsbatch.state.paths import campaign_state, journal_path
 
 R = CampaignFactory.recipient
 ROOT = Path(__file__).resolve().parent.parent
@@ -66,7 +68,7 @@ def once_each(sim: SimulatorServer, text: str) -> Counter[str]:
 def settle_all(campaign: Campaign, gateway: Gateway, tries: int = 6) -> RunResult:
     """Run the campaign until no row is unknown (each run may leave the last lost answers
     without evidence: the next one, after a pause, has the previous run's messages)."""
-    result = run(campaign, campaign.report_dir, gateway)
+    result = rcsbatch.run(campaign, gateway=gateway)
     for _ in range(tries):
         if not result.report.counts.get("unknown"):
             break
@@ -76,8 +78,8 @@ def settle_all(campaign: Campaign, gateway: Gateway, tries: int = 6) -> RunResul
             name=f"evidence{time.monotonic_ns()}",
             message={"text": "x", "foreign_id": None},
         )
-        run(other, other.report_dir, gateway)
-        result = run(campaign, campaign.report_dir, gateway)
+        rcsbatch.run(other, gateway=gateway)
+        result = rcsbatch.run(campaign, gateway=gateway)
     return result
 
 
@@ -120,9 +122,9 @@ def test_two_campaigns_sharing_foreign_ids_never_take_each_others_messages(
     second = make_campaign(rows, name="spring-2", message={"text": "Autumn {first_name}"})
     if together:
         with concurrent.futures.ThreadPoolExecutor(2) as pool:
-            done = list(pool.map(lambda c: run(c, c.report_dir, gateway), (first, second)))
+            done = list(pool.map(lambda c: rcsbatch.run(c, gateway=gateway), (first, second)))
     else:
-        done = [run(c, c.report_dir, gateway) for c in (first, second)]
+        done = [rcsbatch.run(c, gateway=gateway) for c in (first, second)]
     for campaign, result, word in zip((first, second), done, ("Spring", "Autumn"), strict=True):
         assert_proven(result, sim, {R(i): f"{word} Name{i}" for i in range(1, rows + 1)})
         assert max(once_each(sim, word).values()) == 1
@@ -140,7 +142,7 @@ def test_an_identical_message_from_elsewhere_in_the_window_keeps_the_row_unknown
     nor sent again; it stays unknown and says why."""
     campaign = make_campaign(3, send={"concurrency": 1})
     sim.set_faults(script=["500"])
-    first = run(campaign, campaign.report_dir, gateway)
+    first = rcsbatch.run(campaign, gateway=gateway)
     assert first.report.counts["unknown"] == 1
     sim.backend.inject(R(1), "Hi from elsewhere", foreign_id="c1")
     time.sleep(2.5)
@@ -158,7 +160,7 @@ def test_derived_foreign_ids_keep_long_campaign_names_apart(
     one = make_campaign(2, name=base + "-wave1", message={"foreign_id": None})
     two = make_campaign(2, name=base + "-wave2", message={"foreign_id": None})
     for c in (one, two):
-        assert run(c, c.report_dir, gateway).report.exit_code == EXIT_OK
+        assert rcsbatch.run(c, gateway=gateway).report.exit_code == EXIT_OK
     ids = {m.foreign_id for m in sim.backend.accepted()}
     assert len(ids) == 4 and all(len(i or "") <= 64 for i in ids)
     assert derived_foreign_id(one.name, int(R(1))) in ids
@@ -234,8 +236,8 @@ def test_another_report_folder_finds_the_same_journal(
     """Cron writes reports to one folder, a person at the shell to another: the second run
     resumes the first (the journal is the campaign's under its account), nobody twice."""
     campaign = make_campaign(6)
-    run(campaign, campaign.report_dir, gateway, limit=3)
-    second = run(campaign, tmp_path / "elsewhere", gateway)
+    rcsbatch.run(campaign, gateway=gateway, limit=3)
+    second = rcsbatch.run(campaign, report_dir=tmp_path / "elsewhere", gateway=gateway)
     assert second.folder.parent == tmp_path / "elsewhere" / "test"
     assert second.report.counts == {"sent": 6} and second.report.run_sent == 3
     assert max(once_each(sim, "Hi ").values()) == 1 and len(sim.backend.accepted()) == 6
@@ -250,9 +252,9 @@ def test_a_journal_lost_after_a_run_is_refused_not_taken_for_a_fresh_campaign(
     campaign = make_campaign(4)
     path = journal_path(campaign, gateway)
     if damage == "an older copy":
-        run(campaign, campaign.report_dir, gateway, limit=1)
+        rcsbatch.run(campaign, gateway=gateway, limit=1)
         shutil.copy(path, path.with_name("old.sqlite"))
-    run(campaign, campaign.report_dir, gateway, limit=2)
+    rcsbatch.run(campaign, gateway=gateway, limit=2)
     sent = len(sim.backend.accepted())
     for suffix in ("-wal", "-shm"):
         Path(str(path) + suffix).unlink(missing_ok=True)
@@ -263,7 +265,7 @@ def test_a_journal_lost_after_a_run_is_refused_not_taken_for_a_fresh_campaign(
     else:
         shutil.move(path.with_name("old.sqlite"), path)
     with pytest.raises(HistoryLostError, match=r"history\.json") as refused:
-        run(campaign, campaign.report_dir, gateway)
+        rcsbatch.run(campaign, gateway=gateway)
     assert "new name" in str(refused.value)
     assert len(sim.backend.accepted()) == sent
 
@@ -276,7 +278,7 @@ def test_a_campaign_sent_from_elsewhere_is_refused_on_its_first_run_here(
     campaign = make_campaign(5, message={"foreign_id": None})
     sim.backend.inject(R(3), "Hi Name3", foreign_id=derived_foreign_id("test", int(R(3))))
     with pytest.raises(AlreadySentError, match="another machine"):
-        run(campaign, campaign.report_dir, gateway)
+        rcsbatch.run(campaign, gateway=gateway)
     assert sim.backend.accepted() == []
 
 
@@ -286,12 +288,12 @@ def test_a_journal_of_an_older_version_in_the_report_folder_is_moved_in(
     """A journal rcsbatch 0.1 kept in `<report dir>/<campaign>/` is found and moved into the
     state folder on first use: the run resumes it, nobody twice."""
     campaign = make_campaign(4)
-    run(campaign, campaign.report_dir, gateway, limit=2)
+    rcsbatch.run(campaign, gateway=gateway, limit=2)
     state = campaign_state(campaign, gateway)
     legacy = campaign.report_dir / "test"
     shutil.move(state.journal, legacy / "journal.sqlite")
     state.history.unlink()
-    done = run(campaign, campaign.report_dir, gateway)
+    done = rcsbatch.run(campaign, gateway=gateway)
     assert done.report.counts == {"sent": 4} and done.report.run_sent == 2
     assert len(sim.backend.accepted()) == 4
     assert not (legacy / "journal.sqlite").exists() and state.journal.exists()
@@ -302,7 +304,7 @@ def test_state_files_are_the_owners_alone(
 ) -> None:
     """The state folder holds numbers and texts: folders 0700, history 0600."""
     campaign = make_campaign(2)
-    run(campaign, campaign.report_dir, gateway)
+    rcsbatch.run(campaign, gateway=gateway)
     found = campaign_state(campaign, gateway)
     assert found.folder.stat().st_mode & 0o077 == 0
     assert found.history.stat().st_mode & 0o077 == 0
@@ -390,7 +392,7 @@ def finish(cli_run: Cli, campaign: Campaign, sim: SimulatorServer) -> Any:
         other = CampaignFactory(campaign.path.parent)(
             [{"phone": "+" + NUDGE}], name=f"nudge{n}", message={"text": "x", "foreign_id": None}
         )
-        run(other, other.report_dir, Gateway(sim.base_url, API_KEY))
+        rcsbatch.run(other, gateway=Gateway(sim.base_url, API_KEY))
         done = cli_run.run()
     assert done.returncode == 0, done.stderr
     return done
@@ -416,7 +418,7 @@ def test_a_row_whose_validity_passed_while_its_run_was_dead_expires(
     the moment it was taken, so it is `expired`, not sent with a fresh validity."""
     campaign = make_campaign(8, message={"ttl": 1})
     state = campaign_state(campaign, gateway)
-    run(campaign, campaign.report_dir, gateway, limit=0)  # the journal, with every row
+    rcsbatch.run(campaign, gateway=gateway, limit=0)  # the journal, with every row
     from rcsbatch.state.journal import Journal
 
     with Journal(state.journal) as journal:
@@ -443,14 +445,14 @@ def test_a_budget_stop_with_lost_answers_keeps_the_cost_honest(
         # An estimate below the real price (0.0475): the run stops at max_cost mid-way.
         send={"max_cost": "0.30", "price_estimate": "0.01", "concurrency": 1},
     )
-    first = run(campaign, campaign.report_dir, gateway)
+    first = rcsbatch.run(campaign, gateway=gateway)
     summary = json.loads((first.folder / "summary.json").read_text())
     if first.report.counts.get("unknown"):
         assert summary["cost_complete"] is False
     assert summary["stopped_by_budget"]
     time.sleep(2.5)
     try:
-        second = run(campaign, campaign.report_dir, gateway, limit=1)
+        second = rcsbatch.run(campaign, gateway=gateway, limit=1)
     except BudgetError:
         second = None  # refused, with every lost answer counted at the price charged
     charged = sum((m.price for m in sim.backend.accepted()), Decimal(0))
@@ -479,10 +481,8 @@ def test_sync_keeps_a_second_message_found_for_a_row_resent_after_its_absence(
     """A row judged absent and sent again, whose first message shows in the logbook after all
     (a logbook out of order by more than the margin): sync keeps both ids and both prices, and
     says the row was sent twice; the cost is the gateway's charge."""
-    from rcsbatch.engine.runner import sync_campaign
-
     campaign = make_campaign(1)
-    done = run(campaign, campaign.report_dir, gateway)
+    done = rcsbatch.run(campaign, gateway=gateway)
     (second,) = sim.backend.accepted()
     first_id = sim.backend.inject(R(1), "Hi Name1", foreign_id="c1", at=second.accepted_at - 40)
     with sqlite3.connect(journal_path(campaign, gateway)) as db:
@@ -490,13 +490,13 @@ def test_sync_keeps_a_second_message_found_for_a_row_resent_after_its_absence(
             "UPDATE messages SET resent_after_absence = 1, first_attempt_at = ?",
             (second.accepted_at - 45,),
         )
-    stats, folder = sync_campaign(campaign, campaign.report_dir, gateway)
+    stats, folder = sync_now(campaign, gateway)
     assert stats.sent_twice == 1 and folder == done.folder
     row = rows_of(done)[R(1)]
     assert set(row["message_id"].split()) == {first_id, second.id}
     assert row["price"] == 2 * second.price
     assert "sent twice" in row["error_text"]
-    assert sync_campaign(campaign, campaign.report_dir, gateway)[0].sent_twice == 0
+    assert sync_now(campaign, gateway)[0].sent_twice == 0
 
 
 def test_a_journal_path_of_the_campaign_file_is_never_shared_by_two_accounts(
@@ -507,10 +507,10 @@ def test_a_journal_path_of_the_campaign_file_is_never_shared_by_two_accounts(
     from rcsbatch.errors import ReportError
 
     campaign = make_campaign(3, journal="own.sqlite")
-    assert run(campaign, campaign.report_dir, gateway).report.counts == {"sent": 3}
+    assert rcsbatch.run(campaign, gateway=gateway).report.counts == {"sent": 3}
     assert (campaign.path.parent / "own.sqlite").exists()
     with pytest.raises(ReportError, match="another gateway account"):
-        run(campaign, campaign.report_dir, Gateway(sim.base_url, API_KEY))
+        rcsbatch.run(campaign, gateway=Gateway(sim.base_url, API_KEY))
     assert len(sim.backend.accepted()) == 3
 
 
@@ -523,7 +523,7 @@ def test_a_dead_runs_rows_keep_the_delay_they_were_sent_with(
 
     delay = time.time() + 3600
     campaign = make_campaign(3, message={"delay": int(delay)})
-    run(campaign, campaign.report_dir, gateway, limit=0)
+    rcsbatch.run(campaign, gateway=gateway, limit=0)
     with Journal(journal_path(campaign, gateway)) as journal:
         journal.take_batch("dead-run", 2, now=time.time(), delay=int(delay))
         assert [r.delay for r in journal.unsettled()] == [int(delay)] * 2
@@ -550,7 +550,7 @@ def test_a_logbook_that_rewrites_links_keeps_lost_answers_unknown_and_says_so(
         message={"text": "Hi {first_name}, see https://example.com/{customer_id}"},
         send={"concurrency": 1},
     )
-    result = run(campaign, campaign.report_dir, gateway)
+    result = rcsbatch.run(campaign, gateway=gateway)
     row = rows_of(result)[R(1)]
     assert row["status"] == "unknown" and "text" in row["error_text"]
     assert once_each(sim, "Hi Name1")[R(1)] == 1

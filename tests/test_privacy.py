@@ -12,12 +12,10 @@ import pytest
 from click.testing import CliRunner
 from conftest import CampaignFactory
 
+import rcsbatch
 from rcsbatch.actions import events
-from rcsbatch.actions.testsends import TestSendResult, choose_rows
 from rcsbatch.cli import cli
-from rcsbatch.engine.runner import run, send_test_messages
 from rcsbatch.gateway.config import Gateway
-from rcsbatch.recipients.prepare import open_plan
 from rcsbatch.simulator.backend import Backend
 from rcsbatch.state import privacy
 from rcsbatch.state.journal import Journal
@@ -47,10 +45,9 @@ def campaign_modes(
     """Send a test message, run a simulated campaign and write its xlsx report; the modes in
     the state and report folders."""
     campaign = make_campaign(3)
-    chosen = choose_rows(open_plan(campaign), ())
-    sent = send_test_messages(campaign, campaign.report_dir, gateway, chosen, (4917699990001,))
-    assert isinstance(sent, TestSendResult)
-    result = run(campaign, campaign.report_dir, gateway)
+    sent = rcsbatch.send_test_messages(campaign, to=["+4917699990001"], gateway=gateway)
+    assert sent.exit_code == 0
+    result = rcsbatch.run(campaign, gateway=gateway)
     assert (result.folder / "results.csv").is_file()
     report = CliRunner().invoke(
         cli, ["report", str(campaign.path), "--simulate", "--format", "xlsx"]
@@ -107,7 +104,7 @@ def test_an_existing_report_folder_is_left_as_it_is(
     campaign = make_campaign(2)
     campaign.report_dir.mkdir(mode=0o755)
     os.chmod(campaign.report_dir, 0o755)
-    run(campaign, campaign.report_dir, gateway)
+    rcsbatch.run(campaign, gateway=gateway)
     assert stat.S_IMODE(campaign.report_dir.stat().st_mode) == 0o755
     assert stat.S_IMODE((campaign.report_dir / campaign.name).stat().st_mode) == 0o700
 

@@ -32,11 +32,12 @@ import rcsbatch
 from rcsbatch.campaign.file import Campaign
 from rcsbatch.cli import cli
 from rcsbatch.delivery.receiver import BODY_TIMEOUT, IDLE_TIMEOUT, ReceiverServer, ReceiverSettings
-from rcsbatch.engine.runner import RunResult, journal_path
+from rcsbatch.engine.runner import RunResult
 from rcsbatch.gateway.config import Gateway
 from rcsbatch.simulator import SimulatorServer
 from rcsbatch.simulator.hooks import sign
 from rcsbatch.state.journal import Journal
+from rcsbatch.state.paths import journal_path
 
 R = CampaignFactory.recipient
 KEY = "whsec-test-key"

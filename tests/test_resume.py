@@ -30,10 +30,10 @@ from conftest import API_KEY, CampaignFactory
 
 import rcsbatch
 from rcsbatch.campaign.file import Campaign
-from rcsbatch.engine.runner import journal_path, run
 from rcsbatch.gateway.config import Gateway
 from rcsbatch.reports.outcome import RESUME
 from rcsbatch.simulator import Message, SimulatorServer
+from rcsbatch.state.paths import journal_path
 
 R = CampaignFactory.recipient
 PACKAGE_ROOT = str(Path(rcsbatch.__file__).resolve().parent.parent)
@@ -344,7 +344,7 @@ def test_mixed_faults_end_with_every_row_sent_once_and_the_money_exact(
         garbled_after_accept_rate=0.05,
     )
     campaign = make_campaign(rows, send={"concurrency": 8, "max_attempts": 8})
-    result = run(campaign, campaign.report_dir, gateway)
+    result = rcsbatch.run(campaign, gateway=gateway)
     assert result.report.exit_code == 0
     compare(result.folder, sim, [R(i) for i in range(1, rows + 1)])
     s = summary(result.folder)
@@ -359,7 +359,7 @@ def test_a_run_past_not_after_sends_nothing_and_exits_1(
 ) -> None:
     """not_after an hour ago: no request, every row not_sent with the reason, exit 1."""
     campaign = make_campaign(5, send={"not_after": int(time.time()) - 3600})
-    result = run(campaign, campaign.report_dir, gateway)
+    result = rcsbatch.run(campaign, gateway=gateway)
     assert result.report.exit_code == 1
     assert sim.backend.counters.send_requests == 0
     parquet, _ = results(result.folder)
@@ -379,11 +379,15 @@ def test_rows_added_to_the_file_are_sent_and_nothing_else(
     def row(i: int, name: str | None = None) -> dict[str, str]:
         return {"phone": "+" + R(i), "first_name": name or f"Name{i}", "customer_id": f"c{i}"}
 
-    first = run(make_campaign([row(i) for i in range(1, 6)]), *_where(make_campaign), gateway)
+    first = rcsbatch.run(
+        make_campaign([row(i) for i in range(1, 6)]),
+        report_dir=_where(make_campaign),
+        gateway=gateway,
+    )
     assert first.report.exit_code == 0
     # Rows 4 and 5 left the file, row 1's name changed, rows 6-8 are new customers.
     grown = [row(1, "Renamed"), row(2), row(3), row(6), row(7), row(8)]
-    second = run(make_campaign(grown), *_where(make_campaign), gateway)
+    second = rcsbatch.run(make_campaign(grown), report_dir=_where(make_campaign), gateway=gateway)
     assert second.report.exit_code == 0
     record = accepted(sim)
     assert sorted(record) == sorted(R(i) for i in range(1, 9))
@@ -406,20 +410,20 @@ def test_a_journal_numbered_the_old_way_resumes_without_sending_twice(
     """A journal from before rows were the file's lines (first data row 1) resumes: the journal
     knows rows by recipient, so the rest go once, and the results show the new numbers."""
     campaign = make_campaign(6)
-    first = run(campaign, *_where(make_campaign), gateway, limit=3)
+    first = rcsbatch.run(campaign, report_dir=_where(make_campaign), gateway=gateway, limit=3)
     assert first.report.counts == {"sent": 3, "not_sent": 3}
     with sqlite3.connect(journal_path(campaign, gateway)) as db:
         db.execute("UPDATE messages SET row = row - 1")  # as an older rcsbatch numbered them
     db.close()
-    second = run(campaign, *_where(make_campaign), gateway)
+    second = rcsbatch.run(campaign, report_dir=_where(make_campaign), gateway=gateway)
     assert second.report.exit_code == 0
     compare(second.folder, sim, [R(i) for i in range(1, 7)])
     parquet, _ = results(second.folder)
     assert {to: r["row"] for to, r in parquet.items()} == {R(i): i + 1 for i in range(1, 7)}
 
 
-def _where(make_campaign: CampaignFactory) -> tuple[Path]:
-    return (make_campaign.folder / "reports",)
+def _where(make_campaign: CampaignFactory) -> Path:
+    return make_campaign.folder / "reports"
 
 
 # ---- 8. --retry-failed ---------------------------------------------------------------------------
@@ -433,7 +437,7 @@ def test_retry_failed_resends_a_daily_limit_but_never_an_invalid_number(
     sim.set_faults(refuse={R(2): 403, R(3): 202})
     campaign = make_campaign(4)
     root = campaign.report_dir
-    first = run(campaign, root, gateway)
+    first = rcsbatch.run(campaign, report_dir=root, gateway=gateway)
     assert first.report.exit_code == 1
     parquet, _ = results(first.folder)
     assert [(parquet[R(i)]["status"], parquet[R(i)]["error_code"]) for i in (2, 3)] == [
@@ -441,11 +445,11 @@ def test_retry_failed_resends_a_daily_limit_but_never_an_invalid_number(
         ("failed", "202"),
     ]
     requests = sim.backend.counters.send_requests
-    plain = run(campaign, root, gateway)
+    plain = rcsbatch.run(campaign, report_dir=root, gateway=gateway)
     assert sim.backend.counters.send_requests == requests
     assert plain.report.counts == {"sent": 2, "failed": 2}
     sim.set_faults(refuse={})
-    again = run(campaign, root, gateway, retry_failed=True)
+    again = rcsbatch.run(campaign, report_dir=root, gateway=gateway, retry_failed=True)
     assert sim.backend.counters.send_requests == requests + 1
     record = accepted(sim)
     assert sorted(record) == [R(1), R(2), R(4)] and len(record[R(2)]) == 1

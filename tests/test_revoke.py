@@ -10,16 +10,15 @@ from typing import Any
 import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
-from conftest import CampaignFactory
+from conftest import CampaignFactory, sync_now
 
 import rcsbatch
 from rcsbatch import cli as cli_module
-from rcsbatch.actions.revoke import revoke_campaign
 from rcsbatch.cli import cli
-from rcsbatch.engine.runner import journal_path, sync_campaign
 from rcsbatch.gateway.config import Gateway
 from rcsbatch.simulator import SimulatorServer
 from rcsbatch.state.journal import Journal
+from rcsbatch.state.paths import journal_path
 
 R = CampaignFactory.recipient
 
@@ -39,17 +38,19 @@ def test_revoke_asks_once_and_sync_confirms(
     sim.set_faults(delivery_after_s=3600)
     campaign = make_campaign(3)
     rcsbatch.run(campaign, gateway=gateway)
-    found, stats, folder = revoke_campaign(campaign, campaign.report_dir, gateway)
+    revoked = rcsbatch.revoke_messages(campaign, confirm=True, gateway=gateway)
+    found, stats, folder = revoked.plan, revoked.stats, revoked.folder
     assert stats is not None and stats.requested == 3 and len(found.ids) == 3
     assert len(sim.backend.revocations) == 3
     assert folder is not None and set(statuses(folder).values()) == {"revoke_requested"}
     summary = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
     assert summary["counts"] == {"revoke_requested": 3}
-    again, second, _ = revoke_campaign(campaign, campaign.report_dir, gateway)
+    repeated = rcsbatch.revoke_messages(campaign, confirm=True, gateway=gateway)
+    again, second = repeated.plan, repeated.stats
     assert not again.ids and second is None
     assert len(sim.backend.revocations) == 3
     assert again.already["revoke_requested"] == 3
-    _, synced = sync_campaign(campaign, campaign.report_dir, gateway)
+    _, synced = sync_now(campaign, gateway)
     assert synced is not None
     after = statuses(synced)
     assert after == {R(1): "revoke_requested", R(2): "revoked", R(3): "revoked"}
@@ -63,8 +64,8 @@ def test_revoked_rows_are_never_sent_again(
     sim.set_faults(delivery_after_s=3600)
     campaign = make_campaign(3)
     rcsbatch.run(campaign, gateway=gateway)
-    revoke_campaign(campaign, campaign.report_dir, gateway)
-    sync_campaign(campaign, campaign.report_dir, gateway)
+    assert rcsbatch.revoke_messages(campaign, confirm=True, gateway=gateway).exit_code == 0
+    sync_now(campaign, gateway)
     sent_before = len(sim.backend.accepted())
     result = rcsbatch.run(campaign, gateway=gateway, retry_failed=True)
     assert len(sim.backend.accepted()) == sent_before
@@ -83,7 +84,9 @@ def test_only_scheduled_leaves_messages_already_gone(
     rcsbatch.run(first, gateway=gateway)
     later = make_campaign(4, message={"delay": int(time.time()) + 3600})
     rcsbatch.run(later, gateway=gateway)
-    _, stats, _ = revoke_campaign(later, later.report_dir, gateway, only_scheduled=True)
+    stats = rcsbatch.revoke_messages(
+        later, confirm=True, gateway=gateway, only_scheduled=True
+    ).stats
     assert stats is not None and stats.requested == 2
     asked = {sim.backend.message(r["id"]).to for r in sim.backend.revocations}  # type: ignore[union-attr]
     assert asked == {R(3), R(4)}
@@ -99,7 +102,7 @@ def test_revoke_retries_server_errors(
     campaign = make_campaign(2)
     rcsbatch.run(campaign, gateway=gateway)
     sim.set_faults(revoke_fail_first_n=2)
-    _, stats, _ = revoke_campaign(campaign, campaign.report_dir, gateway)
+    stats = rcsbatch.revoke_messages(campaign, confirm=True, gateway=gateway).stats
     assert stats is not None and stats.requested == 2 and not stats.failed
     assert stats.retries == 2
 
@@ -111,7 +114,7 @@ def test_revoke_counts_in_journal_survive_reopening(
     sim.set_faults(delivery_after_s=3600)
     campaign = make_campaign(1)
     rcsbatch.run(campaign, gateway=gateway)
-    revoke_campaign(campaign, campaign.report_dir, gateway)
+    assert rcsbatch.revoke_messages(campaign, confirm=True, gateway=gateway).exit_code == 0
     with Journal(journal_path(campaign, "simulator")) as journal:
         (at,) = journal.db.execute("SELECT revoke_requested_at FROM message_ids").fetchone()
         assert at is not None

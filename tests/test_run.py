@@ -16,10 +16,11 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from conftest import API_KEY, CampaignFactory
+from conftest import API_KEY, CampaignFactory, sync_now
 
+import rcsbatch
 from rcsbatch.campaign.file import Campaign
-from rcsbatch.engine.runner import RunResult, dry_run, run, sync_campaign
+from rcsbatch.engine.runner import RunResult, dry_run
 from rcsbatch.errors import BudgetError, StorageError
 from rcsbatch.gateway.config import Gateway
 from rcsbatch.reports.outcome import EXIT_GATEWAY, EXIT_OK, EXIT_ROWS
@@ -31,7 +32,7 @@ R = CampaignFactory.recipient
 
 
 def send(campaign: Campaign, gateway: Gateway, **kw: Any) -> RunResult:
-    return run(campaign, campaign.report_dir, gateway, **kw)
+    return rcsbatch.run(campaign, gateway=gateway, **kw)
 
 
 OWN_CHECKS = ("invalid", "duplicate", "suppressed")
@@ -571,7 +572,7 @@ def test_a_killed_runs_temporary_folder_is_ignored_then_cleaned_up(
     killed.mkdir()
     (killed / "results.csv").write_text("row,recipient\n", encoding="utf-8")
     (killed / "results.parquet").write_bytes(b"PAR1")
-    _, synced = sync_campaign(campaign, campaign.report_dir, gateway)
+    _, synced = sync_now(campaign, gateway)
     assert synced == first.folder
     assert folders(campaign) == [killed.name, first.folder.name]
     then = time.time() - STALE_AFTER - 60

@@ -16,11 +16,11 @@ import pytest
 from click.testing import CliRunner, Result
 
 from rcsbatch.cli import cli
-from rcsbatch.engine.runner import journal_path
 from rcsbatch.reports.results import ResultsWriter
 from rcsbatch.simulator import SimulatorServer
 from rcsbatch.state import storage
 from rcsbatch.state.journal import Journal
+from rcsbatch.state.paths import journal_path
 from tests.conftest import API_KEY, CampaignFactory
 from tests.test_resume import PACKAGE_ROOT, R, compare
 

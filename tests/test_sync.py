@@ -12,14 +12,13 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
-from conftest import CampaignFactory
+from conftest import CampaignFactory, sync_now
 
 import rcsbatch
 from rcsbatch.cli import cli
-from rcsbatch.engine.runner import COUNTED, sync_campaign
 from rcsbatch.errors import ReportError
 from rcsbatch.gateway.config import Gateway
-from rcsbatch.reports.results import ResultsWriter
+from rcsbatch.reports.results import COUNTED, ResultsWriter
 from rcsbatch.simulator import DEFAULT_PRICE, SimulatorServer
 
 
@@ -40,7 +39,7 @@ def test_sync_fills_states_and_the_prices_the_answers_left_out(
     result = rcsbatch.run(campaign, gateway=gateway)
     before = rows(result.folder)
     assert {r["price_status"] for r in before.values()} == {"unknown"}
-    stats, folder = sync_campaign(campaign, campaign.report_dir, gateway)
+    stats, folder = sync_now(campaign, gateway)
     assert folder == result.folder
     assert (stats.needed, stats.prices, stats.states) == (3, 3, 3)
     after = rows(folder)
@@ -48,7 +47,7 @@ def test_sync_fills_states_and_the_prices_the_answers_left_out(
     assert after[make_campaign.recipient(1)]["delivery_status"] == "DELIVERED"
     assert after[make_campaign.recipient(2)]["delivery_status"] == "NOTDELIVERED"
     assert all(r["delivered_at"] is not None for r in after.values())
-    again, _ = sync_campaign(campaign, campaign.report_dir, gateway)
+    again, _ = sync_now(campaign, gateway)
     assert (again.needed, again.states, again.prices) == (0, 0, 0)
 
 
@@ -68,7 +67,7 @@ def test_sync_rewrites_the_summary_with_the_results(
     before = summary(result.folder)
     assert (before["cost_complete"], before["sent_without_price"]) == (False, 3)
     (result.folder / "notes.txt").write_text("mine", encoding="utf-8")
-    _, folder = sync_campaign(campaign, campaign.report_dir, gateway)
+    _, folder = sync_now(campaign, gateway)
     assert folder == result.folder
     after = summary(folder)
     assert (after["cost_complete"], after["sent_without_price"]) == (True, 0)
@@ -104,7 +103,7 @@ def test_a_sync_whose_rewrite_fails_leaves_the_old_folder_whole(
 
     monkeypatch.setattr(ResultsWriter, "_write_files", full)
     with pytest.raises(type(error)):
-        sync_campaign(campaign, campaign.report_dir, gateway)
+        sync_now(campaign, gateway)
     assert {p.name: p.read_bytes() for p in result.folder.iterdir()} == files
     assert sorted(files) == ["results.csv", "results.parquet", "summary.json"]
     assert not [p for p in result.folder.parent.iterdir() if p.name.startswith(".")]
@@ -120,7 +119,7 @@ def test_sync_pages_through_other_campaigns_messages(
     rcsbatch.run(ours, gateway=gateway)
     for i in range(250):
         sim.backend.send({"to": f"4915100{i:06d}", "text": "other"}, "key")
-    stats, _ = sync_campaign(ours, ours.report_dir, gateway)
+    stats, _ = sync_now(ours, gateway)
     assert stats.pages >= 3 and stats.prices == 2
 
 
@@ -128,7 +127,7 @@ def test_sync_of_a_campaign_never_run_is_a_clear_error(make_campaign: CampaignFa
     """No journal: ReportError saying so."""
     campaign = make_campaign(1)
     with pytest.raises(ReportError, match="never run"):
-        sync_campaign(campaign, campaign.report_dir, Gateway("http://127.0.0.1:9", "k"))
+        sync_now(campaign, Gateway("http://127.0.0.1:9", "k"))
 
 
 def test_sync_cli_with_simulate_reads_the_campaigns_simulator(

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from conftest import CampaignFactory
 
+import rcsbatch
 from rcsbatch.actions import testsends
 from rcsbatch.actions.testsends import (
     TestSendResult,
@@ -22,12 +23,12 @@ from rcsbatch.actions.testsends import (
     resolve_numbers,
 )
 from rcsbatch.campaign.file import Campaign, load_campaign
-from rcsbatch.engine.runner import journal_path, run, send_test_messages
 from rcsbatch.errors import InputError
 from rcsbatch.gateway.config import Gateway
 from rcsbatch.recipients.prepare import open_plan
 from rcsbatch.reports.outcome import EXIT_OK
 from rcsbatch.simulator import SimulatorServer
+from rcsbatch.state.paths import journal_path
 
 R = CampaignFactory.recipient
 PHONE_A, PHONE_B = 4917699990001, 4917699990002
@@ -36,10 +37,10 @@ PHONE_A, PHONE_B = 4917699990001, 4917699990002
 def test_send(
     campaign: Campaign, gateway: Gateway, numbers: tuple[int, ...], rows: tuple[int, ...] = ()
 ) -> TestSendResult:
-    chosen = choose_rows(open_plan(campaign), rows)
-    result = send_test_messages(campaign, campaign.report_dir, gateway, chosen, numbers)
-    assert isinstance(result, TestSendResult)
-    return result
+    """A test send through the library's `rcsbatch.send_test_messages`, as a user makes it."""
+    return rcsbatch.send_test_messages(
+        campaign, to=[f"+{n}" for n in numbers], rows=rows, gateway=gateway
+    )
 
 
 test_send.__test__ = False  # type: ignore[attr-defined]  # a helper, not a test
@@ -219,7 +220,7 @@ def test_a_later_run_sends_every_row_and_reports_no_test_send(
     campaign = make_campaign(4)
     tests = test_send(campaign, gateway, (PHONE_A,))
     test_ids = {i for m in tests.messages for i in m.message_ids}
-    result = run(campaign, campaign.report_dir, gateway)
+    result = rcsbatch.run(campaign, gateway=gateway)
     assert result.report.exit_code == EXIT_OK
     summary: dict[str, Any] = json.loads((result.folder / "summary.json").read_text())
     assert summary["counts"] == {"sent": 4} and summary["this_run"]["sent"] == 4
@@ -249,11 +250,11 @@ def test_a_test_message_never_settles_a_lost_answer_to_the_same_number(
     # keep the row unknown, as a message to the number inside the attempt's window.
     time.sleep(2.5)
     sim.set_faults(script=["500"])  # the real row 2's first request: an HTML page, not accepted
-    first = run(campaign, campaign.report_dir, gateway)
+    first = rcsbatch.run(campaign, gateway=gateway)
     assert first.report.settled_found == 0 and first.report.counts == {"unknown": 1, "sent": 1}
     time.sleep(2.5)  # past the lost request's timeout and the margin
     later = test_send(campaign, gateway, (PHONE_A,), (3,))
-    result = run(campaign, campaign.report_dir, gateway)
+    result = rcsbatch.run(campaign, gateway=gateway)
     assert result.report.settled_found == 0 and result.report.settled_resent == 1
     assert result.report.counts == {"sent": 2}
     assert later.exit_code == EXIT_OK

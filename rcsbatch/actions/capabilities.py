@@ -29,7 +29,9 @@ from rcsbatch.recipients.read import open_recipients
 from rcsbatch.state.journal import Journal
 
 if TYPE_CHECKING:
+    from rcsbatch.campaign.file import Campaign
     from rcsbatch.gateway.client import GatewayClient
+    from rcsbatch.gateway.config import Gateway
     from rcsbatch.recipients.prepare import Plan
 
 #: Numbers per request. seven documents no maximum; 50 numbers keep the URL short (< 1 KB).
@@ -205,3 +207,70 @@ def summarise(journal: Journal, numbers: Iterable[int], require: tuple[str, ...]
         carousel=sum(1 for c in have if "RICHCARD_CAROUSEL" in c),
         meeting=sum(1 for c in have if set(require) <= c) if require else None,
     )
+
+
+# -- the capability steps of a run ---------------------------------------------------------
+
+
+async def apply_requirements(
+    campaign: Campaign,
+    journal: Journal,
+    gateway: Gateway,
+    client: GatewayClient,
+    lookup: bool,
+    on_status: Callable[[str], None] | None,
+) -> str | None:
+    """Apply `[send] require` to the rows still to send (looking up first with `lookup`); a
+    line saying what it decided, or None without `require`."""
+    require = campaign.send.require
+    if require and lookup:
+        due = journal.capabilities_due(journal.recipients_to_check(), time.time() - DEFAULT_MAX_AGE)
+        if due:
+            price = gateway.lookup_price
+            cost = f"{price * len(due)} at {price} each" if price is not None else "billed by seven"
+            if on_status is not None:
+                on_status(f"looking up the RCS capabilities of {len(due)} numbers ({cost})")
+            stats = await look_up(client, journal, due)
+            if stats.stop_reason:
+                raise AccountError(f"the capability lookup was refused: {stats.stop_reason}")
+    incapable, fallback, unknown = journal.apply_requirements(
+        require, campaign.message.fallback is not None
+    )
+    if not require:
+        return None
+    note = (
+        f"[send] require {', '.join(require)}: {incapable} rows incapable (not sent), "
+        f"{fallback} sent with the fallback ({campaign.message.fallback})"
+    )
+    if unknown:
+        note += (
+            f"; {unknown} rows had no capability lookup and went as usual "
+            "(run `rcsbatch capabilities` or `run --lookup` first)"
+        )
+    return note
+
+
+async def look_up_refused_types(
+    journal: Journal,
+    plan: Plan,
+    gateway: Gateway,
+    client: GatewayClient,
+    on_status: Callable[[str], None] | None,
+) -> None:
+    """`run --lookup`: look up (billed) the numbers refused for their type that have no recent
+    lookup, so those the gateway shows able to receive RCS are sent (see
+    `engine.runner.with_lookups`)."""
+    numbers = plan.refused_types()
+    due = journal.capabilities_due(numbers, time.time() - DEFAULT_MAX_AGE)
+    if not due:
+        return
+    price = gateway.lookup_price
+    cost = f"{price * len(due)} at {price} each" if price is not None else "billed by seven"
+    if on_status is not None:
+        on_status(
+            f"looking up the RCS capabilities of {len(due)} numbers refused for their type "
+            f"(landlines and the like; {cost})"
+        )
+    stats = await look_up(client, journal, due)
+    if stats.stop_reason:
+        raise AccountError(f"the capability lookup was refused: {stats.stop_reason}")

@@ -113,25 +113,6 @@ async def send_revokes(
     return stats
 
 
-def revoke_campaign(
-    campaign: Campaign,
-    root: Path,
-    gateway: Gateway,
-    *,
-    run_id: str | None = None,
-    only_scheduled: bool = False,
-    confirm: Callable[[RevokePlan], bool] = lambda _: True,
-) -> tuple[RevokePlan, RevokeStats | None, Path | None]:
-    """`revoke_campaign_async` run to its end by engine.loop.run_sync."""
-    from rcsbatch.engine.loop import run_sync
-
-    return run_sync(
-        revoke_campaign_async(
-            campaign, root, gateway, run_id=run_id, only_scheduled=only_scheduled, confirm=confirm
-        )
-    )
-
-
 async def revoke_campaign_async(
     campaign: Campaign,
     root: Path,
@@ -143,10 +124,11 @@ async def revoke_campaign_async(
 ) -> tuple[RevokePlan, RevokeStats | None, Path | None]:
     """Plan, confirm (`confirm` sees the plan; False: nothing is asked) and send a campaign's
     revoke requests under its run lock, then rewrite the newest run's folder from the journal
-    (runner.rewrite_latest). Returns the plan, what was sent (None when nothing was) and the
+    (results.rewrite_latest). Returns the plan, what was sent (None when nothing was) and the
     rewritten run folder."""
-    from rcsbatch.engine.runner import campaign_lock, existing_state, rewrite_latest
     from rcsbatch.gateway.client import GatewayClient
+    from rcsbatch.reports.results import rewrite_latest
+    from rcsbatch.state.paths import campaign_lock, existing_state
 
     state = existing_state(campaign, gateway, root, "revoke")
     with campaign_lock(state.lock), Journal(state.journal) as journal:

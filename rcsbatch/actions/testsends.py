@@ -12,11 +12,11 @@ first three ready rows) go to each test number instead of their recipients, one 
   row's own: `engine/settle.py` matches logbook entries by recipient *and* foreign_id, so a test
   message to a number that is also a recipient can never settle that recipient's row as sent.
 
-Test sends are recorded in a file of their own, `<report dir>/<campaign>/test-sends.sqlite` (each
-request in flight before it leaves, then its outcome), and each one's results in
-`<report dir>/<campaign>/test-sends/<send id>.csv`. The campaign's journal, run folders, reports,
-cost and `max_cost` never see them, and they take no run lock: a test send may go while a run of
-the campaign is going on, and a later run sends every row as usual.
+Test sends are recorded in a file of their own, `test-sends.sqlite` in the campaign's state
+folder (state/paths.py; each request in flight before it leaves, then its outcome), and each
+one's results in `<report dir>/<campaign>/test-sends/<send id>.csv`. The campaign's journal, run
+folders, reports, cost and `max_cost` never see them, and they take no run lock: a test send may
+go while a run of the campaign is going on, and a later run sends every row as usual.
 
 Statuses: `sent`, `failed` (refused for the number, or retries ran out), `unknown` (the answer
 was lost: it may have arrived; not sent again), `not_sent` (the gateway stopped the test send).
@@ -51,11 +51,12 @@ from rcsbatch.gateway.retry import Attempts, RetryPolicy
 from rcsbatch.recipients import phones
 from rcsbatch.recipients.prepare import LABEL_RE, Plan
 from rcsbatch.reports.csvfile import STANDARD, Dialect, safe_cell
-from rcsbatch.state import privacy
+from rcsbatch.state import paths, privacy
 from rcsbatch.state.status import RowStatus, failure
 
 if TYPE_CHECKING:
     from rcsbatch.gateway.client import GatewayClient
+    from rcsbatch.gateway.config import Gateway
 
 DEFAULT_ROWS = 3
 CONCURRENCY = 4  # a handful of messages: no need to be fast
@@ -450,3 +451,50 @@ def write_results(path: Path, messages: Sequence[TestMessage], dialect: Dialect 
     except OSError as exc:
         raise ReportError(f"cannot write {path} ({exc.strerror})") from None
     return path
+
+
+async def send_rows(
+    campaign: Campaign,
+    root: Path,
+    gateway: Gateway,
+    chosen: list[tuple[int, Any]],
+    numbers: tuple[int, ...],
+    on_done: Callable[[Any], None] | None = None,
+    *,
+    client: GatewayClient | None = None,
+) -> TestSendResult:
+    """Send each chosen row (`choose_rows`) to each test number instead of its recipient,
+    record it in the campaign's test-send log (never its journal), write the results file, and
+    return the TestSendResult. Sends with `client` when given (the caller's session),
+    else a client of its own. Takes no run lock; see the module docstring."""
+    settings = settings_for_test(campaign)
+    test_log = paths.campaign_state(campaign, gateway).test_sends
+    try:
+        paths.make_private_dir(test_log.parent)
+    except OSError as exc:
+        raise ReportError(
+            f"cannot use the state folder {test_log.parent} ({exc.strerror}); set "
+            f"{paths.STATE_DIR_ENV} to a folder you can write"
+        ) from None
+    with TestSendLog(test_log) as log:
+        send_id, messages = log.start(
+            new_send_id(),
+            lambda send_id: build(campaign, chosen, numbers, send_id),
+        )
+
+        def done(message: Any) -> None:
+            log.record(send_id, message)
+            if on_done is not None:
+                on_done(message)
+
+        if client is not None:
+            sent, stop_reason = await send_all(client, messages, settings, done)
+        else:
+            from rcsbatch.gateway.client import GatewayClient
+
+            async with GatewayClient(
+                gateway.base_url, gateway.api_key, max_connections=settings.concurrency
+            ) as own:
+                sent, stop_reason = await send_all(own, messages, settings, done)
+    path = write_results(results_path(root, campaign, send_id), sent, campaign.csv)
+    return TestSendResult(send_id, path, tuple(sent), stop_reason)

@@ -33,7 +33,8 @@ from rcsbatch.errors import InputError
 from rcsbatch.gateway import config
 from rcsbatch.gateway.config import Gateway
 from rcsbatch.recipients.prepare import open_plan
-from rcsbatch.state import storage
+from rcsbatch.reports.folder import REPORT_DIR_ENV, report_root
+from rcsbatch.state import paths, storage
 from rcsbatch.state.journal import Journal
 
 if TYPE_CHECKING:
@@ -195,17 +196,17 @@ def _lookup_target(
     cache, the simulator's state file, the capabilities required, and the gateway when known."""
     require: tuple[str, ...] = ()
     if isinstance(target, Campaign):
-        root = runner.report_root(target, Path(report_dir) if report_dir is not None else None)
+        root = report_root(target, Path(report_dir) if report_dir is not None else None)
         numbers, skipped = campaign_numbers(open_plan(target)), 0
         if gateway is None and not simulate and config.api_key_from_env():
             gateway = Gateway.from_env()
-        account = runner.account_for(target, gateway, simulate)
-        cache = runner.journal_path(target, account)
-        state = runner.campaign_state(target, account).simulator
+        account = paths.account_for(target, gateway, simulate)
+        cache = paths.journal_path(target, account)
+        state = paths.campaign_state(target, account).simulator
         require = target.send.require
     else:
         path = Path(target).expanduser().resolve()
-        env = os.environ.get(runner.REPORT_DIR_ENV)
+        env = os.environ.get(REPORT_DIR_ENV)
         folder = report_dir if report_dir is not None else env or path.parent / "reports"
         root = Path(folder).expanduser().resolve()
         numbers, skipped = file_numbers(path, phone_column, region)

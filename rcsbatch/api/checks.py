@@ -26,6 +26,8 @@ from rcsbatch.gateway.config import Gateway
 from rcsbatch.gateway.request import cell_text
 from rcsbatch.recipients.prepare import open_plan, warning_counts
 from rcsbatch.reports.figures import Figures
+from rcsbatch.reports.folder import check_report_folder, report_root
+from rcsbatch.state import paths
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -123,12 +125,12 @@ async def validate_async(
     passed validity, an unknown agent, the budget); rows that will not be sent are counted.
     """
     check_validity(campaign, time.time())
-    runner.check_report_folder(runner.report_root(campaign), campaign)
+    check_report_folder(report_root(campaign), campaign)
     plan = open_plan(campaign)
     if gateway is None and config.api_key_from_env():
         gateway = Gateway.from_env()
-    account = runner.account_for(campaign, gateway)
-    plan = runner.with_lookups(plan, runner.journal_path(campaign, account))
+    account = paths.account_for(campaign, gateway)
+    plan = runner.with_lookups(plan, paths.journal_path(campaign, account))
     counts: dict[str, int] = {}
     warnings: Counter[str] = Counter()
     problems: list[RowNote] = []
@@ -209,13 +211,13 @@ def preview(
     from rcsbatch.gateway.request import request_params
 
     check_validity(campaign, time.time())
-    runner.check_report_folder(runner.report_root(campaign), campaign)
+    check_report_folder(report_root(campaign), campaign)
     plan = open_plan(campaign)
     if gateway is None and config.api_key_from_env():
         gateway = Gateway.from_env()
     with contextlib.suppress(ReportError):  # several accounts and no key: no lookups to use
         plan = runner.with_lookups(
-            plan, runner.journal_path(campaign, runner.account_for(campaign, gateway))
+            plan, paths.journal_path(campaign, paths.account_for(campaign, gateway))
         )
     found: list[RowPreview] = []
     if count <= 0:
@@ -278,7 +280,7 @@ def write_report(
     if output is None and fmt not in FILE_FORMATS:
         raise ValueError(f"a {fmt} report goes to a path or a text stream: give `output`")
     stream = output if output is not None and not isinstance(output, str | os.PathLike) else None
-    root = runner.report_root(campaign, Path(report_dir) if report_dir is not None else None)
+    root = report_root(campaign, Path(report_dir) if report_dir is not None else None)
     return write(
         _report_journal(campaign, simulate, gateway),
         campaign.name,
@@ -296,9 +298,9 @@ def _path_or_none(output: str | os.PathLike[str] | TextIO | None) -> Path | None
 
 
 def _report_journal(campaign: Campaign, simulate: bool, gateway: Gateway | None) -> Path:
-    """The journal a report reads: the account's of `gateway` (see runner.account_for)."""
+    """The journal a report reads: the account's of `gateway` (see paths.account_for)."""
     if simulate and gateway is not None:
         raise ValueError("give a gateway or simulate=True, not both")
     if gateway is None and not simulate and config.api_key_from_env():
         gateway = Gateway.from_env()
-    return runner.journal_path(campaign, runner.account_for(campaign, gateway, simulate))
+    return paths.journal_path(campaign, paths.account_for(campaign, gateway, simulate))

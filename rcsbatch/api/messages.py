@@ -23,11 +23,12 @@ from rcsbatch.actions.events import Event
 from rcsbatch.actions.revoke import RevokePlan, RevokeStats, revoke_campaign_async
 from rcsbatch.actions.testsends import TestMessage, TestSendResult
 from rcsbatch.campaign.file import Campaign
-from rcsbatch.delivery.sync import SyncStats
-from rcsbatch.engine import loop, runner
+from rcsbatch.delivery.sync import SyncStats, sync_and_settle
+from rcsbatch.engine import loop
 from rcsbatch.errors import AccountError, GatewayError, InputError
 from rcsbatch.gateway.config import Gateway
 from rcsbatch.recipients.prepare import open_plan
+from rcsbatch.reports.folder import report_root
 
 if TYPE_CHECKING:
     pass
@@ -118,7 +119,7 @@ async def sync_campaign_async(
     root = report_root_for(campaign, report_dir, simulate, gateway)
     try:
         with gateway_for(campaign, root, gateway, simulate, on_warning) as chosen:
-            stats, folder = await runner.sync_campaign_async(campaign, root, chosen)
+            stats, folder = await sync_and_settle(campaign, root, chosen)
     except AccountError as exc:
         return SyncResult(SyncStats(), None, stop_reason=str(exc))
     except GatewayError as exc:
@@ -426,7 +427,7 @@ async def send_test_messages_async(
     """
     if simulate and gateway is not None:
         raise ValueError("give a gateway or simulate=True, not both")
-    root = runner.report_root(campaign, Path(report_dir) if report_dir is not None else None)
+    root = report_root(campaign, Path(report_dir) if report_dir is not None else None)
     numbers, chosen = _test_choice(campaign, to, rows)
     say = on_status or (lambda line: log.info("%s", line))
     say(
@@ -443,7 +444,7 @@ async def send_test_messages_async(
         settings = testsends.settings_for_test(campaign)
         async with client_for(found, max_connections=settings.concurrency) as client:
             await check_agent(campaign, client, on_status)
-            result: TestSendResult = await runner.send_test_messages_async(
+            result: TestSendResult = await testsends.send_rows(
                 campaign, root, found, chosen, numbers, on_message, client=client
             )
             return result

@@ -40,6 +40,8 @@ from rcsbatch.gateway import config
 from rcsbatch.gateway.config import Gateway
 from rcsbatch.gateway.request import SendSettings
 from rcsbatch.recipients.prepare import open_plan
+from rcsbatch.reports.folder import check_report_folder, report_root
+from rcsbatch.state import paths
 
 if TYPE_CHECKING:
     from rcsbatch.state.journal import Outcome
@@ -115,17 +117,17 @@ async def run_async(
     """
     if simulate and gateway is not None:
         raise ValueError("give a gateway or simulate=True, not both")
-    root = runner.report_root(campaign, Path(report_dir) if report_dir is not None else None)
+    root = report_root(campaign, Path(report_dir) if report_dir is not None else None)
     if dry_run:
         check_validity(campaign, time.time())
-        runner.check_report_folder(root, campaign)
+        check_report_folder(root, campaign)
         plan = open_plan(campaign)  # the rows' trouble first, as a run says it
         # Reading the file awaits nothing: a cancellation (Ctrl-C) that came meanwhile is taken
         # here, before the dry run writes its folder, as before a run's first request.
         await asyncio.sleep(0)
         if gateway is None and not simulate and config.api_key_from_env():
             gateway = Gateway.from_env()  # a dry run needs no key, but shows the balance with one
-        account = runner.account_for(campaign, gateway, simulate)
+        account = paths.account_for(campaign, gateway, simulate)
         balance = None
         if gateway is not None:
             async with client_for(gateway, max_connections=1) as client:

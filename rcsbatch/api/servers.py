@@ -14,10 +14,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from rcsbatch.campaign.file import Campaign
-from rcsbatch.engine import runner
 from rcsbatch.errors import InputError
 from rcsbatch.gateway import config
 from rcsbatch.gateway.config import Gateway
+from rcsbatch.state import paths
 
 if TYPE_CHECKING:
     from rcsbatch.delivery.receiver import Receiver
@@ -67,7 +67,7 @@ def serve_webhooks(
     )
     if gateway is None and config.api_key_from_env():
         gateway = Gateway.from_env()
-    journal = runner.journal_path(campaign, runner.account_for(campaign, gateway))
+    journal = paths.journal_path(campaign, paths.account_for(campaign, gateway))
     return receiver.serve(
         journal, settings, host, port, ready=ready, stop_on_signals=stop_on_signals
     )

@@ -12,9 +12,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from rcsbatch.campaign.file import Campaign
-from rcsbatch.engine import runner
 from rcsbatch.errors import CampaignError, GatewayError, ReportError
 from rcsbatch.gateway.config import Gateway
+from rcsbatch.reports.folder import report_root
 from rcsbatch.state import privacy
 
 if TYPE_CHECKING:
@@ -71,7 +71,7 @@ def simulated(
     from rcsbatch.simulator import Faults
     from rcsbatch.state import paths
 
-    found = runner.campaign_state(campaign, paths.SIMULATOR)
+    found = paths.campaign_state(campaign, paths.SIMULATOR)
     with contextlib.suppress(OSError):
         # A journal an older rcsbatch kept in the report folder, with the simulator's state.
         paths.adopt_legacy(found, root / campaign.name)
@@ -118,7 +118,7 @@ def report_root_for(
 ) -> Path:
     if simulate and gateway is not None:
         raise ValueError("give a gateway or simulate=True, not both")
-    return runner.report_root(campaign, Path(report_dir) if report_dir is not None else None)
+    return report_root(campaign, Path(report_dir) if report_dir is not None else None)
 
 
 @contextlib.contextmanager

@@ -21,13 +21,21 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from rcsbatch.delivery.states import normalise
+from rcsbatch.engine.runner import gateway_client, settle_now_async
 from rcsbatch.gateway.answers import to_decimal
 from rcsbatch.gateway.logbook import BERLIN, PAGE, digits, entry_time, same_content
+from rcsbatch.gateway.request import SendSettings
+from rcsbatch.reports.results import rewrite_latest
+from rcsbatch.state import paths
+from rcsbatch.state.claims import AccountClaims
 from rcsbatch.state.journal import Journal
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
+    from rcsbatch.campaign.file import Campaign
     from rcsbatch.gateway.client import GatewayClient
-    from rcsbatch.state.claims import AccountClaims
+    from rcsbatch.gateway.config import Gateway
 
 PAGES_AT_ONCE = 4
 
@@ -136,3 +144,24 @@ def _store(journal: Journal, entries: list[dict[str, Any]], stats: SyncStats) ->
             prices.append((str(msg_id), price))
     stats.states += journal.record_deliveries(reports)["stored"]
     stats.prices += journal.set_final_prices(prices)
+
+
+async def sync_and_settle(
+    campaign: Campaign, root: Path, gateway: Gateway
+) -> tuple[SyncStats, Path | None]:
+    """Fill the journal's delivery states and final prices from the gateway's logbook, settle
+    its lost answers, then rewrite the newest run's folder in the report folder `root` from the
+    journal (reports.results.rewrite_latest); returns what changed and that run's folder (None
+    when the campaign has no finished run). Holds the campaign's run lock; one client reads the
+    logbook and settles."""
+    found = paths.existing_state(campaign, gateway, root, "sync")
+    settings = SendSettings.of(campaign)
+    with paths.campaign_lock(found.lock), Journal(found.journal) as journal:
+        async with gateway_client(gateway, settings) as client:
+            claims = AccountClaims(found.account_folder, campaign.name, found.journal)
+            stats = await sync(journal, client, claims)
+            # Lost answers the logbook now proves sent (or shows absent, for the next run).
+            stats.settled_found, stats.settled_absent = await settle_now_async(
+                campaign, client, journal, found, settings=settings
+            )
+        return stats, rewrite_latest(journal, root / campaign.name, campaign.csv)

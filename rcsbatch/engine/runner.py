@@ -10,18 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import datetime as dt
-import fcntl
 import functools
 import json
-import os
 import signal
 import sqlite3
-import tempfile
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -30,9 +26,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from rcsbatch.actions import capabilities
 from rcsbatch.campaign.file import Campaign
-from rcsbatch.delivery.sync import SyncStats
-from rcsbatch.engine import loop
 from rcsbatch.engine.budget import Budget, check_budget
 from rcsbatch.engine.sender import Sender, SendStats
 from rcsbatch.engine.settle import LogbookFacts, Rules, Settler, journal_known, sent_elsewhere
@@ -40,32 +35,28 @@ from rcsbatch.errors import (
     AccountError,
     AlreadySentError,
     BudgetError,
-    CampaignBusyError,
     GatewayError,
     ReportError,
 )
 from rcsbatch.gateway.config import Gateway
 from rcsbatch.gateway.request import Expired, SendSettings, request_params
 from rcsbatch.recipients.prepare import Plan, open_plan, warning_counts
-from rcsbatch.reports.csvfile import STANDARD, Dialect
 from rcsbatch.reports.outcome import Report
 from rcsbatch.reports.results import (
     ResultsWriter,
-    RunFolder,
-    clean_temp_folders,
+    iso_seconds,
     journal_batches,
     plan_table,
     reserve_run_folder,
     write_summary,
 )
-from rcsbatch.state import paths, privacy, storage
+from rcsbatch.state import paths, storage
 from rcsbatch.state.claims import CLAIMS, AccountClaims
 from rcsbatch.state.journal import Journal, Outcome
 
 if TYPE_CHECKING:
     from rcsbatch.gateway.client import Balance, GatewayClient
 
-REPORT_DIR_ENV = "RCSBATCH_REPORT_DIR"
 SAMPLES = 3
 # How many recipients a campaign's first run looks up in the logbook before it sends.
 SAMPLE_LOOKUPS = 20
@@ -93,88 +84,6 @@ class RunResult:
         return pd.read_parquet(self.folder / "results.parquet")
 
 
-def report_root(campaign: Campaign, override: Path | None = None) -> Path:
-    """The report folder: --report-dir, else $RCSBATCH_REPORT_DIR, else the campaign's."""
-    if override is not None:
-        return override.expanduser().resolve()
-    env = os.environ.get(REPORT_DIR_ENV)
-    if env:
-        return Path(env).expanduser().resolve()
-    return campaign.report_dir
-
-
-def check_report_folder(root: Path, campaign: Campaign) -> None:
-    """Raise ReportError when the campaign's report folder could not be made or written, so
-    `validate` and `preview` say so as a run would."""
-    folder = root / campaign.name
-    for path in (root, folder):
-        if path.exists() and not path.is_dir():
-            raise ReportError(
-                f"the report folder {path} is a file; set report_dir in the campaign file, or "
-                "choose another report folder",
-                option="report_dir",
-            )
-    existing = next((p for p in (folder, *folder.parents) if p.exists()), None)
-    if existing is None:
-        return
-    # Making a folder there is the test: access() says yes to root for /proc and read-only
-    # mounts, where a run then fails. The probe is removed at once.
-    try:
-        os.rmdir(tempfile.mkdtemp(prefix=".rcsbatch-probe-", dir=existing))
-    except OSError:
-        raise ReportError(
-            f"cannot write the report folder {folder} ({existing} is not writable); choose "
-            "another report folder",
-            option="report_dir",
-        ) from None
-
-
-def campaign_state(campaign: Campaign, account: Gateway | str) -> paths.CampaignState:
-    """The campaign's state folder under the gateway's account (see `state`)."""
-    name = account.account if isinstance(account, Gateway) else account
-    return paths.campaign_state(campaign.name, name, campaign.journal)
-
-
-def journal_path(campaign: Campaign, account: Gateway | str) -> Path:
-    """Where the campaign's journal lives under the gateway's account."""
-    return campaign_state(campaign, account).journal
-
-
-def account_for(campaign: Campaign, gateway: Gateway | None, simulate: bool = False) -> str:
-    """The account whose journal a command without a send reads: the simulator's with
-    --simulate, the key's when there is one, else the one account that ran the campaign (a real
-    one before the simulator)."""
-    if simulate:
-        return paths.SIMULATOR
-    if gateway is not None:
-        return gateway.account
-    found = paths.accounts_with(campaign.name)
-    real = [a for a in found if a != paths.SIMULATOR]
-    if len(real) > 1:
-        raise ReportError(
-            f"{campaign.name} ran under {len(real)} gateway accounts on this machine: set "
-            "SEVEN_API_KEY to the key of the one you mean"
-        )
-    return found[0] if found else paths.SIMULATOR
-
-
-def open_state(campaign: Campaign, account: Gateway | str, root: Path) -> paths.CampaignState:
-    """The campaign's state, with a journal an older rcsbatch kept in the report folder moved
-    in (when it belongs to this account), and its history checked: raises HistoryLostError
-    when the campaign ran but its journal is gone."""
-    found = campaign_state(campaign, account)
-    try:
-        paths.make_private_dir(found.journal.parent)
-        paths.adopt_legacy(found, root / campaign.name)
-    except OSError as exc:
-        raise ReportError(
-            f"cannot use the state folder {found.journal.parent} ({exc.strerror}); set "
-            f"{paths.STATE_DIR_ENV} to a folder you can write"
-        ) from None
-    paths.check_history(found)
-    return found
-
-
 def estimate(
     campaign: Campaign, account: str, messages: int, journal: Journal | None = None
 ) -> tuple[Decimal | None, str | None]:
@@ -196,7 +105,7 @@ def unit_price(
     price = campaign.send.price_estimate
     source = "price_estimate in the campaign file"
     if price is None:
-        path = journal_path(campaign, account)
+        path = paths.journal_path(campaign, account)
         if journal is not None:
             price = journal.average_price()
         elif path.exists():
@@ -220,15 +129,15 @@ def dry_run(
     `balance`, read by the caller's client (`balance_of`), is shown too. Rows settled by earlier
     runs are read from the journal of `account` (default: see `account_for`).
     """
-    account = account or account_for(campaign, None)
+    account = account or paths.account_for(campaign, None)
     plan = plan or open_plan(campaign)
     started = time.time()
     report = Report(dry_run=True)
     if balance is not None:
         report.balance_before, report.currency = balance.amount, balance.currency
-    settled = _settled(journal_path(campaign, account))
-    lacking = _lacking(campaign, journal_path(campaign, account))
-    plan = with_lookups(plan, journal_path(campaign, account))
+    settled = _settled(paths.journal_path(campaign, account))
+    lacking = _lacking(campaign, paths.journal_path(campaign, account))
+    plan = with_lookups(plan, paths.journal_path(campaign, account))
     samples: list[dict[str, Any]] = []
     # A dry run that could not read the whole file leaves no folder behind.
     with reserve_run_folder(root, campaign.name, dry_run=True) as target:
@@ -267,7 +176,7 @@ def check_budget_ahead(
     would still go, and the account's `balance` when the caller could ask for it."""
     if campaign.send.max_cost is None:
         return
-    path = journal_path(campaign, account)
+    path = paths.journal_path(campaign, account)
     settled, lacking = _settled(path), _lacking(campaign, path)
     plan = with_lookups(plan, path)
     ready = 0
@@ -284,7 +193,7 @@ def _budget_ahead(campaign: Campaign, account: str, ready: int, balance: Balance
     """The run's budget check for `ready` messages, without a run: read-only on the journal."""
     if campaign.send.max_cost is None:
         return
-    path = journal_path(campaign, account)
+    path = paths.journal_path(campaign, account)
     if path.exists():
         with Journal(path) as journal:
             _check_budget(campaign, account, journal, ready, balance)
@@ -313,7 +222,7 @@ def with_lookups(plan: Plan, path: Path) -> Plan:
     if not path.exists():
         return plan
     with Journal(path) as journal:
-        return plan.with_capable(journal.rcs_capable(time.time() - _lookup_max_age()))
+        return plan.with_capable(journal.rcs_capable(time.time() - capabilities.DEFAULT_MAX_AGE))
 
 
 def _lacking(campaign: Campaign, path: Path) -> dict[int, str]:
@@ -412,39 +321,6 @@ def load_journal(
     return reopened, warnings
 
 
-def run(
-    campaign: Campaign,
-    root: Path,
-    gateway: Gateway,
-    *,
-    limit: int | None = None,
-    plan: Plan | None = None,
-    retry_failed: bool = False,
-    on_start: Callable[[int], None] | None = None,
-    on_outcome: Callable[[Outcome], None] | None = None,
-    on_status: Callable[[str], None] | None = None,
-    settings: SendSettings | None = None,
-    lookup: bool = False,
-) -> RunResult:
-    """Send the campaign's sendable rows and write the report: `run_async` run to its end by
-    engine.loop.run_sync (which also works inside a running event loop)."""
-    return loop.run_sync(
-        run_async(
-            campaign,
-            root,
-            gateway,
-            limit=limit,
-            plan=plan,
-            retry_failed=retry_failed,
-            on_start=on_start,
-            on_outcome=on_outcome,
-            on_status=on_status,
-            settings=settings,
-            lookup=lookup,
-        )
-    )
-
-
 async def run_async(
     campaign: Campaign,
     root: Path,
@@ -477,11 +353,11 @@ async def run_async(
     plan = plan or open_plan(campaign)
     settings = settings or SendSettings.of(campaign)
     started = time.time()
-    found = campaign_state(campaign, gateway)
+    found = paths.campaign_state(campaign, gateway)
     sending = threading.Event()  # set once the run's start is journaled: messages may go
     files = (found.journal, found.account_folder / CLAIMS, root / campaign.name)
-    with storage.checked(files, sending_started=sending.is_set), campaign_lock(found.lock):
-        found = open_state(campaign, gateway, root)
+    with storage.checked(files, sending_started=sending.is_set), paths.campaign_lock(found.lock):
+        found = paths.open_state(campaign, gateway, root)
         with Journal(found.journal) as journal:
             go = functools.partial(
                 _run_locked,
@@ -552,10 +428,10 @@ async def _run_locked(
             f"set {paths.STATE_DIR_ENV} to a folder you can write"
         ) from None
     if lookup:
-        await look_up_refused_types(journal, plan, gateway, client, on_status)
-    plan = plan.with_capable(journal.rcs_capable(time.time() - _lookup_max_age()))
+        await capabilities.look_up_refused_types(journal, plan, gateway, client, on_status)
+    plan = plan.with_capable(journal.rcs_capable(time.time() - capabilities.DEFAULT_MAX_AGE))
     _, warnings = load_journal(journal, plan, retry_failed=retry_failed)
-    capability_note = await apply_requirements(
+    capability_note = await capabilities.apply_requirements(
         campaign, journal, gateway, client, lookup, on_status
     )
     sendable = journal.count_sendable()
@@ -768,243 +644,6 @@ async def check_not_sent_elsewhere(
         )
 
 
-async def apply_requirements(
-    campaign: Campaign,
-    journal: Journal,
-    gateway: Gateway,
-    client: GatewayClient,
-    lookup: bool,
-    on_status: Callable[[str], None] | None,
-) -> str | None:
-    """Apply `[send] require` to the rows still to send (looking up first with `lookup`); a
-    line saying what it decided, or None without `require`."""
-    from rcsbatch.actions import capabilities
-
-    require = campaign.send.require
-    if require and lookup:
-        due = journal.capabilities_due(
-            journal.recipients_to_check(), time.time() - capabilities.DEFAULT_MAX_AGE
-        )
-        if due:
-            price = gateway.lookup_price
-            cost = f"{price * len(due)} at {price} each" if price is not None else "billed by seven"
-            if on_status is not None:
-                on_status(f"looking up the RCS capabilities of {len(due)} numbers ({cost})")
-            stats = await capabilities.look_up(client, journal, due)
-            if stats.stop_reason:
-                raise AccountError(f"the capability lookup was refused: {stats.stop_reason}")
-    incapable, fallback, unknown = journal.apply_requirements(
-        require, campaign.message.fallback is not None
-    )
-    if not require:
-        return None
-    note = (
-        f"[send] require {', '.join(require)}: {incapable} rows incapable (not sent), "
-        f"{fallback} sent with the fallback ({campaign.message.fallback})"
-    )
-    if unknown:
-        note += (
-            f"; {unknown} rows had no capability lookup and went as usual "
-            "(run `rcsbatch capabilities` or `run --lookup` first)"
-        )
-    return note
-
-
-def _lookup_max_age() -> float:
-    """How young a capability lookup must be to count (capabilities.DEFAULT_MAX_AGE)."""
-    from rcsbatch.actions import capabilities
-
-    return capabilities.DEFAULT_MAX_AGE
-
-
-async def look_up_refused_types(
-    journal: Journal,
-    plan: Plan,
-    gateway: Gateway,
-    client: GatewayClient,
-    on_status: Callable[[str], None] | None,
-) -> None:
-    """`run --lookup`: look up (billed) the numbers refused for their type that have no recent
-    lookup, so those the gateway shows able to receive RCS are sent (see `with_lookups`)."""
-    from rcsbatch.actions.capabilities import look_up
-
-    numbers = plan.refused_types()
-    due = journal.capabilities_due(numbers, time.time() - _lookup_max_age())
-    if not due:
-        return
-    price = gateway.lookup_price
-    cost = f"{price * len(due)} at {price} each" if price is not None else "billed by seven"
-    if on_status is not None:
-        on_status(
-            f"looking up the RCS capabilities of {len(due)} numbers refused for their type "
-            f"(landlines and the like; {cost})"
-        )
-    stats = await look_up(client, journal, due)
-    if stats.stop_reason:
-        raise AccountError(f"the capability lookup was refused: {stats.stop_reason}")
-
-
-def send_test_messages(
-    campaign: Campaign,
-    root: Path,
-    gateway: Gateway,
-    chosen: list[tuple[int, Any]],
-    numbers: tuple[int, ...],
-    on_done: Callable[[Any], None] | None = None,
-) -> Any:
-    """`send_test_messages_async` run to its end by engine.loop.run_sync."""
-    return loop.run_sync(
-        send_test_messages_async(campaign, root, gateway, chosen, numbers, on_done)
-    )
-
-
-async def send_test_messages_async(
-    campaign: Campaign,
-    root: Path,
-    gateway: Gateway,
-    chosen: list[tuple[int, Any]],
-    numbers: tuple[int, ...],
-    on_done: Callable[[Any], None] | None = None,
-    *,
-    client: GatewayClient | None = None,
-) -> Any:
-    """Send each chosen row (testsends.choose_rows) to each test number instead of its recipient,
-    record it in the campaign's test-send log (never its journal), write the results file, and
-    return the testsends.TestSendResult. Sends with `client` when given (the caller's session),
-    else a client of its own. Takes no run lock; see `testsends`."""
-    from rcsbatch.actions import testsends
-
-    settings = testsends.settings_for_test(campaign)
-    test_log = campaign_state(campaign, gateway).test_sends
-    try:
-        paths.make_private_dir(test_log.parent)
-    except OSError as exc:
-        raise ReportError(
-            f"cannot use the state folder {test_log.parent} ({exc.strerror}); set "
-            f"{paths.STATE_DIR_ENV} to a folder you can write"
-        ) from None
-    with testsends.TestSendLog(test_log) as log:
-        send_id, messages = log.start(
-            testsends.new_send_id(),
-            lambda send_id: testsends.build(campaign, chosen, numbers, send_id),
-        )
-
-        def done(message: Any) -> None:
-            log.record(send_id, message)
-            if on_done is not None:
-                on_done(message)
-
-        if client is not None:
-            sent, stop_reason = await testsends.send_all(client, messages, settings, done)
-        else:
-            from rcsbatch.gateway.client import GatewayClient
-
-            async with GatewayClient(
-                gateway.base_url, gateway.api_key, max_connections=settings.concurrency
-            ) as own:
-                sent, stop_reason = await testsends.send_all(own, messages, settings, done)
-    path = testsends.write_results(
-        testsends.results_path(root, campaign, send_id), sent, campaign.csv
-    )
-    return testsends.TestSendResult(send_id, path, tuple(sent), stop_reason)
-
-
-def sync_campaign(
-    campaign: Campaign, root: Path, gateway: Gateway
-) -> tuple[SyncStats, Path | None]:
-    """`sync_campaign_async` run to its end by engine.loop.run_sync."""
-    return loop.run_sync(sync_campaign_async(campaign, root, gateway))
-
-
-async def sync_campaign_async(
-    campaign: Campaign, root: Path, gateway: Gateway
-) -> tuple[SyncStats, Path | None]:
-    """Fill the journal's delivery states and final prices from the gateway's logbook, settle
-    its lost answers, then rewrite the newest run's folder from the journal (rewrite_latest);
-    returns what changed and that run's folder (None when the campaign has no finished run).
-    Holds the campaign's run lock; one client reads the logbook and settles."""
-    from rcsbatch.delivery.sync import sync
-
-    found = existing_state(campaign, gateway, root, "sync")
-    settings = SendSettings.of(campaign)
-    with campaign_lock(found.lock), Journal(found.journal) as journal:
-        async with gateway_client(gateway, settings) as client:
-            claims = AccountClaims(found.account_folder, campaign.name, found.journal)
-            stats = await sync(journal, client, claims)
-            # Lost answers the logbook now proves sent (or shows absent, for the next run).
-            stats.settled_found, stats.settled_absent = await settle_now_async(
-                campaign, client, journal, found, settings=settings
-            )
-        return stats, rewrite_latest(journal, root / campaign.name, campaign.csv)
-
-
-def rewrite_latest(
-    journal: Journal, campaign_folder: Path, dialect: Dialect = STANDARD
-) -> Path | None:
-    """Rewrite the newest finished run's folder in `campaign_folder` (rewrite_results); returns
-    it, or None when that run has no folder there (or there is no finished run)."""
-    # First, so that a run folder a killed rewrite left as a backup is back in its place.
-    clean_temp_folders(campaign_folder)
-    run_id = journal.latest_run()
-    if run_id is None or not (campaign_folder / run_id).is_dir():
-        return None
-    rewrite_results(journal, campaign_folder / run_id, run_id, dialect)
-    return campaign_folder / run_id
-
-
-# The summary's figures counted from the results rows. A rewrite counts them anew and keeps the
-# rest as the run wrote it: timings, balances, why it stopped, and the exit code it returned.
-COUNTED = (
-    "rows",
-    "counts",
-    "total_cost",
-    "this_run",
-    "cost_complete",
-    "sent_without_price",
-    "text_changed",
-    "channels",
-)
-
-
-def rewrite_results(
-    journal: Journal, folder: Path, run_id: str, dialect: Dialect = STANDARD
-) -> None:
-    """Write a run folder anew from the journal: results.csv, results.parquet and summary.json
-    (its figures in COUNTED counted anew), swapped in whole, so a reader sees the old folder or
-    the new one, never half of either. Other files in the folder are kept. Callers hold the
-    campaign's run lock."""
-    report = Report(run_id=run_id)
-    with RunFolder.replacing(folder) as target:
-        writer = ResultsWriter(target.temp, report, dialect)
-        try:
-            for table in journal_batches(journal.result_rows()):
-                writer.write(table)
-        finally:
-            writer.close()
-        summary = _written_summary(folder, journal, run_id)
-        fresh = report.summary()
-        summary.update({key: fresh[key] for key in COUNTED})
-        summary["rewritten_at"] = _iso(time.time())
-        write_summary(target.temp, summary)
-        target.commit()
-
-
-def _written_summary(folder: Path, journal: Journal, run_id: str) -> dict[str, Any]:
-    """The run's summary as its folder has it, else as the journal has it, else a bare one."""
-    texts = []
-    with contextlib.suppress(OSError):
-        texts.append((folder / "summary.json").read_text(encoding="utf-8"))
-    texts.append(journal.run_summary(run_id) or "")
-    for text in texts:
-        try:
-            summary = json.loads(text)
-        except ValueError:
-            continue
-        if isinstance(summary, dict):
-            return summary
-    return {"run_id": run_id}
-
-
 def _why_unsent(stats: SendStats, limit: int | None) -> str:
     """Why rows still to send at the end of a run were not sent: the reason their row shows."""
     if stats.stop_reason:
@@ -1029,51 +668,6 @@ async def balance_of(client: GatewayClient) -> Balance | None:
         return await client.balance()
     except GatewayError:
         return None
-
-
-def existing_state(
-    campaign: Campaign, gateway: Gateway, root: Path, what: str
-) -> paths.CampaignState:
-    """The state of a campaign that ran under the gateway's account (a journal an older version
-    kept in the report folder moves in); ReportError when it never ran there."""
-    found = campaign_state(campaign, gateway)
-    if not found.journal.exists():
-        found = open_state(campaign, gateway, root)
-    if not found.journal.exists():
-        raise ReportError(
-            f"{campaign.name} was never run under this gateway account "
-            f"({'the simulator' if gateway.simulated else 'SEVEN_API_KEY'}): nothing to {what}"
-        )
-    return found
-
-
-@contextlib.contextmanager
-def campaign_lock(path: Path) -> Iterator[None]:
-    """Hold the campaign's run lock (the file `path`, beside its journal), or raise
-    CampaignBusyError at once if another run has it.
-
-    An flock dies with its process, so a lock left by a killed run never blocks the next one.
-    """
-    try:
-        paths.make_private_dir(path.parent)
-        handle = os.fdopen(privacy.open_fd(path, os.O_RDWR | os.O_CREAT | os.O_APPEND), "a+")
-    except OSError as exc:
-        raise ReportError(
-            f"cannot use the state folder {path.parent} ({exc.strerror}); set "
-            f"{paths.STATE_DIR_ENV} to a folder you can write"
-        ) from None
-    with handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise CampaignBusyError(
-                f"another run of this campaign is going on (lock {path}); "
-                "wait for it to finish, then run again"
-            ) from None
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 async def _send(
@@ -1132,8 +726,8 @@ def _summarise(
         "run_id": run_id,
         "dry_run": dry_run,
         **report.summary(),
-        "started_at": _iso(started),
-        "finished_at": _iso(finished),
+        "started_at": iso_seconds(started),
+        "finished_at": iso_seconds(finished),
         "duration_seconds": round(finished - started, 3),
     }
     if send_seconds is not None:
@@ -1145,7 +739,3 @@ def _summarise(
         )
     write_summary(folder, summary)
     return summary
-
-
-def _iso(seconds: float) -> str:
-    return dt.datetime.fromtimestamp(seconds, dt.UTC).isoformat(timespec="seconds")

@@ -2,6 +2,7 @@
 
 - `csvfile`: CSV files as rcsbatch writes them
 - `data`: A campaign report for scripts: JSON and CSV
+- `folder`: The report folder: where a campaign's run folders go, and whether it can be written
 - `figures`: A campaign's figures, read from its journal
 - `formats`: `rcsbatch report`: a campaign's figures written as table, csv, json, xlsx or html
 - `html`: A campaign report as one self-contained HTML file with charts, to open offline and forward

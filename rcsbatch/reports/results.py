@@ -5,6 +5,9 @@ Rows are written in batches as they are read (from the journal, or from the chec
 so a campaign of millions never sits in memory. results.csv follows reports/csvfile.py's rules:
 cells a spreadsheet would take for a formula get a leading `'`, and the campaign's `csv_dialect`
 says the separator, decimal mark and BOM.
+
+Sync and revoke change what the journal knows after a run: `rewrite_latest` writes the newest
+finished run's folder anew from the journal, swapped in whole.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -39,6 +42,9 @@ from rcsbatch.reports.csvfile import STANDARD, Dialect, safe_column
 from rcsbatch.reports.money import stored_price
 from rcsbatch.reports.outcome import CHARGED, REPORT_STATUS, Report
 from rcsbatch.state import privacy
+
+if TYPE_CHECKING:
+    from rcsbatch.state.journal import Journal
 
 # 18 decimal places hold any price a gateway writes, even a float printed in full
 # (0.07500000000000001); a price with more is rounded to 18 places in the files only.
@@ -614,3 +620,78 @@ def write_summary(folder: Path, summary: dict[str, Any]) -> Path:
         out.write(json.dumps(summary, indent=2, ensure_ascii=False) + "\n")
     os.replace(temp, path)
     return path
+
+
+# -- rewriting a run's folder from the journal (sync, revoke) ---------------------------------
+
+
+def rewrite_latest(
+    journal: Journal, campaign_folder: Path, dialect: Dialect = STANDARD
+) -> Path | None:
+    """Rewrite the newest finished run's folder in `campaign_folder` (rewrite_results); returns
+    it, or None when that run has no folder there (or there is no finished run)."""
+    # First, so that a run folder a killed rewrite left as a backup is back in its place.
+    clean_temp_folders(campaign_folder)
+    run_id = journal.latest_run()
+    if run_id is None or not (campaign_folder / run_id).is_dir():
+        return None
+    rewrite_results(journal, campaign_folder / run_id, run_id, dialect)
+    return campaign_folder / run_id
+
+
+# The summary's figures counted from the results rows. A rewrite counts them anew and keeps the
+# rest as the run wrote it: timings, balances, why it stopped, and the exit code it returned.
+COUNTED = (
+    "rows",
+    "counts",
+    "total_cost",
+    "this_run",
+    "cost_complete",
+    "sent_without_price",
+    "text_changed",
+    "channels",
+)
+
+
+def rewrite_results(
+    journal: Journal, folder: Path, run_id: str, dialect: Dialect = STANDARD
+) -> None:
+    """Write a run folder anew from the journal: results.csv, results.parquet and summary.json
+    (its figures in COUNTED counted anew), swapped in whole, so a reader sees the old folder or
+    the new one, never half of either. Other files in the folder are kept. Callers hold the
+    campaign's run lock."""
+    report = Report(run_id=run_id)
+    with RunFolder.replacing(folder) as target:
+        writer = ResultsWriter(target.temp, report, dialect)
+        try:
+            for table in journal_batches(journal.result_rows()):
+                writer.write(table)
+        finally:
+            writer.close()
+        summary = _written_summary(folder, journal, run_id)
+        fresh = report.summary()
+        summary.update({key: fresh[key] for key in COUNTED})
+        summary["rewritten_at"] = iso_seconds(time.time())
+        write_summary(target.temp, summary)
+        target.commit()
+
+
+def _written_summary(folder: Path, journal: Journal, run_id: str) -> dict[str, Any]:
+    """The run's summary as its folder has it, else as the journal has it, else a bare one."""
+    texts = []
+    with contextlib.suppress(OSError):
+        texts.append((folder / "summary.json").read_text(encoding="utf-8"))
+    texts.append(journal.run_summary(run_id) or "")
+    for text in texts:
+        try:
+            summary = json.loads(text)
+        except ValueError:
+            continue
+        if isinstance(summary, dict):
+            return summary
+    return {"run_id": run_id}
+
+
+def iso_seconds(seconds: float) -> str:
+    """A moment as a summary states it: UTC, to the second."""
+    return dt.datetime.fromtimestamp(seconds, dt.UTC).isoformat(timespec="seconds")

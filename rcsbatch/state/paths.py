@@ -22,6 +22,7 @@ folder) is refused instead of being taken for a fresh campaign.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import hashlib
 import json
 import os
@@ -29,13 +30,18 @@ import re
 import shutil
 import sqlite3
 import urllib.parse
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from rcsbatch.errors import HistoryLostError, ReportError
+from rcsbatch.errors import CampaignBusyError, HistoryLostError, ReportError
 from rcsbatch.state import privacy
 from rcsbatch.state.journal import JournalView
+
+if TYPE_CHECKING:
+    from rcsbatch.campaign.file import Campaign
+    from rcsbatch.gateway.config import Gateway
 
 STATE_DIR_ENV = "RCSBATCH_STATE_DIR"
 SIMULATOR = "simulator"
@@ -101,10 +107,36 @@ class CampaignState:
         return self.folder.parent
 
 
-def campaign_state(name: str, account: str, journal: Path | None = None) -> CampaignState:
-    """The state of campaign `name` under `account`; `journal` overrides the journal's place."""
-    folder = state_root() / account / name
-    return CampaignState(account, folder, journal if journal is not None else folder / JOURNAL)
+def campaign_state(campaign: Campaign, account: Gateway | str) -> CampaignState:
+    """The campaign's state under the gateway's account (or the account named); the campaign
+    file's `journal` overrides the journal's place."""
+    name = account if isinstance(account, str) else account.account
+    folder = state_root() / name / campaign.name
+    journal = campaign.journal
+    return CampaignState(name, folder, journal if journal is not None else folder / JOURNAL)
+
+
+def journal_path(campaign: Campaign, account: Gateway | str) -> Path:
+    """Where the campaign's journal lives under the gateway's account."""
+    return campaign_state(campaign, account).journal
+
+
+def account_for(campaign: Campaign, gateway: Gateway | None, simulate: bool = False) -> str:
+    """The account whose journal a command without a send reads: the simulator's with
+    --simulate, the key's when there is one, else the one account that ran the campaign (a real
+    one before the simulator)."""
+    if simulate:
+        return SIMULATOR
+    if gateway is not None:
+        return gateway.account
+    found = accounts_with(campaign.name)
+    real = [a for a in found if a != SIMULATOR]
+    if len(real) > 1:
+        raise ReportError(
+            f"{campaign.name} ran under {len(real)} gateway accounts on this machine: set "
+            "SEVEN_API_KEY to the key of the one you mean"
+        )
+    return found[0] if found else SIMULATOR
 
 
 def accounts_with(name: str) -> list[str]:
@@ -288,6 +320,69 @@ def keep_logbook_zone(state: CampaignState, zone: str) -> None:
         finally:
             os.close(fd)
         os.replace(temp, path)
+
+
+# -- a campaign's state, opened by a command ----------------------------------------------
+
+
+def open_state(campaign: Campaign, account: Gateway | str, root: Path) -> CampaignState:
+    """The campaign's state, with a journal an older rcsbatch kept in the report folder `root`
+    moved in (when it belongs to this account), and its history checked: raises
+    HistoryLostError when the campaign ran but its journal is gone."""
+    found = campaign_state(campaign, account)
+    try:
+        make_private_dir(found.journal.parent)
+        adopt_legacy(found, root / campaign.name)
+    except OSError as exc:
+        raise ReportError(
+            f"cannot use the state folder {found.journal.parent} ({exc.strerror}); set "
+            f"{STATE_DIR_ENV} to a folder you can write"
+        ) from None
+    check_history(found)
+    return found
+
+
+def existing_state(campaign: Campaign, gateway: Gateway, root: Path, what: str) -> CampaignState:
+    """The state of a campaign that ran under the gateway's account (a journal an older version
+    kept in the report folder moves in); ReportError when it never ran there."""
+    found = campaign_state(campaign, gateway)
+    if not found.journal.exists():
+        found = open_state(campaign, gateway, root)
+    if not found.journal.exists():
+        raise ReportError(
+            f"{campaign.name} was never run under this gateway account "
+            f"({'the simulator' if gateway.simulated else 'SEVEN_API_KEY'}): nothing to {what}"
+        )
+    return found
+
+
+@contextlib.contextmanager
+def campaign_lock(path: Path) -> Iterator[None]:
+    """Hold the campaign's run lock (the file `path`, beside its journal), or raise
+    CampaignBusyError at once if another run has it.
+
+    An flock dies with its process, so a lock left by a killed run never blocks the next one.
+    """
+    try:
+        make_private_dir(path.parent)
+        handle = os.fdopen(privacy.open_fd(path, os.O_RDWR | os.O_CREAT | os.O_APPEND), "a+")
+    except OSError as exc:
+        raise ReportError(
+            f"cannot use the state folder {path.parent} ({exc.strerror}); set "
+            f"{STATE_DIR_ENV} to a folder you can write"
+        ) from None
+    with handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise CampaignBusyError(
+                f"another run of this campaign is going on (lock {path}); "
+                "wait for it to finish, then run again"
+            ) from None
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def _fsync_dir(path: Path) -> None:
