@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib
 import json
 import sys
 import time
@@ -118,16 +119,22 @@ async def loop_httpx_aio(url: str, n: int, concurrency: int) -> int:
     return await _loop_httpx(url, n, concurrency, AiohttpTransport(limits=limits))
 
 
-async def loop_httpx_rcs(url: str, n: int, concurrency: int) -> int:
-    from rcsbatch.gateway.transport import AiohttpTransport
+def gateway(name: str) -> Any:
+    """rcsbatch's module `name` of the gateway code: `rcsbatch.gateway.<name>`, or, in a commit
+    measured with `--source` from before the subpackages (issue 12), `rcsbatch.<name>`."""
+    try:
+        return importlib.import_module(f"rcsbatch.gateway.{name}")
+    except ModuleNotFoundError:
+        return importlib.import_module(f"rcsbatch.{name}")
 
-    return await _loop_httpx(url, n, concurrency, AiohttpTransport(max_connections=concurrency))
+
+async def loop_httpx_rcs(url: str, n: int, concurrency: int) -> int:
+    transport = gateway("transport").AiohttpTransport(max_connections=concurrency)
+    return await _loop_httpx(url, n, concurrency, transport)
 
 
 async def loop_client(url: str, n: int, concurrency: int) -> int:
-    from rcsbatch.gateway.client import GatewayClient
-
-    async with GatewayClient(url, KEY, max_connections=concurrency) as client:
+    async with gateway("client").GatewayClient(url, KEY, max_connections=concurrency) as client:
 
         async def one(i: int) -> bool:
             params = message(i)
@@ -140,10 +147,8 @@ async def loop_client(url: str, n: int, concurrency: int) -> int:
 async def loop_direct(url: str, n: int, concurrency: int) -> int:
     import httpx
 
-    from rcsbatch.gateway.answers import read_send_answer
-    from rcsbatch.gateway.transport import AiohttpTransport
-
-    transport = AiohttpTransport(max_connections=concurrency)
+    read_send_answer = gateway("answers").read_send_answer
+    transport = gateway("transport").AiohttpTransport(max_connections=concurrency)
     send_url = httpx.URL(url + "/rcs/messages")
     extensions = {"timeout": httpx.Timeout(30.0, connect=10.0).as_dict()}
 
@@ -168,7 +173,7 @@ async def loop_direct(url: str, n: int, concurrency: int) -> int:
 async def loop_aio_parse(url: str, n: int, concurrency: int) -> int:
     import aiohttp
 
-    from rcsbatch.gateway.answers import read_send_answer
+    read_send_answer = gateway("answers").read_send_answer
 
     connector = aiohttp.TCPConnector(limit=concurrency)
     async with aiohttp.ClientSession(connector=connector) as session:
