@@ -124,7 +124,9 @@ def gateway(name: str) -> Any:
     measured with `--source` from before the subpackages (issue 12), `rcsbatch.<name>`."""
     try:
         return importlib.import_module(f"rcsbatch.gateway.{name}")
-    except ModuleNotFoundError:
+    except ImportError:
+        # Not ModuleNotFoundError alone: the editable install may still find the working tree's
+        # rcsbatch/gateway/, whose imports then fail against the older commit's modules.
         return importlib.import_module(f"rcsbatch.{name}")
 
 
