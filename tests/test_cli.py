@@ -616,7 +616,8 @@ def test_a_long_wait_says_one_line_on_stderr_without_a_terminal(
     why the run is quiet; -q leaves it out. (The notice threshold is lowered to the
     simulator's 1 s Retry-After to keep the test short.)"""
     monkeypatch.setattr("rcsbatch.engine.sender.WAIT_NOTICE", 0.5)
-    with SimulatorServer(Faults(rate_429=0.6, retry_after=1.0)) as server:
+    # Scripted, not a rate: a 0.6 rate over 4 rows left some runs without any 429 to wait for.
+    with SimulatorServer(Faults(script=["429", "429"], retry_after=1.0)) as server:
         env = {"SEVEN_BASE_URL": server.base_url, "SEVEN_API_KEY": SECRET}
         result = invoke("run", str(example), "--limit", "4", env=env)
     assert result.exit_code in (0, 1), result.stderr
