@@ -644,7 +644,7 @@ def pages_at_once() -> int | None:
     """rcsbatch.delivery.sync.PAGES_AT_ONCE of the measured rcsbatch, for the report."""
     # A commit measured with --source may predate the subpackages (issue 12): its sync module
     # sat at the top of the package.
-    for module in ("rcsbatch.delivery.sync", "rcsbatch" + ".sync"):
+    for module in ("rcsbatch.delivery.sync", "rcsbatch.sync"):
         try:
             return int(importlib.import_module(module).PAGES_AT_ONCE)
         except (ImportError, AttributeError):

@@ -18,63 +18,19 @@ TYPE_CHECKING = False
 
 __version__ = "0.1.0"
 
-# Each public name and the module that holds it.
-_EXPORTS = {
-    "load_campaign": "rcsbatch.api",
-    "run": "rcsbatch.api",
-    "run_async": "rcsbatch.api",
-    "Gateway": "rcsbatch.api",
-    "RunResult": "rcsbatch.api",
-    "RcsbatchError": "rcsbatch.errors",
-    "InputError": "rcsbatch.errors",
-    "CampaignError": "rcsbatch.errors",
-    "RecipientsError": "rcsbatch.errors",
-    "CampaignBusyError": "rcsbatch.errors",
-    "StorageError": "rcsbatch.errors",
-    "GatewayError": "rcsbatch.errors",
-    "AccountError": "rcsbatch.errors",
-    # sync, revoke, capabilities, agents, hooks and the servers
-    "SyncResult": "rcsbatch.api",
-    "RevokeResult": "rcsbatch.api",
-    "CapabilitiesResult": "rcsbatch.api",
-    "LookupPlan": "rcsbatch.api",
-    "sync_campaign": "rcsbatch.api",
-    "sync_campaign_async": "rcsbatch.api",
-    "revoke_messages": "rcsbatch.api",
-    "revoke_messages_async": "rcsbatch.api",
-    "look_up_capabilities": "rcsbatch.api",
-    "look_up_capabilities_async": "rcsbatch.api",
-    "list_agents": "rcsbatch.api",
-    "list_agents_async": "rcsbatch.api",
-    "register_hook": "rcsbatch.api",
-    "register_hook_async": "rcsbatch.api",
-    "list_hooks": "rcsbatch.api",
-    "list_hooks_async": "rcsbatch.api",
-    "remove_hook": "rcsbatch.api",
-    "remove_hook_async": "rcsbatch.api",
-    "serve_webhooks": "rcsbatch.api",
-    "serve_simulator": "rcsbatch.api",
-    # validate, preview, report, events and test sends
-    "EventsResult": "rcsbatch.api",
-    "Figures": "rcsbatch.api",
-    "RowNote": "rcsbatch.api",
-    "RowPreview": "rcsbatch.api",
-    "TestMessage": "rcsbatch.api",
-    "TestSendResult": "rcsbatch.api",
-    "ValidationResult": "rcsbatch.api",
-    "preview": "rcsbatch.api",
-    "preview_test_messages": "rcsbatch.api",
-    "report_figures": "rcsbatch.api",
-    "send_event": "rcsbatch.api",
-    "send_event_async": "rcsbatch.api",
-    "send_events": "rcsbatch.api",
-    "send_events_async": "rcsbatch.api",
-    "send_test_messages": "rcsbatch.api",
-    "send_test_messages_async": "rcsbatch.api",
-    "validate": "rcsbatch.api",
-    "validate_async": "rcsbatch.api",
-    "write_report": "rcsbatch.api",
-}
+# The public errors live in rcsbatch.errors; every other public name in rcsbatch.api.
+_ERRORS = frozenset(
+    {
+        "AccountError",
+        "CampaignBusyError",
+        "CampaignError",
+        "GatewayError",
+        "InputError",
+        "RcsbatchError",
+        "RecipientsError",
+        "StorageError",
+    }
+)
 
 __all__ = [
     "AccountError",
@@ -193,9 +149,9 @@ if TYPE_CHECKING:
 
 
 def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
+    if name not in __all__:
         raise AttributeError(f"module 'rcsbatch' has no attribute {name!r}")
+    module = "rcsbatch.errors" if name in _ERRORS else "rcsbatch.api"
     value = getattr(importlib.import_module(module), name)
     globals()[name] = value  # the next look-up is a plain one
     return value
