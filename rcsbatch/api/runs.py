@@ -30,7 +30,6 @@ import asyncio
 import os
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from rcsbatch.campaign.file import Campaign, check_validity
@@ -40,12 +39,12 @@ from rcsbatch.gateway import config
 from rcsbatch.gateway.config import Gateway
 from rcsbatch.gateway.request import SendSettings
 from rcsbatch.recipients.prepare import open_plan
-from rcsbatch.reports.folder import check_report_folder, report_root
+from rcsbatch.reports.folder import check_report_folder
 from rcsbatch.state import paths
 
 if TYPE_CHECKING:
     from rcsbatch.state.journal import Outcome
-from rcsbatch.api.session import check_agent, client_for, simulated
+from rcsbatch.api.session import check_agent, client_for, report_root_for, simulated
 
 __all__ = ["run", "run_async"]
 
@@ -115,9 +114,7 @@ async def run_async(
     for console scripts: while the run sends, SIGINT and SIGTERM stop it (handlers on the loop,
     put back afterwards). See the module docstring for errors and interrupts.
     """
-    if simulate and gateway is not None:
-        raise ValueError("give a gateway or simulate=True, not both")
-    root = report_root(campaign, Path(report_dir) if report_dir is not None else None)
+    root = report_root_for(campaign, report_dir, simulate, gateway)
     if dry_run:
         check_validity(campaign, time.time())
         check_report_folder(root, campaign)
